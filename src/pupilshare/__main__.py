@@ -1,0 +1,5 @@
+import sys
+
+from pupilshare.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""The ``pupilshare`` command: one thin command per step of the flow.
+
+Each command parses its arguments, calls the function for its step and prints with
+``rich``; the commands themselves live in ``pupilshare.commands``, one module per area,
+each registering onto this app. Errors meant for users become a message and an exit
+code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+
+from pupilshare.config import Home
+from pupilshare.errors import PupilshareError
+
+app = typer.Typer(
+    name="pupilshare",
+    help="Collect, match, share and release pupil records under approved agreements.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+@dataclass
+class Ctx:
+    """What every command needs: the data home and who is asking."""
+
+    home: Home
+    user: str | None
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: str = typer.Option(None, "--home", help="Data home (default $PUPILSHARE_HOME "
+                             "or ./pupilshare-data)."),
+    user: str = typer.Option(None, "--user", help="Act as this named user (default "
+                             "$PUPILSHARE_USER, else the local data-operations "
+                             "operator)."),
+) -> None:  # fmt: skip
+    ctx.obj = Ctx(Home.resolve(home), user or os.environ.get("PUPILSHARE_USER"))
+
+
+def context(ctx: typer.Context) -> Ctx:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Ctx)
+    return obj
+
+
+def _register_commands() -> None:
+    from pupilshare import commands
+
+    for module in commands.MODULES:
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register_commands()
+    try:
+        app(args=argv, standalone_mode=False)
+    except PupilshareError as e:
+        err_console.print(f"[bold red]error:[/] {e.message}", highlight=False)
+        for line in e.errors[:50]:
+            err_console.print(f"  {line}", highlight=False, markup=False)
+        if len(e.errors) > 50:
+            err_console.print(f"  ... and {len(e.errors) - 50} more")
+        return e.exit_code
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        return 1
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            return e.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

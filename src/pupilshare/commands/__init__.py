@@ -1,0 +1,10 @@
+"""CLI command modules, one per area; each has ``register(app)``.
+
+Adding an area's commands is one line here, so areas never edit each other's files.
+"""
+
+from __future__ import annotations
+
+from pupilshare.commands import demo, status
+
+MODULES = [status, demo]

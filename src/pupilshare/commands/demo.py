@@ -1,0 +1,23 @@
+"""``pupilshare demo``: the main job."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        ctx: typer.Context,
+        pupils: int = typer.Option(20_000, "--pupils", help="Pupils in the nation."),
+        seed: int = typer.Option(7, "--seed", help="Random seed of the nation."),
+        serve: bool = typer.Option(False, "--serve/--no-serve",
+                                   help="Serve the web pages at the end."),
+    ) -> None:  # fmt: skip
+        """Run a synthetic nation through collect, match, share, release and register."""
+        from pupilshare.cli import console, context
+        from pupilshare.demo import DemoRun, run_demo
+
+        c = context(ctx)
+        console.print(f"pupilshare demo: {pupils:,} pupils, seed {seed}, home {c.home.root}")
+        run_demo(DemoRun(c.home, pupils, seed, console, serve=serve))

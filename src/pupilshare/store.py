@@ -1,0 +1,107 @@
+"""The pupil data store: one DuckDB database under the data home, behind a small engine.
+
+Every module builds SQL in pure ``*_sql`` functions and runs it here, so the engine can
+be swapped (Spark, through the same few methods) and SQL is logged in one place, at
+debug level only: logs never carry pupil values, only statements.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pupilshare.config import Home
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """A DuckDB connection with the few operations the pipeline needs.
+
+    ``transaction()`` is the unit of atomicity: a collection, a match run or a release
+    record happens entirely inside one, so a crash or kill leaves the store as it was.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", read_only: bool = False) -> None:
+        self.path = str(path)
+        self.con = duckdb.connect(self.path, read_only=read_only)
+        self._depth = 0
+
+    @classmethod
+    def open(cls, home: Home, read_only: bool = False) -> Store:
+        home.ensure()
+        return cls(home.store_path, read_only=read_only)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the engine interface -------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Store:
+        log.debug("sql: %s", sql)
+        self.con.execute(sql, params or [])
+        return self
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        log.debug("sql: %s", sql)
+        return self.con.execute(sql, params or []).fetchall()
+
+    def one(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        log.debug("sql: %s", sql)
+        return self.con.execute(sql, params or []).to_arrow_table()
+
+    def register(self, name: str, data: Any) -> None:
+        """Expose an Arrow table (or DataFrame) to SQL as a view called ``name``."""
+        self.con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def exists(self, table: str) -> bool:
+        return bool(
+            self.one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                [table],
+            )
+        )
+
+    def drop(self, table: str) -> None:
+        self.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All or nothing; nested calls join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+        finally:
+            self._depth = 0

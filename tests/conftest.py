@@ -1,0 +1,65 @@
+"""Shared fixtures: a fresh data home per test, and governance databases on both
+SQLite and PostgreSQL.
+
+PostgreSQL tests use ``PUPILSHARE_TEST_PG`` (CI sets it to the local server) and get a
+schema of their own, dropped afterwards. Without it they are skipped, except when
+``PUPILSHARE_REQUIRE_PG`` is set (as in CI), where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pupilshare.config import Home
+
+PG_URL = os.environ.get("PUPILSHARE_TEST_PG")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    monkeypatch.delenv("PUPILSHARE_DB_URL", raising=False)
+    monkeypatch.delenv("PUPILSHARE_USER", raising=False)
+    monkeypatch.setenv("PUPILSHARE_HOME", str(tmp_path / "home"))
+    return Home.resolve(tmp_path / "home").ensure()
+
+
+def _pg_schema_url() -> Iterator[str]:
+    if not PG_URL:
+        if os.environ.get("PUPILSHARE_REQUIRE_PG"):
+            pytest.fail("PUPILSHARE_REQUIRE_PG is set but PUPILSHARE_TEST_PG is not")
+        pytest.skip("PostgreSQL not configured (set PUPILSHARE_TEST_PG)")
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as con:
+        con.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as con:
+            con.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, home: Home,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A governance database URL: SQLite in the home, or a fresh PostgreSQL schema.
+
+    The URL is also put in ``PUPILSHARE_DB_URL`` so commands run in the test use it.
+    """  # fmt: skip
+    if request.param == "sqlite":
+        url = home.db_url
+        monkeypatch.setenv("PUPILSHARE_DB_URL", url)
+        yield url
+        return
+    for url in _pg_schema_url():
+        monkeypatch.setenv("PUPILSHARE_DB_URL", url)
+        yield url
