@@ -1,0 +1,237 @@
+"""Statistical disclosure control of aggregate tables, in NumPy over the whole table.
+
+A table is held as a cube with margins: axis j has its categories then a last index
+for the total, so every line (fix all axes but one) satisfies sum(cells) == total.
+Rules, in the order an output checker (ACRO, tau-argus) would apply them:
+
+1. primary suppression: a cell from 1 to ``threshold - 1`` contributors is ``c``;
+   a sum where the ``n`` largest contributors make ``k`` or more of it (dominance) too;
+2. secondary suppression: no line may hold exactly one suppressed cell; the cheapest
+   (smallest non-zero) complement in such a line is suppressed, over every line of every
+   axis including the margins' own lines, repeated to a fixed point; then an exact check
+   (the null space of the suppressed cells' line equations) finds any cell still fixed
+   by the equations, and suppresses a complement in one of its lines, until none is;
+3. optional rounding of published values to a base (``low``: rounds to 0, not 0).
+
+True zeros are published (a zero count of an observed category is not suppressed);
+suppressed cells are shown as ``c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+from scipy.linalg import null_space
+
+from pupilshare.release.plan import Sdc
+
+PUBLISHED, PRIMARY, DOMINANCE, SECONDARY = 0, 1, 2, 3
+SYMBOLS = {
+    "c": "confidential: suppressed to protect confidentiality",
+    "low": "rounds to 0, but is not 0",
+    "x": "not available",
+    "z": "not applicable",
+}
+TOTAL = "Total"
+EXACT_CHECK_MAX = 2500  # suppressed cells the null-space check handles at once
+
+
+@dataclass
+class Cube:
+    """An additive table with margins; see the module docstring for the layout."""
+
+    dims: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]
+    values: np.ndarray  # float64, shape (n_1 + 1, ..., n_d + 1)
+    contributors: np.ndarray  # pupils (or records) behind each cell
+    top: np.ndarray | None = None  # (..., n) largest contributions, for dominance
+    status: np.ndarray = field(default=None)  # type: ignore[assignment]
+    exact_checked: bool = True
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            self.status = np.zeros(self.values.shape, dtype=np.uint8)
+
+    @property
+    def suppressed(self) -> np.ndarray:
+        return self.status != PUBLISHED
+
+
+def with_margins(a: np.ndarray) -> np.ndarray:
+    """Append a total along every axis (margins of margins included)."""
+    for axis in range(a.ndim):
+        a = np.concatenate([a, a.sum(axis=axis, keepdims=True)], axis=axis)
+    return a
+
+
+def top_with_margins(top: np.ndarray, n: int) -> np.ndarray:
+    """Largest ``n`` contributions of each margin: the top ``n`` of its cells' tops."""
+    for axis in range(top.ndim - 1):
+        moved = np.moveaxis(top, axis, -2)  # (..., cells, n)
+        flat = moved.reshape(*moved.shape[:-2], -1)
+        best = -np.sort(-flat, axis=-1)[..., :n]
+        top = np.concatenate([top, np.expand_dims(best, axis)], axis=axis)
+    return top
+
+
+def primary(cube: Cube, sdc: Sdc) -> None:
+    """Mark cells under the threshold, and sums failing the dominance rule."""
+    few = (cube.contributors > 0) & (cube.contributors < sdc.threshold)
+    cube.status[few] = PRIMARY
+    if cube.top is not None:
+        lead = cube.top[..., : sdc.dominance_n].sum(axis=-1)
+        dominated = (cube.values > 0) & (lead >= sdc.dominance_k * cube.values)
+        cube.status[dominated & ~few] = DOMINANCE
+
+
+def _cost(cube: Cube) -> np.ndarray:
+    """Cost of suppressing each cell: its value, non-zero cells before zeros."""
+    v = np.abs(cube.values)
+    big = float(v.max(initial=0.0)) + 1.0
+    cost = np.where(v == 0, big * 2, v)
+    return np.where(cube.suppressed, np.inf, cost)
+
+
+def _fix_lines(cube: Cube) -> bool:
+    """Suppress the cheapest complement in every line with one suppressed cell."""
+    changed = False
+    while True:
+        round_changed = False
+        for axis in range(cube.values.ndim):
+            single = cube.suppressed.sum(axis=axis) == 1
+            if not single.any():
+                continue
+            pick = np.argmin(_cost(cube), axis=axis)
+            others = list(np.nonzero(single))
+            index = others[:axis] + [pick[single]] + others[axis:]
+            cube.status[tuple(index)] = SECONDARY
+            round_changed = changed = True
+        if not round_changed:
+            return changed
+
+
+def line_system(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equations over the suppressed cells: one row per line holding any of them.
+
+    Returns (A, cells) where A @ x = (published part) and ``cells`` are the flat indices
+    of the suppressed cells (the columns of A).
+    """
+    shape = mask.shape
+    cells = np.flatnonzero(mask)
+    coords = np.unravel_index(cells, shape)
+    rows, cols, coef = [], [], []
+    offset = 0
+    for axis, n in enumerate(shape):
+        other_shape = tuple(s for j, s in enumerate(shape) if j != axis)
+        other = tuple(c for j, c in enumerate(coords) if j != axis)
+        line = (
+            np.ravel_multi_index(other, other_shape) if other else np.zeros_like(cells)
+        )
+        rows.append(offset + line)
+        cols.append(np.arange(len(cells)))
+        coef.append(np.where(coords[axis] == n - 1, -1.0, 1.0))
+        offset += int(np.prod(other_shape)) if other_shape else 1
+    r, c, k = np.concatenate(rows), np.concatenate(cols), np.concatenate(coef)
+    used, r = np.unique(r, return_inverse=True)
+    a = np.zeros((len(used), len(cells)))
+    a[r, c] = k
+    return a, cells
+
+
+def determined_cells(mask: np.ndarray) -> np.ndarray:
+    """Flat indices of suppressed cells whose value the line equations fix exactly."""
+    if not mask.any():
+        return np.array([], dtype=np.int64)
+    a, cells = line_system(mask)
+    basis = null_space(a)
+    if basis.shape[1] == 0:
+        return cells
+    free = np.linalg.norm(basis, axis=1) > 1e-9
+    return cells[~free]
+
+
+def secondary(cube: Cube) -> None:
+    """Secondary suppression to a fixed point of the line rule and the exact check."""
+    _fix_lines(cube)
+    for _ in range(10_000):
+        if cube.suppressed.sum() > EXACT_CHECK_MAX:
+            cube.exact_checked = False
+            return
+        fixed = determined_cells(cube.suppressed)
+        if len(fixed) == 0:
+            return
+        cost = _cost(cube)
+        progress = False
+        for flat in fixed:
+            target = _cheapest_in_lines(cost, np.unravel_index(flat, cost.shape))
+            if target is not None:
+                cube.status[target] = SECONDARY
+                cost[target] = np.inf
+                progress = True
+        if not progress:  # nothing left to pair with: withhold the whole table
+            cube.status[cube.status == PUBLISHED] = SECONDARY
+            return
+        _fix_lines(cube)
+
+
+def _cheapest_in_lines(cost: np.ndarray, at: tuple) -> tuple | None:
+    best, where = np.inf, None
+    for axis in range(cost.ndim):
+        index = list(at)
+        index[axis] = slice(None)
+        line = cost[tuple(index)]
+        i = int(np.argmin(line))
+        if line[i] < best:
+            best, where = line[i], tuple(at[:axis]) + (i,) + tuple(at[axis + 1 :])
+    return where
+
+
+def protect(cube: Cube, sdc: Sdc) -> Cube:
+    primary(cube, sdc)
+    secondary(cube)
+    return cube
+
+
+def rounded(values: np.ndarray, base: int | None) -> np.ndarray:
+    if not base:
+        return values
+    return np.round(values / base) * base
+
+
+def to_arrow(cube: Cube, sdc: Sdc, integer: bool) -> pa.Table:
+    """Long (tidy) table: one row per cell, margins labelled ``Total``; the value is
+    null where a symbol stands in for it."""
+    grids = np.meshgrid(*[np.arange(s) for s in cube.values.shape], indexing="ij")
+    out: dict[str, pa.Array] = {}
+    for dim, labels, grid in zip(cube.dims, cube.labels, grids, strict=True):
+        names = np.array([*labels, TOTAL], dtype=object)
+        out[dim] = pa.array(names[grid.ravel()], pa.string())
+    value = rounded(cube.values, sdc.rounding).ravel()
+    supp = cube.suppressed.ravel()
+    low = (value == 0) & (cube.values.ravel() != 0) & ~supp
+    symbol = np.where(supp, "c", np.where(low, "low", ""))
+    hide = supp | low
+    if integer:
+        out["value"] = pa.array(np.round(value).astype(np.int64), mask=hide)
+    else:
+        out["value"] = pa.array(np.round(value, 2), mask=hide)
+    out["symbol"] = pa.array(np.where(symbol == "", None, symbol), pa.string())
+    return pa.table(out)
+
+
+def rules(sdc: Sdc) -> dict:
+    """The rules and parameters applied, as printed in every aggregate release."""
+    return {
+        "primary": f"cells with 1 to {sdc.threshold - 1} contributors suppressed (c)",
+        "dominance": f"sums where the {sdc.dominance_n} largest contributors make "
+        f"{sdc.dominance_k:.0%} or more are suppressed (c)",
+        "secondary": "no row, column or total line has a single suppressed cell; "
+        "no suppressed cell is fixed by the table's equations (exact check)",
+        "rounding": f"published values rounded to base {sdc.rounding}"
+        if sdc.rounding
+        else "none",
+        "zeros": "true zeros published",
+        "symbols": SYMBOLS,
+    }
