@@ -130,3 +130,4 @@ def _census_join(has_table: set[str]) -> str:
         f"GROUP BY l.pupil_key, {ay}) ks_census "
         "ON ks_census.pupil_key = b.__pupil_key AND ks_census.ay = b.academic_year"
     )
+

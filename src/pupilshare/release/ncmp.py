@@ -13,6 +13,7 @@ import math
 
 import pyarrow as pa
 
+from pupilshare.release.db import has_table
 from pupilshare.store import Store
 
 # Population monitoring thresholds on the BMI centile (domain notes, NCMP).
@@ -91,7 +92,7 @@ def join_sql(alias: str) -> str:
 
 def ensure_lms(store: Store) -> None:
     """Make sure the store has the UK90 LMS table (from ``pupilshare.growth``)."""
-    if store.exists(LMS_TABLE):
+    if has_table(store, LMS_TABLE):
         return
     try:
         from pupilshare import growth
@@ -101,7 +102,7 @@ def ensure_lms(store: Store) -> None:
     except ImportError:
         pass
     store.register("_lms_build", _lms_from_rcpchgrowth())
-    store.execute(f"CREATE TABLE {LMS_TABLE} AS SELECT * FROM _lms_build")
+    store.rows(f"CREATE TABLE {LMS_TABLE} AS SELECT * FROM _lms_build")
     store.unregister("_lms_build")
 
 
@@ -122,6 +123,6 @@ def _lms_from_rcpchgrowth(first_day: int = 1461, last_day: int = 4800) -> pa.Tab
             )
             lms = fetch_lms(age, array)
             for k, v in (("sex", sex), ("measurement", "bmi"), ("age_days", day),
-                         ("l", lms["l"]), ("m", lms["m"]), ("s", lms["s"])):  # fmt: skip
+                         ("l", float(lms["l"])), ("m", float(lms["m"])), ("s", float(lms["s"]))):  # fmt: skip
                 rows[k].append(v)
     return pa.table(rows)

@@ -24,7 +24,7 @@ PUPIL_KEY = "__pupil_key"  # internal column: never written to a release file
 
 def ensure_opt_outs(store: Store) -> None:
     """The rights area records opt-outs; until it exists the table is empty."""
-    store.execute(OPT_OUTS_DDL)
+    store.rows(OPT_OUTS_DDL)
 
 
 def opt_out_scopes(plan: ReleasePlan) -> tuple[str, ...]:
@@ -90,7 +90,7 @@ def eligible(store: Store, plan: ReleasePlan, dataset: str) -> str:
         r[0] for r in store.rows("SELECT table_name FROM information_schema.tables")
     }
     view = f"release_pop_{dataset}"
-    store.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS "
+    store.rows(f"CREATE OR REPLACE TEMP VIEW {view} AS "
                   f"{eligible_sql(plan, dataset, tables)}")  # fmt: skip
     return view
 

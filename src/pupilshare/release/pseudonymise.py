@@ -60,7 +60,7 @@ def pseudonym_map(store: Store, home: Home, agreement_id: str, pupils: pa.Array)
     keys = pupils.to_numpy(zero_copy_only=False)
     cipher = encrypt_keys(keys, secret(home, agreement_id))
     store.register("_pm_arrow", pa.table({"pupil_key": pupils, "ct": cipher}))
-    store.execute(
+    store.rows(
         f"CREATE OR REPLACE TEMP TABLE {MAP_VIEW} AS "
         "SELECT pupil_key, lower(hex(ct)) AS pupil_pseudonym FROM _pm_arrow"
     )

@@ -1,0 +1,199 @@
+"""The independent output check: re-reads a packaged release and blocks delivery.
+
+Written apart from the builder and sharing none of its release logic: it works out for
+itself, from the plan and the catalogue, which columns the level allows, and from the
+files alone whether any cell is small or recoverable. Every reason names the file and
+the rule, never a pupil value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy.linalg import null_space
+from scipy.optimize import linprog
+
+from pupilshare import catalogue
+from pupilshare.config import Home
+from pupilshare.release.db import has_table, scalar
+from pupilshare.release.plan import ReleasePlan
+from pupilshare.release.pseudonymise import encrypt_keys, secret
+from pupilshare.store import Store
+
+TOTAL = "Total"
+LP_MAX_CELLS = 400  # suppressed cells per table bounded by linear programming
+
+
+def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
+    """Columns the level allows in a record-level file of ``dataset``."""
+    out: set[str] = set()
+    for ref in plan.items:
+        ds, name = ref.split(".", 1)
+        it = catalogue.item(ref)
+        if ds == "pupil":
+            if plan.level == "identified" or (
+                plan.level == "pseudonymised" and name == "pupil_pseudonym"
+            ):
+                out.add(name)
+        elif ds == dataset:
+            if plan.level == "identified" or not it.identifying:
+                out.add(name)
+            elif plan.level == "pseudonymised" and name == "date_of_birth":
+                out.add("date_of_birth_month")
+            elif plan.level == "pseudonymised" and name == "postcode":
+                out.add("postcode_area")
+    return out
+
+
+def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
+                  pupils: pa.Table) -> list[str]:  # fmt: skip
+    """Reasons to block the release (empty: it may be delivered)."""
+    reasons: list[str] = []
+    manifest = json.loads((staging / "manifest.json").read_text())
+    listed = {f["name"]: f for f in manifest["files"]}
+    present = {p.name for p in staging.iterdir()} - {"manifest.json"}
+    for extra in sorted(present - set(listed)):
+        reasons.append(f"{extra}: file not in the manifest")
+    for name, f in listed.items():
+        path = staging / name
+        if not path.exists():
+            reasons.append(f"{name}: listed in the manifest but missing")
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
+            reasons.append(f"{name}: SHA-256 differs from the manifest")
+    reasons += _opt_outs(store, plan, pupils)
+    for name in sorted(n for n in present if n.endswith(".parquet")):
+        table = pq.read_table(staging / name)
+        stem = name[: -len(".parquet")]
+        if plan.level == "aggregate":
+            reasons += _check_table(plan, stem, table)
+        else:
+            reasons += _check_records(store, home, plan, stem, table)
+    return reasons
+
+
+def _opt_outs(store: Store, plan: ReleasePlan, pupils: pa.Table) -> list[str]:
+    if not has_table(store, "opt_outs"):
+        return []
+    store.register("_check_pupils", pupils)
+    try:
+        n = scalar(store, 
+            "SELECT count(DISTINCT p.pupil_key) FROM _check_pupils p JOIN opt_outs o "
+            "ON o.pupil_key = p.pupil_key WHERE o.scope IN ('all', ?)",
+            [plan.opt_out_scope],
+        )
+    finally:
+        store.unregister("_check_pupils")
+    return [f"{n} opted-out pupil(s) are in the release"] if n else []
+
+
+def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
+                   table: pa.Table) -> list[str]:  # fmt: skip
+    reasons = []
+    allowed = allowed_columns(plan, dataset)
+    for col in table.column_names:
+        if col not in allowed:
+            reasons.append(f"{dataset}: column {col} is outside the agreement")
+    if "pupil_pseudonym" in table.column_names and has_table(store, "opt_outs"):
+        keys = [r[0] for r in store.rows(
+            "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?)",
+            [plan.opt_out_scope])]  # fmt: skip
+        if keys:
+            ct = encrypt_keys(np.asarray(keys, np.int64),
+                              secret(home, plan.agreement_id))  # fmt: skip
+            banned = {bytes(b).hex() for b in ct.to_pylist()}
+            released = set(table.column("pupil_pseudonym").unique().to_pylist())
+            if banned & released:
+                reasons.append(f"{dataset}: an opted-out pupil's pseudonym appears")
+    if plan.level == "anonymised" and table.num_rows:
+        quasi = [c for c in table.column_names
+                 if c in catalogue.dataset(dataset) and
+                 catalogue.dataset(dataset).item(c).quasi]  # fmt: skip
+        if quasi:
+            sizes = table.group_by(quasi).aggregate([([], "count_all")])
+            smallest = min(sizes.column("count_all").to_pylist())
+            if smallest < plan.sdc.k_anonymity:
+                reasons.append(f"{dataset}: k-anonymity fails (a class of {smallest} "
+                               f"records, k = {plan.sdc.k_anonymity})")  # fmt: skip
+    return reasons
+
+
+def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
+    specs = {t.name: t for t in plan.tables}
+    spec = specs.get(name)
+    if spec is None:
+        return [f"{name}: table not in the agreement"]
+    dims = [*spec.rows, *spec.columns]
+    reasons = [f"{name}: column {c} is outside the agreement"
+               for c in table.column_names if c not in {*dims, "value", "symbol"}]
+    if reasons:
+        return reasons
+    values = table.column("value").to_numpy(zero_copy_only=False).astype(float)
+    symbol = np.asarray(table.column("symbol").to_pylist(), dtype=object)
+    shown = ~np.isnan(values)
+    if spec.measure is None:
+        small = shown & (values > 0) & (values < plan.sdc.threshold)
+        if small.any():
+            reasons.append(f"{name}: {int(small.sum())} published cell(s) under the "
+                           f"threshold of {plan.sdc.threshold}")  # fmt: skip
+    if plan.sdc.rounding:
+        return reasons  # rounded tables are not additive: differencing is bounded
+    n = _recoverable(table, dims, values, symbol == "c", spec.measure is None)
+    if n:
+        reasons.append(f"{name}: {n} suppressed cell(s) can be recovered from the "
+                       "rows, columns or totals")
+    return reasons
+
+
+def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
+                 suppressed: np.ndarray, counts: bool) -> int:  # fmt: skip
+    """Suppressed cells whose value the table's own sums pin down (exactly, or for
+    counts to within one), solving the line equations with non-negative cells."""
+    if not suppressed.any():
+        return 0
+    labels = [np.asarray(table.column(d).to_pylist(), dtype=object) for d in dims]
+    index = {}
+    for i, key in enumerate(zip(*labels, strict=True)):
+        index[key] = i
+    var = {int(i): j for j, i in enumerate(np.flatnonzero(suppressed))}
+    rows, rhs = [], []
+    for axis, d in enumerate(dims):
+        cats = sorted({v for v in labels[axis] if v != TOTAL})
+        for key, total_i in index.items():
+            if key[axis] != TOTAL:
+                continue
+            members = [index.get(key[:axis] + (c,) + key[axis + 1:]) for c in cats]
+            members = [m for m in members if m is not None]
+            cells = [(m, 1.0) for m in members] + [(total_i, -1.0)]
+            if not any(suppressed[m] for m, _ in cells):
+                continue
+            row = np.zeros(len(var))
+            known = 0.0
+            for m, coef in cells:
+                if suppressed[m]:
+                    row[var[m]] += coef
+                else:
+                    known -= coef * values[m]
+            rows.append(row)
+            rhs.append(known)
+    a = np.array(rows)
+    basis = null_space(a)
+    fixed = np.linalg.norm(basis, axis=1) <= 1e-9 if basis.size else np.ones(len(var), bool)
+    found = int(fixed.sum())
+    if len(var) > LP_MAX_CELLS or found:
+        return found
+    tol = 1.0 if counts else 1e-6
+    b = np.array(rhs)
+    for j in range(len(var)):
+        c = np.zeros(len(var))
+        c[j] = 1.0
+        lo = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        hi = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        if lo.status == 0 and hi.status == 0 and (-hi.fun - lo.fun) < tol:
+            found += 1
+    return found
