@@ -50,8 +50,12 @@ def world(home: Home) -> Store:
 
 
 def _keys_in(store: Store, release_id: str) -> set[int]:
-    return {r[0] for r in store.rows(
-        "SELECT pupil_key FROM release_pupils WHERE release_id = ?", [release_id])}
+    return {
+        r[0]
+        for r in store.rows(
+            "SELECT pupil_key FROM release_pupils WHERE release_id = ?", [release_id]
+        )
+    }
 
 
 def test_opt_outs_remove_pupils_from_every_level(world: Store, home: Home,
@@ -93,7 +97,8 @@ def test_anonymised_release_is_k_anonymous_and_reports_risk(
     m = build_release(world, home, ANON, tmp_path / "o")
     t = pq.read_table(Path(m.out_dir) / "ncmp.parquet")
     sizes = t.group_by(["sex", "school_year", "la_code", "health_area"]).aggregate(
-        [([], "count_all")])
+        [([], "count_all")]
+    )
     assert min(sizes.column("count_all").to_pylist()) >= 10
     risk = m.risk["ncmp"]
     assert risk["prosecutor_risk_max"] <= 0.1 and risk["sample_uniques_after"] == 0
@@ -117,6 +122,7 @@ def _rewrite(path: Path, table) -> None:
     for f in manifest["files"]:
         if f["name"] == path.name:
             import hashlib
+
             f["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     (path.parent / "manifest.json").write_text(json.dumps(manifest))
 
@@ -148,6 +154,7 @@ def test_checker_blocks_k_failure(world: Store, home: Home, tmp_path: Path) -> N
              t.slice(0, 3))  # fmt: skip
     big = pq.read_table(f)
     import pyarrow as pa
+
     odd = big.set_column(big.column_names.index("la_code"), "la_code",
                          pa.array(["999", "201", "201"]))  # fmt: skip
     _rewrite(f, odd)
@@ -155,8 +162,9 @@ def test_checker_blocks_k_failure(world: Store, home: Home, tmp_path: Path) -> N
     assert any("k-anonymity fails" in r for r in reasons)
 
 
-def test_checker_blocks_small_and_recoverable_cells(world: Store, home: Home,
-                                                    tmp_path: Path) -> None:  # fmt: skip
+def test_checker_blocks_small_and_recoverable_cells(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
     plan = ReleasePlan(**{**AGG.__dict__, "sdc": Sdc(threshold=40)})
     out, pupils = _staged(world, home, plan, tmp_path)
     f = out / "by_la.parquet"
@@ -165,6 +173,7 @@ def test_checker_blocks_small_and_recoverable_cells(world: Store, home: Home,
     sym = t.column("symbol").to_pylist()
     assert "c" in sym
     import pyarrow as pa
+
     # Publish every suppressed cell but one: the last is then recoverable.
     hidden = [i for i, s in enumerate(sym) if s == "c"]
     values = t.column("value").to_pylist()

@@ -85,8 +85,8 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
     cells = store.arrow(cells_sql(spec, source, n_top))
     if cells.num_rows == 0:
         empty = np.zeros((1,) * (len(spec.rows) + len(spec.columns)))
-        return sdc.Cube(tuple([*spec.rows, *spec.columns]),
-                        tuple(() for _ in empty.shape), empty, empty.copy())  # fmt: skip
+        dims = (*spec.rows, *spec.columns)
+        return sdc.Cube(dims, tuple(() for _ in dims), empty, empty.copy())
     cube = cube_from_cells(spec, cells, n_top)
     return sdc.protect(cube, rules)
 

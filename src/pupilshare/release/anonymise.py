@@ -40,7 +40,10 @@ def _expr(col: Column, level: str) -> str:
 
 
 def _classes_sql(quasi: list[Column], node: tuple[str, ...], k: int) -> str:
-    exprs = [f"{_expr(c, lv)} AS q{i}" for i, (c, lv) in enumerate(zip(quasi, node))]
+    exprs = [
+        f"{_expr(c, lv)} AS q{i}"
+        for i, (c, lv) in enumerate(zip(quasi, node, strict=True))
+    ]
     keys = ", ".join(exprs) or "1 AS q0"
     return (
         f"SELECT count(*) AS classes, sum(CASE WHEN f < {k} THEN r ELSE 0 END) AS "
@@ -51,7 +54,10 @@ def _classes_sql(quasi: list[Column], node: tuple[str, ...], k: int) -> str:
 
 
 def anonymise(
-    store: Store, selection: Selection, source_sql: str, rules: Sdc,
+    store: Store,
+    selection: Selection,
+    source_sql: str,
+    rules: Sdc,
     population_sql: str | None = None,
 ) -> Result:
     """Materialise the candidate rows, search the lattice, return the release SQL.
@@ -60,7 +66,10 @@ def anonymise(
     matched records of the dataset), for journalist risk.
     """  # fmt: skip
     cols = ", ".join(f"{c.sql} AS {c.name}" for c in selection.columns)
-    for table, sql in ((SOURCE, source_sql), (POPULATION, population_sql or source_sql)):
+    for table, sql in (
+        (SOURCE, source_sql),
+        (POPULATION, population_sql or source_sql),
+    ):
         store.rows(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
             f"SELECT {cols}, s.{PUPIL_KEY} FROM ({sql}) s"
@@ -83,9 +92,7 @@ def anonymise(
             best, height = (node, dropped), sum(node)
     if best is None:  # cannot happen: the top node suppresses everything
         best = (tuple(len(_levels(c)) - 1 for c in quasi), total)
-    chosen = {
-        c.name: _levels(c)[i] for c, i in zip(quasi, best[0], strict=True)
-    }
+    chosen = {c.name: _levels(c)[i] for c, i in zip(quasi, best[0], strict=True)}
     return Result(_release_sql(selection, chosen, k), chosen,
                   _risk(store, selection, chosen, k, total))  # fmt: skip
 
@@ -125,12 +132,18 @@ def _risk(
     candidate population; sample uniques before and after."""
     pairs = _pairs(selection, chosen)
     raw = ", ".join(c.name for c, _ in pairs) or "1"
-    uniq_before = scalar(store, 
+    uniq_before = scalar(
+        store,
         f"SELECT count(*) FROM (SELECT {raw}, count(DISTINCT {PUPIL_KEY}) AS f "
-        f"FROM {SOURCE} GROUP BY ALL) WHERE f = 1"
+        f"FROM {SOURCE} GROUP BY ALL) WHERE f = 1",
     )
-    key = "list_value(" + ", ".join(
-        f"CAST({_expr(c, lv)} AS VARCHAR)" for c, lv in pairs) + ")" if pairs else "1"
+    key = (
+        "list_value("
+        + ", ".join(f"CAST({_expr(c, lv)} AS VARCHAR)" for c, lv in pairs)
+        + ")"
+        if pairs
+        else "1"
+    )
     rows = store.rows(
         f"WITH s AS (SELECT {key} AS g, count(DISTINCT {PUPIL_KEY}) AS f, "
         f"count(*) AS r FROM {SOURCE} GROUP BY ALL), "
@@ -153,8 +166,9 @@ def _risk(
         "prosecutor_risk_max": round(1 / min_f, 4) if min_f else 0.0,
         "prosecutor_risk_avg": round(len(kept) / pupils, 4) if pupils else 0.0,
         "journalist_risk_max": round(1 / min_pf, 4) if min_pf else 0.0,
-        "journalist_risk_avg": round(
-            sum(f / pf for f, _, pf in kept) / pupils, 4) if pupils else 0.0,
+        "journalist_risk_avg": round(sum(f / pf for f, _, pf in kept) / pupils, 4)
+        if pupils
+        else 0.0,
         "sample_uniques_before": int(uniq_before or 0),
         "sample_uniques_after": 0,
     }

@@ -69,8 +69,10 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _aggregate(store: Store, plan: ReleasePlan, staging: Path,
-               formats: tuple[str, ...], manifest: Manifest) -> tuple[list, pa.Table]:  # fmt: skip
+def _aggregate(
+    store: Store, plan: ReleasePlan, staging: Path, formats: tuple[str, ...],
+    manifest: Manifest,
+) -> tuple[list[str], pa.Table]:  # fmt: skip
     names: list[str] = []
     keys: list[pa.Table] = []
     tables: dict[str, pa.Table] = {}
@@ -80,16 +82,23 @@ def _aggregate(store: Store, plan: ReleasePlan, staging: Path,
         table = aggregate.table_arrow(spec, cube, plan.sdc)
         tables[spec.name] = table
         names += package.write_arrow(store, staging, spec.name, table, formats)
-        keys.append(store.arrow(f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"))
+        keys.append(
+            store.arrow(f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}")
+        )
         if not cube.exact_checked:
             manifest.risk[spec.name] = "too many suppressed cells for the exact check"
     names += trends.charts(plan, tables, staging)
-    manifest.rules = {**sdc.rules(plan.sdc), "tables": [dataclasses.asdict(t) for t in plan.tables]}
+    manifest.rules = {
+        **sdc.rules(plan.sdc),
+        "tables": [dataclasses.asdict(t) for t in plan.tables],
+    }
     return names, _union(keys)
 
 
-def _records(store: Store, home: Home, plan: ReleasePlan, staging: Path,
-             formats: tuple[str, ...], manifest: Manifest) -> tuple[list, pa.Table]:  # fmt: skip
+def _records(
+    store: Store, home: Home, plan: ReleasePlan, staging: Path,
+    formats: tuple[str, ...], manifest: Manifest,
+) -> tuple[list[str], pa.Table]:  # fmt: skip
     names: list[str] = []
     keys: list[pa.Table] = []
     for dataset in [d for d in plan.datasets() if d != "pupil"]:
@@ -98,17 +107,22 @@ def _records(store: Store, home: Home, plan: ReleasePlan, staging: Path,
         manifest.removed += list(selection.removed)
         if plan.level == "anonymised":
             wide = dataclasses.replace(plan, population=Population())
-            tables = {r[0] for r in store.rows("SELECT table_name FROM information_schema.tables")}
+            tables = {
+                r[0]
+                for r in store.rows("SELECT table_name FROM information_schema.tables")
+            }
             result = anonymise.anonymise(
                 store, selection, f"SELECT * FROM {view}", plan.sdc,
                 population_sql=pop.eligible_sql(wide, dataset, tables),
             )  # fmt: skip
             manifest.risk[dataset] = {**result.risk, "levels": result.levels}
             names += package.write_sql(store, staging, dataset, result.sql, formats)
-            keys.append(store.arrow(anonymise.pupils_sql(selection, result.levels,
-                                                         plan.sdc.k_anonymity)))  # fmt: skip
+            kept = anonymise.pupils_sql(selection, result.levels, plan.sdc.k_anonymity)
+            keys.append(store.arrow(kept))
             continue
-        pupils = store.arrow(f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}")
+        pupils = store.arrow(
+            f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
+        )
         keys.append(pupils)
         joins = ""
         if any(c.name == minimise.PSEUDONYM for c in selection.columns):
@@ -129,5 +143,9 @@ def _records(store: Store, home: Home, plan: ReleasePlan, staging: Path,
 def _union(keys: list[pa.Table]) -> pa.Table:
     if not keys:
         return pa.table({"pupil_key": pa.array([], pa.int64())})
-    return pa.concat_tables([k.select(["pupil_key"]).cast(
-        pa.schema([("pupil_key", pa.int64())])) for k in keys])
+    return pa.concat_tables(
+        [
+            k.select(["pupil_key"]).cast(pa.schema([("pupil_key", pa.int64())]))
+            for k in keys
+        ]
+    )

@@ -82,7 +82,8 @@ def _opt_outs(store: Store, plan: ReleasePlan, pupils: pa.Table) -> list[str]:
         return []
     store.register("_check_pupils", pupils)
     try:
-        n = scalar(store, 
+        n = scalar(
+            store,
             "SELECT count(DISTINCT p.pupil_key) FROM _check_pupils p JOIN opt_outs o "
             "ON o.pupil_key = p.pupil_key WHERE o.scope IN ('all', ?)",
             [plan.opt_out_scope],
@@ -129,8 +130,11 @@ def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
     if spec is None:
         return [f"{name}: table not in the agreement"]
     dims = [*spec.rows, *spec.columns]
-    reasons = [f"{name}: column {c} is outside the agreement"
-               for c in table.column_names if c not in {*dims, "value", "symbol"}]
+    reasons = [
+        f"{name}: column {c} is outside the agreement"
+        for c in table.column_names
+        if c not in {*dims, "value", "symbol"}
+    ]
     if reasons:
         return reasons
     values = table.column("value").to_numpy(zero_copy_only=False).astype(float)
@@ -145,8 +149,10 @@ def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
         return reasons  # rounded tables are not additive: differencing is bounded
     n = _recoverable(table, dims, values, symbol == "c", spec.measure is None)
     if n:
-        reasons.append(f"{name}: {n} suppressed cell(s) can be recovered from the "
-                       "rows, columns or totals")
+        reasons.append(
+            f"{name}: {n} suppressed cell(s) can be recovered from the "
+            "rows, columns or totals"
+        )
     return reasons
 
 
@@ -162,12 +168,12 @@ def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
         index[key] = i
     var = {int(i): j for j, i in enumerate(np.flatnonzero(suppressed))}
     rows, rhs = [], []
-    for axis, d in enumerate(dims):
+    for axis in range(len(dims)):
         cats = sorted({v for v in labels[axis] if v != TOTAL})
         for key, total_i in index.items():
             if key[axis] != TOTAL:
                 continue
-            members = [index.get(key[:axis] + (c,) + key[axis + 1:]) for c in cats]
+            members = [index.get(key[:axis] + (c,) + key[axis + 1 :]) for c in cats]
             members = [m for m in members if m is not None]
             cells = [(m, 1.0) for m in members] + [(total_i, -1.0)]
             if not any(suppressed[m] for m, _ in cells):
@@ -183,7 +189,9 @@ def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
             rhs.append(known)
     a = np.array(rows)
     basis = null_space(a)
-    fixed = np.linalg.norm(basis, axis=1) <= 1e-9 if basis.size else np.ones(len(var), bool)
+    fixed = (
+        np.linalg.norm(basis, axis=1) <= 1e-9 if basis.size else np.ones(len(var), bool)
+    )
     found = int(fixed.sum())
     if len(var) > LP_MAX_CELLS or found:
         return found

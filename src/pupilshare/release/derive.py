@@ -13,7 +13,7 @@ from pupilshare.release import ncmp
 
 
 def lit(value: object) -> str:
-    """A SQL literal for a string, number or None (values come from plans, not input)."""
+    """A SQL literal for a string, number or None (values come from plans)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -130,4 +130,3 @@ def _census_join(has_table: set[str]) -> str:
         f"GROUP BY l.pupil_key, {ay}) ks_census "
         "ON ks_census.pupil_key = b.__pupil_key AND ks_census.ay = b.academic_year"
     )
-

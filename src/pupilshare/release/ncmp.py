@@ -122,7 +122,8 @@ def _lms_from_rcpchgrowth(first_day: int = 1461, last_day: int = 4800) -> pa.Tab
                 reference="uk-who", age=age, measurement_method="bmi", sex=word
             )
             lms = fetch_lms(age, array)
-            for k, v in (("sex", sex), ("measurement", "bmi"), ("age_days", day),
-                         ("l", float(lms["l"])), ("m", float(lms["m"])), ("s", float(lms["s"]))):  # fmt: skip
+            values = {"sex": sex, "measurement": "bmi", "age_days": day}
+            values.update({k: float(lms[k]) for k in ("l", "m", "s")})
+            for k, v in values.items():
                 rows[k].append(v)
     return pa.table(rows)

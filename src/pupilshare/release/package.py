@@ -88,7 +88,7 @@ def staging_dir(home: Home, release_id: str) -> Path:
     """A fresh staging directory; stale ones of dead processes are removed first."""
     home.releases_dir.mkdir(parents=True, exist_ok=True)
     for old in home.releases_dir.glob(f"{STAGING_PREFIX}*"):
-        pid = old.name[len(STAGING_PREFIX):].split("-")[0]
+        pid = old.name[len(STAGING_PREFIX) :].split("-")[0]
         if not pid.isdigit() or not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     path = home.releases_dir / f"{STAGING_PREFIX}{os.getpid()}-{release_id}"

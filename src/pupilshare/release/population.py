@@ -82,7 +82,7 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
 
 
 def eligible(store: Store, plan: ReleasePlan, dataset: str) -> str:
-    """Create the view of ``dataset``'s releasable rows for ``plan``; return its name."""
+    """Create the view of ``dataset``'s releasable rows; return its name."""
     ensure_opt_outs(store)
     if dataset == "ncmp":
         ncmp.ensure_lms(store)

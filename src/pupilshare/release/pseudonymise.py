@@ -29,7 +29,7 @@ def key_path(home: Home, agreement_id: str) -> os.PathLike:
 
 
 def secret(home: Home, agreement_id: str) -> bytes:
-    """The agreement's 256-bit secret, created (readable by the owner only) on first use."""
+    """The agreement's 256-bit secret, made (owner-readable only) on first use."""
     path = key_path(home, agreement_id)
     home.keys_dir.mkdir(parents=True, exist_ok=True)
     try:

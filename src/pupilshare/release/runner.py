@@ -36,9 +36,10 @@ def load_plan(home: Home, agreement_id: str, plan_file: Path | None) -> ReleaseP
     return gov.plan_for(agreement_id, home=home)
 
 
-def release_agreement(home: Home, agreement_id: str, out: Path,
-                      plan_file: Path | None = None, user: str | None = None,
-                      formats: tuple[str, ...] = ("parquet", "csv")) -> Manifest:  # fmt: skip
+def release_agreement(
+    home: Home, agreement_id: str, out: Path, plan_file: Path | None = None,
+    user: str | None = None, formats: tuple[str, ...] = ("parquet", "csv"),
+) -> Manifest:  # fmt: skip
     """Plan, decide, build and deliver one release."""
     plan = load_plan(home, agreement_id, plan_file)
     gov = _governance()

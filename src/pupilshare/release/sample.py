@@ -31,7 +31,9 @@ def _create(store: Store, name: str) -> None:
     store.rows(f"CREATE TABLE {ds.table} (collection_id INTEGER, line INTEGER, {cols})")
 
 
-def make_world(store: Store, pupils: int = 400, seed: int = 1, ks_years: int = 3) -> None:
+def make_world(
+    store: Store, pupils: int = 400, seed: int = 1, ks_years: int = 3
+) -> None:
     """Create (replacing) the sample tables with ``pupils`` pupils."""
     r = lambda salt: _r("i", salt, seed)  # noqa: E731
     store.rows(
@@ -69,14 +71,16 @@ def make_world(store: Store, pupils: int = 400, seed: int = 1, ks_years: int = 3
         f"make_date({ay}, 10, 5), h.la || '2000', p.upn, p.forename, p.surname, "
         "p.date_of_birth, p.sex, p.postcode, h.eth, 'ENG', "
         f"CAST(greatest(0, {ay} - year(p.date_of_birth) - 5) AS VARCHAR), 'C', h.sen, "
-        f"h.fsm FROM pupils p JOIN pupil_home h USING (pupil_key), range({ks_years}) t(y)"
+        "h.fsm FROM pupils p JOIN pupil_home h USING (pupil_key), "
+        f"range({ks_years}) t(y)"
     )
     u = _r("p.pupil_key * 31 + y * 7 + length(s)", 11, seed)
     store.rows(
         "INSERT INTO ds_ks_results (collection_id, line, academic_year, "
         "assessment_date, laestab, upn, forename, surname, date_of_birth, sex, "
         "key_stage, subject, outcome, scaled_score) "
-        f"SELECT 20 + y, row_number() OVER (PARTITION BY y ORDER BY p.pupil_key, s) + 1, "
+        "SELECT 20 + y, "
+        "row_number() OVER (PARTITION BY y ORDER BY p.pupil_key, s) + 1, "
         f"{ay}, make_date({ay} + 1, 5, 15), h.la || '2000', p.upn, p.forename, "
         f"p.surname, p.date_of_birth, p.sex, '2', s, "
         f"CASE WHEN {u} < 0.7 THEN 'AS' ELSE 'NS' END, "
