@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy import sparse
 from scipy.linalg import null_space
 from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
 from pupilshare import catalogue
 from pupilshare.config import Home
@@ -27,6 +29,7 @@ from pupilshare.store import Store
 
 TOTAL = "Total"
 LP_MAX_CELLS = 400  # suppressed cells per table bounded by linear programming
+COMPONENT_MAX = 1500  # linked suppressed cells solved exactly at once
 
 
 def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
@@ -156,52 +159,87 @@ def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
     return reasons
 
 
+def _grid(table: pa.Table, dims: list[str], values: np.ndarray,
+          suppressed: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """The file as a full array, totals last on each axis (None: not a full grid)."""
+    codes, shape = [], []
+    for d in dims:
+        labels = np.asarray(table.column(d).to_pylist(), dtype=object).astype(str)
+        cats = np.unique(labels[labels != TOTAL])
+        code = np.where(labels == TOTAL, len(cats), np.searchsorted(cats, labels))
+        codes.append(code)
+        shape.append(len(cats) + 1)
+    if int(np.prod(shape)) != len(values):
+        return None
+    v = np.full(shape, np.nan)
+    m = np.zeros(shape, bool)
+    v[tuple(codes)] = values
+    m[tuple(codes)] = suppressed
+    return v, m
+
+
 def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
                  suppressed: np.ndarray, counts: bool) -> int:  # fmt: skip
     """Suppressed cells whose value the table's own sums pin down (exactly, or for
-    counts to within one), solving the line equations with non-negative cells."""
+    counts to within one), from the line equations with non-negative cells."""
     if not suppressed.any():
         return 0
-    labels = [np.asarray(table.column(d).to_pylist(), dtype=object) for d in dims]
-    index = {}
-    for i, key in enumerate(zip(*labels, strict=True)):
-        index[key] = i
-    var = {int(i): j for j, i in enumerate(np.flatnonzero(suppressed))}
-    rows, rhs = [], []
-    for axis in range(len(dims)):
-        cats = sorted({v for v in labels[axis] if v != TOTAL})
-        for key, total_i in index.items():
-            if key[axis] != TOTAL:
-                continue
-            members = [index.get(key[:axis] + (c,) + key[axis + 1 :]) for c in cats]
-            members = [m for m in members if m is not None]
-            cells = [(m, 1.0) for m in members] + [(total_i, -1.0)]
-            if not any(suppressed[m] for m, _ in cells):
-                continue
-            row = np.zeros(len(var))
-            known = 0.0
-            for m, coef in cells:
-                if suppressed[m]:
-                    row[var[m]] += coef
-                else:
-                    known -= coef * values[m]
-            rows.append(row)
-            rhs.append(known)
-    a = np.array(rows)
-    basis = null_space(a)
-    fixed = (
-        np.linalg.norm(basis, axis=1) <= 1e-9 if basis.size else np.ones(len(var), bool)
+    grid = _grid(table, dims, values, suppressed)
+    if grid is None:
+        return int(suppressed.sum())  # not a complete table: cannot vouch for it
+    v, m = grid
+    cells = np.flatnonzero(m)
+    where = np.unravel_index(cells, m.shape)
+    eq_rows, eq_cols, eq_coef, rhs = [], [], [], []
+    base = 0
+    for axis, n in enumerate(m.shape):
+        moved_v = np.moveaxis(np.where(m, 0.0, np.nan_to_num(v)), axis, -1)
+        interior = moved_v[..., :-1].sum(axis=-1) - moved_v[..., -1]
+        other = [w for j, w in enumerate(where) if j != axis]
+        other_shape = [s for j, s in enumerate(m.shape) if j != axis]
+        line = np.ravel_multi_index(other, other_shape) if other else cells * 0
+        eq_rows.append(base + line)
+        eq_cols.append(np.arange(len(cells)))
+        eq_coef.append(np.where(where[axis] == n - 1, -1.0, 1.0))
+        rhs.append(-interior.ravel())
+        base += int(np.prod(other_shape)) if other_shape else 1
+    a = sparse.csr_matrix(
+        (np.concatenate(eq_coef), (np.concatenate(eq_rows), np.concatenate(eq_cols))),
+        shape=(base, len(cells)),
     )
-    found = int(fixed.sum())
-    if len(var) > LP_MAX_CELLS or found:
-        return found
-    tol = 1.0 if counts else 1e-6
-    b = np.array(rhs)
-    for j in range(len(var)):
-        c = np.zeros(len(var))
+    b = np.concatenate(rhs)
+    keep = np.unique(a.nonzero()[0])
+    a, b = a[keep], b[keep]
+    n_comp, label = connected_components((a.T @ a).tocsr(), directed=False)
+    found, lp_budget = 0, LP_MAX_CELLS
+    for comp in range(n_comp):
+        cols = np.flatnonzero(label == comp)
+        sub = a[:, cols]
+        rows = np.unique(sub.nonzero()[0])
+        sub, sb = sub[rows].toarray(), b[rows]
+        if len(cols) > COMPONENT_MAX:
+            alone = (np.abs(sub).sum(axis=1) == 1).any()
+            found += int(alone)  # too big to solve: at least no lone cell per line
+            continue
+        basis = null_space(sub)
+        fixed = (np.linalg.norm(basis, axis=1) <= 1e-9 if basis.shape[1]
+                 else np.ones(len(cols), bool))  # fmt: skip
+        found += int(fixed.sum())
+        if fixed.any() or len(cols) > lp_budget:
+            continue
+        lp_budget -= len(cols)
+        found += _lp_pinned(sub, sb, 1.0 if counts else 1e-6)
+    return found
+
+
+def _lp_pinned(a: np.ndarray, b: np.ndarray, tol: float) -> int:
+    """Cells whose range, given non-negative cells, is narrower than ``tol``."""
+    pinned = 0
+    for j in range(a.shape[1]):
+        c = np.zeros(a.shape[1])
         c[j] = 1.0
         lo = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
         hi = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
         if lo.status == 0 and hi.status == 0 and (-hi.fun - lo.fun) < tol:
-            found += 1
-    return found
+            pinned += 1
+    return pinned

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+from scipy import sparse
 from scipy.linalg import null_space
+from scipy.sparse.csgraph import connected_components
 
 from pupilshare.release.plan import Sdc
 
@@ -35,7 +37,7 @@ SYMBOLS = {
     "z": "not applicable",
 }
 TOTAL = "Total"
-EXACT_CHECK_MAX = 2500  # suppressed cells the null-space check handles at once
+COMPONENT_MAX = 1500  # linked suppressed cells the exact check solves at once
 
 
 @dataclass
@@ -112,54 +114,76 @@ def _fix_lines(cube: Cube) -> bool:
             return changed
 
 
-def line_system(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sparse_system(mask: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
     """Equations over the suppressed cells: one row per line holding any of them.
 
-    Returns (A, cells) where A @ x = (published part) and ``cells`` are the flat indices
-    of the suppressed cells (the columns of A).
+    Row ``i`` says sum(coef * x) over the suppressed cells of line ``i`` equals minus
+    the published part of that line (interior cells +1, the line's total -1).
     """
     shape = mask.shape
     cells = np.flatnonzero(mask)
     coords = np.unravel_index(cells, shape)
-    rows, cols, coef = [], [], []
+    rows, coef = [], []
     offset = 0
     for axis, n in enumerate(shape):
         other_shape = tuple(s for j, s in enumerate(shape) if j != axis)
         other = tuple(c for j, c in enumerate(coords) if j != axis)
-        line = (
-            np.ravel_multi_index(other, other_shape) if other else np.zeros_like(cells)
-        )
+        line = np.ravel_multi_index(other, other_shape) if other else cells * 0
         rows.append(offset + line)
-        cols.append(np.arange(len(cells)))
         coef.append(np.where(coords[axis] == n - 1, -1.0, 1.0))
         offset += int(np.prod(other_shape)) if other_shape else 1
-    r, c, k = np.concatenate(rows), np.concatenate(cols), np.concatenate(coef)
+    r, k = np.concatenate(rows), np.concatenate(coef)
+    c = np.tile(np.arange(len(cells)), len(shape))
     used, r = np.unique(r, return_inverse=True)
-    a = np.zeros((len(used), len(cells)))
-    a[r, c] = k
+    a = sparse.csr_matrix((k, (r, c)), shape=(len(used), len(cells)))
     return a, cells
 
 
-def determined_cells(mask: np.ndarray) -> np.ndarray:
-    """Flat indices of suppressed cells whose value the line equations fix exactly."""
+def line_system(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense form of the suppressed cells' equations (for small tables and tests)."""
+    a, cells = _sparse_system(mask)
+    return a.toarray(), cells
+
+
+def determined_cells(mask: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Flat indices of suppressed cells the line equations fix exactly, and whether
+    every group of linked cells was small enough to check.
+
+    Suppressed cells sharing a line form components; each is solved on its own (the
+    null space of its equations: a cell is fixed when no solution direction moves it).
+    """
     if not mask.any():
-        return np.array([], dtype=np.int64)
-    a, cells = line_system(mask)
-    basis = null_space(a)
-    if basis.shape[1] == 0:
-        return cells
-    free = np.linalg.norm(basis, axis=1) > 1e-9
-    return cells[~free]
+        return np.array([], dtype=np.int64), True
+    a, cells = _sparse_system(mask)
+    a = a.tocsc()
+    linked = (a.T @ a).tocsr()
+    n, label = connected_components(linked, directed=False)
+    fixed: list[np.ndarray] = []
+    complete = True
+    for comp in range(n):
+        members = np.flatnonzero(label == comp)
+        if len(members) > COMPONENT_MAX:
+            complete = False
+            continue
+        sub = a[:, members]
+        sub = sub[np.unique(sub.nonzero()[0])].toarray()
+        basis = null_space(sub)
+        free = (
+            np.linalg.norm(basis, axis=1) > 1e-9
+            if basis.shape[1]
+            else np.zeros(len(members), bool)
+        )
+        fixed.append(cells[members[~free]])
+    out = np.concatenate(fixed) if fixed else np.array([], dtype=np.int64)
+    return out, complete
 
 
 def secondary(cube: Cube) -> None:
     """Secondary suppression to a fixed point of the line rule and the exact check."""
     _fix_lines(cube)
     for _ in range(10_000):
-        if cube.suppressed.sum() > EXACT_CHECK_MAX:
-            cube.exact_checked = False
-            return
-        fixed = determined_cells(cube.suppressed)
+        fixed, complete = determined_cells(cube.suppressed)
+        cube.exact_checked = complete
         if len(fixed) == 0:
             return
         cost = _cost(cube)
