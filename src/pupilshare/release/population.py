@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pupilshare import catalogue
 from pupilshare.release import derive, ncmp
+from pupilshare.release.db import has_table
 from pupilshare.release.derive import academic_year_sql, age_sql, lit
 from pupilshare.release.plan import ReleasePlan
 from pupilshare.store import Store
@@ -84,6 +85,7 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
 def eligible(store: Store, plan: ReleasePlan, dataset: str) -> str:
     """Create the view of ``dataset``'s releasable rows; return its name."""
     ensure_opt_outs(store)
+    _ensure_inputs(store, dataset)
     if dataset == "ncmp":
         ncmp.ensure_lms(store)
     tables = {
@@ -93,6 +95,24 @@ def eligible(store: Store, plan: ReleasePlan, dataset: str) -> str:
     store.rows(f"CREATE OR REPLACE TEMP VIEW {view} AS "
                   f"{eligible_sql(plan, dataset, tables)}")  # fmt: skip
     return view
+
+
+def _ensure_inputs(store: Store, dataset: str) -> None:
+    """A dataset not collected yet (or no matching yet) releases nothing: stand in an
+    empty temporary table rather than fail, never touching other areas' tables."""
+    ds = catalogue.dataset(dataset)
+    needed = {
+        ds.table: "collection_id INTEGER, line INTEGER, "
+        + ", ".join(f"{i.name} {i.sql_type}" for i in ds.collected),
+        "pupil_links": "dataset VARCHAR, collection_id INTEGER, line INTEGER, "
+        "pupil_key BIGINT, method VARCHAR, match_probability DOUBLE, match_run INTEGER",
+        "pupils": "pupil_key BIGINT, upn VARCHAR, uln VARCHAR, forename VARCHAR, "
+        "surname VARCHAR, date_of_birth DATE, sex VARCHAR, postcode VARCHAR, "
+        "created_run INTEGER",
+    }
+    for table, columns in needed.items():
+        if not has_table(store, table):
+            store.rows(f"CREATE TEMP TABLE {table} ({columns})")
 
 
 def opted_out_keys_sql(plan: ReleasePlan) -> str:

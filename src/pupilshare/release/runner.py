@@ -33,7 +33,7 @@ def load_plan(home: Home, agreement_id: str, plan_file: Path | None) -> ReleaseP
     gov = _governance()
     if gov is None or not hasattr(gov, "plan_for"):
         raise NotFound("no governance records here: pass --plan plan.json")
-    return gov.plan_for(agreement_id, home=home)
+    return gov.plan_for(home, agreement_id)
 
 
 def release_agreement(
@@ -43,9 +43,14 @@ def release_agreement(
     """Plan, decide, build and deliver one release."""
     plan = load_plan(home, agreement_id, plan_file)
     gov = _governance()
-    if gov is not None and hasattr(gov, "may_disclose"):
-        decision = gov.may_disclose(plan=plan, user=user, home=home)
-        if decision is False or getattr(decision, "allowed", True) is False:
-            raise Denied(f"governance does not allow releasing {agreement_id}")
+    if gov is not None and hasattr(gov, "may_disclose") and plan_file is None:
+        answer = gov.may_disclose(
+            home, user, agreement_id, list(plan.items), plan.purpose, action="release"
+        )
+        if not answer.allowed:
+            raise Denied(
+                f"governance does not allow releasing {agreement_id}",
+                list(getattr(answer, "explanations", ()) or answer.rules),
+            )
     with Store.open(home) as store:
         return build_release(store, home, plan, out, formats)
