@@ -126,3 +126,24 @@ def test_three_way_tables_with_all_margins(cells: list[int]) -> None:
     shown = cube.values[~cube.suppressed]
     assert not ((shown > 0) & (shown < 10)).any()
     assert len(sdc.determined_cells(cube.suppressed)[0]) == 0
+
+
+def test_linked_tables_suppress_a_shared_margin_in_both() -> None:
+    from pupilshare.release import aggregate
+    from pupilshare.release.plan import TableSpec
+
+    by_la = TableSpec("by_la", "ncmp", ("year", "la"), ("cat",))
+    by_sex = TableSpec("by_sex", "ncmp", ("year", "sex"), ("cat",))
+    # Year 2020's margin (year x cat) is shared; suppress it in the first table.
+    a = sdc.with_margins(np.array([[[50.0, 60.0], [70.0, 80.0]]]))
+    b = sdc.with_margins(np.array([[[100.0, 60.0], [20.0, 80.0]]]))
+    ca = sdc.Cube(("year", "la", "cat"), (("2020",), ("201", "202"), ("Y", "N")),
+                  a, a.copy())  # fmt: skip
+    cb = sdc.Cube(("year", "sex", "cat"), (("2020",), ("F", "M"), ("Y", "N")),
+                  b, b.copy())  # fmt: skip
+    ca.status[0, 2, 0] = sdc.PRIMARY  # 2020, all LAs, Y
+    sdc.secondary(ca)
+    added = aggregate.harmonise([by_la, by_sex], [ca, cb])
+    assert added >= 1
+    assert cb.suppressed[0, 2, 0]  # the same cell, in the other table
+    assert len(sdc.determined_cells(cb.suppressed)[0]) == 0

@@ -93,3 +93,47 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
 
 def table_arrow(spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> pa.Table:
     return sdc.to_arrow(cube, rules, integer=spec.measure is None)
+
+
+def _cell_keys(cube: sdc.Cube) -> dict[frozenset, tuple]:
+    """Each cell's meaning: its non-total categories (a margin shared by tables has
+    the same key in each)."""
+    out = {}
+    for index in np.ndindex(cube.values.shape):
+        key = frozenset(
+            (dim, labels[i])
+            for dim, labels, i in zip(cube.dims, cube.labels, index, strict=True)
+            if i < len(labels)
+        )
+        out[key] = index
+    return out
+
+
+def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube]) -> int:
+    """Linked tables: a cell two tables share (same records, same categories) must be
+    suppressed in both or neither, else one table gives away the other's secret.
+    Repeats secondary suppression until consistent; returns cells newly suppressed."""
+    families: dict[tuple, list[int]] = {}
+    for i, spec in enumerate(specs):
+        families.setdefault((spec.dataset, spec.filters, spec.measure), []).append(i)
+    added = 0
+    for members in families.values():
+        if len(members) < 2:
+            continue
+        keys = {i: _cell_keys(cubes[i]) for i in members}
+        for _ in range(50):
+            hidden = {k for i in members for k, at in keys[i].items()
+                      if cubes[i].suppressed[at]}  # fmt: skip
+            changed = False
+            for i in members:
+                for k in hidden & keys[i].keys():
+                    at = keys[i][k]
+                    if not cubes[i].suppressed[at]:
+                        cubes[i].status[at] = sdc.SECONDARY
+                        changed = True
+                        added += 1
+                if changed:
+                    sdc.secondary(cubes[i])
+            if not changed:
+                break
+    return added

@@ -76,17 +76,23 @@ def _aggregate(
     names: list[str] = []
     keys: list[pa.Table] = []
     tables: dict[str, pa.Table] = {}
+    cubes: list[sdc.Cube] = []
+    seen: set[str] = set()
     for spec in plan.tables:
         view = pop.eligible(store, plan, spec.dataset)
-        cube = aggregate.build_table(store, spec, view, plan.sdc)
+        cubes.append(aggregate.build_table(store, spec, view, plan.sdc))
+        if spec.dataset not in seen:
+            seen.add(spec.dataset)
+            sql = f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
+            keys.append(store.arrow(sql))
+    linked = aggregate.harmonise(list(plan.tables), cubes)
+    for spec, cube in zip(plan.tables, cubes, strict=True):
         table = aggregate.table_arrow(spec, cube, plan.sdc)
         tables[spec.name] = table
         names += package.write_arrow(store, staging, spec.name, table, formats)
-        keys.append(
-            store.arrow(f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}")
-        )
         if not cube.exact_checked:
-            manifest.risk[spec.name] = "too many suppressed cells for the exact check"
+            manifest.risk[spec.name] = "too many linked suppressed cells to solve"
+    manifest.risk["linked_table_suppressions"] = linked
     names += trends.charts(plan, tables, staging)
     manifest.rules = {
         **sdc.rules(plan.sdc),

@@ -73,11 +73,27 @@ def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
     for name in sorted(n for n in present if n.endswith(".parquet")):
         table = pq.read_table(staging / name)
         stem = name[: -len(".parquet")]
+        reasons += _csv_matches(staging / f"{stem}.csv", table)
         if plan.level == "aggregate":
             reasons += _check_table(plan, stem, table)
         else:
             reasons += _check_records(store, home, plan, stem, table)
     return reasons
+
+
+def _csv_matches(csv: Path, table: pa.Table) -> list[str]:
+    """The CSV copy must carry the same columns and rows as the Parquet file."""
+    if not csv.exists():
+        return []
+    from pyarrow import csv as pacsv
+
+    try:
+        copy = pacsv.read_csv(csv)
+    except pa.ArrowInvalid:
+        return [f"{csv.name}: not a readable CSV table"]
+    if copy.column_names != table.column_names or copy.num_rows != table.num_rows:
+        return [f"{csv.name}: differs from its Parquet file in columns or rows"]
+    return []
 
 
 def _opt_outs(store: Store, plan: ReleasePlan, pupils: pa.Table) -> list[str]:

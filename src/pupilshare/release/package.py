@@ -143,8 +143,10 @@ def describe_files(store: Store, staging: Path, names: list[str]) -> list[FileEn
     out = []
     for name in names:
         path = staging / name
-        reader = "read_parquet" if name.endswith(".parquet") else "read_csv"
-        rows = scalar(store, f"SELECT count(*) FROM {reader}({lit(str(path))})")
+        rows = 0
+        if name.endswith((".parquet", ".csv")):
+            reader = "read_parquet" if name.endswith(".parquet") else "read_csv"
+            rows = scalar(store, f"SELECT count(*) FROM {reader}({lit(str(path))})")
         out.append(FileEntry(name, int(rows), sha256_file(path), path.stat().st_size))
     return out
 

@@ -54,3 +54,9 @@ def release_agreement(
             )
     with Store.open(home) as store:
         return build_release(store, home, plan, out, formats)
+
+
+def release_plan(home: Home, plan: ReleasePlan, out: Path) -> Manifest:
+    """Build a release from a plan made here (the department's own statistics)."""
+    with Store.open(home) as store:
+        return build_release(store, home, plan, out)

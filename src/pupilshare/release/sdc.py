@@ -256,6 +256,8 @@ def rules(sdc: Sdc) -> dict:
         "rounding": f"published values rounded to base {sdc.rounding}"
         if sdc.rounding
         else "none",
+        "linked_tables": "a cell shared by tables of the same records is suppressed "
+        "in all of them or none",
         "zeros": "true zeros published",
         "symbols": SYMBOLS,
     }
