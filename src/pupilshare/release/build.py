@@ -21,6 +21,7 @@ from pupilshare.release import (
     aggregate,
     anonymise,
     check,
+    derive,
     minimise,
     package,
     pseudonymise,
@@ -126,19 +127,33 @@ def _records(
             kept = anonymise.pupils_sql(selection, result.levels, plan.sdc.k_anonymity)
             keys.append(store.arrow(kept))
             continue
-        pupils = store.arrow(
-            f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
-        )
-        keys.append(pupils)
         joins = ""
-        if any(c.name == minimise.PSEUDONYM for c in selection.columns):
-            pmap = pseudonymise.pseudonym_map(store, home, plan.agreement_id,
-                                               pupils.column("pupil_key"))  # fmt: skip
+        pseudonymous = any(c.name == minimise.PSEUDONYM for c in selection.columns)
+        if pseudonymous:
+            # One map per release over the dataset's linked pupils, joined in DuckDB.
+            linked = store.arrow(
+                "SELECT DISTINCT pupil_key FROM pupil_links WHERE dataset = ?",
+                [dataset],
+            )
+            pmap = pseudonymise.pseudonym_map(
+                store, home, plan.agreement_id, linked.column("pupil_key")
+            )
             joins += f" JOIN {pmap} pm ON pm.pupil_key = s.{pop.PUPIL_KEY}"
         if plan.level == "identified":
             joins += f" LEFT JOIN pupils px ON px.pupil_key = s.{pop.PUPIL_KEY}"
         sql = minimise.select_sql(selection, view, joins)
-        names += package.write_sql(store, staging, dataset, sql, formats)
+        written = package.write_sql(store, staging, dataset, sql, formats)
+        names += written
+        if pseudonymous:  # who is in it, read back from the delivered file itself
+            path = derive.lit(str(staging / written[0]))
+            keys.append(store.arrow(
+                f"SELECT pm.pupil_key FROM {pmap} pm SEMI JOIN read_parquet({path}) f "
+                "ON f.pupil_pseudonym = pm.pupil_pseudonym"
+            ))  # fmt: skip
+        else:
+            keys.append(store.arrow(
+                f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
+            ))  # fmt: skip
     manifest.rules = {"level": plan.level, "k_anonymity": plan.sdc.k_anonymity,
                       "max_suppression": plan.sdc.max_suppression,
                       "pseudonym": "AES-256 of the pupil key, secret per agreement",
