@@ -62,8 +62,11 @@ def generalise_sql(level: str, column: str) -> str:
     return "(" + template.replace("{x}", column) + ")"
 
 
-def derived_sql(ds: Dataset, base: str, has_table: set[str]) -> str:
-    """``base``'s rows (with ``__pupil_key``) plus every derived item of ``ds``.
+def derived_sql(
+    ds: Dataset, base: str, has_table: set[str], needed: set[str] | None = None
+) -> str:
+    """``base``'s rows (with ``__pupil_key``) plus the derived items of ``ds`` named in
+    ``needed`` (all when None): an unused derivation costs a join.
 
     ``has_table`` says which store tables exist, so a missing reference table gives
     NULLs rather than an error.
@@ -71,7 +74,7 @@ def derived_sql(ds: Dataset, base: str, has_table: set[str]) -> str:
     cols = ["b.*"]
     joins: list[str] = []
     for it in ds.items:
-        if not it.derived:
+        if not it.derived or (needed is not None and it.name not in needed):
             continue
         expr = _derived_expr(ds, it.name, has_table, joins)
         cols.append(f"{expr} AS {it.name}")

@@ -41,10 +41,11 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
     ds = catalogue.dataset(dataset)
     base = (
         f"(SELECT d.*, l.pupil_key AS {PUPIL_KEY} FROM {ds.table} d "
-        f"JOIN pupil_links l ON l.dataset = {lit(ds.name)} "
-        "AND l.collection_id = d.collection_id AND l.line = d.line)"
+        "JOIN (SELECT collection_id, line, pupil_key FROM pupil_links "
+        f"WHERE dataset = {lit(ds.name)}) l "
+        "ON l.collection_id = d.collection_id AND l.line = d.line)"
     )
-    derived = derive.derived_sql(ds, base, tables)
+    derived = derive.derived_sql(ds, base, tables, needed_items(plan, dataset))
     pop = plan.population
     where: list[str] = []
     joins = ""
@@ -80,6 +81,17 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
         f"ANTI JOIN {opted} o ON o.pupil_key = s.{PUPIL_KEY} "
         f"WHERE {' AND '.join(where) or 'TRUE'}"
     )
+
+
+def needed_items(plan: ReleasePlan, dataset: str) -> set[str]:
+    """Items of ``dataset`` the plan uses: released items, table dimensions, measures
+    and filters."""
+    out = {r.split(".", 1)[1] for r in plan.items if r.split(".", 1)[0] == dataset}
+    for t in plan.tables:
+        if t.dataset == dataset:
+            out |= {*t.rows, *t.columns, *(f[0] for f in t.filters)}
+            out |= {t.measure} if t.measure else set()
+    return out
 
 
 def eligible(store: Store, plan: ReleasePlan, dataset: str) -> str:
