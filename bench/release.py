@@ -23,8 +23,14 @@ from pupilshare.release.build import build_release
 from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.store import Store
 
-ITEMS = ("ks_results.academic_year", "ks_results.subject", "ks_results.outcome",
-         "ks_results.scaled_score", "ks_results.la_code", "pupil.pupil_pseudonym")  # fmt: skip
+ITEMS = (
+    "ks_results.academic_year",
+    "ks_results.subject",
+    "ks_results.outcome",
+    "ks_results.scaled_score",
+    "ks_results.la_code",
+    "pupil.pupil_pseudonym",
+)
 COLUMNS = "academic_year, subject, outcome, scaled_score, substr(laestab, 1, 3)"
 
 
@@ -72,42 +78,75 @@ def main() -> None:
         home = Home(root / "home").ensure()
         store = Store.open(home)
         make_store(store, args.rows)
-        plan = ReleasePlan("BENCH-P", "bench", "bench", "bench", "pseudonymised",
-                           ITEMS, reference_date=date(2025, 1, 1))  # fmt: skip
+        plan = ReleasePlan(
+            "BENCH-P",
+            "bench",
+            "bench",
+            "bench",
+            "pseudonymised",
+            ITEMS,
+            reference_date=date(2025, 1, 1),
+        )
         out = root / "copy.parquet"
-        bare = timed("bare COPY of the same columns to Parquet", lambda: store.rows(
-            f"COPY (SELECT {COLUMNS}, upn FROM ds_ks_results) TO '{out}' "
-            "(FORMAT parquet)"))  # fmt: skip
+        bare = timed(
+            "bare COPY of the same columns to Parquet",
+            lambda: store.rows(
+                f"COPY (SELECT {COLUMNS}, upn FROM ds_ks_results) TO '{out}' "
+                "(FORMAT parquet)"
+            ),
+        )
         out.unlink()
-        joined = timed("COPY with the pupil-link join (no pseudonym)", lambda: store.rows(
-            f"COPY (SELECT {COLUMNS}, l.pupil_key FROM ds_ks_results d JOIN "
-            "pupil_links l ON l.dataset = 'ks_results' AND l.collection_id = "
-            f"d.collection_id AND l.line = d.line) TO '{out}' (FORMAT parquet)"))  # fmt: skip
-        pseudo = timed("pseudonymised release, Parquet, checked and recorded",
-                       lambda: build_release(store, home, plan, root / "p",
-                                             formats=("parquet",)))  # fmt: skip
-        spec = TableSpec("by_la", "ks_results", ("la_code", "sex"),
-                         ("reached_expected",))  # fmt: skip
-        agg = ReleasePlan("BENCH-A", "bench", "bench", "bench", "aggregate",
-                          ("ks_results.la_code", "ks_results.sex",
-                           "ks_results.reached_expected"), tables=(spec,),
-                          reference_date=date(2025, 1, 1))  # fmt: skip
+        joined = timed(
+            "COPY with the pupil-link join (no pseudonym)",
+            lambda: store.rows(
+                f"COPY (SELECT {COLUMNS}, l.pupil_key FROM ds_ks_results d JOIN "
+                "pupil_links l ON l.dataset = 'ks_results' AND l.collection_id = "
+                f"d.collection_id AND l.line = d.line) TO '{out}' (FORMAT parquet)"
+            ),
+        )
+        pseudo = timed(
+            "pseudonymised release, Parquet, checked and recorded",
+            lambda: build_release(store, home, plan, root / "p", formats=("parquet",)),
+        )
+        spec = TableSpec(
+            "by_la", "ks_results", ("la_code", "sex"), ("reached_expected",)
+        )
+        agg = ReleasePlan(
+            "BENCH-A",
+            "bench",
+            "bench",
+            "bench",
+            "aggregate",
+            ("ks_results.la_code", "ks_results.sex", "ks_results.reached_expected"),
+            tables=(spec,),
+            reference_date=date(2025, 1, 1),
+        )
         view = population.eligible(store, agg, "ks_results")
-        group = timed("bare GROUP BY over the same link join (no SDC)", lambda: store.rows(
-            "SELECT substr(d.laestab, 1, 3), d.sex, d.outcome, count(DISTINCT "
-            "l.pupil_key) FROM ds_ks_results d JOIN pupil_links l ON l.dataset = "
-            "'ks_results' AND l.collection_id = d.collection_id AND l.line = d.line "
-            "GROUP BY ALL"))  # fmt: skip
-        table = timed("area aggregate (150 LAs x sex x expected) with full SDC",
-                      lambda: aggregate.build_table(store, spec, view, agg.sdc))  # fmt: skip
-        full = timed("aggregate release end to end (tables, check, record)",
-                     lambda: build_release(store, home, agg, root / "a"))  # fmt: skip
+        group = timed(
+            "bare GROUP BY over the same link join (no SDC)",
+            lambda: store.rows(
+                "SELECT substr(d.laestab, 1, 3), d.sex, d.outcome, count(DISTINCT "
+                "l.pupil_key) FROM ds_ks_results d JOIN pupil_links l ON l.dataset = "
+                "'ks_results' AND l.collection_id = d.collection_id "
+                "AND l.line = d.line GROUP BY ALL"
+            ),
+        )
+        table = timed(
+            "area aggregate (150 LAs x sex x expected) with full SDC",
+            lambda: aggregate.build_table(store, spec, view, agg.sdc),
+        )
+        full = timed(
+            "aggregate release end to end (tables, check, record)",
+            lambda: build_release(store, home, agg, root / "a"),
+        )
         store.close()
         lines = [
             f"\n## Releases ({date.today()}, {args.rows:,} rows)\n",
             f"`PYTHONPATH=src python bench/release.py --rows {args.rows}`\n",
-            "| measure | seconds | ratio |", "|---|---|---|",
-            f"| bare COPY of the same columns to Parquet (baseline) | {bare:.2f} | 1.00 |",
+            "| measure | seconds | ratio |",
+            "|---|---|---|",
+            f"| bare COPY of the same columns to Parquet (baseline) | {bare:.2f} "
+            "| 1.00 |",
             f"| COPY with the pupil-link join | {joined:.2f} | {joined / bare:.2f} |",
             f"| pseudonymised release (Parquet, check, record) | {pseudo:.2f} | "
             f"{pseudo / bare:.2f} |",
@@ -116,7 +155,7 @@ def main() -> None:
             f"| area aggregate with full SDC (goal < 2 s) | {table:.2f} | "
             f"{table / group:.2f} |",
             f"| aggregate release end to end | {full:.2f} | |",
-        ]  # fmt: skip
+        ]
         print("\n".join(lines))
         if args.record:
             with (Path(__file__).parent / "RESULTS.md").open("a") as f:
