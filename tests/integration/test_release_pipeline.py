@@ -262,3 +262,13 @@ def test_cli_release_from_a_plan_file(world: Store, home: Home, tmp_path: Path) 
     assert (tmp_path / "cli" / "by_la.csv").exists()
     assert main(["--home", str(home.root), "release", "OTHER", "--out",
                  str(tmp_path / "x"), "--plan", str(plan_file)]) == 2  # fmt: skip
+
+
+def test_status_reports_releases(world: Store, home: Home, tmp_path: Path) -> None:
+    from pupilshare.status import store_status
+
+    build_release(world, home, AGG, tmp_path / "s")
+    world.close()
+    report = store_status(home)
+    assert report["releases"]["delivered"] == 1
+    assert report["releases"]["by_level"] == {"aggregate": 1}

@@ -9,6 +9,7 @@ available, the same table is built here from rcpchgrowth directly.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pyarrow as pa
@@ -106,6 +107,7 @@ def ensure_lms(store: Store) -> None:
     store.unregister("_lms_build")
 
 
+@functools.lru_cache(maxsize=1)
 def _lms_from_rcpchgrowth(first_day: int = 1461, last_day: int = 4800) -> pa.Table:
     """BMI L, M, S for ages 4 to 13 by day, asked of rcpchgrowth (about a second)."""
     from rcpchgrowth.global_functions import (
