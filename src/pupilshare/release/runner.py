@@ -43,7 +43,8 @@ def release_agreement(
     """Plan, decide, build and deliver one release."""
     plan = load_plan(home, agreement_id, plan_file)
     gov = _governance()
-    if gov is not None and hasattr(gov, "may_disclose") and plan_file is None:
+    # A plan file never bypasses governance: where it exists, it decides.
+    if gov is not None and hasattr(gov, "may_disclose"):
         answer = gov.may_disclose(
             home, user, agreement_id, list(plan.items), plan.purpose, action="release"
         )
