@@ -33,7 +33,7 @@ def typo_sql(name: str, k: str) -> str:
     )
     return (
         f"(CASE WHEN {n} >= 4 AND regexp_full_match(substr({name}, {p}, 2), "
-        f"'[[:alpha:]]{{2}}') THEN {edited} ELSE {name} END)"
+        f"'\\pL{{2}}') THEN {edited} ELSE {name} END)"
     )
 
 
