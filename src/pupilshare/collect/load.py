@@ -135,8 +135,8 @@ class Collector:
             + rules.read_csv_sql(str(fc.path), ds, REJECTS)
         )
         rejected = self.store.rows(
-            f"SELECT DISTINCT line_byte_position, column_name, error_type, "
-            f"error_message FROM {REJECTS}_errors ORDER BY 1"
+            "SELECT line_byte_position, arg_min(column_name, column_idx), error_type, "
+            f"any_value(error_message) FROM {REJECTS}_errors GROUP BY 1, 3 ORDER BY 1"
         )
         problems = [
             Problem(
