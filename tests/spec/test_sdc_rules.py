@@ -37,7 +37,8 @@ def bounds(cube: sdc.Cube) -> list[tuple[float, float]]:
         c[j] = 1
         lo = linprog(c, A_eq=a, b_eq=rows, bounds=(0, None), method="highs")
         hi = linprog(-c, A_eq=a, b_eq=rows, bounds=(0, None), method="highs")
-        out.append((lo.fun, -hi.fun))
+        # Unbounded above (status 3): the cell can be anything, so it is safe.
+        out.append((lo.fun, np.inf if hi.status == 3 else -hi.fun))
     return out
 
 
