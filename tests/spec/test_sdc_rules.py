@@ -148,3 +148,14 @@ def test_linked_tables_suppress_a_shared_margin_in_both() -> None:
     assert added >= 1
     assert cb.suppressed[0, 2, 0]  # the same cell, in the other table
     assert len(sdc.determined_cells(cb.suppressed)[0]) == 0
+
+
+def test_a_group_all_in_one_category_is_not_shown() -> None:
+    """| group | reached | not reached | -> a group of 30, all reached: suppressed."""
+    a = sdc.with_margins(np.array([[30.0, 0.0], [40.0, 25.0], [50.0, 35.0]]))
+    cube = sdc.Cube(("group", "reached"), (("a", "b", "c"), ("Y", "N")), a, a.copy(),
+                    attribute_axes=(1,))  # fmt: skip
+    sdc.protect(cube, Sdc())
+    assert cube.status[0, 0] == sdc.GROUP and cube.status[0, 1] == sdc.GROUP
+    assert not cube.suppressed[2].any()  # a mixed group not needed as complement
+    assert len(sdc.determined_cells(cube.suppressed)[0]) == 0

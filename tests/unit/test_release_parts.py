@@ -155,3 +155,14 @@ def test_anonymised_output_is_k_anonymous_for_any_input(rows: list, k: int) -> N
         assert min(sizes.column("count_all").to_pylist()) >= k
     assert result.risk["records_suppressed"] <= 0.1 * len(rows)
     assert result.risk["prosecutor_risk_max"] <= 1 / k + 1e-4
+
+
+def test_checker_sees_a_group_revealed_by_published_zeros() -> None:
+    from pupilshare.release import check
+
+    v = np.array([[30.0, 0.0, 30.0], [40.0, 25.0, 65.0], [70.0, 25.0, 95.0]])
+    shown = np.zeros(v.shape, bool)
+    assert check._revealing_zeros(v, shown, range(1, 2)) == 1
+    hidden = shown.copy()
+    hidden[0, :2] = True  # both of the group's cells suppressed
+    assert check._revealing_zeros(v, hidden, range(1, 2)) == 0

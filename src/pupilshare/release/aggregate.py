@@ -66,7 +66,9 @@ def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
     np.add.at(n, at, cells.column("n").to_numpy(zero_copy_only=False))
     if spec.measure is None:
         full = sdc.with_margins(n)
-        return sdc.Cube(tuple(dims), tuple(labels), full, full.copy())
+        attrs = tuple(range(len(spec.rows), len(dims)))
+        return sdc.Cube(tuple(dims), tuple(labels), full, full.copy(),
+                        attribute_axes=attrs)  # fmt: skip
     total = np.zeros(shape)
     np.add.at(total, at, cells.column("total").to_numpy(zero_copy_only=False))
     top = np.zeros((*shape, n_top))

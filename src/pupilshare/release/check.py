@@ -173,6 +173,14 @@ def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
         if small.any():
             reasons.append(f"{name}: {int(small.sum())} published cell(s) under the "
                            f"threshold of {plan.sdc.threshold}")  # fmt: skip
+    if spec.measure is None and spec.columns:
+        grid = _grid(table, dims, values, symbol == "c")
+        if grid is not None:
+            attrs = range(len(spec.rows), len(dims))
+            n = _revealing_zeros(*grid, attrs)
+            if n:
+                reasons.append(f"{name}: {n} group(s) shown wholly in one category "
+                               "by published zeros")  # fmt: skip
     if plan.sdc.rounding:
         return reasons  # rounded tables are not additive: differencing is bounded
     n = _recoverable(table, dims, values, symbol == "c", spec.measure is None)
@@ -201,6 +209,21 @@ def _grid(table: pa.Table, dims: list[str], values: np.ndarray,
     v[tuple(codes)] = values
     m[tuple(codes)] = suppressed
     return v, m
+
+
+def _revealing_zeros(v: np.ndarray, m: np.ndarray, axes: range) -> int:
+    """Lines of an attribute whose positive total is in one category while every
+    other category is a published zero (group disclosure)."""
+    found = 0
+    for axis in axes:
+        vv, mm = np.moveaxis(v, axis, -1), np.moveaxis(m, axis, -1)
+        inner_v, inner_m = vv[..., :-1], mm[..., :-1]
+        if inner_v.shape[-1] < 2:
+            continue
+        zeros = (~inner_m & (inner_v == 0)).sum(axis=-1)
+        total_positive = mm[..., -1] | (vv[..., -1] > 0)
+        found += int((total_positive & (zeros == inner_v.shape[-1] - 1)).sum())
+    return found
 
 
 def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,

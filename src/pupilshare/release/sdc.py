@@ -6,6 +6,8 @@ Rules, in the order an output checker (ACRO, tau-argus) would apply them:
 
 1. primary suppression: a cell from 1 to ``threshold - 1`` contributors is ``c``;
    a sum where the ``n`` largest contributors make ``k`` or more of it (dominance) too;
+   a count line of an attribute (the table's columns) with its whole total in one
+   category is suppressed whole (group disclosure: a revealing zero);
 2. secondary suppression: no line may hold exactly one suppressed cell; the cheapest
    (smallest non-zero) complement in such a line is suppressed, over every line of every
    axis including the margins' own lines, repeated to a fixed point; then an exact check
@@ -29,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 
 from pupilshare.release.plan import Sdc
 
-PUBLISHED, PRIMARY, DOMINANCE, SECONDARY = 0, 1, 2, 3
+PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP = 0, 1, 2, 3, 4
 SYMBOLS = {
     "c": "confidential: suppressed to protect confidentiality",
     "low": "rounds to 0, but is not 0",
@@ -51,6 +53,9 @@ class Cube:
     top: np.ndarray | None = None  # (..., n) largest contributions, for dominance
     status: np.ndarray = field(default=None)  # type: ignore[assignment]
     exact_checked: bool = True
+    # Axes of attributes (the table's columns): a group all in one category is
+    # a disclosure about every member (group disclosure).
+    attribute_axes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status is None:
@@ -86,6 +91,24 @@ def primary(cube: Cube, sdc: Sdc) -> None:
         lead = cube.top[..., : sdc.dominance_n].sum(axis=-1)
         dominated = (cube.values > 0) & (lead >= sdc.dominance_k * cube.values)
         cube.status[dominated & ~few] = DOMINANCE
+    if cube.top is None:
+        _group_disclosure(cube)
+
+
+def _group_disclosure(cube: Cube) -> None:
+    """A count line whose whole total sits in one category tells every member's
+    category (a zero that reveals everyone in a group has a property): its cells are
+    suppressed, zeros included, so neither the zeros nor the full cell show it."""
+    for axis in cube.attribute_axes:
+        v = np.moveaxis(cube.values, axis, -1)
+        inner = v[..., :-1]
+        if inner.shape[-1] < 2:
+            continue
+        revealing = (v[..., -1] > 0) & ((inner > 0).sum(axis=-1) == 1)
+        status = np.moveaxis(cube.status, axis, -1)  # a view: writes go through
+        mark = np.zeros(status.shape, bool)
+        mark[..., :-1] = revealing[..., None]
+        status[mark & (status == PUBLISHED)] = GROUP
 
 
 def _cost(cube: Cube) -> np.ndarray:
@@ -258,6 +281,8 @@ def rules(sdc: Sdc) -> dict:
         else "none",
         "linked_tables": "a cell shared by tables of the same records is suppressed "
         "in all of them or none",
-        "zeros": "true zeros published",
+        "group_disclosure": "where a group's whole total is in one category of the "
+        "table's columns, that group's cells are suppressed (c), zeros included",
+        "zeros": "other true zeros published",
         "symbols": SYMBOLS,
     }
