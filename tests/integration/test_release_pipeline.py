@@ -103,7 +103,8 @@ def test_anonymised_release_is_k_anonymous_and_reports_risk(
     risk = m.risk["ncmp"]
     assert risk["prosecutor_risk_max"] <= 0.1 and risk["sample_uniques_after"] == 0
     manifest = json.loads((Path(m.out_dir) / "manifest.json").read_text())
-    assert {f["name"] for f in manifest["files"]} == {"ncmp.parquet", "ncmp.csv"}
+    names = {f["name"] for f in manifest["files"]}
+    assert names == {"ncmp.parquet", "ncmp.csv", "README.txt"}
     recorded = world.rows("SELECT row_count, manifest_sha256 FROM releases")
     assert recorded[0][0] == t.num_rows
 

@@ -159,3 +159,39 @@ def test_a_group_all_in_one_category_is_not_shown() -> None:
     assert cube.status[0, 0] == sdc.GROUP and cube.status[0, 1] == sdc.GROUP
     assert not cube.suppressed[2].any()  # a mixed group not needed as complement
     assert len(sdc.determined_cells(cube.suppressed)[0]) == 0
+
+
+def test_rounding_publishes_multiples_of_the_base() -> None:
+    cube = protect([[12, 40, 53], [31, 44, 57], [30, 47, 51]], rounding=5)
+    out = sdc.to_arrow(cube, Sdc(rounding=5), integer=True)
+    shown = [v for v in out.column("value").to_pylist() if v is not None]
+    assert shown and all(v % 5 == 0 for v in shown)
+
+
+records = st.lists(
+    st.tuples(st.sampled_from(["201", "202", "203", "204"]),
+              st.sampled_from(["M", "F"]), st.sampled_from(["Y", "N"])),
+    min_size=1, max_size=400)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None)
+@given(records, st.integers(3, 12))
+def test_no_table_built_from_records_shows_a_small_cell(rows: list, k: int) -> None:
+    """End to end from records in DuckDB through the cube to the published table."""
+    import pyarrow as pa
+
+    from pupilshare.release import aggregate
+    from pupilshare.release.plan import TableSpec
+    from pupilshare.store import Store
+
+    store = Store()
+    store.register("recs", pa.table({
+        "la_code": [r[0] for r in rows], "sex": [r[1] for r in rows],
+        "reached_expected": [r[2] for r in rows],
+        "__pupil_key": list(range(len(rows)))}))  # fmt: skip
+    spec = TableSpec("t", "ks_results", ("la_code", "sex"), ("reached_expected",))
+    cube = aggregate.build_table(store, spec, "recs", Sdc(threshold=k))
+    out = aggregate.table_arrow(spec, cube, Sdc(threshold=k))
+    shown = [v for v in out.column("value").to_pylist() if v is not None]
+    assert not [v for v in shown if 0 < v < k]
+    assert len(sdc.determined_cells(cube.suppressed)[0]) == 0

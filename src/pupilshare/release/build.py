@@ -58,6 +58,7 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
             names, pupils = _aggregate(store, plan, staging, formats, manifest)
         else:
             names, pupils = _records(store, home, plan, staging, formats, manifest)
+        names.append(package.write_readme(staging, manifest))
         manifest.files = package.describe_files(store, staging, names)
         manifest_sha = package.write_manifest(staging, manifest)
         reasons = check.check_release(store, home, plan, staging, pupils)

@@ -27,6 +27,7 @@ from pupilshare.store import Store
 
 STAGING_PREFIX = ".staging-"
 MANIFEST = "manifest.json"
+README = "README.txt"
 PAUSE_ENV = "PUPILSHARE_RELEASE_PAUSE"  # crash drills: seconds to wait after each file
 
 RECORD_DDL = (
@@ -149,6 +150,32 @@ def describe_files(store: Store, staging: Path, names: list[str]) -> list[FileEn
             rows = scalar(store, f"SELECT count(*) FROM {reader}({lit(str(path))})")
         out.append(FileEntry(name, int(rows), sha256_file(path), path.stat().st_size))
     return out
+
+
+def write_readme(staging: Path, manifest: Manifest) -> str:
+    """A plain-text note for the recipient: what this is and the rules applied."""
+    lines = [
+        f"Release {manifest.release_id}",
+        f"Agreement {manifest.agreement_id} for {manifest.recipient}",
+        f"Legal gateway: {manifest.gateway}",
+        f"Purpose: {manifest.purpose}",
+        f"Level: {manifest.level}",
+        "",
+        "Rules applied:",
+    ]
+    for name, rule in manifest.rules.items():
+        if name == "tables":
+            continue
+        if isinstance(rule, dict):
+            lines += [f"  {name}:"] + [f"    {k}: {v}" for k, v in rule.items()]
+        else:
+            lines.append(f"  {name}: {rule}")
+    if manifest.removed:
+        lines += ["", "Items not released at this level:"]
+        lines += [f"  {r}" for r in manifest.removed]
+    lines += ["", "File hashes (SHA-256) are in manifest.json."]
+    (staging / README).write_text("\n".join(lines) + "\n")
+    return README
 
 
 def write_manifest(staging: Path, manifest: Manifest) -> str:
