@@ -80,8 +80,11 @@ def _aggregate(
     tables: dict[str, pa.Table] = {}
     cubes: list[sdc.Cube] = []
     seen: set[str] = set()
+    sources: dict[str, str] = {}
     for spec in plan.tables:
-        view = pop.eligible(store, plan, spec.dataset)
+        if spec.dataset not in sources:
+            sources[spec.dataset] = _source(store, plan, spec.dataset)
+        view = sources[spec.dataset]
         cubes.append(aggregate.build_table(store, spec, view, plan.sdc))
         if spec.dataset not in seen:
             seen.add(spec.dataset)
@@ -101,6 +104,19 @@ def _aggregate(
         "tables": [dataclasses.asdict(t) for t in plan.tables],
     }
     return names, _union(keys)
+
+
+def _source(store: Store, plan: ReleasePlan, dataset: str) -> str:
+    """The population of ``dataset``; kept as a table, only the columns used, when
+    several tables read it (it is then joined and derived once, not per table)."""
+    view = pop.eligible(store, plan, dataset)
+    if sum(t.dataset == dataset for t in plan.tables) < 2:
+        return view
+    cols = ", ".join(sorted(pop.needed_items(plan, dataset)))
+    table = f"{view}_kept"
+    store.rows(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+               f"SELECT {cols}, {pop.PUPIL_KEY} FROM {view}")  # fmt: skip
+    return table
 
 
 def _records(

@@ -28,7 +28,9 @@ from pupilshare.release.pseudonymise import encrypt_keys, secret
 from pupilshare.store import Store
 
 TOTAL = "Total"
-LP_MAX_CELLS = 400  # suppressed cells per table bounded by linear programming
+# Suppressed cells per release whose range is bounded by linear programming (two
+# small LPs each); beyond it the exact null-space check still covers every cell.
+LP_MAX_CELLS = 150
 COMPONENT_MAX = 1500  # linked suppressed cells solved exactly at once
 
 
@@ -70,12 +72,13 @@ def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
         if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
             reasons.append(f"{name}: SHA-256 differs from the manifest")
     reasons += _opt_outs(store, plan, pupils)
+    budget = [LP_MAX_CELLS]
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
-            reasons += _check_table(plan, stem, pq.read_table(path))
+            reasons += _check_table(plan, stem, pq.read_table(path), budget)
         else:
             reasons += _check_records(store, home, plan, stem, path)
     return reasons
@@ -152,7 +155,8 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
     return reasons
 
 
-def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
+def _check_table(plan: ReleasePlan, name: str, table: pa.Table,
+                 budget: list[int]) -> list[str]:  # fmt: skip
     specs = {t.name: t for t in plan.tables}
     spec = specs.get(name)
     if spec is None:
@@ -183,7 +187,7 @@ def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
                                "by published zeros")  # fmt: skip
     if plan.sdc.rounding:
         return reasons  # rounded tables are not additive: differencing is bounded
-    n = _recoverable(table, dims, values, symbol == "c", spec.measure is None)
+    n = _recoverable(table, dims, values, symbol == "c", spec.measure is None, budget)
     if n:
         reasons.append(
             f"{name}: {n} suppressed cell(s) can be recovered from the "
@@ -227,7 +231,8 @@ def _revealing_zeros(v: np.ndarray, m: np.ndarray, axes: range) -> int:
 
 
 def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
-                 suppressed: np.ndarray, counts: bool) -> int:  # fmt: skip
+                 suppressed: np.ndarray, counts: bool,
+                 budget: list[int]) -> int:  # fmt: skip
     """Suppressed cells whose value the table's own sums pin down (exactly, or for
     counts to within one), from the line equations with non-negative cells."""
     if not suppressed.any():
@@ -259,7 +264,7 @@ def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
     keep = np.unique(a.nonzero()[0])
     a, b = a[keep], b[keep]
     n_comp, label = connected_components((a.T @ a).tocsr(), directed=False)
-    found, lp_budget = 0, LP_MAX_CELLS
+    found = 0
     for comp in range(n_comp):
         cols = np.flatnonzero(label == comp)
         sub = a[:, cols]
@@ -273,9 +278,9 @@ def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
         fixed = (np.linalg.norm(basis, axis=1) <= 1e-9 if basis.shape[1]
                  else np.ones(len(cols), bool))  # fmt: skip
         found += int(fixed.sum())
-        if fixed.any() or len(cols) > lp_budget:
+        if fixed.any() or len(cols) > budget[0]:
             continue
-        lp_budget -= len(cols)
+        budget[0] -= len(cols)
         found += _lp_pinned(sub, sb, 1.0 if counts else 1e-6)
     return found
 
