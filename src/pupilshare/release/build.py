@@ -171,11 +171,27 @@ def _records(
             keys.append(store.arrow(
                 f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
             ))  # fmt: skip
-    manifest.rules = {"level": plan.level, "k_anonymity": plan.sdc.k_anonymity,
-                      "max_suppression": plan.sdc.max_suppression,
-                      "pseudonym": "AES-256 of the pupil key, secret per agreement",
-                      "coarsening": minimise.PSEUDONYMISED_COARSENING}  # fmt: skip
+    manifest.rules = _record_rules(plan)
     return names, _union(keys)
+
+
+def _record_rules(plan: ReleasePlan) -> dict:
+    """The rules a record-level release applied, as printed in it."""
+    scope = plan.opt_out_scope
+    rules: dict = {"level": plan.level,
+                   "population": "the agreement's scope, minus every opt-out of "
+                   f"'all' or '{scope}'; matched records only"}  # fmt: skip
+    if plan.level == "pseudonymised":
+        rules["pseudonym"] = "AES-256 of the pupil key under this agreement's secret"
+        rules["coarsening"] = {k: f"to {v}" for k, v in
+                               minimise.PSEUDONYMISED_COARSENING.items()}  # fmt: skip
+        rules["removed"] = "names, reference numbers and contact details"
+    if plan.level == "anonymised":
+        rules["model"] = (f"k-anonymity, k = {plan.sdc.k_anonymity}, distinct pupils "
+                          "per class of quasi-identifiers; full-domain generalisation "
+                          "along the catalogue hierarchies, then record suppression of "
+                          f"at most {plan.sdc.max_suppression:.0%}")  # fmt: skip
+    return rules
 
 
 def _union(keys: list[pa.Table]) -> pa.Table:
