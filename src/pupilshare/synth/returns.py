@@ -287,7 +287,7 @@ def ncmp_src(
             "upn": "CASE WHEN f3 < 0.1 THEN upn END",
             "surname": "surname",
             "forename": f"CASE WHEN f4 < 0.05 THEN {name} ELSE forename END",
-            "date_of_birth": f"CASE WHEN swappable AND f5 < 0.01 THEN "
+            "date_of_birth": f"CASE WHEN swappable AND f5 < 0.03 THEN "
             f"{faults.swapped_sql('date_of_birth')} ELSE date_of_birth END",
             "sex": "sex",
             "postcode": "postcode",
@@ -349,7 +349,7 @@ def qualifications_src(
             "uln": "CASE WHEN f6 < 0.95 THEN person_uln END",
             "surname": "surname",
             "forename": f"CASE WHEN f7 < 0.04 THEN {name} ELSE forename END",
-            "date_of_birth": f"CASE WHEN swappable AND f5 > 0.99 THEN "
+            "date_of_birth": f"CASE WHEN swappable AND f5 > 0.97 THEN "
             f"{faults.swapped_sql('date_of_birth')} ELSE date_of_birth END",
             "sex": "sex",
             "postcode": "postcode",
@@ -397,7 +397,7 @@ def survey_src(
             "surname": "b.surname",
             "forename": "CASE WHEN b.u1 < 0.08 AND nk.nick IS NOT NULL THEN nk.nick "
             f"WHEN b.u1 < 0.11 THEN {nick} ELSE b.forename END",
-            "date_of_birth": "CASE WHEN b.swappable AND b.f5 BETWEEN 0.5 AND 0.51 "
+            "date_of_birth": "CASE WHEN b.swappable AND b.f5 BETWEEN 0.5 AND 0.53 "
             "THEN "
             f"{faults.swapped_sql('b.date_of_birth')} "
             "ELSE b.date_of_birth END",
