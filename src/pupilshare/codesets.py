@@ -47,7 +47,8 @@ _ETHNICITY_NAMES = {
     "ABAN": "Bangladeshi", "AOTH": "Any other Asian background",
     "BCRB": "Black Caribbean", "BAFR": "Black African",
     "BOTH": "Any other Black background", "CHNE": "Chinese",
-    "OOTH": "Any other ethnic group", "REFU": "Refused", "NOBT": "Information not obtained",
+    "OOTH": "Any other ethnic group", "REFU": "Refused",
+    "NOBT": "Information not obtained",
 }  # fmt: skip
 
 SEX = CodeSet("sex", "Sex", {"M": "Male", "F": "Female", "U": "Unknown"})
@@ -99,7 +100,7 @@ FIRST_LANGUAGE = CodeSet(
 NC_YEAR = CodeSet(
     "nc_year",
     "National Curriculum year group; the value is the pupil's age on 31 August "
-    "at the start of the academic year minus 5 (Reception: age 4)",
+    "at the start of the academic year minus 4 (Reception: age 4)",
     {"R": "Reception", **{str(y): f"Year {y}" for y in range(1, 14)}},
 )
 KEY_STAGE = CodeSet("key_stage", "Key stage", {"1": "KS1", "2": "KS2", "3": "KS3"})
@@ -130,7 +131,7 @@ KS_OUTCOME = CodeSet(
         "A": "Absent",
         "L": "Left",
         "D": "Disapplied",
-        **{f"L{i}": f"National Curriculum level {i} (unconfirmed)" for i in range(1, 9)},
+        **{f"L{i}": f"NC level {i} (unconfirmed)" for i in range(1, 9)},
     },
     unconfirmed=frozenset(f"L{i}" for i in range(1, 9)),
 )
