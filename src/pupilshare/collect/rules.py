@@ -40,15 +40,17 @@ def _in_list(values: list[str] | frozenset[str]) -> str:
     return "(" + ", ".join(lit(v) for v in sorted(values)) + ")"
 
 
-def read_csv_sql(path: str, ds: Dataset, rejects: str) -> str:
-    """Read a file of ``ds`` as text columns, bad rows going to the rejects tables.
+def read_csv_sql(paths: list[str], ds: Dataset, rejects: str) -> str:
+    """Read files of ``ds`` as text columns, bad lines going to the rejects tables.
 
     Nothing is sniffed: the header was checked byte-wise already, and every value
     stays text so that the rules, not the reader, decide what is wrong with it.
     """
     columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in ds.columns) + "}"
+    files = "[" + ", ".join(lit(p) for p in paths) + "]"
     return (
-        f"SELECT * FROM read_csv({lit(path)}, header = true, auto_detect = false, "
+        f"SELECT * FROM read_csv({files}, header = true, auto_detect = false, "
+        "filename = true, "
         f"delim = ',', quote = '\"', escape = '\"', columns = {columns}, "
         "strict_mode = true, null_padding = false, encoding = 'utf-8', "
         f"max_line_size = {LONGEST_LINE}, store_rejects = true, "
@@ -117,17 +119,18 @@ def _code_cases(item: Item, col: str) -> list[str]:
 def _check_cases(item: Item, col: str) -> list[str]:
     """WHEN clauses for the item's identifier or format check."""
     if item.check == "upn":
+        temporary = (
+            "'W|temporary UPN: the school should replace it with a permanent one'"
+        )
         return [
-            f"WHEN ({_upn_sql(col)}) IS NOT NULL THEN 'E|' || ({_upn_sql(col)})",
-            f"WHEN regexp_full_match(substr({col}, 13, 1), '[A-Z]') "
-            "THEN 'W|temporary UPN: the school should replace it with a permanent one'",
+            f"WHEN true THEN coalesce('E|' || ({_upn_sql(col)}), CASE WHEN "
+            f"regexp_full_match(substr({col}, 13, 1), '[A-Z]') THEN {temporary} END)"
         ]
     if item.check == "uln":
         return [
             f"WHEN {col} = {lit(TEMPORARY_ULN)} "
             "THEN 'W|placeholder ULN 9999999999: loaded as empty'",
-            f"WHEN ({uln_problem_sql(col)}) IS NOT NULL "
-            f"THEN 'E|' || ({uln_problem_sql(col)})",
+            f"WHEN true THEN 'E|' || ({uln_problem_sql(col)})",
         ]
     if item.check == "laestab":
         return [
@@ -218,39 +221,46 @@ def cross_problem_sqls(ds: Dataset) -> list[tuple[str, str]]:
 
 
 def duplicate_sql(ds: Dataset, stage: str) -> str | None:
-    """Rows whose unique key appears more than once in the return (NULL parts never
-    match), with the lines of the other copies."""
+    """Rows whose unique key appears more than once in their return (NULL parts
+    never match), with the lines of the other copies.
+
+    Repeated keys are found by aggregation first, so only their rows are windowed.
+    """
     if not ds.unique_key:
         return None
     key = ", ".join(ident(k) for k in ds.unique_key)
     present = " AND ".join(f"{ident(k)} IS NOT NULL" for k in ds.unique_key)
     label = "+".join(ds.unique_key)
+    others = "list_slice(list_filter(lines, lambda x: x <> line), 1, 5)"
     return (
-        f"SELECT line, {lit(label)} AS field, 'error' AS severity, "
+        f"SELECT seq, line, {lit(label)} AS field, 'error' AS severity, "
         f"'same ' || {lit(' + '.join(ds.unique_key))} || ' as line' || "
         "CASE WHEN n > 2 THEN 's ' ELSE ' ' END || "
-        "array_to_string(list_slice(list_filter(lines, lambda x: x <> line), 1, 5), "
-        "', ') "
+        f"array_to_string({others}, ', ') "
         "|| CASE WHEN n > 6 THEN ', ...' ELSE '' END "
         "|| ' (duplicate pupil in this return)' AS reason "
-        f"FROM (SELECT line, count(*) OVER w AS n, list(line) OVER w AS lines "
-        f"FROM {stage} WHERE {present} "
-        f"WINDOW w AS (PARTITION BY {key}) QUALIFY n > 1)"
+        "FROM (SELECT seq, line, count(*) OVER w AS n, "
+        "list(line) OVER (w ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND "
+        "UNBOUNDED FOLLOWING) AS lines "
+        f"FROM (SELECT s.* FROM {stage} s SEMI JOIN (SELECT seq, {key} FROM {stage} "
+        f"WHERE {present} GROUP BY seq, {key} HAVING count(*) > 1) d "
+        f"USING (seq, {key})) WINDOW w AS (PARTITION BY seq, {key}))"
     )
 
 
 def problems_sql(ds: Dataset, stage: str, today: date) -> str:
-    """Every problem in the staged rows: ``(line, field, severity, reason)``."""
+    """Every problem in the staged rows: ``(seq, line, field, severity, reason)``."""
     checks = [(i.name, item_problem_sql(i, ident(i.name), today)) for i in ds.collected]
     checks += cross_problem_sqls(ds)
     branches = [
-        f"SELECT line, {lit(name)} AS field, p FROM "
-        f"(SELECT line, {expr} AS p FROM {stage}) WHERE p IS NOT NULL"
+        f"SELECT seq, line, {lit(name)} AS field, p FROM "
+        f"(SELECT seq, line, {expr} AS p FROM {stage}) WHERE p IS NOT NULL"
         for name, expr in checks
     ]
     body = " UNION ALL ".join(branches)
     sql = (
-        "SELECT line, field, CASE WHEN p[1] = 'E' THEN 'error' ELSE 'warning' END "
+        "SELECT seq, line, field, "
+        "CASE WHEN p[1] = 'E' THEN 'error' ELSE 'warning' END "
         f"AS severity, p[3:] AS reason FROM ({body})"
     )
     dupes = duplicate_sql(ds, stage)
@@ -266,12 +276,13 @@ def dataset_table_sql(ds: Dataset) -> str:
 
 
 def insert_rows_sql(ds: Dataset, stage: str) -> str:
-    """Copy staged rows into the dataset's table, typed, under collection ``?``."""
+    """Copy one staged file's rows (``seq = ?``) into the dataset's table, typed,
+    under collection ``?``."""
     names = ", ".join(ident(i.name) for i in ds.collected)
     values = ", ".join(typed_sql(i, ident(i.name)) for i in ds.collected)
     return (
         f"INSERT INTO {ident(ds.table)} (collection_id, line, {names}) "
-        f"SELECT ?, line, {values} FROM {stage}"
+        f"SELECT ?, line, {values} FROM {stage} WHERE seq = ?"
     )
 
 
