@@ -31,9 +31,9 @@ def make_nation(root: Path) -> None:
                              start=k * 40)  # fmt: skip
     bad = root / "census" / "census-1.csv"
     lines = bad.read_text().splitlines()
-    lines[7] = (
-        lines[7].replace(",M,", ",Q,").replace(",F,", ",Q,").replace(",U,", ",Q,")
-    )
+    values = lines[7].split(",")  # sample values hold no commas
+    values[catalogue.dataset("census").columns.index("sex")] = "Q"
+    lines[7] = ",".join(values)
     bad.write_text("\n".join(lines) + "\n")
 
 
