@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from pupilshare import catalogue
 from pupilshare.catalogue import Dataset
 
 BOM = b"\xef\xbb\xbf"
+_BLANK = re.compile(rb"^\r?$", re.MULTILINE)
 # Friendly names for what charset-normalizer calls the single-byte Western encodings.
 _ENCODING_NAMES = {
     "cp1252": "Windows-1252",
@@ -66,6 +68,18 @@ class FileCheck:
     def line_of(self, byte_offset: int) -> int:
         """The physical line holding ``byte_offset`` (header = 1)."""
         return self.data.count(b"\n", 0, byte_offset) + 1
+
+    def blank_lines(self) -> list[int]:
+        """Lines holding nothing (the CSV reader skips them), header = 1."""
+        out, line, last = [], 1, 0
+        for m in _BLANK.finditer(self.data):
+            if m.start() >= len(self.data):
+                break
+            line += self.data.count(b"\n", last, m.start())
+            last = m.start()
+            if m.start() < len(self.data) and line > 1:
+                out.append(line)
+        return out
 
 
 def check_file(path: Path, ds: Dataset, display: str | None = None) -> FileCheck:

@@ -63,7 +63,7 @@ def _dob(ds: Dataset, i: str) -> str:
     """A date of birth that fits the dataset's year group on ``EVENT``."""
     if ds.year_group is not None:
         yg = _code(ds.item(ds.year_group), i)
-        age = f"(CASE WHEN {yg} = 'R' THEN 4 ELSE CAST({yg} AS INTEGER) + 5 END)"
+        age = f"(CASE WHEN {yg} = 'R' THEN 4 ELSE CAST({yg} AS INTEGER) + 4 END)"
     elif ds.name == "qualifications":
         age = "16"
     else:

@@ -66,8 +66,19 @@ def stage_batch(
         first, rows = by_seq.get(seq, (0, 0))
         problems = rejected.get(path, [])
         record_lines = fc.newlines - 1 + (0 if fc.ends_with_newline else 1)
-        if rows and (rows != record_lines or problems):
-            maps.append(_line_map(store, ds, first, rows, {p.line for p in problems}))
+        if rows != record_lines or problems:
+            blank = fc.blank_lines()
+            problems += [
+                Problem(fc.display, n, "", "warning", "blank line (skipped)")
+                for n in blank
+            ]
+            skipped = {p.line for p in problems}
+            if rows:
+                maps.append(_line_map(store, ds, first, rows, skipped))
+        if not rows and not problems:
+            problems.append(
+                Problem(fc.display, 1, "", "error", "no rows after the header")
+            )
         staged.append(Staged(seq, fc, rows, problems))
     # Line = position in the file + 2, from the file's first row id (a constant list).
     firsts = [by_seq.get(seq, (0, 0))[0] for seq in seqs]
