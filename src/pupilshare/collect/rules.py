@@ -182,11 +182,17 @@ def item_problem_sql(item: Item, col: str, today: date) -> str:
     return "CASE " + " ".join(cases) + " ELSE NULL END"
 
 
-def _date(col: str) -> str:
-    return f"TRY_CAST({col} AS DATE)"
+def _date(col: str, today: date) -> str:
+    """The value as a date only when it passes its own date rules, else NULL, so a
+    cross-item rule never repeats a problem already reported on the item."""
+    return (
+        f"(CASE WHEN regexp_full_match({col}, {lit(DATE_SHAPE)}) AND TRY_CAST({col} "
+        f"AS DATE) BETWEEN DATE '{EARLIEST}' AND DATE '{today.isoformat()}' "
+        f"THEN TRY_CAST({col} AS DATE) END)"
+    )
 
 
-def cross_problem_sqls(ds: Dataset) -> list[tuple[str, str]]:
+def cross_problem_sqls(ds: Dataset, today: date) -> list[tuple[str, str]]:
     """Rules between items: (field reported, expression) pairs.
 
     Age against year group: a pupil's age on 31 August at the start of the academic
@@ -197,7 +203,8 @@ def cross_problem_sqls(ds: Dataset) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if ds.event_date is None or "date_of_birth" not in ds:
         return out
-    dob, ev = _date(ident("date_of_birth")), _date(ident(ds.event_date))
+    dob = _date(ident("date_of_birth"), today)
+    ev = _date(ident(ds.event_date), today)
     out.append(
         (
             "date_of_birth",
@@ -257,7 +264,7 @@ def duplicate_sql(ds: Dataset, stage: str) -> str | None:
 def problems_sql(ds: Dataset, stage: str, today: date) -> str:
     """Every problem in the staged rows: ``(seq, line, field, severity, reason)``."""
     checks = [(i.name, item_problem_sql(i, ident(i.name), today)) for i in ds.collected]
-    checks += cross_problem_sqls(ds)
+    checks += cross_problem_sqls(ds, today)
     branches = [
         f"SELECT seq, line, {lit(name)} AS field, p FROM "
         f"(SELECT seq, line, {expr} AS p FROM {stage}) WHERE p IS NOT NULL"
