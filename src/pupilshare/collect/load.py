@@ -143,6 +143,11 @@ class Collector:
                 + rules.problems_sql(ds, STAGE, received.date())
                 + f") p JOIN {SEQ_NAMES} f USING (seq)"
             )
+        # The insert is planned once per batch and run once per accepted file.
+        self.store.execute(rules.dataset_table_sql(ds))
+        self.store.execute(
+            "PREPARE collect_insert AS " + rules.insert_rows_sql(ds, STAGE)
+        )
         found = {
             seq: (int(e), int(w))
             for seq, e, w in self.store.rows(
@@ -224,7 +229,6 @@ class Collector:
     ) -> int:
         """Write the collection, its rows and its warnings: all or nothing."""
         with self.store.transaction() as s:
-            s.execute(rules.dataset_table_sql(ds))
             cid = int(
                 s.one("SELECT coalesce(max(collection_id), 0) + 1 FROM collections")
             )
@@ -242,12 +246,14 @@ class Collector:
                 ],
             )
             if rows:
-                s.execute(rules.insert_rows_sql(ds, STAGE), [cid, seq])
-            s.execute(
-                "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "
-                f"reason FROM {report.PROBLEMS} WHERE seq = ? AND severity = 'warning'",
-                [cid, fc.path.name, seq],
-            )
+                s.execute(f"EXECUTE collect_insert({int(cid)}, {int(seq)})")
+            if warnings:
+                s.execute(
+                    "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "
+                    f"reason FROM {report.PROBLEMS} WHERE seq = ? "
+                    "AND severity = 'warning'",
+                    [cid, fc.path.name, seq],
+                )
         return cid
 
     # -- the run ------------------------------------------------------------------

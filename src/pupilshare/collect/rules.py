@@ -118,6 +118,8 @@ def _code_cases(item: Item, col: str) -> list[str]:
 
 def _check_cases(item: Item, col: str) -> list[str]:
     """WHEN clauses for the item's identifier or format check."""
+    if item.check == "upn" and item.name != "upn":  # a former UPN may be temporary
+        return [f"WHEN true THEN 'E|' || ({_upn_sql(col)})"]
     if item.check == "upn":
         temporary = (
             "'W|temporary UPN: the school should replace it with a permanent one'"
@@ -289,13 +291,13 @@ def dataset_table_sql(ds: Dataset) -> str:
 
 
 def insert_rows_sql(ds: Dataset, stage: str) -> str:
-    """Copy one staged file's rows (``seq = ?``) into the dataset's table, typed,
-    under collection ``?``."""
+    """Copy one staged file's rows (``seq = $2``) into the dataset's table, typed,
+    under collection ``$1``."""
     names = ", ".join(ident(i.name) for i in ds.collected)
     values = ", ".join(typed_sql(i, ident(i.name)) for i in ds.collected)
     return (
         f"INSERT INTO {ident(ds.table)} (collection_id, line, {names}) "
-        f"SELECT ?, line, {values} FROM {stage} WHERE seq = ?"
+        f"SELECT $1, line, {values} FROM {stage} WHERE seq = $2"
     )
 
 
