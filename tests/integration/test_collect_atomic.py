@@ -38,7 +38,7 @@ CHILD = textwrap.dedent(
 
     def execute(self, sql, params=None):
         out = real(self, sql, params)
-        if sql.startswith('INSERT INTO "ds_census"'):
+        if sql.startswith('EXECUTE collect_insert'):
             print("inside", flush=True)   # rows written, transaction still open
             time.sleep(60)
         return out

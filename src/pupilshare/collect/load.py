@@ -143,11 +143,11 @@ class Collector:
                 + rules.problems_sql(ds, STAGE, received.date())
                 + f") p JOIN {SEQ_NAMES} f USING (seq)"
             )
-        # The insert is planned once per batch and run once per accepted file.
-        self.store.execute(rules.dataset_table_sql(ds))
-        self.store.execute(
-            "PREPARE collect_insert AS " + rules.insert_rows_sql(ds, STAGE)
-        )
+            # The insert is planned once per batch and run once per accepted file.
+            self.store.execute(rules.dataset_table_sql(ds))
+            self.store.execute(
+                "PREPARE collect_insert AS " + rules.insert_rows_sql(ds, STAGE)
+            )
         found = {
             seq: (int(e), int(w))
             for seq, e, w in self.store.rows(
