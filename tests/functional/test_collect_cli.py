@@ -133,6 +133,13 @@ def test_same_file_twice_loads_once(home: Home, write, capsys) -> None:
     assert loaded_rows(home) == 5
 
 
+def test_a_file_name_with_glob_characters_is_read_as_itself(home: Home, write) -> None:
+    write("census1.csv", "\n".join(sample_lines(rows=2)) + "\n")  # what a glob hits
+    path = write("census[1].csv", "\n".join(sample_lines(rows=4, start=9)) + "\n")
+    assert run(home, "census", path) == 0
+    assert loaded_rows(home) == 4
+
+
 def test_bom_and_crlf_are_accepted(home: Home, write) -> None:
     body = "\r\n".join(sample_lines(rows=3)) + "\r\n"
     path = write("bom.csv", b"\xef\xbb\xbf" + body.encode())

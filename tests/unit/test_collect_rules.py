@@ -81,6 +81,8 @@ CENSUS_CASES = [
     ({"postcode": "AB12CD"}, ("postcode", "warning")),
     ({"postcode": "not a postcode"}, ("postcode", "error")),
     ({"surname": "Sm1th"}, ("surname", "warning")),
+    ({"surname": "Smith "}, ("surname", "warning")),
+    ({"sex": " M"}, ("sex", "error")),
     ({"forename": "x" * 101}, ("forename", "error")),
 ]
 

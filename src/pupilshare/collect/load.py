@@ -19,7 +19,7 @@ import pyarrow as pa
 from pupilshare.catalogue import Dataset
 from pupilshare.collect import report, rules
 from pupilshare.collect.read import FileCheck, Problem, check_file
-from pupilshare.collect.stage import STAGE, stage_batch
+from pupilshare.collect.stage import STAGE, drop_links, stage_batch
 from pupilshare.config import Home
 from pupilshare.store import Store
 
@@ -259,6 +259,7 @@ class Collector:
     # -- the run ------------------------------------------------------------------
     def finish(self) -> RunResult:
         """Write the CSV report (when there were problems) and return the result."""
+        drop_links()
         if report.write_report(self.store, self.report_path):
             self.result.report_path = self.report_path
         self.result.shown = report.first_problems(self.store)

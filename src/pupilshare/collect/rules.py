@@ -181,6 +181,9 @@ def item_problem_sql(item: Item, col: str, today: date) -> str:
     cases += _type_cases(item, col, today)
     cases += _code_cases(item, col)
     cases += _check_cases(item, col)
+    if item.type == "text":
+        cases.append(f"WHEN {col} <> trim({col}) "
+                     "THEN 'W|spaces before or after the value'")  # fmt: skip
     return "CASE " + " ".join(cases) + " ELSE NULL END"
 
 

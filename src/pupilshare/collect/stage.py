@@ -10,7 +10,10 @@ hold line breaks or the reader rejected lines, a per-file line map built with nu
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +28,7 @@ STAGE = "collect_stage"
 FILES = "collect_files"
 LINES = "collect_lines"
 REJECTS = "collect_rejects"
+_GLOB = set("*?[]{}")
 
 
 @dataclass
@@ -43,7 +47,7 @@ def stage_batch(
     """Read ``batch`` (``(seq, check)`` pairs) into the ``collect_stage`` view."""
     for suffix in ("_errors", "_scans"):
         store.execute(f"DROP TABLE IF EXISTS {REJECTS}{suffix}")
-    paths = [str(fc.path.resolve()) for _, fc in batch]
+    paths = [engine_path(fc.path, seq) for seq, fc in batch]
     seqs = [seq for seq, _ in batch]
     # The file's sequence number replaces its name as the read streams in (an
     # expression, not a join, so the rows keep their order).
@@ -102,6 +106,29 @@ def stage_batch(
         select = f"SELECT * FROM {LINES}"
     store.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE} AS {select}")
     return staged
+
+
+def engine_path(path: Path, seq: int) -> str:
+    """A path DuckDB reads as exactly this file: a name holding glob characters
+    (``a[1].csv`` would match ``a1.csv``) is read through a plainly named link."""
+    full = path.resolve()
+    if not _GLOB.intersection(str(full)):
+        return str(full)
+    links = Path(tempfile.gettempdir()) / f"pupilshare-collect-{os.getpid()}"
+    links.mkdir(exist_ok=True)
+    link = links / f"file-{seq}.csv"
+    link.unlink(missing_ok=True)
+    link.symlink_to(full)
+    return str(link)
+
+
+def drop_links() -> None:
+    """Remove the links ``engine_path`` made for this process."""
+    links = Path(tempfile.gettempdir()) / f"pupilshare-collect-{os.getpid()}"
+    if links.is_dir():
+        for link in links.iterdir():
+            link.unlink(missing_ok=True)
+        links.rmdir()
 
 
 def _int_list(values: list[int]) -> str:
