@@ -121,7 +121,7 @@ def test_valid_file_loads_with_provenance(home: Home, write, capsys) -> None:
             )
         )
         assert types["date_of_birth"] == "DATE" and types["upn"] == "VARCHAR"
-    assert "loaded 1 files (20 rows" in capsys.readouterr().out
+    assert "loaded 1 file (20 rows" in capsys.readouterr().out
 
 
 def test_same_file_twice_loads_once(home: Home, write, capsys) -> None:
