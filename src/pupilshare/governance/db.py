@@ -54,7 +54,11 @@ def _sqlite_foreign_keys(dbapi_con: object, _record: object) -> None:
 
 
 def url_of(home_or_url: Home | str) -> str:
-    return home_or_url.db_url if isinstance(home_or_url, Home) else home_or_url
+    """The database URL of a home (creating the home, where SQLite will live)."""
+    if isinstance(home_or_url, Home):
+        home_or_url.ensure()
+        return home_or_url.db_url
+    return home_or_url
 
 
 @contextmanager
