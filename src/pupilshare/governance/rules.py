@@ -62,7 +62,9 @@ def _justified(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
 
 
 def _identifying(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
-    if terms["level"] not in ("anonymised", "aggregate"):
+    """Only an identified share carries identifiers: a pseudonymised one links by a
+    per-agreement pseudonym, never the UPN or a name."""
+    if terms["level"] == "identified":
         return
     for ref in terms["items"]:
         try:

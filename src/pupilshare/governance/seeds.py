@@ -57,8 +57,6 @@ class SeedOutcome:
 def run_seed_agreement(session: Session, seeds: dict[str, Any], raw: dict[str, Any],
                        today: date | None = None) -> str:  # fmt: skip
     """Submit, sit the panel, decide and activate one seed agreement."""
-    raw = dict(raw)
-    extra = list(raw.pop("conditions", []) or [])
     applicant = actor(session, raw["users"][0])
     ag = workflow.submit(session, applicant, raw, today)
     views = [{"member": m, "view": "approve",
@@ -66,7 +64,7 @@ def run_seed_agreement(session: Session, seeds: dict[str, Any], raw: dict[str, A
                          "least identifying level that serves it."}
              for m in panel_members(seeds)]  # fmt: skip
     panel.record(session, actor(session, OPERATOR_USER), ag.agreement_id, views,
-                 [*seeds.get("panel_conditions", []), *extra])  # fmt: skip
+                 list(seeds.get("panel_conditions", [])))  # fmt: skip
     workflow.decide(session, actor(session, CHIEF), ag.agreement_id, True,
                     "Lawful under the gateway, necessary and proportionate for the "
                     "stated purpose, on the panel's unanimous advice.")  # fmt: skip

@@ -19,7 +19,7 @@ POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_ye
 KEYS = (
     "id", "title", "recipient", "gateway", "purpose", "level", "frequency", "start",
     "expiry", "destroy_by", "datasets", "population", "tables", "security", "users",
-    "access_route", "opt_out_scope", "retention", "sdc",
+    "access_route", "opt_out_scope", "retention", "sdc", "conditions",
 )  # fmt: skip
 _RELATIVE = re.compile(r"^today\s*(?:([+-])\s*(\d+))?$")
 
@@ -110,6 +110,7 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
     ]
     terms["security"] = [str(s) for s in raw.get("security") or []]
     terms["users"] = [str(u) for u in raw.get("users") or []]
+    terms["conditions"] = [str(c) for c in raw.get("conditions") or []]
     terms["access_route"] = str(raw.get("access_route", "secure download"))
     terms["opt_out_scope"] = str(raw.get("opt_out_scope", "research"))
     terms["retention"] = str(raw.get("retention", ""))
