@@ -1,4 +1,4 @@
-"""The submission rules: each refusal, and the rules as properties over the catalogue."""
+"""The submission rules: each refusal, and the rules as properties of the catalogue."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""The one decision point (Cedar): allow or deny, the rules that decided, and the
+policy version recorded with every answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from pupilshare.errors import Conflict
+from pupilshare.governance import db, orgs, plan, policy, seeds, workflow
+from pupilshare.governance.access import actor
+from pupilshare.governance.models import Agreement, DisclosureDecision
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    with db.factory(db_url)() as s:
+        seeds.load_all(s)
+        yield s
+    db.dispose(db_url)
+
+
+def ask(session: Session, user: str | None, agreement_id: str = "lrs-uln-plr",
+        items: list[str] | None = None, purpose: str | None = None,
+        **kw: object) -> policy.Answer:  # fmt: skip
+    ag = session.get(Agreement, agreement_id)
+    return policy.decide(session, user, agreement_id,
+                         items or ["census.uln", "census.surname"],
+                         purpose or ag.purpose, **kw)  # fmt: skip
+
+
+def test_a_named_user_of_the_recipient_is_allowed(session: Session) -> None:
+    a = ask(session, "lrs.officer", pupils={"min_age": 14, "max_age": 16})
+    assert a.allowed and a.rules == ("named-user-of-recipient",)
+    row = session.get(DisclosureDecision, a.decision_id)
+    assert row.allowed == 1 and row.policy_version == policy.policy().version
+    assert row.rules == ["named-user-of-recipient"] and row.principal == "lrs.officer"
+
+
+def test_denied_by_default_for_anyone_else(session: Session) -> None:
+    for user in ("dh.analyst", "cass.chief", None):
+        a = ask(session, user)
+        assert not a.allowed and a.rules == (policy.NO_PERMIT,)
+    assert ask(session, "nobody").rules == (policy.UNKNOWN,)
+
+
+def test_every_rule_that_applies_is_named(session: Session) -> None:
+    a = ask(session, "lrs.officer", items=["census.uln", "census.ethnicity"],
+            purpose="marketing", pupils={"min_age": 11, "max_age": 16},
+            today=date.today() + timedelta(days=2000))  # fmt: skip
+    assert not a.allowed
+    assert set(a.rules) == {"items-not-agreed", "purpose-differs",
+                            "pupils-outside-population", "outside-term"}  # fmt: skip
+    assert len(a.explanations) == 4
+
+
+def test_suspended_or_revoked_shares_are_denied(session: Session) -> None:
+    orgs.change_identity(session, actor(session, None), "lrs", "owner",
+                         "Learner Data plc", "sold")  # fmt: skip
+    a = ask(session, "lrs.officer")
+    assert set(a.rules) == {"agreement-not-active", "recipient-not-in-good-standing"}
+    workflow.revoke(session, actor(session, "cass.chief"), "nab-awards", "ended")
+    assert ask(session, "nab.officer", "nab-awards",
+               ["census.uln"]).rules == ("agreement-not-active",)  # fmt: skip
+
+
+def test_data_operations_may_prepare_a_release(session: Session) -> None:
+    assert ask(session, None, action="release").allowed
+    assert not ask(session, "lrs.officer", action="release").allowed
+
+
+def test_la_codes_bound_an_las_own_pupils(session: Session) -> None:
+    ag = "la330-own-pupils"
+    ok = ask(session, "la330.officer", ag, ["census.upn"], pupils={"la_codes": ["330"]})
+    other = ask(session, "la330.officer", ag, ["census.upn"],
+                pupils={"la_codes": ["330", "873"]})  # fmt: skip
+    assert ok.allowed and other.rules == ("pupils-outside-population",)
+
+
+def test_every_answer_is_recorded_with_the_policy_version(session: Session) -> None:
+    ask(session, "lrs.officer")
+    ask(session, "dh.analyst")
+    versions = session.scalars(sa.select(DisclosureDecision.policy_version)).all()
+    assert len(versions) == 2 and set(versions) == {policy.policy().version}
+    assert len(policy.policy().version) == 16
+
+
+def test_plan_for_an_active_agreement(session: Session) -> None:
+    p = plan.plan_for(session, "cqc-ncmp-prevalence")
+    assert p.level == "aggregate" and p.recipient == "cqc"
+    assert p.items == ("ncmp.health_area", "ncmp.school_year", "ncmp.weight_category")
+    assert [t.name for t in p.tables] == ["prevalence_by_area", "prevalence_by_year"]
+    assert p.population.year_groups == ("R", "6") and p.opt_out_scope == "health"
+    assert p.policy_version == policy.policy().version
+    with pytest.raises(Conflict):
+        plan.plan_for(session, "lrs-younger-learners")
