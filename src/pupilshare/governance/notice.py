@@ -12,11 +12,11 @@ from pupilshare import catalogue
 from pupilshare.governance.models import Agreement, Organisation
 
 LEVEL_PHRASE = {
-    "identified": "information that identifies pupils",
-    "pseudonymised": "information about individual pupils with names and numbers "
-    "replaced by a reference used only for that share",
-    "anonymised": "anonymised information about individual pupils",
-    "aggregate": "statistical tables, never information about any one pupil",
+    "identified": "in a form that identifies them",
+    "pseudonymised": "with names and numbers replaced by a reference used only for "
+    "that share",
+    "anonymised": "anonymised, so that no pupil can be identified",
+    "aggregate": "only as statistical tables that describe no individual pupil",
 }
 FREQUENCY_PHRASE = {"one-off": "once", "termly": "each term", "annual": "each year"}
 
@@ -67,17 +67,26 @@ def _join(xs: list[str]) -> str:
     return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
 
 
+def _title(name: str) -> str:
+    """A dataset's title inside a sentence: proper names (every word capitalised)
+    stay as they are, others are lower-cased."""
+    title = catalogue.dataset(name).title
+    return title if all(w[0].isupper() for w in title.split()) else title.lower()
+
+
 def sentence(ag: Agreement) -> str:
     """One agreement as a sentence of the notice."""
     t = ag.spec
-    titles = [catalogue.dataset(d).title for d in t["datasets"] if d != "pupil"]
-    source = f" from the {_join(titles)}" if titles else ""
+    titles = [_title(d) for d in t["datasets"] if d != "pupil"]
+    source = f"data from the {_join(titles)}" if titles else "pupil data"
     who = population_phrase(t["population"])
-    return (f"{ag.organisation.name} receives {LEVEL_PHRASE[ag.level]}{source} about "
-            f"{who}, {FREQUENCY_PHRASE[ag.frequency]}, to "
-            f"{ag.purpose}. The law that allows this is {ag.gateway.statute}, "
-            f"{ag.gateway.section}. Objections recorded for "
-            f"{t['opt_out_scope'].replace('_', ' ')} are applied.")  # fmt: skip
+    scope = t["opt_out_scope"].replace("_", " ")
+    return (f"{ag.organisation.name} receives {source} about {who} "
+            f"{FREQUENCY_PHRASE[ag.frequency]}, {LEVEL_PHRASE[ag.level]}, to "
+            f"{ag.purpose}. "
+            f"The law that allows this is {ag.gateway.statute}, "
+            f"{ag.gateway.section}. Where a pupil or parent has objected to sharing "
+            f"for {scope}, their records are left out.")  # fmt: skip
 
 
 def sections(agreements: list[Agreement], dept: Organisation | None,
