@@ -39,10 +39,15 @@ NO_AGE, MAX_AGE = 0, 200
 
 @dataclass(frozen=True)
 class Policy:
+    """The policy text and schema, their parsed handles (parsed once per process,
+    not on every decision) and the version that goes into every decision record."""
+
     text: str
     schema: str
     version: str
     reasons: dict[str, str]
+    policies: Any
+    schema_handle: Any
 
 
 @cache
@@ -56,7 +61,8 @@ def policy() -> Policy:
     reasons = dict(re.findall(r'@id\("([^"]+)"\)\s*@reason\("([^"]+)"\)', text))
     reasons[NO_PERMIT] = "no rule permits this user this action (denied by default)"
     reasons[UNKNOWN] = "no such active user or agreement"
-    return Policy(text, schema, version, reasons)
+    return Policy(text, schema, version, reasons, cedarpy.PolicySet.from_str(text),
+                  cedarpy.Schema.from_json_str(schema))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def decide(session: Session, username: str | None, agreement_id: str,
                    "action": {"type": "Action", "id": action},
                    "resource": {"type": "Agreement", "id": agreement_id},
                    "context": context}  # fmt: skip
-        result = cedarpy.is_authorized(request, pol.text, ents, pol.schema)
+        result = cedarpy.is_authorized(request, pol.policies, ents, pol.schema_handle)
         if result.diagnostics.errors:
             raise RuntimeError(f"policy evaluation failed: {result.diagnostics.errors}")
         ids = result.diagnostics.id_annotations_by_reason
