@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from pupilshare.errors import InvalidInput
+from pupilshare.errors import NotFound
+from pupilshare.governance.terms import read_yaml
 
 agreements_app = typer.Typer(help="Data sharing agreements and their workflow.",
                              no_args_is_help=True)  # fmt: skip
@@ -47,7 +47,7 @@ def _print(obj: Any) -> None:
 def _say(text: str) -> None:
     from pupilshare.cli import console
 
-    console.print(text, highlight=False)
+    console.print(text, highlight=False)  # records hold no pupil values
 
 
 def _table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> None:
@@ -55,21 +55,11 @@ def _table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> None:
 
     t = Table(title=title)
     for c in cols:
-        t.add_column(c)
+        t.add_column(c, no_wrap=c == cols[0])
     for r in rows:
         t.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v)
                     for v in (r.get(c, "") for c in cols)))  # fmt: skip
     console.print(t)
-
-
-def _yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise InvalidInput(f"cannot read {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{path} must hold a mapping")
-    return data
 
 
 # -- agreements ---------------------------------------------------------------
@@ -91,23 +81,14 @@ def agreements_list(ctx: typer.Context, status: str = typer.Option(None, "--stat
 def agreements_show(ctx: typer.Context, agreement_id: str,
                     as_json: bool = JSON) -> None:  # fmt: skip
     """One agreement: terms, history, panel, decisions and amendments."""
-    from pupilshare.governance.views import detail
+    from pupilshare.governance.views import detail, detail_lines
 
     with _records(ctx) as (s, who):
         d = detail(s, who, agreement_id)
     if as_json:
         return _print(d)
-    _say(f"[bold]{d['id']}[/] {d['title']} - {d['status']} (version {d['version']})")
-    t = d["terms"]
-    _say(f"recipient {d['recipient']}, gateway {d['gateway']}, level {d['level']}, "
-         f"{t['start']} to {t['expiry']}, destroy by {t['destroy_by']}")  # fmt: skip
-    _say(f"purpose: {t['purpose']}")
-    for ref, why in t["items"].items():
-        _say(f"  {ref}: {why}")
-    for h in d["history"]:
-        _say(f"  {h['at']} {h['from']} -> {h['to']} by {h['by']}: {h['why']}")
-    for a in d["amendments"]:
-        _say(f"  amendment {a['id']} ({a['status']}): {json.dumps(a['diff'])}")
+    for line in detail_lines(d):
+        _say(line)
 
 
 @agreements_app.command("submit")
@@ -116,7 +97,7 @@ def agreements_submit(ctx: typer.Context, file: Path) -> None:
     from pupilshare.governance.workflow import submit
 
     with _records(ctx) as (s, who):
-        ag = submit(s, who, _yaml(file))
+        ag = submit(s, who, read_yaml(file))
     _say(f"{ag.agreement_id} submitted; it now awaits the approval panel")
 
 
@@ -205,7 +186,7 @@ def agreements_amend(ctx: typer.Context, agreement_id: str, file: Path,
     from pupilshare.governance.amend import propose
 
     with _records(ctx) as (s, who):
-        am = propose(s, who, agreement_id, _yaml(file), reason)
+        am = propose(s, who, agreement_id, read_yaml(file), reason)
     _say(f"amendment {am.amendment_id} to {agreement_id} proposed:")
     for key, (old, new) in am.diff.items():
         _say(f"  {key}: {old!r} -> {new!r}")
@@ -327,14 +308,14 @@ def gateways_list(ctx: typer.Context,
 
 @gateways_app.command("show")
 def gateways_show(ctx: typer.Context, gateway_id: str) -> None:
-    from pupilshare.errors import NotFound
+    """One legal gateway and what it allows, as JSON."""
     from pupilshare.governance.views import list_gateways
 
     with _records(ctx) as (s, who):
-        rows = [g for g in list_gateways(s, who) if g["id"] == gateway_id]
-    if not rows:
+        g = next((g for g in list_gateways(s, who) if g["id"] == gateway_id), None)
+    if g is None:
         raise NotFound(f"no gateway {gateway_id!r}")
-    _print(rows[0])
+    _print(g)
 
 
 @gateways_app.command("add")
@@ -344,7 +325,7 @@ def gateways_add(ctx: typer.Context, file: Path) -> None:
     from pupilshare.governance.orgs import add_gateway
 
     with _records(ctx) as (s, who):
-        g = add_gateway(s, who, _yaml(file))
+        g = add_gateway(s, who, read_yaml(file))
     _say(f"gateway {g.gateway_id} added")
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from pupilshare.errors import InvalidInput
 from pupilshare.release.plan import LEVELS
@@ -22,6 +25,17 @@ KEYS = (
     "access_route", "opt_out_scope", "retention", "sdc", "conditions",
 )  # fmt: skip
 _RELATIVE = re.compile(r"^today\s*(?:([+-])\s*(\d+))?$")
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """An applicant's file (agreement, amendment or gateway) as a mapping."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise InvalidInput(f"cannot read {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path} must hold a mapping")
+    return data
 
 
 def parse_date(value: Any, today: date) -> date:

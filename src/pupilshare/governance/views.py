@@ -78,6 +78,35 @@ def detail(session: Session, actor: Actor, agreement_id: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def detail_lines(d: dict[str, Any]) -> list[str]:
+    """An agreement's detail as lines of text: terms, then every step so far."""
+    t = d["terms"]
+    out = [f"[bold]{d['id']}[/] {d['title']} - {d['status']} (version {d['version']})",
+           f"recipient {d['recipient']}, gateway {d['gateway']}, level {d['level']}, "
+           f"{t['frequency']}, {t['start']} to {t['expiry']}, destroy by "
+           f"{t['destroy_by']}", f"purpose: {t['purpose']}"]  # fmt: skip
+    out += [f"  {ref}: {why}" for ref, why in t["items"].items()]
+    out += [f"  condition: {c}" for c in t.get("conditions", [])]
+    out.append("history:")
+    out += [f"  {h['at']} {h['from']} -> {h['to']} by {h['by']}: {h['why']}"
+            for h in d["history"]]  # fmt: skip
+    for r in d["panel"]:
+        what = f"amendment {r['amendment']}" if r["amendment"] else "application"
+        out.append(f"panel {r['review']} on the {what}, {r['held_at']}: "
+                   f"{'quorate' if r['quorate'] else 'NOT quorate'} "
+                   f"(quorum {r['quorum']})")  # fmt: skip
+        out += [f"  {m['member']}: {m['view']}"
+                + (f" - {m['reasons']}" if m["reasons"] else "")
+                + (f" (conflict: {m['conflict']})" if m["conflict"] else "")
+                for m in r["members"]]  # fmt: skip
+    out += [f"decision: {x['outcome']} by {x['by']} at {x['at']}: {x['reasons']}"
+            for x in d["decisions"]]  # fmt: skip
+    for a in d["amendments"]:
+        out.append(f"amendment {a['id']} ({a['status']}, by {a['by']}): {a['reason']}")
+        out += [f"  {k}: {old!r} -> {new!r}" for k, (old, new) in a["diff"].items()]
+    return out
+
+
 def org_dict(session: Session, org: Organisation) -> dict[str, Any]:
     users = session.scalars(select(User.username).where(User.org_id == org.org_id))
     return {"id": org.org_id, "name": org.name, "type": org.org_type,
