@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 from rich.console import Console
@@ -16,6 +17,7 @@ from pupilshare.config import Home
 from pupilshare.demo import DemoRun
 from pupilshare.governance import db, demo_step, register_step, seeds
 from pupilshare.governance.db import session_scope
+from pupilshare.governance.models import Agreement
 
 DENIED = 3
 
@@ -100,13 +102,22 @@ def test_renaming_an_org_suspends_its_agreements(seeded: Home,
 
 
 def test_register_command_and_demo_steps(home: Home) -> None:
+    con = duckdb.connect(str(home.store_path))
+    con.execute("CREATE TABLE ds_schools AS SELECT * FROM (VALUES ('820'), ('820'), "
+                "('840'), ('916'), ('916'), ('916')) t(la_code)")  # fmt: skip
+    con.close()
     out = io.StringIO()
     demo = DemoRun(home, 100, 1, Console(file=out, width=200))
     summary = demo_step(demo)
     assert summary.startswith("15 agreements active for 13 recipients; 1 refused")
     assert "younger than 14" in out.getvalue()
     assert "register" in register_step(demo)
-    assert (home.root / "register" / "privacy-notice.txt").exists()
+    notice = (home.root / "register" / "privacy-notice.txt").read_text()
+    assert "Local authority 916 receives" in notice and "Birmingham" not in notice
+    with session_scope(home) as s:
+        las = {a: s.get(Agreement, a).spec["population"]["la_codes"]
+               for a in ("la1-own-pupils", "la2-own-pupils")}  # fmt: skip
+    assert las == {"la1-own-pupils": ["916"], "la2-own-pupils": ["820"]}
     assert run(home, "register", "--out", str(home.root / "r2"),
                user="dora.ops") == 0  # fmt: skip
     assert (home.root / "r2" / "register.csv").exists()

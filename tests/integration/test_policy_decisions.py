@@ -74,9 +74,9 @@ def test_data_operations_may_prepare_a_release(session: Session) -> None:
 
 
 def test_la_codes_bound_an_las_own_pupils(session: Session) -> None:
-    ag = "la330-own-pupils"
-    ok = ask(session, "la330.officer", ag, ["census.upn"], pupils={"la_codes": ["330"]})
-    other = ask(session, "la330.officer", ag, ["census.upn"],
+    ag = "la1-own-pupils"
+    ok = ask(session, "la1.officer", ag, ["census.upn"], pupils={"la_codes": ["330"]})
+    other = ask(session, "la1.officer", ag, ["census.upn"],
                 pupils={"la_codes": ["330", "873"]})  # fmt: skip
     assert ok.allowed and other.rules == ("pupils-outside-population",)
 

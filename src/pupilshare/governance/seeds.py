@@ -4,6 +4,7 @@ Statistician decides and data operations activates."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,19 @@ CHIEF = "cass.chief"
 def read_seeds(path: Path = SEEDS) -> dict[str, Any]:
     with path.open() as f:
         return yaml.safe_load(f)
+
+
+def for_nation(seeds: dict[str, Any], la_codes: list[str]) -> dict[str, Any]:
+    """The seeds with their local authorities pointed at ``la_codes`` (a synthetic
+    nation numbers its own authorities, so real councils' names would be false)."""
+    out = copy.deepcopy(seeds)
+    las = [o for o in out["organisations"] if o["type"] == "local authority"]
+    for org, code in zip(las, la_codes, strict=False):
+        org["name"], org["legal_id"] = f"Local authority {code}", f"LA-{code}"
+        for ag in out["agreements"]:
+            if ag["recipient"] == org["id"]:
+                ag["population"] = {**ag.get("population", {}), "la_codes": [code]}
+    return out
 
 
 def load_parties(session: Session, seeds: dict[str, Any]) -> None:
@@ -72,10 +86,12 @@ def run_seed_agreement(session: Session, seeds: dict[str, Any], raw: dict[str, A
     return ag.agreement_id
 
 
-def load_all(session: Session, path: Path = SEEDS,
-             today: date | None = None) -> SeedOutcome:  # fmt: skip
+def load_all(session: Session, path: Path = SEEDS, today: date | None = None,
+             la_codes: list[str] | None = None) -> SeedOutcome:  # fmt: skip
     """Every seed agreement active, and every refused example's reasons."""
     seeds = read_seeds(path)
+    if la_codes:
+        seeds = for_nation(seeds, la_codes)
     load_parties(session, seeds)
     out = SeedOutcome()
     for raw in seeds["agreements"]:
