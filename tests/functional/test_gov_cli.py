@@ -91,6 +91,28 @@ def test_a_refused_submission_gives_every_reason(seeded: Home, tmp_path: Path,
     assert "refused" in err and "ks_results" in err and "younger than 14" in err
 
 
+def test_an_amendment_through_the_cli(
+    seeded: Home, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    f = tmp_path / "amend.yaml"
+    f.write_text(yaml.safe_dump({"frequency": "termly"}))
+    assert run(seeded, "agreements", "amend", "dh-ncmp", str(f), "--reason",
+               "termly monitoring", user="dh.analyst") == 0  # fmt: skip
+    assert "frequency: 'annual' -> 'termly'" in capsys.readouterr().out
+    views = [a for m in ("pat.panel", "priya.panel", "peter.panel")
+             for a in ("--view", f"{m}=approve: fine")]  # fmt: skip
+    assert run(seeded, "agreements", "panel", "dh-ncmp", "--amendment", "1",
+               *views) == 0  # fmt: skip
+    assert run(seeded, "agreements", "decide", "dh-ncmp", "--amendment", "1",
+               "--approve", "--reason", "ok", user="dh.analyst") == DENIED  # fmt: skip
+    assert run(seeded, "agreements", "decide", "dh-ncmp", "--amendment", "1",
+               "--approve", "--reason", "ok", user="cass.chief") == 0  # fmt: skip
+    capsys.readouterr()
+    assert run(seeded, "agreements", "show", "dh-ncmp") == 0
+    shown = capsys.readouterr().out
+    assert "version 2" in shown and "amendment 1 (approved" in shown
+
+
 def test_renaming_an_org_suspends_its_agreements(seeded: Home,
                                                  capsys: pytest.CaptureFixture
                                                  ) -> None:  # fmt: skip

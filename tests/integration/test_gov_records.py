@@ -195,6 +195,8 @@ def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
     assert ag.status == "suspended"
     (change,) = orgs.changes_of(session, "ofsted")
     assert (change.old, change.new) == ("Ofsted", "Ofsted Ltd")
+    with pytest.raises(Conflict, match="identity must be re-approved"):
+        workflow.decide(session, chief, "ofsted-inspection", True, "looks fine")
     with pytest.raises(Denied):
         orgs.reinstate_org(session, op, "ofsted", "checked")
     orgs.reinstate_org(session, chief, "ofsted", "identity checked")

@@ -169,6 +169,9 @@ def decide(session: Session, actor: Actor, agreement_id: str, approve: bool,
                            "submitted")  # fmt: skip
         to = "approved" if approve else "rejected"
     elif ag.status == "suspended":
+        if approve and ag.organisation.status != "active":
+            raise Conflict(f"{ag.org_id}'s changed identity must be re-approved "
+                           "before its agreements")  # fmt: skip
         to = "active" if approve else "revoked"
     else:
         raise Conflict(f"agreement {agreement_id} is {ag.status}; nothing to decide")
