@@ -5,6 +5,7 @@ under which law and why. Rendered as HTML and as plain text from one structure."
 from __future__ import annotations
 
 import html
+import re
 from datetime import date
 from typing import Any
 
@@ -96,7 +97,10 @@ def sections(agreements: list[Agreement], dept: Organisation | None,
     by_org: dict[str, list[Agreement]] = {}
     for ag in agreements:
         by_org.setdefault(ag.org_id, []).append(ag)
-    recipients = [" ".join(sentence(a) for a in ags) for ags in by_org.values()]
+    recipients = [" ".join(sentence(a) for a in ags)
+                  + (f" More: {ags[0].organisation.website}"
+                     if ags[0].organisation.website else "")
+                  for ags in by_org.values()]  # fmt: skip
     return [
         (f"What the {dept_name} does with pupils' and children's data",
          [p.format(dept=dept_name) for p in INTRO]),
@@ -117,11 +121,17 @@ def as_text(secs: list[tuple[str, list[str]]]) -> str:
     return "\n".join(out)
 
 
+def _links(escaped: str) -> str:
+    return re.sub(r"(https?://[^\s<]+[^\s<.,;)])", r'<a href="\1">\1</a>', escaped)
+
+
 def as_html(secs: list[tuple[str, list[str]]]) -> str:
     body = []
     for heading, paras in secs:
         body.append(f"<h2>{html.escape(heading)}</h2>")
-        body += [f"<p>{html.escape(p)}</p>" for p in paras]
+        body += [f"<p>{_links(html.escape(p))}</p>" for p in paras]
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>Privacy notice</title></head><body>\n<h1>Privacy notice</h1>\n"
+            "<title>Privacy notice</title><style>body{font-family:sans-serif;"
+            "max-width:48em;margin:2em auto;line-height:1.5}</style></head><body>\n"
+            "<h1>Privacy notice</h1>\n"
             + "\n".join(body) + "\n</body></html>\n")  # fmt: skip

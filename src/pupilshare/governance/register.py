@@ -132,7 +132,10 @@ def _html_table(regs: list[dict[str, Any]], today: date) -> str:
     )  # fmt: skip
     n = sum(r["row_type"] == "agreement" for r in regs)
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>Register of pupil data shares</title></head><body>\n"
+            "<title>Register of pupil data shares</title><style>body{font-family:"
+            "sans-serif}table{border-collapse:collapse;font-size:small}td,th{border:"
+            "1px solid #bbb;padding:2px 4px;vertical-align:top}tr.release{color:"
+            "#555}</style></head><body>\n"
             f"<h1>Register of pupil data shares</h1>\n<p>{n} agreements in force on "
             f"{today.isoformat()}, with every release made under them.</p>\n"
             f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n"
