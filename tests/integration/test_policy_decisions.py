@@ -8,8 +8,11 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
+from pupilshare import catalogue
 from pupilshare.errors import Conflict
 from pupilshare.governance import db, orgs, plan, policy, seeds, workflow
 from pupilshare.governance.access import actor
@@ -98,3 +101,24 @@ def test_plan_for_an_active_agreement(session: Session) -> None:
     assert p.policy_version == policy.policy().version
     with pytest.raises(Conflict):
         plan.plan_for(session, "lrs-younger-learners")
+
+
+CENSUS_REFS = [i.ref for i in catalogue.dataset("census").items]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(st.sets(st.sampled_from(CENSUS_REFS), min_size=1, max_size=6),
+       st.integers(0, 25), st.integers(0, 25))  # fmt: skip
+def test_allowed_exactly_within_items_and_population(
+    session: Session, refs: set[str], a: int, b: int
+) -> None:
+    ag = session.get(Agreement, "lrs-uln-plr")
+    lo, hi = min(a, b), max(a, b)
+    answer = ask(session, "lrs.officer", items=sorted(refs),
+                 pupils={"min_age": lo, "max_age": hi})  # fmt: skip
+    inside_items = refs <= set(ag.spec["items"])
+    inside_ages = lo >= 14
+    assert answer.allowed == (inside_items and inside_ages)
+    assert ("items-not-agreed" in answer.rules) == (not inside_items)
+    assert ("pupils-outside-population" in answer.rules) == (not inside_ages)
