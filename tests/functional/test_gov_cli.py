@@ -144,3 +144,10 @@ def test_register_command_and_demo_steps(home: Home) -> None:
                user="dora.ops") == 0  # fmt: skip
     assert (home.root / "r2" / "register.csv").exists()
     db.dispose()
+
+
+def test_status_reports_agreements(seeded: Home, capsys: pytest.CaptureFixture) -> None:
+    duckdb.connect(str(seeded.store_path)).close()  # sections need a store
+    assert run(seeded, "status", "--json") == 0
+    gov = json.loads(capsys.readouterr().out)["governance"]
+    assert gov["agreements_by_status"] == {"active": 15, "draft": 1}
