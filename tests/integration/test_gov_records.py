@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from pupilshare.errors import Conflict, Denied, InvalidInput
 from pupilshare.governance import amend, db, orgs, panel, seeds, workflow
 from pupilshare.governance.access import actor
-from pupilshare.governance.models import Agreement, Base, Transition
+from pupilshare.governance.models import Agreement, Base, Transition, UserChange
 
 APPROVE = "approve"
 
@@ -84,9 +84,8 @@ def test_only_the_chief_statistician_decides(seeded: tuple) -> None:
 
 def test_nobody_decides_their_own_submission(seeded: tuple) -> None:
     session, _ = seeded
-    op = actor(session, None)
-    orgs.add_user(session, op, "cora.chief", "Cora", "department",
-                  ["chief_statistician", "data_operations"])  # fmt: skip
+    orgs.add_user(session, actor(session, "cass.chief"), "cora.chief", "Cora",
+                  "department", ["chief_statistician", "data_operations"])  # fmt: skip
     cora = actor(session, "cora.chief")
     ag = workflow.submit(session, cora, _draft(session))
     _panel(session, ag.agreement_id)
@@ -206,6 +205,27 @@ def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
         Transition.agreement_id == "ofsted-inspection")
         .order_by(Transition.transition_id.desc())).first()  # fmt: skip
     assert (last.from_status, last.to_status) == ("suspended", "active")
+
+
+def test_only_the_chief_statistician_grants_deciding_roles(seeded: tuple) -> None:
+    session, _ = seeded
+    op, dora = actor(session, None), actor(session, "dora.ops")
+    with pytest.raises(Denied):
+        orgs.add_user(session, op, "eve", "Eve", "department", ["chief_statistician"])
+    with pytest.raises(Denied):
+        orgs.set_roles(session, dora, "dh.analyst", ["panel_member"])
+    with pytest.raises(Denied, match="own roles"):
+        orgs.set_roles(session, dora, "dora.ops", ["data_operations", "recipient"])
+    with pytest.raises(Conflict):
+        orgs.add_user(session, op, "operator", "Not me", "department", ["public"])
+    orgs.set_roles(session, dora, "dh.analyst", [], active=False, reason="left")
+    with pytest.raises(Denied):
+        actor(session, "dh.analyst")
+    (change,) = [c for c in session.scalars(sa.select(UserChange)
+                 .where(UserChange.username == "dh.analyst"))
+                 if c.reason == "left"]  # fmt: skip
+    assert (change.roles_before, change.roles_after, change.changed_by) == (
+        ["recipient"], [], "dora.ops")
 
 
 def test_unknown_users_are_denied(session: Session) -> None:

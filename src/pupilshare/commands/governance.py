@@ -357,12 +357,14 @@ def users_add(ctx: typer.Context, username: str,
 def users_roles(ctx: typer.Context, username: str,
                 role: list[str] = typer.Option([], "--role"),
                 active: bool = typer.Option(True, "--active/--inactive"),
+                reason: str = typer.Option(..., "--reason"),
                 ) -> None:  # fmt: skip
-    """Replace a user's roles, or deactivate them."""
+    """Replace a user's roles, or deactivate them (deciding roles: only the Chief
+    Statistician grants them)."""
     from pupilshare.governance.orgs import set_roles
 
     with _records(ctx) as (s, who):
-        set_roles(s, who, username, role, active)
+        set_roles(s, who, username, role, active, reason)
     _say(f"user {username}: {', '.join(role) or 'no roles'}"
          f"{'' if active else ' (inactive)'}")  # fmt: skip
 

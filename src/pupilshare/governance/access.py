@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from pupilshare.errors import Denied
 from pupilshare.governance.models import User
 
-OPERATOR = "operator"
+OPERATOR = "operator"  # reserved: never the name of a user in the records
+PRIVILEGED = frozenset({"chief_statistician", "panel_member"})
 DEPARTMENT = "department"
 
 # permission -> roles that hold it; anything not listed here is denied.
@@ -31,6 +32,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "revoke": frozenset({"chief_statistician"}),
     "manage_orgs": frozenset({"data_operations"}),
     "manage_users": frozenset({"data_operations"}),
+    "grant_privileged": frozenset({"chief_statistician"}),
     "manage_gateways": frozenset({"data_operations", "chief_statistician"}),
     "publish_register": frozenset({"data_operations", "chief_statistician"}),
     "release": frozenset({"data_operations"}),

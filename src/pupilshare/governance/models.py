@@ -85,6 +85,20 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class UserChange(Base):
+    """Every grant or removal of roles, and every (de)activation: who, when, why."""
+
+    __tablename__ = "user_changes"
+    change_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"))
+    roles_before: Mapped[list[Any]] = mapped_column(JSON)
+    roles_after: Mapped[list[Any]] = mapped_column(JSON)
+    active: Mapped[int] = mapped_column(Integer)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class Gateway(Base):
     """A legal gateway: the statute and section allowing a share, and what it allows."""
 

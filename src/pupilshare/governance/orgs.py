@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pupilshare import catalogue
-from pupilshare.errors import Conflict, InvalidInput, NotFound
-from pupilshare.governance.access import Actor
+from pupilshare.errors import Conflict, Denied, InvalidInput, NotFound
+from pupilshare.governance.access import OPERATOR, PRIVILEGED, Actor
 from pupilshare.governance.models import (
     ORG_TYPES,
     ROLES,
@@ -25,6 +25,7 @@ from pupilshare.governance.models import (
     Organisation,
     OrgChange,
     User,
+    UserChange,
 )  # fmt: skip
 from pupilshare.governance.workflow import move, now
 from pupilshare.release.plan import LEVELS
@@ -105,31 +106,61 @@ def changes_of(session: Session, org_id: str) -> list[OrgChange]:
         OrgChange.org_id == org_id).order_by(OrgChange.change_id)))  # fmt: skip
 
 
-def add_user(session: Session, actor: Actor, username: str, full_name: str,
-             org_id: str, roles: list[str]) -> User:  # fmt: skip
-    actor.require("manage_users", "add users")
-    get_org(session, org_id)
-    bad = [r for r in roles if r not in ROLES]
-    if bad or not roles:
+def _may_grant(session: Session, actor: Actor, username: str,
+               roles: list[str]) -> None:  # fmt: skip
+    """Users are data operations' to manage, but the roles that decide (panel member,
+    Chief Statistician) are granted only by the Chief Statistician; data operations
+    may grant them only to set up a home with no Chief Statistician yet. Nobody
+    changes their own roles."""
+    if [r for r in roles if r not in ROLES]:
         raise InvalidInput(f"roles must be among: {', '.join(ROLES)}")
-    if session.get(User, username) is not None:
-        raise Conflict(f"user {username} exists")
+    if username == actor.username:
+        raise Denied(f"{actor.username} may not change their own roles")
+    if PRIVILEGED.isdisjoint(roles):
+        actor.require("manage_users", "manage users")
+        return
+    chiefs = [u for u in session.scalars(select(User).where(User.active == 1))
+              if "chief_statistician" in (u.roles or [])]  # fmt: skip
+    if chiefs:
+        actor.require("grant_privileged", "grant panel or Chief Statistician roles")
+    else:
+        actor.require("manage_users", "manage users")
+
+
+def _record(session: Session, actor: Actor, user: User, before: list[str],
+            reason: str) -> None:  # fmt: skip
+    session.add(UserChange(username=user.username, roles_before=before,
+                           roles_after=list(user.roles), active=user.active,
+                           changed_by=actor.username, changed_at=now(),
+                           reason=reason))  # fmt: skip
+
+
+def add_user(session: Session, actor: Actor, username: str, full_name: str,
+             org_id: str, roles: list[str], reason: str = "added") -> User:  # fmt: skip
+    """A named user of an organisation (never an organisation-wide login)."""
+    if not roles:
+        raise InvalidInput("a user needs at least one role")
+    if username == OPERATOR or session.get(User, username) is not None:
+        raise Conflict(f"user name {username} is taken")
+    _may_grant(session, actor, username, roles)
+    get_org(session, org_id)
     user = User(username=username, full_name=full_name, org_id=org_id,
                 roles=list(roles), active=1, created_at=now())  # fmt: skip
     session.add(user)
     session.flush()
+    _record(session, actor, user, [], reason)
     return user
 
 
 def set_roles(session: Session, actor: Actor, username: str, roles: list[str],
-              active: bool = True) -> User:  # fmt: skip
-    actor.require("manage_users", "change users")
+              active: bool = True, reason: str = "") -> User:  # fmt: skip
     user = session.get(User, username)
     if user is None:
         raise NotFound(f"no user {username!r}")
-    if [r for r in roles if r not in ROLES]:
-        raise InvalidInput(f"roles must be among: {', '.join(ROLES)}")
+    _may_grant(session, actor, username, [*roles, *user.roles])
+    before = list(user.roles)
     user.roles, user.active = list(roles), int(active)
+    _record(session, actor, user, before, reason)
     return user
 
 
