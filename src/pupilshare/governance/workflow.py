@@ -8,7 +8,7 @@ submission is recorded too (draft -> draft), so an applicant can see why.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +37,9 @@ ALLOWED: dict[str, set[str]] = {
 
 
 def now() -> datetime:
-    return datetime.now().replace(microsecond=0)
+    """Record time: UTC, to the second, without a zone (the same on SQLite and
+    PostgreSQL)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def get(session: Session, agreement_id: str) -> Agreement:
