@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from pupilshare import schoolyear
 from pupilshare.catalogue import SQL_TYPES, Dataset, Item
 from pupilshare.identifiers import LA_NUMBERS, TEMPORARY_ULN, uln_problem_sql
 from pupilshare.identifiers import upn_problem_sql as _upn_sql
@@ -201,9 +202,8 @@ def cross_problem_sqls(ds: Dataset) -> list[tuple[str, str]]:
     yg = ident(ds.year_group)
     codes = ds.item(ds.year_group).codes
     assert codes is not None
-    start = f"(year({ev}) - CASE WHEN month({ev}) < 9 THEN 1 ELSE 0 END)"
-    age = f"({start} - year({dob}) - CASE WHEN month({dob}) > 8 THEN 1 ELSE 0 END)"
-    expected = f"(CASE WHEN {yg} = 'R' THEN 4 ELSE TRY_CAST({yg} AS INTEGER) + 5 END)"
+    age = schoolyear.age_on_31_august_sql(dob, ev)
+    expected = schoolyear.expected_age_sql(yg)
     gap = f"abs({age} - {expected})"
     out.append(
         (
