@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from pupilshare import catalogue
+from pupilshare.schoolyear import expected_age
 
 Terms = dict[str, Any]
 Facts = dict[str, Any]
@@ -20,10 +21,10 @@ Rule = Callable[[Terms, Facts, Facts], Iterator[str]]
 
 
 def year_group_ages(code: str) -> tuple[int, int]:
-    """Youngest and oldest age of a year group during its academic year (Reception
-    is 4 on 31 August, turning 5; Year N is N + 4, turning N + 5)."""
-    n = 0 if code.upper() == "R" else int(code)
-    return n + 4, n + 5
+    """Youngest and oldest age of a year group during its academic year: its age on
+    31 August (``schoolyear.expected_age``), turning one year older during it."""
+    age = expected_age(code.upper())
+    return age, age + 1
 
 
 def population_ages(pop: dict[str, Any]) -> tuple[int | None, int | None]:
