@@ -57,7 +57,13 @@ def test_register_has_every_active_agreement_and_its_releases(
     assert lrs["decided_by"] == "Chief Statistician" and lrs["decision_date"]
     assert lrs["opt_outs_applied"].startswith("yes")
     html = paths["register_html"].read_text()
-    assert html.count('<tr class="agreement">') == len(active)
+    live_html, ended_html = html.split("Shares no longer in force")
+    assert live_html.count('<tr class="agreement">') == len(active)
+    assert "ons-matching" not in live_html and "ons-matching" in ended_html
+    with paths["ended_csv"].open() as f:
+        ended = list(csv.DictReader(f))
+    assert [(r["row_type"], r["reference"], r["status"]) for r in ended] == [
+        ("agreement", "ons-matching", "revoked"), ("release", "ons-matching", "")]
 
 
 def test_notice_names_every_live_share_and_nothing_else(

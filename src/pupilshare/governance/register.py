@@ -27,7 +27,8 @@ from pupilshare.governance.models import Agreement, Decision, Organisation
 
 COLUMNS = (
     "row_type", "reference", "title", "recipient", "recipient_type",
-    "recipient_legal_id", "purpose", "legal_gateway", "level", "datasets", "items",
+    "recipient_legal_id", "purpose", "legal_gateway", "level", "status", "datasets",
+    "items",
     "access_route", "frequency", "population", "decision_date", "decided_by",
     "conditions", "start", "expiry", "retention", "destroy_by",
     "destruction_status", "opt_outs_applied", "releases_made", "release_id",
@@ -77,11 +78,15 @@ def _destruction(ag: Agreement, today: date) -> str:
     return f"destruction due since {ag.destroy_by}"
 
 
-def rows(session: Session, releases: list[dict[str, Any]],
-         today: date | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """Register rows: each active agreement followed by its releases."""
+IN_FORCE = ("active",)
+ENDED = ("suspended", "expired", "revoked")
+
+
+def rows(session: Session, releases: list[dict[str, Any]], today: date | None = None,
+         statuses: tuple[str, ...] = IN_FORCE) -> list[dict[str, Any]]:  # fmt: skip
+    """Register rows: each agreement in ``statuses`` followed by its releases."""
     today = today or date.today()
-    active = session.scalars(select(Agreement).where(Agreement.status == "active")
+    active = session.scalars(select(Agreement).where(Agreement.status.in_(statuses))
                              .order_by(Agreement.agreement_id)).all()  # fmt: skip
     by_ag: dict[str, list[dict[str, Any]]] = {}
     for r in releases:
@@ -98,7 +103,8 @@ def rows(session: Session, releases: list[dict[str, Any]],
             "recipient_type": ag.organisation.org_type,
             "recipient_legal_id": ag.organisation.legal_id, "purpose": ag.purpose,
             "legal_gateway": f"{ag.gateway.statute}, {ag.gateway.section}",
-            "level": ag.level, "datasets": "; ".join(t["datasets"]),
+            "level": ag.level, "status": ag.status,
+            "datasets": "; ".join(t["datasets"]),
             "items": _items(t), "access_route": t["access_route"],
             "frequency": ag.frequency,
             "population": notice.population_phrase(t["population"]),
@@ -123,14 +129,20 @@ def rows(session: Session, releases: list[dict[str, Any]],
     return out
 
 
-def _html_table(regs: list[dict[str, Any]], today: date) -> str:
+def _html_table(regs: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
     body = "\n".join(
         f"<tr class=\"{r['row_type']}\">"
         + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in COLUMNS) + "</tr>"
         for r in regs
     )  # fmt: skip
-    n = sum(r["row_type"] == "agreement" for r in regs)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
+
+
+def _html_page(live: list[dict[str, Any]], ended: list[dict[str, Any]],
+               today: date) -> str:  # fmt: skip
+    n = sum(r["row_type"] == "agreement" for r in live)
+    m = sum(r["row_type"] == "agreement" for r in ended)
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>Register of pupil data shares</title><style>body{font-family:"
             "sans-serif}table{border-collapse:collapse;font-size:small}td,th{border:"
@@ -138,25 +150,36 @@ def _html_table(regs: list[dict[str, Any]], today: date) -> str:
             "#555}</style></head><body>\n"
             f"<h1>Register of pupil data shares</h1>\n<p>{n} agreements in force on "
             f"{today.isoformat()}, with every release made under them.</p>\n"
-            f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n"
-            "</tbody></table>\n</body></html>\n")  # fmt: skip
+            f"{_html_table(live)}\n<h2>Shares no longer in force</h2>\n<p>{m} "
+            "agreements suspended, expired or revoked, with the releases made under "
+            f"them (listed separately: they are not in force).</p>\n"
+            f"{_html_table(ended)}\n</body></html>\n")  # fmt: skip
+
+
+def _write_csv(path: Path, regs: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(regs)
 
 
 def write_register(session: Session, home: Home, out: Path,
                    today: date | None = None) -> dict[str, Path]:  # fmt: skip
-    """Write register.csv/.html and privacy-notice.html/.txt under ``out``."""
+    """Write the register (CSV and HTML; shares in force, and separately those
+    no longer in force) and the privacy notice (HTML and text) under ``out``."""
     today = today or date.today()
     out.mkdir(parents=True, exist_ok=True)
-    regs = rows(session, read_releases(home), today)
+    releases = read_releases(home)
+    live = rows(session, releases, today)
+    ended = rows(session, releases, today, ENDED)
     paths = {"register_csv": out / "register.csv",
+             "ended_csv": out / "register-not-in-force.csv",
              "register_html": out / "register.html",
              "notice_html": out / "privacy-notice.html",
              "notice_text": out / "privacy-notice.txt"}  # fmt: skip
-    with paths["register_csv"].open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(regs)
-    paths["register_html"].write_text(_html_table(regs, today))
+    _write_csv(paths["register_csv"], live)
+    _write_csv(paths["ended_csv"], ended)
+    paths["register_html"].write_text(_html_page(live, ended, today))
     active = list(session.scalars(select(Agreement).where(Agreement.status == "active")
                                   .order_by(Agreement.agreement_id)))  # fmt: skip
     secs = notice.sections(active, session.get(Organisation, "department"), today)
