@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -22,10 +23,20 @@ from pupilshare.governance.models import Agreement
 DENIED = 3
 
 
-@pytest.fixture
-def seeded(home: Home) -> Home:
-    with session_scope(home) as s:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds made live once; each test's home starts from a copy."""
+    path = tmp_path_factory.mktemp("gov") / "seeded.sqlite"
+    url = f"sqlite:///{path}"
+    with session_scope(url) as s:
         seeds.load_all(s)
+    db.dispose(url)
+    return path
+
+
+@pytest.fixture
+def seeded(home: Home, template: Path) -> Home:
+    shutil.copyfile(template, home.root / "governance.sqlite")
     return home
 
 

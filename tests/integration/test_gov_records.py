@@ -3,8 +3,11 @@ move it, the panel, amendments, due diligence and the seeds made live."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,9 +30,32 @@ def session(db_url: str) -> Iterator[Session]:
     db.dispose(db_url)
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The seeds made live once per module in SQLite; each SQLite test starts from a
+    copy (PostgreSQL tests seed their own schema)."""
+    path = tmp_path_factory.mktemp("gov") / "seeded.sqlite"
+    url = f"sqlite:///{path}"
+    with db.factory(url)() as s:
+        out = seeds.load_all(s)
+    db.dispose(url)
+    return path, out
+
+
+def _seed(db_url: str, template: tuple[Path, Any]) -> tuple[Session, Any]:
+    if db_url.startswith("sqlite:///"):
+        shutil.copyfile(template[0], db_url.removeprefix("sqlite:///"))
+        return db.factory(db_url)(), template[1]
+    s = db.factory(db_url)()
+    return s, seeds.load_all(s)
+
+
 @pytest.fixture
-def seeded(session: Session) -> tuple[Session, seeds.SeedOutcome]:
-    return session, seeds.load_all(session)
+def seeded(db_url: str, template: tuple[Path, Any]) -> Iterator[tuple[Session, Any]]:
+    s, out = _seed(db_url, template)
+    yield s, out
+    s.close()
+    db.dispose(db_url)
 
 
 def _draft(session: Session, agreement_id: str = "ier-second") -> dict:
