@@ -110,8 +110,10 @@ def agreements_panel(
     condition: list[str] = typer.Option([], "--condition"),
     amendment: int = typer.Option(None, "--amendment"),
 ) -> None:  # fmt: skip
-    """Record a sitting of the approval panel: views with reasons, conflicts."""
-    from pupilshare.governance.panel import record
+    """Record a sitting of the approval panel: views with reasons, conflicts
+    (quorum: [governance] quorum in pupilshare.toml, default 3)."""
+    from pupilshare.cli import context
+    from pupilshare.governance.panel import QUORUM, record
 
     views = []
     for v in view:
@@ -123,7 +125,8 @@ def agreements_panel(
         member, _, text = c.partition("=")
         views.append({"member": member.strip(), "conflict": text.strip() or "declared"})
     with _records(ctx) as (s, who):
-        r = record(s, who, agreement_id, views, condition, amendment)
+        quorum = int(context(ctx).home.settings("governance").get("quorum", QUORUM))
+        r = record(s, who, agreement_id, views, condition, amendment, quorum)
     _say(f"panel review {r.review_id} on {agreement_id}: "
          f"{'quorate' if r.quorate else 'NOT quorate'} (quorum {r.quorum})")
 
