@@ -5,6 +5,6 @@ Adding an area's commands is one line here, so areas never edit each other's fil
 
 from __future__ import annotations
 
-from pupilshare.commands import collect, demo, status, synth
+from pupilshare.commands import collect, demo, governance, status, synth
 
-MODULES = [status, synth, collect, demo]
+MODULES = [status, synth, collect, demo, governance]
