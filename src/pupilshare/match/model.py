@@ -133,15 +133,6 @@ def settings() -> SettingsCreator:
     )
 
 
-def splink_input_sql(source: str) -> str:
-    """Shape rows with person fields (and a ``unique_id``) into Splink input."""
-    return (
-        f"SELECT unique_id, forename, surname, date_of_birth, "
-        f"strftime(date_of_birth, '%Y-%m-%d') AS dob_s, sex, postcode, upn, "
-        f"former_upn FROM {source}"
-    )
-
-
 class Model:
     """A Splink linker on a private DuckDB connection over one input table."""
 

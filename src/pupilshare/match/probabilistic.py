@@ -12,12 +12,16 @@ goes to the clerical review queue.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from pupilshare.match.model import Model, splink_input_sql
+from pupilshare.match.records import splink_input_sql
 from pupilshare.match.tables import one
 from pupilshare.store import Store
+
+if TYPE_CHECKING:
+    from pupilshare.match.model import Model
 
 INDEX_SQL = """
     (SELECT 'p' || p.pupil_key AS unique_id, p.*, f.former_upn

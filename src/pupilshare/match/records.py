@@ -26,15 +26,19 @@ def _name_sql(col: str) -> str:
     return f"nullif({clean}, '')"
 
 
+def postcode_sql(col: str) -> str:
+    """Outward and inward codes with one space, as Splink's postcode levels expect."""
+    pc = f"nullif(upper(replace({col}, ' ', '')), '')"
+    return f"regexp_replace({pc}, '^(.+)(.{{3}})$', '\\1 \\2')"
+
+
 def _field_sql(ds: catalogue.Dataset, field: str) -> str:
     if field not in ds:
         return f"NULL::{'DATE' if field == 'date_of_birth' else 'VARCHAR'} AS {field}"
     if field in NAME_FIELDS:
         return f"{_name_sql(field)} AS {field}"
     if field == "postcode":
-        # outward and inward codes with one space, as Splink's postcode levels expect
-        pc = "nullif(upper(replace(postcode, ' ', '')), '')"
-        return f"regexp_replace({pc}, '^(.+)(.{{3}})$', '\\1 \\2') AS postcode"
+        return f"{postcode_sql('postcode')} AS postcode"
     if field in ("upn", "former_upn", "uln"):
         return f"nullif(upper(trim({field})), '') AS {field}"
     if field == "sex":
@@ -129,4 +133,13 @@ def stage(store: Store) -> tuple[int, int]:
     return (
         one(store, "SELECT count(*) FROM match_new"),
         one(store, "SELECT count(*) FROM match_profiles"),
+    )
+
+
+def splink_input_sql(source: str) -> str:
+    """Shape rows with person fields (and a ``unique_id``) into Splink input."""
+    return (
+        f"SELECT unique_id, forename, surname, date_of_birth, "
+        f"strftime(date_of_birth, '%Y-%m-%d') AS dob_s, sex, postcode, upn, "
+        f"former_upn FROM {source}"
     )

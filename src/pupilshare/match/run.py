@@ -16,7 +16,6 @@ from typing import Any
 from pupilshare.config import Home
 from pupilshare.errors import InvalidInput
 from pupilshare.match import exact, index, records
-from pupilshare.match.model import Model, splink_input_sql
 from pupilshare.match.probabilistic import (
     INDEX_SQL,
     REMAINING_SQL,
@@ -24,6 +23,7 @@ from pupilshare.match.probabilistic import (
     decide,
     score,
 )
+from pupilshare.match.records import splink_input_sql
 from pupilshare.match.tables import ensure_tables, one
 from pupilshare.match.uln import issue_ulns
 from pupilshare.store import Store
@@ -163,6 +163,8 @@ def _probabilistic(
     store: Store, home: Home, model_path: Path, t: Thresholds, run: int, retrain: bool
 ) -> tuple[bool, list[str]]:
     """Train (or load) the model, score, decide; (retrained, chart paths)."""
+    from pupilshare.match.model import Model  # Splink loads only when needed
+
     cols = "unique_id, forename, surname, date_of_birth, sex, postcode, upn, former_upn"
     everything = store.arrow(
         splink_input_sql(
