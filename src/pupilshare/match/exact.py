@@ -52,7 +52,8 @@ def match_index_sql(pass_name: str) -> str:
 def new_groups_sql(pass_name: str, first_key: int) -> str:
     """Group unlinked profiles on an identifier unseen by the index: one new pupil per
     identifier, holding the profiles that agree with its most common date of birth."""
-    col, ok, _, method = PASSES[pass_name]
+    col, ok, kinds, method = PASSES[pass_name]
+    kind_list = ", ".join(f"'{k}'" for k in kinds)
     return f"""
     UPDATE match_profiles AS m
     SET pupil_key = g.pupil_key, method = '{method}', match_probability = 1.0
@@ -62,6 +63,8 @@ def new_groups_sql(pass_name: str, first_key: int) -> str:
         FROM (
             SELECT {col}, date_of_birth, sum(records) AS n FROM match_profiles
             WHERE pupil_key IS NULL AND {ok} AND date_of_birth IS NOT NULL
+              AND {col} NOT IN (SELECT value FROM pupil_identifiers
+                                WHERE kind IN ({kind_list}))
             GROUP BY ALL
         ) GROUP BY {col}
     ) AS g

@@ -18,8 +18,13 @@ import duckdb
 import pyarrow as pa
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.internals.exceptions import EMTrainingException, SplinkException
 
 log = logging.getLogger(__name__)
+
+# A model trained on a sample nation (``python -m pupilshare.match.model``), used
+# when a home has too few records to train its own.
+DEFAULT_MODEL = Path(__file__).with_name("default-model.json")
 
 # Columns every Splink input has (``unique_id`` first).
 COLUMNS = (
@@ -168,6 +173,15 @@ class Model:
             )
         self.trained = True
 
+    def try_train(self) -> bool:
+        """Train, or say False when the data cannot support estimation."""
+        try:
+            self.train()
+        except (EMTrainingException, SplinkException) as e:
+            log.warning("match model not trained: %s", type(e).__name__)
+            return False
+        return True
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.linker.misc.save_model_to_json(str(path), overwrite=True)
@@ -203,8 +217,10 @@ class Model:
         return self.api.register(name, table_name=f"{name}_sdf")
 
     def tf_tables(self) -> None:
-        """Term frequencies from all the records the model was given."""
-        self.linker.table_management.compute_tf_table("surname")
+        """Term frequencies, for every column the model adjusts, from all the
+        records the model was given."""
+        for col in self.linker._settings_obj._term_frequency_columns:
+            self.linker.table_management.compute_tf_table(col.input_name)
 
     def between(self, left: pa.Table, right: pa.Table, threshold: float) -> pa.Table:
         """Scored pairs from ``left`` (the index) to ``right`` (new records)."""
@@ -254,3 +270,28 @@ def _empty_pairs() -> pa.Table:
             "match_weight": pa.array([], pa.float64()),
         }
     )
+
+
+def build_default_model(pupils: int = 4000) -> Path:
+    """Train on a sample nation and write ``DEFAULT_MODEL``."""
+    import tempfile
+
+    from pupilshare.match.records import splink_input_sql, stage
+    from pupilshare.match.sample import generate
+    from pupilshare.match.tables import ensure_tables
+    from pupilshare.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp, Store() as store:
+        generate(store, pupils, seed=11, nation=Path(tmp))
+        ensure_tables(store)
+        stage(store)
+        sql = "(SELECT 'r' || profile_id AS unique_id, * FROM match_profiles)"
+        model = Model(store.arrow(splink_input_sql(sql)))
+        model.train()
+        model.save(DEFAULT_MODEL)
+        model.close()
+    return DEFAULT_MODEL
+
+
+if __name__ == "__main__":
+    print(build_default_model())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "reference_date": None,
     "model": "match-model.json",
 }
+
+
+# Fewer records than this and EM has too few pairs to estimate from: use the model
+# shipped with pupilshare (trained on a sample nation) until there is enough.
+MIN_TRAIN = 1_000
 
 
 @dataclass(frozen=True)
@@ -137,11 +142,12 @@ def run_match(
             charts=charts,
         )
         store.execute(
-            "UPDATE match_runs SET finished_at = now(), records = ?, exact = ?, "
+            "UPDATE match_runs SET finished_at = ?, records = ?, exact = ?, "
             "probabilistic = ?, new_pupils = ?, review = ?, unusable = ?, "
             "ulns_issued = ?, retrained = ?, upper_threshold = ?, "
             "lower_threshold = ?, seconds = ? WHERE match_run = ?",
             [
+                datetime.now(),
                 result.records,
                 result.exact,
                 result.probabilistic,
@@ -163,7 +169,7 @@ def _probabilistic(
     store: Store, home: Home, model_path: Path, t: Thresholds, run: int, retrain: bool
 ) -> tuple[bool, list[str]]:
     """Train (or load) the model, score, decide; (retrained, chart paths)."""
-    from pupilshare.match.model import Model  # Splink loads only when needed
+    from pupilshare.match.model import DEFAULT_MODEL, Model  # Splink when needed
 
     cols = "unique_id, forename, surname, date_of_birth, sex, postcode, upn, former_upn"
     everything = store.arrow(
@@ -177,10 +183,13 @@ def _probabilistic(
     retrained = False
     try:
         if not model.trained:
-            model.train()
-            model.save(model_path)
-            retrained = True
-            charts = [str(p) for p in model.charts(home.reports_dir)]
+            if (retrain or everything.num_rows >= MIN_TRAIN) and model.try_train():
+                model.save(model_path)
+                retrained = True
+                charts = [str(p) for p in model.charts(home.reports_dir)]
+            else:  # too little data to estimate from: the shipped model, unsaved
+                model.close()
+                model = Model(everything, DEFAULT_MODEL)
         model.tf_tables()
         between, within = score(store, model, t)
         decide(store, model, between, within, t, run, exact.next_key(store))

@@ -175,11 +175,7 @@ def generate(
     truths: list[pa.Table] = []
     rng = np.random.default_rng(seed)
     p = _people(pupils, rng, today)
-    store.execute(
-        "CREATE TABLE IF NOT EXISTS collections (collection_id BIGINT, dataset VARCHAR,"
-        " file_name VARCHAR, file_path VARCHAR, sha256 VARCHAR, received_at TIMESTAMP,"
-        " row_count BIGINT, warning_count BIGINT)"
-    )
+    _collections_table(store)
     next_cid = (one(store, "SELECT max(collection_id) FROM collections") or 0) + 1
     counts: dict[str, int] = {}
     everyone = np.arange(pupils)
@@ -265,3 +261,29 @@ def _append(store: Store, ds: catalogue.Dataset, t: pa.Table) -> None:
     store.register("_sample_in", t)
     store.execute(f"INSERT INTO {ds.table} BY NAME SELECT {names} FROM _sample_in")
     store.unregister("_sample_in")
+
+
+def add_records(store: Store, dataset: str, rows: list[dict[str, object]]) -> int:
+    """Append hand-written records (person fields by name) as one new collection;
+    its collection id. For tests that need exact control over a few records."""
+    ds = catalogue.dataset(dataset)
+    _collections_table(store)
+    cid = (one(store, "SELECT max(collection_id) FROM collections") or 0) + 1
+    n = len(rows)
+    cols = {c: [r.get(c) for r in rows] for c in ds.columns}
+    t = _table(ds, {c: v for c, v in cols.items() if any(x is not None for x in v)}, n)
+    t = t.set_column(0, "collection_id", pa.array([cid] * n, pa.int64()))
+    _append(store, ds, t)
+    store.execute(
+        "INSERT INTO collections VALUES (?, ?, ?, ?, 'x', now(), ?, 0)",
+        [cid, dataset, f"{dataset}_{cid}.csv", f"/hand/{dataset}_{cid}.csv", n],
+    )
+    return int(cid)
+
+
+def _collections_table(store: Store) -> None:
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS collections (collection_id BIGINT, dataset VARCHAR,"
+        " file_name VARCHAR, file_path VARCHAR, sha256 VARCHAR, received_at TIMESTAMP,"
+        " row_count BIGINT, warning_count BIGINT)"
+    )
