@@ -36,6 +36,11 @@ def _print_accuracy(acc: dict) -> None:
               f"{acc['review_records']:,}", f"{acc['review_share']:.2%}",
               f"{acc['unusable']:,}")  # fmt: skip
     console.print(t)
+    console.print(
+        f"F1 {acc['f1']:.4f} (precision {acc['precision']:.4f}, recall "
+        f"{acc['recall']:.4f}); {acc['review_records']:,} records in review "
+        f"({acc['review_share']:.2%})"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -54,11 +54,14 @@ def link_files(left: Path, right: Path, out: Path, threshold: float = 0.9) -> in
         con.close()
     import pyarrow as pa
 
-    from pupilshare.match.model import Model
+    from pupilshare.match.model import DEFAULT_MODEL, Model
 
-    model = Model(pa.concat_tables([lt, rt]))
+    both = pa.concat_tables([lt, rt])
+    model = Model(both)
+    if not model.try_train():  # too few people to estimate from
+        model.close()
+        model = Model(both, DEFAULT_MODEL)
     try:
-        model.train(max_pairs=1e6)
         model.tf_tables()
         pairs = model.between(lt, rt, threshold)
     finally:

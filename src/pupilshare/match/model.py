@@ -177,7 +177,7 @@ class Model:
         """Train, or say False when the data cannot support estimation."""
         try:
             self.train()
-        except (EMTrainingException, SplinkException) as e:
+        except (EMTrainingException, SplinkException, ValueError) as e:
             log.warning("match model not trained: %s", type(e).__name__)
             return False
         return True
