@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # when a home has too few records to train its own.
 DEFAULT_MODEL = Path(__file__).with_name("default-model.json")
 
+# EM samples this many records at most: plenty for m, bounded time at 1 M pupils.
+EM_RECORDS = 200_000
+
 # Columns every Splink input has (``unique_id`` first).
 COLUMNS = (
     "unique_id",
@@ -150,6 +153,7 @@ class Model:
         spec = str(model_path) if loaded else settings()
         self.linker = Linker(self._all, spec, log_level=logging.WARNING)
         self.trained = loaded
+        self.rows = max(records.num_rows, 1)
         self._n = 0
 
     def train(self, seed: int = 42, max_pairs: float = 2e6) -> None:
@@ -169,7 +173,7 @@ class Model:
             "l.forename = r.forename AND l.surname = r.surname",
         ):
             t.estimate_parameters_using_expectation_maximisation(
-                rule, record_sample_proportion=1.0
+                rule, record_sample_proportion=min(1.0, EM_RECORDS / self.rows)
             )
         self.trained = True
 

@@ -16,7 +16,8 @@ from pupilshare.match.tables import one
 from pupilshare.store import Store
 
 
-def accuracy_sql(truth_csv: str, nation_dir: str) -> str:
+def accuracy_sql(truth_csv: str, nation_dir: str, links: str = "pupil_links") -> str:
+    """Pairwise counts for any table of (dataset, collection_id, line, pupil_key)."""
     prefix = nation_dir.rstrip("/") + "/"
     return f"""
     WITH truth AS (
@@ -28,7 +29,7 @@ def accuracy_sql(truth_csv: str, nation_dir: str) -> str:
         FROM collections
     ), j AS (
         SELECT l.pupil_key, t.person_id
-        FROM pupil_links l JOIN files f USING (collection_id)
+        FROM {links} l JOIN files f USING (collection_id)
         JOIN truth t ON t.file = f.file AND t.line = l.line AND t.dataset = l.dataset
     ), cells AS (SELECT pupil_key, person_id, count(*) AS n FROM j GROUP BY ALL)
     SELECT
@@ -53,15 +54,25 @@ def find_truth(store: Store, home_root: Path) -> Path | None:
     return next((c for c in candidates if c.exists()), None)
 
 
-def accuracy(store: Store, truth_csv: Path) -> dict[str, Any]:
-    """Pairwise precision, recall and F1 of the index, plus review volume."""
+def pairwise(store: Store, truth_csv: Path, links: str = "pupil_links") -> dict:
+    """Precision, recall and F1 of any record-to-cluster table against the truth."""
     if not truth_csv.exists():
         raise NotFound(f"no truth file at {truth_csv}")
-    row = store.rows(accuracy_sql(str(truth_csv), str(truth_csv.parent.resolve())))[0]
+    nation = str(truth_csv.parent.resolve())
+    row = store.rows(accuracy_sql(str(truth_csv), nation, links))[0]
     records, tp, predicted, actual, pupils, persons = (int(v) for v in row)
     precision = tp / predicted if predicted else 1.0
     recall = tp / actual if actual else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"records": records, "pupils": pupils, "persons": persons,
+            "true_pairs": actual, "predicted_pairs": predicted, "correct_pairs": tp,
+            "precision": round(precision, 6), "recall": round(recall, 6),
+            "f1": round(f1, 6)}
+
+
+def accuracy(store: Store, truth_csv: Path) -> dict[str, Any]:
+    """Pairwise precision, recall and F1 of the index, plus review volume."""
+    out = pairwise(store, truth_csv)
     review = int(
         one(
             store,
@@ -73,15 +84,7 @@ def accuracy(store: Store, truth_csv: Path) -> dict[str, Any]:
     all_records = int(one(store, "SELECT count(*) FROM pupil_links") or 0)
     unusable = int(one(store, "SELECT count(*) FROM match_unusable") or 0)
     return {
-        "records": records,
-        "pupils": pupils,
-        "persons": persons,
-        "true_pairs": actual,
-        "predicted_pairs": predicted,
-        "correct_pairs": tp,
-        "precision": round(precision, 6),
-        "recall": round(recall, 6),
-        "f1": round(f1, 6),
+        **out,
         "review_records": review,
         "review_share": round(review / all_records, 6) if all_records else 0.0,
         "unusable": unusable,
