@@ -237,3 +237,21 @@ def test_retrain_writes_the_model_and_charts(copy: Home) -> None:
         "m-u-parameters.html",
     }
     assert all(Path(c).stat().st_size > 1000 for c in r.charts)
+
+
+def test_history_keeps_every_name_and_postcode_seen(matched: Home) -> None:
+    # Each pupil's history holds the exact spellings its records carried.
+    got = rows(
+        matched,
+        """
+        SELECT count(*) FROM pupil_links l JOIN ds_ncmp n
+            ON n.collection_id = l.collection_id AND n.line = l.line
+        WHERE l.dataset = 'ncmp' AND NOT EXISTS (
+            SELECT 1 FROM pupil_history h WHERE h.pupil_key = l.pupil_key
+              AND h.surname = upper(n.surname) AND h.forename = upper(n.forename))
+    """,
+    )
+    assert got == [(0,)]
+    assert rows(matched, "SELECT count(DISTINCT pupil_key) FROM pupil_history") == (
+        rows(matched, "SELECT count(*) FROM pupils")
+    )

@@ -88,6 +88,11 @@ def test_accept_merges_into_the_candidate_and_retires_its_uln(queued: Home) -> N
         accept_review(store, item["review_id"], "reviewer")
         assert store.rows("SELECT count(*) FROM pupils")[0][0] == 1
         assert store.rows("SELECT count(DISTINCT pupil_key) FROM pupil_links") == [(1,)]
+        assert store.rows("SELECT count(DISTINCT pupil_key) FROM pupil_history") == [
+            (1,)
+        ]
+        names = store.rows("SELECT DISTINCT forename FROM pupil_history ORDER BY 1")
+        assert names == [("AMARA",), ("AMRA",)]
         assert store.rows(
             "SELECT count(*) FROM pupil_identifiers WHERE kind = 'uln' AND value = ?",
             [retired],

@@ -85,6 +85,17 @@ def links_sql(run: int) -> str:
     """
 
 
+def history_sql(run: int) -> str:
+    """The person fields each pupil's new records carried, with when they were seen."""
+    return f"""
+    INSERT INTO pupil_history
+    SELECT pupil_key, forename, surname, date_of_birth, sex, postcode,
+        min(event_date), max(event_date), sum(records), {run}
+    FROM match_profiles WHERE pupil_key IS NOT NULL
+    GROUP BY pupil_key, forename, surname, date_of_birth, sex, postcode
+    """
+
+
 def unusable_sql(run: int, reason: str) -> str:
     return f"""
     INSERT INTO match_unusable

@@ -3,7 +3,7 @@
 Pairwise on records: every pair of linked records is a predicted match when they share
 a pupil and a true match when they share a person. Precision, recall and F1 come from
 three sums of n(n-1)/2, all in SQL. Records join the truth on their file's path
-relative to the nation directory (``collections.file_path``) and line.
+relative to the nation directory (the tail of ``collections.file_path``) and line.
 """
 
 from __future__ import annotations
@@ -16,17 +16,24 @@ from pupilshare.match.tables import one
 from pupilshare.store import Store
 
 
-def accuracy_sql(truth_csv: str, nation_dir: str, links: str = "pupil_links") -> str:
+def accuracy_sql(truth_csv: str, links: str = "pupil_links") -> str:
     """Pairwise counts for any table of (dataset, collection_id, line, pupil_key)."""
-    prefix = nation_dir.rstrip("/") + "/"
     return f"""
     WITH truth AS (
         SELECT dataset, file, line::BIGINT AS line, person_id::VARCHAR AS person_id
         FROM read_csv('{truth_csv}', all_varchar = true, header = true)
+    ), suffixes AS (
+        -- the last k parts of each collected path, to meet the truth's relative
+        -- paths whether collect kept absolute, relative or moved paths
+        SELECT collection_id, array_to_string(list_slice(parts, len(parts) - k + 1,
+            len(parts)), '/') AS file
+        FROM (SELECT collection_id, string_split(file_path, '/') AS parts
+              FROM collections), range(1, 6) AS r(k)
+        WHERE k <= len(parts)
     ), files AS (
-        SELECT collection_id, CASE WHEN starts_with(file_path, '{prefix}')
-            THEN substr(file_path, {len(prefix) + 1}) ELSE file_path END AS file
-        FROM collections
+        SELECT collection_id, arg_max(s.file, length(s.file)) AS file
+        FROM suffixes s JOIN (SELECT DISTINCT file FROM truth) USING (file)
+        GROUP BY collection_id
     ), j AS (
         SELECT l.pupil_key, t.person_id
         FROM {links} l JOIN files f USING (collection_id)
@@ -58,16 +65,22 @@ def pairwise(store: Store, truth_csv: Path, links: str = "pupil_links") -> dict:
     """Precision, recall and F1 of any record-to-cluster table against the truth."""
     if not truth_csv.exists():
         raise NotFound(f"no truth file at {truth_csv}")
-    nation = str(truth_csv.parent.resolve())
-    row = store.rows(accuracy_sql(str(truth_csv), nation, links))[0]
+    row = store.rows(accuracy_sql(str(truth_csv), links))[0]
     records, tp, predicted, actual, pupils, persons = (int(v) for v in row)
     precision = tp / predicted if predicted else 1.0
     recall = tp / actual if actual else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"records": records, "pupils": pupils, "persons": persons,
-            "true_pairs": actual, "predicted_pairs": predicted, "correct_pairs": tp,
-            "precision": round(precision, 6), "recall": round(recall, 6),
-            "f1": round(f1, 6)}
+    return {
+        "records": records,
+        "pupils": pupils,
+        "persons": persons,
+        "true_pairs": actual,
+        "predicted_pairs": predicted,
+        "correct_pairs": tp,
+        "precision": round(precision, 6),
+        "recall": round(recall, 6),
+        "f1": round(f1, 6),
+    }
 
 
 def accuracy(store: Store, truth_csv: Path) -> dict[str, Any]:

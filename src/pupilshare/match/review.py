@@ -121,6 +121,9 @@ def accept_review(store: Store, review_id: int, user: str) -> None:
             "pupils.pupil_key = ? AND pupils.uln IS NULL",
             [cand],
         )
+        store.execute(
+            "UPDATE pupil_history SET pupil_key = ? WHERE pupil_key = ?", [cand, key]
+        )
         store.execute("DELETE FROM pupils WHERE pupil_key = ?", [key])
         store.execute(
             "UPDATE match_review SET candidate_key = ? WHERE candidate_key = ?",

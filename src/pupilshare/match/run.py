@@ -120,6 +120,7 @@ def run_match(
         index.apply(store, run)
         store.execute(index.refresh_pupils_sql())
         store.execute(index.links_sql(run))
+        store.execute(index.history_sql(run))
         ulns = issue_ulns(store, run, ref)
         result = MatchResult(
             run=run,
