@@ -88,11 +88,42 @@ def splink_alone(store: Store, truth: Path, model_path: Path, threshold: float) 
     return {**out, "seconds": round(seconds, 1), "pairs": n_pairs}
 
 
+class _Undo(Exception):
+    """Raised to roll a trial run back."""
+
+
+SWEEP = [(0.5, 0.8), (0.5, 0.9), (0.5, 0.95), (0.5, 0.99), (0.8, 0.95), (0.2, 0.95)]
+
+
+def sweep(store: Store, home: Home, truth: Path) -> list[str]:
+    """F1 and review volume of the pipeline at several (lower, upper) thresholds,
+    each run from an empty index and rolled back."""
+    lines = [
+        "| lower | upper | precision | recall | F1 | review share |",
+        "|---|---|---|---|---|---|",
+    ]
+    for lower, upper in SWEEP:
+        over = {"lower_threshold": lower, "upper_threshold": upper}
+        try:
+            with store.transaction():
+                run_match(store, home, reference_date=REF, overrides=over)
+                a = accuracy(store, truth)
+                raise _Undo
+        except _Undo:
+            pass
+        lines.append(
+            f"| {lower} | {upper} | {a['precision']:.5f} | "
+            f"{a['recall']:.5f} | {a['f1']:.5f} | {a['review_share']:.3%} |"
+        )
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pupils", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--sweep", action="store_true", help="also try other thresholds")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home").ensure()
@@ -115,6 +146,7 @@ def main() -> None:
             alone = splink_alone(
                 store, nation / "truth.csv", model_path, settings["upper_threshold"]
             )
+            table = sweep(store, home, nation / "truth.csv") if args.sweep else []
             started = time.perf_counter()
             result = run_match(store, home, reference_date=REF)
             ours = {
@@ -137,15 +169,19 @@ def main() -> None:
         f"{alone['pairs']:,} scored pairs",
         f"ratio: Splink alone takes {ratio:.1f}x the pipeline's time",
     ]
+    lines += table
     print("\n".join(lines))
     if args.record:
         path = Path(__file__).with_name("RESULTS.md")
-        cmd = f"PYTHONPATH=src python bench/match.py --pupils {args.pupils} --record"
+        flags = " --sweep" if args.sweep else ""
+        cmd = f"PYTHONPATH=src python bench/match.py --pupils {args.pupils}{flags}"
         with path.open("a") as f:
             f.write(
                 f"\n### match, {date.today()}, {args.pupils:,} pupils\n\n"
                 f"`{cmd}` (2 cores, shared)\n\n"
-                + "".join(f"- {line}\n" for line in lines)
+                + "".join(f"- {line}\n" for line in lines if line[0] != "|")
+                + ("\nThresholds (each from an empty index):\n\n" if table else "")
+                + "".join(f"{line}\n" for line in table)
             )
 
 
