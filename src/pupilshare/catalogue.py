@@ -135,7 +135,8 @@ class Dataset:
 # Shared item declarations: the person fields every pupil dataset uses for matching.
 
 
-def _upn(required: bool, desc: str = "Unique Pupil Number (permanent or temporary)") -> Item:
+def _upn(required: bool, desc: str = "Unique Pupil Number (permanent or temporary)",
+         ) -> Item:  # fmt: skip
     return Item("upn", "text", desc, 4, identifying=True, required=required,
                 check="upn", max_length=13)  # fmt: skip
 

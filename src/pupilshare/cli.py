@@ -77,13 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except typer.Abort:
         return 1
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        raise
+    except typer.TyperException as e:  # usage errors carry their own exit code
+        show = getattr(e, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(e, "exit_code", 2))
     return 0
 
 

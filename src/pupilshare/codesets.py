@@ -47,7 +47,8 @@ _ETHNICITY_NAMES = {
     "ABAN": "Bangladeshi", "AOTH": "Any other Asian background",
     "BCRB": "Black Caribbean", "BAFR": "Black African",
     "BOTH": "Any other Black background", "CHNE": "Chinese",
-    "OOTH": "Any other ethnic group", "REFU": "Refused", "NOBT": "Information not obtained",
+    "OOTH": "Any other ethnic group", "REFU": "Refused",
+    "NOBT": "Information not obtained",
 }  # fmt: skip
 
 SEX = CodeSet("sex", "Sex", {"M": "Male", "F": "Female", "U": "Unknown"})
@@ -130,7 +131,7 @@ KS_OUTCOME = CodeSet(
         "A": "Absent",
         "L": "Left",
         "D": "Disapplied",
-        **{f"L{i}": f"National Curriculum level {i} (unconfirmed)" for i in range(1, 9)},
+        **{f"L{i}": f"NC level {i} (unconfirmed)" for i in range(1, 9)},
     },
     unconfirmed=frozenset(f"L{i}" for i in range(1, 9)),
 )

@@ -68,6 +68,8 @@ def run_demo(run: DemoRun) -> list[tuple[str, str, float]]:
         started = time.perf_counter()
         summary = _step(path)(run)
         seconds = time.perf_counter() - started
-        run.console.print(f"[bold green]{title:>11}[/] {summary} [dim]({seconds:.1f} s)[/]")
+        run.console.print(
+            f"[bold green]{title:>11}[/] {summary} [dim]({seconds:.1f} s)[/]"
+        )
         done.append((title, summary, seconds))
     return done

@@ -149,7 +149,9 @@ def upn_problem_sql(col: str) -> str:
     letters = UPN_LETTERS
     # Weighted sum of positions 2..13: digits count their value, a letter in position
     # 13 counts its index in the check-letter table.
-    terms = [f"{pos} * CAST(substr({col}, {pos}, 1) AS INTEGER)" for pos in range(2, 13)]
+    terms = [
+        f"{pos} * CAST(substr({col}, {pos}, 1) AS INTEGER)" for pos in range(2, 13)
+    ]
     last = (
         f"13 * (CASE WHEN regexp_matches(substr({col}, 13, 1), '[0-9]') "
         f"THEN CAST(substr({col}, 13, 1) AS INTEGER) "
@@ -177,7 +179,8 @@ def uln_problem_sql(col: str) -> str:
     )
     return (
         f"CASE WHEN {col} IS NULL THEN NULL "
-        f"WHEN NOT regexp_full_match({col}, '[0-9]{{10}}') THEN 'ULN must be 10 digits' "
+        f"WHEN NOT regexp_full_match({col}, '[0-9]{{10}}') "
+        "THEN 'ULN must be 10 digits' "
         f"WHEN substr({col}, 1, 1) = '0' THEN 'ULN must not start with 0' "
         f"WHEN ({total}) % 11 <> 10 THEN 'ULN check digit is wrong' "
         "ELSE NULL END"

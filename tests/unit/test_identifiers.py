@@ -54,7 +54,9 @@ def test_vendor_example_check_letter_is_p() -> None:
     assert upn_check_letter("207000016049") == "P"
 
 
-@pytest.mark.parametrize("uln", ["9276308686", "1234567899", "5000000004", "7123456784"])
+@pytest.mark.parametrize(
+    "uln", ["9276308686", "1234567899", "5000000004", "7123456784"]
+)
 def test_domain_valid_ulns(uln: str) -> None:
     assert is_valid_uln(uln)
 
@@ -103,7 +105,9 @@ def test_every_generated_uln_validates(uln: str) -> None:
 
 
 @given(_ulns(), st.integers(0, 9), st.sampled_from("0123456789"))
-def test_every_single_digit_change_to_a_uln_is_caught(uln: str, pos: int, d: str) -> None:
+def test_every_single_digit_change_to_a_uln_is_caught(
+    uln: str, pos: int, d: str
+) -> None:
     changed = uln[:pos] + d + uln[pos + 1 :]
     if changed != uln:
         assert not is_valid_uln(changed)

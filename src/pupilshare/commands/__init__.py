@@ -5,6 +5,6 @@ Adding an area's commands is one line here, so areas never edit each other's fil
 
 from __future__ import annotations
 
-from pupilshare.commands import demo, match, status
+from pupilshare.commands import collect, demo, match, status, synth
 
-MODULES = [status, demo, match]
+MODULES = [status, synth, collect, match, demo]

@@ -14,10 +14,12 @@ def register(app: typer.Typer) -> None:
         serve: bool = typer.Option(False, "--serve/--no-serve",
                                    help="Serve the web pages at the end."),
     ) -> None:  # fmt: skip
-        """Run a synthetic nation through collect, match, share, release and register."""
+        """Run a synthetic nation through collect, match, share, release, register."""
         from pupilshare.cli import console, context
         from pupilshare.demo import DemoRun, run_demo
 
         c = context(ctx)
-        console.print(f"pupilshare demo: {pupils:,} pupils, seed {seed}, home {c.home.root}")
+        console.print(
+            f"pupilshare demo: {pupils:,} pupils, seed {seed}, home {c.home.root}"
+        )
         run_demo(DemoRun(c.home, pupils, seed, console, serve=serve))

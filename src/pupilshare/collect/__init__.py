@@ -1,0 +1,13 @@
+"""Collection: validate returns against the catalogue in DuckDB and load them whole.
+
+``collect_files`` is what the CLI calls; ``demo_step`` is the demo's second step;
+``Collector`` is the run both are built on.
+"""
+
+from __future__ import annotations
+
+from pupilshare.collect.demo import demo_step
+from pupilshare.collect.load import Collector, FileOutcome, RunResult
+from pupilshare.collect.run import collect_files
+
+__all__ = ["Collector", "FileOutcome", "RunResult", "collect_files", "demo_step"]

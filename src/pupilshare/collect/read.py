@@ -1,0 +1,212 @@
+"""The bytes of a submitted file: hash, encoding and header, before the engine reads it.
+
+These checks are the ones a CSV reader cannot make for us: whether the file is text at
+all, whether it is UTF-8 (a Windows-1252 or Latin-1 file is rejected with the likely
+encoding named, never transcoded), and whether its header is the dataset it claims to
+be. They look at the whole file only through fast byte operations (hash, ``isascii``,
+``count``), so a large file costs little more than reading it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pupilshare import catalogue
+from pupilshare.catalogue import Dataset
+
+BOM = b"\xef\xbb\xbf"
+# Friendly names for what charset-normalizer calls the single-byte Western encodings.
+_ENCODING_NAMES = {
+    "cp1252": "Windows-1252",
+    "latin_1": "Latin-1 (ISO-8859-1)",
+    "iso8859_15": "Latin-9 (ISO-8859-15)",
+    "cp1250": "Windows-1250",
+    "cp1257": "Windows-1257",
+    "mac_roman": "Mac Roman",
+    "utf_16": "UTF-16",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with a file: ``line`` is the physical line (header = 1; 0 = the
+    whole file). ``reason`` never carries a pupil's value."""
+
+    file: str
+    line: int
+    field: str
+    severity: str  # "error" or "warning"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.field}:{self.reason}"
+
+
+@dataclass
+class FileCheck:
+    """What the byte-level checks found, and what the engine needs to read the file."""
+
+    path: Path
+    display: str
+    sha256: str
+    size: int
+    newlines: int
+    ends_with_newline: bool
+    problems: list[Problem] = field(default_factory=list)
+    data: bytes = b""
+
+    @property
+    def readable(self) -> bool:
+        """True when the engine may parse the file (no error so far)."""
+        return not any(p.severity == "error" for p in self.problems)
+
+    def line_of(self, byte_offset: int) -> int:
+        """The physical line holding ``byte_offset`` (header = 1)."""
+        return self.data.count(b"\n", 0, byte_offset) + 1
+
+
+def check_file(path: Path, ds: Dataset, display: str | None = None) -> FileCheck:
+    """Read ``path`` once and make the byte-level checks against dataset ``ds``."""
+    data = path.read_bytes()
+    shown = display or str(path)
+    fc = FileCheck(
+        path=path,
+        display=shown,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        newlines=data.count(b"\n"),
+        ends_with_newline=data.endswith(b"\n"),
+        data=data,
+    )
+    body = data[len(BOM) :] if data.startswith(BOM) else data
+    if not body.strip():
+        fc.problems.append(Problem(shown, 0, "", "error", "file is empty"))
+        return fc
+    binary = _binary_problem(body)
+    if binary is not None:
+        line = fc.line_of(body.find(binary[0]) + (len(data) - len(body)))
+        fc.problems.append(Problem(shown, line, "", "error", binary[1]))
+        return fc
+    if not body.isascii():
+        fc.problems.extend(_encoding_problems(fc, data))
+        if not fc.readable:
+            return fc
+    fc.problems.extend(header_problems(_header(body), ds, shown))
+    return fc
+
+
+def _binary_problem(body: bytes) -> tuple[bytes, str] | None:
+    """A NUL byte or a run of control characters means this is not a text file."""
+    if b"\x00" in body:
+        return b"\x00", "binary data (NUL bytes): not a CSV text file"
+    sample = body[:65536]
+    controls = sum(
+        sample.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 13)
+    )
+    if controls > max(8, len(sample) // 100):
+        first = next(bytes([c]) for c in range(1, 32) if bytes([c]) in sample)
+        return first, "binary data (control characters): not a CSV text file"
+    return None
+
+
+def _encoding_problems(fc: FileCheck, data: bytes) -> list[Problem]:
+    """Every line that is not UTF-8, with the encoding the file most likely has."""
+    try:
+        data.decode("utf-8")
+        return []
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    guesses = [m.encoding for m in from_bytes(data[:200_000])][:3]
+    named = [_ENCODING_NAMES.get(g, g) for g in guesses]
+    if any(g in ("cp1250", "cp1252", "latin_1", "cp1257") for g in guesses):
+        named = ["Windows-1252", "Latin-1 (ISO-8859-1)"] + [
+            n for n in named if n not in ("Windows-1252", "Latin-1 (ISO-8859-1)")
+        ]
+    likely = " or ".join(named[:3]) if named else "an unknown encoding"
+    reason = (
+        f"not UTF-8: the text looks like {likely}; save the file as UTF-8 "
+        "(nothing was converted)"
+    )
+    out = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            out.append(Problem(fc.display, number, "", "error", reason))
+    return out
+
+
+def _header(body: bytes) -> list[str]:
+    first = body.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    return next(csv.reader([first]), [])
+
+
+def header_problems(header: list[str], ds: Dataset, file: str) -> list[Problem]:
+    """Missing, extra, renamed or reordered columns, and a file of another dataset."""
+    expected = ds.columns
+    names = [h.strip() for h in header]
+    if names == expected:
+        return []
+    other = _better_dataset(names, ds)
+    if other is not None:
+        return [
+            Problem(
+                file,
+                1,
+                "",
+                "error",
+                f"header is dataset '{other}', not '{ds.name}': submit it as {other}",
+            )
+        ]
+    out: list[Problem] = []
+    missing = [c for c in expected if c not in names]
+    extra = [n for n in names if n not in expected]
+    if len(missing) == len(extra) and missing:
+        for m, x in zip(missing, extra, strict=True):
+            out.append(
+                Problem(
+                    file,
+                    1,
+                    m,
+                    "error",
+                    f"column '{m}' is missing; found '{x}' instead (renamed?)",
+                )
+            )
+    else:
+        out += [
+            Problem(file, 1, m, "error", f"column '{m}' is missing") for m in missing
+        ]
+        out += [Problem(file, 1, x, "error", f"unexpected column '{x}'") for x in extra]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    out += [Problem(file, 1, d, "error", f"column '{d}' appears twice") for d in dupes]
+    if not out:
+        out.append(
+            Problem(
+                file,
+                1,
+                "",
+                "error",
+                "columns are out of order; expected: " + ",".join(expected),
+            )
+        )
+    return out
+
+
+def _better_dataset(names: list[str], ds: Dataset) -> str | None:
+    """The dataset whose columns the header matches better than ``ds``'s, if any."""
+
+    def score(d: Dataset) -> float:
+        a, b = set(names), set(d.columns)
+        return len(a & b) / len(a | b) if a | b else 0.0
+
+    own = score(ds)
+    best = max(
+        (d for d in catalogue.DATASETS.values() if d.collected and d is not ds),
+        key=score,
+    )
+    return best.name if score(best) > own and score(best) >= 0.5 else None

@@ -1,0 +1,48 @@
+"""Collecting a list of files of one dataset with a progress bar: the CLI's function."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from pupilshare import catalogue
+from pupilshare.collect.load import Collector, RunResult
+from pupilshare.config import Home
+from pupilshare.errors import InvalidInput
+from pupilshare.store import Store
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]collect[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def collect_files(
+    home: Home, dataset: str, paths: Sequence[Path], console: Console | None = None
+) -> RunResult:
+    """Collect ``paths`` as ``dataset`` into the home's store; never raises for bad
+    files (the caller decides), only for an unknown dataset or a missing file."""
+    try:
+        ds = catalogue.dataset(dataset)
+    except KeyError as e:
+        raise InvalidInput(str(e.args[0])) from None
+    if not ds.collected:
+        raise InvalidInput(f"dataset {dataset!r} is derived, not collected from files")
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise InvalidInput("no such file", [f"{m}:0::no such file" for m in missing])
+    with Store.open(home) as store:
+        collector = Collector(store, home, label=ds.name)
+        bar = progress_bar(console or Console(stderr=True))
+        with bar:
+            task = bar.add_task(ds.name, total=len(paths))
+            collector.collect_all(ds, paths, on_file=lambda _: bar.advance(task))
+        return collector.finish()

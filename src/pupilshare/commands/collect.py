@@ -1,0 +1,50 @@
+"""``pupilshare collect DATASET FILE...``: validate returns and load the good ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def collect(
+        ctx: typer.Context,
+        dataset: str = typer.Argument(..., help="Catalogue dataset, e.g. census."),
+        files: list[Path] = typer.Argument(..., help="CSV files of that dataset."),
+    ) -> None:
+        """Validate each file against the catalogue; load it whole or reject it.
+
+        Every problem is listed as file:line:field:reason on screen and in a CSV
+        report under HOME/reports/. Exit code 2 when any file was rejected.
+        """
+        from pupilshare.cli import console, context
+        from pupilshare.collect import collect_files
+        from pupilshare.collect.report import problem_table
+        from pupilshare.errors import InvalidInput
+
+        result = collect_files(context(ctx).home, dataset, files, console)
+        for o in result.outcomes:
+            if o.status == "duplicate":
+                console.print(
+                    f"{o.file}: already loaded as collection "
+                    f"{o.collection_id}; not loaded again",
+                    highlight=False,
+                )
+        if result.shown:
+            console.print(problem_table(result.shown, result.errors + result.warnings))
+        loaded, rejected = result.of("loaded"), result.of("rejected")
+        console.print(
+            f"loaded {len(loaded):,} files ({result.rows:,} rows, "
+            f"{sum(o.warnings for o in loaded):,} warnings), "
+            f"rejected {len(rejected):,} files"
+            + (f"; report: {result.report_path}" if result.report_path else ""),
+            highlight=False,
+        )
+        if rejected:
+            raise InvalidInput(
+                f"{len(rejected)} of {len(files)} files rejected, nothing loaded from "
+                f"them ({result.errors:,} errors; report: {result.report_path})",
+                result.error_lines,
+            )

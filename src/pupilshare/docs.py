@@ -1,0 +1,88 @@
+"""Generated documentation: the data dictionary, from the catalogue and code sets.
+
+``python -m pupilshare.docs`` rewrites ``docs/data-dictionary.md``; a test fails when
+the committed file is stale, so the published dictionary never drifts from the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pupilshare import catalogue
+from pupilshare.codesets import CODESETS
+
+TIERS = {
+    1: "individual, identifiable, highly sensitive",
+    2: "individual, identifiable, sensitive",
+    3: "aggregated, may identify through small numbers",
+    4: "individual, identifiable, not sensitive",
+}
+
+
+def _flags(it: catalogue.Item) -> str:
+    flags = []
+    if it.required:
+        flags.append("required")
+    if it.identifying:
+        flags.append("identifying")
+    if it.quasi:
+        flags.append("quasi-identifier")
+    if it.derived:
+        flags.append("derived")
+    return ", ".join(flags)
+
+
+def data_dictionary() -> str:
+    lines = [
+        "# Data dictionary",
+        "",
+        "Generated from `pupilshare.catalogue` by `python -m pupilshare.docs`; "
+        "do not edit by hand.",
+        "",
+        "Sensitivity tiers: "
+        + "; ".join(f"**{t}** {text}" for t, text in TIERS.items())
+        + ".",
+        "",
+    ]
+    for ds in catalogue.DATASETS.values():
+        lines += [f"## `{ds.name}`: {ds.title}", "", ds.description, ""]
+        if ds.supplier:
+            lines += [f"Supplied by: {ds.supplier}.", ""]
+        if ds.unique_key:
+            lines += [f"Once per file: {', '.join(ds.unique_key)}.", ""]
+        lines += [
+            "| item | type | tier | code set / check | flags | description |",
+            "|---|---|---|---|---|---|",
+        ]
+        for it in ds.items:
+            rule = it.codeset or it.check or ""
+            if it.minimum is not None or it.maximum is not None:
+                rule = f"{rule} {it.minimum}..{it.maximum}".strip()
+            lines.append(
+                f"| `{it.name}` | {it.type} | {it.tier} | {rule} | {_flags(it)} "
+                f"| {it.description} |"
+            )
+        lines.append("")
+    lines += ["## Code sets", ""]
+    for cs in CODESETS.values():
+        lines += [f"### `{cs.name}`: {cs.description}", ""]
+        lines += ["| code | meaning | group |", "|---|---|---|"]
+        for code, meaning in cs.codes.items():
+            lines.append(f"| `{code}` | {meaning} | {cs.groups.get(code, '')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+DICTIONARY_PATH = Path("docs/data-dictionary.md")
+
+
+def main() -> int:
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()
+    (root / DICTIONARY_PATH).write_text(data_dictionary())
+    print(f"wrote {root / DICTIONARY_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
