@@ -5,6 +5,6 @@ Adding an area's commands is one line here, so areas never edit each other's fil
 
 from __future__ import annotations
 
-from pupilshare.commands import collect, demo, governance, status, synth
+from pupilshare.commands import collect, demo, governance, match, status, synth
 
-MODULES = [status, synth, collect, demo, governance]
+MODULES = [status, synth, collect, match, governance, demo]
