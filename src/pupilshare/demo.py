@@ -25,6 +25,7 @@ STEPS: list[tuple[str, str]] = [
     ("collect", "pupilshare.collect:demo_step"),
     ("match", "pupilshare.match:demo_step"),
     ("agreements", "pupilshare.governance:demo_step"),
+    ("release", "pupilshare.release:demo_step"),
     ("register", "pupilshare.governance:register_step"),
 ]
 
