@@ -243,6 +243,13 @@ def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
     if grid is None:
         return int(suppressed.sum())  # not a complete table: cannot vouch for it
     v, m = grid
+    zero_lines = 0
+    for axis in range(m.ndim):  # a line published as summing to 0 gives its cells
+        total = np.take(v, [m.shape[axis] - 1], axis=axis)
+        shown_zero = (total == 0) & ~np.take(m, [m.shape[axis] - 1], axis=axis)
+        zero_lines += int((m & np.broadcast_to(shown_zero, m.shape)).sum())
+    if zero_lines:
+        return zero_lines
     cells = np.flatnonzero(m)
     where = np.unravel_index(cells, m.shape)
     eq_rows, eq_cols, eq_coef, rhs = [], [], [], []

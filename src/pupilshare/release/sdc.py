@@ -114,11 +114,23 @@ def _group_disclosure(cube: Cube) -> None:
         status[mark & (status == PUBLISHED)] = GROUP
 
 
-def _cost(cube: Cube) -> np.ndarray:
-    """Cost of suppressing each cell: its value, non-zero cells before zeros."""
+def known_zeros(values: np.ndarray) -> np.ndarray:
+    """Cells a reader knows are zero: every cell of a line whose total is zero."""
+    known = np.zeros(values.shape, bool)
+    for axis in range(values.ndim):
+        total = np.take(values, [values.shape[axis] - 1], axis=axis)
+        known |= np.broadcast_to(total == 0, values.shape)
+    return known
+
+
+def _cost(cube: Cube, allow_known_zeros: bool = False) -> np.ndarray:
+    """Cost of suppressing each cell: its value, non-zero cells before zeros. A cell
+    known to be zero (its line sums to zero) protects nothing: never a complement."""
     v = np.abs(cube.values)
     big = float(v.max(initial=0.0)) + 1.0
     cost = np.where(v == 0, big * 2, v)
+    if not allow_known_zeros:
+        cost[known_zeros(cube.values)] = np.inf
     return np.where(cube.suppressed, np.inf, cost)
 
 
@@ -126,18 +138,22 @@ def _fix_lines(cube: Cube) -> bool:
     """Suppress the cheapest complement in every line with one suppressed cell."""
     changed = False
     while True:
-        round_changed = False
+        before = int(cube.suppressed.sum())
         for axis in range(cube.values.ndim):
             single = cube.suppressed.sum(axis=axis) == 1
             if not single.any():
                 continue
-            pick = np.argmin(_cost(cube), axis=axis)
+            cost = _cost(cube)
+            if not np.isfinite(np.min(cost, axis=axis))[single].all():
+                cost = _cost(cube, allow_known_zeros=True)  # nothing better left
+            pick = np.argmin(cost, axis=axis)
+            single &= np.isfinite(np.min(cost, axis=axis))
             others = list(np.nonzero(single))
             index = others[:axis] + [pick[single]] + others[axis:]
             cube.status[tuple(index)] = SECONDARY
-            round_changed = changed = True
-        if not round_changed:
+        if int(cube.suppressed.sum()) == before:
             return changed
+        changed = True
 
 
 def _sparse_system(mask: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
