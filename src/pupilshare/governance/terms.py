@@ -119,6 +119,8 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
             "rows": [str(r) for r in t.get("rows") or []],
             "columns": [str(c) for c in t.get("columns") or []],
             "measure": t.get("measure"),
+            "filters": {str(k): [str(v) for v in (vs or [])]
+                        for k, vs in (t.get("filters") or {}).items()},
         }
         for t in raw.get("tables") or []
     ]
