@@ -10,6 +10,7 @@ in DuckDB, files are written from Arrow: nothing loops over rows in Python.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -30,15 +31,21 @@ if TYPE_CHECKING:
 
 __all__ = ["Spec", "synthesise", "demo_step", "DATASETS"]
 
-# Pupil datasets in the order they are written, with the order of rows in a file.
-DATASETS: dict[str, str] = {
-    "census": "surname, forename",
-    "ks_results": "surname, forename, person_id, key_stage, subject",
-    "ncmp": "laestab, surname, forename",
-    "qualifications": "surname, forename, person_id, qual_type, subject",
-    "survey_contacts": "surname, forename",
+# Pupil datasets in the order they are written: what identifies a file, and the
+# order of rows within it (name order, through an integer rank of names).
+DATASETS: dict[str, tuple[str, str]] = {
+    "census": ("t, school", "name_rank"),
+    "ks_results": ("file", "name_rank, key_stage, subject"),
+    "ncmp": ("file", "laestab, name_rank"),
+    "qualifications": ("file", "name_rank, qual_type, subject"),
+    "survey_contacts": ("file", "name_rank"),
 }
-STAGES = 9  # build steps before the files are written
+# Datasets keyed on names, where two pupils may clash by chance.
+DEDUPE = ("ncmp", "survey_contacts")
+STAGES = 9
+MEMORY = os.environ.get(
+    "PUPILSHARE_SYNTH_MEMORY", "6GB"
+)  # build steps before the files are written
 Progress = Callable[[str, int, int], None]  # description, done, total
 
 
@@ -64,10 +71,10 @@ def _inject_faults(
     why: dict[str, str] = {}
     n_dup = min(10, max(1, n_census_files // 200))
     dups = faults.choose_files(con, "src_census", n_dup, rng, set())
-    faults.duplicate_rows(con, "src_census", dups, DATASETS["census"] + ", person_id")
+    faults.duplicate_rows(con, "census", dups, "name_rank, person_id")
     why.update({f: "duplicate pupil: one row appears twice" for f in dups})
-    for ds in DATASETS:
-        returns.number(con, ds, DATASETS[ds])
+    for ds, (group, order) in DATASETS.items():
+        returns.number(con, ds, group, order, dups=ds == "census")
     (bad_upn,) = faults.choose_files(con, "out_census", 1, rng, set(why)) or [None]
     if bad_upn:
         faults.set_value(
@@ -119,8 +126,13 @@ def synthesise(
     people = build_people(spec, world, rng)
     fsm = fsm_table(spec, people, rng)
     tmp = tempfile.mkdtemp(prefix="pupilshare-synth-")
+    # A bounded memory limit: DuckDB spills to ``tmp`` rather than crowd the machine.
     con = duckdb.connect(
-        config={"preserve_insertion_order": True, "temp_directory": tmp}
+        config={
+            "preserve_insertion_order": True,
+            "temp_directory": tmp,
+            "memory_limit": MEMORY,
+        }
     )
     try:
         schools = world.schools.append_column(
@@ -152,8 +164,8 @@ def synthesise(
         stage("survey contacts")
         returns.survey_src(con, rng, spec)
         stage("faults")
-        for ds, order in DATASETS.items():
-            returns.dedupe(con, ds, order)
+        for ds in DEDUPE:
+            returns.dedupe(con, ds, DATASETS[ds][1])
         n_census = con.execute(
             "SELECT count(DISTINCT file) FROM src_census"
         ).fetchall()[0][0]

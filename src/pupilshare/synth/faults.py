@@ -83,11 +83,11 @@ def choose_files(
 def duplicate_rows(
     con: duckdb.DuckDBPyConnection, table: str, files: list[str], order: str
 ) -> None:
-    """Repeat one row of each file exactly (a pupil sent twice in one return)."""
-    if not files:
-        return
+    """``dup_<table>``: one row of each file again, exactly (a pupil sent twice in
+    one return)."""
     con.execute(
-        f"INSERT INTO {table} SELECT * REPLACE (1 AS dup) FROM {table} "
+        f"CREATE OR REPLACE TABLE dup_{table} AS "
+        f"SELECT * REPLACE (1 AS dup) FROM src_{table} "
         "WHERE list_contains(?, file) "
         f"QUALIFY row_number() OVER (PARTITION BY file ORDER BY {order}) = 2",
         [files],

@@ -308,7 +308,7 @@ def build_people(spec: Spec, world: World, rng: np.random.Generator) -> pa.Table
         "surname_t": surname_t.astype(np.int32),
         "new_surname": new_surname,
         "variant": rng.random(n) < 0.03,
-        "dobswap": swappable & (rng.random(n) < 0.02),
+        "dobswap": swappable & (rng.random(n) < 0.04),
         "k": rng.integers(0, 2**30, size=n),
         "house": rng.integers(1, 140, size=n),
         "h_sds": rng.standard_normal(n),

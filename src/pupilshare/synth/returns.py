@@ -18,7 +18,44 @@ from pupilshare import catalogue, growth
 from pupilshare.synth import faults, names
 from pupilshare.synth.people import Spec, _thursday
 
-CENSUS_ORDER = "surname, forename, person_id"
+# What the other datasets take from a census row.
+ROW_COLS = ", ".join(
+    f"c.{c}"
+    for c in (
+        "person_id",
+        "t",
+        "year",
+        "school",
+        "laestab",
+        "la_code",
+        "pc_idx",
+        "postcode",
+        "ncy",
+        "sex",
+        "upn",
+        "surname",
+        "forename",
+        "date_of_birth",
+        "true_dob",
+        "swappable",
+        "ability",
+        "k",
+        "house",
+        "h_sds",
+        "b_sds",
+        "person_uln",
+        "name_rank",
+        "f0",
+        "f1",
+        "f2",
+        "f3",
+        "f4",
+        "f5",
+        "f6",
+        "f7",
+        "f8",
+    )
+)
 
 
 def add_randoms(
@@ -96,6 +133,11 @@ def register_inputs(con: duckdb.DuckDBPyConnection, spec: Spec, tables: dict) ->
 def build_census(con: duckdb.DuckDBPyConnection) -> None:
     """``cen``: every person on roll in every term, with who they appear to be then."""
     variant = faults.nickname_or_typo_sql("s.forename", "nk.nick", "s.k")
+    # Rows in a return are in name order: rank people once, sort on integers.
+    con.execute("""
+    CREATE OR REPLACE TABLE name_rank AS SELECT person_id,
+      row_number() OVER (ORDER BY surname, forename, person_id) AS name_rank
+    FROM people""")
     con.execute(f"""
     CREATE OR REPLACE TABLE cen AS
     WITH pp AS (
@@ -118,7 +160,7 @@ def build_census(con: duckdb.DuckDBPyConnection) -> None:
     SELECT s.person_id, s.t, s.year, s.term, s.census_date, s.ncy, s.school,
       sc.laestab, sc.la_code, s.pc_idx, pc.postcode, s.sex, s.ethnicity,
       s.first_language, s.sen, f.fsm, s.dob AS true_dob, s.swappable, s.ability,
-      s.k, s.house, s.h_sds, s.b_sds, s.uln AS person_uln,
+      s.k, s.house, s.h_sds, s.b_sds, s.uln AS person_uln, nr.name_rank,
       s.f0, s.f1, s.f2, s.f3, s.f4, s.f5, s.f6, s.f7, s.f8, s.f9,
       CASE WHEN s.t < s.temp_until THEN s.temp_upn ELSE s.upn END AS upn,
       CASE WHEN s.temp_upn IS NOT NULL AND s.t >= s.temp_until
@@ -138,6 +180,7 @@ def build_census(con: duckdb.DuckDBPyConnection) -> None:
     JOIN schools sc ON sc.idx = s.school
     JOIN postcodes pc ON pc.idx = s.pc_idx
     JOIN fsm f ON f.person_id = s.person_id AND f.year = s.year
+    JOIN name_rank nr ON nr.person_id = s.person_id
     LEFT JOIN nick nk ON nk.formal = s.forename
     ORDER BY s.person_id, s.t
     """)
@@ -168,9 +211,9 @@ def census_src(con: duckdb.DuckDBPyConnection) -> None:
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_census AS
+    CREATE OR REPLACE VIEW src_census AS
     SELECT 'census/census_' || year || '_' || term || '_' || laestab || '.csv' AS file,
-           person_id, 0 AS dup, {cols}
+           person_id, t, school, name_rank, 0 AS dup, {cols}
     FROM cen""")
 
 
@@ -192,9 +235,9 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
             }
         ),
     )
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TABLE ks_base AS
-    SELECT c.*, s.ks, s.subject FROM cen c
+    SELECT {ROW_COLS}, s.ks, s.subject FROM cen c
     JOIN ks_subjects s
       ON s.ks = CASE c.ncy WHEN 2 THEN 1 WHEN 6 THEN 2 WHEN 9 THEN 3 END
     WHERE c.term = 'summer' AND c.ncy IN (2, 6, 9)
@@ -231,9 +274,9 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_ks_results AS
+    CREATE OR REPLACE VIEW src_ks_results AS
     SELECT 'ks_results/ks' || ks || '_' || year || '_' || la_code || '.csv' AS file,
-           person_id, 0 AS dup, {cols}
+           person_id, name_rank, 0 AS dup, {cols}
     FROM ks_base""")
 
 
@@ -252,9 +295,9 @@ def ncmp_src(
             }
         ),
     )
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TABLE ncmp_base AS
-    SELECT c.*, make_date(c.year, 11, 1) + d."offset" AS measured
+    SELECT {ROW_COLS}, make_date(c.year, 11, 1) + d."offset" AS measured
     FROM cen c JOIN measure_days d ON d.school = c.school AND d.year = c.year
     WHERE c.term = 'spring' AND c.ncy IN (0, 6) AND c.f2 < 0.94
     ORDER BY c.person_id, c.t""")
@@ -287,7 +330,7 @@ def ncmp_src(
             "upn": "CASE WHEN f3 < 0.1 THEN upn END",
             "surname": "surname",
             "forename": f"CASE WHEN f4 < 0.05 THEN {name} ELSE forename END",
-            "date_of_birth": f"CASE WHEN swappable AND f5 < 0.01 THEN "
+            "date_of_birth": f"CASE WHEN swappable AND f5 < 0.03 THEN "
             f"{faults.swapped_sql('date_of_birth')} ELSE date_of_birth END",
             "sex": "sex",
             "postcode": "postcode",
@@ -296,9 +339,9 @@ def ncmp_src(
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_ncmp AS
+    CREATE OR REPLACE VIEW src_ncmp AS
     SELECT 'ncmp/ncmp_' || year || '_' || la_code || '.csv' AS file, person_id,
-           0 AS dup, {cols}
+           name_rank, 0 AS dup, {cols}
     FROM ncmp_sized LEFT JOIN nick nk ON nk.formal = forename""")
 
 
@@ -321,13 +364,13 @@ def qualifications_src(
             }
         ),
     )
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TABLE qual_base AS
-    SELECT c.*, 'GCSE' AS qual_type, g.subject, g.p
+    SELECT {ROW_COLS}, 'GCSE' AS qual_type, g.subject, g.p
     FROM cen c CROSS JOIN gcse_subjects g
     WHERE c.term = 'summer' AND c.ncy = 11
     UNION ALL
-    SELECT c.*, 'ALEVEL', a.subject, 0.2 FROM cen c CROSS JOIN alevel_subjects a
+    SELECT {ROW_COLS}, 'ALEVEL', a.subject, 0.2 FROM cen c CROSS JOIN alevel_subjects a
     WHERE c.term = 'summer' AND c.ncy = 13
     ORDER BY person_id, qual_type, subject""")
     add_randoms(con, "qual_base", rng, uniforms=1, normals=1)
@@ -349,7 +392,7 @@ def qualifications_src(
             "uln": "CASE WHEN f6 < 0.95 THEN person_uln END",
             "surname": "surname",
             "forename": f"CASE WHEN f7 < 0.04 THEN {name} ELSE forename END",
-            "date_of_birth": f"CASE WHEN swappable AND f5 > 0.99 THEN "
+            "date_of_birth": f"CASE WHEN swappable AND f5 > 0.97 THEN "
             f"{faults.swapped_sql('date_of_birth')} ELSE date_of_birth END",
             "sex": "sex",
             "postcode": "postcode",
@@ -359,7 +402,7 @@ def qualifications_src(
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_qualifications AS
+    CREATE OR REPLACE VIEW src_qualifications AS
     WITH q AS (
       SELECT * FROM qual_base WHERE qual_type = 'GCSE' AND u0 < p
       UNION ALL
@@ -367,7 +410,8 @@ def qualifications_src(
       QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY u0) <= 3
     )
     SELECT 'qualifications/' || lower(replace(bo.body, ' ', '_')) || '_'
-             || (q.year + 1) || '.csv' AS file, person_id, 0 AS dup, {cols}
+             || (q.year + 1) || '.csv' AS file, person_id, name_rank, 0 AS dup,
+           {cols}
     FROM q
     JOIN bodies bo ON bo.i = (hash(q.subject) + q.school) % 4
     JOIN award_days ad ON ad.ad_year = q.year AND ad.ad_type = q.qual_type
@@ -380,7 +424,7 @@ def survey_src(
     """Parents' contact details for a sample of pupils, once each."""
     con.execute(f"""
     CREATE OR REPLACE TABLE survey_base AS
-    SELECT c.* FROM cen c
+    SELECT {ROW_COLS} FROM cen c
     WHERE c.term = 'spring' AND c.f8 < 0.05
       AND c.year = {spec.first_year} + CAST(floor(c.f8 / 0.05 * {spec.years}) AS INT)
     ORDER BY c.person_id""")
@@ -397,7 +441,7 @@ def survey_src(
             "surname": "b.surname",
             "forename": "CASE WHEN b.u1 < 0.08 AND nk.nick IS NOT NULL THEN nk.nick "
             f"WHEN b.u1 < 0.11 THEN {nick} ELSE b.forename END",
-            "date_of_birth": "CASE WHEN b.swappable AND b.f5 BETWEEN 0.5 AND 0.51 "
+            "date_of_birth": "CASE WHEN b.swappable AND b.f5 BETWEEN 0.5 AND 0.53 "
             "THEN "
             f"{faults.swapped_sql('b.date_of_birth')} "
             "ELSE b.date_of_birth END",
@@ -415,9 +459,9 @@ def survey_src(
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_survey_contacts AS
+    CREATE OR REPLACE VIEW src_survey_contacts AS
     SELECT 'survey_contacts/survey_' || b.year || '.csv' AS file, b.person_id,
-           0 AS dup, {cols}
+           b.name_rank, 0 AS dup, {cols}
     FROM survey_base b
     JOIN adult_names an ON an.i = CAST(floor(b.u7 * (SELECT count(*) FROM adult_names))
                                        AS INT)
@@ -431,22 +475,32 @@ def survey_src(
 def dedupe(con: duckdb.DuckDBPyConnection, ds: str, order: str) -> None:
     """Drop rows that would repeat the dataset's unique key within a file (two
     different pupils who happen to share it), so only deliberate duplicates make a
-    file faulty. Rows with a key item missing are kept: a missing UPN is no clash."""
+    file faulty. Rows with a key item missing are kept: a missing UPN is no clash.
+    Only datasets keyed on names need this; UPN and ULN keys are unique by design."""
     key = catalogue.dataset(ds).unique_key
-    if not key:
-        return
     keep = " OR ".join(f"{k} IS NULL" for k in key)
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_{ds} AS SELECT * FROM src_{ds}
+    CREATE OR REPLACE TABLE dd_{ds} AS SELECT * FROM src_{ds}
     QUALIFY {keep} OR row_number() OVER (PARTITION BY file, {", ".join(key)}
                                          ORDER BY {order}, person_id) = 1""")
+    con.execute(f"DROP VIEW src_{ds}")
+    con.execute(f"ALTER TABLE dd_{ds} RENAME TO src_{ds}")
 
 
-def number(con: duckdb.DuckDBPyConnection, ds: str, order: str) -> None:
-    """``out_<ds>``: one row per file line (line 2 is the first data row)."""
+def number(con: duckdb.DuckDBPyConnection, ds: str, group: str, order: str,
+           dups: bool) -> None:  # fmt: skip
+    """``out_<ds>``: one row per file line (line 2 is the first data row), stored
+    file by file in line order. ``group`` identifies the file (integers are cheaper
+    to sort than the file name)."""
+    rows = (
+        f"(SELECT * FROM src_{ds} UNION ALL SELECT * FROM dup_{ds})"
+        if dups
+        else f"src_{ds}"
+    )
     con.execute(f"""
     CREATE OR REPLACE TABLE out_{ds} AS
     SELECT * EXCLUDE (dup),
-      row_number() OVER (PARTITION BY file ORDER BY {order}, person_id, dup) + 1 AS line
-    FROM src_{ds}
-    ORDER BY file, line""")
+      row_number() OVER (PARTITION BY {group} ORDER BY {order}, person_id, dup) + 1
+        AS line
+    FROM {rows}
+    ORDER BY {group}, line""")
