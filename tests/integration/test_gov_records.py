@@ -174,6 +174,8 @@ def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
     ier = actor(session, "ier.researcher")
     with pytest.raises(Conflict, match="amendment"):
         workflow.submit(session, ier, {**_draft(session), "id": "ier-attainment-gaps"})
+    with pytest.raises(Conflict, match="another recipient"):
+        workflow.submit(session, ier, {**_draft(session), "id": "lrs-younger-learners"})
     ag = session.get(Agreement, "ier-attainment-gaps")
     before = dict(ag.spec)
     later = ag.expiry_date + timedelta(days=90)
