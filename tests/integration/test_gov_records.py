@@ -246,6 +246,10 @@ def test_only_the_chief_statistician_grants_deciding_roles(seeded: tuple) -> Non
         orgs.set_roles(session, dora, "dora.ops", ["data_operations", "recipient"])
     with pytest.raises(Conflict):
         orgs.add_user(session, op, "operator", "Not me", "department", ["public"])
+    with pytest.raises(InvalidInput):
+        orgs.add_user(session, op, "../x", "Bad", "department", ["public"])
+    with pytest.raises(InvalidInput):
+        orgs.add_org(session, op, "Bad Org", "Bad", "regulator", "X-1")
     orgs.set_roles(session, dora, "dh.analyst", [], active=False, reason="left")
     with pytest.raises(Denied):
         actor(session, "dh.analyst")
