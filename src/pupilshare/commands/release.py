@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         agreement_id: str = typer.Argument(..., help="The approved agreement."),
         out: Path = typer.Option(..., "--out", help="Directory to deliver into."),
         plan: Path = typer.Option(None, "--plan", help="A release plan as JSON "
-                                  "(testing; otherwise governance's plan is used)."),
+                                  "instead of governance's; governance still decides."),
         csv: bool = typer.Option(True, "--csv/--no-csv", help="Also write CSV."),
     ) -> None:  # fmt: skip
         """Release one agreement at its level: minimise, filter, de-identify, check,
