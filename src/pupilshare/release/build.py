@@ -195,11 +195,8 @@ def _record_rules(plan: ReleasePlan) -> dict:
 
 
 def _union(keys: list[pa.Table]) -> pa.Table:
-    if not keys:
-        return pa.table({"pupil_key": pa.array([], pa.int64())})
-    return pa.concat_tables(
-        [
-            k.select(["pupil_key"]).cast(pa.schema([("pupil_key", pa.int64())]))
-            for k in keys
-        ]
-    )
+    """All pupils in the release, one column ``pupil_key`` (BIGINT)."""
+    schema = pa.schema([("pupil_key", pa.int64())])
+    parts = [k.select(["pupil_key"]) for k in keys]
+    parts = [p if p.schema == schema else p.cast(schema) for p in parts]
+    return pa.concat_tables(parts) if parts else schema.empty_table()

@@ -43,10 +43,11 @@ def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
         ds, name = ref.split(".", 1)
         it = catalogue.item(ref)
         if ds == "pupil":
-            if plan.level == "identified" or (
-                plan.level == "pseudonymised" and name == "pupil_pseudonym"
-            ):
+            named = plan.level in ("identified", "pseudonymised")
+            if name == "pupil_pseudonym" and named:
                 out.add(name)
+            elif plan.level == "identified":
+                out.add(f"pupil_{name}")
         elif ds == dataset:
             if plan.level == "identified" or not it.identifying:
                 out.add(name)
