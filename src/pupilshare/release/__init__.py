@@ -30,9 +30,8 @@ def demo_step(run: Any) -> str:
 
 def release_status(store: Store, home: Home) -> dict[str, Any]:
     """Releases delivered, by level, and the latest (for ``status --json``)."""
-    from pupilshare.release.db import has_table
 
-    if not has_table(store, "releases"):
+    if not store.exists("releases"):
         return {"delivered": 0, "by_level": {}, "latest": None}
     by_level = dict(store.rows("SELECT level, count(*) FROM releases GROUP BY 1"))
     latest = store.rows(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from pupilshare.release.db import scalar
 from pupilshare.release.derive import SUPPRESSED, generalise_sql
 from pupilshare.release.minimise import Column, Selection
 from pupilshare.release.plan import Sdc
@@ -76,7 +75,7 @@ def anonymise(
         )
     quasi = [c for c in selection.columns if c.quasi]
     k = rules.k_anonymity
-    total = scalar(store, f"SELECT count(*) FROM {SOURCE}") or 0
+    total = store.one(f"SELECT count(*) FROM {SOURCE}") or 0
     limit = rules.max_suppression * total
     lattice = list(itertools.product(*[range(len(_levels(c))) for c in quasi]))
     lattice.sort(key=lambda n: (sum(n), n))
@@ -132,8 +131,7 @@ def _risk(
     candidate population; sample uniques before and after."""
     pairs = _pairs(selection, chosen)
     raw = ", ".join(c.name for c, _ in pairs) or "1"
-    uniq_before = scalar(
-        store,
+    uniq_before = store.one(
         f"SELECT count(*) FROM (SELECT {raw}, count(DISTINCT {PUPIL_KEY}) AS f "
         f"FROM {SOURCE} GROUP BY ALL) WHERE f = 1",
     )

@@ -24,7 +24,6 @@ from threadpoolctl import threadpool_limits
 
 from pupilshare import catalogue
 from pupilshare.config import Home
-from pupilshare.release.db import has_table, scalar
 from pupilshare.release.plan import ReleasePlan
 from pupilshare.release.pseudonymise import encrypt_keys, secret
 from pupilshare.store import Store
@@ -107,12 +106,11 @@ def _lit(path: Path) -> str:
 
 
 def _opt_outs(store: Store, plan: ReleasePlan, pupils: pa.Table) -> list[str]:
-    if not has_table(store, "opt_outs"):
+    if not store.exists("opt_outs"):
         return []
     store.register("_check_pupils", pupils)
     try:
-        n = scalar(
-            store,
+        n = store.one(
             "SELECT count(DISTINCT p.pupil_key) FROM _check_pupils p JOIN opt_outs o "
             "ON o.pupil_key = p.pupil_key WHERE o.scope IN ('all', ?)",
             [plan.opt_out_scope],
@@ -130,7 +128,7 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
     for col in columns:
         if col not in allowed:
             reasons.append(f"{dataset}: column {col} is outside the agreement")
-    if "pupil_pseudonym" in columns and has_table(store, "opt_outs"):
+    if "pupil_pseudonym" in columns and store.exists("opt_outs"):
         keys = [r[0] for r in store.rows(
             "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?)",
             [plan.opt_out_scope])]  # fmt: skip

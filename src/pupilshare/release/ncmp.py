@@ -14,7 +14,6 @@ import math
 
 import pyarrow as pa
 
-from pupilshare.release.db import has_table
 from pupilshare.store import Store
 
 # Population monitoring thresholds on the BMI centile (domain notes, NCMP).
@@ -93,7 +92,7 @@ def join_sql(alias: str) -> str:
 
 def ensure_lms(store: Store) -> None:
     """Make sure the store has the UK90 LMS table (from ``pupilshare.growth``)."""
-    if has_table(store, LMS_TABLE):
+    if store.exists(LMS_TABLE):
         return
     try:
         from pupilshare import growth

@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from pupilshare.config import Home
 from pupilshare.errors import Conflict
-from pupilshare.release.db import scalar
 from pupilshare.release.derive import lit
 from pupilshare.store import Store
 
@@ -147,7 +146,7 @@ def describe_files(store: Store, staging: Path, names: list[str]) -> list[FileEn
         rows = 0
         if name.endswith((".parquet", ".csv")):
             reader = "read_parquet" if name.endswith(".parquet") else "read_csv"
-            rows = scalar(store, f"SELECT count(*) FROM {reader}({lit(str(path))})")
+            rows = store.one(f"SELECT count(*) FROM {reader}({lit(str(path))})")
         out.append(FileEntry(name, int(rows), sha256_file(path), path.stat().st_size))
     return out
 

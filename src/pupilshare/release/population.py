@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pupilshare import catalogue
 from pupilshare.release import derive, ncmp
-from pupilshare.release.db import has_table
 from pupilshare.release.derive import academic_year_sql, age_sql, lit
 from pupilshare.release.plan import ReleasePlan
 from pupilshare.store import Store
@@ -123,7 +122,7 @@ def _ensure_inputs(store: Store, dataset: str) -> None:
         "created_run INTEGER",
     }
     for table, columns in needed.items():
-        if not has_table(store, table):
+        if not store.exists(table):
             store.rows(f"CREATE TEMP TABLE {table} ({columns})")
 
 
