@@ -84,6 +84,9 @@ class Dataset:
     return); ``event_date`` is the item that dates the record (for age checks and the
     academic year); ``year_group`` is the item checked against age; ``reference``
     datasets describe places and schools, not pupils, and are never matched.
+    ``release_only_where`` is a (coded item, value) that a row must carry to leave the
+    store at all, e.g. a parent's consent to be contacted: releases filter on it and
+    the output check verifies it.
     """
 
     name: str
@@ -95,6 +98,7 @@ class Dataset:
     year_group: str | None = None
     reference: bool = False
     supplier: str = ""
+    release_only_where: tuple[str, str] | None = None
     _by_name: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,7 +107,8 @@ class Dataset:
         )
         object.__setattr__(self, "items", bound)
         self._by_name.update({i.name: i for i in bound})
-        for name in (*self.unique_key, self.event_date, self.year_group):
+        condition = self.release_only_where[0] if self.release_only_where else None
+        for name in (*self.unique_key, self.event_date, self.year_group, condition):
             if name is not None and name not in self._by_name:
                 raise ValueError(f"{self.name}: {name} is not one of its items")
 
@@ -314,6 +319,7 @@ SURVEY_CONTACTS = Dataset(
     unique_key=("surname", "forename", "date_of_birth", "parent_name"),
     event_date="collected_date",
     supplier="schools",
+    release_only_where=("contact_consent", "Y"),
 )
 
 POSTCODES = Dataset(

@@ -144,6 +144,17 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
             if hits[0][0]:
                 reasons.append(f"{dataset}: an opted-out pupil's pseudonym appears")
     ds = catalogue.dataset(dataset)
+    if ds.release_only_where:
+        item, value = ds.release_only_where
+        if item not in columns:
+            reasons.append(f"{dataset}: {item} must be released to show every row "
+                           f"has {item} = {value}")  # fmt: skip
+        else:
+            bad = store.rows(
+                f"SELECT count(*) FROM read_parquet({_lit(path)}) "
+                f"WHERE {item} IS DISTINCT FROM ?", [value])[0][0]  # fmt: skip
+            if bad:
+                reasons.append(f"{dataset}: {bad} row(s) without {item} = {value}")
     quasi = [c for c in columns if c in ds and ds.item(c).quasi]
     if plan.level == "anonymised" and quasi:
         table = pq.read_table(path, columns=quasi)

@@ -57,6 +57,9 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
             where.append(f"{age} >= {int(pop.min_age)}")
         if pop.max_age is not None:
             where.append(f"{age} <= {int(pop.max_age)}")
+    if ds.release_only_where:
+        item, value = ds.release_only_where
+        where.append(f"s.{item} = {lit(value)}")
     if pop.year_groups and ds.year_group:
         where.append(f"s.{ds.year_group} IN ({_list(pop.year_groups)})")
     if pop.la_codes:
@@ -86,6 +89,9 @@ def needed_items(plan: ReleasePlan, dataset: str) -> set[str]:
     """Items of ``dataset`` the plan uses: released items, table dimensions, measures
     and filters."""
     out = {r.split(".", 1)[1] for r in plan.items if r.split(".", 1)[0] == dataset}
+    condition = catalogue.dataset(dataset).release_only_where
+    if condition and out:
+        out.add(condition[0])
     for t in plan.tables:
         if t.dataset == dataset:
             out |= {*t.rows, *t.columns, *(f[0] for f in t.filters)}
