@@ -314,8 +314,8 @@ def build_people(spec: Spec, world: World, rng: np.random.Generator) -> pa.Table
         "h_sds": rng.standard_normal(n),
         "b_sds": rng.standard_normal(n),
     }
-    # Uniforms for per-dataset faults and sampling (f0..f9), fixed per person.
-    for i in range(10):
+    # Uniforms for per-dataset faults and sampling (f0..f8), fixed per person.
+    for i in range(9):
         cols[f"f{i}"] = rng.random(n)
     return pa.table(cols)
 

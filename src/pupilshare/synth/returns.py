@@ -18,44 +18,18 @@ from pupilshare import catalogue, growth
 from pupilshare.synth import faults, names
 from pupilshare.synth.people import Spec, _thursday
 
-# What the other datasets take from a census row.
+# What the other datasets take from a census row (c) and its person (p): ``cen``
+# itself stays narrow, since it holds every pupil in every term.
 ROW_COLS = ", ".join(
-    f"c.{c}"
-    for c in (
-        "person_id",
-        "t",
-        "year",
-        "school",
-        "laestab",
-        "la_code",
-        "pc_idx",
-        "postcode",
-        "ncy",
-        "sex",
-        "upn",
-        "surname",
-        "forename",
-        "date_of_birth",
-        "true_dob",
-        "swappable",
-        "ability",
-        "k",
-        "house",
-        "h_sds",
-        "b_sds",
-        "person_uln",
-        "name_rank",
-        "f0",
-        "f1",
-        "f2",
-        "f3",
-        "f4",
-        "f5",
-        "f6",
-        "f7",
-        "f8",
-    )
-)
+    [f"c.{c}" for c in ("person_id", "t", "year", "school", "laestab", "la_code",
+                        "pc_idx", "postcode", "ncy", "sex", "upn", "surname",
+                        "forename", "date_of_birth", "true_dob", "swappable",
+                        "name_rank")]
+    + [f"p.{c}" for c in ("ability", "k", "house", "h_sds", "b_sds", "f0", "f1",
+                          "f2", "f3", "f4", "f5", "f6", "f7", "f8")]
+    + ["p.uln AS person_uln"]
+)  # fmt: skip
+WITH_PERSON = "cen c JOIN people p ON p.person_id = c.person_id"
 
 
 def add_randoms(
@@ -159,9 +133,7 @@ def build_census(con: duckdb.DuckDBPyConnection) -> None:
     )
     SELECT s.person_id, s.t, s.year, s.term, s.census_date, s.ncy, s.school,
       sc.laestab, sc.la_code, s.pc_idx, pc.postcode, s.sex, s.ethnicity,
-      s.first_language, s.sen, f.fsm, s.dob AS true_dob, s.swappable, s.ability,
-      s.k, s.house, s.h_sds, s.b_sds, s.uln AS person_uln, nr.name_rank,
-      s.f0, s.f1, s.f2, s.f3, s.f4, s.f5, s.f6, s.f7, s.f8, s.f9,
+      s.first_language, s.sen, f.fsm, s.dob AS true_dob, s.swappable, nr.name_rank,
       CASE WHEN s.t < s.temp_until THEN s.temp_upn ELSE s.upn END AS upn,
       CASE WHEN s.temp_upn IS NOT NULL AND s.t >= s.temp_until
            THEN s.temp_upn END AS former_upn,
@@ -237,7 +209,7 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
     )
     con.execute(f"""
     CREATE OR REPLACE TABLE ks_base AS
-    SELECT {ROW_COLS}, s.ks, s.subject FROM cen c
+    SELECT {ROW_COLS}, s.ks, s.subject FROM {WITH_PERSON}
     JOIN ks_subjects s
       ON s.ks = CASE c.ncy WHEN 2 THEN 1 WHEN 6 THEN 2 WHEN 9 THEN 3 END
     WHERE c.term = 'summer' AND c.ncy IN (2, 6, 9)
@@ -298,8 +270,8 @@ def ncmp_src(
     con.execute(f"""
     CREATE OR REPLACE TABLE ncmp_base AS
     SELECT {ROW_COLS}, make_date(c.year, 11, 1) + d."offset" AS measured
-    FROM cen c JOIN measure_days d ON d.school = c.school AND d.year = c.year
-    WHERE c.term = 'spring' AND c.ncy IN (0, 6) AND c.f2 < 0.94
+    FROM {WITH_PERSON} JOIN measure_days d ON d.school = c.school AND d.year = c.year
+    WHERE c.term = 'spring' AND c.ncy IN (0, 6) AND p.f2 < 0.94
     ORDER BY c.person_id, c.t""")
     add_randoms(con, "ncmp_base", rng, normals=2)
     hz = (
@@ -367,10 +339,11 @@ def qualifications_src(
     con.execute(f"""
     CREATE OR REPLACE TABLE qual_base AS
     SELECT {ROW_COLS}, 'GCSE' AS qual_type, g.subject, g.p
-    FROM cen c CROSS JOIN gcse_subjects g
+    FROM {WITH_PERSON} CROSS JOIN gcse_subjects g
     WHERE c.term = 'summer' AND c.ncy = 11
     UNION ALL
-    SELECT {ROW_COLS}, 'ALEVEL', a.subject, 0.2 FROM cen c CROSS JOIN alevel_subjects a
+    SELECT {ROW_COLS}, 'ALEVEL', a.subject, 0.2
+    FROM {WITH_PERSON} CROSS JOIN alevel_subjects a
     WHERE c.term = 'summer' AND c.ncy = 13
     ORDER BY person_id, qual_type, subject""")
     add_randoms(con, "qual_base", rng, uniforms=1, normals=1)
@@ -424,9 +397,9 @@ def survey_src(
     """Parents' contact details for a sample of pupils, once each."""
     con.execute(f"""
     CREATE OR REPLACE TABLE survey_base AS
-    SELECT {ROW_COLS} FROM cen c
-    WHERE c.term = 'spring' AND c.f8 < 0.05
-      AND c.year = {spec.first_year} + CAST(floor(c.f8 / 0.05 * {spec.years}) AS INT)
+    SELECT {ROW_COLS} FROM {WITH_PERSON}
+    WHERE c.term = 'spring' AND p.f8 < 0.05
+      AND c.year = {spec.first_year} + CAST(floor(p.f8 / 0.05 * {spec.years}) AS INT)
     ORDER BY c.person_id""")
     add_randoms(con, "survey_base", rng, uniforms=8)
     nick = faults.nickname_or_typo_sql("b.forename", "nk.nick", "b.k + 11")
