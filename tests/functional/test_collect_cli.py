@@ -121,7 +121,7 @@ def test_valid_file_loads_with_provenance(home: Home, write, capsys) -> None:
             )
         )
         assert types["date_of_birth"] == "DATE" and types["upn"] == "VARCHAR"
-    assert "loaded 1 files (20 rows" in capsys.readouterr().out
+    assert "loaded 1 file (20 rows" in capsys.readouterr().out
 
 
 def test_same_file_twice_loads_once(home: Home, write, capsys) -> None:
@@ -131,6 +131,13 @@ def test_same_file_twice_loads_once(home: Home, write, capsys) -> None:
     assert run(home, "census", copy) == 0
     assert "already loaded as collection 1" in capsys.readouterr().out
     assert loaded_rows(home) == 5
+
+
+def test_a_file_name_with_glob_characters_is_read_as_itself(home: Home, write) -> None:
+    write("census1.csv", "\n".join(sample_lines(rows=2)) + "\n")  # what a glob hits
+    path = write("census[1].csv", "\n".join(sample_lines(rows=4, start=9)) + "\n")
+    assert run(home, "census", path) == 0
+    assert loaded_rows(home) == 4
 
 
 def test_bom_and_crlf_are_accepted(home: Home, write) -> None:

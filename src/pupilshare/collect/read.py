@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from pupilshare import catalogue
 from pupilshare.catalogue import Dataset
 
 BOM = b"\xef\xbb\xbf"
+_BLANK = re.compile(rb"^\r?$", re.MULTILINE)
+_CONTROLS = bytes(c for c in range(1, 32) if c not in (9, 10, 13))
 # Friendly names for what charset-normalizer calls the single-byte Western encodings.
 _ENCODING_NAMES = {
     "cp1252": "Windows-1252",
@@ -67,6 +70,18 @@ class FileCheck:
         """The physical line holding ``byte_offset`` (header = 1)."""
         return self.data.count(b"\n", 0, byte_offset) + 1
 
+    def blank_lines(self) -> list[int]:
+        """Lines holding nothing (the CSV reader skips them), header = 1."""
+        out, line, last = [], 1, 0
+        for m in _BLANK.finditer(self.data):
+            if m.start() >= len(self.data):
+                break
+            line += self.data.count(b"\n", last, m.start())
+            last = m.start()
+            if m.start() < len(self.data) and line > 1:
+                out.append(line)
+        return out
+
 
 def check_file(path: Path, ds: Dataset, display: str | None = None) -> FileCheck:
     """Read ``path`` once and make the byte-level checks against dataset ``ds``."""
@@ -103,11 +118,9 @@ def _binary_problem(body: bytes) -> tuple[bytes, str] | None:
     if b"\x00" in body:
         return b"\x00", "binary data (NUL bytes): not a CSV text file"
     sample = body[:65536]
-    controls = sum(
-        sample.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 13)
-    )
+    controls = len(sample) - len(sample.translate(None, _CONTROLS))
     if controls > max(8, len(sample) // 100):
-        first = next(bytes([c]) for c in range(1, 32) if bytes([c]) in sample)
+        first = next(bytes([c]) for c in _CONTROLS if bytes([c]) in sample)
         return first, "binary data (control characters): not a CSV text file"
     return None
 

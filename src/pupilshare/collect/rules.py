@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from pupilshare import schoolyear
 from pupilshare.catalogue import SQL_TYPES, Dataset, Item
 from pupilshare.identifiers import LA_NUMBERS, TEMPORARY_ULN, uln_problem_sql
 from pupilshare.identifiers import upn_problem_sql as _upn_sql
@@ -41,15 +40,17 @@ def _in_list(values: list[str] | frozenset[str]) -> str:
     return "(" + ", ".join(lit(v) for v in sorted(values)) + ")"
 
 
-def read_csv_sql(path: str, ds: Dataset, rejects: str) -> str:
-    """Read a file of ``ds`` as text columns, bad rows going to the rejects tables.
+def read_csv_sql(paths: list[str], ds: Dataset, rejects: str) -> str:
+    """Read files of ``ds`` as text columns, bad lines going to the rejects tables.
 
     Nothing is sniffed: the header was checked byte-wise already, and every value
     stays text so that the rules, not the reader, decide what is wrong with it.
     """
     columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in ds.columns) + "}"
+    files = "[" + ", ".join(lit(p) for p in paths) + "]"
     return (
-        f"SELECT * FROM read_csv({lit(path)}, header = true, auto_detect = false, "
+        f"SELECT * FROM read_csv({files}, header = true, auto_detect = false, "
+        "filename = true, "
         f"delim = ',', quote = '\"', escape = '\"', columns = {columns}, "
         "strict_mode = true, null_padding = false, encoding = 'utf-8', "
         f"max_line_size = {LONGEST_LINE}, store_rejects = true, "
@@ -117,18 +118,21 @@ def _code_cases(item: Item, col: str) -> list[str]:
 
 def _check_cases(item: Item, col: str) -> list[str]:
     """WHEN clauses for the item's identifier or format check."""
+    if item.check == "upn" and item.name != "upn":  # a former UPN may be temporary
+        return [f"WHEN true THEN 'E|' || ({_upn_sql(col)})"]
     if item.check == "upn":
+        temporary = (
+            "'W|temporary UPN: the school should replace it with a permanent one'"
+        )
         return [
-            f"WHEN ({_upn_sql(col)}) IS NOT NULL THEN 'E|' || ({_upn_sql(col)})",
-            f"WHEN regexp_full_match(substr({col}, 13, 1), '[A-Z]') "
-            "THEN 'W|temporary UPN: the school should replace it with a permanent one'",
+            f"WHEN true THEN coalesce('E|' || ({_upn_sql(col)}), CASE WHEN "
+            f"regexp_full_match(substr({col}, 13, 1), '[A-Z]') THEN {temporary} END)"
         ]
     if item.check == "uln":
         return [
             f"WHEN {col} = {lit(TEMPORARY_ULN)} "
             "THEN 'W|placeholder ULN 9999999999: loaded as empty'",
-            f"WHEN ({uln_problem_sql(col)}) IS NOT NULL "
-            f"THEN 'E|' || ({uln_problem_sql(col)})",
+            f"WHEN true THEN 'E|' || ({uln_problem_sql(col)})",
         ]
     if item.check == "laestab":
         return [
@@ -177,19 +181,35 @@ def item_problem_sql(item: Item, col: str, today: date) -> str:
     cases += _type_cases(item, col, today)
     cases += _code_cases(item, col)
     cases += _check_cases(item, col)
+    if item.type == "text":
+        cases.append(f"WHEN {col} <> trim({col}) "
+                     "THEN 'W|spaces before or after the value'")  # fmt: skip
     return "CASE " + " ".join(cases) + " ELSE NULL END"
 
 
-def _date(col: str) -> str:
-    return f"TRY_CAST({col} AS DATE)"
+def _date(col: str, today: date) -> str:
+    """The value as a date only when it passes its own date rules, else NULL, so a
+    cross-item rule never repeats a problem already reported on the item."""
+    return (
+        f"(CASE WHEN regexp_full_match({col}, {lit(DATE_SHAPE)}) AND TRY_CAST({col} "
+        f"AS DATE) BETWEEN DATE '{EARLIEST}' AND DATE '{today.isoformat()}' "
+        f"THEN TRY_CAST({col} AS DATE) END)"
+    )
 
 
-def cross_problem_sqls(ds: Dataset) -> list[tuple[str, str]]:
-    """Rules between items: (field reported, expression) pairs."""
+def cross_problem_sqls(ds: Dataset, today: date) -> list[tuple[str, str]]:
+    """Rules between items: (field reported, expression) pairs.
+
+    Age against year group: a pupil's age on 31 August at the start of the academic
+    year of the event date is 4 in Reception and year + 4 in Years 1-13 (Year 1 are 5
+    and turn 6 during the year; Year 6, measured by NCMP, are 10-11). One year out
+    is a query (warning: held back or ahead); two or more is an error.
+    """
     out: list[tuple[str, str]] = []
     if ds.event_date is None or "date_of_birth" not in ds:
         return out
-    dob, ev = _date(ident("date_of_birth")), _date(ident(ds.event_date))
+    dob = _date(ident("date_of_birth"), today)
+    ev = _date(ident(ds.event_date), today)
     out.append(
         (
             "date_of_birth",
@@ -202,8 +222,9 @@ def cross_problem_sqls(ds: Dataset) -> list[tuple[str, str]]:
     yg = ident(ds.year_group)
     codes = ds.item(ds.year_group).codes
     assert codes is not None
-    age = schoolyear.age_on_31_august_sql(dob, ev)
-    expected = schoolyear.expected_age_sql(yg)
+    start = f"(year({ev}) - CASE WHEN month({ev}) < 9 THEN 1 ELSE 0 END)"
+    age = f"({start} - year({dob}) - CASE WHEN month({dob}) > 8 THEN 1 ELSE 0 END)"
+    expected = f"(CASE WHEN {yg} = 'R' THEN 4 ELSE TRY_CAST({yg} AS INTEGER) + 4 END)"
     gap = f"abs({age} - {expected})"
     out.append(
         (
@@ -218,39 +239,46 @@ def cross_problem_sqls(ds: Dataset) -> list[tuple[str, str]]:
 
 
 def duplicate_sql(ds: Dataset, stage: str) -> str | None:
-    """Rows whose unique key appears more than once in the return (NULL parts never
-    match), with the lines of the other copies."""
+    """Rows whose unique key appears more than once in their return (NULL parts
+    never match), with the lines of the other copies.
+
+    Repeated keys are found by aggregation first, so only their rows are windowed.
+    """
     if not ds.unique_key:
         return None
     key = ", ".join(ident(k) for k in ds.unique_key)
     present = " AND ".join(f"{ident(k)} IS NOT NULL" for k in ds.unique_key)
     label = "+".join(ds.unique_key)
+    others = "list_slice(list_filter(lines, lambda x: x <> line), 1, 5)"
     return (
-        f"SELECT line, {lit(label)} AS field, 'error' AS severity, "
+        f"SELECT seq, line, {lit(label)} AS field, 'error' AS severity, "
         f"'same ' || {lit(' + '.join(ds.unique_key))} || ' as line' || "
         "CASE WHEN n > 2 THEN 's ' ELSE ' ' END || "
-        "array_to_string(list_slice(list_filter(lines, lambda x: x <> line), 1, 5), "
-        "', ') "
+        f"array_to_string({others}, ', ') "
         "|| CASE WHEN n > 6 THEN ', ...' ELSE '' END "
         "|| ' (duplicate pupil in this return)' AS reason "
-        f"FROM (SELECT line, count(*) OVER w AS n, list(line) OVER w AS lines "
-        f"FROM {stage} WHERE {present} "
-        f"WINDOW w AS (PARTITION BY {key}) QUALIFY n > 1)"
+        "FROM (SELECT seq, line, count(*) OVER w AS n, "
+        "list(line) OVER (w ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND "
+        "UNBOUNDED FOLLOWING) AS lines "
+        f"FROM (SELECT s.* FROM {stage} s SEMI JOIN (SELECT seq, {key} FROM {stage} "
+        f"WHERE {present} GROUP BY seq, {key} HAVING count(*) > 1) d "
+        f"USING (seq, {key})) WINDOW w AS (PARTITION BY seq, {key}))"
     )
 
 
 def problems_sql(ds: Dataset, stage: str, today: date) -> str:
-    """Every problem in the staged rows: ``(line, field, severity, reason)``."""
+    """Every problem in the staged rows: ``(seq, line, field, severity, reason)``."""
     checks = [(i.name, item_problem_sql(i, ident(i.name), today)) for i in ds.collected]
-    checks += cross_problem_sqls(ds)
+    checks += cross_problem_sqls(ds, today)
     branches = [
-        f"SELECT line, {lit(name)} AS field, p FROM "
-        f"(SELECT line, {expr} AS p FROM {stage}) WHERE p IS NOT NULL"
+        f"SELECT seq, line, {lit(name)} AS field, p FROM "
+        f"(SELECT seq, line, {expr} AS p FROM {stage}) WHERE p IS NOT NULL"
         for name, expr in checks
     ]
     body = " UNION ALL ".join(branches)
     sql = (
-        "SELECT line, field, CASE WHEN p[1] = 'E' THEN 'error' ELSE 'warning' END "
+        "SELECT seq, line, field, "
+        "CASE WHEN p[1] = 'E' THEN 'error' ELSE 'warning' END "
         f"AS severity, p[3:] AS reason FROM ({body})"
     )
     dupes = duplicate_sql(ds, stage)
@@ -266,12 +294,13 @@ def dataset_table_sql(ds: Dataset) -> str:
 
 
 def insert_rows_sql(ds: Dataset, stage: str) -> str:
-    """Copy staged rows into the dataset's table, typed, under collection ``?``."""
+    """Copy one staged file's rows (``seq = $2``) into the dataset's table, typed,
+    under collection ``$1``."""
     names = ", ".join(ident(i.name) for i in ds.collected)
     values = ", ".join(typed_sql(i, ident(i.name)) for i in ds.collected)
     return (
         f"INSERT INTO {ident(ds.table)} (collection_id, line, {names}) "
-        f"SELECT ?, line, {values} FROM {stage}"
+        f"SELECT $1, line, {values} FROM {stage} WHERE seq = $2"
     )
 
 
