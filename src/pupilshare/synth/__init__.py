@@ -10,6 +10,7 @@ in DuckDB, files are written from Arrow: nothing loops over rows in Python.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,13 +22,16 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pupilshare import status as _status
 from pupilshare.errors import InvalidInput
 from pupilshare.synth import faults, returns, writer
 from pupilshare.synth.geography import build_world
 from pupilshare.synth.people import Spec, build_people, fsm_table, terms_table
 
 if TYPE_CHECKING:
+    from pupilshare.config import Home
     from pupilshare.demo import DemoRun
+    from pupilshare.store import Store
 
 __all__ = ["Spec", "synthesise", "demo_step", "DATASETS"]
 
@@ -247,3 +251,22 @@ def demo_step(run: DemoRun) -> str:
         f"{run.pupils:,} pupils: {n_files:,} files, {rows:,} rows "
         f"({len(manifest['faulty'])} faulty on purpose) in {run.nation_dir}"
     )
+
+
+def nation_status(store: Store, home: Home) -> dict[str, Any] | None:
+    """``status --json`` section: the nation in ``HOME/nation``, if one was made."""
+    path = home.root / "nation" / "manifest.json"
+    if not path.exists():
+        return None
+    m = json.loads(path.read_text())
+    return {
+        "dir": str(path.parent),
+        "seed": m["seed"],
+        "pupils": m["pupils"],
+        "years": [m["first_year"], m["first_year"] + m["years"] - 1],
+        "datasets": m["datasets"],
+        "faulty": m["faulty"],
+    }
+
+
+_status.SECTIONS["nation"] = nation_status
