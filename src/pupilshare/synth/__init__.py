@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from pupilshare import status as _status
 from pupilshare.errors import InvalidInput
-from pupilshare.synth import faults, returns, writer
+from pupilshare.synth import census, faults, returns, tables, writer
 from pupilshare.synth.geography import build_world
 from pupilshare.synth.people import Spec, build_people, fsm_table, terms_table
 
@@ -78,7 +78,7 @@ def _inject_faults(
     faults.duplicate_rows(con, "census", dups, "name_rank, person_id")
     why.update({f: "duplicate pupil: one row appears twice" for f in dups})
     for ds, (group, order) in DATASETS.items():
-        returns.number(con, ds, group, order, dups=ds == "census")
+        tables.number(con, ds, group, order, dups=ds == "census")
     (bad_upn,) = faults.choose_files(con, "out_census", 1, rng, set(why)) or [None]
     if bad_upn:
         faults.set_value(
@@ -145,7 +145,7 @@ def synthesise(
         postcodes = world.postcodes.append_column(
             "idx", pa.array(np.arange(world.postcodes.num_rows))
         )
-        returns.register_inputs(
+        tables.register_inputs(
             con,
             spec,
             {
@@ -157,8 +157,8 @@ def synthesise(
             },
         )
         stage("census terms")
-        returns.build_census(con)
-        returns.census_src(con)
+        census.build_census(con)
+        census.census_src(con)
         stage("key stage results")
         returns.ks_src(con, rng)
         stage("child measurements")
@@ -169,7 +169,7 @@ def synthesise(
         returns.survey_src(con, rng, spec)
         stage("faults")
         for ds in DEDUPE:
-            returns.dedupe(con, ds, DATASETS[ds][1])
+            tables.dedupe(con, ds, DATASETS[ds][1])
         n_census = con.execute(
             "SELECT count(DISTINCT file) FROM src_census"
         ).fetchall()[0][0]
