@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,22 @@ MEMORY = os.environ.get(
     "PUPILSHARE_SYNTH_MEMORY", "6GB"
 )  # build steps before the files are written
 Progress = Callable[[str, int, int], None]  # description, done, total
+
+
+def _check(spec: Spec) -> None:
+    """Refuse a nation that could not be valid: too small, or with future dates."""
+    if spec.pupils < 50:
+        raise InvalidInput("a nation needs at least 50 pupils")
+    if not 1 <= spec.years <= 10:
+        raise InvalidInput("a nation covers 1 to 10 academic years")
+    if not 20 <= spec.school_size <= 600:
+        raise InvalidInput("school size must be 20 to 600 pupils")
+    last = spec.first_year + spec.years  # results come out in its August
+    if date(last, 9, 1) > date.today():
+        raise InvalidInput(
+            f"academic year {last - 1}/{last % 100:02d} has not ended; "
+            "choose an earlier --first-year or fewer --years"
+        )
 
 
 def _prepare(out: Path) -> None:
@@ -110,9 +127,8 @@ def synthesise(
     ``options`` may set ``first_year``, ``years`` and ``school_size`` (see ``Spec``).
     The same arguments always give the same bytes.
     """
-    if pupils < 50:
-        raise InvalidInput("a nation needs at least 50 pupils")
     spec = Spec(pupils=pupils, seed=seed, **options)
+    _check(spec)
     out = Path(out)
     _prepare(out)
     step = progress or (lambda *_: None)
