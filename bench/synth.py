@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -48,6 +49,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
     args = parser.parse_args()
+    # A kill (e.g. by a memory watchdog) still removes the temporary nation.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stages: dict[str, float] = {}
     last = [time.perf_counter(), ""]
 
