@@ -65,7 +65,6 @@ def build_census(con: duckdb.DuckDBPyConnection) -> None:
     JOIN fsm f ON f.person_id = s.person_id AND f.year = s.year
     JOIN name_rank nr ON nr.person_id = s.person_id
     LEFT JOIN nick nk ON nk.formal = s.forename
-    ORDER BY s.person_id, s.t
     """)
 
 

@@ -130,8 +130,7 @@ def ncmp_src(
     JOIN growth_lms_arrow h ON h.sex = b.sex AND h.measurement = 'height'
       AND h.age_days = b.measured - b.true_dob
     JOIN growth_lms_arrow g ON g.sex = b.sex AND g.measurement = 'bmi'
-      AND g.age_days = b.measured - b.true_dob
-    ORDER BY b.person_id, b.t""")
+      AND g.age_days = b.measured - b.true_dob""")
     name = faults.nickname_or_typo_sql("forename", "nk.nick", "k + 3")
     cols = project(
         "ncmp",
