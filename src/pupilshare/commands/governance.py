@@ -107,11 +107,13 @@ def agreements_panel(
     view: list[str] = typer.Option([], "--view", help="member=approve|reject|abstain: "
                                    "reasons"),
     conflict: list[str] = typer.Option([], "--conflict", help="member=declaration"),
-    condition: list[str] = typer.Option([], "--condition"),
-    amendment: int = typer.Option(None, "--amendment"),
+    condition: list[str] = typer.Option([], "--condition", help="Attach a condition."),
+    amendment: int = typer.Option(None, "--amendment", help="Sit on this amendment."),
 ) -> None:  # fmt: skip
-    """Record a sitting of the approval panel: views with reasons, conflicts
-    (quorum: [governance] quorum in pupilshare.toml, default 3)."""
+    """Record a sitting of the approval panel: views with reasons, conflicts.
+
+    Quorum is "quorum" in the governance section of pupilshare.toml (default 3).
+    """
     from pupilshare.cli import context
     from pupilshare.governance.panel import QUORUM, record
 
