@@ -87,20 +87,21 @@ def _prepare(out: Path) -> None:
 
 def _inject_faults(
     con: duckdb.DuckDBPyConnection, rng: np.random.Generator, n_census_files: int
-) -> dict[str, str]:
-    """Make a few files faulty on purpose; returns file -> why it must be rejected."""
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Make a few files faulty on purpose; returns file -> why it must be rejected,
+    and the census edits (file -> column, SQL) to make as each term is written."""
     why: dict[str, str] = {}
     n_dup = min(10, max(1, n_census_files // 200))
     dups = faults.choose_files(con, "src_census", n_dup, rng, set())
     faults.duplicate_rows(con, "census", dups, "name_rank, person_id")
     why.update({f: "duplicate pupil: one row appears twice" for f in dups})
     for ds, (group, order) in DATASETS.items():
-        tables.number(con, ds, group, order, dups=ds == "census")
-    (bad_upn,) = faults.choose_files(con, "out_census", 1, rng, set(why)) or [None]
+        if ds != "census":  # census is numbered term by term as it is written
+            tables.number(con, ds, group, order)
+    later: dict[str, tuple[str, str]] = {}
+    (bad_upn,) = faults.choose_files(con, "src_census", 1, rng, set(why)) or [None]
     if bad_upn:
-        faults.set_value(
-            con, "out_census", bad_upn, "upn", faults.bad_check_letter_sql("upn")
-        )
+        later[bad_upn] = ("upn", faults.bad_check_letter_sql("upn"))
         why[bad_upn] = "UPN with a wrong check letter on line 2"
     (bad_date,) = faults.choose_files(con, "out_ks_results", 1, rng, set()) or [None]
     if bad_date:
@@ -112,7 +113,31 @@ def _inject_faults(
             "substr(date_of_birth, 1, 4) || '-02-31'",
         )
         why[bad_date] = "date of birth 31 February on line 2"
-    return why
+    return why, later
+
+
+def _write_census(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    tick: Callable[[int], None],
+    later: dict[str, tuple[str, str]],
+    n_terms: int,
+) -> dict[str, int]:
+    """Number, fault and write the census one term at a time: each term's sort fits
+    in memory, where one sort of every term would spill to disk at a million pupils.
+    Keeps ``truth_census`` (file, line, person_id) for the truth file."""
+    con.execute("CREATE OR REPLACE TABLE truth_census "
+                "(file VARCHAR, line BIGINT, person_id BIGINT)")  # fmt: skip
+    group, order = DATASETS["census"]
+    counts: dict[str, int] = {}
+    for t in range(n_terms):
+        tables.number(con, "census", group, order, dups=True, where=f"t = {t}")
+        for file, (column, expr) in later.items():
+            faults.set_value(con, "out_census", file, column, expr)
+        counts.update(writer.write_dataset(con, "census", out, tick))
+        con.execute("INSERT INTO truth_census SELECT file, line, person_id "
+                    "FROM out_census")  # fmt: skip
+    return counts
 
 
 def synthesise(
@@ -189,10 +214,11 @@ def synthesise(
         n_census = con.execute(
             "SELECT count(DISTINCT file) FROM src_census"
         ).fetchall()[0][0]
-        why = _inject_faults(con, rng, n_census)
-        total_files = sum(
+        why, later = _inject_faults(con, rng, n_census)
+        total_files = n_census + sum(
             con.execute(f"SELECT count(DISTINCT file) FROM out_{ds}").fetchall()[0][0]
             for ds in DATASETS
+            if ds != "census"
         )
         written = 0
 
@@ -204,13 +230,17 @@ def synthesise(
         files: list[dict[str, Any]] = []
         summary: dict[str, dict[str, int]] = {}
         for ds in DATASETS:
-            counts = writer.write_dataset(con, ds, out, tick)
+            if ds == "census":
+                counts = _write_census(con, out, tick, later, spec.n_terms)
+            else:
+                counts = writer.write_dataset(con, ds, out, tick)
             files += [{"dataset": ds, "file": f, "rows": n} for f, n in counts.items()]
             summary[ds] = {"files": len(counts), "rows": sum(counts.values())}
         writer.write_table(world.postcodes, out / "reference" / "postcodes.csv")
         writer.write_table(world.schools, out / "reference" / "schools.csv")
         step("truth", STAGES - 2 + written, STAGES - 2 + total_files + 1)
-        truth_rows = writer.write_truth(con, list(DATASETS), out / "truth.csv")
+        sources = {ds: f"out_{ds}" for ds in DATASETS} | {"census": "truth_census"}
+        truth_rows = writer.write_truth(con, sources, out / "truth.csv")
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -104,11 +104,17 @@ def dedupe(con: duckdb.DuckDBPyConnection, ds: str, order: str) -> None:
     con.execute(f"ALTER TABLE dd_{ds} RENAME TO src_{ds}")
 
 
-def number(con: duckdb.DuckDBPyConnection, ds: str, group: str, order: str,
-           dups: bool) -> None:  # fmt: skip
+def number(
+    con: duckdb.DuckDBPyConnection,
+    ds: str,
+    group: str,
+    order: str,
+    dups: bool = False,
+    where: str = "true",
+) -> None:
     """``out_<ds>``: one row per file line (line 2 is the first data row), stored
     file by file in line order. ``group`` identifies the file (integers are cheaper
-    to sort than the file name)."""
+    to sort than the file name); ``where`` takes a slice (a census term)."""
     rows = (
         f"(SELECT * FROM src_{ds} UNION ALL SELECT * FROM dup_{ds})"
         if dups
@@ -120,4 +126,5 @@ def number(con: duckdb.DuckDBPyConnection, ds: str, group: str, order: str,
       row_number() OVER (PARTITION BY {group} ORDER BY {order}, person_id, dup) + 1
         AS line
     FROM {rows}
+    WHERE {where}
     ORDER BY {group}, line""")
