@@ -233,6 +233,7 @@ def agreements_plan(ctx: typer.Context, agreement_id: str) -> None:
 # -- organisations, gateways, users ------------------------------------------
 @orgs_app.command("list")
 def orgs_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Recipient organisations with their legal identity and status."""
     from pupilshare.governance.views import list_orgs
 
     with _records(ctx) as (s, who):
@@ -245,6 +246,7 @@ def orgs_list(ctx: typer.Context, as_json: bool = JSON) -> None:
 @orgs_app.command("show")
 def orgs_show(ctx: typer.Context, org_id: str,
               as_json: bool = JSON) -> None:  # fmt: skip
+    """One organisation: identity, identity changes, users and agreements."""
     from pupilshare.governance.views import show_org
 
     with _records(ctx) as (s, who):
@@ -302,6 +304,7 @@ def orgs_reinstate(ctx: typer.Context, org_id: str,
 @gateways_app.command("list")
 def gateways_list(ctx: typer.Context,
                   as_json: bool = JSON) -> None:  # fmt: skip
+    """Legal gateways and what each allows."""
     from pupilshare.governance.views import list_gateways
 
     with _records(ctx) as (s, who):
@@ -336,6 +339,7 @@ def gateways_add(ctx: typer.Context, file: Path) -> None:
 
 @users_app.command("list")
 def users_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Named users, their organisations and roles."""
     from pupilshare.governance.views import list_users
 
     with _records(ctx) as (s, who):
