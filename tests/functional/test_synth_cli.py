@@ -6,11 +6,13 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from pupilshare.cli import main
 from pupilshare.config import Home
 from pupilshare.demo import DemoRun
+from pupilshare.store import Store
 from pupilshare.synth import demo_step
 
 
@@ -22,10 +24,18 @@ def test_synth_command_writes_a_nation(tmp_path: Path, home: Home) -> None:
     assert (out / "truth.csv").exists() and (out / "reference" / "schools.csv").exists()
 
 
-def test_synth_defaults_to_the_home(home: Home) -> None:
+def test_synth_defaults_to_the_home_and_status_shows_it(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["synth", "--pupils", "100", "--years", "2"]) == 0
     manifest = json.loads((home.root / "nation" / "manifest.json").read_text())
     assert manifest["years"] == 2
+    Store.open(home).close()  # status reports sections once a store exists
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    nation = json.loads(capsys.readouterr().out)["nation"]
+    assert nation["pupils"] == 100 and nation["years"] == [2021, 2022]
+    assert nation["faulty"] == manifest["faulty"]
 
 
 def test_synth_rejects_a_tiny_nation(tmp_path: Path, home: Home) -> None:

@@ -21,6 +21,7 @@ def typo_sql(name: str, k: str) -> str:
     doubled, swapped with the next or replaced. Only letters are touched, from the
     second character on, so the result is still a well-formed name."""
     n = f"length({name})"
+    k = f"({k})"
     p = f"(2 + ({k} // 4) % greatest({n} - 2, 1))"
     op = f"({k} % 4)"
     repl = f"substr('aeilnorstu', 1 + ({k} // 64) % 10, 1)"
@@ -40,7 +41,7 @@ def typo_sql(name: str, k: str) -> str:
 def nickname_or_typo_sql(name: str, nick: str, k: str) -> str:
     """The nickname where the name has one (half the time), else a typo."""
     return (
-        f"(CASE WHEN {nick} IS NOT NULL AND {k} % 2 = 0 THEN {nick} "
+        f"(CASE WHEN {nick} IS NOT NULL AND ({k}) % 2 = 0 THEN {nick} "
         f"ELSE {typo_sql(name, k)} END)"
     )
 

@@ -1,11 +1,7 @@
-"""Each dataset's rows, built in DuckDB from the people and their census terms.
+"""Key stage results, NCMP measurements, qualifications and survey contacts.
 
-Every builder makes a table ``src_<dataset>`` with ``file``, ``person_id``, sort
-columns and the dataset's catalogue columns as text (so a fault can write any text,
-such as a 31 February). ``finish`` numbers the lines of each file. Census rows come
-from joining people to the terms they are on roll; the other datasets derive from
-the census row of the right term, so a changed surname, a move or a temporary UPN
-shows through everywhere, and then add their own slips on top.
+Each is built from the census row of the right term (and its person), then adds its
+own slips on top: missing UPNs, typos, nicknames, swapped days and months.
 """
 
 from __future__ import annotations
@@ -14,207 +10,23 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pupilshare import catalogue, growth
+from pupilshare import growth
 from pupilshare.synth import faults, names
-from pupilshare.synth.people import Spec, _thursday
+from pupilshare.synth.people import Spec
+from pupilshare.synth.tables import add_randoms, project
 
-# What the other datasets take from a census row.
+# What the other datasets take from a census row (c) and its person (p): ``cen``
+# itself stays narrow, since it holds every pupil in every term.
 ROW_COLS = ", ".join(
-    f"c.{c}"
-    for c in (
-        "person_id",
-        "t",
-        "year",
-        "school",
-        "laestab",
-        "la_code",
-        "pc_idx",
-        "postcode",
-        "ncy",
-        "sex",
-        "upn",
-        "surname",
-        "forename",
-        "date_of_birth",
-        "true_dob",
-        "swappable",
-        "ability",
-        "k",
-        "house",
-        "h_sds",
-        "b_sds",
-        "person_uln",
-        "name_rank",
-        "f0",
-        "f1",
-        "f2",
-        "f3",
-        "f4",
-        "f5",
-        "f6",
-        "f7",
-        "f8",
-    )
-)
-
-
-def add_randoms(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rng: np.random.Generator,
-    uniforms: int = 0,
-    normals: int = 0,
-) -> None:
-    """Attach per-row random columns u0.., z0.. in the table's stored order."""
-    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    cols = {f"u{i}": rng.random(n) for i in range(uniforms)}
-    cols.update({f"z{i}": rng.standard_normal(n) for i in range(normals)})
-    con.register("_rand", pa.table(cols))
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} "
-        "POSITIONAL JOIN _rand"
-    )
-    con.unregister("_rand")
-
-
-def _project(ds: str, exprs: dict[str, str]) -> str:
-    """Catalogue columns of ``ds`` in file order, each cast to text."""
-    cols = catalogue.dataset(ds).columns
-    missing = set(cols) ^ set(exprs)
-    if missing:
-        raise ValueError(f"{ds}: columns do not match the catalogue: {sorted(missing)}")
-    return ", ".join(f"CAST({exprs[c]} AS VARCHAR) AS {c}" for c in cols)
-
-
-def register_inputs(con: duckdb.DuckDBPyConnection, spec: Spec, tables: dict) -> None:
-    for name, table in tables.items():
-        con.register(name, table)
-    con.register(
-        "nick",
-        pa.table(
-            {"formal": list(names.NICKNAMES), "nick": list(names.NICKNAMES.values())}
-        ),
-    )
-    con.register(
-        "adult_names",
-        pa.table(
-            {
-                "i": np.arange(len(names.BOYS) + len(names.GIRLS)),
-                "name": list(names.BOYS) + list(names.GIRLS),
-            }
-        ),
-    )
-    con.register(
-        "surname_list",
-        pa.table({"i": np.arange(len(names.SURNAMES)), "name": list(names.SURNAMES)}),
-    )
-    con.register(
-        "streets",
-        pa.table({"i": np.arange(len(names.STREETS)), "name": list(names.STREETS)}),
-    )
-    years = list(range(spec.first_year, spec.first_year + spec.years))
-    con.register(
-        "award_days",
-        pa.table(
-            {
-                "ad_year": years * 2,
-                "ad_type": ["ALEVEL"] * len(years) + ["GCSE"] * len(years),
-                "award_date": pa.array(
-                    [_thursday(y + 1, 8, 3) for y in years]
-                    + [_thursday(y + 1, 8, 4) for y in years],
-                    pa.date32(),
-                ),
-            }
-        ),
-    )
-    con.register("growth_lms_arrow", growth.lms_table())
-
-
-def build_census(con: duckdb.DuckDBPyConnection) -> None:
-    """``cen``: every person on roll in every term, with who they appear to be then."""
-    variant = faults.nickname_or_typo_sql("s.forename", "nk.nick", "s.k")
-    # Rows in a return are in name order: rank people once, sort on integers.
-    con.execute("""
-    CREATE OR REPLACE TABLE name_rank AS SELECT person_id,
-      row_number() OVER (ORDER BY surname, forename, person_id) AS name_rank
-    FROM people""")
-    con.execute(f"""
-    CREATE OR REPLACE TABLE cen AS
-    WITH pp AS (
-      SELECT p.*, ta.census_date - 14 AS arrival_date, tm.census_date - 21 AS move_date
-      FROM people p
-      LEFT JOIN terms ta ON ta.t = p.start_t AND p.arrival
-      LEFT JOIN terms tm ON tm.t = p.move_t
-    ), r AS (
-      SELECT pp.*, t.t, t.year, t.term, t.census_date, t.year - pp.cohort AS ncy,
-             t.t >= pp.move_t AS moved
-      FROM pp JOIN terms t ON t.t BETWEEN pp.start_t AND pp.end_t
-    ), s AS (
-      SELECT r.*,
-        CASE WHEN ncy <= 6 THEN (CASE WHEN moved THEN prim_b ELSE prim_a END)
-             ELSE (CASE WHEN moved THEN sec_b ELSE sec_a END) END AS school,
-        CASE WHEN ncy <= 6 THEN prim_a ELSE sec_a END AS school_before,
-        CASE WHEN moved THEN pc_b ELSE pc_a END AS pc_idx
-      FROM r
-    )
-    SELECT s.person_id, s.t, s.year, s.term, s.census_date, s.ncy, s.school,
-      sc.laestab, sc.la_code, s.pc_idx, pc.postcode, s.sex, s.ethnicity,
-      s.first_language, s.sen, f.fsm, s.dob AS true_dob, s.swappable, s.ability,
-      s.k, s.house, s.h_sds, s.b_sds, s.uln AS person_uln, nr.name_rank,
-      s.f0, s.f1, s.f2, s.f3, s.f4, s.f5, s.f6, s.f7, s.f8, s.f9,
-      CASE WHEN s.t < s.temp_until THEN s.temp_upn ELSE s.upn END AS upn,
-      CASE WHEN s.temp_upn IS NOT NULL AND s.t >= s.temp_until
-           THEN s.temp_upn END AS former_upn,
-      CASE WHEN s.ncy >= 10 AND s.uln_in_census THEN s.uln END AS uln,
-      CASE WHEN s.t >= s.surname_t THEN s.new_surname ELSE s.surname END AS surname,
-      CASE WHEN s.t >= s.surname_t THEN s.surname END AS former_surname,
-      CASE WHEN s.variant AND s.ncy >= 7 THEN {variant} ELSE s.forename END
-        AS forename,
-      CASE WHEN s.dobswap AND s.ncy >= 7 THEN {faults.swapped_sql("s.dob")}
-           ELSE s.dob END AS date_of_birth,
-      greatest(make_date(s.cohort + CASE WHEN s.ncy <= 6 THEN 0 ELSE 7 END, 9, 1),
-               CASE WHEN s.arrival THEN s.arrival_date END,
-               CASE WHEN s.moved AND s.school <> s.school_before THEN s.move_date END)
-        AS entry_date
-    FROM s
-    JOIN schools sc ON sc.idx = s.school
-    JOIN postcodes pc ON pc.idx = s.pc_idx
-    JOIN fsm f ON f.person_id = s.person_id AND f.year = s.year
-    JOIN name_rank nr ON nr.person_id = s.person_id
-    LEFT JOIN nick nk ON nk.formal = s.forename
-    ORDER BY s.person_id, s.t
-    """)
-
-
-def census_src(con: duckdb.DuckDBPyConnection) -> None:
-    cols = _project(
-        "census",
-        {
-            "census_date": "census_date",
-            "laestab": "laestab",
-            "upn": "upn",
-            "former_upn": "former_upn",
-            "uln": "uln",
-            "surname": "surname",
-            "forename": "forename",
-            "date_of_birth": "date_of_birth",
-            "sex": "sex",
-            "former_surname": "former_surname",
-            "postcode": "postcode",
-            "ethnicity": "ethnicity",
-            "first_language": "first_language",
-            "ncyear": "CASE WHEN ncy = 0 THEN 'R' ELSE CAST(ncy AS VARCHAR) END",
-            "enrol_status": "'C'",
-            "entry_date": "entry_date",
-            "sen_provision": "sen",
-            "fsm_eligible": "fsm",
-        },
-    )
-    con.execute(f"""
-    CREATE OR REPLACE VIEW src_census AS
-    SELECT 'census/census_' || year || '_' || term || '_' || laestab || '.csv' AS file,
-           person_id, t, school, name_rank, 0 AS dup, {cols}
-    FROM cen""")
+    [f"c.{c}" for c in ("person_id", "t", "year", "school", "laestab", "la_code",
+                        "pc_idx", "postcode", "ncy", "sex", "upn", "surname",
+                        "forename", "date_of_birth", "true_dob", "swappable",
+                        "name_rank")]
+    + [f"p.{c}" for c in ("ability", "k", "house", "h_sds", "b_sds", "f0", "f1",
+                          "f2", "f3", "f4", "f5", "f6", "f7", "f8")]
+    + ["p.uln AS person_uln"]
+)  # fmt: skip
+WITH_PERSON = "cen c JOIN people p ON p.person_id = c.person_id"
 
 
 _KS_SUBJECTS = (
@@ -237,7 +49,7 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
     )
     con.execute(f"""
     CREATE OR REPLACE TABLE ks_base AS
-    SELECT {ROW_COLS}, s.ks, s.subject FROM cen c
+    SELECT {ROW_COLS}, s.ks, s.subject FROM {WITH_PERSON}
     JOIN ks_subjects s
       ON s.ks = CASE c.ncy WHEN 2 THEN 1 WHEN 6 THEN 2 WHEN 9 THEN 3 END
     WHERE c.term = 'summer' AND c.ncy IN (2, 6, 9)
@@ -254,7 +66,7 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
         CASE WHEN {scaled} >= 100 THEN 'AS' ELSE 'NS' END
       WHEN {score} > 1.0 THEN 'GDS' WHEN {score} > -0.7 THEN 'EXS'
       WHEN {score} > -1.7 OR ks = 2 THEN 'WTS' ELSE 'HNM' END"""
-    cols = _project(
+    cols = project(
         "ks_results",
         {
             "academic_year": "year",
@@ -298,8 +110,8 @@ def ncmp_src(
     con.execute(f"""
     CREATE OR REPLACE TABLE ncmp_base AS
     SELECT {ROW_COLS}, make_date(c.year, 11, 1) + d."offset" AS measured
-    FROM cen c JOIN measure_days d ON d.school = c.school AND d.year = c.year
-    WHERE c.term = 'spring' AND c.ncy IN (0, 6) AND c.f2 < 0.94
+    FROM {WITH_PERSON} JOIN measure_days d ON d.school = c.school AND d.year = c.year
+    WHERE c.term = 'spring' AND c.ncy IN (0, 6) AND p.f2 < 0.94
     ORDER BY c.person_id, c.t""")
     add_randoms(con, "ncmp_base", rng, normals=2)
     hz = (
@@ -318,10 +130,9 @@ def ncmp_src(
     JOIN growth_lms_arrow h ON h.sex = b.sex AND h.measurement = 'height'
       AND h.age_days = b.measured - b.true_dob
     JOIN growth_lms_arrow g ON g.sex = b.sex AND g.measurement = 'bmi'
-      AND g.age_days = b.measured - b.true_dob
-    ORDER BY b.person_id, b.t""")
+      AND g.age_days = b.measured - b.true_dob""")
     name = faults.nickname_or_typo_sql("forename", "nk.nick", "k + 3")
-    cols = _project(
+    cols = project(
         "ncmp",
         {
             "measurement_date": "measured",
@@ -367,10 +178,11 @@ def qualifications_src(
     con.execute(f"""
     CREATE OR REPLACE TABLE qual_base AS
     SELECT {ROW_COLS}, 'GCSE' AS qual_type, g.subject, g.p
-    FROM cen c CROSS JOIN gcse_subjects g
+    FROM {WITH_PERSON} CROSS JOIN gcse_subjects g
     WHERE c.term = 'summer' AND c.ncy = 11
     UNION ALL
-    SELECT {ROW_COLS}, 'ALEVEL', a.subject, 0.2 FROM cen c CROSS JOIN alevel_subjects a
+    SELECT {ROW_COLS}, 'ALEVEL', a.subject, 0.2
+    FROM {WITH_PERSON} CROSS JOIN alevel_subjects a
     WHERE c.term = 'summer' AND c.ncy = 13
     ORDER BY person_id, qual_type, subject""")
     add_randoms(con, "qual_base", rng, uniforms=1, normals=1)
@@ -384,7 +196,7 @@ def qualifications_src(
       WHEN {score} > -0.5 THEN 'C' WHEN {score} > -1.2 THEN 'D' WHEN {score} > -1.9
       THEN 'E' ELSE 'U' END"""
     name = faults.nickname_or_typo_sql("forename", "nk.nick", "k + 5")
-    cols = _project(
+    cols = project(
         "qualifications",
         {
             "awarding_body": "bo.body",
@@ -424,16 +236,16 @@ def survey_src(
     """Parents' contact details for a sample of pupils, once each."""
     con.execute(f"""
     CREATE OR REPLACE TABLE survey_base AS
-    SELECT {ROW_COLS} FROM cen c
-    WHERE c.term = 'spring' AND c.f8 < 0.05
-      AND c.year = {spec.first_year} + CAST(floor(c.f8 / 0.05 * {spec.years}) AS INT)
+    SELECT {ROW_COLS} FROM {WITH_PERSON}
+    WHERE c.term = 'spring' AND p.f8 < 0.05
+      AND c.year = {spec.first_year} + CAST(floor(p.f8 / 0.05 * {spec.years}) AS INT)
     ORDER BY c.person_id""")
     add_randoms(con, "survey_base", rng, uniforms=8)
     nick = faults.nickname_or_typo_sql("b.forename", "nk.nick", "b.k + 11")
     clean = "regexp_replace(lower(strip_accents({})), '[^a-z]', '', 'g')"
     psur = "CASE WHEN b.u5 < 0.2 THEN sl.name ELSE b.surname END"
     pclean = clean.format("an.name")
-    cols = _project(
+    cols = project(
         "survey_contacts",
         {
             "collected_date": "make_date(b.year + 1, 3, 1)",
@@ -470,37 +282,3 @@ def survey_src(
                                         AS INT)
     JOIN streets st ON st.i = b.pc_idx % (SELECT count(*) FROM streets)
     LEFT JOIN nick nk ON nk.formal = b.forename""")
-
-
-def dedupe(con: duckdb.DuckDBPyConnection, ds: str, order: str) -> None:
-    """Drop rows that would repeat the dataset's unique key within a file (two
-    different pupils who happen to share it), so only deliberate duplicates make a
-    file faulty. Rows with a key item missing are kept: a missing UPN is no clash.
-    Only datasets keyed on names need this; UPN and ULN keys are unique by design."""
-    key = catalogue.dataset(ds).unique_key
-    keep = " OR ".join(f"{k} IS NULL" for k in key)
-    con.execute(f"""
-    CREATE OR REPLACE TABLE dd_{ds} AS SELECT * FROM src_{ds}
-    QUALIFY {keep} OR row_number() OVER (PARTITION BY file, {", ".join(key)}
-                                         ORDER BY {order}, person_id) = 1""")
-    con.execute(f"DROP VIEW src_{ds}")
-    con.execute(f"ALTER TABLE dd_{ds} RENAME TO src_{ds}")
-
-
-def number(con: duckdb.DuckDBPyConnection, ds: str, group: str, order: str,
-           dups: bool) -> None:  # fmt: skip
-    """``out_<ds>``: one row per file line (line 2 is the first data row), stored
-    file by file in line order. ``group`` identifies the file (integers are cheaper
-    to sort than the file name)."""
-    rows = (
-        f"(SELECT * FROM src_{ds} UNION ALL SELECT * FROM dup_{ds})"
-        if dups
-        else f"src_{ds}"
-    )
-    con.execute(f"""
-    CREATE OR REPLACE TABLE out_{ds} AS
-    SELECT * EXCLUDE (dup),
-      row_number() OVER (PARTITION BY {group} ORDER BY {order}, person_id, dup) + 1
-        AS line
-    FROM {rows}
-    ORDER BY {group}, line""")

@@ -90,19 +90,22 @@ def write_dataset(
     return counts
 
 
-def write_truth(con: duckdb.DuckDBPyConnection, datasets: list[str], path: Path) -> int:
-    """``truth.csv``: dataset, file, line, person_id for every data row."""
+def write_truth(
+    con: duckdb.DuckDBPyConnection, sources: dict[str, str], path: Path
+) -> int:
+    """``truth.csv``: dataset, file, line, person_id for every data row; ``sources``
+    names the table holding each dataset's (file, line, person_id)."""
     union = " UNION ALL ".join(
-        f"SELECT '{ds}' AS dataset, file, line, person_id FROM out_{ds}"
-        for ds in datasets
+        f"SELECT '{ds}' AS dataset, file, line, person_id FROM {table}"
+        for ds, table in sources.items()
     )
     con.execute(
         f"COPY (SELECT * FROM ({union}) ORDER BY dataset, file, line) "
         f"TO '{path}' (FORMAT csv, HEADER)"
     )
     return sum(
-        con.execute(f"SELECT count(*) FROM out_{ds}").fetchall()[0][0]
-        for ds in datasets
+        con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        for table in sources.values()
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pupilshare import catalogue, identifiers
+from pupilshare import catalogue, identifiers, schoolyear
 
 LA_LIST = ", ".join(f"'{n}'" for n in sorted(identifiers.LA_NUMBERS))
 PATTERNS = {
@@ -84,14 +84,15 @@ def _checks(ds: catalogue.Dataset, today: date) -> list[tuple[str, str]]:
                 )
             )
     if ds.year_group and ds.event_date:
-        # The real rule: age on 31 August at the start of the academic year is the
-        # year group + 4 (Reception 4, Year 1 5, Year 6 10, Year 11 15).
-        ev, yg = f"try_cast({ds.event_date} AS DATE)", ds.year_group
-        dob = "try_cast(date_of_birth AS DATE)"
-        start = f"(year({ev}) - CASE WHEN month({ev}) < 9 THEN 1 ELSE 0 END)"
-        age = f"({start} - year({dob}) - CASE WHEN month({dob}) > 8 THEN 1 ELSE 0 END)"
-        want = f"(CASE WHEN {yg} = 'R' THEN 0 ELSE try_cast({yg} AS INT) END + 4)"
-        out.append((yg, f"CASE WHEN {age} <> {want} THEN 'age does not fit' END"))
+        ev, dob = (
+            f"try_cast({ds.event_date} AS DATE)",
+            "try_cast(date_of_birth AS DATE)",
+        )
+        age = schoolyear.age_on_31_august_sql(dob, ev)
+        want = schoolyear.expected_age_sql(ds.year_group)
+        out.append(
+            (ds.year_group, f"CASE WHEN {age} <> {want} THEN 'age does not fit' END")
+        )
     if "date_of_birth" in ds and ds.event_date:
         out.append(
             (

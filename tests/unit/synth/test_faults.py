@@ -136,6 +136,18 @@ def test_fsm_changes_over_time_and_rates_are_plausible(con) -> None:
     )
     assert 0.12 < one(con, "SELECT avg((fsm_eligible = 'Y')::INT) FROM census") < 0.35
     assert 0.5 < one(con, "SELECT avg((ethnicity = 'WBRI')::INT) FROM census") < 0.8
+    other = one(con, "SELECT avg((first_language = 'OTH')::INT) FROM census")
+    assert 0.1 < other < 0.3  # about a fifth of pupils in England
+    # English as a first language goes with White British far more than otherwise.
+    by_group = dict(
+        con.execute("""
+        SELECT ethnicity = 'WBRI', avg((first_language = 'OTH')::INT) FROM census
+        GROUP BY 1""").fetchall()
+    )
+    assert by_group[True] < 0.05 < 0.3 < by_group[False]
+    sen = dict(con.execute("SELECT sen_provision, count(*) / sum(count(*)) OVER () "
+                           "FROM census GROUP BY 1").fetchall())  # fmt: skip
+    assert 0.02 < sen["E"] < 0.07 and 0.08 < sen["K"] < 0.18
     consent = one(con, "SELECT avg((contact_consent = 'Y')::INT) FROM survey_contacts")
     assert 0.55 < consent < 0.85
 

@@ -139,3 +139,19 @@ def test_refuses_to_write_over_a_directory_that_is_not_a_nation(tmp_path: Path) 
 def test_too_few_pupils_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="at least 50"):
         synthesise(tmp_path / "n", 10, 1)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"first_year": 2100}, "has not ended"),
+        ({"years": 0}, "1 to 10"),
+        ({"school_size": 5000}, "school size"),
+    ],
+)
+def test_impossible_nations_are_refused(
+    tmp_path: Path, options: dict, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        synthesise(tmp_path / "n", 100, 1, **options)
+    assert not (tmp_path / "n").exists()
