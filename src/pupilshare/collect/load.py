@@ -19,7 +19,7 @@ import pyarrow as pa
 from pupilshare.catalogue import Dataset
 from pupilshare.collect import report, rules
 from pupilshare.collect.read import FileCheck, Problem, check_file
-from pupilshare.collect.stage import STAGE, drop_links, stage_batch
+from pupilshare.collect.stage import POSITIONS, STAGE, drop_links, stage_batch
 from pupilshare.config import Home
 from pupilshare.store import Store
 
@@ -133,14 +133,15 @@ class Collector:
         readable = [(seq, fc) for seq, fc in fresh if fc.readable]
         rows: dict[int, int] = {}
         if readable:
-            for st in stage_batch(self.store, ds, readable):
+            staged, to_line = stage_batch(self.store, ds, readable)
+            for st in staged:
                 rows[st.seq] = st.rows
                 report.add_problems(self.store, st.seq, st.problems)
             self._name_files(readable)
             self.store.execute(
                 f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
                 "p.field, p.severity, p.reason FROM ("
-                + rules.problems_sql(ds, STAGE, received.date())
+                + rules.problems_sql(ds, POSITIONS, received.date(), to_line)
                 + f") p JOIN {SEQ_NAMES} f USING (seq)"
             )
             # The insert is planned once per batch and run once per accepted file.
