@@ -19,7 +19,7 @@ import pyarrow as pa
 from pupilshare.catalogue import Dataset
 from pupilshare.collect import report, rules
 from pupilshare.collect.read import FileCheck, Problem, check_file
-from pupilshare.collect.stage import POSITIONS, STAGE, drop_links, stage_batch
+from pupilshare.collect.stage import POSITIONS, drop_links, stage_batch
 from pupilshare.config import Home
 from pupilshare.store import Store
 
@@ -70,6 +70,8 @@ class Collector:
         self._seq = 0
         self._seen: dict[str, int | None] = {}  # sha256 -> collection, this run
         self._outcomes: dict[int, FileOutcome] = {}
+        self._firsts: dict[int, int] = {}  # seq -> first row id, this batch
+        self._mapped = False  # whether this batch's lines come from a line map
         for sql in rules.STORE_TABLES_SQL:
             store.execute(sql)
         store.execute(report.PROBLEMS_TABLE_SQL)
@@ -133,22 +135,25 @@ class Collector:
         readable = [(seq, fc) for seq, fc in fresh if fc.readable]
         rows: dict[int, int] = {}
         if readable:
-            staged, to_line = stage_batch(self.store, ds, readable)
-            for st in staged:
+            staged = stage_batch(self.store, ds, readable)
+            self._firsts = {st.seq: st.first_row for st in staged.files}
+            for st in staged.files:
                 rows[st.seq] = st.rows
                 report.add_problems(self.store, st.seq, st.problems)
             self._name_files(readable)
             self.store.execute(
                 f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
                 "p.field, p.severity, p.reason FROM ("
-                + rules.problems_sql(ds, POSITIONS, received.date(), to_line)
+                + rules.problems_sql(ds, POSITIONS, received.date(), staged.to_line)
                 + f") p JOIN {SEQ_NAMES} f USING (seq)"
             )
             # The insert is planned once per batch and run once per accepted file.
             self.store.execute(rules.dataset_table_sql(ds))
             self.store.execute(
-                "PREPARE collect_insert AS " + rules.insert_rows_sql(ds, STAGE)
+                "PREPARE collect_insert AS "
+                + rules.insert_rows_sql(ds, f"({staged.rows_sql})")
             )
+            self._mapped = staged.mapped
         found = {
             seq: (int(e), int(w))
             for seq, e, w in self.store.rows(
@@ -247,7 +252,9 @@ class Collector:
                 ],
             )
             if rows:
-                s.execute(f"EXECUTE collect_insert({int(cid)}, {int(seq)})")
+                first_row = self._firsts.get(seq, 0)
+                args = [int(cid), int(seq)] + ([] if self._mapped else [first_row])
+                s.execute(f"EXECUTE collect_insert({', '.join(map(str, args))})")
             if warnings:
                 s.execute(
                     "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "

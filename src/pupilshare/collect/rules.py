@@ -192,8 +192,8 @@ def _date(col: str, today: date) -> str:
     """The value as a date only when it passes its own date rules, else NULL, so a
     cross-item rule never repeats a problem already reported on the item."""
     return (
-        f"(CASE WHEN regexp_full_match({col}, {lit(DATE_SHAPE)}) AND TRY_CAST({col} "
-        f"AS DATE) BETWEEN DATE '{EARLIEST}' AND DATE '{today.isoformat()}' "
+        f"(CASE WHEN length({col}) = 10 AND TRY_CAST({col} AS DATE) BETWEEN "
+        f"DATE '{EARLIEST}' AND DATE '{today.isoformat()}' "
         f"THEN TRY_CAST({col} AS DATE) END)"
     )
 
@@ -299,7 +299,14 @@ def problems_sql(ds: Dataset, source: str, today: date, to_line: str = "pos") ->
         for i in ds.collected
     ]
     cross = cross_source_sql(ds, source, today)
-    checks += [(name, expr, f"({cross})") for name, expr in cross_problem_sqls(ds)]
+    # The cross rules' dates are worked out once; only rows breaking one are kept.
+    head = (
+        ""
+        if cross is None
+        else f"WITH _cross AS MATERIALIZED (SELECT * FROM ({cross}) "
+        "WHERE _dob > _ev OR _gap >= 1) "
+    )
+    checks += [(name, expr, "_cross") for name, expr in cross_problem_sqls(ds)]
     branches = [
         f"SELECT seq, pos, {lit(name)} AS field, p FROM "
         f"(SELECT seq, pos, {expr} AS p FROM {rel}) WHERE p IS NOT NULL"
@@ -307,7 +314,7 @@ def problems_sql(ds: Dataset, source: str, today: date, to_line: str = "pos") ->
     ]
     body = " UNION ALL ".join(branches)
     sql = (
-        f"SELECT seq, CAST({to_line} AS INTEGER) AS line, field, "
+        f"{head}SELECT seq, CAST({to_line} AS INTEGER) AS line, field, "
         "CASE WHEN p[1] = 'E' THEN 'error' ELSE 'warning' END "
         f"AS severity, p[3:] AS reason FROM ({body})"
     )
@@ -324,13 +331,13 @@ def dataset_table_sql(ds: Dataset) -> str:
 
 
 def insert_rows_sql(ds: Dataset, stage: str) -> str:
-    """Copy one staged file's rows (``seq = $2``) into the dataset's table, typed,
-    under collection ``$1``."""
+    """Copy one file's staged rows (``stage`` has ``line`` and the items) into the
+    dataset's table, typed, under collection ``$1``."""
     names = ", ".join(ident(i.name) for i in ds.collected)
     values = ", ".join(typed_sql(i, ident(i.name)) for i in ds.collected)
     return (
         f"INSERT INTO {ident(ds.table)} (collection_id, line, {names}) "
-        f"SELECT $1, line, {values} FROM {stage} WHERE seq = $2"
+        f"SELECT $1, line, {values} FROM {stage}"
     )
 
 

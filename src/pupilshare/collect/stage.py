@@ -24,7 +24,6 @@ from pupilshare.collect.read import FileCheck, Problem
 from pupilshare.store import Store
 
 RAW = "collect_raw"
-STAGE = "collect_stage"
 POSITIONS = "collect_positions"
 FILES = "collect_files"
 LINES = "collect_lines"
@@ -40,14 +39,27 @@ class Staged:
     check: FileCheck
     rows: int
     problems: list[Problem]
+    first_row: int = 0  # the row id of its first row in the staging table
 
 
-def stage_batch(
-    store: Store, ds: Dataset, batch: list[tuple[int, FileCheck]]
-) -> tuple[list[Staged], str]:
-    """Read ``batch`` (``(seq, check)`` pairs) into the ``collect_stage`` view (rows
-    with their line) and the ``collect_positions`` view (rows with a position
-    ``pos``); return the staged files and the SQL that turns ``pos`` into a line."""
+@dataclass
+class Batch:
+    """A staged batch: its files and how to read their lines.
+
+    ``to_line`` is SQL turning a rule's ``pos`` into a line; ``rows_sql`` selects
+    one file's rows (``seq = $2``, first row id ``$3`` when ``mapped`` is False)
+    with their ``line``, for the insert.
+    """
+
+    files: list[Staged]
+    to_line: str
+    rows_sql: str
+    mapped: bool
+
+
+def stage_batch(store: Store, ds: Dataset, batch: list[tuple[int, FileCheck]]) -> Batch:
+    """Read ``batch`` (``(seq, check)`` pairs) into the staging table, with the
+    ``collect_positions`` view (rows with a position ``pos``) for the rules."""
     for suffix in ("_errors", "_scans"):
         store.execute(f"DROP TABLE IF EXISTS {REJECTS}{suffix}")
     paths = [engine_path(fc.path, seq) for seq, fc in batch]
@@ -86,14 +98,17 @@ def stage_batch(
             problems.append(
                 Problem(fc.display, 1, "", "error", "no rows after the header")
             )
-        staged.append(Staged(seq, fc, rows, problems))
+        staged.append(Staged(seq, fc, rows, problems, first))
     # Line = position in the file + 2, from the file's first row id (a constant list).
     firsts = [by_seq.get(seq, (0, 0))[0] for seq in seqs]
     line = (
         f"rowid - list_extract({_int_list(firsts)}, "
         f"list_position({_int_list(seqs)}, seq)) + 2"
     )
-    select = f"SELECT seq, CAST({line} AS INTEGER) AS line, * EXCLUDE (seq) FROM {RAW}"
+    rows_sql = (
+        f"SELECT CAST(rowid - $3 + 2 AS INTEGER) AS line, * EXCLUDE (seq) "
+        f"FROM {RAW} WHERE seq = $2"
+    )
     # The rules see each row's position and turn it into a line only for rows with
     # a problem: computing the line of every row in every rule costs a third of
     # the validation of a large file.
@@ -111,12 +126,11 @@ def stage_batch(
             f"FROM {RAW} r LEFT JOIN collect_lines_arrow m ON m.row_id = r.rowid"
         )
         store.unregister("collect_lines_arrow")
-        select = f"SELECT * FROM {LINES}"
+        rows_sql = f"SELECT * EXCLUDE (seq) FROM {LINES} WHERE seq = $2"
         positions = f"SELECT seq, line AS pos, * EXCLUDE (seq, line) FROM {LINES}"
         to_line = "pos"
-    store.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE} AS {select}")
     store.execute(f"CREATE OR REPLACE TEMP VIEW {POSITIONS} AS {positions}")
-    return staged, to_line
+    return Batch(staged, to_line, rows_sql, mapped=bool(maps))
 
 
 def engine_path(path: Path, seq: int) -> str:
