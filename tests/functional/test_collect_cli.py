@@ -157,9 +157,14 @@ def test_status_json_shows_collections(home: Home, write, capsys) -> None:
     assert run(home, "census", bad) == 2
     capsys.readouterr()
     assert main(["--home", str(home.root), "status", "--json"]) == 0
-    census = json.loads(capsys.readouterr().out)["datasets"]["census"]
+    report = json.loads(capsys.readouterr().out)
+    census = report["datasets"]["census"]
     assert census["rows"] == 5 and census["rejected"] == 1
     assert census["collections"][0]["file"] == "a.csv"
+    assert census["collections"][0]["rows"] == 5
+    (rejected,) = report["collection"]["rejections"]
+    assert (rejected["file"], rejected["errors"]) == ("b.csv", 1)
+    assert Path(rejected["report"]).is_file()
 
 
 def test_warnings_load_and_are_recorded(home: Home, write) -> None:
