@@ -23,6 +23,10 @@ from pupilshare.errors import Conflict
 STEPS: list[tuple[str, str]] = [
     ("synthesise", "pupilshare.synth:demo_step"),
     ("collect", "pupilshare.collect:demo_step"),
+    ("match", "pupilshare.match:demo_step"),
+    ("agreements", "pupilshare.governance:demo_step"),
+    ("release", "pupilshare.release:demo_step"),
+    ("register", "pupilshare.governance:register_step"),
 ]
 
 MARKER = ".pupilshare-demo"

@@ -64,7 +64,7 @@ class Store:
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         log.debug("sql: %s", sql)
-        return self.con.execute(sql, params or []).to_arrow_table()
+        return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def register(self, name: str, data: Any) -> None:
         """Expose an Arrow table (or DataFrame) to SQL as a view called ``name``."""

@@ -1,0 +1,167 @@
+"""``pupilshare match``, ``review`` and ``link``: the pupil index and its queue."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from pupilshare import match as matching
+from pupilshare.errors import InvalidInput, NotFound
+from pupilshare.store import Store
+
+DEFAULT_USER = "data-operations"
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise InvalidInput(
+            f"--reference-date must be YYYY-MM-DD, not {value!r}"
+        ) from None
+
+
+def _print_accuracy(acc: dict) -> None:
+    from pupilshare.cli import console
+
+    t = Table(title="Pupil index against truth (pairwise, on records)")
+    for col in ("precision", "recall", "F1", "records", "pupils", "persons",
+                "in review", "review share", "unusable"):  # fmt: skip
+        t.add_column(col, justify="right")
+    t.add_row(f"{acc['precision']:.4f}", f"{acc['recall']:.4f}", f"{acc['f1']:.4f}",
+              f"{acc['records']:,}", f"{acc['pupils']:,}", f"{acc['persons']:,}",
+              f"{acc['review_records']:,}", f"{acc['review_share']:.2%}",
+              f"{acc['unusable']:,}")  # fmt: skip
+    console.print(t)
+    console.print(
+        f"F1 {acc['f1']:.4f} (precision {acc['precision']:.4f}, recall "
+        f"{acc['recall']:.4f}); {acc['review_records']:,} records in review "
+        f"({acc['review_share']:.2%})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("match")
+    def match_cmd(
+        ctx: typer.Context,
+        retrain: bool = typer.Option(False, "--retrain", help="Train the Splink "
+                                     "model again instead of reusing the saved one."),
+        report: bool = typer.Option(False, "--report", help="Print precision, recall "
+                                    "and F1 against the nation's truth file."),
+        truth: Path = typer.Option(None, "--truth", help="Truth file (default: the "
+                                   "demo nation's, or beside the collected files)."),
+        reference_date: str = typer.Option(None, "--reference-date", help="Date on "
+                                           "which age 14 is judged (default today)."),
+    ) -> None:  # fmt: skip
+        """Match every record not yet matched into the pupil index."""
+        from pupilshare.cli import console, context
+
+        home = context(ctx).home
+        with Store.open(home) as store:
+            r = matching.run_match(store, home, retrain=retrain,
+                                   reference_date=_date(reference_date))  # fmt: skip
+            console.print(
+                f"match run {r.run}: {r.records:,} new records; {r.exact:,} exact, "
+                f"{r.probabilistic:,} by Splink; {r.new_pupils:,} new pupils; "
+                f"{r.review:,} to review; {r.unusable:,} unusable; "
+                f"{r.ulns_issued:,} ULNs issued; index {r.pupils:,} pupils "
+                f"({r.seconds:.1f} s)"
+            )
+            for chart in r.charts:
+                console.print(f"  chart: {chart}")
+            if report:
+                path = truth or matching.find_truth(store, home.root)
+                if path is None:
+                    raise NotFound("no truth file found; give --truth")
+                _print_accuracy(matching.accuracy(store, Path(path)))
+
+    review = typer.Typer(help="The clerical review queue of uncertain matches.",
+                         no_args_is_help=True)  # fmt: skip
+    app.add_typer(review, name="review")
+
+    @review.command("list")
+    def review_list(
+        ctx: typer.Context,
+        status: str = typer.Option("pending", "--status",
+                                   help="pending, accepted, rejected or all"),
+    ) -> None:  # fmt: skip
+        """Items in the queue, most likely matches first."""
+        from pupilshare.cli import console, context
+
+        with Store.open(context(ctx).home) as store:
+            items = matching.list_reviews(store, status)
+        t = Table(title=f"review queue ({status})")
+        for col in ("id", "run", "probability", "weight", "records", "status"):
+            t.add_column(col, justify="right")
+        for i in items:
+            t.add_row(str(i["review_id"]), str(i["match_run"]),
+                      f"{i['match_probability']:.4f}", f"{i['match_weight']:.2f}",
+                      str(i["records"]), i["status"])  # fmt: skip
+        console.print(t)
+
+    @review.command("show")
+    def review_show(ctx: typer.Context, review_id: int) -> None:
+        """The records, the candidate pupil and why the model was unsure."""
+        from pupilshare.cli import console, context
+
+        with Store.open(context(ctx).home) as store:
+            item = matching.show_review(store, review_id)
+        console.print(
+            f"review {item['review_id']} ({item['status']}): match probability "
+            f"{item['match_probability']:.4f}, match weight {item['match_weight']:.2f}"
+        )
+        t = Table(title="comparisons")
+        for col in ("field", "level", "match weight"):
+            t.add_column(col)
+        for field, c in item["comparisons"].items():
+            t.add_row(field, c["level"], f"{c['weight']:+.2f}")
+        console.print(t)
+        people = Table(title="candidate pupil and records under review")
+        cols = ("source", "upn", "uln", "forename", "surname", "date_of_birth", "sex",
+                "postcode")  # fmt: skip
+        for col in cols:
+            people.add_column(col)
+        cand = item["candidate"]
+        people.add_row("candidate", *(str(cand.get(c) or "") for c in cols[1:]))
+        for r in item["records"]:
+            people.add_row(f"{r['dataset']}:{r['collection_id']}:{r['line']}",
+                           *(str(r.get(c) or "") for c in cols[1:]))  # fmt: skip
+        console.print(people)
+
+    @review.command("accept")
+    def review_accept(ctx: typer.Context, review_id: int) -> None:
+        """Same person: merge the records into the candidate pupil."""
+        from pupilshare.cli import console, context
+
+        c = context(ctx)
+        with Store.open(c.home) as store:
+            matching.accept_review(store, review_id, c.user or DEFAULT_USER)
+        console.print(f"review {review_id} accepted: records merged into the candidate")
+
+    @review.command("reject")
+    def review_reject(ctx: typer.Context, review_id: int) -> None:
+        """Different people: the records stay a pupil of their own."""
+        from pupilshare.cli import console, context
+
+        c = context(ctx)
+        with Store.open(c.home) as store:
+            matching.reject_review(store, review_id, c.user or DEFAULT_USER)
+        console.print(f"review {review_id} rejected: the records stay a separate pupil")
+
+    @app.command("link")
+    def link_cmd(
+        left: Path = typer.Argument(..., help="CSV: id, forename, surname, dob, sex, "
+                                    "postcode[, upn]"),
+        right: Path = typer.Argument(..., help="CSV with the same columns"),
+        out: Path = typer.Option(..., "--out", help="Where to write the pairs CSV."),
+        threshold: float = typer.Option(0.9, "--threshold",
+                                        help="Lowest match probability written."),
+    ) -> None:  # fmt: skip
+        """Link two files of people; write left_id, right_id, match_probability."""
+        from pupilshare.cli import console
+
+        n = matching.link_files(left, right, out, threshold)
+        console.print(f"{n:,} pairs at or above {threshold} written to {out}")

@@ -1,0 +1,34 @@
+"""Matching: one pupil index across every pupil dataset.
+
+Exact identifier passes first (UPN, former UPN, ULN agreeing with date of birth),
+Splink for the rest, a clerical review queue between the thresholds, ULNs at 14+,
+and accuracy against a synthetic nation's truth. ``cli`` and ``web`` call only these.
+"""
+
+from __future__ import annotations
+
+from pupilshare.match.link import link_files
+from pupilshare.match.report import accuracy, find_truth
+from pupilshare.match.review import (
+    accept_review,
+    list_reviews,
+    reject_review,
+    show_review,
+)
+from pupilshare.match.run import MatchResult, match_settings, run_match
+from pupilshare.match.step import demo_step, match_status
+
+__all__ = [
+    "MatchResult",
+    "accept_review",
+    "accuracy",
+    "demo_step",
+    "find_truth",
+    "link_files",
+    "list_reviews",
+    "match_settings",
+    "match_status",
+    "reject_review",
+    "run_match",
+    "show_review",
+]

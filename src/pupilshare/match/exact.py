@@ -1,0 +1,77 @@
+"""The exact passes: a valid permanent UPN, former UPN or ULN that agrees with the
+date of birth (exactly, or with day and month swapped) links a profile for certain.
+
+Each pass is one SQL statement over the temp table ``match_profiles``. Profiles that
+share an identifier the index has never seen become one new pupil, keyed on the
+identifier and the group's most common date of birth.
+"""
+
+from __future__ import annotations
+
+from pupilshare.match.tables import one
+from pupilshare.store import Store
+
+
+def dob_agrees_sql(a: str, b: str) -> str:
+    """Dates agree when equal or when one is the other with day and month swapped."""
+    return (
+        f"({a} = {b} OR (day({a}) <= 12 AND "
+        f"make_date(year({a}), day({a}), month({a})) = {b}))"
+    )
+
+
+# (profile column, its validity flag, identifier kinds it may equal, method name)
+PASSES = {
+    "upn": ("upn", "upn_ok", ("upn", "former_upn"), "exact_upn"),
+    "former_upn": ("former_upn", "former_ok", ("upn",), "exact_former_upn"),
+    "uln": ("uln", "uln_ok", ("uln",), "exact_uln"),
+}
+
+
+def match_index_sql(pass_name: str) -> str:
+    """Link unlinked profiles whose identifier names exactly one agreeing pupil."""
+    col, ok, kinds, method = PASSES[pass_name]
+    kind_list = ", ".join(f"'{k}'" for k in kinds)
+    return f"""
+    UPDATE match_profiles AS m
+    SET pupil_key = x.pupil_key, method = '{method}', match_probability = 1.0
+    FROM (
+        SELECT m.profile_id, min(p.pupil_key) AS pupil_key
+        FROM match_profiles m
+        JOIN pupil_identifiers i ON i.kind IN ({kind_list}) AND i.value = m.{col}
+        JOIN pupils p ON p.pupil_key = i.pupil_key
+        WHERE m.pupil_key IS NULL AND m.{ok}
+          AND {dob_agrees_sql("m.date_of_birth", "p.date_of_birth")}
+        GROUP BY m.profile_id
+        HAVING count(DISTINCT p.pupil_key) = 1
+    ) AS x
+    WHERE m.profile_id = x.profile_id
+    """
+
+
+def new_groups_sql(pass_name: str, first_key: int) -> str:
+    """Group unlinked profiles on an identifier unseen by the index: one new pupil per
+    identifier, holding the profiles that agree with its most common date of birth."""
+    col, ok, kinds, method = PASSES[pass_name]
+    kind_list = ", ".join(f"'{k}'" for k in kinds)
+    return f"""
+    UPDATE match_profiles AS m
+    SET pupil_key = g.pupil_key, method = '{method}', match_probability = 1.0
+    FROM (
+        SELECT {col} AS ident, arg_max(date_of_birth, n) AS dob,
+            {first_key} - 1 + row_number() OVER (ORDER BY {col}) AS pupil_key
+        FROM (
+            SELECT {col}, date_of_birth, sum(records) AS n FROM match_profiles
+            WHERE pupil_key IS NULL AND {ok} AND date_of_birth IS NOT NULL
+              AND {col} NOT IN (SELECT value FROM pupil_identifiers
+                                WHERE kind IN ({kind_list}))
+            GROUP BY ALL
+        ) GROUP BY {col}
+    ) AS g
+    WHERE m.pupil_key IS NULL AND m.{ok} AND m.{col} = g.ident
+      AND {dob_agrees_sql("m.date_of_birth", "g.dob")}
+    """
+
+
+def next_key(store: Store) -> int:
+    return int(one(store, "SELECT coalesce(max(pupil_key), 0) + 1 FROM pupils"))

@@ -1,0 +1,301 @@
+"""The Splink model: settings, training, prediction and its charts.
+
+Fellegi-Sunter over forename, surname (term-frequency adjusted), date of birth (typos
+and day/month swaps), sex, postcode (full, sector, district, area) and UPN (including a
+former UPN on either side). u is estimated by random sampling and m by EM, each EM
+session blocked so the fields it does not block on get trained. Splink runs on its own
+in-memory DuckDB connection fed with Arrow tables, so its work tables never touch the
+store and a match run's writes stay one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.internals.exceptions import EMTrainingException, SplinkException
+
+log = logging.getLogger(__name__)
+
+# A model trained on a sample nation (``python -m pupilshare.match.model``), used
+# when a home has too few records to train its own.
+DEFAULT_MODEL = Path(__file__).with_name("default-model.json")
+
+# EM samples this many records at most: plenty for m, bounded time at 1 M pupils.
+EM_RECORDS = 200_000
+
+# Columns every Splink input has (``unique_id`` first).
+COLUMNS = (
+    "unique_id",
+    "forename",
+    "surname",
+    "date_of_birth",
+    "dob_s",
+    "sex",
+    "postcode",
+    "upn",
+    "former_upn",
+)
+
+
+def _dob_comparison() -> dict[str, Any]:
+    swap = (
+        "day(date_of_birth_l) <= 12 AND make_date(year(date_of_birth_l), "
+        "day(date_of_birth_l), month(date_of_birth_l)) = date_of_birth_r"
+    )
+    return {
+        "output_column_name": "date_of_birth",
+        "comparison_levels": [
+            {
+                "sql_condition": "date_of_birth_l IS NULL OR date_of_birth_r IS NULL",
+                "label_for_charts": "null",
+                "is_null_level": True,
+            },
+            {
+                "sql_condition": "date_of_birth_l = date_of_birth_r",
+                "label_for_charts": "exact",
+            },
+            {"sql_condition": swap, "label_for_charts": "day and month swapped"},
+            {
+                "sql_condition": "damerau_levenshtein(dob_s_l, dob_s_r) <= 1",
+                "label_for_charts": "one digit typed wrong",
+            },
+            {
+                "sql_condition": "abs(date_diff('day', date_of_birth_l, "
+                "date_of_birth_r)) <= 31",
+                "label_for_charts": "within a month",
+            },
+            {
+                "sql_condition": "abs(date_diff('day', date_of_birth_l, "
+                "date_of_birth_r)) <= 366",
+                "label_for_charts": "within a year",
+            },
+            {"sql_condition": "ELSE", "label_for_charts": "all other"},
+        ],
+        "comparison_description": "date of birth with typos and day/month swaps",
+    }
+
+
+def _upn_comparison() -> dict[str, Any]:
+    cross = (
+        "(upn_l = former_upn_r OR former_upn_l = upn_r OR former_upn_l = former_upn_r)"
+    )
+    return {
+        "output_column_name": "upn",
+        "comparison_levels": [
+            {
+                "sql_condition": f"(upn_l IS NULL OR upn_r IS NULL) "
+                f"AND NOT coalesce({cross}, false)",
+                "label_for_charts": "null",
+                "is_null_level": True,
+            },
+            {"sql_condition": "upn_l = upn_r", "label_for_charts": "exact"},
+            {
+                "sql_condition": f"coalesce({cross}, false)",
+                "label_for_charts": "former UPN agrees",
+            },
+            {
+                "sql_condition": "damerau_levenshtein(upn_l, upn_r) <= 1",
+                "label_for_charts": "one character wrong",
+            },
+            {"sql_condition": "ELSE", "label_for_charts": "all other"},
+        ],
+        "comparison_description": "UPN, current or former",
+    }
+
+
+BLOCKING_RULES = [
+    # Each rule keeps blocks small at 1 M pupils (a birth date holds ~200 pupils, so
+    # date plus an initial holds ~10); together they catch any single field's error.
+    "l.date_of_birth = r.date_of_birth AND substr(l.surname, 1, 1) = "
+    "substr(r.surname, 1, 1)",
+    "l.date_of_birth = r.date_of_birth AND substr(l.forename, 1, 1) = "
+    "substr(r.forename, 1, 1)",
+    "l.forename = r.forename AND l.surname = r.surname",
+    "l.upn = r.upn",
+    "l.postcode = r.postcode AND substr(l.forename, 1, 2) = substr(r.forename, 1, 2)",
+]
+
+
+def settings() -> SettingsCreator:
+    """The untrained model."""
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            cl.NameComparison("forename"),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            _dob_comparison(),
+            cl.ExactMatch("sex"),
+            cl.PostcodeComparison("postcode"),
+            _upn_comparison(),
+        ],
+        blocking_rules_to_generate_predictions=BLOCKING_RULES,
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+    )
+
+
+class Model:
+    """A Splink linker on a private DuckDB connection over one input table."""
+
+    def __init__(self, records: pa.Table, model_path: Path | None = None) -> None:
+        self.con = duckdb.connect()
+        self.api = DuckDBAPI(self.con)
+        self.api.register(records, table_name="_all_in")
+        self._all = self.api.register("_all_in", table_name="all_records")
+        loaded = model_path is not None and model_path.exists()
+        spec = str(model_path) if loaded else settings()
+        self.linker = Linker(self._all, spec, log_level=logging.WARNING)
+        self.trained = loaded
+        self.rows = max(records.num_rows, 1)
+        self._n = 0
+
+    def train(self, seed: int = 42, max_pairs: float = 2e6) -> None:
+        """u by random sampling, m by EM (two sessions), lambda from exact rules."""
+        t = self.linker.training
+        t.estimate_probability_two_random_records_match(
+            [
+                "l.upn = r.upn AND l.date_of_birth = r.date_of_birth",
+                "l.forename = r.forename AND l.surname = r.surname AND "
+                "l.date_of_birth = r.date_of_birth",
+            ],
+            recall=0.8,
+        )
+        t.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        for rule in (
+            "l.date_of_birth = r.date_of_birth",
+            "l.forename = r.forename AND l.surname = r.surname",
+        ):
+            t.estimate_parameters_using_expectation_maximisation(
+                rule, record_sample_proportion=min(1.0, EM_RECORDS / self.rows)
+            )
+        self.trained = True
+
+    def try_train(self) -> bool:
+        """Train, or say False when the data cannot support estimation."""
+        try:
+            self.train()
+        except (EMTrainingException, SplinkException, ValueError) as e:
+            log.warning("match model not trained: %s", type(e).__name__)
+            return False
+        return True
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.linker.misc.save_model_to_json(str(path), overwrite=True)
+
+    def charts(self, reports_dir: Path) -> list[Path]:
+        """Splink's own charts of the model, as HTML for the data linkage team."""
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        out = []
+        v = self.linker.visualisations
+        for name, chart in (
+            ("match-weights", v.match_weights_chart()),
+            ("m-u-parameters", v.m_u_parameters_chart()),
+        ):
+            path = reports_dir / f"{name}.html"
+            path.write_text(chart.to_html(inline=True), encoding="utf-8")
+            out.append(path)
+        return out
+
+    def level_labels(self) -> dict[str, dict[int, str]]:
+        """Each comparison's levels: gamma value to chart label."""
+        out: dict[str, dict[int, str]] = {}
+        for c in self.linker._settings_obj.comparisons:
+            out[c.output_column_name] = {
+                lvl.comparison_vector_value: lvl.label_for_charts
+                for lvl in c.comparison_levels
+            }
+        return out
+
+    def _register(self, table: pa.Table) -> Any:
+        self._n += 1
+        name = f"_in_{self._n}"
+        self.api.register(table, table_name=name)
+        return self.api.register(name, table_name=f"{name}_sdf")
+
+    def tf_tables(self) -> None:
+        """Term frequencies, for every column the model adjusts, from all the
+        records the model was given."""
+        for col in self.linker._settings_obj._term_frequency_columns:
+            self.linker.table_management.compute_tf_table(col.input_name)
+
+    def between(self, left: pa.Table, right: pa.Table, threshold: float) -> pa.Table:
+        """Scored pairs from ``left`` (the index) to ``right`` (new records)."""
+        if left.num_rows == 0 or right.num_rows == 0:
+            return _empty_pairs()
+        df = self.linker.inference.predict_between(
+            self._register(left),
+            self._register(right),
+            threshold_match_probability=threshold,
+            warning_mode="never",
+        )
+        return self._fetch(df)
+
+    def within(self, records: pa.Table, threshold: float) -> pa.Table:
+        """Scored pairs among ``records``."""
+        if records.num_rows < 2:
+            return _empty_pairs()
+        df = self.linker.inference.predict_within(
+            self._register(records),
+            threshold_match_probability=threshold,
+            warning_mode="never",
+        )
+        return self._fetch(df)
+
+    def predict_all(self, threshold: float) -> pa.Table:
+        """Scored pairs within the model's own input (Splink alone, no exact pass)."""
+        df = self.linker.inference.predict(
+            threshold_match_probability=threshold, warning_mode="never"
+        )
+        return self._fetch(df)
+
+    def _fetch(self, df: Any) -> pa.Table:
+        t = self.con.sql(f"SELECT * FROM {df.physical_name}").to_arrow_table()
+        df.drop_table_from_database_and_remove_from_cache()
+        return t
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _empty_pairs() -> pa.Table:
+    return pa.table(
+        {
+            "unique_id_l": pa.array([], pa.string()),
+            "unique_id_r": pa.array([], pa.string()),
+            "match_probability": pa.array([], pa.float64()),
+            "match_weight": pa.array([], pa.float64()),
+        }
+    )
+
+
+def build_default_model(pupils: int = 4000) -> Path:
+    """Train on a sample nation and write ``DEFAULT_MODEL``."""
+    import tempfile
+
+    from pupilshare.match.records import splink_input_sql, stage
+    from pupilshare.match.sample import generate
+    from pupilshare.match.tables import ensure_tables
+    from pupilshare.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp, Store() as store:
+        generate(store, pupils, seed=11, nation=Path(tmp))
+        ensure_tables(store)
+        stage(store)
+        sql = "(SELECT 'r' || profile_id AS unique_id, * FROM match_profiles)"
+        model = Model(store.arrow(splink_input_sql(sql)))
+        model.train()
+        model.save(DEFAULT_MODEL)
+        model.close()
+    return DEFAULT_MODEL
+
+
+if __name__ == "__main__":
+    print(build_default_model())

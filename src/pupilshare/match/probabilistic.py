@@ -1,0 +1,187 @@
+"""The probabilistic pass: Splink scores the profiles no identifier settled.
+
+Each remaining profile is scored against the index (``predict_between``) and against
+the other remaining profiles (``predict_within``). A profile whose best index
+candidate is at or above the upper threshold joins it; remaining profiles linked to
+each other above the upper threshold form one group (connected components, computed
+in SQL), which joins a pupil any member joined or else becomes one new pupil. A group
+whose best index candidate lies between the thresholds becomes a new pupil for now and
+goes to the clerical review queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from pupilshare.match.records import splink_input_sql
+from pupilshare.match.tables import one
+from pupilshare.store import Store
+
+if TYPE_CHECKING:
+    from pupilshare.match.model import Model
+
+INDEX_SQL = """
+    (SELECT 'p' || p.pupil_key AS unique_id, p.*, f.former_upn
+     FROM pupils p LEFT JOIN (
+        SELECT pupil_key, min(value) AS former_upn FROM pupil_identifiers
+        WHERE kind = 'former_upn' GROUP BY pupil_key) f USING (pupil_key))
+"""
+REMAINING_SQL = """
+    (SELECT 'r' || profile_id AS unique_id, * FROM match_profiles
+     WHERE pupil_key IS NULL)
+"""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    upper: float
+    lower: float
+
+
+def explain_sql(labels: dict[str, dict[int, str]], columns: list[str]) -> str:
+    """SQL giving, per pair, JSON of each comparison's level and match weight."""
+    parts = []
+    for field, levels in labels.items():
+        if f"gamma_{field}" not in columns:
+            continue
+        case = " ".join(
+            f"WHEN {g} THEN '{lab.replace(chr(39), chr(39) * 2)}'"
+            for g, lab in levels.items()
+        )
+        tf = (
+            f" + coalesce(mw_tf_adj_{field}, 0)"
+            if f"mw_tf_adj_{field}" in columns
+            else ""
+        )
+        parts.append(
+            f"'{field}', json_object('level', CASE gamma_{field} {case} END, "
+            f"'weight', round(mw_{field}{tf}, 3))"
+        )
+    return f"json_object({', '.join(parts)})::VARCHAR" if parts else "'{}'"
+
+
+def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table]:
+    """(pairs profile->pupil above the lower threshold, pairs profile->profile above
+    the upper threshold), as Arrow tables."""
+    index = store.arrow(splink_input_sql(INDEX_SQL))
+    remaining = store.arrow(splink_input_sql(REMAINING_SQL))
+    between = model.between(index, remaining, t.lower)
+    within = model.within(remaining, t.upper)
+    return between, within
+
+
+def decide(
+    store: Store,
+    model: Model,
+    between: pa.Table,
+    within: pa.Table,
+    t: Thresholds,
+    run: int,
+    first_key: int,
+) -> None:
+    """Apply the thresholds to the scored pairs, updating ``match_profiles`` and
+    filling the review queue."""
+    best = _best(between, explain_sql(model.level_labels(), between.column_names))
+    store.register("_best", best)
+    store.register("_within", within.select(["unique_id_l", "unique_id_r"]))
+    store.execute("""
+        CREATE OR REPLACE TEMP TABLE match_best AS
+        SELECT CAST(substr(unique_id_r, 2) AS UBIGINT) AS profile_id,
+            CAST(substr(unique_id_l, 2) AS BIGINT) AS candidate_key,
+            match_probability, match_weight, explanation
+        FROM _best""")
+    store.execute(f"""
+        UPDATE match_profiles AS m SET pupil_key = b.candidate_key, method = 'splink',
+            match_probability = b.match_probability
+        FROM match_best b WHERE b.profile_id = m.profile_id
+          AND b.match_probability >= {t.upper} AND m.pupil_key IS NULL""")
+    # Groups of remaining profiles linked to each other (or through a joined one).
+    store.execute("""
+        CREATE OR REPLACE TEMP TABLE match_edges AS
+        SELECT CAST(substr(unique_id_l, 2) AS UBIGINT) AS a,
+            CAST(substr(unique_id_r, 2) AS UBIGINT) AS b FROM _within""")
+    store.execute("""
+        CREATE OR REPLACE TEMP TABLE match_cc AS
+        SELECT profile_id AS node, profile_id AS label FROM match_profiles
+        WHERE method IS NULL OR method = 'splink'""")
+    for _ in range(50):  # label propagation; converges in the groups' diameter
+        changed = one(
+            store,
+            """
+            WITH nb AS (
+                SELECT e.a AS node, c.label FROM match_edges e
+                    JOIN match_cc c ON c.node = e.b
+                UNION ALL
+                SELECT e.b, c.label FROM match_edges e JOIN match_cc c ON c.node = e.a
+            ), m AS (SELECT node, min(label) AS label FROM nb GROUP BY node)
+            SELECT count(*) FROM m JOIN match_cc c USING (node) WHERE m.label < c.label
+        """,
+        )
+        if not changed:
+            break
+        store.execute("""
+            UPDATE match_cc SET label = m.label FROM (
+                SELECT node, min(label) AS label FROM (
+                    SELECT e.a AS node, c.label FROM match_edges e
+                        JOIN match_cc c ON c.node = e.b
+                    UNION ALL
+                    SELECT e.b, c.label FROM match_edges e
+                        JOIN match_cc c ON c.node = e.a) GROUP BY node) AS m
+            WHERE m.node = match_cc.node AND m.label < match_cc.label""")
+    store.unregister("_within")
+    # A group with a joined member: its other members join the same pupil.
+    store.execute("""
+        UPDATE match_profiles AS m SET pupil_key = g.pupil_key, method = 'splink',
+            match_probability = coalesce(b.match_probability, 0)
+        FROM (SELECT c.label, min(p.pupil_key) AS pupil_key FROM match_cc c
+              JOIN match_profiles p ON p.profile_id = c.node
+              WHERE p.pupil_key IS NOT NULL GROUP BY c.label) AS g,
+             match_cc c LEFT JOIN match_best b ON b.profile_id = c.node
+        WHERE c.node = m.profile_id AND c.label = g.label AND m.pupil_key IS NULL""")
+    # Groups with none: a new pupil each, for review when a candidate lies between.
+    store.execute(f"""
+        UPDATE match_profiles AS m SET pupil_key = k.pupil_key,
+            method = CASE WHEN k.review THEN 'review' ELSE 'new' END,
+            match_probability = b.match_probability
+        FROM (SELECT label, {first_key} - 1 + row_number() OVER (ORDER BY label)
+                  AS pupil_key,
+                  bool_or(b.match_probability >= {t.lower}) AS review
+              FROM match_cc c JOIN match_profiles p ON p.profile_id = c.node
+              LEFT JOIN match_best b ON b.profile_id = c.node
+              WHERE p.pupil_key IS NULL GROUP BY label) AS k,
+             match_cc c LEFT JOIN match_best b ON b.profile_id = c.node
+        WHERE c.node = m.profile_id AND c.label = k.label AND m.pupil_key IS NULL""")
+    store.unregister("_best")
+    _queue_reviews(store, run)
+
+
+def _queue_reviews(store: Store, run: int) -> None:
+    """One review item per provisional pupil: its best candidate in the index."""
+    first = one(store, "SELECT coalesce(max(review_id), 0) + 1 FROM match_review")
+    store.execute(f"""
+        INSERT INTO match_review
+        SELECT {first} - 1 + row_number() OVER (ORDER BY p.pupil_key), {run},
+            p.profile_id, p.pupil_key, b.candidate_key, b.match_probability,
+            b.match_weight, b.explanation, 'pending', NULL, NULL
+        FROM match_profiles p JOIN match_best b USING (profile_id)
+        WHERE p.method = 'review'
+        QUALIFY row_number() OVER (PARTITION BY p.pupil_key
+            ORDER BY b.match_probability DESC, p.profile_id) = 1""")
+
+
+def _best(between: pa.Table, explain: str) -> pa.Table:
+    """Each new profile's best index candidate (ties to the lower key), explained."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("b", between)
+    best = con.sql(f"""
+        SELECT unique_id_l, unique_id_r, match_probability, match_weight,
+            {explain} AS explanation
+        FROM b QUALIFY row_number() OVER (PARTITION BY unique_id_r
+            ORDER BY match_probability DESC, unique_id_l) = 1""").to_arrow_table()
+    con.close()
+    return best

@@ -1,0 +1,199 @@
+"""One match run: every record not yet linked, through the passes, in one transaction.
+
+Order: stage the new records; report the unusable; exact passes against the index
+(UPN, former UPN, ULN), then new pupils for identifiers the index has not seen; Splink
+for what is left; links; ULN issue. A run killed anywhere leaves the store as before.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pupilshare.config import Home
+from pupilshare.errors import InvalidInput
+from pupilshare.match import exact, index, records
+from pupilshare.match.probabilistic import (
+    INDEX_SQL,
+    REMAINING_SQL,
+    Thresholds,
+    decide,
+    score,
+)
+from pupilshare.match.records import splink_input_sql
+from pupilshare.match.tables import ensure_tables, one
+from pupilshare.match.uln import issue_ulns
+from pupilshare.store import Store
+
+# Defaults measured on synthetic nations (bench/RESULTS.md, "match" section): at
+# 0.95 the Splink links are > 99.9% precise, and between 0.5 and 0.95 lie the few
+# pairs where a person decides better than the model.
+DEFAULTS: dict[str, Any] = {
+    "upper_threshold": 0.95,
+    "lower_threshold": 0.5,
+    "reference_date": None,
+    "model": "match-model.json",
+}
+
+
+# Fewer records than this and EM has too few pairs to estimate from: use the model
+# shipped with pupilshare (trained on a sample nation) until there is enough.
+MIN_TRAIN = 1_000
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    run: int
+    records: int
+    exact: int
+    probabilistic: int
+    new_pupils: int
+    review: int
+    unusable: int
+    ulns_issued: int
+    pupils: int
+    retrained: bool
+    seconds: float
+    charts: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def match_settings(home: Home) -> dict[str, Any]:
+    """The ``[match]`` section of ``pupilshare.toml`` over the defaults, checked."""
+    s = {**DEFAULTS, **home.settings("match")}
+    up, low = float(s["upper_threshold"]), float(s["lower_threshold"])
+    if not 0 < low <= up < 1:
+        raise InvalidInput("match thresholds need 0 < lower <= upper < 1")
+    s["upper_threshold"], s["lower_threshold"] = up, low
+    ref = s["reference_date"]
+    s["reference_date"] = date.fromisoformat(str(ref)) if ref else date.today()
+    return s
+
+
+def _count(store: Store, where: str) -> int:
+    return int(
+        one(
+            store, f"SELECT coalesce(sum(records), 0) FROM match_profiles WHERE {where}"
+        )
+    )
+
+
+def run_match(
+    store: Store,
+    home: Home,
+    *,
+    retrain: bool = False,
+    reference_date: date | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> MatchResult:
+    """Match every record not yet linked into the pupil index."""
+    s = {**match_settings(home), **(overrides or {})}
+    ref = reference_date or s["reference_date"]
+    t = Thresholds(s["upper_threshold"], s["lower_threshold"])
+    model_path = home.root / s["model"]
+    started = time.perf_counter()
+    ensure_tables(store)
+    charts: list[str] = []
+    retrained = False
+    with store.transaction():
+        run = int(one(store, "SELECT coalesce(max(match_run), 0) + 1 FROM match_runs"))
+        store.execute(
+            "INSERT INTO match_runs (match_run, started_at) VALUES (?, now())", [run]
+        )
+        before = int(one(store, "SELECT count(*) FROM pupils"))
+        n_records, _ = records.stage(store)
+        store.execute(index.unusable_sql(run, records.UNUSABLE_REASON))
+        for name in ("upn", "former_upn", "uln"):
+            store.execute(exact.match_index_sql(name))
+        # A UPN the index has not seen is a new pupil (schools allocate UPNs); a ULN
+        # it has not seen is not, as the index may know the learner by UPN only.
+        store.execute(exact.new_groups_sql("upn", exact.next_key(store)))
+        index.apply(store, run)
+        store.execute(exact.match_index_sql("uln"))
+        if one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL"):
+            retrained, charts = _probabilistic(store, home, model_path, t, run, retrain)
+        index.apply(store, run)
+        store.execute(index.refresh_pupils_sql())
+        store.execute(index.links_sql(run))
+        store.execute(index.history_sql(run))
+        ulns = issue_ulns(store, run, ref)
+        result = MatchResult(
+            run=run,
+            records=n_records,
+            exact=_count(store, "method LIKE 'exact%'"),
+            probabilistic=_count(store, "method = 'splink'"),
+            new_pupils=int(one(store, "SELECT count(*) FROM pupils")) - before,
+            review=int(
+                one(
+                    store,
+                    "SELECT count(*) FROM match_review WHERE match_run = ?",
+                    [run],
+                )
+            ),
+            unusable=int(one(store, "SELECT count(*) FROM match_new WHERE NOT usable")),
+            ulns_issued=ulns,
+            pupils=int(one(store, "SELECT count(*) FROM pupils")),
+            retrained=retrained,
+            seconds=round(time.perf_counter() - started, 2),
+            charts=charts,
+        )
+        store.execute(
+            "UPDATE match_runs SET finished_at = ?, records = ?, exact = ?, "
+            "probabilistic = ?, new_pupils = ?, review = ?, unusable = ?, "
+            "ulns_issued = ?, retrained = ?, upper_threshold = ?, "
+            "lower_threshold = ?, seconds = ? WHERE match_run = ?",
+            [
+                datetime.now(),
+                result.records,
+                result.exact,
+                result.probabilistic,
+                result.new_pupils,
+                result.review,
+                result.unusable,
+                result.ulns_issued,
+                retrained,
+                t.upper,
+                t.lower,
+                result.seconds,
+                run,
+            ],
+        )
+    return result
+
+
+def _probabilistic(
+    store: Store, home: Home, model_path: Path, t: Thresholds, run: int, retrain: bool
+) -> tuple[bool, list[str]]:
+    """Train (or load) the model, score, decide; (retrained, chart paths)."""
+    from pupilshare.match.model import DEFAULT_MODEL, Model  # Splink when needed
+
+    cols = "unique_id, forename, surname, date_of_birth, sex, postcode, upn, former_upn"
+    everything = store.arrow(
+        splink_input_sql(
+            f"(SELECT {cols} FROM {INDEX_SQL} UNION ALL BY NAME "
+            f"SELECT {cols} FROM {REMAINING_SQL})"
+        )
+    )
+    model = Model(everything, None if retrain else model_path)
+    charts: list[str] = []
+    retrained = False
+    try:
+        if not model.trained:
+            if (retrain or everything.num_rows >= MIN_TRAIN) and model.try_train():
+                model.save(model_path)
+                retrained = True
+                charts = [str(p) for p in model.charts(home.reports_dir)]
+            else:  # too little data to estimate from: the shipped model, unsaved
+                model.close()
+                model = Model(everything, DEFAULT_MODEL)
+        model.tf_tables()
+        between, within = score(store, model, t)
+        decide(store, model, between, within, t, run, exact.next_key(store))
+    finally:
+        model.close()
+    return retrained, charts

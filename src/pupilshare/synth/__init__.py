@@ -1,0 +1,249 @@
+"""A synthetic nation: deterministic source files for N pupils, with known truth.
+
+``synthesise(out, pupils, seed)`` writes the layout in DEVELOPERS.md ("Synthetic
+nation"): termly census returns per school, key stage results, NCMP measurements,
+qualification results, survey contacts, the reference postcode and school files, a
+truth file naming the person behind every data row, and a manifest (with the files
+that are faulty on purpose). People are drawn in numpy, rows are built and faulted
+in DuckDB, files are written from Arrow: nothing loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pupilshare.errors import InvalidInput
+from pupilshare.synth import faults, returns, writer
+from pupilshare.synth.geography import build_world
+from pupilshare.synth.people import Spec, build_people, fsm_table, terms_table
+
+if TYPE_CHECKING:
+    from pupilshare.demo import DemoRun
+
+__all__ = ["Spec", "synthesise", "demo_step", "DATASETS"]
+
+# Pupil datasets in the order they are written: what identifies a file, and the
+# order of rows within it (name order, through an integer rank of names).
+DATASETS: dict[str, tuple[str, str]] = {
+    "census": ("t, school", "name_rank"),
+    "ks_results": ("file", "name_rank, key_stage, subject"),
+    "ncmp": ("file", "laestab, name_rank"),
+    "qualifications": ("file", "name_rank, qual_type, subject"),
+    "survey_contacts": ("file", "name_rank"),
+}
+# Datasets keyed on names, where two pupils may clash by chance.
+DEDUPE = ("ncmp", "survey_contacts")
+STAGES = 9
+MEMORY = os.environ.get(
+    "PUPILSHARE_SYNTH_MEMORY", "6GB"
+)  # build steps before the files are written
+Progress = Callable[[str, int, int], None]  # description, done, total
+
+
+def _prepare(out: Path) -> None:
+    """Write into an empty or absent directory, or replace an earlier nation."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / "manifest.json").exists():
+            raise InvalidInput(
+                f"{out} is not empty and holds no synthetic nation; "
+                "choose an empty --out"
+            )
+        for name in [*DATASETS, "reference"]:
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("truth.csv", "manifest.json"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _inject_faults(
+    con: duckdb.DuckDBPyConnection, rng: np.random.Generator, n_census_files: int
+) -> dict[str, str]:
+    """Make a few files faulty on purpose; returns file -> why it must be rejected."""
+    why: dict[str, str] = {}
+    n_dup = min(10, max(1, n_census_files // 200))
+    dups = faults.choose_files(con, "src_census", n_dup, rng, set())
+    faults.duplicate_rows(con, "census", dups, "name_rank, person_id")
+    why.update({f: "duplicate pupil: one row appears twice" for f in dups})
+    for ds, (group, order) in DATASETS.items():
+        returns.number(con, ds, group, order, dups=ds == "census")
+    (bad_upn,) = faults.choose_files(con, "out_census", 1, rng, set(why)) or [None]
+    if bad_upn:
+        faults.set_value(
+            con, "out_census", bad_upn, "upn", faults.bad_check_letter_sql("upn")
+        )
+        why[bad_upn] = "UPN with a wrong check letter on line 2"
+    (bad_date,) = faults.choose_files(con, "out_ks_results", 1, rng, set()) or [None]
+    if bad_date:
+        faults.set_value(
+            con,
+            "out_ks_results",
+            bad_date,
+            "date_of_birth",
+            "substr(date_of_birth, 1, 4) || '-02-31'",
+        )
+        why[bad_date] = "date of birth 31 February on line 2"
+    return why
+
+
+def synthesise(
+    out: str | Path,
+    pupils: int,
+    seed: int,
+    progress: Progress | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Write a nation of ``pupils`` people for ``seed`` to ``out``; return its manifest.
+
+    ``options`` may set ``first_year``, ``years`` and ``school_size`` (see ``Spec``).
+    The same arguments always give the same bytes.
+    """
+    if pupils < 50:
+        raise InvalidInput("a nation needs at least 50 pupils")
+    spec = Spec(pupils=pupils, seed=seed, **options)
+    out = Path(out)
+    _prepare(out)
+    step = progress or (lambda *_: None)
+    rng = np.random.default_rng(seed)
+    done = 0
+
+    def stage(name: str) -> None:
+        nonlocal done
+        step(name, done, STAGES)
+        done += 1
+
+    stage("places")
+    world = build_world(spec.pupils, spec.school_size, rng)
+    stage("people")
+    people = build_people(spec, world, rng)
+    fsm = fsm_table(spec, people, rng)
+    tmp = tempfile.mkdtemp(prefix="pupilshare-synth-")
+    # A bounded memory limit: DuckDB spills to ``tmp`` rather than crowd the machine.
+    con = duckdb.connect(
+        config={
+            "preserve_insertion_order": True,
+            "temp_directory": tmp,
+            "memory_limit": MEMORY,
+        }
+    )
+    try:
+        schools = world.schools.append_column(
+            "idx", pa.array(np.arange(world.schools.num_rows))
+        )
+        postcodes = world.postcodes.append_column(
+            "idx", pa.array(np.arange(world.postcodes.num_rows))
+        )
+        returns.register_inputs(
+            con,
+            spec,
+            {
+                "people": people,
+                "terms": terms_table(spec),
+                "fsm": fsm,
+                "schools": schools,
+                "postcodes": postcodes,
+            },
+        )
+        stage("census terms")
+        returns.build_census(con)
+        returns.census_src(con)
+        stage("key stage results")
+        returns.ks_src(con, rng)
+        stage("child measurements")
+        returns.ncmp_src(con, rng, spec, world.schools.num_rows)
+        stage("qualifications")
+        returns.qualifications_src(con, rng)
+        stage("survey contacts")
+        returns.survey_src(con, rng, spec)
+        stage("faults")
+        for ds in DEDUPE:
+            returns.dedupe(con, ds, DATASETS[ds][1])
+        n_census = con.execute(
+            "SELECT count(DISTINCT file) FROM src_census"
+        ).fetchall()[0][0]
+        why = _inject_faults(con, rng, n_census)
+        total_files = sum(
+            con.execute(f"SELECT count(DISTINCT file) FROM out_{ds}").fetchall()[0][0]
+            for ds in DATASETS
+        )
+        written = 0
+
+        def tick(k: int) -> None:
+            nonlocal written
+            written += k
+            step("writing files", STAGES - 2 + written, STAGES - 2 + total_files + 1)
+
+        files: list[dict[str, Any]] = []
+        summary: dict[str, dict[str, int]] = {}
+        for ds in DATASETS:
+            counts = writer.write_dataset(con, ds, out, tick)
+            files += [{"dataset": ds, "file": f, "rows": n} for f, n in counts.items()]
+            summary[ds] = {"files": len(counts), "rows": sum(counts.values())}
+        writer.write_table(world.postcodes, out / "reference" / "postcodes.csv")
+        writer.write_table(world.schools, out / "reference" / "schools.csv")
+        step("truth", STAGES - 2 + written, STAGES - 2 + total_files + 1)
+        truth_rows = writer.write_truth(con, list(DATASETS), out / "truth.csv")
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = {
+        "generator": "pupilshare synth",
+        "seed": seed,
+        "pupils": pupils,
+        "first_year": spec.first_year,
+        "years": spec.years,
+        "datasets": summary,
+        "files": sorted(files, key=lambda f: f["file"]),
+        "reference": {
+            "postcodes": {
+                "file": "reference/postcodes.csv",
+                "rows": world.postcodes.num_rows,
+            },
+            "schools": {
+                "file": "reference/schools.csv",
+                "rows": world.schools.num_rows,
+            },
+        },
+        "truth": {"file": "truth.csv", "rows": truth_rows},
+        "faulty": sorted(why),
+        "faults": dict(sorted(why.items())),
+    }
+    writer.write_manifest(out / "manifest.json", manifest)
+    step("done", 1, 1)
+    return manifest
+
+
+def demo_step(run: DemoRun) -> str:
+    """The demo's first step: a nation of ``run.pupils`` in ``run.nation_dir``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("  synthesise {task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=run.console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("places", total=STAGES)
+
+        def on(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        manifest = synthesise(run.nation_dir, run.pupils, run.seed, progress=on)
+    run.facts["nation_dir"] = str(run.nation_dir)
+    run.facts["nation_manifest"] = str(run.nation_dir / "manifest.json")
+    run.facts["faulty_files"] = list(manifest["faulty"])
+    n_files = len(manifest["files"])
+    rows = sum(d["rows"] for d in manifest["datasets"].values())
+    return (
+        f"{run.pupils:,} pupils: {n_files:,} files, {rows:,} rows "
+        f"({len(manifest['faulty'])} faulty on purpose) in {run.nation_dir}"
+    )

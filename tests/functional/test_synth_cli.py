@@ -1,0 +1,42 @@
+"""``pupilshare synth`` and the demo's synthesise step, end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from pupilshare.cli import main
+from pupilshare.config import Home
+from pupilshare.demo import DemoRun
+from pupilshare.synth import demo_step
+
+
+def test_synth_command_writes_a_nation(tmp_path: Path, home: Home) -> None:
+    out = tmp_path / "n"
+    assert main(["synth", "--pupils", "300", "--seed", "5", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pupils"] == 300 and manifest["seed"] == 5
+    assert (out / "truth.csv").exists() and (out / "reference" / "schools.csv").exists()
+
+
+def test_synth_defaults_to_the_home(home: Home) -> None:
+    assert main(["synth", "--pupils", "100", "--years", "2"]) == 0
+    manifest = json.loads((home.root / "nation" / "manifest.json").read_text())
+    assert manifest["years"] == 2
+
+
+def test_synth_rejects_a_tiny_nation(tmp_path: Path, home: Home) -> None:
+    assert main(["synth", "--pupils", "5", "--out", str(tmp_path / "n")]) == 2
+    assert not (tmp_path / "n").exists()
+
+
+def test_demo_step_synthesises_and_shares_facts(home: Home) -> None:
+    run = DemoRun(home, 300, 3, Console(file=io.StringIO()))
+    summary = demo_step(run)
+    assert "300 pupils" in summary and "faulty" in summary
+    assert Path(run.facts["nation_dir"]) == run.nation_dir
+    assert run.facts["faulty_files"]
+    assert (run.nation_dir / "manifest.json").exists()

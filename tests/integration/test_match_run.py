@@ -1,0 +1,257 @@
+"""A match run on a small labelled nation, and on hand-written records."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pupilshare.config import Home
+from pupilshare.identifiers import is_valid_uln
+from pupilshare.match import accuracy, run_match
+from pupilshare.match.sample import add_records, generate
+from pupilshare.store import Store
+
+REF = date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def matched(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """An 800-pupil nation matched once; tests copy it before changing it."""
+    home = Home(tmp_path_factory.mktemp("matched") / "home").ensure()
+    with Store.open(home) as store:
+        generate(store, 800, seed=3, nation=home.root / "nation")
+        run_match(store, home, reference_date=REF)
+    return home
+
+
+@pytest.fixture
+def copy(matched: Home, tmp_path: Path) -> Home:
+    shutil.copytree(matched.root, tmp_path / "home")
+    return Home(tmp_path / "home")
+
+
+def rows(home: Home, sql: str) -> list[tuple]:
+    with Store(home.store_path, read_only=True) as s:
+        return s.rows(sql)
+
+
+def test_every_usable_record_links_to_exactly_one_pupil(matched: Home) -> None:
+    total = sum(
+        rows(matched, f"SELECT count(*) FROM ds_{d}")[0][0]
+        for d in ("census", "ks_results", "ncmp", "qualifications", "survey_contacts")
+    )
+    links, distinct = rows(
+        matched,
+        "SELECT count(*), count(DISTINCT (dataset, "
+        "collection_id, line)) FROM pupil_links",
+    )[0]
+    unusable = rows(matched, "SELECT count(*) FROM match_unusable")[0][0]
+    assert links == distinct
+    assert links + unusable == total
+    orphans = rows(
+        matched, "SELECT count(*) FROM pupil_links ANTI JOIN pupils USING (pupil_key)"
+    )[0][0]
+    assert orphans == 0
+
+
+def test_accuracy_meets_the_goal_on_the_sample(matched: Home) -> None:
+    with Store(matched.store_path, read_only=True) as s:
+        acc = accuracy(s, matched.root / "nation" / "truth.csv")
+    assert acc["f1"] >= 0.99
+    assert acc["precision"] >= 0.995
+    assert acc["review_share"] < 0.01
+
+
+def test_typo_names_without_upn_link_through_splink(matched: Home) -> None:
+    # NCMP records carry no UPN, and some have typos: Splink must link them to the
+    # census pupil, including ones whose names differ from the index.
+    linked = rows(
+        matched,
+        """
+        SELECT count(*) FROM pupil_links l JOIN ds_ncmp n
+            ON n.collection_id = l.collection_id AND n.line = l.line
+        JOIN pupils p USING (pupil_key)
+        WHERE l.dataset = 'ncmp' AND l.method = 'splink'
+          AND (upper(n.forename) <> p.forename OR upper(n.surname) <> p.surname)
+    """,
+    )[0][0]
+    assert linked > 0
+
+
+def test_unusable_records_are_reported_not_linked(matched: Home) -> None:
+    bad = rows(
+        matched,
+        "SELECT dataset, collection_id, line FROM ds_ks_results "
+        "JOIN collections USING (collection_id) WHERE forename = '.' "
+        "AND upn IS NULL",
+    )
+    assert bad
+    reported = rows(
+        matched, "SELECT count(*) FROM match_unusable WHERE dataset = 'ks_results'"
+    )[0][0]
+    assert reported >= len(bad)
+    linked = rows(
+        matched,
+        "SELECT count(*) FROM pupil_links l JOIN ds_ks_results k "
+        "USING (collection_id, line) WHERE l.dataset = 'ks_results' "
+        "AND k.forename = '.' AND k.upn IS NULL",
+    )[0][0]
+    assert linked == 0
+
+
+def test_ulns_one_per_pupil_valid_and_never_shared(matched: Home) -> None:
+    assert (
+        rows(
+            matched,
+            "SELECT count(*) FROM (SELECT pupil_key FROM "
+            "pupil_identifiers WHERE kind = 'uln' GROUP BY 1 "
+            "HAVING count(*) > 1)",
+        )[0][0]
+        == 0
+    )
+    assert (
+        rows(
+            matched,
+            "SELECT count(*) FROM (SELECT value FROM pupil_identifiers "
+            "WHERE kind = 'uln' GROUP BY 1 HAVING count(*) > 1)",
+        )[0][0]
+        == 0
+    )
+    missing = rows(
+        matched,
+        f"""
+        SELECT count(*) FROM pupils WHERE uln IS NULL AND (
+            date_of_birth + INTERVAL 14 YEAR <= DATE '{REF}' OR pupil_key IN
+            (SELECT pupil_key FROM pupil_links WHERE dataset = 'qualifications'))""",
+    )
+    assert missing[0][0] == 0
+    issued = [u for (u,) in rows(matched, "SELECT uln FROM uln_issued")]
+    assert issued and all(is_valid_uln(u) for u in issued)
+
+
+def _census(upn: str, dob: str, fore: str = "AMARA", sur: str = "OKONJO") -> dict:
+    return {
+        "census_date": "2025-01-16",
+        "laestab": "3802000",
+        "upn": upn,
+        "surname": sur,
+        "forename": fore,
+        "date_of_birth": dob,
+        "sex": "F",
+        "postcode": "LS1 4AB",
+        "ncyear": "7",
+        "ethnicity": "WBRI",
+        "first_language": "ENG",
+        "enrol_status": "C",
+        "sen_provision": "N",
+        "fsm_eligible": "N",
+    }
+
+
+def test_exact_upn_pass_and_swapped_day_month(home: Home) -> None:
+    upn = "A201361424123"
+    with Store.open(home) as store:
+        add_records(store, "census", [_census(upn, "2012-03-04")])
+        add_records(store, "census", [_census(upn, "2012-04-03", fore="AMRA")])
+        r = run_match(store, home, reference_date=REF)
+        assert r.exact == 2 and r.pupils == 1
+        methods = store.rows("SELECT DISTINCT method FROM pupil_links")
+        assert methods == [("exact_upn",)]
+        assert store.rows(
+            "SELECT kind, value FROM pupil_identifiers WHERE kind = 'upn'"
+        ) == [("upn", upn)]
+
+
+def test_upn_with_disagreeing_dob_is_not_an_exact_match(home: Home) -> None:
+    with Store.open(home) as store:
+        add_records(store, "census", [_census("A201361424123", "2012-03-04")])
+        run_match(store, home, reference_date=REF)
+        add_records(store, "census", [_census("A201361424123", "2013-09-21")])
+        run_match(store, home, reference_date=REF)
+        methods = store.rows("SELECT method FROM pupil_links WHERE match_run = 2")
+        assert methods and methods[0][0] != "exact_upn"
+
+
+def test_qualification_carrying_uln_matches_on_it(copy: Home) -> None:
+    with Store.open(copy) as store:
+        key, uln, dob = store.rows(
+            "SELECT pupil_key, uln, date_of_birth FROM pupils WHERE uln IS NOT NULL "
+            "ORDER BY pupil_key LIMIT 1"
+        )[0]
+        add_records(
+            store,
+            "qualifications",
+            [
+                {
+                    "awarding_body": "AQA",
+                    "award_date": "2025-08-20",
+                    "uln": uln,
+                    "surname": "ENTIRELYDIFFERENT",
+                    "forename": "SOMEONE",
+                    "date_of_birth": str(dob),
+                    "sex": "M",
+                    "qual_type": "GCSE",
+                    "subject": "Maths",
+                    "grade": "7",
+                }
+            ],
+        )
+        r = run_match(store, copy, reference_date=REF)
+        assert r.records == 1 and r.exact == 1
+        got = store.rows(
+            "SELECT pupil_key, method FROM pupil_links WHERE match_run = ?", [r.run]
+        )
+        assert got == [(key, "exact_uln")]
+
+
+def test_incremental_run_touches_only_new_records(copy: Home) -> None:
+    with Store.open(copy) as store:
+        before = store.rows("SELECT * FROM pupil_links ORDER BY ALL")
+        mtime = (copy.root / "match-model.json").stat().st_mtime
+        again = run_match(store, copy, reference_date=REF)
+        assert again.records == 0 and again.new_pupils == 0
+        generate(store, 40, seed=99, census_terms=1, nation=copy.root / "n2")
+        r = run_match(store, copy, reference_date=REF)
+        assert not r.retrained
+        assert (copy.root / "match-model.json").stat().st_mtime == mtime
+        new = store.rows(
+            "SELECT count(*) FROM pupil_links WHERE match_run = ?", [r.run]
+        )[0][0]
+        assert r.records == new + r.unusable and new > 0
+        old = store.rows(
+            "SELECT * FROM pupil_links WHERE match_run < ? ORDER BY ALL", [r.run]
+        )
+        assert old == before
+
+
+def test_retrain_writes_the_model_and_charts(copy: Home) -> None:
+    with Store.open(copy) as store:
+        generate(store, 30, seed=5, census_terms=1, nation=copy.root / "n3")
+        r = run_match(store, copy, retrain=True, reference_date=REF)
+    assert r.retrained
+    assert {Path(c).name for c in r.charts} == {
+        "match-weights.html",
+        "m-u-parameters.html",
+    }
+    assert all(Path(c).stat().st_size > 1000 for c in r.charts)
+
+
+def test_history_keeps_every_name_and_postcode_seen(matched: Home) -> None:
+    # Each pupil's history holds the exact spellings its records carried.
+    got = rows(
+        matched,
+        """
+        SELECT count(*) FROM pupil_links l JOIN ds_ncmp n
+            ON n.collection_id = l.collection_id AND n.line = l.line
+        WHERE l.dataset = 'ncmp' AND NOT EXISTS (
+            SELECT 1 FROM pupil_history h WHERE h.pupil_key = l.pupil_key
+              AND h.surname = upper(n.surname) AND h.forename = upper(n.forename))
+    """,
+    )
+    assert got == [(0,)]
+    assert rows(matched, "SELECT count(DISTINCT pupil_key) FROM pupil_history") == (
+        rows(matched, "SELECT count(*) FROM pupils")
+    )
