@@ -151,4 +151,4 @@ def test_problems_sql_is_pure_text() -> None:
     census = catalogue.dataset("census")
     sql = problems_sql(census, "stage", date(2025, 1, 1))
     assert "DATE '2025-01-01'" in sql and "UNION ALL" in sql
-    assert "filename = true" in read_csv_sql(["a.csv"], census, "rj")
+    assert "file_index" in read_csv_sql(["a.csv"], census, "rj")

@@ -49,8 +49,8 @@ def read_csv_sql(paths: list[str], ds: Dataset, rejects: str) -> str:
     columns = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in ds.columns) + "}"
     files = "[" + ", ".join(lit(p) for p in paths) + "]"
     return (
-        f"SELECT * FROM read_csv({files}, header = true, auto_detect = false, "
-        "filename = true, "
+        f"SELECT *, file_index FROM read_csv({files}, header = true, "
+        "auto_detect = false, "
         f"delim = ',', quote = '\"', escape = '\"', columns = {columns}, "
         "strict_mode = true, null_padding = false, encoding = 'utf-8', "
         f"max_line_size = {LONGEST_LINE}, store_rejects = true, "

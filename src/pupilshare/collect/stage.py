@@ -64,14 +64,12 @@ def stage_batch(store: Store, ds: Dataset, batch: list[tuple[int, FileCheck]]) -
         store.execute(f"DROP TABLE IF EXISTS {REJECTS}{suffix}")
     paths = [engine_path(fc.path, seq) for seq, fc in batch]
     seqs = [seq for seq, _ in batch]
-    # The file's sequence number replaces its name as the read streams in (an
-    # expression, not a join, so the rows keep their order).
+    # The file's sequence number comes from the reader's file index as the read
+    # streams in (an expression, not a join, so the rows keep their order).
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT CAST(list_extract("
-        f"{_int_list(seqs)}, list_position({_str_list(paths)}, filename)) "
-        "AS INTEGER) AS seq, * EXCLUDE (filename) FROM ("
-        + rules.read_csv_sql(paths, ds, REJECTS)
-        + ")"
+        f"{_int_list(seqs)}, CAST(file_index AS BIGINT) + 1) AS INTEGER) AS seq, "
+        "* EXCLUDE (file_index) FROM (" + rules.read_csv_sql(paths, ds, REJECTS) + ")"
     )
     by_seq = {
         seq: (int(first), int(n))
@@ -158,10 +156,6 @@ def drop_links() -> None:
 
 def _int_list(values: list[int]) -> str:
     return "[" + ", ".join(str(int(v)) for v in values) + "]"
-
-
-def _str_list(values: list[str]) -> str:
-    return "[" + ", ".join(rules.lit(v) for v in values) + "]"
 
 
 def _reader_problems(
