@@ -275,6 +275,15 @@ def test_same_upn_twice(home: Home, write) -> None:
     assert_rejected(home, 2, 2, "upn", "as line 5")
 
 
+def test_a_file_without_header_does_not_echo_its_first_row(home, write, capsys):
+    lines = sample_lines()
+    path = write("nohead.csv", "\n".join(lines[1:]) + "\n")
+    assert_rejected(home, run(home, "census", path), 1, "", "the header missing")
+    first_upn = next(csv.reader([lines[1]]))[COLS.index("upn")]
+    err = capsys.readouterr()
+    assert first_upn not in err.out + err.err
+
+
 def test_a_file_of_another_dataset(home: Home, write) -> None:
     path = write("ks.csv", "\n".join(sample_lines("ks_results")) + "\n")
     assert_rejected(home, run(home, "census", path), 1, "", "'ks_results'")

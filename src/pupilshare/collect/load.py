@@ -1,10 +1,11 @@
 """Collecting files: stage each one in the engine, validate it, load it all or nothing.
 
-One ``Collector`` is one run over one store connection. For each file it checks the
-bytes (``read``), reads the CSV into a text staging table, finds every problem with
-one SQL statement (``rules``) and then, inside one ``Store.transaction()``, either
-records a rejection or writes the collection row, the typed rows and the warnings. A
-file whose SHA-256 is already collected is skipped: a return loads once.
+One ``Collector`` is one run over one store connection. It checks each file's bytes
+(``read``), reads files in batches into a text staging table (``stage``), finds every
+problem of the batch with one SQL statement (``rules``) and then, for each file inside
+its own ``Store.transaction()``, either records a rejection or writes the collection
+row, the typed rows and the warnings. A file whose SHA-256 is already collected is
+skipped: a return loads once.
 """
 
 from __future__ import annotations

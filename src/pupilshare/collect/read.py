@@ -165,6 +165,19 @@ def header_problems(header: list[str], ds: Dataset, file: str) -> list[Problem]:
     names = [h.strip() for h in header]
     if names == expected:
         return []
+    if not set(names) & set(expected):
+        # Likely no header at all: say so without echoing the line, which may be
+        # a pupil's row.
+        return [
+            Problem(
+                file,
+                1,
+                "",
+                "error",
+                f"line 1 is not a header of '{ds.name}' (none of its "
+                "column names found): is the header missing?",
+            )
+        ]
     other = _better_dataset(names, ds)
     if other is not None:
         return [

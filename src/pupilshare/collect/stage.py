@@ -216,4 +216,5 @@ def reader_reason(kind: str, message: str) -> str:
         "LINE SIZE OVER MAXIMUM": "line is longer than 1 MB",
         "INVALID UNICODE": "not valid UTF-8 text",
     }
-    return reasons.get(kind, f"cannot read this line: {message}")
+    # The reader's own message is not shown: it may quote the line's values.
+    return reasons.get(kind, f"cannot read this line ({kind.lower()})")
