@@ -4,8 +4,9 @@ Each collected item becomes one ``CASE`` expression over its text value giving t
 first problem found (``E|reason`` for an error, ``W|reason`` for a warning, NULL when
 the value is fine); cross-item rules (date of birth against the event date, age
 against year group) and duplicate keys are separate expressions. ``problems_sql``
-turns them into one result of ``(line, field, severity, reason)`` rows, so a whole
-file is validated in the engine in one statement. Reasons never carry the value.
+turns them into one result of ``(seq, line, field, severity, reason)`` rows, so a
+whole batch of files is validated in the engine in one statement. Reasons never carry
+the value.
 """
 
 from __future__ import annotations
