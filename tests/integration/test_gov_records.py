@@ -174,6 +174,8 @@ def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
     ier = actor(session, "ier.researcher")
     with pytest.raises(Conflict, match="amendment"):
         workflow.submit(session, ier, {**_draft(session), "id": "ier-attainment-gaps"})
+    with pytest.raises(Conflict, match="another recipient"):
+        workflow.submit(session, ier, {**_draft(session), "id": "lrs-younger-learners"})
     ag = session.get(Agreement, "ier-attainment-gaps")
     before = dict(ag.spec)
     later = ag.expiry_date + timedelta(days=90)
@@ -244,6 +246,10 @@ def test_only_the_chief_statistician_grants_deciding_roles(seeded: tuple) -> Non
         orgs.set_roles(session, dora, "dora.ops", ["data_operations", "recipient"])
     with pytest.raises(Conflict):
         orgs.add_user(session, op, "operator", "Not me", "department", ["public"])
+    with pytest.raises(InvalidInput):
+        orgs.add_user(session, op, "../x", "Bad", "department", ["public"])
+    with pytest.raises(InvalidInput):
+        orgs.add_org(session, op, "Bad Org", "Bad", "regulator", "X-1")
     orgs.set_roles(session, dora, "dh.analyst", [], active=False, reason="left")
     with pytest.raises(Denied):
         actor(session, "dh.analyst")

@@ -94,6 +94,12 @@ def test_aggregate_needs_tables_over_requested_items() -> None:
     t = make("aggregate", tables=[{"name": "x", "dataset": "census",
                                    "rows": ["ethnicity"]}])  # fmt: skip
     assert any("census.ethnicity is not one of the requested" in r for r in check(t))
+    f = make("aggregate", tables=[{"name": "x", "dataset": "census", "rows": ["sex"],
+                                   "filters": {"ncyear": ["6"]}}])  # fmt: skip
+    assert check(f) == []
+    f["tables"][0]["filters"] = {"fsm_eligible": ["Y"]}
+    assert check(f) == ["table x: census.fsm_eligible is not one of the requested "
+                        "items"]  # fmt: skip
 
 
 def test_named_users_of_the_recipient_only() -> None:

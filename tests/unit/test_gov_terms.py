@@ -42,6 +42,14 @@ def test_a_diff_applied_gives_the_amended_terms(a: dict, b: dict) -> None:
     assert (d == {}) == (a == b)
 
 
+@pytest.mark.parametrize("bad", ["../../etc", "A1", "x", "a b", "a/b", "-a"])
+def test_ids_are_safe_directory_names(bad: str) -> None:
+    raw = {**read_seeds()["agreements"][0], "id": bad}
+    with pytest.raises(InvalidInput) as e:
+        terms.normalise(raw, TODAY)
+    assert any(x.startswith("id:") for x in e.value.errors)
+
+
 def test_to_raw_inverts_normalise() -> None:
     for t in SEEDS:
         assert terms.normalise(to_raw(t), TODAY) == t

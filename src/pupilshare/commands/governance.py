@@ -107,11 +107,13 @@ def agreements_panel(
     view: list[str] = typer.Option([], "--view", help="member=approve|reject|abstain: "
                                    "reasons"),
     conflict: list[str] = typer.Option([], "--conflict", help="member=declaration"),
-    condition: list[str] = typer.Option([], "--condition"),
-    amendment: int = typer.Option(None, "--amendment"),
+    condition: list[str] = typer.Option([], "--condition", help="Attach a condition."),
+    amendment: int = typer.Option(None, "--amendment", help="Sit on this amendment."),
 ) -> None:  # fmt: skip
-    """Record a sitting of the approval panel: views with reasons, conflicts
-    (quorum: [governance] quorum in pupilshare.toml, default 3)."""
+    """Record a sitting of the approval panel: views with reasons, conflicts.
+
+    Quorum is "quorum" in the governance section of pupilshare.toml (default 3).
+    """
     from pupilshare.cli import context
     from pupilshare.governance.panel import QUORUM, record
 
@@ -231,6 +233,7 @@ def agreements_plan(ctx: typer.Context, agreement_id: str) -> None:
 # -- organisations, gateways, users ------------------------------------------
 @orgs_app.command("list")
 def orgs_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Recipient organisations with their legal identity and status."""
     from pupilshare.governance.views import list_orgs
 
     with _records(ctx) as (s, who):
@@ -243,6 +246,7 @@ def orgs_list(ctx: typer.Context, as_json: bool = JSON) -> None:
 @orgs_app.command("show")
 def orgs_show(ctx: typer.Context, org_id: str,
               as_json: bool = JSON) -> None:  # fmt: skip
+    """One organisation: identity, identity changes, users and agreements."""
     from pupilshare.governance.views import show_org
 
     with _records(ctx) as (s, who):
@@ -300,6 +304,7 @@ def orgs_reinstate(ctx: typer.Context, org_id: str,
 @gateways_app.command("list")
 def gateways_list(ctx: typer.Context,
                   as_json: bool = JSON) -> None:  # fmt: skip
+    """Legal gateways and what each allows."""
     from pupilshare.governance.views import list_gateways
 
     with _records(ctx) as (s, who):
@@ -334,6 +339,7 @@ def gateways_add(ctx: typer.Context, file: Path) -> None:
 
 @users_app.command("list")
 def users_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Named users, their organisations and roles."""
     from pupilshare.governance.views import list_users
 
     with _records(ctx) as (s, who):

@@ -9,6 +9,7 @@ claiming to be the new name of an approved provider).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -27,10 +28,12 @@ from pupilshare.governance.models import (
     User,
     UserChange,
 )  # fmt: skip
+from pupilshare.governance.terms import ID_PATTERN
 from pupilshare.governance.workflow import move, now
 from pupilshare.release.plan import LEVELS
 
 IDENTITY = ("name", "legal_id", "owner")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,63}$")
 
 
 def get_org(session: Session, org_id: str) -> Organisation:
@@ -44,7 +47,7 @@ def add_org(session: Session, actor: Actor, org_id: str, name: str, org_type: st
             legal_id: str, owner: str = "", website: str = "",
             min_pupil_age: int | None = None) -> Organisation:  # fmt: skip
     actor.require("manage_orgs", "add organisations")
-    errors = []
+    errors = [] if ID_PATTERN.match(org_id) else ["id: lower-case letters, digits, -"]
     if org_type not in ORG_TYPES:
         errors.append(f"type {org_type!r} is not one of: {', '.join(ORG_TYPES)}")
     if not legal_id.strip():
@@ -140,6 +143,8 @@ def add_user(session: Session, actor: Actor, username: str, full_name: str,
     """A named user of an organisation (never an organisation-wide login)."""
     if not roles:
         raise InvalidInput("a user needs at least one role")
+    if not USERNAME.match(username):
+        raise InvalidInput("user names are lower-case letters, digits, '.', '-'")
     if username == OPERATOR or session.get(User, username) is not None:
         raise Conflict(f"user name {username} is taken")
     _may_grant(session, actor, username, roles)
@@ -170,6 +175,8 @@ def add_gateway(session: Session, actor: Actor, spec: dict[str, Any]) -> Gateway
     errors = [f"{k}: required" for k in
               ("id", "title", "statute", "section", "allows", "levels", "datasets")
               if not spec.get(k)]  # fmt: skip
+    if not ID_PATTERN.match(str(spec.get("id", ""))):
+        errors.append("id: lower-case letters, digits and hyphens only")
     errors += [f"level {lv!r} unknown" for lv in spec.get("levels") or []
                if lv not in LEVELS]  # fmt: skip
     errors += [f"dataset {d!r} unknown" for d in spec.get("datasets") or []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,16 @@ from pupilshare.governance.db import session_scope
 from pupilshare.governance.policy import policy
 from pupilshare.governance.workflow import get
 from pupilshare.release.plan import Population, ReleasePlan, Sdc, TableSpec
+
+
+def _table(x: dict[str, Any]) -> dict[str, Any]:
+    """A table's plan fields; ``filters`` (only rows with these values) is passed
+    only when the terms have any, so plans from older terms stay the same."""
+    spec = {"name": x["name"], "dataset": x["dataset"], "rows": tuple(x["rows"]),
+            "columns": tuple(x["columns"]), "measure": x.get("measure")}  # fmt: skip
+    if x.get("filters"):
+        spec["filters"] = tuple((k, tuple(v)) for k, v in sorted(x["filters"].items()))
+    return spec
 
 
 def build_plan(session: Session, agreement_id: str,
@@ -25,11 +36,7 @@ def build_plan(session: Session, agreement_id: str,
         raise Conflict(f"agreement {agreement_id} is outside its term on {today}")
     t = ag.spec
     pop = t["population"]
-    tables = tuple(
-        TableSpec(name=x["name"], dataset=x["dataset"], rows=tuple(x["rows"]),
-                  columns=tuple(x["columns"]), measure=x.get("measure"))
-        for x in t["tables"]
-    )  # fmt: skip
+    tables = tuple(TableSpec(**_table(x)) for x in t["tables"])
     return ReleasePlan(
         agreement_id=ag.agreement_id,
         recipient=ag.org_id,

@@ -122,7 +122,7 @@ def _tables(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
         yield "tables are specified only for an aggregate share"
     for t in terms["tables"]:
         measure = [t["measure"]] if t["measure"] else []
-        for name in (*t["rows"], *t["columns"], *measure):
+        for name in (*t["rows"], *t["columns"], *measure, *t.get("filters", {})):
             ref = f"{t['dataset']}.{name}"
             if ref not in terms["items"]:
                 yield f"table {t['name']}: {ref} is not one of the requested items"

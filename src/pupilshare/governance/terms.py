@@ -24,6 +24,7 @@ KEYS = (
     "expiry", "destroy_by", "datasets", "population", "tables", "security", "users",
     "access_route", "opt_out_scope", "retention", "sdc", "conditions",
 )  # fmt: skip
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")  # also a directory name
 _RELATIVE = re.compile(r"^today\s*(?:([+-])\s*(\d+))?$")
 
 
@@ -119,6 +120,8 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
             "rows": [str(r) for r in t.get("rows") or []],
             "columns": [str(c) for c in t.get("columns") or []],
             "measure": t.get("measure"),
+            "filters": {str(k): [str(v) for v in (vs or [])]
+                        for k, vs in (t.get("filters") or {}).items()},
         }
         for t in raw.get("tables") or []
     ]
@@ -129,6 +132,8 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
     terms["opt_out_scope"] = str(raw.get("opt_out_scope", "research"))
     terms["retention"] = str(raw.get("retention", ""))
     terms["sdc"] = dict(raw.get("sdc") or {})
+    if terms["id"] and not ID_PATTERN.match(terms["id"]):
+        errors.append("id: lower-case letters, digits and hyphens only (2-64)")
     if terms["level"] and terms["level"] not in LEVELS:
         errors.append(f"level: {terms['level']!r} is not one of {', '.join(LEVELS)}")
     if terms["frequency"] not in FREQUENCIES:

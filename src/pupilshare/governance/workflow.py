@@ -107,6 +107,8 @@ def submit(session: Session, actor: Actor, raw: dict[str, Any],
         raise InvalidInput(f"{actor.username} may submit only for their own "
                            "organisation")  # fmt: skip
     ag = session.get(Agreement, t["id"])
+    if ag is not None and ag.org_id != t["recipient"]:
+        raise Conflict(f"agreement id {t['id']} is taken by another recipient")
     if ag is not None and ag.status != "draft":
         raise Conflict(f"agreement {t['id']} is {ag.status}; change it by an "
                        "amendment, never in place")  # fmt: skip
