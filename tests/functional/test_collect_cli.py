@@ -179,6 +179,36 @@ def test_warnings_load_and_are_recorded(home: Home, write) -> None:
         assert s.one("SELECT warning_count FROM collections") == 1
 
 
+def test_unknown_dataset_and_missing_file(home: Home, write, capsys) -> None:
+    path = write("a.csv", "\n".join(sample_lines()) + "\n")
+    assert run(home, "cencus", path) == 2
+    assert "unknown dataset 'cencus'" in capsys.readouterr().err
+    assert run(home, "census", path.with_name("nope.csv")) == 2
+    assert "nope.csv:0::no" in capsys.readouterr().err.replace("\n", "")
+    assert run(home, "pupil", path) == 2  # derived, never collected
+    assert loaded_rows(home) == 0
+
+
+def test_a_store_in_use_is_a_conflict(home: Home, write) -> None:
+    path = write("a.csv", "\n".join(sample_lines()) + "\n")
+    code = (
+        "import sys, duckdb, time; c = duckdb.connect(sys.argv[1]); "
+        "print('open', flush=True); time.sleep(30)"
+    )
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", code, str(home.store_path)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        assert run(home, "census", path) == 5  # Conflict
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run(home, "census", path) == 0
+
+
 # -- bad files: issue 2 item 6 ------------------------------------------------------
 
 
