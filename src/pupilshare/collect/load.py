@@ -115,32 +115,17 @@ class Collector:
         on_file: Callable[[FileOutcome], None] | None,
     ) -> None:
         received = datetime.now(UTC).replace(tzinfo=None)
-        known = dict(
-            self.store.rows(
-                "SELECT sha256, collection_id FROM collections WHERE sha256 IN "
-                "(SELECT unnest(?))",
-                [[fc.sha256 for _, fc in batch]],
-            )
-        )
-        fresh: list[tuple[int, FileCheck]] = []
-        for seq, fc in batch:
-            if fc.sha256 in known or fc.sha256 in self._seen:
-                cid = known.get(fc.sha256, self._seen.get(fc.sha256))
-                self._outcomes[seq] = FileOutcome(
-                    fc.display, ds.name, "duplicate", collection_id=cid
-                )
-                continue
-            self._seen[fc.sha256] = None
-            report.add_problems(self.store, seq, fc.problems)
-            fresh.append((seq, fc))
-        readable = [(seq, fc) for seq, fc in fresh if fc.readable]
+        # Stage first: a large file's SHA-256 is still being computed in a thread
+        # meanwhile. A file found to be a copy afterwards is simply not loaded.
+        readable = [(seq, fc) for seq, fc in batch if fc.readable]
         rows: dict[int, int] = {}
+        found_by_reader: dict[int, list[Problem]] = {}
         if readable:
             staged = stage_batch(self.store, ds, readable)
             self._firsts = {st.seq: st.first_row for st in staged.files}
             for st in staged.files:
                 rows[st.seq] = st.rows
-                report.add_problems(self.store, st.seq, st.problems)
+                found_by_reader[st.seq] = st.problems
             self._name_files(readable)
             self.store.execute(
                 f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
@@ -155,6 +140,32 @@ class Collector:
                 + rules.insert_rows_sql(ds, f"({staged.rows_sql})")
             )
             self._mapped = staged.mapped
+        known = dict(
+            self.store.rows(
+                "SELECT sha256, collection_id FROM collections WHERE sha256 IN "
+                "(SELECT unnest(?))",
+                [[fc.sha256 for _, fc in batch]],
+            )
+        )
+        fresh: list[tuple[int, FileCheck]] = []
+        copies: list[int] = []
+        for seq, fc in batch:
+            if fc.sha256 in known or fc.sha256 in self._seen:
+                cid = known.get(fc.sha256, self._seen.get(fc.sha256))
+                self._outcomes[seq] = FileOutcome(
+                    fc.display, ds.name, "duplicate", collection_id=cid
+                )
+                copies.append(seq)
+                continue
+            self._seen[fc.sha256] = None
+            report.add_problems(self.store, seq, fc.problems)
+            report.add_problems(self.store, seq, found_by_reader.get(seq, []))
+            fresh.append((seq, fc))
+        if copies:
+            self.store.execute(
+                f"DELETE FROM {report.PROBLEMS} WHERE seq IN (SELECT unnest(?))",
+                [copies],
+            )
         found = {
             seq: (int(e), int(w))
             for seq, e, w in self.store.rows(
