@@ -18,7 +18,7 @@ from pupilshare.config import Home
 from pupilshare.errors import Blocked
 from pupilshare.release import check, population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan, Sdc, TableSpec
+from pupilshare.release.plan import Population, ReleasePlan, Sdc, TableSpec
 from pupilshare.store import Store
 
 PSEUDO = ReleasePlan(
@@ -286,3 +286,16 @@ def test_status_reports_releases(world: Store, home: Home, tmp_path: Path) -> No
     report = store_status(home)
     assert report["releases"]["delivered"] == 1
     assert report["releases"]["by_level"] == {"aggregate": 1}
+
+
+def test_identified_release_carries_the_index_identifiers(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
+                       ("census.upn", "census.surname", "pupil.upn"),
+                       population=Population(la_codes=("201",)))  # fmt: skip
+    m = build_release(world, home, plan, tmp_path / "i")
+    t = pq.read_table(Path(m.out_dir) / "census.parquet")
+    assert t.column_names == ["upn", "surname", "pupil_upn"]
+    assert t.num_rows > 0
+    assert t.column("upn").to_pylist() == t.column("pupil_upn").to_pylist()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from pupilshare.release import sdc
 from pupilshare.release.derive import lit
@@ -135,7 +136,8 @@ def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube]) -> int:
                         changed = True
                         added += 1
                 if changed:
-                    sdc.secondary(cubes[i])
+                    with threadpool_limits(1):
+                        sdc.secondary(cubes[i])
             if not changed:
                 break
     return added

@@ -80,8 +80,11 @@ def _aggregate(
     tables: dict[str, pa.Table] = {}
     cubes: list[sdc.Cube] = []
     seen: set[str] = set()
+    sources: dict[str, str] = {}
     for spec in plan.tables:
-        view = pop.eligible(store, plan, spec.dataset)
+        if spec.dataset not in sources:
+            sources[spec.dataset] = _source(store, plan, spec.dataset)
+        view = sources[spec.dataset]
         cubes.append(aggregate.build_table(store, spec, view, plan.sdc))
         if spec.dataset not in seen:
             seen.add(spec.dataset)
@@ -101,6 +104,19 @@ def _aggregate(
         "tables": [dataclasses.asdict(t) for t in plan.tables],
     }
     return names, _union(keys)
+
+
+def _source(store: Store, plan: ReleasePlan, dataset: str) -> str:
+    """The population of ``dataset``; kept as a table, only the columns used, when
+    several tables read it (it is then joined and derived once, not per table)."""
+    view = pop.eligible(store, plan, dataset)
+    if sum(t.dataset == dataset for t in plan.tables) < 2:
+        return view
+    cols = ", ".join(sorted(pop.needed_items(plan, dataset)))
+    table = f"{view}_kept"
+    store.rows(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+               f"SELECT {cols}, {pop.PUPIL_KEY} FROM {view}")  # fmt: skip
+    return table
 
 
 def _records(
@@ -155,19 +171,32 @@ def _records(
             keys.append(store.arrow(
                 f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
             ))  # fmt: skip
-    manifest.rules = {"level": plan.level, "k_anonymity": plan.sdc.k_anonymity,
-                      "max_suppression": plan.sdc.max_suppression,
-                      "pseudonym": "AES-256 of the pupil key, secret per agreement",
-                      "coarsening": minimise.PSEUDONYMISED_COARSENING}  # fmt: skip
+    manifest.rules = _record_rules(plan)
     return names, _union(keys)
 
 
+def _record_rules(plan: ReleasePlan) -> dict:
+    """The rules a record-level release applied, as printed in it."""
+    scope = plan.opt_out_scope
+    rules: dict = {"level": plan.level,
+                   "population": "the agreement's scope, minus every opt-out of "
+                   f"'all' or '{scope}'; matched records only"}  # fmt: skip
+    if plan.level == "pseudonymised":
+        rules["pseudonym"] = "AES-256 of the pupil key under this agreement's secret"
+        rules["coarsening"] = {k: f"to {v}" for k, v in
+                               minimise.PSEUDONYMISED_COARSENING.items()}  # fmt: skip
+        rules["removed"] = "names, reference numbers and contact details"
+    if plan.level == "anonymised":
+        rules["model"] = (f"k-anonymity, k = {plan.sdc.k_anonymity}, distinct pupils "
+                          "per class of quasi-identifiers; full-domain generalisation "
+                          "along the catalogue hierarchies, then record suppression of "
+                          f"at most {plan.sdc.max_suppression:.0%}")  # fmt: skip
+    return rules
+
+
 def _union(keys: list[pa.Table]) -> pa.Table:
-    if not keys:
-        return pa.table({"pupil_key": pa.array([], pa.int64())})
-    return pa.concat_tables(
-        [
-            k.select(["pupil_key"]).cast(pa.schema([("pupil_key", pa.int64())]))
-            for k in keys
-        ]
-    )
+    """All pupils in the release, one column ``pupil_key`` (BIGINT)."""
+    schema = pa.schema([("pupil_key", pa.int64())])
+    parts = [k.select(["pupil_key"]) for k in keys]
+    parts = [p if p.schema == schema else p.cast(schema) for p in parts]
+    return pa.concat_tables(parts) if parts else schema.empty_table()

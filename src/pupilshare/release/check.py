@@ -19,6 +19,8 @@ from scipy import sparse
 from scipy.linalg import null_space
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import lsqr
+from threadpoolctl import threadpool_limits
 
 from pupilshare import catalogue
 from pupilshare.config import Home
@@ -28,8 +30,10 @@ from pupilshare.release.pseudonymise import encrypt_keys, secret
 from pupilshare.store import Store
 
 TOTAL = "Total"
-LP_MAX_CELLS = 400  # suppressed cells per table bounded by linear programming
-COMPONENT_MAX = 1500  # linked suppressed cells solved exactly at once
+# Suppressed cells per release whose range is bounded by linear programming (two
+# small LPs each); beyond it the exact null-space check still covers every cell.
+LP_MAX_CELLS = 150
+DENSE_CELLS = 300  # linked suppressed cells solved by a dense SVD
 
 
 def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
@@ -39,10 +43,11 @@ def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
         ds, name = ref.split(".", 1)
         it = catalogue.item(ref)
         if ds == "pupil":
-            if plan.level == "identified" or (
-                plan.level == "pseudonymised" and name == "pupil_pseudonym"
-            ):
+            named = plan.level in ("identified", "pseudonymised")
+            if name == "pupil_pseudonym" and named:
                 out.add(name)
+            elif plan.level == "identified":
+                out.add(f"pupil_{name}")
         elif ds == dataset:
             if plan.level == "identified" or not it.identifying:
                 out.add(name)
@@ -70,12 +75,13 @@ def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
         if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
             reasons.append(f"{name}: SHA-256 differs from the manifest")
     reasons += _opt_outs(store, plan, pupils)
+    budget = [LP_MAX_CELLS]
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
-            reasons += _check_table(plan, stem, pq.read_table(path))
+            reasons += _check_table(plan, stem, pq.read_table(path), budget)
         else:
             reasons += _check_records(store, home, plan, stem, path)
     return reasons
@@ -152,7 +158,8 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
     return reasons
 
 
-def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
+def _check_table(plan: ReleasePlan, name: str, table: pa.Table,
+                 budget: list[int]) -> list[str]:  # fmt: skip
     specs = {t.name: t for t in plan.tables}
     spec = specs.get(name)
     if spec is None:
@@ -183,7 +190,7 @@ def _check_table(plan: ReleasePlan, name: str, table: pa.Table) -> list[str]:
                                "by published zeros")  # fmt: skip
     if plan.sdc.rounding:
         return reasons  # rounded tables are not additive: differencing is bounded
-    n = _recoverable(table, dims, values, symbol == "c", spec.measure is None)
+    n = _recoverable(table, dims, values, symbol == "c", spec.measure is None, budget)
     if n:
         reasons.append(
             f"{name}: {n} suppressed cell(s) can be recovered from the "
@@ -227,7 +234,8 @@ def _revealing_zeros(v: np.ndarray, m: np.ndarray, axes: range) -> int:
 
 
 def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
-                 suppressed: np.ndarray, counts: bool) -> int:  # fmt: skip
+                 suppressed: np.ndarray, counts: bool,
+                 budget: list[int]) -> int:  # fmt: skip
     """Suppressed cells whose value the table's own sums pin down (exactly, or for
     counts to within one), from the line equations with non-negative cells."""
     if not suppressed.any():
@@ -236,6 +244,13 @@ def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
     if grid is None:
         return int(suppressed.sum())  # not a complete table: cannot vouch for it
     v, m = grid
+    zero_lines = 0
+    for axis in range(m.ndim):  # a line published as summing to 0 gives its cells
+        total = np.take(v, [m.shape[axis] - 1], axis=axis)
+        shown_zero = (total == 0) & ~np.take(m, [m.shape[axis] - 1], axis=axis)
+        zero_lines += int((m & np.broadcast_to(shown_zero, m.shape)).sum())
+    if zero_lines:
+        return zero_lines
     cells = np.flatnonzero(m)
     where = np.unravel_index(cells, m.shape)
     eq_rows, eq_cols, eq_coef, rhs = [], [], [], []
@@ -259,25 +274,41 @@ def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
     keep = np.unique(a.nonzero()[0])
     a, b = a[keep], b[keep]
     n_comp, label = connected_components((a.T @ a).tocsr(), directed=False)
-    found, lp_budget = 0, LP_MAX_CELLS
+    found = 0
     for comp in range(n_comp):
         cols = np.flatnonzero(label == comp)
         sub = a[:, cols]
         rows = np.unique(sub.nonzero()[0])
-        sub, sb = sub[rows].toarray(), b[rows]
-        if len(cols) > COMPONENT_MAX:
-            alone = (np.abs(sub).sum(axis=1) == 1).any()
-            found += int(alone)  # too big to solve: at least no lone cell per line
-            continue
-        basis = null_space(sub)
-        fixed = (np.linalg.norm(basis, axis=1) <= 1e-9 if basis.shape[1]
-                 else np.ones(len(cols), bool))  # fmt: skip
+        sub, sb = sub[rows], b[rows]
+        fixed = ~_moves(sub)
         found += int(fixed.sum())
-        if fixed.any() or len(cols) > lp_budget:
+        if fixed.any() or len(cols) > budget[0]:
             continue
-        lp_budget -= len(cols)
-        found += _lp_pinned(sub, sb, 1.0 if counts else 1e-6)
+        budget[0] -= len(cols)
+        found += _lp_pinned(sub.toarray(), sb, 1.0 if counts else 1e-6)
     return found
+
+
+def _moves(a: sparse.csr_matrix) -> np.ndarray:
+    """Cells some solution of ``a @ x = 0`` moves (so the published sums cannot fix
+    them): the null space by SVD when small; when large, random vectors projected
+    by least squares, trusted only well above their residual (doubt blocks)."""
+    n = a.shape[1]
+    with threadpool_limits(1):
+        if n <= DENSE_CELLS:
+            basis = null_space(a.toarray())
+            if basis.shape[1] == 0:
+                return np.zeros(n, bool)
+            return np.linalg.norm(basis, axis=1) > 1e-6
+        moved = np.zeros(n, bool)
+        rng = np.random.default_rng(1)
+        for _ in range(4):
+            r = rng.standard_normal(n)
+            y = lsqr(a.T, r, atol=1e-14, btol=1e-14, iter_lim=20 * n)[0]
+            v = r - a.T @ y
+            limit = 10 * np.sqrt(a.shape[0]) * np.linalg.norm(a @ v) + 1e-6
+            moved |= np.abs(v) > limit
+        return moved
 
 
 def _lp_pinned(a: np.ndarray, b: np.ndarray, tol: float) -> int:

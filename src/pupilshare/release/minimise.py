@@ -57,7 +57,10 @@ def select(plan: ReleasePlan, dataset: str) -> Selection:
                     if it.name == "pupil_pseudonym"
                     else f"px.{it.name}"
                 )
-                cols.append(Column(it.name, sql, ref))
+                # The index's UPN/ULN as pupil_upn/pupil_uln: a record's own upn
+                # may be released beside it.
+                name = PSEUDONYM if it.name == PSEUDONYM else f"pupil_{it.name}"
+                cols.append(Column(name, sql, ref))
             else:
                 removed.append(f"{ref}: no pupil reference at level {level}")
             continue

@@ -170,6 +170,10 @@ def write_readme(staging: Path, manifest: Manifest) -> str:
             lines += [f"  {name}:"] + [f"    {k}: {v}" for k, v in rule.items()]
         else:
             lines.append(f"  {name}: {rule}")
+    risks = {k: v for k, v in manifest.risk.items() if isinstance(v, dict)}
+    for name, risk in risks.items():
+        lines += ["", f"Re-identification risk ({name}):"]
+        lines += [f"  {k}: {v}" for k, v in risk.items()]
     if manifest.removed:
         lines += ["", "Items not released at this level:"]
         lines += [f"  {r}" for r in manifest.removed]

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 from scipy import sparse
-from scipy.linalg import null_space
+from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import splu
+from threadpoolctl import threadpool_limits
 
 from pupilshare.release.plan import Sdc
 
@@ -39,7 +41,8 @@ SYMBOLS = {
     "z": "not applicable",
 }
 TOTAL = "Total"
-COMPONENT_MAX = 1500  # linked suppressed cells the exact check solves at once
+DENSE_MAX = 300  # linked suppressed cells solved densely; larger: sparse probes
+PROBES = 6
 
 
 @dataclass
@@ -111,11 +114,23 @@ def _group_disclosure(cube: Cube) -> None:
         status[mark & (status == PUBLISHED)] = GROUP
 
 
-def _cost(cube: Cube) -> np.ndarray:
-    """Cost of suppressing each cell: its value, non-zero cells before zeros."""
+def known_zeros(values: np.ndarray) -> np.ndarray:
+    """Cells a reader knows are zero: every cell of a line whose total is zero."""
+    known = np.zeros(values.shape, bool)
+    for axis in range(values.ndim):
+        total = np.take(values, [values.shape[axis] - 1], axis=axis)
+        known |= np.broadcast_to(total == 0, values.shape)
+    return known
+
+
+def _cost(cube: Cube, allow_known_zeros: bool = False) -> np.ndarray:
+    """Cost of suppressing each cell: its value, non-zero cells before zeros. A cell
+    known to be zero (its line sums to zero) protects nothing: never a complement."""
     v = np.abs(cube.values)
     big = float(v.max(initial=0.0)) + 1.0
     cost = np.where(v == 0, big * 2, v)
+    if not allow_known_zeros:
+        cost[known_zeros(cube.values)] = np.inf
     return np.where(cube.suppressed, np.inf, cost)
 
 
@@ -123,18 +138,22 @@ def _fix_lines(cube: Cube) -> bool:
     """Suppress the cheapest complement in every line with one suppressed cell."""
     changed = False
     while True:
-        round_changed = False
+        before = int(cube.suppressed.sum())
         for axis in range(cube.values.ndim):
             single = cube.suppressed.sum(axis=axis) == 1
             if not single.any():
                 continue
-            pick = np.argmin(_cost(cube), axis=axis)
+            cost = _cost(cube)
+            if not np.isfinite(np.min(cost, axis=axis))[single].all():
+                cost = _cost(cube, allow_known_zeros=True)  # nothing better left
+            pick = np.argmin(cost, axis=axis)
+            single &= np.isfinite(np.min(cost, axis=axis))
             others = list(np.nonzero(single))
             index = others[:axis] + [pick[single]] + others[axis:]
             cube.status[tuple(index)] = SECONDARY
-            round_changed = changed = True
-        if not round_changed:
+        if int(cube.suppressed.sum()) == before:
             return changed
+        changed = True
 
 
 def _sparse_system(mask: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -168,37 +187,51 @@ def line_system(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a.toarray(), cells
 
 
+def free_cells(a: sparse.spmatrix) -> np.ndarray:
+    """Which variables of ``a @ x = b`` the equations leave free (not fixed).
+
+    Small systems: the null space from ``eigh`` of the Gram matrix, exactly. Large
+    ones: random vectors projected onto the null space (one sparse factorisation),
+    and a cell counts as free only when a projected vector moves it by far more than
+    the vector's own residual can explain, so any doubt reads as *fixed* (and gets
+    another complement), never as safe.
+    """
+    a = sparse.csr_matrix(a)
+    n = a.shape[1]
+    if n <= DENSE_MAX:
+        w, v = eigh((a.T @ a).toarray())
+        null = v[:, w <= 1e-9 * max(float(w.max(initial=0.0)), 1.0)]
+        if null.shape[1] == 0:
+            return np.zeros(n, bool)
+        return np.linalg.norm(null, axis=1) > 1e-6
+    r = np.random.default_rng(0).standard_normal((n, PROBES))
+    gram = (a @ a.T + 1e-10 * sparse.identity(a.shape[0])).tocsc()
+    v = r - a.T @ splu(gram).solve(a @ r)
+    residual = np.linalg.norm(a @ v, axis=0)  # one per probe
+    bound = 10 * np.sqrt(a.shape[0]) * residual + 1e-7
+    return (np.abs(v) > bound).any(axis=1)
+
+
 def determined_cells(mask: np.ndarray) -> tuple[np.ndarray, bool]:
     """Flat indices of suppressed cells the line equations fix exactly, and whether
-    every group of linked cells was small enough to check.
+    every group of linked cells could be checked.
 
-    Suppressed cells sharing a line form components; each is solved on its own (the
-    null space of its equations: a cell is fixed when no solution direction moves it).
+    Suppressed cells sharing a line form components; each is solved on its own (a
+    cell is fixed when no solution of its equations' null space moves it).
     """
     if not mask.any():
         return np.array([], dtype=np.int64), True
     a, cells = _sparse_system(mask)
     a = a.tocsc()
-    linked = (a.T @ a).tocsr()
-    n, label = connected_components(linked, directed=False)
+    n, label = connected_components((a.T @ a).tocsr(), directed=False)
     fixed: list[np.ndarray] = []
-    complete = True
     for comp in range(n):
         members = np.flatnonzero(label == comp)
-        if len(members) > COMPONENT_MAX:
-            complete = False
-            continue
         sub = a[:, members]
-        sub = sub[np.unique(sub.nonzero()[0])].toarray()
-        basis = null_space(sub)
-        free = (
-            np.linalg.norm(basis, axis=1) > 1e-9
-            if basis.shape[1]
-            else np.zeros(len(members), bool)
-        )
-        fixed.append(cells[members[~free]])
+        sub = sub[np.unique(sub.nonzero()[0])]
+        fixed.append(cells[members[~free_cells(sub)]])
     out = np.concatenate(fixed) if fixed else np.array([], dtype=np.int64)
-    return out, complete
+    return out, True
 
 
 def secondary(cube: Cube) -> None:
@@ -236,8 +269,10 @@ def _cheapest_in_lines(cost: np.ndarray, at: tuple) -> tuple | None:
 
 
 def protect(cube: Cube, sdc: Sdc) -> Cube:
-    primary(cube, sdc)
-    secondary(cube)
+    # Many small factorisations: one BLAS thread each (threads spin on a busy box).
+    with threadpool_limits(1):
+        primary(cube, sdc)
+        secondary(cube)
     return cube
 
 
