@@ -29,7 +29,7 @@ LAS = sorted(LA_NUMBERS)
 LETTERS = "abcdefghijklmnopqrstuvwxyzéèëüöñçøåßÀÉÖ"
 FREE_TEXT = LETTERS + "ABC0123456789 ,;\"'\n-/"
 TODAY = date.today()
-SETTINGS = settings(max_examples=20, deadline=None,
+SETTINGS = settings(max_examples=15, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])  # fmt: skip
 

@@ -151,4 +151,24 @@ def test_problems_sql_is_pure_text() -> None:
     census = catalogue.dataset("census")
     sql = problems_sql(census, "stage", date(2025, 1, 1))
     assert "DATE '2025-01-01'" in sql and "UNION ALL" in sql
-    assert "filename = true" in read_csv_sql(["a.csv"], census, "rj")
+    assert "file_index" in read_csv_sql(["a.csv"], census, "rj")
+
+
+def test_lines_in_a_batch_of_files(tmp_path: Path) -> None:
+    """Files read in one engine pass keep their own lines, mapped or not."""
+    rows = base_rows("survey_contacts", 9)
+    a, b, c = rows[:3], rows[3:6], rows[6:]
+    b[0]["address_line"] = "Flat 1\nMill Lane"  # file b: row 2 spans lines 2-3
+    b[1]["contact_consent"] = "maybe"  # file b, line 4
+    c[2]["contact_consent"] = "maybe"  # file c, line 4
+    for name, part in (("a", a), ("b", b), ("c", c)):
+        (tmp_path / f"{name}.csv").write_text(to_csv("survey_contacts", part))
+    home = Home(tmp_path / "home").ensure()
+    with Store() as store:
+        c_ = Collector(store, home)
+        files = [tmp_path / f"{n}.csv" for n in "abc"]
+        result = c_.collect_all(catalogue.dataset("survey_contacts"), files)
+        got = store.rows("SELECT file, line, field FROM collect_problems ORDER BY 1")
+    assert [o.status for o in result.outcomes] == ["loaded", "rejected", "rejected"]
+    assert got == [(str(files[1]), 4, "contact_consent"),
+                   (str(files[2]), 4, "contact_consent")]  # fmt: skip

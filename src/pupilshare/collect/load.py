@@ -1,10 +1,11 @@
 """Collecting files: stage each one in the engine, validate it, load it all or nothing.
 
-One ``Collector`` is one run over one store connection. For each file it checks the
-bytes (``read``), reads the CSV into a text staging table, finds every problem with
-one SQL statement (``rules``) and then, inside one ``Store.transaction()``, either
-records a rejection or writes the collection row, the typed rows and the warnings. A
-file whose SHA-256 is already collected is skipped: a return loads once.
+One ``Collector`` is one run over one store connection. It checks each file's bytes
+(``read``), reads files in batches into a text staging table (``stage``), finds every
+problem of the batch with one SQL statement (``rules``) and then, for each file inside
+its own ``Store.transaction()``, either records a rejection or writes the collection
+row, the typed rows and the warnings. A file whose SHA-256 is already collected is
+skipped: a return loads once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow as pa
 from pupilshare.catalogue import Dataset
 from pupilshare.collect import report, rules
 from pupilshare.collect.read import FileCheck, Problem, check_file
-from pupilshare.collect.stage import STAGE, drop_links, stage_batch
+from pupilshare.collect.stage import POSITIONS, drop_links, stage_batch
 from pupilshare.config import Home
 from pupilshare.store import Store
 
@@ -70,6 +71,8 @@ class Collector:
         self._seq = 0
         self._seen: dict[str, int | None] = {}  # sha256 -> collection, this run
         self._outcomes: dict[int, FileOutcome] = {}
+        self._firsts: dict[int, int] = {}  # seq -> first row id, this batch
+        self._mapped = False  # whether this batch's lines come from a line map
         for sql in rules.STORE_TABLES_SQL:
             store.execute(sql)
         store.execute(report.PROBLEMS_TABLE_SQL)
@@ -112,6 +115,31 @@ class Collector:
         on_file: Callable[[FileOutcome], None] | None,
     ) -> None:
         received = datetime.now(UTC).replace(tzinfo=None)
+        # Stage first: a large file's SHA-256 is still being computed in a thread
+        # meanwhile. A file found to be a copy afterwards is simply not loaded.
+        readable = [(seq, fc) for seq, fc in batch if fc.readable]
+        rows: dict[int, int] = {}
+        found_by_reader: dict[int, list[Problem]] = {}
+        if readable:
+            staged = stage_batch(self.store, ds, readable)
+            self._firsts = {st.seq: st.first_row for st in staged.files}
+            for st in staged.files:
+                rows[st.seq] = st.rows
+                found_by_reader[st.seq] = st.problems
+            self._name_files(readable)
+            self.store.execute(
+                f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
+                "p.field, p.severity, p.reason FROM ("
+                + rules.problems_sql(ds, POSITIONS, received.date(), staged.to_line)
+                + f") p JOIN {SEQ_NAMES} f USING (seq)"
+            )
+            # The insert is planned once per batch and run once per accepted file.
+            self.store.execute(rules.dataset_table_sql(ds))
+            self.store.execute(
+                "PREPARE collect_insert AS "
+                + rules.insert_rows_sql(ds, f"({staged.rows_sql})")
+            )
+            self._mapped = staged.mapped
         known = dict(
             self.store.rows(
                 "SELECT sha256, collection_id FROM collections WHERE sha256 IN "
@@ -120,33 +148,23 @@ class Collector:
             )
         )
         fresh: list[tuple[int, FileCheck]] = []
+        copies: list[int] = []
         for seq, fc in batch:
             if fc.sha256 in known or fc.sha256 in self._seen:
                 cid = known.get(fc.sha256, self._seen.get(fc.sha256))
                 self._outcomes[seq] = FileOutcome(
                     fc.display, ds.name, "duplicate", collection_id=cid
                 )
+                copies.append(seq)
                 continue
             self._seen[fc.sha256] = None
             report.add_problems(self.store, seq, fc.problems)
+            report.add_problems(self.store, seq, found_by_reader.get(seq, []))
             fresh.append((seq, fc))
-        readable = [(seq, fc) for seq, fc in fresh if fc.readable]
-        rows: dict[int, int] = {}
-        if readable:
-            for st in stage_batch(self.store, ds, readable):
-                rows[st.seq] = st.rows
-                report.add_problems(self.store, st.seq, st.problems)
-            self._name_files(readable)
+        if copies:
             self.store.execute(
-                f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
-                "p.field, p.severity, p.reason FROM ("
-                + rules.problems_sql(ds, STAGE, received.date())
-                + f") p JOIN {SEQ_NAMES} f USING (seq)"
-            )
-            # The insert is planned once per batch and run once per accepted file.
-            self.store.execute(rules.dataset_table_sql(ds))
-            self.store.execute(
-                "PREPARE collect_insert AS " + rules.insert_rows_sql(ds, STAGE)
+                f"DELETE FROM {report.PROBLEMS} WHERE seq IN (SELECT unnest(?))",
+                [copies],
             )
         found = {
             seq: (int(e), int(w))
@@ -246,7 +264,9 @@ class Collector:
                 ],
             )
             if rows:
-                s.execute(f"EXECUTE collect_insert({int(cid)}, {int(seq)})")
+                first_row = self._firsts.get(seq, 0)
+                args = [int(cid), int(seq)] + ([] if self._mapped else [first_row])
+                s.execute(f"EXECUTE collect_insert({', '.join(map(str, args))})")
             if warnings:
                 s.execute(
                     "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "

@@ -24,7 +24,7 @@ from pupilshare.collect.read import FileCheck, Problem
 from pupilshare.store import Store
 
 RAW = "collect_raw"
-STAGE = "collect_stage"
+POSITIONS = "collect_positions"
 FILES = "collect_files"
 LINES = "collect_lines"
 REJECTS = "collect_rejects"
@@ -39,24 +39,37 @@ class Staged:
     check: FileCheck
     rows: int
     problems: list[Problem]
+    first_row: int = 0  # the row id of its first row in the staging table
 
 
-def stage_batch(
-    store: Store, ds: Dataset, batch: list[tuple[int, FileCheck]]
-) -> list[Staged]:
-    """Read ``batch`` (``(seq, check)`` pairs) into the ``collect_stage`` view."""
+@dataclass
+class Batch:
+    """A staged batch: its files and how to read their lines.
+
+    ``to_line`` is SQL turning a rule's ``pos`` into a line; ``rows_sql`` selects
+    one file's rows (``seq = $2``, first row id ``$3`` when ``mapped`` is False)
+    with their ``line``, for the insert.
+    """
+
+    files: list[Staged]
+    to_line: str
+    rows_sql: str
+    mapped: bool
+
+
+def stage_batch(store: Store, ds: Dataset, batch: list[tuple[int, FileCheck]]) -> Batch:
+    """Read ``batch`` (``(seq, check)`` pairs) into the staging table, with the
+    ``collect_positions`` view (rows with a position ``pos``) for the rules."""
     for suffix in ("_errors", "_scans"):
         store.execute(f"DROP TABLE IF EXISTS {REJECTS}{suffix}")
     paths = [engine_path(fc.path, seq) for seq, fc in batch]
     seqs = [seq for seq, _ in batch]
-    # The file's sequence number replaces its name as the read streams in (an
-    # expression, not a join, so the rows keep their order).
+    # The file's sequence number comes from the reader's file index as the read
+    # streams in (an expression, not a join, so the rows keep their order).
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE {RAW} AS SELECT CAST(list_extract("
-        f"{_int_list(seqs)}, list_position({_str_list(paths)}, filename)) "
-        "AS INTEGER) AS seq, * EXCLUDE (filename) FROM ("
-        + rules.read_csv_sql(paths, ds, REJECTS)
-        + ")"
+        f"{_int_list(seqs)}, CAST(file_index AS BIGINT) + 1) AS INTEGER) AS seq, "
+        "* EXCLUDE (file_index) FROM (" + rules.read_csv_sql(paths, ds, REJECTS) + ")"
     )
     by_seq = {
         seq: (int(first), int(n))
@@ -83,14 +96,22 @@ def stage_batch(
             problems.append(
                 Problem(fc.display, 1, "", "error", "no rows after the header")
             )
-        staged.append(Staged(seq, fc, rows, problems))
+        staged.append(Staged(seq, fc, rows, problems, first))
     # Line = position in the file + 2, from the file's first row id (a constant list).
     firsts = [by_seq.get(seq, (0, 0))[0] for seq in seqs]
     line = (
         f"rowid - list_extract({_int_list(firsts)}, "
         f"list_position({_int_list(seqs)}, seq)) + 2"
     )
-    select = f"SELECT seq, CAST({line} AS INTEGER) AS line, * EXCLUDE (seq) FROM {RAW}"
+    rows_sql = (
+        f"SELECT CAST(rowid - $3 + 2 AS INTEGER) AS line, * EXCLUDE (seq) "
+        f"FROM {RAW} WHERE seq = $2"
+    )
+    # The rules see each row's position and turn it into a line only for rows with
+    # a problem: computing the line of every row in every rule costs a third of
+    # the validation of a large file.
+    positions = f"SELECT seq, rowid AS pos, * EXCLUDE (seq) FROM {RAW}"
+    to_line = line.replace("rowid", "pos")
     if maps:
         # Rare: values with line breaks, or rejected lines. Materialise the mapped
         # lines once, so the rules do not repeat the join.
@@ -103,9 +124,11 @@ def stage_batch(
             f"FROM {RAW} r LEFT JOIN collect_lines_arrow m ON m.row_id = r.rowid"
         )
         store.unregister("collect_lines_arrow")
-        select = f"SELECT * FROM {LINES}"
-    store.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE} AS {select}")
-    return staged
+        rows_sql = f"SELECT * EXCLUDE (seq) FROM {LINES} WHERE seq = $2"
+        positions = f"SELECT seq, line AS pos, * EXCLUDE (seq, line) FROM {LINES}"
+        to_line = "pos"
+    store.execute(f"CREATE OR REPLACE TEMP VIEW {POSITIONS} AS {positions}")
+    return Batch(staged, to_line, rows_sql, mapped=bool(maps))
 
 
 def engine_path(path: Path, seq: int) -> str:
@@ -133,10 +156,6 @@ def drop_links() -> None:
 
 def _int_list(values: list[int]) -> str:
     return "[" + ", ".join(str(int(v)) for v in values) + "]"
-
-
-def _str_list(values: list[str]) -> str:
-    return "[" + ", ".join(rules.lit(v) for v in values) + "]"
 
 
 def _reader_problems(
@@ -197,4 +216,5 @@ def reader_reason(kind: str, message: str) -> str:
         "LINE SIZE OVER MAXIMUM": "line is longer than 1 MB",
         "INVALID UNICODE": "not valid UTF-8 text",
     }
-    return reasons.get(kind, f"cannot read this line: {message}")
+    # The reader's own message is not shown: it may quote the line's values.
+    return reasons.get(kind, f"cannot read this line ({kind.lower()})")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+import pupilshare.collect  # noqa: F401  (registers the status section)
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
