@@ -35,6 +35,14 @@ def age_on_31_august_sql(dob: str, event: str) -> str:
     return f"({start} - year({dob}) - CASE WHEN month({dob}) > 8 THEN 1 ELSE 0 END)"
 
 
+def age_on_sql(dob: str, on: str) -> str:
+    """SQL: whole years of age on a date (birthdays counted to the day)."""
+    return (
+        f"(year({on}) - year({dob}) - CASE WHEN strftime({on}, '%m%d') < "
+        f"strftime({dob}, '%m%d') THEN 1 ELSE 0 END)"
+    )
+
+
 def expected_age_sql(year_group: str) -> str:
     """SQL: the age a year group implies (NULL for an unknown group)."""
     return (

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from pupilshare import schoolyear
 from pupilshare.catalogue import SQL_TYPES, Dataset, Item
 from pupilshare.identifiers import LA_NUMBERS, TEMPORARY_ULN, uln_problem_sql
 from pupilshare.identifiers import upn_problem_sql as _upn_sql
@@ -233,9 +234,8 @@ def cross_source_sql(ds: Dataset, source: str, today: date) -> str | None:
         codes = ds.item(ds.year_group).codes
         assert codes is not None
         inner += f", {yg} AS _yg"
-        start = "(year(_ev) - CASE WHEN month(_ev) < 9 THEN 1 ELSE 0 END)"
-        age = f"({start} - year(_dob) - CASE WHEN month(_dob) > 8 THEN 1 ELSE 0 END)"
-        expected = "(CASE WHEN _yg = 'R' THEN 4 ELSE TRY_CAST(_yg AS INTEGER) + 4 END)"
+        age = schoolyear.age_on_31_august_sql("_dob", "_ev")
+        expected = schoolyear.expected_age_sql("_yg")
         gap = (
             f"CASE WHEN _yg IN {_in_list(codes.values)} AND _dob <= _ev "
             f"THEN abs({age} - {expected}) END"

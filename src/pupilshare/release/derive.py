@@ -10,6 +10,7 @@ from __future__ import annotations
 from pupilshare import codesets
 from pupilshare.catalogue import Dataset
 from pupilshare.release import ncmp
+from pupilshare.schoolyear import academic_year_sql
 
 
 def lit(value: object) -> str:
@@ -27,19 +28,6 @@ def case_map(expr: str, mapping: dict[str, str], default: str = "NULL") -> str:
     """CASE expression mapping codes to labels (a code set's groups, for example)."""
     whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in mapping.items())
     return f"CASE {expr} {whens} ELSE {default} END"
-
-
-def academic_year_sql(date_expr: str) -> str:
-    """Academic year named by its first calendar year (September starts a year)."""
-    return f"(year({date_expr}) - CASE WHEN month({date_expr}) < 9 THEN 1 ELSE 0 END)"
-
-
-def age_sql(dob: str, on: str) -> str:
-    """Whole years of age on a date."""
-    return (
-        f"(year({on}) - year({dob}) - CASE WHEN strftime({on}, '%m%d') < "
-        f"strftime({dob}, '%m%d') THEN 1 ELSE 0 END)"
-    )
 
 
 # Generalisation levels named in ``Item.generalise``: level -> SQL over the value.

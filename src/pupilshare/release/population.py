@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pupilshare import catalogue
 from pupilshare.release import derive, ncmp
-from pupilshare.release.derive import academic_year_sql, age_sql, lit
+from pupilshare.release.derive import lit
 from pupilshare.release.plan import ReleasePlan
+from pupilshare.schoolyear import academic_year_sql, age_on_sql
 from pupilshare.store import Store
 
 OPT_OUTS_DDL = (
@@ -52,7 +53,7 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
         joins = f"JOIN pupils p ON p.pupil_key = s.{PUPIL_KEY}"
         dob = "coalesce(p.date_of_birth, s.date_of_birth)" if "date_of_birth" in ds \
             else "p.date_of_birth"  # fmt: skip
-        age = age_sql(dob, f"DATE {lit(plan.reference_date.isoformat())}")
+        age = age_on_sql(dob, f"DATE {lit(plan.reference_date.isoformat())}")
         if pop.min_age is not None:
             where.append(f"{age} >= {int(pop.min_age)}")
         if pop.max_age is not None:
