@@ -118,3 +118,12 @@ def test_register_lists_every_active_agreement(demo: DemoRun) -> None:
         assert agreement in register
     notice = (demo.home.root / "register" / "privacy-notice.txt").read_text()
     assert "Chief Statistician" in notice
+
+
+def test_trend_chart_is_a_picture_that_needs_no_network(demo: DemoRun) -> None:
+    release = demo.home.releases_dir / "dfe-ks-trends"
+    png = (release / "attainment_trends.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    html = (release / "attainment_trends.html").read_text()
+    assert "<svg" in html and "http" not in html.split("<svg")[0]
+    assert "<script src" not in html

@@ -21,6 +21,7 @@ EXPECTED = "reached_expected"
 YEAR = "academic_year"
 BREAKDOWNS = ("la_code", "sex", "fsm_eligible", "sen_provision", "ethnic_group")
 CHART = "attainment_trends.html"
+CHART_PNG = "attainment_trends.png"
 
 
 def trend_tables(key_stage: str = "2", subject: str = "READ") -> tuple[TableSpec, ...]:
@@ -101,7 +102,14 @@ def chart_spec(records: list[dict]) -> dict:
 
 
 def charts(plan: ReleasePlan, tables: dict[str, pa.Table], staging: Path) -> list[str]:
-    """Write the trend chart next to the tables when the plan has trend tables."""
+    """Write the trend chart next to the tables when the plan has trend tables.
+
+    The Vega-Lite spec is rendered here (vl-convert, no network) to a PNG and to a
+    self-contained HTML page with the chart inline as SVG: a recipient in a secure
+    environment can open either without fetching anything.
+    """
+    import vl_convert
+
     records = [
         r for spec in plan.tables if is_trend(spec) and spec.name in tables
         for r in percentages(spec, tables[spec.name])
@@ -109,18 +117,18 @@ def charts(plan: ReleasePlan, tables: dict[str, pa.Table], staging: Path) -> lis
     if not records:
         return []
     spec = json.dumps(chart_spec(records))
-    (staging / CHART).write_text(_HTML.replace("__SPEC__", spec))
-    return [CHART]
+    (staging / CHART_PNG).write_bytes(vl_convert.vegalite_to_png(spec, scale=2))
+    svg = vl_convert.vegalite_to_svg(spec)
+    page = _HTML.replace("__SVG__", svg).replace("__SPEC__", spec)
+    (staging / CHART).write_text(page)
+    return [CHART, CHART_PNG]
 
 
 _HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Attainment trends</title>
-<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>
-<script src="https://cdn.jsdelivr.net/npm/vega-lite@5"></script>
-<script src="https://cdn.jsdelivr.net/npm/vega-embed@6"></script></head>
-<body><p>Percentages from published (disclosure-controlled) counts only.</p>
-<div id="chart"></div>
-<script type="application/json" id="spec">__SPEC__</script>
-<script>vegaEmbed("#chart", JSON.parse(document.getElementById("spec").textContent));
-</script></body></html>
+<html><head><meta charset="utf-8"><title>Attainment trends</title></head>
+<body><h1>Attainment trends</h1>
+<p>Percentages from published (disclosure-controlled) counts only.</p>
+__SVG__
+<script type="application/json" id="vega-lite-spec">__SPEC__</script>
+</body></html>
 """
