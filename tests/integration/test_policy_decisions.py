@@ -3,10 +3,8 @@ policy version recorded with every answer."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,34 +15,14 @@ from sqlalchemy.orm import Session
 
 from pupilshare import catalogue
 from pupilshare.errors import Conflict
-from pupilshare.governance import db, orgs, plan, policy, seeds, workflow
+from pupilshare.governance import db, orgs, plan, policy, workflow
 from pupilshare.governance.access import actor
 from pupilshare.governance.models import Agreement, DisclosureDecision
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """The seeds made live once per module in SQLite; each SQLite test starts from a
-    copy (PostgreSQL tests seed their own schema)."""
-    path = tmp_path_factory.mktemp("gov") / "seeded.sqlite"
-    url = f"sqlite:///{path}"
-    with db.factory(url)() as s:
-        out = seeds.load_all(s)
-    db.dispose(url)
-    return path, out
-
-
-def _seed(db_url: str, template: tuple[Path, Any]) -> tuple[Session, Any]:
-    if db_url.startswith("sqlite:///"):
-        shutil.copyfile(template[0], db_url.removeprefix("sqlite:///"))
-        return db.factory(db_url)(), template[1]
-    s = db.factory(db_url)()
-    return s, seeds.load_all(s)
-
-
 @pytest.fixture
-def session(db_url: str, template: tuple[Path, Any]) -> Iterator[Session]:
-    s, _ = _seed(db_url, template)
+def session(db_url: str, seed: Callable[[], tuple[Session, Any]]) -> Iterator[Session]:
+    s, _ = seed()
     yield s
     s.close()
     db.dispose(db_url)

@@ -4,9 +4,7 @@ one, and the releases made so far (read from the store)."""
 from __future__ import annotations
 
 import csv
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -21,29 +19,9 @@ from pupilshare.governance.models import Agreement
 from pupilshare.governance.register import COLUMNS, write_register
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """The seeds made live once per module in SQLite; each SQLite test starts from a
-    copy (PostgreSQL tests seed their own schema)."""
-    path = tmp_path_factory.mktemp("gov") / "seeded.sqlite"
-    url = f"sqlite:///{path}"
-    with db.factory(url)() as s:
-        out = seeds.load_all(s)
-    db.dispose(url)
-    return path, out
-
-
-def _seed(db_url: str, template: tuple[Path, Any]) -> tuple[Session, Any]:
-    if db_url.startswith("sqlite:///"):
-        shutil.copyfile(template[0], db_url.removeprefix("sqlite:///"))
-        return db.factory(db_url)(), template[1]
-    s = db.factory(db_url)()
-    return s, seeds.load_all(s)
-
-
 @pytest.fixture
-def session(db_url: str, template: tuple[Path, Any]) -> Iterator[Session]:
-    s, _ = _seed(db_url, template)
+def session(db_url: str, seed: Callable[[], tuple[Session, Any]]) -> Iterator[Session]:
+    s, _ = seed()
     workflow.revoke(s, actor(s, "cass.chief"), "ons-matching", "study ended")
     yield s
     s.close()
