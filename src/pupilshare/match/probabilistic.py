@@ -24,10 +24,23 @@ if TYPE_CHECKING:
     from pupilshare.match.model import Model
 
 INDEX_SQL = """
-    (SELECT 'p' || p.pupil_key AS unique_id, p.*, f.former_upn
-     FROM pupils p LEFT JOIN (
+    (SELECT 'p' || p.pupil_key AS unique_id, p.*, f.former_upn, h.former_surname
+     FROM pupils p
+     LEFT JOIN (
         SELECT pupil_key, min(value) AS former_upn FROM pupil_identifiers
-        WHERE kind = 'former_upn' GROUP BY pupil_key) f USING (pupil_key))
+        WHERE kind = 'former_upn' GROUP BY pupil_key) f USING (pupil_key)
+     LEFT JOIN (
+        -- a surname the pupil was also known by: a former surname given, or another
+        -- surname its records carried
+        SELECT h.pupil_key, coalesce(max(h.former_surname),
+            arg_max(h.surname, h.records) FILTER (WHERE h.surname <> p.surname))
+            AS former_surname
+        FROM (SELECT pupil_key, surname, former_surname, records FROM pupil_history
+              UNION ALL
+              SELECT pupil_key, surname, former_surname, records FROM match_profiles
+              WHERE pupil_key IS NOT NULL) h
+        JOIN pupils p USING (pupil_key)
+        GROUP BY h.pupil_key) h USING (pupil_key))
 """
 REMAINING_SQL = """
     (SELECT 'r' || profile_id AS unique_id, * FROM match_profiles

@@ -17,8 +17,6 @@ from pupilshare.config import Home
 from pupilshare.errors import InvalidInput
 from pupilshare.match import exact, index, records
 from pupilshare.match.probabilistic import (
-    INDEX_SQL,
-    REMAINING_SQL,
     Thresholds,
     decide,
     score,
@@ -118,9 +116,9 @@ def run_match(
         if one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL"):
             retrained, charts = _probabilistic(store, home, model_path, t, run, retrain)
         index.apply(store, run)
-        store.execute(index.refresh_pupils_sql())
         store.execute(index.links_sql(run))
         store.execute(index.history_sql(run))
+        store.execute(index.refresh_pupils_sql())
         ulns = issue_ulns(store, run, ref)
         result = MatchResult(
             run=run,
@@ -172,11 +170,17 @@ def _probabilistic(
     """Train (or load) the model, score, decide; (retrained, chart paths)."""
     from pupilshare.match.model import DEFAULT_MODEL, Model  # Splink when needed
 
-    cols = "unique_id, forename, surname, date_of_birth, sex, postcode, upn, former_upn"
+    # The model learns from every version of a person seen (history and this run's
+    # records), not from the index, which holds each pupil once.
+    cols = (
+        "forename, surname, former_surname, date_of_birth, sex, postcode, upn, "
+        "former_upn"
+    )
     everything = store.arrow(
         splink_input_sql(
-            f"(SELECT {cols} FROM {INDEX_SQL} UNION ALL BY NAME "
-            f"SELECT {cols} FROM {REMAINING_SQL})"
+            f"(SELECT 'h' || row_number() OVER () AS unique_id, {cols} FROM "
+            f"pupil_history UNION ALL SELECT 'r' || profile_id AS unique_id, {cols} "
+            f"FROM match_profiles)"
         )
     )
     model = Model(everything, None if retrain else model_path)

@@ -19,10 +19,13 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS pupil_links (
         dataset VARCHAR, collection_id BIGINT, line BIGINT, pupil_key BIGINT,
         method VARCHAR, match_probability DOUBLE, match_run BIGINT)""",
-    # names, date of birth, sex and postcode as each run saw them, per pupil
+    # person fields as each run saw them, per pupil (valid UPNs only): the index's
+    # history, and what the model retrains on
     """CREATE TABLE IF NOT EXISTS pupil_history (
-        pupil_key BIGINT, forename VARCHAR, surname VARCHAR, date_of_birth DATE,
-        sex VARCHAR, postcode VARCHAR, first_seen DATE, last_seen DATE,
+        pupil_key BIGINT, upn VARCHAR, former_upn VARCHAR, forename VARCHAR,
+        surname VARCHAR, former_surname VARCHAR,
+        date_of_birth DATE, sex VARCHAR, postcode VARCHAR, first_seen DATE,
+        last_seen DATE,
         records BIGINT, match_run BIGINT)""",
     """CREATE TABLE IF NOT EXISTS match_runs (
         match_run BIGINT PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP,
