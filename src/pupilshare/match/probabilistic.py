@@ -115,7 +115,11 @@ def decide(
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_edges AS
         SELECT CAST(substr(unique_id_l, 2) AS UBIGINT) AS a,
-            CAST(substr(unique_id_r, 2) AS UBIGINT) AS b FROM _within""")
+            CAST(substr(unique_id_r, 2) AS UBIGINT) AS b FROM _within
+        UNION ALL
+        SELECT m.a, g.profile_id FROM (
+            SELECT grp, min(profile_id) AS a FROM match_groups GROUP BY grp) AS m
+        JOIN match_groups g USING (grp) WHERE g.profile_id <> m.a""")
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_cc AS
         SELECT profile_id AS node, profile_id AS label FROM match_profiles
@@ -148,20 +152,28 @@ def decide(
     # A group with a joined member: its other members join the same pupil.
     store.execute("""
         UPDATE match_profiles AS m SET pupil_key = g.pupil_key, method = 'splink',
-            match_probability = coalesce(b.match_probability, 0)
-        FROM (SELECT c.label, min(p.pupil_key) AS pupil_key FROM match_cc c
+            match_probability = g.p
+        FROM (SELECT c.label, min(p.pupil_key) AS pupil_key,
+                  max(p.match_probability) AS p FROM match_cc c
               JOIN match_profiles p ON p.profile_id = c.node
               WHERE p.pupil_key IS NOT NULL GROUP BY c.label) AS g,
-             match_cc c LEFT JOIN match_best b ON b.profile_id = c.node
+             match_cc c
         WHERE c.node = m.profile_id AND c.label = g.label AND m.pupil_key IS NULL""")
     # Groups with none: a new pupil each, for review when a candidate lies between.
     store.execute(f"""
         UPDATE match_profiles AS m SET pupil_key = k.pupil_key,
-            method = CASE WHEN k.review THEN 'review' ELSE 'new' END,
+            method = CASE WHEN k.review THEN 'review'
+                WHEN m.profile_id IN (SELECT profile_id FROM match_groups
+                    WHERE grp LIKE 'upn:%') THEN 'exact_upn'
+                WHEN m.profile_id IN (SELECT profile_id FROM match_groups)
+                    THEN 'exact_uln'
+                WHEN k.size > 1 THEN 'splink'
+                ELSE 'new' END,
             match_probability = b.match_probability
         FROM (SELECT label, {first_key} - 1 + row_number() OVER (ORDER BY label)
                   AS pupil_key,
-                  bool_or(b.match_probability >= {t.lower}) AS review
+                  bool_or(b.match_probability >= {t.lower}) AS review,
+                  count(*) AS size
               FROM match_cc c JOIN match_profiles p ON p.profile_id = c.node
               LEFT JOIN match_best b ON b.profile_id = c.node
               WHERE p.pupil_key IS NULL GROUP BY label) AS k,

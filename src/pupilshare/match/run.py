@@ -108,11 +108,13 @@ def run_match(
         store.execute(index.unusable_sql(run, records.UNUSABLE_REASON))
         for name in ("upn", "former_upn", "uln"):
             store.execute(exact.match_index_sql(name))
-        # A UPN the index has not seen is a new pupil (schools allocate UPNs); a ULN
-        # it has not seen is not, as the index may know the learner by UPN only.
-        store.execute(exact.new_groups_sql("upn", exact.next_key(store)))
-        index.apply(store, run)
-        store.execute(exact.match_index_sql("uln"))
+        # Identifiers the index has not seen group their profiles; the groups then
+        # meet the index through Splink, as a pupil the index knows only from
+        # records without a UPN gets its first census record.
+        store.execute(
+            "CREATE OR REPLACE TEMP TABLE match_groups AS "
+            f"{exact.groups_sql('upn')} UNION ALL {exact.groups_sql('uln')}"
+        )
         if one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL"):
             retrained, charts = _probabilistic(store, home, model_path, t, run, retrain)
         index.apply(store, run)
