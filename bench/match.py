@@ -30,7 +30,7 @@ from pupilshare.collect import Collector
 from pupilshare.config import Home
 from pupilshare.match.model import Model
 from pupilshare.match.records import splink_input_sql, stage
-from pupilshare.match.report import pairwise
+from pupilshare.match.report import accuracy, pairwise
 from pupilshare.match.run import match_settings, run_match
 from pupilshare.store import Store
 
@@ -105,10 +105,49 @@ def splink_alone(store: Store, model_path: Path, threshold: float) -> dict:
     return {"seconds": seconds, "pairs": n_pairs}
 
 
+class _Undo(Exception):
+    """Raised to roll a trial run back."""
+
+
+SWEEP = [
+    (0.5, 0.8),
+    (0.5, 0.9),
+    (0.5, 0.95),
+    (0.5, 0.99),
+    (0.5, 0.999),
+    (0.2, 0.95),
+    (0.8, 0.95),
+]
+
+
+def sweep(store: Store, home: Home, truth: Path) -> list[str]:
+    """Accuracy and review volume at several (lower, upper) thresholds, each a full
+    match of the collected records, rolled back afterwards."""
+    lines = [
+        "| lower | upper | precision | recall | F1 | review share |",
+        "|---|---|---|---|---|---|",
+    ]
+    for lower, upper in SWEEP:
+        over = {"lower_threshold": lower, "upper_threshold": upper}
+        try:
+            with store.transaction():
+                run_match(store, home, reference_date=date(2025, 6, 1), overrides=over)
+                a = accuracy(store, truth)
+                raise _Undo
+        except _Undo:
+            pass
+        lines.append(
+            f"| {lower} | {upper} | {a['precision']:.5f} | "
+            f"{a['recall']:.5f} | {a['f1']:.5f} | {a['review_share']:.3%} |"
+        )
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nation", type=Path, required=True)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--sweep", action="store_true", help="try other thresholds first")
     args = ap.parse_args()
     nation = args.nation.resolve()
     truth = nation / "truth.csv"
@@ -120,6 +159,7 @@ def main() -> None:
             t = time.perf_counter()
             collect(store, home, nation, before)
             collected = time.perf_counter() - t
+            table = sweep(store, home, truth) if args.sweep else []
             t = time.perf_counter()
             first = run_match(store, home, reference_date=date(2025, 6, 1))
             indexed = time.perf_counter() - t
@@ -155,7 +195,7 @@ def main() -> None:
         f"{whole['precision']:.5f}, recall {whole['recall']:.5f}) over "
         f"{whole['records']:,} records",
     ]
-    print("\n".join(lines))
+    print("\n".join(lines + table))
     if args.record:
         path = Path(__file__).with_name("RESULTS.md")
         with path.open("a") as f:
@@ -165,6 +205,12 @@ def main() -> None:
                 f"`pupilshare synth --pupils {pupils} --years 2 --out N` "
                 f"(2 cores, shared with other sessions)\n\n"
                 + "".join(f"- {line}\n" for line in lines)
+                + (
+                    "\nThresholds (earlier files, matched from an empty index):\n\n"
+                    if table
+                    else ""
+                )
+                + "".join(f"{line}\n" for line in table)
             )
 
 
