@@ -32,6 +32,7 @@ from pupilshare.match.model import Model
 from pupilshare.match.records import splink_input_sql, stage
 from pupilshare.match.report import accuracy, pairwise
 from pupilshare.match.run import match_settings, run_match
+from pupilshare.match.tables import arrow
 from pupilshare.store import Store
 
 
@@ -76,7 +77,7 @@ def splink_alone(store: Store, model_path: Path, threshold: float) -> dict:
         "(SELECT dataset || ':' || collection_id || ':' || line AS unique_id, * "
         "FROM match_new WHERE usable)"
     )
-    model = Model(store.arrow(splink_input_sql(sql)), model_path)
+    model = Model(arrow(store, splink_input_sql(sql)), model_path)
     model.tf_tables()
     linker = model.linker
     pairs = linker.inference.predict(

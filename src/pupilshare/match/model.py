@@ -171,7 +171,7 @@ class Model:
         self._all = self.api.register("_all_in", table_name="all_records")
         loaded = model_path is not None and model_path.exists()
         spec = str(model_path) if loaded else settings()
-        self.linker = Linker(self._all, spec, log_level=logging.WARNING)
+        self.linker = Linker(self._all, spec, log_level=logging.ERROR)
         self.trained = loaded
         self.rows = max(records.num_rows, 1)
         self._n = 0
@@ -302,7 +302,7 @@ def build_default_model(pupils: int = 4000) -> Path:
 
     from pupilshare.match.records import splink_input_sql, stage
     from pupilshare.match.sample import generate
-    from pupilshare.match.tables import ensure_tables
+    from pupilshare.match.tables import arrow, ensure_tables
     from pupilshare.store import Store
 
     with tempfile.TemporaryDirectory() as tmp, Store() as store:
@@ -310,7 +310,7 @@ def build_default_model(pupils: int = 4000) -> Path:
         ensure_tables(store)
         stage(store)
         sql = "(SELECT 'r' || profile_id AS unique_id, * FROM match_profiles)"
-        model = Model(store.arrow(splink_input_sql(sql)))
+        model = Model(arrow(store, splink_input_sql(sql)))
         model.train()
         model.save(DEFAULT_MODEL)
         model.close()

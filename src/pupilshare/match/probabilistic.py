@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from pupilshare.match.records import splink_input_sql
-from pupilshare.match.tables import one
+from pupilshare.match.tables import arrow, one
 from pupilshare.store import Store
 
 if TYPE_CHECKING:
@@ -79,8 +79,8 @@ def explain_sql(labels: dict[str, dict[int, str]], columns: list[str]) -> str:
 def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table]:
     """(pairs profile->pupil above the lower threshold, pairs profile->profile above
     the upper threshold), as Arrow tables."""
-    index = store.arrow(splink_input_sql(INDEX_SQL))
-    remaining = store.arrow(splink_input_sql(REMAINING_SQL))
+    index = arrow(store, splink_input_sql(INDEX_SQL))
+    remaining = arrow(store, splink_input_sql(REMAINING_SQL))
     between = model.between(index, remaining, t.lower)
     within = model.within(remaining, t.upper)
     return between, within

@@ -22,7 +22,7 @@ from pupilshare.match.probabilistic import (
     score,
 )
 from pupilshare.match.records import splink_input_sql
-from pupilshare.match.tables import ensure_tables, one
+from pupilshare.match.tables import arrow, ensure_tables, one
 from pupilshare.match.uln import issue_ulns
 from pupilshare.store import Store
 
@@ -117,8 +117,11 @@ def run_match(
             "CREATE OR REPLACE TEMP TABLE match_groups AS "
             f"{exact.groups_sql('upn')} UNION ALL {exact.groups_sql('uln')}"
         )
-        if one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL"):
-            retrained, charts = _probabilistic(store, home, model_path, t, run, retrain)
+        left = one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL")
+        if left or retrain:
+            retrained, charts = _probabilistic(
+                store, home, model_path, t, run, retrain, bool(left)
+            )
         index.apply(store, run)
         store.execute(index.links_sql(run))
         store.execute(index.history_sql(run))
@@ -169,9 +172,16 @@ def run_match(
 
 
 def _probabilistic(
-    store: Store, home: Home, model_path: Path, t: Thresholds, run: int, retrain: bool
+    store: Store,
+    home: Home,
+    model_path: Path,
+    t: Thresholds,
+    run: int,
+    retrain: bool,
+    score_new: bool,
 ) -> tuple[bool, list[str]]:
-    """Train (or load) the model, score, decide; (retrained, chart paths)."""
+    """Train (or load) the model and, when records are left, score and decide;
+    (retrained, chart paths)."""
     from pupilshare.match.model import DEFAULT_MODEL, Model  # Splink when needed
 
     # The model learns from every version of a person seen (history and this run's
@@ -180,12 +190,13 @@ def _probabilistic(
         "forename, surname, former_surname, date_of_birth, sex, postcode, upn, "
         "former_upn"
     )
-    everything = store.arrow(
+    everything = arrow(
+        store,
         splink_input_sql(
             f"(SELECT 'h' || row_number() OVER () AS unique_id, {cols} FROM "
             f"pupil_history UNION ALL SELECT 'r' || profile_id AS unique_id, {cols} "
             f"FROM match_profiles)"
-        )
+        ),
     )
     model = Model(everything, None if retrain else model_path)
     charts: list[str] = []
@@ -199,9 +210,10 @@ def _probabilistic(
             else:  # too little data to estimate from: the shipped model, unsaved
                 model.close()
                 model = Model(everything, DEFAULT_MODEL)
-        model.tf_tables()
-        between, within = score(store, model, t)
-        decide(store, model, between, within, t, run, exact.next_key(store))
+        if score_new:
+            model.tf_tables()
+            between, within = score(store, model, t)
+            decide(store, model, between, within, t, run, exact.next_key(store))
     finally:
         model.close()
     return retrained, charts

@@ -7,6 +7,8 @@ belong to matching alone.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from pupilshare.store import Store
 
 DDL = [
@@ -61,3 +63,9 @@ def one(store: Store, sql: str, params: list | None = None) -> object:
     """
     rows = store.rows(sql, params)
     return rows[0][0] if rows else None
+
+
+def arrow(store: Store, sql: str) -> pa.Table:
+    """A query's result as Arrow, without the extra copy (and warning) that
+    ``Store.arrow`` makes through a DB-API result in DuckDB 2."""
+    return store.con.sql(sql).to_arrow_table()
