@@ -86,6 +86,36 @@ def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table
     return between, within
 
 
+# A group holding two different unseen UPNs (joined through a record without one, as
+# when two pupils share name and birth date) is split: each UPN stays its own
+# person, and each record without a UPN goes with the UPN it is most like.
+SPLIT_CONFLICTS_SQL = """
+CREATE OR REPLACE TEMP TABLE match_relabel AS
+WITH conflict AS (
+    SELECT c.label FROM match_cc c JOIN match_groups g ON g.profile_id = c.node
+    WHERE g.grp LIKE 'upn:%' GROUP BY c.label HAVING count(DISTINCT g.grp) > 1
+), members AS (
+    SELECT node FROM match_cc WHERE label IN (SELECT label FROM conflict)
+), grouped AS (
+    SELECT profile_id AS node, min(profile_id) OVER (PARTITION BY grp) AS label
+    FROM match_groups
+    WHERE grp LIKE 'upn:%' AND profile_id IN (SELECT node FROM members)
+), e AS (
+    SELECT a AS x, b AS y, p FROM match_edges UNION ALL
+    SELECT b, a, p FROM match_edges
+), loose AS (
+    SELECT e.x AS node, arg_max(g.label, e.p) AS label
+    FROM e JOIN grouped g ON g.node = e.y
+    WHERE e.x IN (SELECT node FROM members) AND e.x NOT IN (SELECT node FROM grouped)
+    GROUP BY e.x
+)
+SELECT node, label FROM grouped
+UNION ALL SELECT node, label FROM loose
+UNION ALL SELECT node, node FROM members
+WHERE node NOT IN (SELECT node FROM grouped) AND node NOT IN (SELECT node FROM loose)
+"""
+
+
 def decide(
     store: Store,
     model: Model,
@@ -99,7 +129,9 @@ def decide(
     filling the review queue."""
     best = _best(between, explain_sql(model.level_labels(), between.column_names))
     store.register("_best", best)
-    store.register("_within", within.select(["unique_id_l", "unique_id_r"]))
+    store.register(
+        "_within", within.select(["unique_id_l", "unique_id_r", "match_probability"])
+    )
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_best AS
         SELECT CAST(substr(unique_id_r, 2) AS UBIGINT) AS profile_id,
@@ -115,9 +147,10 @@ def decide(
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_edges AS
         SELECT CAST(substr(unique_id_l, 2) AS UBIGINT) AS a,
-            CAST(substr(unique_id_r, 2) AS UBIGINT) AS b FROM _within
+            CAST(substr(unique_id_r, 2) AS UBIGINT) AS b, match_probability AS p
+        FROM _within
         UNION ALL
-        SELECT m.a, g.profile_id FROM (
+        SELECT m.a, g.profile_id, 1.0 FROM (
             SELECT grp, min(profile_id) AS a FROM match_groups GROUP BY grp) AS m
         JOIN match_groups g USING (grp) WHERE g.profile_id <> m.a""")
     store.execute("""
@@ -149,6 +182,9 @@ def decide(
                         JOIN match_cc c ON c.node = e.a) GROUP BY node) AS m
             WHERE m.node = match_cc.node AND m.label < match_cc.label""")
     store.unregister("_within")
+    store.execute(SPLIT_CONFLICTS_SQL)
+    store.execute("""UPDATE match_cc SET label = r.label FROM match_relabel r
+                     WHERE r.node = match_cc.node""")
     # A group with a joined member: its other members join the same pupil.
     store.execute("""
         UPDATE match_profiles AS m SET pupil_key = g.pupil_key, method = 'splink',
