@@ -84,6 +84,9 @@ class Dataset:
     return); ``event_date`` is the item that dates the record (for age checks and the
     academic year); ``year_group`` is the item checked against age; ``reference``
     datasets describe places and schools, not pupils, and are never matched.
+    ``release_only_where`` is a (coded item, value) that a row must carry to leave the
+    store at all, e.g. a parent's consent to be contacted: releases filter on it and
+    the output check verifies it.
     """
 
     name: str
@@ -95,6 +98,7 @@ class Dataset:
     year_group: str | None = None
     reference: bool = False
     supplier: str = ""
+    release_only_where: tuple[str, str] | None = None
     _by_name: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,7 +107,8 @@ class Dataset:
         )
         object.__setattr__(self, "items", bound)
         self._by_name.update({i.name: i for i in bound})
-        for name in (*self.unique_key, self.event_date, self.year_group):
+        condition = self.release_only_where[0] if self.release_only_where else None
+        for name in (*self.unique_key, self.event_date, self.year_group, condition):
             if name is not None and name not in self._by_name:
                 raise ValueError(f"{self.name}: {name} is not one of its items")
 
@@ -186,7 +191,7 @@ CENSUS = Dataset(
              check="name"),
         _postcode(),
         Item("ethnicity", "code", "Ethnic group", 1, quasi=True, required=True,
-             codeset="ethnicity"),
+             codeset="ethnicity", generalise=("major_group",)),
         Item("first_language", "code", "First language", 1, required=True,
              codeset="first_language"),
         Item("ncyear", "code", "National Curriculum year group", 2, quasi=True,
@@ -225,6 +230,14 @@ KS_RESULTS = Dataset(
         Item("scaled_score", "integer", "Scaled score (KS2 tests; 100 = expected)", 2,
              minimum=80, maximum=120),
         _la_code(),
+        Item("reached_expected", "code", "Outcome reaches the expected standard", 2,
+             derived=True, codeset="yes_no"),
+        Item("ethnic_group", "text", "Ethnicity major group (latest census that year)",
+             1, quasi=True, derived=True),
+        Item("fsm_eligible", "code", "FSM eligible (latest census that year)", 1,
+             quasi=True, derived=True, codeset="yes_no"),
+        Item("sen_provision", "code", "SEN provision (latest census that year)", 1,
+             quasi=True, derived=True, codeset="sen_provision"),
     ),  # fmt: skip
     unique_key=("upn", "key_stage", "subject"),
     event_date="assessment_date",
@@ -306,6 +319,7 @@ SURVEY_CONTACTS = Dataset(
     unique_key=("surname", "forename", "date_of_birth", "parent_name"),
     event_date="collected_date",
     supplier="schools",
+    release_only_where=("contact_consent", "Y"),
 )
 
 POSTCODES = Dataset(

@@ -55,15 +55,23 @@ def context(ctx: typer.Context) -> Ctx:
     return obj
 
 
-def _register_commands() -> None:
+_registered = False
+
+
+def register_commands() -> None:
+    """Attach every area's commands to the app (once)."""
+    global _registered
+    if _registered:
+        return
     from pupilshare import commands
 
     for module in commands.MODULES:
         module.register(app)
+    _registered = True
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register_commands()
+    register_commands()
     try:
         app(args=argv, standalone_mode=False)
     except PupilshareError as e:

@@ -100,7 +100,7 @@ FIRST_LANGUAGE = CodeSet(
 NC_YEAR = CodeSet(
     "nc_year",
     "National Curriculum year group; the value is the pupil's age on 31 August "
-    "at the start of the academic year minus 5 (Reception: age 4)",
+    "at the start of the academic year minus 4 (Reception: age 4)",
     {"R": "Reception", **{str(y): f"Year {y}" for y in range(1, 14)}},
 )
 KEY_STAGE = CodeSet("key_stage", "Key stage", {"1": "KS1", "2": "KS2", "3": "KS3"})

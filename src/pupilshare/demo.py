@@ -24,6 +24,9 @@ STEPS: list[tuple[str, str]] = [
     ("synthesise", "pupilshare.synth:demo_step"),
     ("collect", "pupilshare.collect:demo_step"),
     ("match", "pupilshare.match:demo_step"),
+    ("agreements", "pupilshare.governance:demo_step"),
+    ("release", "pupilshare.release:demo_step"),
+    ("register", "pupilshare.governance:register_step"),
 ]
 
 MARKER = ".pupilshare-demo"

@@ -1,6 +1,7 @@
-"""Generated documentation: the data dictionary, from the catalogue and code sets.
+"""Generated documentation: the data dictionary (from the catalogue and code sets)
+and the CLI reference (from the commands' own help).
 
-``python -m pupilshare.docs`` rewrites ``docs/data-dictionary.md``; a test fails when
+``python -m pupilshare.docs`` rewrites both files under ``docs/``; a test fails when
 the committed file is stale, so the published dictionary never drifts from the code.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from pupilshare import catalogue
 from pupilshare.codesets import CODESETS
@@ -74,13 +76,60 @@ def data_dictionary() -> str:
     return "\n".join(lines)
 
 
+def _commands() -> list[tuple[str, Any]]:
+    """Every command as (full name, click command), walking groups depth first."""
+    import typer
+
+    from pupilshare.cli import app, register_commands
+
+    register_commands()
+    out: list[tuple[str, Any]] = []
+
+    def walk(prefix: str, group: Any) -> None:
+        for name, cmd in group.commands.items():
+            full = f"{prefix} {name}".strip()
+            out.append((full, cmd))
+            if hasattr(cmd, "commands"):
+                walk(full, cmd)
+
+    walk("", typer.main.get_command(app))
+    return out
+
+
+def cli_reference() -> str:
+    """The CLI reference, from the commands' own help text and parameters."""
+    lines = [
+        "# CLI reference",
+        "",
+        "Generated from the commands' help by `python -m pupilshare.docs`; "
+        "do not edit by hand. Every command takes `--home DIR` and `--user NAME`.",
+        "",
+    ]
+    for full, cmd in _commands():
+        lines += [f"## `pupilshare {full}`", "", (cmd.help or "").strip(), ""]
+        params = [p for p in cmd.params if p.name != "help"]
+        if params:
+            lines += ["| argument or option | help |", "|---|---|"]
+            for p in params:
+                names = " / ".join([*p.opts, *getattr(p, "secondary_opts", [])])
+                if p.param_type_name == "argument":
+                    names = p.name.upper()
+                help_text = (getattr(p, "help", None) or "").replace("|", "\\|")
+                lines.append(f"| `{names}` | {' '.join(help_text.split())} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
 DICTIONARY_PATH = Path("docs/data-dictionary.md")
+CLI_PATH = Path("docs/cli-reference.md")
+GENERATED = {DICTIONARY_PATH: data_dictionary, CLI_PATH: cli_reference}
 
 
 def main() -> int:
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()
-    (root / DICTIONARY_PATH).write_text(data_dictionary())
-    print(f"wrote {root / DICTIONARY_PATH}")
+    for path, make in GENERATED.items():
+        (root / path).write_text(make())
+        print(f"wrote {root / path}")
     return 0
 
 

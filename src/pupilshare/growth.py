@@ -150,21 +150,28 @@ def register_lms(store: Store) -> str:
 # SQL expression builders (arguments are SQL expressions).
 
 
+def _d(expr: str) -> str:
+    """Arguments are SQL expressions; as DOUBLE so literals never become DECIMALs."""
+    return f"CAST(({expr}) AS DOUBLE)"
+
+
 def zscore_sql(value: str, l: str, m: str, s: str) -> str:  # noqa: E741
     """z-score of a measurement by the LMS method (L == 0 uses the log form)."""
+    value, l, m, s = _d(value), _d(l), _d(m), _d(s)  # noqa: E741
     return (
-        f"(CASE WHEN ({l}) = 0 THEN ln(({value}) / ({m})) / ({s}) "
-        f"ELSE (pow(({value}) / ({m}), ({l})) - 1) / (({l}) * ({s})) END)"
+        f"(CASE WHEN {l} = 0 THEN ln({value} / {m}) / {s} "
+        f"ELSE (pow({value} / {m}, {l}) - 1) / ({l} * {s}) END)"
     )
 
 
 def value_from_z_sql(z: str, l: str, m: str, s: str) -> str:  # noqa: E741
     """The measurement at z-score ``z``; NULL where 1 + L*S*z is not positive."""
-    base = f"(1 + ({l}) * ({s}) * ({z}))"
+    z, l, m, s = _d(z), _d(l), _d(m), _d(s)  # noqa: E741
+    base = f"(1 + {l} * {s} * {z})"
     return (
-        f"(CASE WHEN ({l}) = 0 THEN ({m}) * exp(({s}) * ({z})) "
+        f"(CASE WHEN {l} = 0 THEN {m} * exp({s} * {z}) "
         f"WHEN {base} <= 0 THEN NULL "
-        f"ELSE ({m}) * pow({base}, 1 / ({l})) END)"
+        f"ELSE {m} * pow({base}, 1 / {l}) END)"
     )
 
 
@@ -175,6 +182,7 @@ _AS_B = (0.319381530, -0.356563782, 1.781477937, -1.821255978, 1.330274429)
 
 def centile_sql(z: str) -> str:
     """Centile (0-100) of z-score ``z``: 100 * Phi(z), to within 1e-5 of a centile."""
+    z = _d(z)
     az = f"abs({z})"
     t = f"(1 / (1 + {_AS_P} * {az}))"
     b1, b2, b3, b4, b5 = _AS_B

@@ -58,13 +58,17 @@ class Store:
         return self.con.execute(sql, params or []).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        """The first column of the first row, or None."""
-        row = self.con.execute(sql, params or []).fetchone()
-        return None if row is None else row[0]
+        """The first column of the first row, or None.
+
+        Fetches the whole result: DuckDB 2 blocks a connection while a result is only
+        partly read, so never leave one half-fetched.
+        """
+        rows = self.rows(sql, params)
+        return rows[0][0] if rows else None
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         log.debug("sql: %s", sql)
-        return self.con.execute(sql, params or []).to_arrow_table()
+        return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def register(self, name: str, data: Any) -> None:
         """Expose an Arrow table (or DataFrame) to SQL as a view called ``name``."""

@@ -121,7 +121,7 @@ def test_valid_file_loads_with_provenance(home: Home, write, capsys) -> None:
             )
         )
         assert types["date_of_birth"] == "DATE" and types["upn"] == "VARCHAR"
-    assert "loaded 1 files (20 rows" in capsys.readouterr().out
+    assert "loaded 1 file (20 rows" in capsys.readouterr().out
 
 
 def test_same_file_twice_loads_once(home: Home, write, capsys) -> None:
@@ -131,6 +131,13 @@ def test_same_file_twice_loads_once(home: Home, write, capsys) -> None:
     assert run(home, "census", copy) == 0
     assert "already loaded as collection 1" in capsys.readouterr().out
     assert loaded_rows(home) == 5
+
+
+def test_a_file_name_with_glob_characters_is_read_as_itself(home: Home, write) -> None:
+    write("census1.csv", "\n".join(sample_lines(rows=2)) + "\n")  # what a glob hits
+    path = write("census[1].csv", "\n".join(sample_lines(rows=4, start=9)) + "\n")
+    assert run(home, "census", path) == 0
+    assert loaded_rows(home) == 4
 
 
 def test_bom_and_crlf_are_accepted(home: Home, write) -> None:
@@ -150,9 +157,14 @@ def test_status_json_shows_collections(home: Home, write, capsys) -> None:
     assert run(home, "census", bad) == 2
     capsys.readouterr()
     assert main(["--home", str(home.root), "status", "--json"]) == 0
-    census = json.loads(capsys.readouterr().out)["datasets"]["census"]
+    report = json.loads(capsys.readouterr().out)
+    census = report["datasets"]["census"]
     assert census["rows"] == 5 and census["rejected"] == 1
     assert census["collections"][0]["file"] == "a.csv"
+    assert census["collections"][0]["rows"] == 5
+    (rejected,) = report["collection"]["rejections"]
+    assert (rejected["file"], rejected["errors"]) == ("b.csv", 1)
+    assert Path(rejected["report"]).is_file()
 
 
 def test_warnings_load_and_are_recorded(home: Home, write) -> None:
@@ -165,6 +177,36 @@ def test_warnings_load_and_are_recorded(home: Home, write) -> None:
         ]
         assert s.one("SELECT uln FROM ds_census WHERE line = 3") is None
         assert s.one("SELECT warning_count FROM collections") == 1
+
+
+def test_unknown_dataset_and_missing_file(home: Home, write, capsys) -> None:
+    path = write("a.csv", "\n".join(sample_lines()) + "\n")
+    assert run(home, "cencus", path) == 2
+    assert "unknown dataset 'cencus'" in capsys.readouterr().err
+    assert run(home, "census", path.with_name("nope.csv")) == 2
+    assert "nope.csv:0::no" in capsys.readouterr().err.replace("\n", "")
+    assert run(home, "pupil", path) == 2  # derived, never collected
+    assert loaded_rows(home) == 0
+
+
+def test_a_store_in_use_is_a_conflict(home: Home, write) -> None:
+    path = write("a.csv", "\n".join(sample_lines()) + "\n")
+    code = (
+        "import sys, duckdb, time; c = duckdb.connect(sys.argv[1]); "
+        "print('open', flush=True); time.sleep(30)"
+    )
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", code, str(home.store_path)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        assert run(home, "census", path) == 5  # Conflict
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run(home, "census", path) == 0
 
 
 # -- bad files: issue 2 item 6 ------------------------------------------------------
@@ -261,6 +303,15 @@ def test_same_upn_twice(home: Home, write) -> None:
     path = write("dup.csv", "\n".join(lines) + "\n")
     assert_rejected(home, run(home, "census", path), 5, "upn", "as line 2")
     assert_rejected(home, 2, 2, "upn", "as line 5")
+
+
+def test_a_file_without_header_does_not_echo_its_first_row(home, write, capsys):
+    lines = sample_lines()
+    path = write("nohead.csv", "\n".join(lines[1:]) + "\n")
+    assert_rejected(home, run(home, "census", path), 1, "", "the header missing")
+    first_upn = next(csv.reader([lines[1]]))[COLS.index("upn")]
+    err = capsys.readouterr()
+    assert first_upn not in err.out + err.err
 
 
 def test_a_file_of_another_dataset(home: Home, write) -> None:

@@ -5,14 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from pupilshare import catalogue
-from pupilshare.docs import DICTIONARY_PATH, data_dictionary
+from pupilshare.docs import (
+    CLI_PATH,
+    DICTIONARY_PATH,
+    GENERATED,
+    _commands,
+    cli_reference,
+    data_dictionary,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_data_dictionary_is_current() -> None:
-    committed = (ROOT / DICTIONARY_PATH).read_text()
-    assert committed == data_dictionary(), "run: python -m pupilshare.docs"
+def test_generated_docs_are_current() -> None:
+    for path, make in GENERATED.items():
+        committed = (ROOT / path).read_text()
+        assert committed == make(), f"{path} is stale: run python -m pupilshare.docs"
+
+
+def test_every_command_is_documented_with_help() -> None:
+    text = cli_reference()
+    for full, cmd in _commands():
+        assert f"## `pupilshare {full}`" in text
+        assert (cmd.help or "").strip(), f"pupilshare {full} has no help text"
+
+
+def test_paths_are_distinct() -> None:
+    assert DICTIONARY_PATH != CLI_PATH
 
 
 def test_every_item_is_documented() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,9 +35,12 @@ def demo_step(run: DemoRun) -> str:
         collector = Collector(store, run.home, label="demo")
         with progress_bar(run.console) as bar:
             task = bar.add_task("nation", total=len(files))
-            for ds, path in files:
-                collector.collect(ds, path, str(path.relative_to(run.nation_dir)))
-                bar.advance(task)
+            for ds, group in groupby(files, key=lambda f: f[0]):
+                collector.collect_all(
+                    ds,
+                    [(p, str(p.relative_to(run.nation_dir))) for _, p in group],
+                    on_file=lambda _: bar.advance(task),
+                )
         result = collector.finish()
     loaded, rejected = result.of("loaded"), result.of("rejected")
     run.facts["collect"] = {

@@ -1,10 +1,11 @@
 """Collecting files: stage each one in the engine, validate it, load it all or nothing.
 
-One ``Collector`` is one run over one store connection. For each file it checks the
-bytes (``read``), reads the CSV into a text staging table, finds every problem with
-one SQL statement (``rules``) and then, inside one ``Store.transaction()``, either
-records a rejection or writes the collection row, the typed rows and the warnings. A
-file whose SHA-256 is already collected is skipped: a return loads once.
+One ``Collector`` is one run over one store connection. It checks each file's bytes
+(``read``), reads files in batches into a text staging table (``stage``), finds every
+problem of the batch with one SQL statement (``rules``) and then, for each file inside
+its own ``Store.transaction()``, either records a rejection or writes the collection
+row, the typed rows and the warnings. A file whose SHA-256 is already collected is
+skipped: a return loads once.
 """
 
 from __future__ import annotations
@@ -14,19 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from pupilshare.catalogue import Dataset
 from pupilshare.collect import report, rules
 from pupilshare.collect.read import FileCheck, Problem, check_file
+from pupilshare.collect.stage import POSITIONS, drop_links, stage_batch
 from pupilshare.config import Home
 from pupilshare.store import Store
 
-RAW = "collect_raw"
-STAGE = "collect_stage"
-REJECTS = "collect_rejects"
-FILE_PROBLEMS = "collect_file_problems"
+SEQ_NAMES = "collect_names"
+BATCH_FILES = 256  # files read in one engine pass
+BATCH_BYTES = 64_000_000  # and at most this many bytes (a larger file goes alone)
 
 
 @dataclass
@@ -68,122 +68,155 @@ class Collector:
         self.started = datetime.now(UTC)
         self.report_path = report.report_path(home, label, self.started)
         self.result = RunResult()
+        self._seq = 0
+        self._seen: dict[str, int | None] = {}  # sha256 -> collection, this run
+        self._outcomes: dict[int, FileOutcome] = {}
+        self._firsts: dict[int, int] = {}  # seq -> first row id, this batch
+        self._mapped = False  # whether this batch's lines come from a line map
         for sql in rules.STORE_TABLES_SQL:
             store.execute(sql)
         store.execute(report.PROBLEMS_TABLE_SQL)
 
-    # -- one file ---------------------------------------------------------------
+    # -- files ------------------------------------------------------------------
     def collect(
         self, ds: Dataset, path: Path, display: str | None = None
     ) -> FileOutcome:
         """Validate and load one file of dataset ``ds``; never raises for bad input."""
-        seq = len(self.result.outcomes)
-        received = datetime.now(UTC).replace(tzinfo=None)
-        fc = check_file(path, ds, display)
-        already = self.store.one(
-            "SELECT collection_id FROM collections WHERE sha256 = ?", [fc.sha256]
-        )
-        if already is not None:
-            out = FileOutcome(fc.display, ds.name, "duplicate", collection_id=already)
-            return self._done(out)
-        problems = list(fc.problems)
-        rows = 0
-        if fc.readable:
-            rows, reader_problems = self._stage(ds, fc)
-            problems += reader_problems
-            self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {FILE_PROBLEMS} AS "
-                + rules.problems_sql(ds, STAGE, received.date())
-            )
-        else:
-            self.store.execute(
-                f"CREATE OR REPLACE TEMP TABLE {FILE_PROBLEMS} "
-                "(line BIGINT, field VARCHAR, severity VARCHAR, reason VARCHAR)"
-            )
-        report.add_problems(self.store, seq, problems)
-        self.store.execute(
-            f"INSERT INTO {report.PROBLEMS} SELECT ?, ?, line, field, severity, "
-            f"reason FROM {FILE_PROBLEMS}",
-            [seq, fc.display],
-        )
-        errors, warnings = self.store.rows(
-            f"SELECT count(*) FILTER (severity = 'error'), "
-            f"count(*) FILTER (severity = 'warning') FROM {report.PROBLEMS} "
-            "WHERE seq = ?",
-            [seq],
-        )[0]
-        if errors:
-            self._reject(ds, fc, received, errors)
-            out = FileOutcome(fc.display, ds.name, "rejected", rows, warnings, errors)
-        else:
-            cid = self._load(ds, fc, received, rows, warnings)
-            out = FileOutcome(fc.display, ds.name, "loaded", rows, warnings, 0, cid)
-        return self._done(out)
+        self.collect_all(ds, [(path, display)])
+        return self.result.outcomes[-1]
 
-    def _done(self, out: FileOutcome) -> FileOutcome:
+    def collect_all(
+        self,
+        ds: Dataset,
+        files: Iterable[Path | tuple[Path, str | None]],
+        on_file: Callable[[FileOutcome], None] | None = None,
+    ) -> RunResult:
+        """Collect files of ``ds`` in batches; each file is loaded or rejected alone."""
+        batch: list[tuple[int, FileCheck]] = []
+        size = 0
+        for entry in files:
+            path, display = entry if isinstance(entry, tuple) else (entry, None)
+            seq = self._seq
+            self._seq += 1
+            fc = check_file(Path(path), ds, display)
+            batch.append((seq, fc))
+            size += fc.size
+            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+                self._batch(ds, batch, on_file)
+                batch, size = [], 0
+        if batch:
+            self._batch(ds, batch, on_file)
+        return self.result
+
+    def _batch(
+        self,
+        ds: Dataset,
+        batch: list[tuple[int, FileCheck]],
+        on_file: Callable[[FileOutcome], None] | None,
+    ) -> None:
+        received = datetime.now(UTC).replace(tzinfo=None)
+        # Stage first: a large file's SHA-256 is still being computed in a thread
+        # meanwhile. A file found to be a copy afterwards is simply not loaded.
+        readable = [(seq, fc) for seq, fc in batch if fc.readable]
+        rows: dict[int, int] = {}
+        found_by_reader: dict[int, list[Problem]] = {}
+        if readable:
+            staged = stage_batch(self.store, ds, readable)
+            self._firsts = {st.seq: st.first_row for st in staged.files}
+            for st in staged.files:
+                rows[st.seq] = st.rows
+                found_by_reader[st.seq] = st.problems
+            self._name_files(readable)
+            self.store.execute(
+                f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
+                "p.field, p.severity, p.reason FROM ("
+                + rules.problems_sql(ds, POSITIONS, received.date(), staged.to_line)
+                + f") p JOIN {SEQ_NAMES} f USING (seq)"
+            )
+            # The insert is planned once per batch and run once per accepted file.
+            self.store.execute(rules.dataset_table_sql(ds))
+            self.store.execute(
+                "PREPARE collect_insert AS "
+                + rules.insert_rows_sql(ds, f"({staged.rows_sql})")
+            )
+            self._mapped = staged.mapped
+        known = dict(
+            self.store.rows(
+                "SELECT sha256, collection_id FROM collections WHERE sha256 IN "
+                "(SELECT unnest(?))",
+                [[fc.sha256 for _, fc in batch]],
+            )
+        )
+        fresh: list[tuple[int, FileCheck]] = []
+        copies: list[int] = []
+        for seq, fc in batch:
+            if fc.sha256 in known or fc.sha256 in self._seen:
+                cid = known.get(fc.sha256, self._seen.get(fc.sha256))
+                self._outcomes[seq] = FileOutcome(
+                    fc.display, ds.name, "duplicate", collection_id=cid
+                )
+                copies.append(seq)
+                continue
+            self._seen[fc.sha256] = None
+            report.add_problems(self.store, seq, fc.problems)
+            report.add_problems(self.store, seq, found_by_reader.get(seq, []))
+            fresh.append((seq, fc))
+        if copies:
+            self.store.execute(
+                f"DELETE FROM {report.PROBLEMS} WHERE seq IN (SELECT unnest(?))",
+                [copies],
+            )
+        found = {
+            seq: (int(e), int(w))
+            for seq, e, w in self.store.rows(
+                "SELECT seq, count(*) FILTER (severity = 'error'), count(*) FILTER "
+                f"(severity = 'warning') FROM {report.PROBLEMS} "
+                "WHERE seq BETWEEN ? AND ? GROUP BY seq",
+                [batch[0][0], batch[-1][0]],
+            )
+        }
+        for seq, fc in fresh:
+            errors, warnings = found.get(seq, (0, 0))
+            n = rows.get(seq, 0)
+            if errors:
+                self._reject(ds, fc, received, errors)
+                out = FileOutcome(fc.display, ds.name, "rejected", n, warnings, errors)
+            else:
+                cid = self._load(ds, seq, fc, received, n, warnings)
+                self._seen[fc.sha256] = cid
+                out = FileOutcome(fc.display, ds.name, "loaded", n, warnings, 0, cid)
+            self._outcomes[seq] = out
+        for seq, fc in batch:
+            out = self._outcomes.pop(seq)
+            if out.status == "duplicate" and out.collection_id is None:
+                out.collection_id = self._seen.get(fc.sha256)  # a copy in this batch
+            self._done(out, on_file)
+
+    def _name_files(self, batch: list[tuple[int, FileCheck]]) -> None:
+        """Register the batch's display names so problems can carry them."""
+        self.store.register(
+            "collect_names_arrow",
+            pa.table(
+                {
+                    "seq": pa.array([s for s, _ in batch], pa.int32()),
+                    "display": [fc.display for _, fc in batch],
+                }
+            ),
+        )
+        self.store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SEQ_NAMES} AS "
+            "SELECT * FROM collect_names_arrow"
+        )
+        self.store.unregister("collect_names_arrow")
+
+    def _done(
+        self, out: FileOutcome, on_file: Callable[[FileOutcome], None] | None
+    ) -> None:
         self.result.outcomes.append(out)
         self.result.errors += out.errors
         self.result.warnings += out.warnings
-        return out
-
-    def _stage(self, ds: Dataset, fc: FileCheck) -> tuple[int, list[Problem]]:
-        """Read the file into the staging view; return its rows and reader problems."""
-        for suffix in ("_errors", "_scans"):
-            self.store.execute(f"DROP TABLE IF EXISTS {REJECTS}{suffix}")
-        self.store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {RAW} AS "
-            + rules.read_csv_sql(str(fc.path), ds, REJECTS)
-        )
-        rejected = self.store.rows(
-            "SELECT line_byte_position, arg_min(column_name, column_idx), error_type, "
-            f"any_value(error_message) FROM {REJECTS}_errors GROUP BY 1, 3 ORDER BY 1"
-        )
-        problems = [
-            Problem(
-                fc.display,
-                fc.line_of(int(pos)),
-                str(col or ""),
-                "error",
-                _reader_reason(kind, msg),
-            )
-            for pos, col, kind, msg in rejected
-        ]
-        rows = int(self.store.one(f"SELECT count(*) FROM {RAW}"))
-        record_lines = fc.newlines - 1 + (0 if fc.ends_with_newline else 1)
-        if rows == record_lines and not problems:
-            self.store.execute(
-                f"CREATE OR REPLACE TEMP VIEW {STAGE} AS "
-                f"SELECT CAST(rowid + 2 AS INTEGER) AS line, * FROM {RAW}"
-            )
-        else:
-            self._stage_with_line_map(ds, sorted({p.line for p in problems}))
-        return rows, problems
-
-    def _stage_with_line_map(self, ds: Dataset, rejected_lines: list[int]) -> None:
-        """Physical lines when values hold line breaks or rows were rejected."""
-        breaks = " + ".join(
-            f"coalesce(length({rules.ident(c)}) - "
-            f"length(replace({rules.ident(c)}, chr(10), '')), 0)"
-            for c in ds.columns
-        )
-        extra = self.store.con.execute(
-            f"SELECT {breaks} FROM {RAW} ORDER BY rowid"
-        ).fetchnumpy()
-        spans = np.asarray(next(iter(extra.values())), dtype=np.int64)
-        lines = 2 + np.arange(len(spans), dtype=np.int64)
-        lines[1:] += np.cumsum(spans)[:-1]
-        for bad in rejected_lines:
-            lines[lines >= bad] += 1
-        self.store.register("collect_lines", pa.table({"line": lines.astype(np.int32)}))
-        self.store.execute(
-            f"CREATE OR REPLACE TEMP TABLE {STAGE}_t AS SELECT l.line, r.* "
-            f"FROM (SELECT * FROM {RAW} ORDER BY rowid) r "
-            "POSITIONAL JOIN collect_lines l"
-        )
-        self.store.unregister("collect_lines")
-        self.store.execute(
-            f"CREATE OR REPLACE TEMP VIEW {STAGE} AS SELECT * FROM {STAGE}_t"
-        )
+        if on_file is not None:
+            on_file(out)
 
     def _reject(
         self, ds: Dataset, fc: FileCheck, received: datetime, errors: int
@@ -204,11 +237,16 @@ class Collector:
             )
 
     def _load(
-        self, ds: Dataset, fc: FileCheck, received: datetime, rows: int, warnings: int
+        self,
+        ds: Dataset,
+        seq: int,
+        fc: FileCheck,
+        received: datetime,
+        rows: int,
+        warnings: int,
     ) -> int:
         """Write the collection, its rows and its warnings: all or nothing."""
         with self.store.transaction() as s:
-            s.execute(rules.dataset_table_sql(ds))
             cid = int(
                 s.one("SELECT coalesce(max(collection_id), 0) + 1 FROM collections")
             )
@@ -225,43 +263,25 @@ class Collector:
                     warnings,
                 ],
             )
-            s.execute(rules.insert_rows_sql(ds, STAGE), [cid])
-            s.execute(
-                "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "
-                f"reason FROM {FILE_PROBLEMS} WHERE severity = 'warning'",
-                [cid, fc.path.name],
-            )
+            if rows:
+                first_row = self._firsts.get(seq, 0)
+                args = [int(cid), int(seq)] + ([] if self._mapped else [first_row])
+                s.execute(f"EXECUTE collect_insert({', '.join(map(str, args))})")
+            if warnings:
+                s.execute(
+                    "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "
+                    f"reason FROM {report.PROBLEMS} WHERE seq = ? "
+                    "AND severity = 'warning'",
+                    [cid, fc.path.name, seq],
+                )
         return cid
 
     # -- the run ------------------------------------------------------------------
-    def collect_all(
-        self,
-        ds: Dataset,
-        paths: Iterable[Path],
-        on_file: Callable[[FileOutcome], None] | None = None,
-    ) -> RunResult:
-        for path in paths:
-            out = self.collect(ds, Path(path))
-            if on_file is not None:
-                on_file(out)
-        return self.result
-
     def finish(self) -> RunResult:
         """Write the CSV report (when there were problems) and return the result."""
+        drop_links()
         if report.write_report(self.store, self.report_path):
             self.result.report_path = self.report_path
         self.result.shown = report.first_problems(self.store)
         self.result.error_lines = report.error_strings(self.store)
         return self.result
-
-
-def _reader_reason(kind: str, message: str) -> str:
-    """The CSV reader's error in words a data manager can act on."""
-    reasons = {
-        "MISSING COLUMNS": "too few fields on this line (truncated line?)",
-        "TOO MANY COLUMNS": "too many fields on this line (unquoted comma?)",
-        "UNQUOTED VALUE": "quote not closed (an unclosed quote runs to the end)",
-        "LINE SIZE OVER MAXIMUM": "line is longer than 1 MB",
-        "INVALID UNICODE": "not valid UTF-8 text",
-    }
-    return reasons.get(str(kind), f"cannot read this line: {message}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,10 @@ from pupilshare import catalogue
 from pupilshare.catalogue import Dataset
 
 BOM = b"\xef\xbb\xbf"
+THREADED_HASH = 4_000_000  # bytes; hashing a larger file overlaps with its staging
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collect-sha256")
+_BLANK = re.compile(rb"^\r?$", re.MULTILINE)
+_CONTROLS = bytes(c for c in range(1, 32) if c not in (9, 10, 13))
 # Friendly names for what charset-normalizer calls the single-byte Western encodings.
 _ENCODING_NAMES = {
     "cp1252": "Windows-1252",
@@ -51,12 +57,19 @@ class FileCheck:
 
     path: Path
     display: str
-    sha256: str
+    digest: Future[str] | str
     size: int
     newlines: int
     ends_with_newline: bool
     problems: list[Problem] = field(default_factory=list)
     data: bytes = b""
+
+    @property
+    def sha256(self) -> str:
+        """The SHA-256 of the bytes (a large file's is computed in a thread)."""
+        if isinstance(self.digest, Future):
+            self.digest = self.digest.result()
+        return self.digest
 
     @property
     def readable(self) -> bool:
@@ -67,6 +80,18 @@ class FileCheck:
         """The physical line holding ``byte_offset`` (header = 1)."""
         return self.data.count(b"\n", 0, byte_offset) + 1
 
+    def blank_lines(self) -> list[int]:
+        """Lines holding nothing (the CSV reader skips them), header = 1."""
+        out, line, last = [], 1, 0
+        for m in _BLANK.finditer(self.data):
+            if m.start() >= len(self.data):
+                break
+            line += self.data.count(b"\n", last, m.start())
+            last = m.start()
+            if m.start() < len(self.data) and line > 1:
+                out.append(line)
+        return out
+
 
 def check_file(path: Path, ds: Dataset, display: str | None = None) -> FileCheck:
     """Read ``path`` once and make the byte-level checks against dataset ``ds``."""
@@ -75,7 +100,11 @@ def check_file(path: Path, ds: Dataset, display: str | None = None) -> FileCheck
     fc = FileCheck(
         path=path,
         display=shown,
-        sha256=hashlib.sha256(data).hexdigest(),
+        digest=(
+            _HASHER.submit(_sha256, data)
+            if len(data) > THREADED_HASH
+            else _sha256(data)
+        ),
         size=len(data),
         newlines=data.count(b"\n"),
         ends_with_newline=data.endswith(b"\n"),
@@ -98,16 +127,18 @@ def check_file(path: Path, ds: Dataset, display: str | None = None) -> FileCheck
     return fc
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _binary_problem(body: bytes) -> tuple[bytes, str] | None:
     """A NUL byte or a run of control characters means this is not a text file."""
     if b"\x00" in body:
         return b"\x00", "binary data (NUL bytes): not a CSV text file"
     sample = body[:65536]
-    controls = sum(
-        sample.count(bytes([c])) for c in range(1, 32) if c not in (9, 10, 13)
-    )
+    controls = len(sample) - len(sample.translate(None, _CONTROLS))
     if controls > max(8, len(sample) // 100):
-        first = next(bytes([c]) for c in range(1, 32) if bytes([c]) in sample)
+        first = next(bytes([c]) for c in _CONTROLS if bytes([c]) in sample)
         return first, "binary data (control characters): not a CSV text file"
     return None
 
@@ -152,6 +183,19 @@ def header_problems(header: list[str], ds: Dataset, file: str) -> list[Problem]:
     names = [h.strip() for h in header]
     if names == expected:
         return []
+    if not set(names) & set(expected):
+        # Likely no header at all: say so without echoing the line, which may be
+        # a pupil's row.
+        return [
+            Problem(
+                file,
+                1,
+                "",
+                "error",
+                f"line 1 is not a header of '{ds.name}' (none of its "
+                "column names found): is the header missing?",
+            )
+        ]
     other = _better_dataset(names, ds)
     if other is not None:
         return [

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from pupilshare.collect.read import Problem
 from pupilshare.collect.rules import lit
@@ -86,6 +87,10 @@ def counts(store: Store) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def problem_table(problems: list[Problem], total: int) -> Table:
     """A rich table of problems; the caption says how many more are in the report."""
     table = Table(title="collection problems", show_lines=False)
@@ -95,9 +100,9 @@ def problem_table(problems: list[Problem], total: int) -> Table:
     table.add_column("reason", overflow="fold")
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
-        table.add_row(
-            f"{p.file}:{p.line}", p.field, f"[{style}]{p.severity}[/]", p.reason
-        )
+        # Text, not markup: a file name or reason may hold square brackets.
+        table.add_row(Text(f"{p.file}:{p.line}"), Text(p.field),
+                      Text(p.severity, style=style), Text(p.reason))  # fmt: skip
     if total > len(problems):
         table.caption = f"... and {total - len(problems):,} more in the CSV report"
     return table

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pupilshare import catalogue
 from pupilshare.collect.load import Collector, RunResult
 from pupilshare.config import Home
-from pupilshare.errors import InvalidInput
+from pupilshare.errors import Conflict, InvalidInput
 from pupilshare.store import Store
 
 
@@ -39,7 +40,11 @@ def collect_files(
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:
         raise InvalidInput("no such file", [f"{m}:0::no such file" for m in missing])
-    with Store.open(home) as store:
+    try:
+        store = Store.open(home)
+    except duckdb.IOException as e:  # another process holds the store's write lock
+        raise Conflict(f"the store {home.store_path} is in use: {e}") from None
+    with store:
         collector = Collector(store, home, label=ds.name)
         bar = progress_bar(console or Console(stderr=True))
         with bar:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from pupilshare import schoolyear
 from pupilshare.catalogue import Dataset, Item
 from pupilshare.collect.rules import ident, lit
 from pupilshare.identifiers import LA_NUMBERS, UPN_LETTERS
@@ -63,7 +64,7 @@ def _dob(ds: Dataset, i: str) -> str:
     """A date of birth that fits the dataset's year group on ``EVENT``."""
     if ds.year_group is not None:
         yg = _code(ds.item(ds.year_group), i)
-        age = f"(CASE WHEN {yg} = 'R' THEN 4 ELSE CAST({yg} AS INTEGER) + 5 END)"
+        age = schoolyear.expected_age_sql(yg)
     elif ds.name == "qualifications":
         age = "16"
     else:

@@ -5,6 +5,14 @@ Adding an area's commands is one line here, so areas never edit each other's fil
 
 from __future__ import annotations
 
-from pupilshare.commands import collect, demo, match, status, synth
+from pupilshare.commands import (
+    collect,
+    demo,
+    governance,
+    match,
+    release,
+    status,
+    synth,
+)
 
-MODULES = [status, synth, collect, match, demo]
+MODULES = [status, synth, collect, match, governance, release, demo]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+import pupilshare.collect  # noqa: F401  (registers the status section)
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -21,7 +23,7 @@ def register(app: typer.Typer) -> None:
         """
         from pupilshare.cli import console, context
         from pupilshare.collect import collect_files
-        from pupilshare.collect.report import problem_table
+        from pupilshare.collect.report import plural, problem_table
         from pupilshare.errors import InvalidInput
 
         result = collect_files(context(ctx).home, dataset, files, console)
@@ -36,15 +38,16 @@ def register(app: typer.Typer) -> None:
             console.print(problem_table(result.shown, result.errors + result.warnings))
         loaded, rejected = result.of("loaded"), result.of("rejected")
         console.print(
-            f"loaded {len(loaded):,} files ({result.rows:,} rows, "
-            f"{sum(o.warnings for o in loaded):,} warnings), "
-            f"rejected {len(rejected):,} files"
+            f"loaded {plural(len(loaded), 'file')} ({plural(result.rows, 'row')}, "
+            f"{plural(sum(o.warnings for o in loaded), 'warning')}), "
+            f"rejected {plural(len(rejected), 'file')}"
             + (f"; report: {result.report_path}" if result.report_path else ""),
             highlight=False,
         )
         if rejected:
             raise InvalidInput(
-                f"{len(rejected)} of {len(files)} files rejected, nothing loaded from "
-                f"them ({result.errors:,} errors; report: {result.report_path})",
+                f"{len(rejected)} of {plural(len(files), 'file')} rejected, nothing "
+                f"loaded from them ({plural(result.errors, 'error')}; report: "
+                f"{result.report_path})",
                 result.error_lines,
             )

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+import pupilshare.synth  # noqa: F401  (registers the status section)
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -34,11 +36,8 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from pupilshare.cli import console, context
-        from pupilshare.errors import InvalidInput
         from pupilshare.synth import STAGES, synthesise
 
-        if years < 1 or years > 10:
-            raise InvalidInput("--years must be 1 to 10")
         target = out or context(ctx).home.root / "nation"
         with Progress(
             TextColumn("{task.description:<20}"),

@@ -45,6 +45,8 @@ class TableSpec:
     rows: tuple[str, ...]
     columns: tuple[str, ...] = ()
     measure: str | None = None  # None: count of pupils; else the item summed
+    # Only rows whose item has one of the values, e.g. (("key_stage", ("2",)),).
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Sdc:
     dominance_k: float = 0.9
     rounding: int | None = None
     k_anonymity: int = 10
+    # Largest share of records k-anonymisation may drop (ARX's suppression limit).
+    max_suppression: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ class ReleasePlan:
         for ref in self.items:
             catalogue.item(ref)  # raises for an item the catalogue does not know
         for t in self.tables:
-            for name in (*t.rows, *t.columns, *([t.measure] if t.measure else [])):
+            named = (*t.rows, *t.columns, *([t.measure] if t.measure else []),
+                     *(f[0] for f in t.filters))  # fmt: skip
+            for name in named:
                 catalogue.dataset(t.dataset).item(name)
         if self.level in ("anonymised", "aggregate"):
             bad = [r for r in self.items if catalogue.item(r).identifying]
@@ -95,3 +101,40 @@ class ReleasePlan:
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def plan_from_dict(data: dict) -> ReleasePlan:
+    """The inverse of ``asdict``/``to_json``: rebuild a plan from its JSON form."""
+    tables = tuple(
+        TableSpec(
+            name=t["name"], dataset=t["dataset"], rows=tuple(t["rows"]),
+            columns=tuple(t.get("columns", ())), measure=t.get("measure"),
+            filters=tuple((f[0], tuple(f[1])) for f in t.get("filters", ())),
+        )
+        for t in data.get("tables", ())
+    )  # fmt: skip
+    pop = data.get("population") or {}
+    ref = data.get("reference_date")
+    return ReleasePlan(
+        agreement_id=data["agreement_id"],
+        recipient=data.get("recipient", ""),
+        gateway=data.get("gateway", ""),
+        purpose=data.get("purpose", ""),
+        level=data["level"],
+        items=tuple(data.get("items", ())),
+        population=Population(
+            min_age=pop.get("min_age"), max_age=pop.get("max_age"),
+            year_groups=tuple(pop.get("year_groups", ())),
+            la_codes=tuple(pop.get("la_codes", ())),
+            academic_years=tuple(pop.get("academic_years", ())),
+        ),
+        tables=tables,
+        sdc=Sdc(**(data.get("sdc") or {})),
+        opt_out_scope=data.get("opt_out_scope", "research"),
+        reference_date=date.fromisoformat(ref) if ref else date.today(),
+        policy_version=data.get("policy_version", ""),
+    )  # fmt: skip
+
+
+def plan_from_json(text: str) -> ReleasePlan:
+    return plan_from_dict(json.loads(text))

@@ -10,9 +10,12 @@ in DuckDB, files are written from Arrow: nothing loops over rows in Python.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,26 +23,51 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pupilshare import status as _status
 from pupilshare.errors import InvalidInput
-from pupilshare.synth import faults, returns, writer
+from pupilshare.synth import census, faults, returns, tables, writer
 from pupilshare.synth.geography import build_world
 from pupilshare.synth.people import Spec, build_people, fsm_table, terms_table
 
 if TYPE_CHECKING:
+    from pupilshare.config import Home
     from pupilshare.demo import DemoRun
+    from pupilshare.store import Store
 
 __all__ = ["Spec", "synthesise", "demo_step", "DATASETS"]
 
-# Pupil datasets in the order they are written, with the order of rows in a file.
-DATASETS: dict[str, str] = {
-    "census": "surname, forename",
-    "ks_results": "surname, forename, person_id, key_stage, subject",
-    "ncmp": "laestab, surname, forename",
-    "qualifications": "surname, forename, person_id, qual_type, subject",
-    "survey_contacts": "surname, forename",
+# Pupil datasets in the order they are written: what identifies a file, and the
+# order of rows within it (name order, through an integer rank of names).
+DATASETS: dict[str, tuple[str, str]] = {
+    "census": ("t, school", "name_rank"),
+    "ks_results": ("file", "name_rank, key_stage, subject"),
+    "ncmp": ("file", "laestab, name_rank"),
+    "qualifications": ("file", "name_rank, qual_type, subject"),
+    "survey_contacts": ("file", "name_rank"),
 }
-STAGES = 9  # build steps before the files are written
+# Datasets keyed on names, where two pupils may clash by chance.
+DEDUPE = ("ncmp", "survey_contacts")
+STAGES = 9
+MEMORY = os.environ.get(
+    "PUPILSHARE_SYNTH_MEMORY", "6GB"
+)  # build steps before the files are written
 Progress = Callable[[str, int, int], None]  # description, done, total
+
+
+def _check(spec: Spec) -> None:
+    """Refuse a nation that could not be valid: too small, or with future dates."""
+    if spec.pupils < 50:
+        raise InvalidInput("a nation needs at least 50 pupils")
+    if not 1 <= spec.years <= 10:
+        raise InvalidInput("a nation covers 1 to 10 academic years")
+    if not 20 <= spec.school_size <= 600:
+        raise InvalidInput("school size must be 20 to 600 pupils")
+    last = spec.first_year + spec.years  # results come out in its August
+    if date(last, 9, 1) > date.today():
+        raise InvalidInput(
+            f"academic year {last - 1}/{last % 100:02d} has not ended; "
+            "choose an earlier --first-year or fewer --years"
+        )
 
 
 def _prepare(out: Path) -> None:
@@ -59,20 +87,21 @@ def _prepare(out: Path) -> None:
 
 def _inject_faults(
     con: duckdb.DuckDBPyConnection, rng: np.random.Generator, n_census_files: int
-) -> dict[str, str]:
-    """Make a few files faulty on purpose; returns file -> why it must be rejected."""
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Make a few files faulty on purpose; returns file -> why it must be rejected,
+    and the census edits (file -> column, SQL) to make as each term is written."""
     why: dict[str, str] = {}
     n_dup = min(10, max(1, n_census_files // 200))
     dups = faults.choose_files(con, "src_census", n_dup, rng, set())
-    faults.duplicate_rows(con, "src_census", dups, DATASETS["census"] + ", person_id")
+    faults.duplicate_rows(con, "census", dups, "name_rank, person_id")
     why.update({f: "duplicate pupil: one row appears twice" for f in dups})
-    for ds in DATASETS:
-        returns.number(con, ds, DATASETS[ds])
-    (bad_upn,) = faults.choose_files(con, "out_census", 1, rng, set(why)) or [None]
+    for ds, (group, order) in DATASETS.items():
+        if ds != "census":  # census is numbered term by term as it is written
+            tables.number(con, ds, group, order)
+    later: dict[str, tuple[str, str]] = {}
+    (bad_upn,) = faults.choose_files(con, "src_census", 1, rng, set(why)) or [None]
     if bad_upn:
-        faults.set_value(
-            con, "out_census", bad_upn, "upn", faults.bad_check_letter_sql("upn")
-        )
+        later[bad_upn] = ("upn", faults.bad_check_letter_sql("upn"))
         why[bad_upn] = "UPN with a wrong check letter on line 2"
     (bad_date,) = faults.choose_files(con, "out_ks_results", 1, rng, set()) or [None]
     if bad_date:
@@ -84,7 +113,31 @@ def _inject_faults(
             "substr(date_of_birth, 1, 4) || '-02-31'",
         )
         why[bad_date] = "date of birth 31 February on line 2"
-    return why
+    return why, later
+
+
+def _write_census(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    tick: Callable[[int], None],
+    later: dict[str, tuple[str, str]],
+    n_terms: int,
+) -> dict[str, int]:
+    """Number, fault and write the census one term at a time: each term's sort fits
+    in memory, where one sort of every term would spill to disk at a million pupils.
+    Keeps ``truth_census`` (file, line, person_id) for the truth file."""
+    con.execute("CREATE OR REPLACE TABLE truth_census "
+                "(file VARCHAR, line BIGINT, person_id BIGINT)")  # fmt: skip
+    group, order = DATASETS["census"]
+    counts: dict[str, int] = {}
+    for t in range(n_terms):
+        tables.number(con, "census", group, order, dups=True, where=f"t = {t}")
+        for file, (column, expr) in later.items():
+            faults.set_value(con, "out_census", file, column, expr)
+        counts.update(writer.write_dataset(con, "census", out, tick))
+        con.execute("INSERT INTO truth_census SELECT file, line, person_id "
+                    "FROM out_census")  # fmt: skip
+    return counts
 
 
 def synthesise(
@@ -99,9 +152,8 @@ def synthesise(
     ``options`` may set ``first_year``, ``years`` and ``school_size`` (see ``Spec``).
     The same arguments always give the same bytes.
     """
-    if pupils < 50:
-        raise InvalidInput("a nation needs at least 50 pupils")
     spec = Spec(pupils=pupils, seed=seed, **options)
+    _check(spec)
     out = Path(out)
     _prepare(out)
     step = progress or (lambda *_: None)
@@ -119,8 +171,13 @@ def synthesise(
     people = build_people(spec, world, rng)
     fsm = fsm_table(spec, people, rng)
     tmp = tempfile.mkdtemp(prefix="pupilshare-synth-")
+    # A bounded memory limit: DuckDB spills to ``tmp`` rather than crowd the machine.
     con = duckdb.connect(
-        config={"preserve_insertion_order": True, "temp_directory": tmp}
+        config={
+            "preserve_insertion_order": True,
+            "temp_directory": tmp,
+            "memory_limit": MEMORY,
+        }
     )
     try:
         schools = world.schools.append_column(
@@ -129,7 +186,7 @@ def synthesise(
         postcodes = world.postcodes.append_column(
             "idx", pa.array(np.arange(world.postcodes.num_rows))
         )
-        returns.register_inputs(
+        tables.register_inputs(
             con,
             spec,
             {
@@ -141,8 +198,8 @@ def synthesise(
             },
         )
         stage("census terms")
-        returns.build_census(con)
-        returns.census_src(con)
+        census.build_census(con)
+        census.census_src(con)
         stage("key stage results")
         returns.ks_src(con, rng)
         stage("child measurements")
@@ -152,15 +209,16 @@ def synthesise(
         stage("survey contacts")
         returns.survey_src(con, rng, spec)
         stage("faults")
-        for ds, order in DATASETS.items():
-            returns.dedupe(con, ds, order)
+        for ds in DEDUPE:
+            tables.dedupe(con, ds, DATASETS[ds][1])
         n_census = con.execute(
             "SELECT count(DISTINCT file) FROM src_census"
         ).fetchall()[0][0]
-        why = _inject_faults(con, rng, n_census)
-        total_files = sum(
+        why, later = _inject_faults(con, rng, n_census)
+        total_files = n_census + sum(
             con.execute(f"SELECT count(DISTINCT file) FROM out_{ds}").fetchall()[0][0]
             for ds in DATASETS
+            if ds != "census"
         )
         written = 0
 
@@ -172,13 +230,17 @@ def synthesise(
         files: list[dict[str, Any]] = []
         summary: dict[str, dict[str, int]] = {}
         for ds in DATASETS:
-            counts = writer.write_dataset(con, ds, out, tick)
+            if ds == "census":
+                counts = _write_census(con, out, tick, later, spec.n_terms)
+            else:
+                counts = writer.write_dataset(con, ds, out, tick)
             files += [{"dataset": ds, "file": f, "rows": n} for f, n in counts.items()]
             summary[ds] = {"files": len(counts), "rows": sum(counts.values())}
         writer.write_table(world.postcodes, out / "reference" / "postcodes.csv")
         writer.write_table(world.schools, out / "reference" / "schools.csv")
         step("truth", STAGES - 2 + written, STAGES - 2 + total_files + 1)
-        truth_rows = writer.write_truth(con, list(DATASETS), out / "truth.csv")
+        sources = {ds: f"out_{ds}" for ds in DATASETS} | {"census": "truth_census"}
+        truth_rows = writer.write_truth(con, sources, out / "truth.csv")
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -235,3 +297,22 @@ def demo_step(run: DemoRun) -> str:
         f"{run.pupils:,} pupils: {n_files:,} files, {rows:,} rows "
         f"({len(manifest['faulty'])} faulty on purpose) in {run.nation_dir}"
     )
+
+
+def nation_status(store: Store, home: Home) -> dict[str, Any] | None:
+    """``status --json`` section: the nation in ``HOME/nation``, if one was made."""
+    path = home.root / "nation" / "manifest.json"
+    if not path.exists():
+        return None
+    m = json.loads(path.read_text())
+    return {
+        "dir": str(path.parent),
+        "seed": m["seed"],
+        "pupils": m["pupils"],
+        "years": [m["first_year"], m["first_year"] + m["years"] - 1],
+        "datasets": m["datasets"],
+        "faulty": m["faulty"],
+    }
+
+
+_status.SECTIONS["nation"] = nation_status

@@ -21,6 +21,7 @@ def typo_sql(name: str, k: str) -> str:
     doubled, swapped with the next or replaced. Only letters are touched, from the
     second character on, so the result is still a well-formed name."""
     n = f"length({name})"
+    k = f"({k})"
     p = f"(2 + ({k} // 4) % greatest({n} - 2, 1))"
     op = f"({k} % 4)"
     repl = f"substr('aeilnorstu', 1 + ({k} // 64) % 10, 1)"
@@ -40,7 +41,7 @@ def typo_sql(name: str, k: str) -> str:
 def nickname_or_typo_sql(name: str, nick: str, k: str) -> str:
     """The nickname where the name has one (half the time), else a typo."""
     return (
-        f"(CASE WHEN {nick} IS NOT NULL AND {k} % 2 = 0 THEN {nick} "
+        f"(CASE WHEN {nick} IS NOT NULL AND ({k}) % 2 = 0 THEN {nick} "
         f"ELSE {typo_sql(name, k)} END)"
     )
 
@@ -83,11 +84,11 @@ def choose_files(
 def duplicate_rows(
     con: duckdb.DuckDBPyConnection, table: str, files: list[str], order: str
 ) -> None:
-    """Repeat one row of each file exactly (a pupil sent twice in one return)."""
-    if not files:
-        return
+    """``dup_<table>``: one row of each file again, exactly (a pupil sent twice in
+    one return)."""
     con.execute(
-        f"INSERT INTO {table} SELECT * REPLACE (1 AS dup) FROM {table} "
+        f"CREATE OR REPLACE TABLE dup_{table} AS "
+        f"SELECT * REPLACE (1 AS dup) FROM src_{table} "
         "WHERE list_contains(?, file) "
         f"QUALIFY row_number() OVER (PARTITION BY file ORDER BY {order}) = 2",
         [files],

@@ -202,16 +202,17 @@ def build_people(spec: Spec, world: World, rng: np.random.Generator) -> pa.Table
     ability = -0.35 * depriv + np.sqrt(1 - 0.35**2) * rng.standard_normal(n)
     eth_codes = np.array(list(_ETHNICITY))
     p = np.array(list(_ETHNICITY.values()))
-    ethnicity = eth_codes[rng.choice(len(p), size=n, p=p / p.sum())]
+    eth = rng.choice(len(p), size=n, p=p / p.sum())
+    ethnicity = eth_codes[eth]
     p_other = np.array(
         [_OTHER_LANGUAGE.get(e, _OTHER_LANGUAGE[e[0]]) for e in eth_codes]
-    )[np.searchsorted(eth_codes, ethnicity, sorter=np.argsort(eth_codes))]
+    )[eth]
     u = rng.random(n)
     language = np.select(
         [u < 0.01, u < 0.013, u < 0.013 + p_other], ["NOT", "REF", "OTH"], "ENG"
     )
     need = -0.9 * ability + 0.6 * rng.standard_normal(n)
-    sen = np.select([need > 1.95, need > 1.3], ["E", "K"], "N")
+    sen = np.select([need > 1.9, need > 1.1], ["E", "K"], "N")  # ~4% and ~12%
 
     # Where they live and learn: before (a) and after (b) their one move, if any.
     la_a = rng.choice(len(world.la_codes), size=n, p=world.la_weight)
@@ -308,14 +309,14 @@ def build_people(spec: Spec, world: World, rng: np.random.Generator) -> pa.Table
         "surname_t": surname_t.astype(np.int32),
         "new_surname": new_surname,
         "variant": rng.random(n) < 0.03,
-        "dobswap": swappable & (rng.random(n) < 0.02),
+        "dobswap": swappable & (rng.random(n) < 0.04),
         "k": rng.integers(0, 2**30, size=n),
         "house": rng.integers(1, 140, size=n),
         "h_sds": rng.standard_normal(n),
         "b_sds": rng.standard_normal(n),
     }
-    # Uniforms for per-dataset faults and sampling (f0..f9), fixed per person.
-    for i in range(10):
+    # Uniforms for per-dataset faults and sampling (f0..f8), fixed per person.
+    for i in range(9):
         cols[f"f{i}"] = rng.random(n)
     return pa.table(cols)
 

@@ -1,11 +1,7 @@
-"""Each dataset's rows, built in DuckDB from the people and their census terms.
+"""Key stage results, NCMP measurements, qualifications and survey contacts.
 
-Every builder makes a table ``src_<dataset>`` with ``file``, ``person_id``, sort
-columns and the dataset's catalogue columns as text (so a fault can write any text,
-such as a 31 February). ``finish`` numbers the lines of each file. Census rows come
-from joining people to the terms they are on roll; the other datasets derive from
-the census row of the right term, so a changed surname, a move or a temporary UPN
-shows through everywhere, and then add their own slips on top.
+Each is built from the census row of the right term (and its person), then adds its
+own slips on top: missing UPNs, typos, nicknames, swapped days and months.
 """
 
 from __future__ import annotations
@@ -14,164 +10,23 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pupilshare import catalogue, growth
+from pupilshare import growth
 from pupilshare.synth import faults, names
-from pupilshare.synth.people import Spec, _thursday
+from pupilshare.synth.people import Spec
+from pupilshare.synth.tables import add_randoms, project
 
-CENSUS_ORDER = "surname, forename, person_id"
-
-
-def add_randoms(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rng: np.random.Generator,
-    uniforms: int = 0,
-    normals: int = 0,
-) -> None:
-    """Attach per-row random columns u0.., z0.. in the table's stored order."""
-    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    cols = {f"u{i}": rng.random(n) for i in range(uniforms)}
-    cols.update({f"z{i}": rng.standard_normal(n) for i in range(normals)})
-    con.register("_rand", pa.table(cols))
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} "
-        "POSITIONAL JOIN _rand"
-    )
-    con.unregister("_rand")
-
-
-def _project(ds: str, exprs: dict[str, str]) -> str:
-    """Catalogue columns of ``ds`` in file order, each cast to text."""
-    cols = catalogue.dataset(ds).columns
-    missing = set(cols) ^ set(exprs)
-    if missing:
-        raise ValueError(f"{ds}: columns do not match the catalogue: {sorted(missing)}")
-    return ", ".join(f"CAST({exprs[c]} AS VARCHAR) AS {c}" for c in cols)
-
-
-def register_inputs(con: duckdb.DuckDBPyConnection, spec: Spec, tables: dict) -> None:
-    for name, table in tables.items():
-        con.register(name, table)
-    con.register(
-        "nick",
-        pa.table(
-            {"formal": list(names.NICKNAMES), "nick": list(names.NICKNAMES.values())}
-        ),
-    )
-    con.register(
-        "adult_names",
-        pa.table(
-            {
-                "i": np.arange(len(names.BOYS) + len(names.GIRLS)),
-                "name": list(names.BOYS) + list(names.GIRLS),
-            }
-        ),
-    )
-    con.register(
-        "surname_list",
-        pa.table({"i": np.arange(len(names.SURNAMES)), "name": list(names.SURNAMES)}),
-    )
-    con.register(
-        "streets",
-        pa.table({"i": np.arange(len(names.STREETS)), "name": list(names.STREETS)}),
-    )
-    years = list(range(spec.first_year, spec.first_year + spec.years))
-    con.register(
-        "award_days",
-        pa.table(
-            {
-                "ad_year": years * 2,
-                "ad_type": ["ALEVEL"] * len(years) + ["GCSE"] * len(years),
-                "award_date": pa.array(
-                    [_thursday(y + 1, 8, 3) for y in years]
-                    + [_thursday(y + 1, 8, 4) for y in years],
-                    pa.date32(),
-                ),
-            }
-        ),
-    )
-    con.register("growth_lms_arrow", growth.lms_table())
-
-
-def build_census(con: duckdb.DuckDBPyConnection) -> None:
-    """``cen``: every person on roll in every term, with who they appear to be then."""
-    variant = faults.nickname_or_typo_sql("s.forename", "nk.nick", "s.k")
-    con.execute(f"""
-    CREATE OR REPLACE TABLE cen AS
-    WITH pp AS (
-      SELECT p.*, ta.census_date - 14 AS arrival_date, tm.census_date - 21 AS move_date
-      FROM people p
-      LEFT JOIN terms ta ON ta.t = p.start_t AND p.arrival
-      LEFT JOIN terms tm ON tm.t = p.move_t
-    ), r AS (
-      SELECT pp.*, t.t, t.year, t.term, t.census_date, t.year - pp.cohort AS ncy,
-             t.t >= pp.move_t AS moved
-      FROM pp JOIN terms t ON t.t BETWEEN pp.start_t AND pp.end_t
-    ), s AS (
-      SELECT r.*,
-        CASE WHEN ncy <= 6 THEN (CASE WHEN moved THEN prim_b ELSE prim_a END)
-             ELSE (CASE WHEN moved THEN sec_b ELSE sec_a END) END AS school,
-        CASE WHEN ncy <= 6 THEN prim_a ELSE sec_a END AS school_before,
-        CASE WHEN moved THEN pc_b ELSE pc_a END AS pc_idx
-      FROM r
-    )
-    SELECT s.person_id, s.t, s.year, s.term, s.census_date, s.ncy, s.school,
-      sc.laestab, sc.la_code, s.pc_idx, pc.postcode, s.sex, s.ethnicity,
-      s.first_language, s.sen, f.fsm, s.dob AS true_dob, s.swappable, s.ability,
-      s.k, s.house, s.h_sds, s.b_sds, s.uln AS person_uln,
-      s.f0, s.f1, s.f2, s.f3, s.f4, s.f5, s.f6, s.f7, s.f8, s.f9,
-      CASE WHEN s.t < s.temp_until THEN s.temp_upn ELSE s.upn END AS upn,
-      CASE WHEN s.temp_upn IS NOT NULL AND s.t >= s.temp_until
-           THEN s.temp_upn END AS former_upn,
-      CASE WHEN s.ncy >= 10 AND s.uln_in_census THEN s.uln END AS uln,
-      CASE WHEN s.t >= s.surname_t THEN s.new_surname ELSE s.surname END AS surname,
-      CASE WHEN s.t >= s.surname_t THEN s.surname END AS former_surname,
-      CASE WHEN s.variant AND s.ncy >= 7 THEN {variant} ELSE s.forename END
-        AS forename,
-      CASE WHEN s.dobswap AND s.ncy >= 7 THEN {faults.swapped_sql("s.dob")}
-           ELSE s.dob END AS date_of_birth,
-      greatest(make_date(s.cohort + CASE WHEN s.ncy <= 6 THEN 0 ELSE 7 END, 9, 1),
-               CASE WHEN s.arrival THEN s.arrival_date END,
-               CASE WHEN s.moved AND s.school <> s.school_before THEN s.move_date END)
-        AS entry_date
-    FROM s
-    JOIN schools sc ON sc.idx = s.school
-    JOIN postcodes pc ON pc.idx = s.pc_idx
-    JOIN fsm f ON f.person_id = s.person_id AND f.year = s.year
-    LEFT JOIN nick nk ON nk.formal = s.forename
-    ORDER BY s.person_id, s.t
-    """)
-
-
-def census_src(con: duckdb.DuckDBPyConnection) -> None:
-    cols = _project(
-        "census",
-        {
-            "census_date": "census_date",
-            "laestab": "laestab",
-            "upn": "upn",
-            "former_upn": "former_upn",
-            "uln": "uln",
-            "surname": "surname",
-            "forename": "forename",
-            "date_of_birth": "date_of_birth",
-            "sex": "sex",
-            "former_surname": "former_surname",
-            "postcode": "postcode",
-            "ethnicity": "ethnicity",
-            "first_language": "first_language",
-            "ncyear": "CASE WHEN ncy = 0 THEN 'R' ELSE CAST(ncy AS VARCHAR) END",
-            "enrol_status": "'C'",
-            "entry_date": "entry_date",
-            "sen_provision": "sen",
-            "fsm_eligible": "fsm",
-        },
-    )
-    con.execute(f"""
-    CREATE OR REPLACE TABLE src_census AS
-    SELECT 'census/census_' || year || '_' || term || '_' || laestab || '.csv' AS file,
-           person_id, 0 AS dup, {cols}
-    FROM cen""")
+# What the other datasets take from a census row (c) and its person (p): ``cen``
+# itself stays narrow, since it holds every pupil in every term.
+ROW_COLS = ", ".join(
+    [f"c.{c}" for c in ("person_id", "t", "year", "school", "laestab", "la_code",
+                        "pc_idx", "postcode", "ncy", "sex", "upn", "surname",
+                        "forename", "date_of_birth", "true_dob", "swappable",
+                        "name_rank")]
+    + [f"p.{c}" for c in ("ability", "k", "house", "h_sds", "b_sds", "f0", "f1",
+                          "f2", "f3", "f4", "f5", "f6", "f7", "f8")]
+    + ["p.uln AS person_uln"]
+)  # fmt: skip
+WITH_PERSON = "cen c JOIN people p ON p.person_id = c.person_id"
 
 
 _KS_SUBJECTS = (
@@ -192,9 +47,9 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
             }
         ),
     )
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TABLE ks_base AS
-    SELECT c.*, s.ks, s.subject FROM cen c
+    SELECT {ROW_COLS}, s.ks, s.subject FROM {WITH_PERSON}
     JOIN ks_subjects s
       ON s.ks = CASE c.ncy WHEN 2 THEN 1 WHEN 6 THEN 2 WHEN 9 THEN 3 END
     WHERE c.term = 'summer' AND c.ncy IN (2, 6, 9)
@@ -211,7 +66,7 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
         CASE WHEN {scaled} >= 100 THEN 'AS' ELSE 'NS' END
       WHEN {score} > 1.0 THEN 'GDS' WHEN {score} > -0.7 THEN 'EXS'
       WHEN {score} > -1.7 OR ks = 2 THEN 'WTS' ELSE 'HNM' END"""
-    cols = _project(
+    cols = project(
         "ks_results",
         {
             "academic_year": "year",
@@ -231,9 +86,9 @@ def ks_src(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_ks_results AS
+    CREATE OR REPLACE VIEW src_ks_results AS
     SELECT 'ks_results/ks' || ks || '_' || year || '_' || la_code || '.csv' AS file,
-           person_id, 0 AS dup, {cols}
+           person_id, name_rank, 0 AS dup, {cols}
     FROM ks_base""")
 
 
@@ -252,11 +107,11 @@ def ncmp_src(
             }
         ),
     )
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TABLE ncmp_base AS
-    SELECT c.*, make_date(c.year, 11, 1) + d."offset" AS measured
-    FROM cen c JOIN measure_days d ON d.school = c.school AND d.year = c.year
-    WHERE c.term = 'spring' AND c.ncy IN (0, 6) AND c.f2 < 0.94
+    SELECT {ROW_COLS}, make_date(c.year, 11, 1) + d."offset" AS measured
+    FROM {WITH_PERSON} JOIN measure_days d ON d.school = c.school AND d.year = c.year
+    WHERE c.term = 'spring' AND c.ncy IN (0, 6) AND p.f2 < 0.94
     ORDER BY c.person_id, c.t""")
     add_randoms(con, "ncmp_base", rng, normals=2)
     hz = (
@@ -275,10 +130,9 @@ def ncmp_src(
     JOIN growth_lms_arrow h ON h.sex = b.sex AND h.measurement = 'height'
       AND h.age_days = b.measured - b.true_dob
     JOIN growth_lms_arrow g ON g.sex = b.sex AND g.measurement = 'bmi'
-      AND g.age_days = b.measured - b.true_dob
-    ORDER BY b.person_id, b.t""")
+      AND g.age_days = b.measured - b.true_dob""")
     name = faults.nickname_or_typo_sql("forename", "nk.nick", "k + 3")
-    cols = _project(
+    cols = project(
         "ncmp",
         {
             "measurement_date": "measured",
@@ -287,7 +141,7 @@ def ncmp_src(
             "upn": "CASE WHEN f3 < 0.1 THEN upn END",
             "surname": "surname",
             "forename": f"CASE WHEN f4 < 0.05 THEN {name} ELSE forename END",
-            "date_of_birth": f"CASE WHEN swappable AND f5 < 0.01 THEN "
+            "date_of_birth": f"CASE WHEN swappable AND f5 < 0.03 THEN "
             f"{faults.swapped_sql('date_of_birth')} ELSE date_of_birth END",
             "sex": "sex",
             "postcode": "postcode",
@@ -296,9 +150,9 @@ def ncmp_src(
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_ncmp AS
+    CREATE OR REPLACE VIEW src_ncmp AS
     SELECT 'ncmp/ncmp_' || year || '_' || la_code || '.csv' AS file, person_id,
-           0 AS dup, {cols}
+           name_rank, 0 AS dup, {cols}
     FROM ncmp_sized LEFT JOIN nick nk ON nk.formal = forename""")
 
 
@@ -321,13 +175,14 @@ def qualifications_src(
             }
         ),
     )
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TABLE qual_base AS
-    SELECT c.*, 'GCSE' AS qual_type, g.subject, g.p
-    FROM cen c CROSS JOIN gcse_subjects g
+    SELECT {ROW_COLS}, 'GCSE' AS qual_type, g.subject, g.p
+    FROM {WITH_PERSON} CROSS JOIN gcse_subjects g
     WHERE c.term = 'summer' AND c.ncy = 11
     UNION ALL
-    SELECT c.*, 'ALEVEL', a.subject, 0.2 FROM cen c CROSS JOIN alevel_subjects a
+    SELECT {ROW_COLS}, 'ALEVEL', a.subject, 0.2
+    FROM {WITH_PERSON} CROSS JOIN alevel_subjects a
     WHERE c.term = 'summer' AND c.ncy = 13
     ORDER BY person_id, qual_type, subject""")
     add_randoms(con, "qual_base", rng, uniforms=1, normals=1)
@@ -341,7 +196,7 @@ def qualifications_src(
       WHEN {score} > -0.5 THEN 'C' WHEN {score} > -1.2 THEN 'D' WHEN {score} > -1.9
       THEN 'E' ELSE 'U' END"""
     name = faults.nickname_or_typo_sql("forename", "nk.nick", "k + 5")
-    cols = _project(
+    cols = project(
         "qualifications",
         {
             "awarding_body": "bo.body",
@@ -349,7 +204,7 @@ def qualifications_src(
             "uln": "CASE WHEN f6 < 0.95 THEN person_uln END",
             "surname": "surname",
             "forename": f"CASE WHEN f7 < 0.04 THEN {name} ELSE forename END",
-            "date_of_birth": f"CASE WHEN swappable AND f5 > 0.99 THEN "
+            "date_of_birth": f"CASE WHEN swappable AND f5 > 0.97 THEN "
             f"{faults.swapped_sql('date_of_birth')} ELSE date_of_birth END",
             "sex": "sex",
             "postcode": "postcode",
@@ -359,7 +214,7 @@ def qualifications_src(
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_qualifications AS
+    CREATE OR REPLACE VIEW src_qualifications AS
     WITH q AS (
       SELECT * FROM qual_base WHERE qual_type = 'GCSE' AND u0 < p
       UNION ALL
@@ -367,7 +222,8 @@ def qualifications_src(
       QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY u0) <= 3
     )
     SELECT 'qualifications/' || lower(replace(bo.body, ' ', '_')) || '_'
-             || (q.year + 1) || '.csv' AS file, person_id, 0 AS dup, {cols}
+             || (q.year + 1) || '.csv' AS file, person_id, name_rank, 0 AS dup,
+           {cols}
     FROM q
     JOIN bodies bo ON bo.i = (hash(q.subject) + q.school) % 4
     JOIN award_days ad ON ad.ad_year = q.year AND ad.ad_type = q.qual_type
@@ -380,16 +236,16 @@ def survey_src(
     """Parents' contact details for a sample of pupils, once each."""
     con.execute(f"""
     CREATE OR REPLACE TABLE survey_base AS
-    SELECT c.* FROM cen c
-    WHERE c.term = 'spring' AND c.f8 < 0.05
-      AND c.year = {spec.first_year} + CAST(floor(c.f8 / 0.05 * {spec.years}) AS INT)
+    SELECT {ROW_COLS} FROM {WITH_PERSON}
+    WHERE c.term = 'spring' AND p.f8 < 0.05
+      AND c.year = {spec.first_year} + CAST(floor(p.f8 / 0.05 * {spec.years}) AS INT)
     ORDER BY c.person_id""")
     add_randoms(con, "survey_base", rng, uniforms=8)
     nick = faults.nickname_or_typo_sql("b.forename", "nk.nick", "b.k + 11")
     clean = "regexp_replace(lower(strip_accents({})), '[^a-z]', '', 'g')"
     psur = "CASE WHEN b.u5 < 0.2 THEN sl.name ELSE b.surname END"
     pclean = clean.format("an.name")
-    cols = _project(
+    cols = project(
         "survey_contacts",
         {
             "collected_date": "make_date(b.year + 1, 3, 1)",
@@ -397,7 +253,7 @@ def survey_src(
             "surname": "b.surname",
             "forename": "CASE WHEN b.u1 < 0.08 AND nk.nick IS NOT NULL THEN nk.nick "
             f"WHEN b.u1 < 0.11 THEN {nick} ELSE b.forename END",
-            "date_of_birth": "CASE WHEN b.swappable AND b.f5 BETWEEN 0.5 AND 0.51 "
+            "date_of_birth": "CASE WHEN b.swappable AND b.f5 BETWEEN 0.5 AND 0.53 "
             "THEN "
             f"{faults.swapped_sql('b.date_of_birth')} "
             "ELSE b.date_of_birth END",
@@ -415,9 +271,9 @@ def survey_src(
         },
     )
     con.execute(f"""
-    CREATE OR REPLACE TABLE src_survey_contacts AS
+    CREATE OR REPLACE VIEW src_survey_contacts AS
     SELECT 'survey_contacts/survey_' || b.year || '.csv' AS file, b.person_id,
-           0 AS dup, {cols}
+           b.name_rank, 0 AS dup, {cols}
     FROM survey_base b
     JOIN adult_names an ON an.i = CAST(floor(b.u7 * (SELECT count(*) FROM adult_names))
                                        AS INT)
@@ -426,27 +282,3 @@ def survey_src(
                                         AS INT)
     JOIN streets st ON st.i = b.pc_idx % (SELECT count(*) FROM streets)
     LEFT JOIN nick nk ON nk.formal = b.forename""")
-
-
-def dedupe(con: duckdb.DuckDBPyConnection, ds: str, order: str) -> None:
-    """Drop rows that would repeat the dataset's unique key within a file (two
-    different pupils who happen to share it), so only deliberate duplicates make a
-    file faulty. Rows with a key item missing are kept: a missing UPN is no clash."""
-    key = catalogue.dataset(ds).unique_key
-    if not key:
-        return
-    keep = " OR ".join(f"{k} IS NULL" for k in key)
-    con.execute(f"""
-    CREATE OR REPLACE TABLE src_{ds} AS SELECT * FROM src_{ds}
-    QUALIFY {keep} OR row_number() OVER (PARTITION BY file, {", ".join(key)}
-                                         ORDER BY {order}, person_id) = 1""")
-
-
-def number(con: duckdb.DuckDBPyConnection, ds: str, order: str) -> None:
-    """``out_<ds>``: one row per file line (line 2 is the first data row)."""
-    con.execute(f"""
-    CREATE OR REPLACE TABLE out_{ds} AS
-    SELECT * EXCLUDE (dup),
-      row_number() OVER (PARTITION BY file ORDER BY {order}, person_id, dup) + 1 AS line
-    FROM src_{ds}
-    ORDER BY file, line""")

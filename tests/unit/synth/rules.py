@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pupilshare import catalogue, identifiers
+from pupilshare import catalogue, identifiers, schoolyear
 
 LA_LIST = ", ".join(f"'{n}'" for n in sorted(identifiers.LA_NUMBERS))
 PATTERNS = {
@@ -39,16 +39,26 @@ def _checks(ds: catalogue.Dataset, today: date) -> list[tuple[str, str]]:
                 (c, f"CASE WHEN {c} NOT IN ({codes}) THEN 'not in code set' END")
             )
         if it.type == "date":
-            out.append((c, f"CASE WHEN {c} IS NOT NULL AND try_cast({c} AS DATE) IS NULL "
-                           f"THEN 'not a date' WHEN try_cast({c} AS DATE) > "
-                           f"DATE '{today}' THEN 'future date' END"))  # fmt: skip
+            out.append(
+                (
+                    c,
+                    f"CASE WHEN {c} IS NOT NULL AND try_cast({c} AS DATE) IS NULL "
+                    f"THEN 'not a date' WHEN try_cast({c} AS DATE) > "
+                    f"DATE '{today}' THEN 'future date' END",
+                )
+            )
         if it.type in ("integer", "decimal"):
             num = f"try_cast({c} AS DOUBLE)"
-            out.append((c, f"CASE WHEN {c} IS NOT NULL AND {num} IS NULL THEN "
-                           "'not a number' "
-                           f"WHEN {num} < {it.minimum if it.minimum is not None else -1e18}"
-                           f" OR {num} > {it.maximum if it.maximum is not None else 1e18}"
-                           " THEN 'out of range' END"))  # fmt: skip
+            out.append(
+                (
+                    c,
+                    f"CASE WHEN {c} IS NOT NULL AND {num} IS NULL THEN "
+                    "'not a number' "
+                    f"WHEN {num} < {it.minimum if it.minimum is not None else -1e18}"
+                    f" OR {num} > {it.maximum if it.maximum is not None else 1e18}"
+                    " THEN 'out of range' END",
+                )
+            )
         if it.type in ("text", "code"):
             out.append(
                 (c, f"CASE WHEN length({c}) > {it.max_length} THEN 'too long' END")
@@ -58,20 +68,31 @@ def _checks(ds: catalogue.Dataset, today: date) -> list[tuple[str, str]]:
         elif it.check == "uln":
             out.append((c, identifiers.uln_problem_sql(c)))
         elif it.check in PATTERNS:
-            out.append((c, f"CASE WHEN NOT regexp_full_match({c}, "
-                           f"'{PATTERNS[it.check]}') THEN 'bad {it.check}' END"))  # fmt: skip
+            out.append(
+                (
+                    c,
+                    f"CASE WHEN NOT regexp_full_match({c}, "
+                    f"'{PATTERNS[it.check]}') THEN 'bad {it.check}' END",
+                )
+            )
         if it.check == "laestab":
-            out.append((c, f"CASE WHEN substr({c}, 1, 3) NOT IN ({LA_LIST}) "
-                           "THEN 'not an LA number' END"))  # fmt: skip
+            out.append(
+                (
+                    c,
+                    f"CASE WHEN substr({c}, 1, 3) NOT IN ({LA_LIST}) "
+                    "THEN 'not an LA number' END",
+                )
+            )
     if ds.year_group and ds.event_date:
-        # The real rule: age on 31 August at the start of the academic year is the
-        # year group + 4 (Reception 4, Year 1 5, Year 6 10, Year 11 15).
-        ev, yg = f"try_cast({ds.event_date} AS DATE)", ds.year_group
-        dob = "try_cast(date_of_birth AS DATE)"
-        start = f"(year({ev}) - CASE WHEN month({ev}) < 9 THEN 1 ELSE 0 END)"
-        age = f"({start} - year({dob}) - CASE WHEN month({dob}) > 8 THEN 1 ELSE 0 END)"
-        want = f"(CASE WHEN {yg} = 'R' THEN 0 ELSE try_cast({yg} AS INT) END + 4)"
-        out.append((yg, f"CASE WHEN {age} <> {want} THEN 'age does not fit' END"))
+        ev, dob = (
+            f"try_cast({ds.event_date} AS DATE)",
+            "try_cast(date_of_birth AS DATE)",
+        )
+        age = schoolyear.age_on_31_august_sql(dob, ev)
+        want = schoolyear.expected_age_sql(ds.year_group)
+        out.append(
+            (ds.year_group, f"CASE WHEN {age} <> {want} THEN 'age does not fit' END")
+        )
     if "date_of_birth" in ds and ds.event_date:
         out.append(
             (
@@ -103,16 +124,25 @@ def read_rows(nation: Path, files: list[str]) -> pa.Table | None:
                 cols["line"].append(i)
                 for c, v in zip(header, row, strict=True):
                     cols[c].append(v or None)
-    return pa.table({c: pa.array(v, pa.int64() if c == "line" else pa.string())
-                     for c, v in cols.items()})  # fmt: skip
+    return pa.table(
+        {
+            c: pa.array(v, pa.int64() if c == "line" else pa.string())
+            for c, v in cols.items()
+        }
+    )
 
 
-def problems(nation: Path, ds_name: str, files: list[str] | None = None,
-             today: date | None = None) -> list[tuple[str, int, str, str]]:  # fmt: skip
+def problems(
+    nation: Path,
+    ds_name: str,
+    files: list[str] | None = None,
+    today: date | None = None,
+) -> list[tuple[str, int, str, str]]:
     """Every rule broken in the dataset's files (or just ``files``)."""
     ds = catalogue.dataset(ds_name)
-    paths = files or sorted(str(p.relative_to(nation))
-                            for p in (nation / ds_name).glob("*.csv"))  # fmt: skip
+    paths = files or sorted(
+        str(p.relative_to(nation)) for p in (nation / ds_name).glob("*.csv")
+    )
     rows = read_rows(nation, paths)
     if rows is None or rows.column_names[2:] != ds.columns:
         return [(paths[0], 1, "*", "header differs from the catalogue")]
@@ -120,13 +150,21 @@ def problems(nation: Path, ds_name: str, files: list[str] | None = None,
     con.register("f", rows)
     found: list[tuple[str, int, str, str]] = []
     for field, sql in _checks(ds, today or date.today()):
-        found += [(f, line, field, reason) for f, line, reason in con.execute(
-            f"SELECT file, line, r FROM (SELECT file, line, {sql} AS r FROM f) "
-            "WHERE r IS NOT NULL ORDER BY file, line").fetchall()]  # fmt: skip
+        found += [
+            (f, line, field, reason)
+            for f, line, reason in con.execute(
+                f"SELECT file, line, r FROM (SELECT file, line, {sql} AS r FROM f) "
+                "WHERE r IS NOT NULL ORDER BY file, line"
+            ).fetchall()
+        ]
     if ds.unique_key:
         key = ", ".join(["file", *ds.unique_key])
         nn = " AND ".join(f"{k} IS NOT NULL" for k in ds.unique_key)
-        found += [(f, line, key, "duplicate") for f, line in con.execute(
-            f"SELECT file, line FROM f WHERE {nn} QUALIFY count(*) OVER "
-            f"(PARTITION BY {key}) > 1 ORDER BY file, line").fetchall()]  # fmt: skip
+        found += [
+            (f, line, key, "duplicate")
+            for f, line in con.execute(
+                f"SELECT file, line FROM f WHERE {nn} QUALIFY count(*) OVER "
+                f"(PARTITION BY {key}) > 1 ORDER BY file, line"
+            ).fetchall()
+        ]
     return found

@@ -17,8 +17,11 @@ from .rules import problems
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_the_same_bytes(nation: Path, tmp_path: Path) -> None:
@@ -37,8 +40,11 @@ def test_layout_matches_the_contract(nation: Path, manifest: dict) -> None:
     for ds in DATASETS:
         assert manifest["datasets"][ds]["files"] > 0, ds
     listed = {f["file"] for f in manifest["files"]}
-    on_disk = {str(p.relative_to(nation)) for ds in DATASETS
-               for p in (nation / ds).glob("*.csv")}  # fmt: skip
+    on_disk = {
+        str(p.relative_to(nation))
+        for ds in DATASETS
+        for p in (nation / ds).glob("*.csv")
+    }
     assert listed == on_disk
     assert set(manifest["faulty"]) <= listed
     for ref in ("postcodes", "schools"):
@@ -50,8 +56,10 @@ def test_headers_are_the_catalogue_columns_in_order(nation: Path) -> None:
     for ds in DATASETS:
         for path in (nation / ds).glob("*.csv"):
             with path.open(encoding="utf-8") as fh:
-                assert fh.readline().rstrip("\n").split(",") == \
-                    catalogue.dataset(ds).columns, path  # fmt: skip
+                assert (
+                    fh.readline().rstrip("\n").split(",")
+                    == catalogue.dataset(ds).columns
+                ), path
 
 
 def test_census_has_several_years_terms_schools_and_las(manifest: dict) -> None:
@@ -63,10 +71,14 @@ def test_census_has_several_years_terms_schools_and_las(manifest: dict) -> None:
 
 
 @pytest.mark.parametrize("ds", list(DATASETS))
-def test_normal_files_pass_every_catalogue_rule(nation: Path, manifest: dict,
-                                                ds: str) -> None:  # fmt: skip
-    files = [f["file"] for f in manifest["files"]
-             if f["dataset"] == ds and f["file"] not in manifest["faulty"]]  # fmt: skip
+def test_normal_files_pass_every_catalogue_rule(
+    nation: Path, manifest: dict, ds: str
+) -> None:
+    files = [
+        f["file"]
+        for f in manifest["files"]
+        if f["dataset"] == ds and f["file"] not in manifest["faulty"]
+    ]
     assert files
     assert problems(nation, ds, files) == []
 
@@ -76,10 +88,14 @@ def test_reference_files_pass_their_rules(nation: Path) -> None:
         assert problems(nation, ref, [f"reference/{ref}.csv"]) == []
 
 
-def test_faulty_files_break_the_rule_they_are_listed_for(nation: Path,
-                                                          manifest: dict) -> None:  # fmt: skip
-    kinds = {"duplicate": "duplicate", "check letter": "check letter",
-             "31 February": "not a date"}  # fmt: skip
+def test_faulty_files_break_the_rule_they_are_listed_for(
+    nation: Path, manifest: dict
+) -> None:
+    kinds = {
+        "duplicate": "duplicate",
+        "check letter": "check letter",
+        "31 February": "not a date",
+    }
     assert any("duplicate" in why for why in manifest["faults"].values())
     assert any("check letter" in why for why in manifest["faults"].values())
     assert any("31 February" in why for why in manifest["faults"].values())
@@ -89,8 +105,9 @@ def test_faulty_files_break_the_rule_they_are_listed_for(nation: Path,
         assert any(want in reason for *_, reason in found), (rel, found)
 
 
-def test_truth_names_a_person_for_every_data_row(nation: Path, manifest: dict,
-                                                 con: duckdb.DuckDBPyConnection) -> None:  # fmt: skip
+def test_truth_names_a_person_for_every_data_row(
+    nation: Path, manifest: dict, con: duckdb.DuckDBPyConnection
+) -> None:
     for ds in DATASETS:
         missing = con.execute(f"SELECT count(*) FROM {ds} WHERE person_id IS NULL")
         assert missing.fetchall()[0][0] == 0, ds
@@ -122,3 +139,19 @@ def test_refuses_to_write_over_a_directory_that_is_not_a_nation(tmp_path: Path) 
 def test_too_few_pupils_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="at least 50"):
         synthesise(tmp_path / "n", 10, 1)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"first_year": 2100}, "has not ended"),
+        ({"years": 0}, "1 to 10"),
+        ({"school_size": 5000}, "school size"),
+    ],
+)
+def test_impossible_nations_are_refused(
+    tmp_path: Path, options: dict, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        synthesise(tmp_path / "n", 100, 1, **options)
+    assert not (tmp_path / "n").exists()

@@ -1,0 +1,402 @@
+"""``pupilshare agreements|orgs|gateways|users|register``: sharing governance.
+
+Each command opens the governance records, finds who is asking (``--user``, else the
+local data-operations operator) and calls one function of ``pupilshare.governance``;
+that function checks the asker's roles (denied by default).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from pupilshare.errors import NotFound
+from pupilshare.governance.terms import read_yaml
+
+agreements_app = typer.Typer(help="Data sharing agreements and their workflow.",
+                             no_args_is_help=True)  # fmt: skip
+orgs_app = typer.Typer(help="Recipient organisations (due diligence).",
+                       no_args_is_help=True)  # fmt: skip
+gateways_app = typer.Typer(help="Legal gateways.", no_args_is_help=True)
+users_app = typer.Typer(help="Named users and their roles.", no_args_is_help=True)
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+@contextmanager
+def _records(ctx: typer.Context) -> Iterator[tuple[Session, Any]]:
+    from pupilshare.cli import context
+    from pupilshare.governance.access import actor
+    from pupilshare.governance.db import session_scope
+
+    c = context(ctx)
+    with session_scope(c.home) as session:
+        yield session, actor(session, c.user)
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _say(text: str) -> None:
+    from pupilshare.cli import console
+
+    console.print(text, highlight=False)  # records hold no pupil values
+
+
+def _table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> None:
+    from pupilshare.cli import console
+
+    t = Table(title=title)
+    for c in cols:
+        t.add_column(c, no_wrap=c == cols[0])
+    for r in rows:
+        t.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v)
+                    for v in (r.get(c, "") for c in cols)))  # fmt: skip
+    console.print(t)
+
+
+# -- agreements ---------------------------------------------------------------
+@agreements_app.command("list")
+def agreements_list(ctx: typer.Context, status: str = typer.Option(None, "--status"),
+                    as_json: bool = JSON) -> None:  # fmt: skip
+    """Agreements (a recipient sees only its own)."""
+    from pupilshare.governance.views import list_agreements
+
+    with _records(ctx) as (s, who):
+        rows = list_agreements(s, who, status)
+    if as_json:
+        return _print(rows)
+    _table("agreements", rows, ["id", "recipient", "level", "status", "version",
+                                "expiry", "items"])  # fmt: skip
+
+
+@agreements_app.command("show")
+def agreements_show(ctx: typer.Context, agreement_id: str,
+                    as_json: bool = JSON) -> None:  # fmt: skip
+    """One agreement: terms, history, panel, decisions and amendments."""
+    from pupilshare.governance.views import detail, detail_lines
+
+    with _records(ctx) as (s, who):
+        d = detail(s, who, agreement_id)
+    if as_json:
+        return _print(d)
+    for line in detail_lines(d):
+        _say(line)
+
+
+@agreements_app.command("submit")
+def agreements_submit(ctx: typer.Context, file: Path) -> None:
+    """Submit an agreement from a YAML file (refused at once, with every reason)."""
+    from pupilshare.governance.workflow import submit
+
+    with _records(ctx) as (s, who):
+        ag = submit(s, who, read_yaml(file))
+    _say(f"{ag.agreement_id} submitted; it now awaits the approval panel")
+
+
+@agreements_app.command("panel")
+def agreements_panel(
+    ctx: typer.Context, agreement_id: str,
+    view: list[str] = typer.Option([], "--view", help="member=approve|reject|abstain: "
+                                   "reasons"),
+    conflict: list[str] = typer.Option([], "--conflict", help="member=declaration"),
+    condition: list[str] = typer.Option([], "--condition", help="Attach a condition."),
+    amendment: int = typer.Option(None, "--amendment", help="Sit on this amendment."),
+) -> None:  # fmt: skip
+    """Record a sitting of the approval panel: views with reasons, conflicts.
+
+    Quorum is "quorum" in the governance section of pupilshare.toml (default 3).
+    """
+    from pupilshare.cli import context
+    from pupilshare.governance.panel import QUORUM, record
+
+    views = []
+    for v in view:
+        member, _, rest = v.partition("=")
+        kind, _, reasons = rest.partition(":")
+        views.append({"member": member.strip(), "view": kind.strip(),
+                      "reasons": reasons.strip()})  # fmt: skip
+    for c in conflict:
+        member, _, text = c.partition("=")
+        views.append({"member": member.strip(), "conflict": text.strip() or "declared"})
+    with _records(ctx) as (s, who):
+        quorum = int(context(ctx).home.settings("governance").get("quorum", QUORUM))
+        r = record(s, who, agreement_id, views, condition, amendment, quorum)
+    _say(f"panel review {r.review_id} on {agreement_id}: "
+         f"{'quorate' if r.quorate else 'NOT quorate'} (quorum {r.quorum})")
+
+
+@agreements_app.command("decide")
+def agreements_decide(
+    ctx: typer.Context, agreement_id: str,
+    approve: bool = typer.Option(..., "--approve/--reject"),
+    reason: str = typer.Option(..., "--reason"),
+    condition: list[str] = typer.Option([], "--condition"),
+    amendment: int = typer.Option(None, "--amendment"),
+) -> None:  # fmt: skip
+    """The Chief Statistician's decision (never on their own submission)."""
+    from pupilshare.governance import amend, workflow
+
+    with _records(ctx) as (s, who):
+        if amendment is None:
+            d = workflow.decide(s, who, agreement_id, approve, reason, condition)
+        else:
+            d = amend.decide(s, who, agreement_id, amendment, approve, reason)
+        status = workflow.get(s, agreement_id).status
+    _say(f"{agreement_id}: {d.outcome} by {d.decided_by}; now {status}")
+
+
+@agreements_app.command("activate")
+def agreements_activate(ctx: typer.Context, agreement_id: str) -> None:
+    """Make an approved agreement active (within its term)."""
+    from pupilshare.governance.workflow import activate
+
+    with _records(ctx) as (s, who):
+        activate(s, who, agreement_id)
+    _say(f"{agreement_id} is active")
+
+
+@agreements_app.command("expire")
+def agreements_expire(ctx: typer.Context) -> None:
+    """Expire every agreement past its expiry date."""
+    from pupilshare.governance.workflow import expire_due
+
+    with _records(ctx) as (s, who):
+        done = expire_due(s, who)
+    _say(f"{len(done)} agreements expired" + (f": {', '.join(done)}" if done else ""))
+
+
+@agreements_app.command("revoke")
+def agreements_revoke(ctx: typer.Context, agreement_id: str,
+                      reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+    """Revoke an agreement (Chief Statistician)."""
+    from pupilshare.governance.workflow import revoke
+
+    with _records(ctx) as (s, who):
+        revoke(s, who, agreement_id, reason)
+    _say(f"{agreement_id} revoked")
+
+
+@agreements_app.command("amend")
+def agreements_amend(ctx: typer.Context, agreement_id: str, file: Path,
+                     reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+    """Propose an amendment: FILE holds only the terms that change."""
+    from pupilshare.governance.amend import propose
+
+    with _records(ctx) as (s, who):
+        am = propose(s, who, agreement_id, read_yaml(file), reason)
+    _say(f"amendment {am.amendment_id} to {agreement_id} proposed:")
+    for key, (old, new) in am.diff.items():
+        _say(f"  {key}: {old!r} -> {new!r}")
+
+
+@agreements_app.command("ask")
+def agreements_ask(
+    ctx: typer.Context, agreement_id: str,
+    items: str = typer.Option(..., "--items", help="comma-separated dataset.item"),
+    purpose: str = typer.Option(..., "--purpose"),
+    action: str = typer.Option("download", "--action"),
+    as_json: bool = JSON,
+) -> None:  # fmt: skip
+    """Ask the one decision point whether the current user may have these items."""
+    from pupilshare.cli import context
+    from pupilshare.governance.policy import may_disclose
+
+    c = context(ctx)
+    refs = [i.strip() for i in items.split(",") if i.strip()]
+    a = may_disclose(c.home, c.user, agreement_id, refs, purpose, action=action)
+    if as_json:
+        return _print({"allowed": a.allowed, "rules": a.rules,
+                       "policy_version": a.policy_version,
+                       "decision_id": a.decision_id})  # fmt: skip
+    _say(f"{'ALLOW' if a.allowed else 'DENY'} (policy {a.policy_version}): "
+         + "; ".join(a.explanations))
+
+
+@agreements_app.command("plan")
+def agreements_plan(ctx: typer.Context, agreement_id: str) -> None:
+    """The release plan of an active agreement, as JSON."""
+    from pupilshare.governance.plan import build_plan
+
+    with _records(ctx) as (s, who):
+        who.require("release", "plan releases")
+        print(build_plan(s, agreement_id).to_json())
+
+
+# -- organisations, gateways, users ------------------------------------------
+@orgs_app.command("list")
+def orgs_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Recipient organisations with their legal identity and status."""
+    from pupilshare.governance.views import list_orgs
+
+    with _records(ctx) as (s, who):
+        rows = list_orgs(s, who)
+    if as_json:
+        return _print(rows)
+    _table("organisations", rows, ["id", "name", "type", "legal_id", "status"])
+
+
+@orgs_app.command("show")
+def orgs_show(ctx: typer.Context, org_id: str,
+              as_json: bool = JSON) -> None:  # fmt: skip
+    """One organisation: identity, identity changes, users and agreements."""
+    from pupilshare.governance.views import show_org
+
+    with _records(ctx) as (s, who):
+        d = show_org(s, who, org_id)
+    if as_json:
+        return _print(d)
+    _say(f"[bold]{d['id']}[/] {d['name']} ({d['type']}, {d['legal_id']}) - "
+         f"{d['status']}; users: {', '.join(d['users'])}")  # fmt: skip
+    _table("agreements", d["agreements"], ["id", "level", "status", "expiry"])
+    for c in d["changes"]:
+        _say(f"  {c['at']} {c['field']}: {c['old']!r} -> {c['new']!r} by {c['by']}")
+
+
+@orgs_app.command("add")
+def orgs_add(ctx: typer.Context, org_id: str,
+             name: str = typer.Option(..., "--name"),
+             org_type: str = typer.Option(..., "--type"),
+             legal_id: str = typer.Option(..., "--legal-id"),
+             owner: str = typer.Option("", "--owner"),
+             min_pupil_age: int = typer.Option(None, "--min-pupil-age"),
+             ) -> None:  # fmt: skip
+    """Add a recipient organisation with its legal identity."""
+    from pupilshare.governance.orgs import add_org
+
+    with _records(ctx) as (s, who):
+        add_org(s, who, org_id, name, org_type, legal_id, owner, "", min_pupil_age)
+    _say(f"organisation {org_id} added")
+
+
+@orgs_app.command("change")
+def orgs_change(ctx: typer.Context, org_id: str,
+                field: str = typer.Option(..., "--field", help="name|legal_id|owner"),
+                value: str = typer.Option(..., "--value"),
+                reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+    """Record a change of name, identity or ownership: suspends its agreements."""
+    from pupilshare.governance.orgs import change_identity
+
+    with _records(ctx) as (s, who):
+        done = change_identity(s, who, org_id, field, value, reason)
+    _say(f"{org_id} suspended pending re-approval; {len(done)} agreements suspended")
+
+
+@orgs_app.command("reinstate")
+def orgs_reinstate(ctx: typer.Context, org_id: str,
+                   reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+    """Confirm a changed identity (Chief Statistician); each agreement is then
+    re-approved with ``agreements decide``."""
+    from pupilshare.governance.orgs import reinstate_org
+
+    with _records(ctx) as (s, who):
+        reinstate_org(s, who, org_id, reason)
+    _say(f"{org_id} reinstated")
+
+
+@gateways_app.command("list")
+def gateways_list(ctx: typer.Context,
+                  as_json: bool = JSON) -> None:  # fmt: skip
+    """Legal gateways and what each allows."""
+    from pupilshare.governance.views import list_gateways
+
+    with _records(ctx) as (s, who):
+        rows = list_gateways(s, who)
+    if as_json:
+        return _print(rows)
+    _table("legal gateways", rows, ["id", "title", "levels", "datasets", "min_age"])
+
+
+@gateways_app.command("show")
+def gateways_show(ctx: typer.Context, gateway_id: str) -> None:
+    """One legal gateway and what it allows, as JSON."""
+    from pupilshare.governance.views import list_gateways
+
+    with _records(ctx) as (s, who):
+        g = next((g for g in list_gateways(s, who) if g["id"] == gateway_id), None)
+    if g is None:
+        raise NotFound(f"no gateway {gateway_id!r}")
+    _print(g)
+
+
+@gateways_app.command("add")
+def gateways_add(ctx: typer.Context, file: Path) -> None:
+    """Add a legal gateway from a YAML file (id, title, statute, section, allows,
+    levels, datasets, min_age, max_age)."""
+    from pupilshare.governance.orgs import add_gateway
+
+    with _records(ctx) as (s, who):
+        g = add_gateway(s, who, read_yaml(file))
+    _say(f"gateway {g.gateway_id} added")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """Named users, their organisations and roles."""
+    from pupilshare.governance.views import list_users
+
+    with _records(ctx) as (s, who):
+        rows = list_users(s, who)
+    if as_json:
+        return _print(rows)
+    _table("users", rows, ["username", "name", "org", "roles", "active"])
+
+
+@users_app.command("add")
+def users_add(ctx: typer.Context, username: str,
+              name: str = typer.Option(..., "--name"),
+              org: str = typer.Option(..., "--org"),
+              role: list[str] = typer.Option(..., "--role")) -> None:  # fmt: skip
+    """Add a named user of an organisation with their roles."""
+    from pupilshare.governance.orgs import add_user
+
+    with _records(ctx) as (s, who):
+        add_user(s, who, username, name, org, role)
+    _say(f"user {username} added")
+
+
+@users_app.command("roles")
+def users_roles(ctx: typer.Context, username: str,
+                role: list[str] = typer.Option([], "--role"),
+                active: bool = typer.Option(True, "--active/--inactive"),
+                reason: str = typer.Option(..., "--reason"),
+                ) -> None:  # fmt: skip
+    """Replace a user's roles, or deactivate them (deciding roles: only the Chief
+    Statistician grants them)."""
+    from pupilshare.governance.orgs import set_roles
+
+    with _records(ctx) as (s, who):
+        set_roles(s, who, username, role, active, reason)
+    _say(f"user {username}: {', '.join(role) or 'no roles'}"
+         f"{'' if active else ' (inactive)'}")  # fmt: skip
+
+
+def register_cmd(ctx: typer.Context,
+                 out: Path = typer.Option(..., "--out", help="Directory to write.")
+                 ) -> None:  # fmt: skip
+    """Write the public register (HTML, CSV) and the privacy notice (HTML, text)."""
+    from pupilshare.cli import context
+    from pupilshare.governance.register import write_register
+
+    with _records(ctx) as (s, who):
+        who.require("publish_register", "write the register")
+        paths = write_register(s, context(ctx).home, out)
+    for p in paths.values():
+        _say(str(p))
+
+
+def register(app: typer.Typer) -> None:
+    import pupilshare.governance  # noqa: F401  (adds its section to ``status``)
+
+    app.add_typer(agreements_app, name="agreements")
+    app.add_typer(orgs_app, name="orgs")
+    app.add_typer(gateways_app, name="gateways")
+    app.add_typer(users_app, name="users")
+    app.command("register")(register_cmd)

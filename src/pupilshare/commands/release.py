@@ -1,0 +1,42 @@
+"""``pupilshare release AGREEMENT_ID --out DIR``: build, check and deliver a release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+import pupilshare.release  # noqa: F401  (registers the status section)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def release(
+        ctx: typer.Context,
+        agreement_id: str = typer.Argument(..., help="The approved agreement."),
+        out: Path = typer.Option(..., "--out", help="Directory to deliver into."),
+        plan: Path = typer.Option(None, "--plan", help="A release plan as JSON "
+                                  "instead of governance's; governance still decides."),
+        csv: bool = typer.Option(True, "--csv/--no-csv", help="Also write CSV."),
+    ) -> None:  # fmt: skip
+        """Release one agreement at its level: minimise, filter, de-identify, check,
+        deliver."""
+        from pupilshare.cli import console, context
+        from pupilshare.release.runner import release_agreement
+
+        c = context(ctx)
+        m = release_agreement(c.home, agreement_id, out, plan, c.user,
+                              ("parquet", "csv") if csv else ("parquet",))  # fmt: skip
+        console.print(f"[bold green]delivered[/] {m.release_id} ({m.level}) to {out}")
+        for f in m.files:
+            rows = f"{f.rows} rows, " if f.name.endswith((".parquet", ".csv")) else ""
+            console.print(f"  {f.name}: {rows}sha256 {f.sha256[:16]}...")
+        for name, risk in m.risk.items():
+            if isinstance(risk, dict):
+                keys = ("k", "records_suppressed", "prosecutor_risk_max",
+                        "journalist_risk_max", "sample_uniques_before")  # fmt: skip
+                shown = ", ".join(f"{k} {risk[k]}" for k in keys if k in risk)
+                console.print(f"  risk {name}: {shown}", highlight=False)
+        for name, value in m.rules.items():
+            if name not in ("tables", "symbols"):
+                console.print(f"  rule {name}: {value}", highlight=False)

@@ -1,0 +1,228 @@
+"""The governance records: who may receive what, under which law, decided by whom.
+
+SQLAlchemy 2 models, portable between SQLite (the embedded default) and PostgreSQL.
+Lists (levels, datasets, roles, conditions) are JSON columns: they are read whole,
+never queried piecewise. Nothing here is ever deleted; a change is a new row (a
+transition, a decision, an amendment, an organisation change).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ORG_TYPES = (
+    "government department",
+    "regulator",
+    "local authority",
+    "awarding organisation",
+    "research organisation",
+    "school/post-16 institution",
+    "research agency",
+)
+ROLES = (
+    "data_operations",
+    "panel_member",
+    "chief_statistician",
+    "recipient",
+    "la_officer",
+    "parent_or_pupil",
+    "public",
+)
+STATUSES = (
+    "draft", "submitted", "approved", "rejected", "active", "suspended", "expired",
+    "revoked",
+)  # fmt: skip
+FREQUENCIES = ("one-off", "termly", "annual")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Organisation(Base):
+    """A recipient (or the department itself) with a legal identity; ``status`` is
+    ``suspended`` after a change of name, identity or ownership until re-approved."""
+
+    __tablename__ = "organisations"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_type: Mapped[str] = mapped_column(String(40))
+    legal_id: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    website: Mapped[str] = mapped_column(String(200), default="")
+    min_pupil_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OrgChange(Base):
+    """A change of an organisation's name, identity or ownership: who, when, why."""
+
+    __tablename__ = "org_changes"
+    change_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.org_id"))
+    field: Mapped[str] = mapped_column(String(40))
+    old: Mapped[str] = mapped_column(String(200))
+    new: Mapped[str] = mapped_column(String(200))
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    """A named person of an organisation; access is theirs, never the organisation's."""
+
+    __tablename__ = "users"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.org_id"))
+    roles: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    active: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UserChange(Base):
+    """Every grant or removal of roles, and every (de)activation: who, when, why."""
+
+    __tablename__ = "user_changes"
+    change_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"))
+    roles_before: Mapped[list[Any]] = mapped_column(JSON)
+    roles_after: Mapped[list[Any]] = mapped_column(JSON)
+    active: Mapped[int] = mapped_column(Integer)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Gateway(Base):
+    """A legal gateway: the statute and section allowing a share, and what it allows."""
+
+    __tablename__ = "gateways"
+    gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    statute: Mapped[str] = mapped_column(String(300))
+    section: Mapped[str] = mapped_column(String(200))
+    allows: Mapped[str] = mapped_column(Text)
+    levels: Mapped[list[Any]] = mapped_column(JSON)
+    datasets: Mapped[list[Any]] = mapped_column(JSON)
+    min_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Agreement(Base):
+    """A data sharing agreement. ``spec`` holds the terms as submitted (datasets and
+    items with justifications, population, tables, conditions); once approved it
+    changes only through an amendment, and ``version`` counts those."""
+
+    __tablename__ = "agreements"
+    agreement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.org_id"))
+    gateway_id: Mapped[str] = mapped_column(ForeignKey("gateways.gateway_id"))
+    title: Mapped[str] = mapped_column(String(300))
+    purpose: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(20))
+    frequency: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[date] = mapped_column(Date)
+    expiry_date: Mapped[date] = mapped_column(Date)
+    destroy_by: Mapped[date] = mapped_column(Date)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    gateway: Mapped[Gateway] = relationship(lazy="joined")
+
+
+class Transition(Base):
+    """Every change of an agreement's status (and every refused submission)."""
+
+    __tablename__ = "transitions"
+    transition_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.agreement_id"))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class PanelReview(Base):
+    """One sitting of the approval panel on an agreement or an amendment."""
+
+    __tablename__ = "panel_reviews"
+    review_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.agreement_id"))
+    amendment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    held_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    quorum: Mapped[int] = mapped_column(Integer)
+    quorate: Mapped[int] = mapped_column(Integer)
+    conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class PanelView(Base):
+    """A member present at a sitting: their view and reasons, or a declared conflict
+    (a conflicted member is recorded but their view does not count)."""
+
+    __tablename__ = "panel_views"
+    view_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("panel_reviews.review_id"))
+    member: Mapped[str] = mapped_column(ForeignKey("users.username"))
+    view: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    conflict: Mapped[str] = mapped_column(Text, default="")
+
+
+class Decision(Base):
+    """The Chief Statistician's decision on an agreement (or an amendment)."""
+
+    __tablename__ = "decisions"
+    decision_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.agreement_id"))
+    amendment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    review_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Amendment(Base):
+    """A proposed change to an approved agreement, held as a diff of its terms:
+    ``diff`` maps each changed term to ``[approved value, proposed value]``."""
+
+    __tablename__ = "amendments"
+    amendment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.agreement_id"))
+    base_version: Mapped[int] = mapped_column(Integer)
+    diff: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+
+
+class DisclosureDecision(Base):
+    """Every answer of the one decision point, with the policy version that gave it."""
+
+    __tablename__ = "disclosure_decisions"
+    decision_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    principal: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    agreement_id: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(Text)
+    items: Mapped[list[Any]] = mapped_column(JSON)
+    population: Mapped[dict[str, Any]] = mapped_column(JSON)
+    allowed: Mapped[int] = mapped_column(Integer)
+    rules: Mapped[list[Any]] = mapped_column(JSON)
+    policy_version: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,137 @@
+"""The privacy notice, generated from the live agreements so it can never drift from
+what is actually shared: who the department passes pupil data to, what, about whom,
+under which law and why. Rendered as HTML and as plain text from one structure."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date
+from typing import Any
+
+from pupilshare import catalogue
+from pupilshare.governance.models import Agreement, Organisation
+
+LEVEL_PHRASE = {
+    "identified": "in a form that identifies them",
+    "pseudonymised": "with names and numbers replaced by a reference used only for "
+    "that share",
+    "anonymised": "anonymised, so that no pupil can be identified",
+    "aggregate": "only as statistical tables that describe no individual pupil",
+}
+FREQUENCY_PHRASE = {"one-off": "once", "termly": "each term", "annual": "each year"}
+
+INTRO = (
+    "The {dept} uses information about pupils for research and statistical purposes, "
+    "to inform, influence and improve education policy and to monitor the "
+    "performance of the education service as a whole.",
+    "Pupil information is passed to other organisations only as the law allows, "
+    "under an agreement that names the recipient, the law that allows the share, "
+    "its purpose and each item of data with the reason it is needed. Every "
+    "agreement is decided by the department's Chief Statistician on the advice of "
+    "an approval panel, and each share is made at the least identifying level that "
+    "serves its purpose. This notice is generated from those agreements: it lists "
+    "every share that is in force today, and nothing else.",
+)
+RIGHTS = (
+    "Pupils, as data subjects, have rights under data protection law, including a "
+    "right of access to the personal data held about them. Their parents exercise "
+    "this right on their behalf if they are too young (under 12) to do so "
+    "themselves. Where a share below says objections are applied, a pupil or parent "
+    "may object and the objection is applied before every later release.",
+)
+
+
+def population_phrase(pop: dict[str, Any]) -> str:
+    groups = [("Reception" if g.upper() == "R" else f"Year {g}")
+              for g in pop.get("year_groups") or []]  # fmt: skip
+    parts = []
+    if groups:
+        parts.append("pupils in " + _join(groups))
+    lo, hi = pop.get("min_age"), pop.get("max_age")
+    if lo is not None and hi is not None:
+        parts.append(f"aged {lo} to {hi}")
+    elif lo is not None:
+        parts.append(f"aged {lo} and over")
+    elif hi is not None:
+        parts.append(f"aged up to {hi}")
+    if pop.get("la_codes"):
+        parts.append("at schools of local authority " + _join(pop["la_codes"]))
+    if not parts:
+        return "pupils"
+    text = " ".join(parts)
+    return text if text.startswith("pupils") else "pupils " + text
+
+
+def _join(xs: list[str]) -> str:
+    xs = list(xs)
+    return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+
+
+def _title(name: str) -> str:
+    """A dataset's title inside a sentence: proper names (every word capitalised)
+    stay as they are, others are lower-cased."""
+    title = catalogue.dataset(name).title
+    return title if all(w[0].isupper() for w in title.split()) else title.lower()
+
+
+def sentence(ag: Agreement) -> str:
+    """One agreement as a sentence of the notice."""
+    t = ag.spec
+    titles = [_title(d) for d in t["datasets"] if d != "pupil"]
+    source = f"data from the {_join(titles)}" if titles else "pupil data"
+    who = population_phrase(t["population"])
+    scope = t["opt_out_scope"].replace("_", " ")
+    return (f"{ag.organisation.name} receives {source} about {who} "
+            f"{FREQUENCY_PHRASE[ag.frequency]}, {LEVEL_PHRASE[ag.level]}, to "
+            f"{ag.purpose}. "
+            f"The law that allows this is {ag.gateway.statute}, "
+            f"{ag.gateway.section}. Where a pupil or parent has objected to sharing "
+            f"for {scope}, their records are left out.")  # fmt: skip
+
+
+def sections(agreements: list[Agreement], dept: Organisation | None,
+             today: date) -> list[tuple[str, list[str]]]:  # fmt: skip
+    """The notice as (heading, paragraphs), one paragraph per recipient."""
+    dept_name = dept.name if dept else "department"
+    by_org: dict[str, list[Agreement]] = {}
+    for ag in agreements:
+        by_org.setdefault(ag.org_id, []).append(ag)
+    recipients = [" ".join(sentence(a) for a in ags)
+                  + (f" More: {ags[0].organisation.website}"
+                     if ags[0].organisation.website else "")
+                  for ags in by_org.values()]  # fmt: skip
+    return [
+        (f"What the {dept_name} does with pupils' and children's data",
+         [p.format(dept=dept_name) for p in INTRO]),
+        (f"Who the {dept_name} passes pupil data to",
+         recipients or ["No pupil data is passed to any other organisation today."]),
+        ("Your rights", list(RIGHTS)),
+        ("About this notice",
+         [f"Generated on {today.isoformat()} from {len(agreements)} agreements in "
+          f"force with {len(by_org)} organisations."]),
+    ]  # fmt: skip
+
+
+def as_text(secs: list[tuple[str, list[str]]]) -> str:
+    out = []
+    for heading, paras in secs:
+        out += [heading, "=" * len(heading), ""]
+        out += [p + "\n" for p in paras]
+    return "\n".join(out)
+
+
+def _links(escaped: str) -> str:
+    return re.sub(r"(https?://[^\s<]+[^\s<.,;)])", r'<a href="\1">\1</a>', escaped)
+
+
+def as_html(secs: list[tuple[str, list[str]]]) -> str:
+    body = []
+    for heading, paras in secs:
+        body.append(f"<h2>{html.escape(heading)}</h2>")
+        body += [f"<p>{_links(html.escape(p))}</p>" for p in paras]
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>Privacy notice</title><style>body{font-family:sans-serif;"
+            "max-width:48em;margin:2em auto;line-height:1.5}</style></head><body>\n"
+            "<h1>Privacy notice</h1>\n"
+            + "\n".join(body) + "\n</body></html>\n")  # fmt: skip

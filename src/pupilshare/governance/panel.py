@@ -1,0 +1,86 @@
+"""The approval panel as it works: who sat, whether it was quorate, each member's view
+with reasons, declared conflicts of interest and the conditions it attached.
+
+A member with a conflict is recorded as present but their view does not count
+towards quorum; a member who submitted the agreement is conflicted whatever they say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pupilshare.errors import Conflict, InvalidInput
+from pupilshare.governance.access import PERMISSIONS, Actor
+from pupilshare.governance.models import Amendment, PanelReview, PanelView, User
+from pupilshare.governance.workflow import get, now
+
+QUORUM = 3
+VIEWS = ("approve", "reject", "abstain")
+
+
+def record(session: Session, actor: Actor, agreement_id: str,
+           views: list[dict[str, Any]], conditions: list[str] | None = None,
+           amendment_id: int | None = None,
+           quorum: int = QUORUM) -> PanelReview:  # fmt: skip
+    """Record one sitting; ``views`` are ``{member, view, reasons, conflict}``."""
+    actor.require("record_panel", "record the panel")
+    ag = get(session, agreement_id)
+    submitter = ag.submitted_by
+    if amendment_id is not None:
+        am = session.get(Amendment, amendment_id)
+        if am is None or am.agreement_id != agreement_id or am.status != "submitted":
+            raise Conflict(f"no amendment {amendment_id} awaiting the panel on "
+                           f"{agreement_id}")  # fmt: skip
+        submitter = am.proposed_by
+    elif ag.status != "submitted":
+        raise Conflict(f"agreement {agreement_id} is {ag.status}, not before the panel")
+    errors: list[str] = []
+    rows: list[PanelView] = []
+    seen: set[str] = set()
+    for v in views:
+        member, view = str(v.get("member", "")), str(v.get("view", ""))
+        user = session.get(User, member)
+        if user is None or not set(user.roles) & PERMISSIONS["sit_on_panel"]:
+            errors.append(f"{member}: not a member of the approval panel")
+            continue
+        if member in seen:
+            errors.append(f"{member}: recorded twice")
+        seen.add(member)
+        conflict = str(v.get("conflict") or "")
+        if member == submitter and not conflict:
+            conflict = "submitted this application"
+        if conflict:
+            view = "conflicted"
+        elif view not in VIEWS:
+            errors.append(f"{member}: view must be one of {', '.join(VIEWS)}")
+        elif not str(v.get("reasons") or "").strip():
+            errors.append(f"{member}: a view needs its reasons")
+        rows.append(PanelView(member=member, view=view, conflict=conflict,
+                              reasons=str(v.get("reasons") or "")))  # fmt: skip
+    if errors:
+        raise InvalidInput("panel record refused", errors)
+    counted = sum(1 for r in rows if r.view != "conflicted")
+    review = PanelReview(agreement_id=agreement_id, amendment_id=amendment_id,
+                         held_at=now(), recorded_by=actor.username, quorum=quorum,
+                         quorate=int(counted >= quorum),
+                         conditions=list(conditions or []))  # fmt: skip
+    session.add(review)
+    session.flush()
+    for r in rows:
+        r.review_id = review.review_id
+        session.add(r)
+    session.flush()
+    return review
+
+
+def views_of(session: Session, review_id: int) -> list[PanelView]:
+    return list(session.scalars(select(PanelView).where(
+        PanelView.review_id == review_id).order_by(PanelView.view_id)))  # fmt: skip
+
+
+def reviews_of(session: Session, agreement_id: str) -> list[PanelReview]:
+    return list(session.scalars(select(PanelReview).where(
+        PanelReview.agreement_id == agreement_id).order_by(PanelReview.review_id)))

@@ -1,0 +1,67 @@
+"""From an active agreement to the frozen release plan the release area builds from."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pupilshare.config import Home
+from pupilshare.errors import Conflict
+from pupilshare.governance.db import session_scope
+from pupilshare.governance.policy import policy
+from pupilshare.governance.workflow import get
+from pupilshare.release.plan import Population, ReleasePlan, Sdc, TableSpec
+
+
+def _table(x: dict[str, Any]) -> dict[str, Any]:
+    """A table's plan fields; ``filters`` (only rows with these values) is passed
+    only when the terms have any, so plans from older terms stay the same."""
+    spec = {"name": x["name"], "dataset": x["dataset"], "rows": tuple(x["rows"]),
+            "columns": tuple(x["columns"]), "measure": x.get("measure")}  # fmt: skip
+    if x.get("filters"):
+        spec["filters"] = tuple((k, tuple(v)) for k, v in sorted(x["filters"].items()))
+    return spec
+
+
+def build_plan(session: Session, agreement_id: str,
+               today: date | None = None) -> ReleasePlan:  # fmt: skip
+    ag = get(session, agreement_id)
+    today = today or date.today()
+    if ag.status != "active":
+        raise Conflict(f"agreement {agreement_id} is {ag.status}; only an active "
+                       "agreement is released")  # fmt: skip
+    if not ag.start_date <= today <= ag.expiry_date:
+        raise Conflict(f"agreement {agreement_id} is outside its term on {today}")
+    t = ag.spec
+    pop = t["population"]
+    tables = tuple(TableSpec(**_table(x)) for x in t["tables"])
+    return ReleasePlan(
+        agreement_id=ag.agreement_id,
+        recipient=ag.org_id,
+        gateway=ag.gateway_id,
+        purpose=ag.purpose,
+        level=ag.level,  # type: ignore[arg-type]
+        items=tuple(sorted(t["items"])),
+        population=Population(
+            min_age=pop.get("min_age"), max_age=pop.get("max_age"),
+            year_groups=tuple(pop.get("year_groups") or ()),
+            la_codes=tuple(pop.get("la_codes") or ()),
+            academic_years=tuple(pop.get("academic_years") or ()),
+        ),  # fmt: skip
+        tables=tables,
+        sdc=Sdc(**t.get("sdc", {})),
+        opt_out_scope=t["opt_out_scope"],
+        reference_date=today,
+        policy_version=policy().version,
+    )
+
+
+def plan_for(home_or_session: Home | str | Session, agreement_id: str,
+             today: date | None = None) -> ReleasePlan:  # fmt: skip
+    """The release plan of an active agreement, as it stands today."""
+    if isinstance(home_or_session, Session):
+        return build_plan(home_or_session, agreement_id, today)
+    with session_scope(home_or_session) as session:
+        return build_plan(session, agreement_id, today)

@@ -1,0 +1,157 @@
+"""The submission checks: what a gateway, a level or a recipient cannot give.
+
+A submission is refused at once with *every* reason, so an applicant fixes it in one
+go. Each rule is a small function of the terms, the gateway and the recipient that
+yields reasons; ``check`` runs them all. Item facts (identifying, dataset) come from
+the catalogue only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+from pupilshare import catalogue
+from pupilshare.schoolyear import expected_age
+
+Terms = dict[str, Any]
+Facts = dict[str, Any]
+Rule = Callable[[Terms, Facts, Facts], Iterator[str]]
+
+
+def year_group_ages(code: str) -> tuple[int, int]:
+    """Youngest and oldest age of a year group during its academic year: its age on
+    31 August (``schoolyear.expected_age``), turning one year older during it."""
+    age = expected_age(code.upper())
+    return age, age + 1
+
+
+def population_ages(pop: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The age range a population can include: its stated ages narrowed by its
+    year groups, whichever is tighter; None where unbounded."""
+    lo, hi = pop.get("min_age"), pop.get("max_age")
+    groups = [year_group_ages(y) for y in pop.get("year_groups") or []
+              if str(y).upper() == "R" or str(y).isdigit()]  # fmt: skip
+    if groups:
+        g_lo, g_hi = min(a for a, _ in groups), max(b for _, b in groups)
+        lo = g_lo if lo is None else max(lo, g_lo)
+        hi = g_hi if hi is None else min(hi, g_hi)
+    return lo, hi
+
+
+def _known_items(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    for ref in terms["items"]:
+        try:
+            catalogue.item(ref)
+        except KeyError as e:
+            yield f"item {ref}: {e.args[0]}"
+
+
+def _justified(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    for ds, why in terms["datasets"].items():
+        if not why:
+            yield f"dataset {ds}: no justification given"
+    for ref, why in terms["items"].items():
+        if not why:
+            yield f"item {ref}: no justification given"
+    if not terms["items"]:
+        yield "no data items requested"
+    used = {r.split(".")[0] for r in terms["items"]}
+    for ds in sorted(used - set(terms["datasets"])):
+        yield f"items of {ds} requested but the dataset is not justified"
+
+
+def _identifying(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """Only an identified share carries identifiers: a pseudonymised one links by a
+    per-agreement pseudonym, never the UPN or a name."""
+    if terms["level"] == "identified":
+        return
+    for ref in terms["items"]:
+        try:
+            ident = catalogue.item(ref).identifying
+        except KeyError:
+            continue
+        if ident:
+            yield (f"item {ref} identifies a pupil and cannot be shared at level "
+                   f"{terms['level']}")  # fmt: skip
+
+
+def _gateway_level(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    if terms["level"] not in gw["levels"]:
+        yield (f"gateway {gw['gateway_id']} does not allow level {terms['level']} "
+               f"(allows {', '.join(gw['levels'])})")  # fmt: skip
+
+
+def _gateway_datasets(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    asked = set(terms["datasets"]) | {r.split(".")[0] for r in terms["items"]}
+    for ds in sorted(asked - set(gw["datasets"])):
+        yield f"gateway {gw['gateway_id']} does not cover dataset {ds}"
+
+
+def _gateway_ages(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    lo, hi = population_ages(terms["population"])
+    if gw.get("min_age") is not None and (lo is None or lo < gw["min_age"]):
+        yield (f"population includes pupils younger than {gw['min_age']}, the "
+               f"youngest gateway {gw['gateway_id']} allows")  # fmt: skip
+    if gw.get("max_age") is not None and (hi is None or hi > gw["max_age"]):
+        yield (f"population includes pupils older than {gw['max_age']}, the oldest "
+               f"gateway {gw['gateway_id']} allows")  # fmt: skip
+
+
+def _recipient_ages(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """A recipient with a statutory age floor (the learning records service serves
+    learners aged 14 and over) never receives younger pupils, whatever the gateway."""
+    floor = org.get("min_pupil_age")
+    lo, _ = population_ages(terms["population"])
+    if floor is not None and (lo is None or lo < floor):
+        yield (f"{org['name']} may receive only pupils aged {floor} and over; the "
+               f"population includes younger pupils")  # fmt: skip
+
+
+def _recipient_standing(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    if org.get("status") != "active":
+        yield (f"recipient {org['org_id']} is {org.get('status')}: its identity must "
+               "be re-approved first")  # fmt: skip
+
+
+def _tables(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    if terms["level"] == "aggregate" and not terms["tables"]:
+        yield "an aggregate share must specify its tables"
+    if terms["level"] != "aggregate" and terms["tables"]:
+        yield "tables are specified only for an aggregate share"
+    for t in terms["tables"]:
+        measure = [t["measure"]] if t["measure"] else []
+        for name in (*t["rows"], *t["columns"], *measure, *t.get("filters", {})):
+            ref = f"{t['dataset']}.{name}"
+            if ref not in terms["items"]:
+                yield f"table {t['name']}: {ref} is not one of the requested items"
+
+
+def _dates(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    start, expiry, destroy = (date.fromisoformat(terms[k])
+                              for k in ("start", "expiry", "destroy_by"))  # fmt: skip
+    if expiry <= start:
+        yield "expiry must be after the start"
+    if destroy < expiry:
+        yield "data must be destroyed on or after expiry, not before the share ends"
+
+
+def _named_users(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    if not terms["users"]:
+        yield "access belongs to named users: name at least one user of the recipient"
+    members = set(org.get("users") or [])
+    for u in terms["users"]:
+        if u not in members:
+            yield f"user {u} is not a named user of {org['org_id']}"
+
+
+RULES: tuple[Rule, ...] = (
+    _known_items, _justified, _identifying, _gateway_level, _gateway_datasets,
+    _gateway_ages, _recipient_ages, _recipient_standing, _tables, _dates, _named_users,
+)  # fmt: skip
+
+
+def check(terms: Terms, gateway: Facts, org: Facts) -> list[str]:
+    """Every reason the terms cannot be submitted (empty when they can)."""
+    return [reason for rule in RULES for reason in rule(terms, gateway, org)]

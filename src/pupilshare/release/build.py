@@ -1,0 +1,202 @@
+"""The release pipeline: minimise, population, de-identify, disclosure control,
+output check, package and deliver, for one plan.
+
+``build_release`` is the one entry point the command, the demo and the web service
+call; it never produces anything more identifying than the plan's level.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from pupilshare.config import Home
+from pupilshare.errors import Blocked
+from pupilshare.release import (
+    aggregate,
+    anonymise,
+    check,
+    derive,
+    minimise,
+    package,
+    pseudonymise,
+    sdc,
+    trends,
+)
+from pupilshare.release import population as pop
+from pupilshare.release.package import Manifest
+from pupilshare.release.plan import Population, ReleasePlan
+from pupilshare.store import Store
+
+FORMATS = ("parquet", "csv")
+
+
+def new_release_id(plan: ReleasePlan) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{plan.agreement_id}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Path,
+                  formats: tuple[str, ...] = FORMATS) -> Manifest:  # fmt: skip
+    """Build, check and deliver one release; raises ``Blocked`` if the check fails."""
+    release_id = new_release_id(plan)
+    staging = package.staging_dir(home, release_id)
+    try:
+        manifest = Manifest(
+            release_id=release_id, agreement_id=plan.agreement_id,
+            recipient=plan.recipient, gateway=plan.gateway, purpose=plan.purpose,
+            level=plan.level, items=list(plan.items), plan_sha256=plan.digest,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            out_dir=str(Path(out_dir).resolve()),
+        )  # fmt: skip
+        if plan.level == "aggregate":
+            names, pupils = _aggregate(store, plan, staging, formats, manifest)
+        else:
+            names, pupils = _records(store, home, plan, staging, formats, manifest)
+        names.append(package.write_readme(staging, manifest))
+        manifest.files = package.describe_files(store, staging, names)
+        manifest_sha = package.write_manifest(staging, manifest)
+        reasons = check.check_release(store, home, plan, staging, pupils)
+        if reasons:
+            raise Blocked(f"release of {plan.agreement_id} blocked by the output "
+                          "check; nothing was delivered", reasons)  # fmt: skip
+        package.deliver(store, staging, Path(out_dir), manifest, manifest_sha, pupils)
+        return manifest
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _aggregate(
+    store: Store, plan: ReleasePlan, staging: Path, formats: tuple[str, ...],
+    manifest: Manifest,
+) -> tuple[list[str], pa.Table]:  # fmt: skip
+    names: list[str] = []
+    keys: list[pa.Table] = []
+    tables: dict[str, pa.Table] = {}
+    cubes: list[sdc.Cube] = []
+    seen: set[str] = set()
+    sources: dict[str, str] = {}
+    for spec in plan.tables:
+        if spec.dataset not in sources:
+            sources[spec.dataset] = _source(store, plan, spec.dataset)
+        view = sources[spec.dataset]
+        cubes.append(aggregate.build_table(store, spec, view, plan.sdc))
+        if spec.dataset not in seen:
+            seen.add(spec.dataset)
+            sql = f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
+            keys.append(store.arrow(sql))
+    linked = aggregate.harmonise(list(plan.tables), cubes)
+    for spec, cube in zip(plan.tables, cubes, strict=True):
+        table = aggregate.table_arrow(spec, cube, plan.sdc)
+        tables[spec.name] = table
+        names += package.write_arrow(store, staging, spec.name, table, formats)
+        if not cube.exact_checked:
+            manifest.risk[spec.name] = "too many linked suppressed cells to solve"
+    manifest.risk["linked_table_suppressions"] = linked
+    names += trends.charts(plan, tables, staging)
+    manifest.rules = {
+        **sdc.rules(plan.sdc),
+        "tables": [dataclasses.asdict(t) for t in plan.tables],
+    }
+    return names, _union(keys)
+
+
+def _source(store: Store, plan: ReleasePlan, dataset: str) -> str:
+    """The population of ``dataset``; kept as a table, only the columns used, when
+    several tables read it (it is then joined and derived once, not per table)."""
+    view = pop.eligible(store, plan, dataset)
+    if sum(t.dataset == dataset for t in plan.tables) < 2:
+        return view
+    cols = ", ".join(sorted(pop.needed_items(plan, dataset)))
+    table = f"{view}_kept"
+    store.rows(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+               f"SELECT {cols}, {pop.PUPIL_KEY} FROM {view}")  # fmt: skip
+    return table
+
+
+def _records(
+    store: Store, home: Home, plan: ReleasePlan, staging: Path,
+    formats: tuple[str, ...], manifest: Manifest,
+) -> tuple[list[str], pa.Table]:  # fmt: skip
+    names: list[str] = []
+    keys: list[pa.Table] = []
+    for dataset in [d for d in plan.datasets() if d != "pupil"]:
+        view = pop.eligible(store, plan, dataset)
+        selection = minimise.select(plan, dataset)
+        manifest.removed += list(selection.removed)
+        if plan.level == "anonymised":
+            wide = dataclasses.replace(plan, population=Population())
+            tables = {
+                r[0]
+                for r in store.rows("SELECT table_name FROM information_schema.tables")
+            }
+            result = anonymise.anonymise(
+                store, selection, f"SELECT * FROM {view}", plan.sdc,
+                population_sql=pop.eligible_sql(wide, dataset, tables),
+            )  # fmt: skip
+            manifest.risk[dataset] = {**result.risk, "levels": result.levels}
+            names += package.write_sql(store, staging, dataset, result.sql, formats)
+            kept = anonymise.pupils_sql(selection, result.levels, plan.sdc.k_anonymity)
+            keys.append(store.arrow(kept))
+            continue
+        joins = ""
+        pseudonymous = any(c.name == minimise.PSEUDONYM for c in selection.columns)
+        if pseudonymous:
+            # One map per release over the dataset's linked pupils, joined in DuckDB.
+            linked = store.arrow(
+                "SELECT DISTINCT pupil_key FROM pupil_links WHERE dataset = ?",
+                [dataset],
+            )
+            pmap = pseudonymise.pseudonym_map(
+                store, home, plan.agreement_id, linked.column("pupil_key")
+            )
+            joins += f" JOIN {pmap} pm ON pm.pupil_key = s.{pop.PUPIL_KEY}"
+        if plan.level == "identified":
+            joins += f" LEFT JOIN pupils px ON px.pupil_key = s.{pop.PUPIL_KEY}"
+        sql = minimise.select_sql(selection, view, joins)
+        written = package.write_sql(store, staging, dataset, sql, formats)
+        names += written
+        if pseudonymous:  # who is in it, read back from the delivered file itself
+            path = derive.lit(str(staging / written[0]))
+            keys.append(store.arrow(
+                f"SELECT pm.pupil_key FROM {pmap} pm SEMI JOIN read_parquet({path}) f "
+                "ON f.pupil_pseudonym = pm.pupil_pseudonym"
+            ))  # fmt: skip
+        else:
+            keys.append(store.arrow(
+                f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
+            ))  # fmt: skip
+    manifest.rules = _record_rules(plan)
+    return names, _union(keys)
+
+
+def _record_rules(plan: ReleasePlan) -> dict:
+    """The rules a record-level release applied, as printed in it."""
+    scope = plan.opt_out_scope
+    rules: dict = {"level": plan.level,
+                   "population": "the agreement's scope, minus every opt-out of "
+                   f"'all' or '{scope}'; matched records only"}  # fmt: skip
+    if plan.level == "pseudonymised":
+        rules["pseudonym"] = "AES-256 of the pupil key under this agreement's secret"
+        rules["coarsening"] = {k: f"to {v}" for k, v in
+                               minimise.PSEUDONYMISED_COARSENING.items()}  # fmt: skip
+        rules["removed"] = "names, reference numbers and contact details"
+    if plan.level == "anonymised":
+        rules["model"] = (f"k-anonymity, k = {plan.sdc.k_anonymity}, distinct pupils "
+                          "per class of quasi-identifiers; full-domain generalisation "
+                          "along the catalogue hierarchies, then record suppression of "
+                          f"at most {plan.sdc.max_suppression:.0%}")  # fmt: skip
+    return rules
+
+
+def _union(keys: list[pa.Table]) -> pa.Table:
+    """All pupils in the release, one column ``pupil_key`` (BIGINT)."""
+    schema = pa.schema([("pupil_key", pa.int64())])
+    parts = [k.select(["pupil_key"]) for k in keys]
+    parts = [p if p.schema == schema else p.cast(schema) for p in parts]
+    return pa.concat_tables(parts) if parts else schema.empty_table()

@@ -1,0 +1,120 @@
+"""One whole synthetic nation through the demo: every step, checked from the outside.
+
+This is the main job as a user runs it, on a small nation; each assertion reads what
+a step left behind (store, releases, register), not the step's own summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from rich.console import Console
+
+from pupilshare import catalogue
+from pupilshare.config import Home
+from pupilshare.demo import STEPS, DemoRun, run_demo
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    home = Home.resolve(tmp_path_factory.mktemp("demo") / "home")
+    run = DemoRun(home, pupils=1500, seed=11, console=Console(quiet=True))
+    run_demo(run)
+    return run
+
+
+def _store(run: DemoRun) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(run.home.store_path), read_only=True)
+
+
+def test_every_step_ran_in_order(demo: DemoRun) -> None:
+    assert [t for t, _ in STEPS] == [
+        "synthesise", "collect", "match", "agreements", "release", "register",
+    ]  # fmt: skip
+    assert demo.facts["collect"]["rejected"] >= 1  # faulty files are rejected
+    assert demo.facts["collect"]["loaded"] > 50
+
+
+def test_every_collected_record_is_linked_to_exactly_one_pupil(demo: DemoRun) -> None:
+    con = _store(demo)
+    for ds in catalogue.pupil_datasets():
+        if ds.name == "pupil":
+            continue
+        rows = con.execute(f"SELECT count(*) FROM {ds.table}").fetchone()[0]
+        links = con.execute(
+            "SELECT count(*), count(DISTINCT (collection_id, line)) FROM pupil_links "
+            "WHERE dataset = ?",
+            [ds.name],
+        ).fetchone()
+        unusable = con.execute(
+            "SELECT count(*) FROM match_unusable WHERE dataset = ?", [ds.name]
+        ).fetchone()[0]
+        assert links[0] == links[1], f"{ds.name}: a record links to two pupils"
+        assert links[0] + unusable == rows, ds.name
+
+
+def test_matching_meets_its_accuracy_goal(demo: DemoRun) -> None:
+    acc = demo.facts["match"]["accuracy"]
+    assert acc["f1"] >= 0.995
+    assert demo.facts["match"]["review"] < 0.01 * demo.facts["match"]["records"]
+
+
+def test_every_seed_agreement_is_active_and_released(demo: DemoRun) -> None:
+    active = set(demo.facts["agreements"])
+    assert len(active) >= 12
+    delivered = {d.split(" ")[0] for d in demo.facts["releases"]}
+    assert active <= delivered
+
+
+def test_every_release_matches_its_manifest(demo: DemoRun) -> None:
+    for manifest_path in demo.home.releases_dir.glob("*/manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        for f in manifest["files"]:
+            data = (manifest_path.parent / f["name"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == f["sha256"]
+
+
+def _columns(release: Path) -> set[str]:
+    con = duckdb.connect()
+    out: set[str] = set()
+    for p in release.glob("*.parquet"):
+        out |= {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{p}'").fetchall()}
+    return out
+
+
+def test_no_identifying_item_leaves_below_identified_level(demo: DemoRun) -> None:
+    identifying = {i.name for i in catalogue.all_items() if i.identifying}
+    for manifest_path in demo.home.releases_dir.glob("*/manifest.json"):
+        level = json.loads(manifest_path.read_text())["level"]
+        if level != "identified":
+            leaked = _columns(manifest_path.parent) & identifying
+            assert not leaked, f"{manifest_path.parent.name} ({level}): {leaked}"
+
+
+def test_survey_sample_holds_only_parents_who_agreed(demo: DemoRun) -> None:
+    surveys = [
+        p.parent
+        for p in demo.home.releases_dir.glob("*/manifest.json")
+        if "survey_contacts" in json.dumps(json.loads(p.read_text()).get("items", []))
+    ]
+    assert surveys, "no survey contact release was made"
+    con = duckdb.connect()
+    for release in surveys:
+        for p in release.glob("*.parquet"):
+            values = {r[0] for r in con.execute(
+                f"SELECT DISTINCT contact_consent FROM '{p}'").fetchall()}  # fmt: skip
+            assert values == {"Y"}
+
+
+def test_register_lists_every_active_agreement(demo: DemoRun) -> None:
+    register = (demo.home.root / "register" / "register.csv").read_text()
+    for agreement in demo.facts["agreements"]:
+        assert agreement in register
+    notice = (demo.home.root / "register" / "privacy-notice.txt").read_text()
+    assert "Chief Statistician" in notice

@@ -1,0 +1,266 @@
+"""Governance records on SQLite and PostgreSQL: migrations, the workflow and who may
+move it, the panel, amendments, due diligence and the seeds made live."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.orm import Session
+
+from pupilshare.errors import Conflict, Denied, InvalidInput
+from pupilshare.governance import amend, db, orgs, panel, seeds, workflow
+from pupilshare.governance.access import actor
+from pupilshare.governance.models import Agreement, Base, Transition, UserChange
+
+APPROVE = "approve"
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    with db.factory(db_url)() as s:
+        yield s
+    db.dispose(db_url)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The seeds made live once per module in SQLite; each SQLite test starts from a
+    copy (PostgreSQL tests seed their own schema)."""
+    path = tmp_path_factory.mktemp("gov") / "seeded.sqlite"
+    url = f"sqlite:///{path}"
+    with db.factory(url)() as s:
+        out = seeds.load_all(s)
+    db.dispose(url)
+    return path, out
+
+
+def _seed(db_url: str, template: tuple[Path, Any]) -> tuple[Session, Any]:
+    if db_url.startswith("sqlite:///"):
+        shutil.copyfile(template[0], db_url.removeprefix("sqlite:///"))
+        return db.factory(db_url)(), template[1]
+    s = db.factory(db_url)()
+    return s, seeds.load_all(s)
+
+
+@pytest.fixture
+def seeded(db_url: str, template: tuple[Path, Any]) -> Iterator[tuple[Session, Any]]:
+    s, out = _seed(db_url, template)
+    yield s, out
+    s.close()
+    db.dispose(db_url)
+
+
+def _draft(session: Session, agreement_id: str = "ier-second") -> dict:
+    """A fresh application from the independent researcher (copy of a seed)."""
+    raw = next(a for a in seeds.read_seeds()["agreements"]
+               if a["id"] == "ier-attainment-gaps")  # fmt: skip
+    return {**raw, "id": agreement_id}
+
+
+def _panel(session: Session, agreement_id: str, amendment_id: int | None = None,
+           conflicted: str | None = None) -> None:  # fmt: skip
+    views = [{"member": m, "view": APPROVE, "reasons": "justified"}
+             for m in ("pat.panel", "priya.panel", "peter.panel")]  # fmt: skip
+    if conflicted:
+        views[0]["conflict"] = conflicted
+    panel.record(session, actor(session, "dora.ops"), agreement_id, views,
+                 ["no onward sharing"], amendment_id)  # fmt: skip
+
+
+def test_migration_matches_the_models(db_url: str) -> None:
+    engine = db.factory(db_url).kw["bind"]
+    with engine.connect() as con:
+        diff = compare_metadata(MigrationContext.configure(con), Base.metadata)
+    assert diff == []
+    assert "alembic_version" in sa.inspect(engine).get_table_names()
+    db.dispose(db_url)
+
+
+def test_the_seeds_all_become_active(seeded: tuple) -> None:
+    session, out = seeded
+    names = {a["id"] for a in seeds.read_seeds()["agreements"]}
+    assert set(out.active) == names
+    statuses = {a.agreement_id: a.status for a in session.scalars(sa.select(Agreement))}
+    assert all(statuses[n] == "active" for n in names)
+    # the refused example is on the record as a draft, with its reasons
+    assert statuses["lrs-younger-learners"] == "draft"
+    (why,) = [t.reason for t in workflow.history(session, "lrs-younger-learners")]
+    assert "14" in why and "ks_results" in why
+    assert len(out.refused["lrs-younger-learners"]) == 3
+
+
+def test_only_the_chief_statistician_decides(seeded: tuple) -> None:
+    session, _ = seeded
+    ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
+    _panel(session, ag.agreement_id)
+    for who in (None, "pat.panel", "dora.ops", "ier.researcher"):
+        with pytest.raises(Denied):
+            workflow.decide(session, actor(session, who), ag.agreement_id, True, "ok")
+    workflow.decide(session, actor(session, "cass.chief"), ag.agreement_id, True, "ok")
+    assert ag.status == "approved"
+
+
+def test_nobody_decides_their_own_submission(seeded: tuple) -> None:
+    session, _ = seeded
+    orgs.add_user(session, actor(session, "cass.chief"), "cora.chief", "Cora",
+                  "department", ["chief_statistician", "data_operations"])  # fmt: skip
+    cora = actor(session, "cora.chief")
+    ag = workflow.submit(session, cora, _draft(session))
+    _panel(session, ag.agreement_id)
+    with pytest.raises(Conflict, match="may not decide"):
+        workflow.decide(session, cora, ag.agreement_id, True, "mine")
+    workflow.decide(session, actor(session, "cass.chief"), ag.agreement_id, False,
+                    "not yet")  # fmt: skip
+    assert ag.status == "rejected"
+
+
+def test_a_decision_needs_a_quorate_panel(seeded: tuple) -> None:
+    session, _ = seeded
+    chief = actor(session, "cass.chief")
+    ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
+    with pytest.raises(Conflict, match="quorate"):
+        workflow.decide(session, chief, ag.agreement_id, True, "ok")
+    _panel(session, ag.agreement_id, conflicted="supervises the applicant")
+    (review,) = panel.reviews_of(session, ag.agreement_id)
+    assert not review.quorate
+    views = {v.member: v for v in panel.views_of(session, review.review_id)}
+    assert views["pat.panel"].view == "conflicted"
+    assert views["pat.panel"].conflict == "supervises the applicant"
+    with pytest.raises(Conflict, match="quorate"):
+        workflow.decide(session, chief, ag.agreement_id, True, "ok")
+    with pytest.raises(InvalidInput, match="panel record refused"):
+        panel.record(session, actor(session, "dora.ops"), ag.agreement_id,
+                     [{"member": "ier.researcher", "view": APPROVE,
+                       "reasons": "x"}])  # fmt: skip
+
+
+def test_every_transition_is_recorded(seeded: tuple) -> None:
+    session, _ = seeded
+    chief = actor(session, "cass.chief")
+    ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
+    _panel(session, ag.agreement_id)
+    workflow.decide(session, chief, ag.agreement_id, True, "sound design")
+    workflow.activate(session, actor(session, "dora.ops"), ag.agreement_id)
+    workflow.revoke(session, chief, ag.agreement_id, "breach reported")
+    hist = workflow.history(session, ag.agreement_id)
+    assert [(t.from_status, t.to_status) for t in hist] == [
+        ("draft", "submitted"), ("submitted", "approved"), ("approved", "active"),
+        ("active", "revoked")]  # fmt: skip
+    assert [t.actor for t in hist] == ["ier.researcher", "cass.chief", "dora.ops",
+                                       "cass.chief"]  # fmt: skip
+    assert hist[-1].reason == "breach reported" and all(t.at for t in hist)
+    with pytest.raises(Conflict):
+        workflow.activate(session, actor(session, "dora.ops"), ag.agreement_id)
+
+
+def test_expiry(seeded: tuple) -> None:
+    session, _ = seeded
+    later = date.today() + timedelta(days=400)
+    done = workflow.expire_due(session, actor(session, "dora.ops"), later)
+    assert "dh-ncmp" in done and "lrs-uln-plr" not in done
+    assert session.get(Agreement, "dh-ncmp").status == "expired"
+
+
+def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
+    session, _ = seeded
+    ier = actor(session, "ier.researcher")
+    with pytest.raises(Conflict, match="amendment"):
+        workflow.submit(session, ier, {**_draft(session), "id": "ier-attainment-gaps"})
+    with pytest.raises(Conflict, match="another recipient"):
+        workflow.submit(session, ier, {**_draft(session), "id": "lrs-younger-learners"})
+    ag = session.get(Agreement, "ier-attainment-gaps")
+    before = dict(ag.spec)
+    later = ag.expiry_date + timedelta(days=90)
+    with pytest.raises(InvalidInput) as refused:
+        amend.propose(session, ier, ag.agreement_id, {"expiry": later.isoformat()},
+                      "extend")  # fmt: skip
+    assert refused.value.errors == ["data must be destroyed on or after expiry, "
+                                    "not before the share ends"]  # fmt: skip
+    changes = {"expiry": later.isoformat(), "destroy_by": later.isoformat(),
+               "datasets": {**amend.to_raw(ag.spec)["datasets"],
+                            "qualifications": {"justification": "later outcomes",
+                                               "items": {"grade": "outcome"}}}}
+    am = amend.propose(session, ier, ag.agreement_id, changes, "extend the study")
+    assert am.diff == {
+        "datasets.qualifications": [None, "later outcomes"],
+        "destroy_by": [before["destroy_by"], changes["destroy_by"]],
+        "expiry": [before["expiry"], changes["expiry"]],
+        "items.qualifications.grade": [None, "outcome"],
+    }
+    assert ag.spec == before and ag.version == 1
+    chief = actor(session, "cass.chief")
+    with pytest.raises(Conflict, match="quorate"):
+        amend.decide(session, chief, ag.agreement_id, am.amendment_id, True, "ok")
+    _panel(session, ag.agreement_id, am.amendment_id)
+    amend.decide(session, chief, ag.agreement_id, am.amendment_id, True, "ok")
+    assert ag.version == 2 and "qualifications.grade" in ag.spec["items"]
+    assert ag.expiry_date.isoformat() == changes["expiry"]
+    raw = amend.to_raw(ag.spec)["datasets"]
+    raw["census"]["items"]["upn"] = "to link with our own records"
+    with pytest.raises(InvalidInput, match="refused") as e:
+        amend.propose(session, ier, ag.agreement_id, {"datasets": raw}, "link")
+    assert e.value.errors == ["item census.upn identifies a pupil and cannot be "
+                              "shared at level pseudonymised"]  # fmt: skip
+
+
+def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
+    session, _ = seeded
+    op, chief = actor(session, None), actor(session, "cass.chief")
+    done = orgs.change_identity(session, op, "ofsted", "name", "Ofsted Ltd",
+                                "claims to be the new name of the inspectorate")
+    assert sorted(done) == ["ofsted-inspection", "ofsted-la-children",
+                            "ofsted-performance"]  # fmt: skip
+    ag = session.get(Agreement, "ofsted-inspection")
+    assert ag.status == "suspended"
+    (change,) = orgs.changes_of(session, "ofsted")
+    assert (change.old, change.new) == ("Ofsted", "Ofsted Ltd")
+    with pytest.raises(Conflict, match="identity must be re-approved"):
+        workflow.decide(session, chief, "ofsted-inspection", True, "looks fine")
+    with pytest.raises(Denied):
+        orgs.reinstate_org(session, op, "ofsted", "checked")
+    orgs.reinstate_org(session, chief, "ofsted", "identity checked")
+    workflow.decide(session, chief, "ofsted-inspection", True, "identity checked")
+    assert ag.status == "active"
+    last = session.scalars(sa.select(Transition).where(
+        Transition.agreement_id == "ofsted-inspection")
+        .order_by(Transition.transition_id.desc())).first()  # fmt: skip
+    assert (last.from_status, last.to_status) == ("suspended", "active")
+
+
+def test_only_the_chief_statistician_grants_deciding_roles(seeded: tuple) -> None:
+    session, _ = seeded
+    op, dora = actor(session, None), actor(session, "dora.ops")
+    with pytest.raises(Denied):
+        orgs.add_user(session, op, "eve", "Eve", "department", ["chief_statistician"])
+    with pytest.raises(Denied):
+        orgs.set_roles(session, dora, "dh.analyst", ["panel_member"])
+    with pytest.raises(Denied, match="own roles"):
+        orgs.set_roles(session, dora, "dora.ops", ["data_operations", "recipient"])
+    with pytest.raises(Conflict):
+        orgs.add_user(session, op, "operator", "Not me", "department", ["public"])
+    with pytest.raises(InvalidInput):
+        orgs.add_user(session, op, "../x", "Bad", "department", ["public"])
+    with pytest.raises(InvalidInput):
+        orgs.add_org(session, op, "Bad Org", "Bad", "regulator", "X-1")
+    orgs.set_roles(session, dora, "dh.analyst", [], active=False, reason="left")
+    with pytest.raises(Denied):
+        actor(session, "dh.analyst")
+    (change,) = [c for c in session.scalars(sa.select(UserChange)
+                 .where(UserChange.username == "dh.analyst"))
+                 if c.reason == "left"]  # fmt: skip
+    assert (change.roles_before, change.roles_after, change.changed_by) == (
+        ["recipient"], [], "dora.ops")
+
+
+def test_unknown_users_are_denied(session: Session) -> None:
+    with pytest.raises(Denied):
+        actor(session, "nobody")
+    assert not actor(session, None).may("decide")

@@ -1,0 +1,106 @@
+"""The public register and the privacy notice: every active agreement, no inactive
+one, and the releases made so far (read from the store)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from sqlalchemy.orm import Session
+
+from pupilshare import catalogue
+from pupilshare.config import Home
+from pupilshare.governance import db, seeds, workflow
+from pupilshare.governance.access import actor
+from pupilshare.governance.models import Agreement
+from pupilshare.governance.register import COLUMNS, write_register
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The seeds made live once per module in SQLite; each SQLite test starts from a
+    copy (PostgreSQL tests seed their own schema)."""
+    path = tmp_path_factory.mktemp("gov") / "seeded.sqlite"
+    url = f"sqlite:///{path}"
+    with db.factory(url)() as s:
+        out = seeds.load_all(s)
+    db.dispose(url)
+    return path, out
+
+
+def _seed(db_url: str, template: tuple[Path, Any]) -> tuple[Session, Any]:
+    if db_url.startswith("sqlite:///"):
+        shutil.copyfile(template[0], db_url.removeprefix("sqlite:///"))
+        return db.factory(db_url)(), template[1]
+    s = db.factory(db_url)()
+    return s, seeds.load_all(s)
+
+
+@pytest.fixture
+def session(db_url: str, template: tuple[Path, Any]) -> Iterator[Session]:
+    s, _ = _seed(db_url, template)
+    workflow.revoke(s, actor(s, "cass.chief"), "ons-matching", "study ended")
+    yield s
+    s.close()
+    db.dispose(db_url)
+
+
+def _releases(home: Home) -> None:
+    con = duckdb.connect(str(home.store_path))
+    con.execute("CREATE TABLE releases (release_id VARCHAR, agreement_id VARCHAR, "
+                "created_at TIMESTAMP, row_count BIGINT, level VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO releases VALUES ('r1', 'dh-ncmp', now(), 1200, 'x'), "
+                "('r2', 'dh-ncmp', now(), 1300, 'x'), "
+                "('r3', 'ons-matching', now(), 10, 'x')")  # fmt: skip
+    con.close()
+
+
+def test_register_has_every_active_agreement_and_its_releases(
+    session: Session, home: Home
+) -> None:
+    _releases(home)
+    paths = write_register(session, home, home.root / "register")
+    with paths["register_csv"].open() as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == COLUMNS
+    active = {a["id"] for a in seeds.read_seeds()["agreements"]} - {"ons-matching"}
+    assert {r["reference"] for r in rows if r["row_type"] == "agreement"} == active
+    assert all(r["reference"] != "ons-matching" for r in rows)
+    assert "lrs-younger-learners" not in {r["reference"] for r in rows}
+    dh = next(r for r in rows if r["reference"] == "dh-ncmp")
+    assert dh["releases_made"] == "2"
+    assert [r["release_id"] for r in rows if r["row_type"] == "release"] == ["r1", "r2"]
+    lrs = next(r for r in rows if r["reference"] == "lrs-uln-plr")
+    assert "census.upn (tier 4 not sensitive, identifying)" in lrs["items"]
+    assert lrs["decided_by"] == "Chief Statistician" and lrs["decision_date"]
+    assert lrs["opt_outs_applied"].startswith("yes")
+    html = paths["register_html"].read_text()
+    live_html, ended_html = html.split("Shares no longer in force")
+    assert live_html.count('<tr class="agreement">') == len(active)
+    assert "ons-matching" not in live_html and "ons-matching" in ended_html
+    with paths["ended_csv"].open() as f:
+        ended = list(csv.DictReader(f))
+    assert [(r["row_type"], r["reference"], r["status"]) for r in ended] == [
+        ("agreement", "ons-matching", "revoked"), ("release", "ons-matching", "")]
+
+
+def test_notice_names_every_live_share_and_nothing_else(
+    session: Session, home: Home
+) -> None:
+    paths = write_register(session, home, home.root / "register")
+    text = paths["notice_text"].read_text()
+    html = paths["notice_html"].read_text()
+    for ag_id in {a["id"] for a in seeds.read_seeds()["agreements"]} - {"ons-matching"}:
+        ag = session.get(Agreement, ag_id)
+        assert ag.purpose in text, ag_id
+        assert ag.organisation.name in text
+        assert ag.organisation.name.replace("'", "&#x27;") in html
+    assert "Office for National Statistics" not in text
+    assert session.get(Agreement, "ons-matching").purpose not in text
+    assert catalogue.dataset("ncmp").title in text
+    assert "14 agreements in force with 12 organisations" in text

@@ -1,0 +1,301 @@
+"""Releases end to end over a small linked world in DuckDB: population and opt-outs,
+pseudonyms per agreement, the output check blocking corrupted releases, records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pupilshare.config import Home
+from pupilshare.errors import Blocked
+from pupilshare.release import check, population, sample
+from pupilshare.release.build import build_release
+from pupilshare.release.plan import Population, ReleasePlan, Sdc, TableSpec
+from pupilshare.store import Store
+
+PSEUDO = ReleasePlan(
+    "AGR-1", "University", "SI 2009/1563", "research", "pseudonymised",
+    ("ks_results.academic_year", "ks_results.subject", "ks_results.outcome",
+     "ks_results.date_of_birth", "ks_results.surname", "pupil.pupil_pseudonym"),
+)  # fmt: skip
+ANON = ReleasePlan(
+    "AGR-DH", "Department of Health", "SI 2009/1563", "health", "anonymised",
+    ("ncmp.sex", "ncmp.school_year", "ncmp.la_code", "ncmp.health_area",
+     "ncmp.height_cm", "ncmp.weight_kg", "ncmp.bmi_centile", "ncmp.weight_category"),
+    opt_out_scope="health",
+)  # fmt: skip
+AGG = ReleasePlan(
+    "AGR-CQC", "Care Quality Commission", "SI 2009/1563", "health", "aggregate",
+    ("ncmp.la_code", "ncmp.weight_category"),
+    tables=(TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),),
+    opt_out_scope="health",
+)  # fmt: skip
+
+
+@pytest.fixture
+def world(home: Home) -> Store:
+    store = Store.open(home)
+    sample.make_world(store, pupils=600, seed=3)
+    population.ensure_opt_outs(store)
+    yield store
+    store.close()
+
+
+def _keys_in(store: Store, release_id: str) -> set[int]:
+    return {
+        r[0]
+        for r in store.rows(
+            "SELECT pupil_key FROM release_pupils WHERE release_id = ?", [release_id]
+        )
+    }
+
+
+def test_opt_outs_remove_pupils_from_every_level(world: Store, home: Home,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    first = build_release(world, home, AGG, tmp_path / "a")
+    before = _keys_in(world, first.release_id)
+    world.rows("INSERT INTO opt_outs VALUES (5, 'all', now()), (6, 'health', now()),"
+               " (7, 'marketing', now())")  # fmt: skip
+    for i, plan in enumerate((AGG, ANON)):
+        m = build_release(world, home, plan, tmp_path / f"b{i}")
+        keys = _keys_in(world, m.release_id)
+        assert not keys & {5, 6}
+    assert {5, 6, 7} <= before and 7 in keys  # another purpose's opt-out is not ours
+
+
+def test_pseudonyms_are_stable_within_an_agreement_and_differ_across(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    other = ReleasePlan(**{**PSEUDO.__dict__, "agreement_id": "AGR-2"})
+    a = pq.read_table(Path(build_release(world, home, PSEUDO, tmp_path / "a").out_dir)
+                      / "ks_results.parquet")  # fmt: skip
+    a2 = pq.read_table(Path(build_release(world, home, PSEUDO, tmp_path / "a2").out_dir)
+                       / "ks_results.parquet")  # fmt: skip
+    b = pq.read_table(Path(build_release(world, home, other, tmp_path / "b").out_dir)
+                      / "ks_results.parquet")  # fmt: skip
+    pa_, pa2, pb = (set(t.column("pupil_pseudonym").to_pylist()) for t in (a, a2, b))
+    assert pa_ == pa2 and len(pa_) == 600
+    assert not pa_ & pb
+    assert "surname" not in a.column_names
+    assert a.column("date_of_birth_month").to_pylist()[0][4] == "-"
+    assert not list(world.rows("SELECT * FROM information_schema.tables "
+                               "WHERE table_name ILIKE '%key%'"))  # fmt: skip
+    assert (home.keys_dir / "AGR-1.key").stat().st_mode & 0o077 == 0
+
+
+def test_anonymised_release_is_k_anonymous_and_reports_risk(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    m = build_release(world, home, ANON, tmp_path / "o")
+    t = pq.read_table(Path(m.out_dir) / "ncmp.parquet")
+    sizes = t.group_by(["sex", "school_year", "la_code", "health_area"]).aggregate(
+        [([], "count_all")]
+    )
+    assert min(sizes.column("count_all").to_pylist()) >= 10
+    risk = m.risk["ncmp"]
+    assert risk["prosecutor_risk_max"] <= 0.1 and risk["sample_uniques_after"] == 0
+    manifest = json.loads((Path(m.out_dir) / "manifest.json").read_text())
+    names = {f["name"] for f in manifest["files"]}
+    assert names == {"ncmp.parquet", "ncmp.csv", "README.txt"}
+    recorded = world.rows("SELECT row_count, manifest_sha256 FROM releases")
+    assert recorded[0][0] == t.num_rows
+
+
+def _staged(world: Store, home: Home, plan: ReleasePlan, tmp_path: Path):
+    """A release built and delivered, then copied back for corrupting."""
+    m = build_release(world, home, plan, tmp_path / "good")
+    pupils = world.arrow("SELECT pupil_key FROM release_pupils WHERE release_id = ?",
+                         [m.release_id])  # fmt: skip
+    return Path(m.out_dir), pupils
+
+
+def _rewrite(path: Path, table) -> None:
+    pq.write_table(table, path)
+    manifest = json.loads((path.parent / "manifest.json").read_text())
+    for f in manifest["files"]:
+        if f["name"] == path.name:
+            import hashlib
+
+            f["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (path.parent / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_checker_passes_a_good_release_and_blocks_corrupted_ones(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    out, pupils = _staged(world, home, PSEUDO, tmp_path)
+    assert check.check_release(world, home, PSEUDO, out, pupils) == []
+    f = out / "ks_results.parquet"
+    t = pq.read_table(f)
+    _rewrite(f, t.append_column("surname", t.column("subject")))
+    reasons = check.check_release(world, home, PSEUDO, out, pupils)
+    assert any("column surname is outside" in r for r in reasons)
+    _rewrite(f, t)
+    world.rows("INSERT INTO opt_outs VALUES (9, 'research', now())")
+    reasons = check.check_release(world, home, PSEUDO, out, pupils)
+    assert any("opted-out" in r for r in reasons)
+    (out / "ks_results.csv").write_text("tampered")
+    assert any("SHA-256" in r for r in check.check_release(world, home, PSEUDO, out,
+                                                               pupils))  # fmt: skip
+
+
+def test_checker_blocks_k_failure(world: Store, home: Home, tmp_path: Path) -> None:
+    out, pupils = _staged(world, home, ANON, tmp_path)
+    f = out / "ncmp.parquet"
+    t = pq.read_table(f)
+    _rewrite(f, t.slice(0, t.num_rows - 3).concat_arrays if False else
+             t.slice(0, 3))  # fmt: skip
+    big = pq.read_table(f)
+    import pyarrow as pa
+
+    odd = big.set_column(big.column_names.index("la_code"), "la_code",
+                         pa.array(["999", "201", "201"]))  # fmt: skip
+    _rewrite(f, odd)
+    reasons = check.check_release(world, home, ANON, out, pupils)
+    assert any("k-anonymity fails" in r for r in reasons)
+
+
+def test_checker_blocks_small_and_recoverable_cells(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    plan = ReleasePlan(**{**AGG.__dict__, "sdc": Sdc(threshold=40)})
+    out, pupils = _staged(world, home, plan, tmp_path)
+    f = out / "by_la.parquet"
+    t = pq.read_table(f)
+    assert check.check_release(world, home, plan, out, pupils) == []
+    sym = t.column("symbol").to_pylist()
+    assert "c" in sym
+    import pyarrow as pa
+
+    # Publish every suppressed cell but one: the last is then recoverable.
+    hidden = [i for i, s in enumerate(sym) if s == "c"]
+    values = t.column("value").to_pylist()
+    truth = build_true_values(world, plan, t)
+    for i in hidden[1:]:
+        values[i], sym[i] = truth[i], None
+    corrupted = t.set_column(t.column_names.index("value"), "value",
+                             pa.array(values, pa.int64()))  # fmt: skip
+    corrupted = corrupted.set_column(corrupted.column_names.index("symbol"), "symbol",
+                                     pa.array(sym, pa.string()))  # fmt: skip
+    _rewrite(f, corrupted)
+    reasons = check.check_release(world, home, plan, out, pupils)
+    assert any("under the threshold" in r for r in reasons)
+    assert any("can be recovered" in r for r in reasons)
+
+
+def build_true_values(world: Store, plan: ReleasePlan, t) -> list[int]:
+    from pupilshare.release import aggregate, population
+
+    view = population.eligible(world, plan, "ncmp")
+    spec = plan.tables[0]
+    cells = world.arrow(aggregate.cells_sql(spec, view, 2))
+    cube = aggregate.cube_from_cells(spec, cells, 2)
+    raw = aggregate.sdc.to_arrow(cube, Sdc(), integer=True)
+    assert raw.column("la_code").to_pylist() == t.column("la_code").to_pylist()
+    return raw.column("value").to_pylist()
+
+
+def test_a_blocked_release_delivers_nothing(world: Store, home: Home,
+                                            tmp_path: Path) -> None:  # fmt: skip
+    world.rows("INSERT INTO opt_outs VALUES (1, 'research', now())")
+    plan = ReleasePlan(**{**PSEUDO.__dict__, "opt_out_scope": "research"})
+    # Sabotage the one population function: the checker must still catch it.
+    original = population.opt_out_scopes
+    population.opt_out_scopes = lambda p: ("nothing",)
+    try:
+        with pytest.raises(Blocked) as e:
+            build_release(world, home, plan, tmp_path / "o")
+    finally:
+        population.opt_out_scopes = original
+    assert any("opted-out" in r for r in e.value.errors)
+    assert not (tmp_path / "o").exists()
+    assert not list(home.releases_dir.iterdir())
+
+
+def test_a_killed_release_delivers_nothing(world: Store, home: Home,
+                                           tmp_path: Path) -> None:  # fmt: skip
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(PSEUDO.to_json())
+    world.close()
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": "src", "PUPILSHARE_RELEASE_PAUSE": "5"}
+    script = (
+        "import sys; from pathlib import Path; from pupilshare.config import Home; "
+        "from pupilshare.store import Store; "
+        "from pupilshare.release.build import build_release; "
+        "from pupilshare.release.plan import plan_from_json; "
+        "home = Home(Path(sys.argv[1])); store = Store.open(home); "
+        "build_release(store, home, plan_from_json(Path(sys.argv[2]).read_text()), "
+        "Path(sys.argv[3]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(home.root), str(plan_file), str(out)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        staged = list(home.releases_dir.glob(".staging-*/*.parquet"))
+        if staged:
+            break
+        time.sleep(0.1)
+    assert staged, "release never started writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    store = Store.open(home)
+    try:
+        assert store.rows("SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_name = 'releases'")[0][0] == 0 or \
+            store.rows("SELECT count(*) FROM releases")[0][0] == 0  # fmt: skip
+    finally:
+        store.close()
+
+
+def test_cli_release_from_a_plan_file(
+    world: Store, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pupilshare.cli import main
+    from pupilshare.release import runner
+
+    monkeypatch.setattr(runner, "_governance", lambda: None)  # no records here
+
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(AGG.to_json())
+    world.close()
+    code = main(["--home", str(home.root), "release", "AGR-CQC", "--out",
+                 str(tmp_path / "cli"), "--plan", str(plan_file)])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "cli" / "by_la.csv").exists()
+    assert main(["--home", str(home.root), "release", "OTHER", "--out",
+                 str(tmp_path / "x"), "--plan", str(plan_file)]) == 2  # fmt: skip
+
+
+def test_status_reports_releases(world: Store, home: Home, tmp_path: Path) -> None:
+    from pupilshare.status import store_status
+
+    build_release(world, home, AGG, tmp_path / "s")
+    world.close()
+    report = store_status(home)
+    assert report["releases"]["delivered"] == 1
+    assert report["releases"]["by_level"] == {"aggregate": 1}
+
+
+def test_identified_release_carries_the_index_identifiers(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
+                       ("census.upn", "census.surname", "pupil.upn"),
+                       population=Population(la_codes=("201",)))  # fmt: skip
+    m = build_release(world, home, plan, tmp_path / "i")
+    t = pq.read_table(Path(m.out_dir) / "census.parquet")
+    assert t.column_names == ["upn", "surname", "pupil_upn"]
+    assert t.num_rows > 0
+    assert t.column("upn").to_pylist() == t.column("pupil_upn").to_pylist()

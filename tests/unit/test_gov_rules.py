@@ -1,0 +1,135 @@
+"""The submission rules: each refusal, and the rules as properties of the catalogue."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pupilshare import catalogue
+from pupilshare.governance import rules, terms
+from pupilshare.release.plan import LEVELS
+
+TODAY = date(2026, 12, 1)
+GATEWAY = {"gateway_id": "gw", "levels": list(LEVELS),
+           "datasets": ["census", "ks_results", "pupil"], "min_age": None,
+           "max_age": None}  # fmt: skip
+ORG = {"org_id": "org", "name": "Org", "status": "active", "min_pupil_age": None,
+       "users": ["u1"]}  # fmt: skip
+
+
+def make(level: str = "pseudonymised", items: dict[str, list[str]] | None = None,
+         **extra: Any) -> dict[str, Any]:  # fmt: skip
+    items = items or {"census": ["ncyear", "sex"]}
+    raw = {"id": "a1", "title": "t", "recipient": "org", "gateway": "gw",
+           "purpose": "study things", "level": level, "start": "today",
+           "expiry": "today+100", "destroy_by": "today+200", "users": ["u1"],
+           "datasets": {ds: {"justification": "needed",
+                             "items": {i: "needed" for i in names}}
+                        for ds, names in items.items()},
+           **extra}  # fmt: skip
+    return terms.normalise(raw, TODAY)
+
+
+def check(t: dict[str, Any], gw: dict[str, Any] | None = None,
+          org: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
+    return rules.check(t, {**GATEWAY, **(gw or {})}, {**ORG, **(org or {})})
+
+
+def test_a_proper_submission_passes() -> None:
+    assert check(make()) == []
+
+
+def test_identifying_items_refused_unless_identified() -> None:
+    for level in ("pseudonymised", "anonymised", "aggregate"):
+        t = make(level, {"census": ["upn", "surname", "ncyear"]},
+                 tables=[{"name": "x", "dataset": "census", "rows": ["ncyear"]}]
+                 if level == "aggregate" else [])  # fmt: skip
+        reasons = check(t)
+        assert any("census.upn identifies" in r for r in reasons)
+        assert any("census.surname identifies" in r for r in reasons)
+        assert not any("ncyear" in r for r in reasons)
+    assert check(make("identified", {"census": ["upn"]})) == []
+
+
+def test_under_14s_refused_to_the_learning_records_service() -> None:
+    lrs = {"name": "Learning Records Service", "min_pupil_age": 14}
+    reasons = check(make(population={"year_groups": ["9", "10"]}), org=lrs)
+    assert any("only pupils aged 14 and over" in r for r in reasons)
+    assert check(make(population={"min_age": 14}), org=lrs) == []
+    # no stated population means every age, under-14s included
+    assert check(make(), org=lrs)
+
+
+def test_items_from_a_dataset_the_gateway_does_not_cover() -> None:
+    reasons = check(make(items={"ncmp": ["height_cm"], "census": ["sex"]}))
+    assert reasons == ["gateway gw does not cover dataset ncmp"]
+
+
+def test_population_outside_the_gateways_age_limits() -> None:
+    gw = {"min_age": 4, "max_age": 12}
+    assert check(make(population={"year_groups": ["R", "6"]}), gw) == []
+    low = check(make(population={"min_age": 3}), gw)
+    assert any("younger than 4" in r for r in low)
+    high = check(make(population={"year_groups": ["9"]}), gw)
+    assert any("older than 12" in r for r in high)
+
+
+def test_every_reason_is_given_at_once() -> None:
+    t = make("anonymised", {"census": ["upn"], "ncmp": ["height_cm"]},
+             population={"min_age": 10})  # fmt: skip
+    t["items"]["census.upn"] = ""
+    reasons = check(t, {"levels": ["aggregate"], "min_age": 14},
+                    {"status": "suspended"})  # fmt: skip
+    for fragment in ("no justification", "identifies", "does not allow level",
+                     "does not cover dataset ncmp", "younger than 14",
+                     "re-approved"):  # fmt: skip
+        assert any(fragment in r for r in reasons), fragment
+
+
+def test_aggregate_needs_tables_over_requested_items() -> None:
+    assert "an aggregate share must specify its tables" in check(make("aggregate"))
+    t = make("aggregate", tables=[{"name": "x", "dataset": "census",
+                                   "rows": ["ethnicity"]}])  # fmt: skip
+    assert any("census.ethnicity is not one of the requested" in r for r in check(t))
+    f = make("aggregate", tables=[{"name": "x", "dataset": "census", "rows": ["sex"],
+                                   "filters": {"ncyear": ["6"]}}])  # fmt: skip
+    assert check(f) == []
+    f["tables"][0]["filters"] = {"fsm_eligible": ["Y"]}
+    assert check(f) == ["table x: census.fsm_eligible is not one of the requested "
+                        "items"]  # fmt: skip
+
+
+def test_named_users_of_the_recipient_only() -> None:
+    assert any("not a named user" in r for r in check(make(users=["stranger"])))
+
+
+PUPIL_ITEMS = [i.ref for d in catalogue.DATASETS.values() for i in d.items
+               if d.name in GATEWAY["datasets"]]  # fmt: skip
+
+
+@given(st.sets(st.sampled_from(PUPIL_ITEMS), min_size=1, max_size=8),
+       st.sampled_from(LEVELS))  # fmt: skip
+def test_identifying_refusal_is_exactly_the_catalogue_flag(refs: set[str],
+                                                           level: str) -> None:
+    items: dict[str, list[str]] = {}
+    for ref in refs:
+        ds, name = ref.split(".")
+        items.setdefault(ds, []).append(name)
+    t = make(level, items)
+    flagged = {r.split()[1] for r in check(t) if "identifies a pupil" in r}
+    expected = {r for r in refs if catalogue.item(r).identifying}
+    assert flagged == (expected if level != "identified" else set())
+
+
+@given(st.lists(st.sampled_from(["R", *map(str, range(1, 14))]), min_size=1),
+       st.integers(3, 18))  # fmt: skip
+def test_year_groups_bound_the_population_ages(groups: list[str], floor: int) -> None:
+    lo, hi = rules.population_ages({"year_groups": groups})
+    assert lo == min(rules.year_group_ages(g)[0] for g in groups)
+    assert hi == max(rules.year_group_ages(g)[1] for g in groups)
+    refused = bool(check(make(population={"year_groups": groups}),
+                         org={"min_pupil_age": floor}))  # fmt: skip
+    assert refused == (lo < floor)

@@ -1,0 +1,55 @@
+"""Agreement terms: reading, relative dates, and amendments as exact differences."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pupilshare.errors import InvalidInput
+from pupilshare.governance import terms
+from pupilshare.governance.amend import to_raw
+from pupilshare.governance.seeds import read_seeds
+
+TODAY = date(2026, 12, 1)
+
+
+@given(st.integers(-5000, 5000))
+def test_relative_dates(days: int) -> None:
+    text = f"today{'+' if days >= 0 else '-'}{abs(days)}"
+    assert terms.parse_date(text, TODAY) == TODAY + timedelta(days=days)
+
+
+def test_unreadable_terms_list_every_problem() -> None:
+    with pytest.raises(InvalidInput) as e:
+        terms.normalise({"id": "x", "level": "secret", "colour": "red",
+                         "frequency": "hourly"}, TODAY)  # fmt: skip
+    text = " ".join(e.value.errors)
+    for fragment in ("colour: not a term", "purpose: required", "'secret'",
+                     "'hourly'", "expiry: required", "datasets"):  # fmt: skip
+        assert fragment in text
+
+
+SEEDS = [terms.normalise(a, TODAY) for a in read_seeds()["agreements"]]
+
+
+@given(st.sampled_from(SEEDS), st.sampled_from(SEEDS))
+def test_a_diff_applied_gives_the_amended_terms(a: dict, b: dict) -> None:
+    d = terms.diff(a, b)
+    assert terms.normalise(to_raw(terms.apply_diff(a, d)), TODAY) == b
+    assert (d == {}) == (a == b)
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "A1", "x", "a b", "a/b", "-a"])
+def test_ids_are_safe_directory_names(bad: str) -> None:
+    raw = {**read_seeds()["agreements"][0], "id": bad}
+    with pytest.raises(InvalidInput) as e:
+        terms.normalise(raw, TODAY)
+    assert any(x.startswith("id:") for x in e.value.errors)
+
+
+def test_to_raw_inverts_normalise() -> None:
+    for t in SEEDS:
+        assert terms.normalise(to_raw(t), TODAY) == t
