@@ -255,3 +255,32 @@ def test_history_keeps_every_name_and_postcode_seen(matched: Home) -> None:
     assert rows(matched, "SELECT count(DISTINCT pupil_key) FROM pupil_history") == (
         rows(matched, "SELECT count(*) FROM pupils")
     )
+
+
+def test_two_pupils_sharing_name_and_birth_date_stay_apart(home: Home) -> None:
+    # Two census pupils alike in all but UPN, and a UPN-less record like both: the
+    # record may join one of them, but never merge the two.
+    twins = [
+        _census("A201361424123", "2012-03-04"),
+        _census("R936401223457", "2012-03-04"),
+    ]
+    survey = {
+        "collected_date": "2025-03-01",
+        "surname": "OKONJO",
+        "forename": "AMARA",
+        "date_of_birth": "2012-03-04",
+        "sex": "F",
+        "postcode": "LS1 4AB",
+        "parent_name": "N OKONJO",
+        "contact_consent": "Y",
+    }
+    with Store.open(home) as store:
+        add_records(store, "census", twins)
+        add_records(store, "survey_contacts", [survey])
+        r = run_match(store, home, reference_date=REF)
+        assert r.pupils == 2
+        upns = store.rows(
+            "SELECT pupil_key, count(*) FROM pupil_identifiers "
+            "WHERE kind = 'upn' GROUP BY 1"
+        )
+        assert sorted(n for _, n in upns) == [1, 1]

@@ -2,8 +2,8 @@
 date of birth (exactly, or with day and month swapped) links a profile for certain.
 
 Each pass is one SQL statement over the temp table ``match_profiles``. Profiles that
-share an identifier the index has never seen become one new pupil, keyed on the
-identifier and the group's most common date of birth.
+share an identifier the index has never seen form a group (``match_groups``), which
+the probabilistic pass keeps together.
 """
 
 from __future__ import annotations
@@ -49,26 +49,25 @@ def match_index_sql(pass_name: str) -> str:
     """
 
 
-def new_groups_sql(pass_name: str, first_key: int) -> str:
-    """Group unlinked profiles on an identifier unseen by the index: one new pupil per
-    identifier, holding the profiles that agree with its most common date of birth."""
-    col, ok, kinds, method = PASSES[pass_name]
+def groups_sql(pass_name: str) -> str:
+    """Unlinked profiles sharing an identifier the index has not seen, as
+    (profile_id, grp): the profiles that agree with the identifier's most common date
+    of birth. A group is one person; whether that person is already in the index
+    under other details is for the probabilistic pass to say."""
+    col, ok, kinds, _ = PASSES[pass_name]
     kind_list = ", ".join(f"'{k}'" for k in kinds)
     return f"""
-    UPDATE match_profiles AS m
-    SET pupil_key = g.pupil_key, method = '{method}', match_probability = 1.0
-    FROM (
-        SELECT {col} AS ident, arg_max(date_of_birth, n) AS dob,
-            {first_key} - 1 + row_number() OVER (ORDER BY {col}) AS pupil_key
-        FROM (
+    SELECT m.profile_id, '{pass_name}:' || m.{col} AS grp
+    FROM match_profiles m JOIN (
+        SELECT {col} AS ident, arg_max(date_of_birth, n) AS dob FROM (
             SELECT {col}, date_of_birth, sum(records) AS n FROM match_profiles
             WHERE pupil_key IS NULL AND {ok} AND date_of_birth IS NOT NULL
               AND {col} NOT IN (SELECT value FROM pupil_identifiers
                                 WHERE kind IN ({kind_list}))
             GROUP BY ALL
         ) GROUP BY {col}
-    ) AS g
-    WHERE m.pupil_key IS NULL AND m.{ok} AND m.{col} = g.ident
+    ) AS g ON m.{col} = g.ident
+    WHERE m.pupil_key IS NULL AND m.{ok}
       AND {dob_agrees_sql("m.date_of_birth", "g.dob")}
     """
 

@@ -10,17 +10,21 @@ from pupilshare.store import Store
 
 
 def create_pupils_sql(run: int) -> str:
-    """A pupils row for every key given to a profile that the index does not hold yet,
-    from the group's most recent profile (a valid UPN preferred)."""
+    """A pupils row for every key given to a profile that the index does not hold yet:
+    the names, birth date and sex of its most frequent profile, its newest postcode."""
     return f"""
     INSERT INTO pupils
-    SELECT pupil_key, CASE WHEN upn_ok THEN upn END, CASE WHEN uln_ok THEN uln END,
-        forename, surname, date_of_birth, sex, postcode, {run}
+    SELECT pupil_key, arg_max(upn, event_date) FILTER (WHERE upn_ok),
+        arg_max(uln, records) FILTER (WHERE uln_ok),
+        arg_max(forename, records) FILTER (WHERE forename IS NOT NULL),
+        arg_max(surname, records) FILTER (WHERE surname IS NOT NULL),
+        arg_max(date_of_birth, records) FILTER (WHERE date_of_birth IS NOT NULL),
+        arg_max(sex, records) FILTER (WHERE sex IS NOT NULL),
+        arg_max(postcode, event_date) FILTER (WHERE postcode IS NOT NULL), {run}
     FROM match_profiles
     WHERE pupil_key IS NOT NULL
       AND pupil_key NOT IN (SELECT pupil_key FROM pupils)
-    QUALIFY row_number() OVER (PARTITION BY pupil_key
-        ORDER BY upn_ok DESC, event_date DESC NULLS LAST, records DESC, profile_id) = 1
+    GROUP BY pupil_key
     """
 
 
@@ -58,17 +62,25 @@ def add_identifiers_sql() -> str:
 
 
 def refresh_pupils_sql() -> str:
-    """Bring each pupil's name and postcode up to its newest exactly matched record
-    (a probabilistic match may carry a typo, so it never overwrites)."""
+    """Each pupil touched by the run shows its most common names in its history (a
+    typo in one record never wins) and its newest postcode."""
     return """
-    UPDATE pupils SET forename = n.forename, surname = n.surname,
+    UPDATE pupils SET forename = coalesce(n.forename, pupils.forename),
+        surname = coalesce(n.surname, pupils.surname),
         postcode = coalesce(n.postcode, pupils.postcode)
     FROM (
-        SELECT pupil_key, forename, surname, postcode FROM match_profiles
-        WHERE pupil_key IS NOT NULL AND event_date IS NOT NULL
-          AND method LIKE 'exact%' AND forename IS NOT NULL AND surname IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY pupil_key
-            ORDER BY event_date DESC, records DESC, profile_id) = 1
+        SELECT pupil_key,
+            arg_max(forename, records) FILTER (WHERE forename IS NOT NULL)
+                AS forename,
+            arg_max(surname, records) FILTER (WHERE surname IS NOT NULL) AS surname,
+            arg_max(postcode, last_seen) FILTER (WHERE postcode IS NOT NULL)
+                AS postcode
+        FROM (SELECT pupil_key, forename, surname, postcode,
+                  sum(records) AS records, max(last_seen) AS last_seen
+              FROM pupil_history
+              WHERE pupil_key IN (SELECT pupil_key FROM match_profiles)
+              GROUP BY ALL)
+        GROUP BY pupil_key
     ) AS n
     WHERE n.pupil_key = pupils.pupil_key
     """
@@ -89,10 +101,12 @@ def history_sql(run: int) -> str:
     """The person fields each pupil's new records carried, with when they were seen."""
     return f"""
     INSERT INTO pupil_history
-    SELECT pupil_key, forename, surname, date_of_birth, sex, postcode,
-        min(event_date), max(event_date), sum(records), {run}
+    SELECT pupil_key, CASE WHEN upn_ok THEN upn END AS upn,
+        CASE WHEN former_ok THEN former_upn END AS former_upn, forename, surname,
+        former_surname, date_of_birth, sex, postcode, min(event_date),
+        max(event_date), sum(records), {run}
     FROM match_profiles WHERE pupil_key IS NOT NULL
-    GROUP BY pupil_key, forename, surname, date_of_birth, sex, postcode
+    GROUP BY ALL
     """
 
 

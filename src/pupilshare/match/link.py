@@ -22,7 +22,8 @@ def _read_sql(path: Path, side: str, has_upn: bool) -> str:
     upn = "nullif(upper(trim(upn)), '')" if has_upn else "NULL::VARCHAR"
     return f"""
     (SELECT '{side}' || id AS unique_id, {_name_sql("forename")} AS forename,
-        {_name_sql("surname")} AS surname, try_cast(dob AS DATE) AS date_of_birth,
+        {_name_sql("surname")} AS surname, NULL::VARCHAR AS former_surname,
+        try_cast(dob AS DATE) AS date_of_birth,
         upper(sex) AS sex, {postcode_sql("postcode")} AS postcode,
         {upn} AS upn, NULL::VARCHAR AS former_upn
      FROM read_csv('{path}', all_varchar = true, header = true))

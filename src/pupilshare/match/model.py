@@ -11,6 +11,7 @@ store and a match run's writes stay one transaction.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +29,6 @@ DEFAULT_MODEL = Path(__file__).with_name("default-model.json")
 
 # EM samples this many records at most: plenty for m, bounded time at 1 M pupils.
 EM_RECORDS = 200_000
-
-# Columns every Splink input has (``unique_id`` first).
-COLUMNS = (
-    "unique_id",
-    "forename",
-    "surname",
-    "date_of_birth",
-    "dob_s",
-    "sex",
-    "postcode",
-    "upn",
-    "former_upn",
-)
 
 
 def _dob_comparison() -> dict[str, Any]:
@@ -109,6 +97,35 @@ def _upn_comparison() -> dict[str, Any]:
     }
 
 
+def _other_surname_comparison() -> dict[str, Any]:
+    cross = "(surname_l = former_surname_r OR former_surname_l = surname_r)"
+    return {
+        "output_column_name": "other_surname",
+        "comparison_levels": [
+            {
+                "sql_condition": "coalesce(former_surname_l, former_surname_r) IS NULL",
+                "label_for_charts": "null",
+                "is_null_level": True,
+            },
+            # Too rare for EM to estimate (it can drive m to 0), so m is set: about
+            # 1 in 50 of a pupil's records carry a surname it also used.
+            {
+                "sql_condition": f"coalesce({cross}, false)",
+                "label_for_charts": "surname matches a surname also used",
+                "m_probability": 0.02,
+                "fix_m_probability": True,
+            },
+            {
+                "sql_condition": "ELSE",
+                "label_for_charts": "all other",
+                "m_probability": 0.98,
+                "fix_m_probability": True,
+            },
+        ],
+        "comparison_description": "surname against former or other surnames",
+    }
+
+
 BLOCKING_RULES = [
     # Each rule keeps blocks small at 1 M pupils (a birth date holds ~200 pupils, so
     # date plus an initial holds ~10); together they catch any single field's error.
@@ -134,6 +151,7 @@ def settings() -> SettingsCreator:
             cl.ExactMatch("sex"),
             cl.PostcodeComparison("postcode"),
             _upn_comparison(),
+            _other_surname_comparison(),
         ],
         blocking_rules_to_generate_predictions=BLOCKING_RULES,
         retain_intermediate_calculation_columns=True,
@@ -145,13 +163,15 @@ class Model:
     """A Splink linker on a private DuckDB connection over one input table."""
 
     def __init__(self, records: pa.Table, model_path: Path | None = None) -> None:
-        self.con = duckdb.connect()
+        # spill to the system's temp directory, never the working directory
+        spill = Path(tempfile.gettempdir()) / "pupilshare-splink"
+        self.con = duckdb.connect(config={"temp_directory": str(spill)})
         self.api = DuckDBAPI(self.con)
         self.api.register(records, table_name="_all_in")
         self._all = self.api.register("_all_in", table_name="all_records")
         loaded = model_path is not None and model_path.exists()
         spec = str(model_path) if loaded else settings()
-        self.linker = Linker(self._all, spec, log_level=logging.WARNING)
+        self.linker = Linker(self._all, spec, log_level=logging.ERROR)
         self.trained = loaded
         self.rows = max(records.num_rows, 1)
         self._n = 0
@@ -182,7 +202,7 @@ class Model:
         try:
             self.train()
         except (EMTrainingException, SplinkException, ValueError) as e:
-            log.warning("match model not trained: %s", type(e).__name__)
+            log.warning("match model not trained: %s: %s", type(e).__name__, e)
             return False
         return True
 
@@ -282,7 +302,7 @@ def build_default_model(pupils: int = 4000) -> Path:
 
     from pupilshare.match.records import splink_input_sql, stage
     from pupilshare.match.sample import generate
-    from pupilshare.match.tables import ensure_tables
+    from pupilshare.match.tables import arrow, ensure_tables
     from pupilshare.store import Store
 
     with tempfile.TemporaryDirectory() as tmp, Store() as store:
@@ -290,7 +310,7 @@ def build_default_model(pupils: int = 4000) -> Path:
         ensure_tables(store)
         stage(store)
         sql = "(SELECT 'r' || profile_id AS unique_id, * FROM match_profiles)"
-        model = Model(store.arrow(splink_input_sql(sql)))
+        model = Model(arrow(store, splink_input_sql(sql)))
         model.train()
         model.save(DEFAULT_MODEL)
         model.close()

@@ -17,17 +17,30 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from pupilshare.match.records import splink_input_sql
-from pupilshare.match.tables import one
+from pupilshare.match.tables import arrow, one
 from pupilshare.store import Store
 
 if TYPE_CHECKING:
     from pupilshare.match.model import Model
 
 INDEX_SQL = """
-    (SELECT 'p' || p.pupil_key AS unique_id, p.*, f.former_upn
-     FROM pupils p LEFT JOIN (
+    (SELECT 'p' || p.pupil_key AS unique_id, p.*, f.former_upn, h.former_surname
+     FROM pupils p
+     LEFT JOIN (
         SELECT pupil_key, min(value) AS former_upn FROM pupil_identifiers
-        WHERE kind = 'former_upn' GROUP BY pupil_key) f USING (pupil_key))
+        WHERE kind = 'former_upn' GROUP BY pupil_key) f USING (pupil_key)
+     LEFT JOIN (
+        -- a surname the pupil was also known by: a former surname given, or another
+        -- surname its records carried
+        SELECT h.pupil_key, coalesce(max(h.former_surname),
+            arg_max(h.surname, h.records) FILTER (WHERE h.surname <> p.surname))
+            AS former_surname
+        FROM (SELECT pupil_key, surname, former_surname, records FROM pupil_history
+              UNION ALL
+              SELECT pupil_key, surname, former_surname, records FROM match_profiles
+              WHERE pupil_key IS NOT NULL) h
+        JOIN pupils p USING (pupil_key)
+        GROUP BY h.pupil_key) h USING (pupil_key))
 """
 REMAINING_SQL = """
     (SELECT 'r' || profile_id AS unique_id, * FROM match_profiles
@@ -66,11 +79,41 @@ def explain_sql(labels: dict[str, dict[int, str]], columns: list[str]) -> str:
 def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table]:
     """(pairs profile->pupil above the lower threshold, pairs profile->profile above
     the upper threshold), as Arrow tables."""
-    index = store.arrow(splink_input_sql(INDEX_SQL))
-    remaining = store.arrow(splink_input_sql(REMAINING_SQL))
+    index = arrow(store, splink_input_sql(INDEX_SQL))
+    remaining = arrow(store, splink_input_sql(REMAINING_SQL))
     between = model.between(index, remaining, t.lower)
     within = model.within(remaining, t.upper)
     return between, within
+
+
+# A group holding two different unseen UPNs (joined through a record without one, as
+# when two pupils share name and birth date) is split: each UPN stays its own
+# person, and each record without a UPN goes with the UPN it is most like.
+SPLIT_CONFLICTS_SQL = """
+CREATE OR REPLACE TEMP TABLE match_relabel AS
+WITH conflict AS (
+    SELECT c.label FROM match_cc c JOIN match_groups g ON g.profile_id = c.node
+    WHERE g.grp LIKE 'upn:%' GROUP BY c.label HAVING count(DISTINCT g.grp) > 1
+), members AS (
+    SELECT node FROM match_cc WHERE label IN (SELECT label FROM conflict)
+), grouped AS (
+    SELECT profile_id AS node, min(profile_id) OVER (PARTITION BY grp) AS label
+    FROM match_groups
+    WHERE grp LIKE 'upn:%' AND profile_id IN (SELECT node FROM members)
+), e AS (
+    SELECT a AS x, b AS y, p FROM match_edges UNION ALL
+    SELECT b, a, p FROM match_edges
+), loose AS (
+    SELECT e.x AS node, arg_max(g.label, e.p) AS label
+    FROM e JOIN grouped g ON g.node = e.y
+    WHERE e.x IN (SELECT node FROM members) AND e.x NOT IN (SELECT node FROM grouped)
+    GROUP BY e.x
+)
+SELECT node, label FROM grouped
+UNION ALL SELECT node, label FROM loose
+UNION ALL SELECT node, node FROM members
+WHERE node NOT IN (SELECT node FROM grouped) AND node NOT IN (SELECT node FROM loose)
+"""
 
 
 def decide(
@@ -86,7 +129,9 @@ def decide(
     filling the review queue."""
     best = _best(between, explain_sql(model.level_labels(), between.column_names))
     store.register("_best", best)
-    store.register("_within", within.select(["unique_id_l", "unique_id_r"]))
+    store.register(
+        "_within", within.select(["unique_id_l", "unique_id_r", "match_probability"])
+    )
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_best AS
         SELECT CAST(substr(unique_id_r, 2) AS UBIGINT) AS profile_id,
@@ -102,7 +147,12 @@ def decide(
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_edges AS
         SELECT CAST(substr(unique_id_l, 2) AS UBIGINT) AS a,
-            CAST(substr(unique_id_r, 2) AS UBIGINT) AS b FROM _within""")
+            CAST(substr(unique_id_r, 2) AS UBIGINT) AS b, match_probability AS p
+        FROM _within
+        UNION ALL
+        SELECT m.a, g.profile_id, 1.0 FROM (
+            SELECT grp, min(profile_id) AS a FROM match_groups GROUP BY grp) AS m
+        JOIN match_groups g USING (grp) WHERE g.profile_id <> m.a""")
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_cc AS
         SELECT profile_id AS node, profile_id AS label FROM match_profiles
@@ -132,23 +182,34 @@ def decide(
                         JOIN match_cc c ON c.node = e.a) GROUP BY node) AS m
             WHERE m.node = match_cc.node AND m.label < match_cc.label""")
     store.unregister("_within")
+    store.execute(SPLIT_CONFLICTS_SQL)
+    store.execute("""UPDATE match_cc SET label = r.label FROM match_relabel r
+                     WHERE r.node = match_cc.node""")
     # A group with a joined member: its other members join the same pupil.
     store.execute("""
         UPDATE match_profiles AS m SET pupil_key = g.pupil_key, method = 'splink',
-            match_probability = coalesce(b.match_probability, 0)
-        FROM (SELECT c.label, min(p.pupil_key) AS pupil_key FROM match_cc c
+            match_probability = g.p
+        FROM (SELECT c.label, min(p.pupil_key) AS pupil_key,
+                  max(p.match_probability) AS p FROM match_cc c
               JOIN match_profiles p ON p.profile_id = c.node
               WHERE p.pupil_key IS NOT NULL GROUP BY c.label) AS g,
-             match_cc c LEFT JOIN match_best b ON b.profile_id = c.node
+             match_cc c
         WHERE c.node = m.profile_id AND c.label = g.label AND m.pupil_key IS NULL""")
     # Groups with none: a new pupil each, for review when a candidate lies between.
     store.execute(f"""
         UPDATE match_profiles AS m SET pupil_key = k.pupil_key,
-            method = CASE WHEN k.review THEN 'review' ELSE 'new' END,
+            method = CASE WHEN k.review THEN 'review'
+                WHEN m.profile_id IN (SELECT profile_id FROM match_groups
+                    WHERE grp LIKE 'upn:%') THEN 'exact_upn'
+                WHEN m.profile_id IN (SELECT profile_id FROM match_groups)
+                    THEN 'exact_uln'
+                WHEN k.size > 1 THEN 'splink'
+                ELSE 'new' END,
             match_probability = b.match_probability
         FROM (SELECT label, {first_key} - 1 + row_number() OVER (ORDER BY label)
                   AS pupil_key,
-                  bool_or(b.match_probability >= {t.lower}) AS review
+                  bool_or(b.match_probability >= {t.lower}) AS review,
+                  count(*) AS size
               FROM match_cc c JOIN match_profiles p ON p.profile_id = c.node
               LEFT JOIN match_best b ON b.profile_id = c.node
               WHERE p.pupil_key IS NULL GROUP BY label) AS k,

@@ -139,7 +139,7 @@ def stage(store: Store) -> tuple[int, int]:
 def splink_input_sql(source: str) -> str:
     """Shape rows with person fields (and a ``unique_id``) into Splink input."""
     return (
-        f"SELECT unique_id, forename, surname, date_of_birth, "
+        f"SELECT unique_id, forename, surname, former_surname, date_of_birth, "
         f"strftime(date_of_birth, '%Y-%m-%d') AS dob_s, sex, postcode, upn, "
         f"former_upn FROM {source}"
     )

@@ -17,20 +17,20 @@ from pupilshare.config import Home
 from pupilshare.errors import InvalidInput
 from pupilshare.match import exact, index, records
 from pupilshare.match.probabilistic import (
-    INDEX_SQL,
-    REMAINING_SQL,
     Thresholds,
     decide,
     score,
 )
 from pupilshare.match.records import splink_input_sql
-from pupilshare.match.tables import ensure_tables, one
+from pupilshare.match.tables import arrow, ensure_tables, one
 from pupilshare.match.uln import issue_ulns
 from pupilshare.store import Store
 
-# Defaults measured on synthetic nations (bench/RESULTS.md, "match" section): at
-# 0.95 the Splink links are > 99.9% precise, and between 0.5 and 0.95 lie the few
-# pairs where a person decides better than the model.
+# Defaults measured on synthetic nations (``bench/match.py --sweep``, recorded in
+# bench/RESULTS.md): an upper threshold of 0.8 let false matches in, 0.999 lost true
+# ones, and 0.9-0.99 gave precision and recall of 1.0 on a 3,000-pupil nation; 0.95
+# sits in the middle. Below 0.5 a candidate is more likely wrong than right, so no
+# one is asked to review it.
 DEFAULTS: dict[str, Any] = {
     "upper_threshold": 0.95,
     "lower_threshold": 0.5,
@@ -110,17 +110,22 @@ def run_match(
         store.execute(index.unusable_sql(run, records.UNUSABLE_REASON))
         for name in ("upn", "former_upn", "uln"):
             store.execute(exact.match_index_sql(name))
-        # A UPN the index has not seen is a new pupil (schools allocate UPNs); a ULN
-        # it has not seen is not, as the index may know the learner by UPN only.
-        store.execute(exact.new_groups_sql("upn", exact.next_key(store)))
+        # Identifiers the index has not seen group their profiles; the groups then
+        # meet the index through Splink, as a pupil the index knows only from
+        # records without a UPN gets its first census record.
+        store.execute(
+            "CREATE OR REPLACE TEMP TABLE match_groups AS "
+            f"{exact.groups_sql('upn')} UNION ALL {exact.groups_sql('uln')}"
+        )
+        left = one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL")
+        if left or retrain:
+            retrained, charts = _probabilistic(
+                store, home, model_path, t, run, retrain, bool(left)
+            )
         index.apply(store, run)
-        store.execute(exact.match_index_sql("uln"))
-        if one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL"):
-            retrained, charts = _probabilistic(store, home, model_path, t, run, retrain)
-        index.apply(store, run)
-        store.execute(index.refresh_pupils_sql())
         store.execute(index.links_sql(run))
         store.execute(index.history_sql(run))
+        store.execute(index.refresh_pupils_sql())
         ulns = issue_ulns(store, run, ref)
         result = MatchResult(
             run=run,
@@ -167,17 +172,31 @@ def run_match(
 
 
 def _probabilistic(
-    store: Store, home: Home, model_path: Path, t: Thresholds, run: int, retrain: bool
+    store: Store,
+    home: Home,
+    model_path: Path,
+    t: Thresholds,
+    run: int,
+    retrain: bool,
+    score_new: bool,
 ) -> tuple[bool, list[str]]:
-    """Train (or load) the model, score, decide; (retrained, chart paths)."""
+    """Train (or load) the model and, when records are left, score and decide;
+    (retrained, chart paths)."""
     from pupilshare.match.model import DEFAULT_MODEL, Model  # Splink when needed
 
-    cols = "unique_id, forename, surname, date_of_birth, sex, postcode, upn, former_upn"
-    everything = store.arrow(
+    # The model learns from every version of a person seen (history and this run's
+    # records), not from the index, which holds each pupil once.
+    cols = (
+        "forename, surname, former_surname, date_of_birth, sex, postcode, upn, "
+        "former_upn"
+    )
+    everything = arrow(
+        store,
         splink_input_sql(
-            f"(SELECT {cols} FROM {INDEX_SQL} UNION ALL BY NAME "
-            f"SELECT {cols} FROM {REMAINING_SQL})"
-        )
+            f"(SELECT 'h' || row_number() OVER () AS unique_id, {cols} FROM "
+            f"pupil_history UNION ALL SELECT 'r' || profile_id AS unique_id, {cols} "
+            f"FROM match_profiles)"
+        ),
     )
     model = Model(everything, None if retrain else model_path)
     charts: list[str] = []
@@ -191,9 +210,10 @@ def _probabilistic(
             else:  # too little data to estimate from: the shipped model, unsaved
                 model.close()
                 model = Model(everything, DEFAULT_MODEL)
-        model.tf_tables()
-        between, within = score(store, model, t)
-        decide(store, model, between, within, t, run, exact.next_key(store))
+        if score_new:
+            model.tf_tables()
+            between, within = score(store, model, t)
+            decide(store, model, between, within, t, run, exact.next_key(store))
     finally:
         model.close()
     return retrained, charts

@@ -7,6 +7,8 @@ belong to matching alone.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from pupilshare.store import Store
 
 DDL = [
@@ -19,10 +21,13 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS pupil_links (
         dataset VARCHAR, collection_id BIGINT, line BIGINT, pupil_key BIGINT,
         method VARCHAR, match_probability DOUBLE, match_run BIGINT)""",
-    # names, date of birth, sex and postcode as each run saw them, per pupil
+    # person fields as each run saw them, per pupil (valid UPNs only): the index's
+    # history, and what the model retrains on
     """CREATE TABLE IF NOT EXISTS pupil_history (
-        pupil_key BIGINT, forename VARCHAR, surname VARCHAR, date_of_birth DATE,
-        sex VARCHAR, postcode VARCHAR, first_seen DATE, last_seen DATE,
+        pupil_key BIGINT, upn VARCHAR, former_upn VARCHAR, forename VARCHAR,
+        surname VARCHAR, former_surname VARCHAR,
+        date_of_birth DATE, sex VARCHAR, postcode VARCHAR, first_seen DATE,
+        last_seen DATE,
         records BIGINT, match_run BIGINT)""",
     """CREATE TABLE IF NOT EXISTS match_runs (
         match_run BIGINT PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP,
@@ -58,3 +63,9 @@ def one(store: Store, sql: str, params: list | None = None) -> object:
     """
     rows = store.rows(sql, params)
     return rows[0][0] if rows else None
+
+
+def arrow(store: Store, sql: str) -> pa.Table:
+    """A query's result as Arrow, without the extra copy (and warning) that
+    ``Store.arrow`` makes through a DB-API result in DuckDB 2."""
+    return store.con.sql(sql).to_arrow_table()
