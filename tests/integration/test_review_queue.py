@@ -134,3 +134,29 @@ def test_reject_keeps_the_records_apart(queued: Home) -> None:
 def test_unknown_review_item(home: Home) -> None:
     with Store.open(home) as store, pytest.raises(NotFound):
         show_review(store, 99)
+
+
+def test_accept_moves_opt_outs_and_release_records_to_the_kept_pupil(
+    queued: Home,
+) -> None:
+    with Store.open(queued) as store:
+        [item] = list_reviews(store)
+        [(retired, kept)] = store.rows(
+            "SELECT pupil_key, candidate_key FROM match_review WHERE review_id = ?",
+            [item["review_id"]],
+        )
+        store.execute(
+            "CREATE TABLE opt_outs (pupil_key BIGINT, scope VARCHAR, "
+            "recorded_at TIMESTAMP)"
+        )
+        store.execute("INSERT INTO opt_outs VALUES (?, 'all', now())", [retired])
+        store.execute(
+            "CREATE TABLE release_pupils (release_id VARCHAR, pupil_key BIGINT)"
+        )
+        store.execute("INSERT INTO release_pupils VALUES ('r1', ?)", [retired])
+        accept_review(store, item["review_id"], "reviewer")
+        assert store.rows("SELECT pupil_key FROM opt_outs") == [(kept,)]
+        assert store.rows("SELECT pupil_key FROM release_pupils") == [(kept,)]
+        assert store.rows("SELECT retired_key, pupil_key FROM pupil_merges") == [
+            (retired, kept)
+        ]

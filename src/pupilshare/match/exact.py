@@ -8,7 +8,6 @@ the probabilistic pass keeps together.
 
 from __future__ import annotations
 
-from pupilshare.match.tables import one
 from pupilshare.store import Store
 
 
@@ -73,4 +72,4 @@ def groups_sql(pass_name: str) -> str:
 
 
 def next_key(store: Store) -> int:
-    return int(one(store, "SELECT coalesce(max(pupil_key), 0) + 1 FROM pupils"))
+    return int(store.one("SELECT coalesce(max(pupil_key), 0) + 1 FROM pupils"))

@@ -302,7 +302,7 @@ def build_default_model(pupils: int = 4000) -> Path:
 
     from pupilshare.match.records import splink_input_sql, stage
     from pupilshare.match.sample import generate
-    from pupilshare.match.tables import arrow, ensure_tables
+    from pupilshare.match.tables import ensure_tables
     from pupilshare.store import Store
 
     with tempfile.TemporaryDirectory() as tmp, Store() as store:
@@ -310,7 +310,7 @@ def build_default_model(pupils: int = 4000) -> Path:
         ensure_tables(store)
         stage(store)
         sql = "(SELECT 'r' || profile_id AS unique_id, * FROM match_profiles)"
-        model = Model(arrow(store, splink_input_sql(sql)))
+        model = Model(store.arrow(splink_input_sql(sql)))
         model.train()
         model.save(DEFAULT_MODEL)
         model.close()

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from pupilshare.match.records import splink_input_sql
-from pupilshare.match.tables import arrow, one
 from pupilshare.store import Store
 
 if TYPE_CHECKING:
@@ -79,8 +78,8 @@ def explain_sql(labels: dict[str, dict[int, str]], columns: list[str]) -> str:
 def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table]:
     """(pairs profile->pupil above the lower threshold, pairs profile->profile above
     the upper threshold), as Arrow tables."""
-    index = arrow(store, splink_input_sql(INDEX_SQL))
-    remaining = arrow(store, splink_input_sql(REMAINING_SQL))
+    index = store.arrow(splink_input_sql(INDEX_SQL))
+    remaining = store.arrow(splink_input_sql(REMAINING_SQL))
     between = model.between(index, remaining, t.lower)
     within = model.within(remaining, t.upper)
     return between, within
@@ -158,8 +157,7 @@ def decide(
         SELECT profile_id AS node, profile_id AS label FROM match_profiles
         WHERE method IS NULL OR method = 'splink'""")
     for _ in range(50):  # label propagation; converges in the groups' diameter
-        changed = one(
-            store,
+        changed = store.one(
             """
             WITH nb AS (
                 SELECT e.a AS node, c.label FROM match_edges e
@@ -221,7 +219,7 @@ def decide(
 
 def _queue_reviews(store: Store, run: int) -> None:
     """One review item per provisional pupil: its best candidate in the index."""
-    first = one(store, "SELECT coalesce(max(review_id), 0) + 1 FROM match_review")
+    first = store.one("SELECT coalesce(max(review_id), 0) + 1 FROM match_review")
     store.execute(f"""
         INSERT INTO match_review
         SELECT {first} - 1 + row_number() OVER (ORDER BY p.pupil_key), {run},

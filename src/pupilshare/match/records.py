@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pupilshare import catalogue
 from pupilshare.identifiers import TEMPORARY_ULN, uln_problem_sql, upn_problem_sql
-from pupilshare.match.tables import one
 from pupilshare.store import Store
 
 # Placeholder names that identify nobody (after normalising to letters).
@@ -131,8 +130,8 @@ def stage(store: Store) -> tuple[int, int]:
     store.execute("ALTER TABLE match_profiles ADD COLUMN method VARCHAR")
     store.execute("ALTER TABLE match_profiles ADD COLUMN match_probability DOUBLE")
     return (
-        one(store, "SELECT count(*) FROM match_new"),
-        one(store, "SELECT count(*) FROM match_profiles"),
+        store.one("SELECT count(*) FROM match_new"),
+        store.one("SELECT count(*) FROM match_profiles"),
     )
 
 

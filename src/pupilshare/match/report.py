@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pupilshare.errors import NotFound
-from pupilshare.match.tables import one
 from pupilshare.store import Store
 
 
@@ -55,7 +54,7 @@ def find_truth(store: Store, home_root: Path) -> Path | None:
     """The nation's truth file: the demo's nation, else beside a collected file."""
     candidates = [home_root / "nation" / "truth.csv"]
     if store.exists("collections"):
-        path = one(store, "SELECT min(file_path) FROM collections")
+        path = store.one("SELECT min(file_path) FROM collections")
         if path:
             candidates += [p / "truth.csv" for p in Path(str(path)).parents]
     return next((c for c in candidates if c.exists()), None)
@@ -87,15 +86,14 @@ def accuracy(store: Store, truth_csv: Path) -> dict[str, Any]:
     """Pairwise precision, recall and F1 of the index, plus review volume."""
     out = pairwise(store, truth_csv)
     review = int(
-        one(
-            store,
+        store.one(
             "SELECT count(*) FROM pupil_links l JOIN match_review r "
             "ON r.pupil_key = l.pupil_key AND r.status = 'pending'",
         )
         or 0
     )
-    all_records = int(one(store, "SELECT count(*) FROM pupil_links") or 0)
-    unusable = int(one(store, "SELECT count(*) FROM match_unusable") or 0)
+    all_records = int(store.one("SELECT count(*) FROM pupil_links") or 0)
+    unusable = int(store.one("SELECT count(*) FROM match_unusable") or 0)
     return {
         **out,
         "review_records": review,

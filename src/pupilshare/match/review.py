@@ -14,7 +14,7 @@ from typing import Any
 
 from pupilshare.errors import Conflict, NotFound
 from pupilshare.match.records import union_sql
-from pupilshare.match.tables import ensure_tables, one
+from pupilshare.match.tables import ensure_tables
 from pupilshare.store import Store
 
 PERSON = ("upn", "uln", "forename", "surname", "date_of_birth", "sex", "postcode")
@@ -95,8 +95,7 @@ def accept_review(store: Store, review_id: int, user: str) -> None:
             "WHERE pupil_key = ?",
             [cand, key],
         )
-        cand_has_uln = one(
-            store,
+        cand_has_uln = store.one(
             "SELECT count(*) FROM pupil_identifiers WHERE pupil_key = ? AND "
             "kind = 'uln'",
             [cand],
@@ -123,6 +122,17 @@ def accept_review(store: Store, review_id: int, user: str) -> None:
         )
         store.execute(
             "UPDATE pupil_history SET pupil_key = ? WHERE pupil_key = ?", [cand, key]
+        )
+        # Whatever points at the retired key follows it: an opt-out must keep
+        # applying, and "who received my data" must still find the releases.
+        for table in ("opt_outs", "release_pupils"):
+            if store.exists(table):
+                store.execute(
+                    f"UPDATE {table} SET pupil_key = ? WHERE pupil_key = ?", [cand, key]
+                )
+        store.execute(
+            "INSERT INTO pupil_merges VALUES (?, ?, ?, current_timestamp)",
+            [key, cand, review_id],
         )
         store.execute("DELETE FROM pupils WHERE pupil_key = ?", [key])
         store.execute(

@@ -22,7 +22,7 @@ from pupilshare.match.probabilistic import (
     score,
 )
 from pupilshare.match.records import splink_input_sql
-from pupilshare.match.tables import arrow, ensure_tables, one
+from pupilshare.match.tables import ensure_tables
 from pupilshare.match.uln import issue_ulns
 from pupilshare.store import Store
 
@@ -77,9 +77,7 @@ def match_settings(home: Home) -> dict[str, Any]:
 
 def _count(store: Store, where: str) -> int:
     return int(
-        one(
-            store, f"SELECT coalesce(sum(records), 0) FROM match_profiles WHERE {where}"
-        )
+        store.one(f"SELECT coalesce(sum(records), 0) FROM match_profiles WHERE {where}")
     )
 
 
@@ -101,11 +99,11 @@ def run_match(
     charts: list[str] = []
     retrained = False
     with store.transaction():
-        run = int(one(store, "SELECT coalesce(max(match_run), 0) + 1 FROM match_runs"))
+        run = int(store.one("SELECT coalesce(max(match_run), 0) + 1 FROM match_runs"))
         store.execute(
             "INSERT INTO match_runs (match_run, started_at) VALUES (?, now())", [run]
         )
-        before = int(one(store, "SELECT count(*) FROM pupils"))
+        before = int(store.one("SELECT count(*) FROM pupils"))
         n_records, _ = records.stage(store)
         store.execute(index.unusable_sql(run, records.UNUSABLE_REASON))
         for name in ("upn", "former_upn", "uln"):
@@ -117,7 +115,7 @@ def run_match(
             "CREATE OR REPLACE TEMP TABLE match_groups AS "
             f"{exact.groups_sql('upn')} UNION ALL {exact.groups_sql('uln')}"
         )
-        left = one(store, "SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL")
+        left = store.one("SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL")
         if left or retrain:
             retrained, charts = _probabilistic(
                 store, home, model_path, t, run, retrain, bool(left)
@@ -132,17 +130,16 @@ def run_match(
             records=n_records,
             exact=_count(store, "method LIKE 'exact%'"),
             probabilistic=_count(store, "method = 'splink'"),
-            new_pupils=int(one(store, "SELECT count(*) FROM pupils")) - before,
+            new_pupils=int(store.one("SELECT count(*) FROM pupils")) - before,
             review=int(
-                one(
-                    store,
+                store.one(
                     "SELECT count(*) FROM match_review WHERE match_run = ?",
                     [run],
                 )
             ),
-            unusable=int(one(store, "SELECT count(*) FROM match_new WHERE NOT usable")),
+            unusable=int(store.one("SELECT count(*) FROM match_new WHERE NOT usable")),
             ulns_issued=ulns,
-            pupils=int(one(store, "SELECT count(*) FROM pupils")),
+            pupils=int(store.one("SELECT count(*) FROM pupils")),
             retrained=retrained,
             seconds=round(time.perf_counter() - started, 2),
             charts=charts,
@@ -190,8 +187,7 @@ def _probabilistic(
         "forename, surname, former_surname, date_of_birth, sex, postcode, upn, "
         "former_upn"
     )
-    everything = arrow(
-        store,
+    everything = store.arrow(
         splink_input_sql(
             f"(SELECT 'h' || row_number() OVER () AS unique_id, {cols} FROM "
             f"pupil_history UNION ALL SELECT 'r' || profile_id AS unique_id, {cols} "

@@ -19,7 +19,6 @@ import pyarrow.csv as pacsv
 
 from pupilshare import catalogue
 from pupilshare.identifiers import make_upn, uln_check_digit
-from pupilshare.match.tables import one
 from pupilshare.store import Store
 
 FORENAMES = (
@@ -176,7 +175,7 @@ def generate(
     rng = np.random.default_rng(seed)
     p = _people(pupils, rng, today)
     _collections_table(store)
-    next_cid = (one(store, "SELECT max(collection_id) FROM collections") or 0) + 1
+    next_cid = (store.one("SELECT max(collection_id) FROM collections") or 0) + 1
     counts: dict[str, int] = {}
     everyone = np.arange(pupils)
     plans: list[tuple[str, np.ndarray, dict[str, float]]] = [
@@ -268,7 +267,7 @@ def add_records(store: Store, dataset: str, rows: list[dict[str, object]]) -> in
     its collection id. For tests that need exact control over a few records."""
     ds = catalogue.dataset(dataset)
     _collections_table(store)
-    cid = (one(store, "SELECT max(collection_id) FROM collections") or 0) + 1
+    cid = (store.one("SELECT max(collection_id) FROM collections") or 0) + 1
     n = len(rows)
     cols = {c: [r.get(c) for r in rows] for c in ds.columns}
     t = _table(ds, {c: v for c, v in cols.items() if any(x is not None for x in v)}, n)

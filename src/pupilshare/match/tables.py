@@ -7,8 +7,6 @@ belong to matching alone.
 
 from __future__ import annotations
 
-import pyarrow as pa
-
 from pupilshare.store import Store
 
 DDL = [
@@ -46,6 +44,10 @@ DDL = [
         uln VARCHAR PRIMARY KEY, pupil_key BIGINT, match_run BIGINT,
         reason VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS uln_state (next_stem BIGINT)""",
+    # a provisional pupil merged into another by clerical review: the retired key
+    # and the key that replaced it (opt-outs and release records are moved too)
+    """CREATE TABLE IF NOT EXISTS pupil_merges (
+        retired_key BIGINT, pupil_key BIGINT, review_id BIGINT, merged_at TIMESTAMP)""",
 ]
 
 
@@ -53,19 +55,3 @@ def ensure_tables(store: Store) -> None:
     """Create every table matching reads or writes, if missing."""
     for sql in DDL:
         store.execute(sql)
-
-
-def one(store: Store, sql: str, params: list | None = None) -> object:
-    """The first column of the first row, or None, fetching the whole result.
-
-    ``Store.one`` fetches one row and leaves the result open, which DuckDB 2 refuses
-    before the next ``register`` on the connection; fetching all rows closes it.
-    """
-    rows = store.rows(sql, params)
-    return rows[0][0] if rows else None
-
-
-def arrow(store: Store, sql: str) -> pa.Table:
-    """A query's result as Arrow, without the extra copy (and warning) that
-    ``Store.arrow`` makes through a DB-API result in DuckDB 2."""
-    return store.con.sql(sql).to_arrow_table()

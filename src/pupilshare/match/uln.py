@@ -14,7 +14,6 @@ from datetime import date
 import pyarrow as pa
 
 from pupilshare.identifiers import UlnIssuer
-from pupilshare.match.tables import one
 from pupilshare.store import Store
 
 FIRST_STEM = 100_000_000
@@ -41,7 +40,7 @@ def issue_ulns(store: Store, run: int, reference: date) -> int:
     need = store.rows(needing_uln_sql(reference))
     if not need:
         return 0
-    stem = one(store, "SELECT max(next_stem) FROM uln_state") or FIRST_STEM
+    stem = store.one("SELECT max(next_stem) FROM uln_state") or FIRST_STEM
     in_use = [
         r[0]
         for r in store.rows(
