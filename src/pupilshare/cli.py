@@ -36,6 +36,12 @@ class Ctx:
     home: Home
     user: str | None
 
+    def require(self, permission: str, what: str = "") -> None:
+        """Deny by default: raise ``Denied`` unless the asker holds ``permission``."""
+        from pupilshare.governance.access import authorise
+
+        authorise(self.home, self.user, permission, what)
+
 
 @app.callback()
 def _root(

@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
         from pupilshare.collect.report import plural, problem_table
         from pupilshare.errors import InvalidInput
 
-        result = collect_files(context(ctx).home, dataset, files, console)
+        c = context(ctx)
+        c.require("collect", "collect files")
+        result = collect_files(c.home, dataset, files, console)
         for o in result.outcomes:
             if o.status == "duplicate":
                 console.print(

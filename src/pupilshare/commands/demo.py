@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         from pupilshare.demo import DemoRun, run_demo
 
         c = context(ctx)
+        c.require("run_demo", "run the demo")
         console.print(
             f"pupilshare demo: {pupils:,} pupils, seed {seed}, home {c.home.root}"
         )

@@ -59,7 +59,9 @@ def register(app: typer.Typer) -> None:
         """Match every record not yet matched into the pupil index."""
         from pupilshare.cli import console, context
 
-        home = context(ctx).home
+        c = context(ctx)
+        c.require("match", "match records")
+        home = c.home
         with Store.open(home) as store:
             r = matching.run_match(store, home, retrain=retrain,
                                    reference_date=_date(reference_date))  # fmt: skip
@@ -91,7 +93,9 @@ def register(app: typer.Typer) -> None:
         """Items in the queue, most likely matches first."""
         from pupilshare.cli import console, context
 
-        with Store.open(context(ctx).home) as store:
+        c = context(ctx)
+        c.require("review", "read the review queue")
+        with Store.open(c.home) as store:
             items = matching.list_reviews(store, status)
         t = Table(title=f"review queue ({status})")
         for col in ("id", "run", "probability", "weight", "records", "status"):
@@ -107,7 +111,9 @@ def register(app: typer.Typer) -> None:
         """The records, the candidate pupil and why the model was unsure."""
         from pupilshare.cli import console, context
 
-        with Store.open(context(ctx).home) as store:
+        c = context(ctx)
+        c.require("review", "read the review queue")
+        with Store.open(c.home) as store:
             item = matching.show_review(store, review_id)
         console.print(
             f"review {item['review_id']} ({item['status']}): match probability "
@@ -137,6 +143,7 @@ def register(app: typer.Typer) -> None:
         from pupilshare.cli import console, context
 
         c = context(ctx)
+        c.require("review", "decide review items")
         with Store.open(c.home) as store:
             matching.accept_review(store, review_id, c.user or DEFAULT_USER)
         console.print(f"review {review_id} accepted: records merged into the candidate")
@@ -147,12 +154,14 @@ def register(app: typer.Typer) -> None:
         from pupilshare.cli import console, context
 
         c = context(ctx)
+        c.require("review", "decide review items")
         with Store.open(c.home) as store:
             matching.reject_review(store, review_id, c.user or DEFAULT_USER)
         console.print(f"review {review_id} rejected: the records stay a separate pupil")
 
     @app.command("link")
     def link_cmd(
+        ctx: typer.Context,
         left: Path = typer.Argument(..., help="CSV: id, forename, surname, dob, sex, "
                                     "postcode[, upn]"),
         right: Path = typer.Argument(..., help="CSV with the same columns"),
@@ -161,7 +170,8 @@ def register(app: typer.Typer) -> None:
                                         help="Lowest match probability written."),
     ) -> None:  # fmt: skip
         """Link two files of people; write left_id, right_id, match_probability."""
-        from pupilshare.cli import console
+        from pupilshare.cli import console, context
 
+        context(ctx).require("link", "link files of people")
         n = matching.link_files(left, right, out, threshold)
         console.print(f"{n:,} pairs at or above {threshold} written to {out}")

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
         """Each dataset's collections and row counts (and what later steps add)."""
         from pupilshare.cli import console, context
 
-        report = store_status(context(ctx).home)
+        c = context(ctx)
+        c.require("read_status", "read the store's status")
+        report = store_status(c.home)
         if as_json:
             print(json.dumps(report, indent=2, default=str))
             return

@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
         from pupilshare.cli import console, context
         from pupilshare.synth import STAGES, synthesise
 
-        target = out or context(ctx).home.root / "nation"
+        c = context(ctx)
+        c.require("synthesise", "synthesise a nation")
+        target = out or c.home.root / "nation"
         with Progress(
             TextColumn("{task.description:<20}"),
             BarColumn(),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from pupilshare.config import Home
 from pupilshare.errors import Denied
 from pupilshare.governance.models import User
 
@@ -36,6 +37,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_gateways": frozenset({"data_operations", "chief_statistician"}),
     "publish_register": frozenset({"data_operations", "chief_statistician"}),
     "release": frozenset({"data_operations"}),
+    # the pupil-data steps: only data operations touch the store's records
+    "synthesise": frozenset({"data_operations"}),
+    "collect": frozenset({"data_operations"}),
+    "match": frozenset({"data_operations"}),
+    "review": frozenset({"data_operations"}),
+    "link": frozenset({"data_operations"}),
+    "run_demo": frozenset({"data_operations"}),
+    "read_status": frozenset({"data_operations", "panel_member", "chief_statistician"}),
 }
 
 
@@ -59,10 +68,34 @@ class Actor:
             raise Denied(f"{who} may not {what or permission.replace('_', ' ')}")
 
 
+LOCAL_OPERATOR = Actor(
+    OPERATOR, DEPARTMENT, frozenset({"data_operations"}), named=False
+)
+
+
+def authorise(
+    home: Home, username: str | None, permission: str, what: str = ""
+) -> Actor:
+    """The one check every command makes before it acts: who is asking, and may they?
+
+    The local operator needs no records; a named user is looked up in the governance
+    records (an unknown or inactive user is denied).
+    """
+    if not username:
+        who = LOCAL_OPERATOR
+    else:
+        from pupilshare.governance import db
+
+        with db.factory(home.db_url)() as session:
+            who = actor(session, username)
+    who.require(permission, what)
+    return who
+
+
 def actor(session: Session, username: str | None) -> Actor:
     """The actor for ``--user``: unknown or inactive named users are denied outright."""
     if not username:
-        return Actor(OPERATOR, DEPARTMENT, frozenset({"data_operations"}), named=False)
+        return LOCAL_OPERATOR
     user = session.get(User, username)
     if user is None or not user.active:
         raise Denied(f"no active user {username!r}")
