@@ -112,6 +112,10 @@ def splink_alone(store: Store, model_path: Path, threshold: float) -> dict:
     return {"seconds": seconds, "pairs": n_pairs}
 
 
+# The store's share of memory; Splink's own connection takes 40% (match/model.py).
+STORE_MEMORY = "9GB"
+
+
 class _Undo(Exception):
     """Raised to roll a trial run back."""
 
@@ -160,6 +164,7 @@ def prepare(cache: Path, nation: Path, truth: Path, do_sweep: bool) -> dict:
     before, _ = files(nation)
     home = Home(cache / "home").ensure()
     with Store.open(home) as store:
+        store.execute(f"SET memory_limit = '{STORE_MEMORY}'")
         t = time.perf_counter()
         collect(store, home, nation, before)
         collected = time.perf_counter() - t
@@ -182,6 +187,7 @@ def measure(home: Home, nation: Path, truth: Path) -> dict:
     """The census year: collected, then Splink alone and the pipeline, each scored."""
     _, year = files(nation)
     with Store.open(home) as store:
+        store.execute(f"SET memory_limit = '{STORE_MEMORY}'")
         ids = collect(store, home, nation, year)
         year_rows = store.rows(
             "SELECT count(*) FROM ds_census WHERE collection_id >= ?", [min(ids)]

@@ -11,6 +11,7 @@ store and a match run's writes stay one transaction.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,11 @@ class Model:
     def __init__(self, records: pa.Table, model_path: Path | None = None) -> None:
         # spill to the system's temp directory, never the working directory
         spill = Path(tempfile.gettempdir()) / "pupilshare-splink"
-        self.con = duckdb.connect(config={"temp_directory": str(spill)})
+        # Splink's connection works beside the store's, each of which would take 80%
+        # of memory by default: together they would not fit at 1 M pupils
+        self.con = duckdb.connect(
+            config={"temp_directory": str(spill), "memory_limit": _memory_share(0.4)}
+        )
         self.api = DuckDBAPI(self.con)
         self.api.register(records, table_name="_all_in")
         self._all = self.api.register("_all_in", table_name="all_records")
@@ -283,6 +288,12 @@ class Model:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _memory_share(share: float) -> str:
+    """A DuckDB memory limit: ``share`` of this machine's physical memory."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{int(total * share) // 2**20}MB"
 
 
 def _empty_pairs() -> pa.Table:
