@@ -339,3 +339,20 @@ def test_two_new_records_alike_join_queue_or_stay_apart(
             }
             assert {item[0], item[1]} == keys
             assert 0.001 <= item[2] < 0.999999
+
+
+def test_record_under_a_temporary_upn_meets_the_pupil_that_replaced_it(
+    home: Home,
+) -> None:
+    # A school's temporary UPN, later named as the former UPN of the permanent one:
+    # a record kept only under the temporary UPN belongs to that pupil.
+    temp = "B83740042100E"
+    later = {**_census("U837400421007", "2009-07-15", "ALEX", "SMITH"),
+             "former_upn": temp, "postcode": "FH4 7ZA"}  # fmt: skip
+    early = {**_census(temp, "2009-07-15", "ALEX", "SMITH"), "postcode": None}
+    with Store.open(home) as store:
+        add_records(store, "census", [later])
+        run_match(store, home, reference_date=REF)
+        add_records(store, "census", [early])
+        r = run_match(store, home, reference_date=REF)
+        assert (r.pupils, r.new_pupils, r.review) == (1, 0, 0)

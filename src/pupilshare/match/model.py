@@ -84,9 +84,15 @@ def _upn_comparison() -> dict[str, Any]:
                 "is_null_level": True,
             },
             {"sql_condition": "upn_l = upn_r", "label_for_charts": "exact"},
+            # Random sampling almost never draws two records where one's former UPN
+            # is the other's UPN, so u would be left unestimated (and Splink's
+            # fallback gives the level almost no weight): it is set, as rare as two
+            # random records sharing a UPN at 1 M pupils.
             {
                 "sql_condition": f"coalesce({cross}, false)",
                 "label_for_charts": "former UPN agrees",
+                "u_probability": 1e-6,
+                "fix_u_probability": True,
             },
             {
                 "sql_condition": "damerau_levenshtein(upn_l, upn_r) <= 1",
