@@ -172,13 +172,17 @@ def decide(
         CREATE OR REPLACE TEMP TABLE match_best AS
         SELECT CAST(substr(unique_id_r, 2) AS UBIGINT) AS profile_id,
             CAST(substr(unique_id_l, 2) AS BIGINT) AS candidate_key,
-            match_probability, match_weight, explanation
+            match_probability, match_weight, explanation, gamma_upn
         FROM _best""")
+    # A permanent UPN never joins a pupil holding a different permanent one on
+    # names alone (two pupils alike in name, birth date and area): it is queued.
     store.execute(f"""
         UPDATE match_profiles AS m SET pupil_key = b.candidate_key, method = 'splink',
             match_probability = b.match_probability
         FROM match_best b WHERE b.profile_id = m.profile_id
-          AND b.match_probability >= {t.upper} AND m.pupil_key IS NULL""")
+          AND b.match_probability >= {t.upper} AND m.pupil_key IS NULL
+          AND NOT (m.upn_ok AND b.gamma_upn = 0 AND b.candidate_key IN (
+              SELECT pupil_key FROM pupils WHERE upn IS NOT NULL))""")
     # Groups of remaining profiles linked to each other (or through a joined one).
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE match_edges AS
@@ -293,9 +297,10 @@ def _explained(pairs: pa.Table, explain: str, best: bool) -> pa.Table:
         if best
         else ""
     )
+    gamma = "gamma_upn" if "gamma_upn" in pairs.column_names else "NULL::INTEGER"
     out = con.sql(f"""
         SELECT unique_id_l, unique_id_r, match_probability, match_weight,
-            {explain} AS explanation
+            {explain} AS explanation, {gamma} AS gamma_upn
         FROM b {keep}""").to_arrow_table()
     con.close()
     return out
