@@ -5,8 +5,9 @@ the other remaining profiles (``predict_within``). A profile whose best index
 candidate is at or above the upper threshold joins it; remaining profiles linked to
 each other above the upper threshold form one group (connected components, computed
 in SQL), which joins a pupil any member joined or else becomes one new pupil. A group
-whose best index candidate lies between the thresholds becomes a new pupil for now and
-goes to the clerical review queue.
+whose best candidate lies between the thresholds, in the index or among the other new
+groups (two records alike, matching nobody in the index), becomes a new pupil for now
+and goes to the clerical review queue.
 """
 
 from __future__ import annotations
