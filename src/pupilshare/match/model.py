@@ -29,8 +29,12 @@ log = logging.getLogger(__name__)
 # when a home has too few records to train its own.
 DEFAULT_MODEL = Path(__file__).with_name("default-model.json")
 
-# EM samples this many records at most: plenty for m, bounded time at 1 M pupils.
-EM_RECORDS = 200_000
+# EM trains on this many blocked pairs at most: plenty for m, bounded time at 1 M
+# pupils. (Splink samples only when given max_pairs; a record proportion alone left
+# EM blocked on names over every pair, about a billion at 1 M pupils.)
+EM_PAIRS = 3_000_000
+# Counting the deterministic rules' pairs samples this many records per side at most.
+COUNT_RECORDS = 300_000
 
 
 def _dob_comparison() -> dict[str, Any]:
@@ -210,6 +214,7 @@ class Model:
                 "l.date_of_birth = r.date_of_birth",
             ],
             recall=0.8,
+            record_sample_proportion=min(1.0, COUNT_RECORDS / self.rows),
         )
         t.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
         for rule in (
@@ -217,7 +222,7 @@ class Model:
             "l.forename = r.forename AND l.surname = r.surname",
         ):
             t.estimate_parameters_using_expectation_maximisation(
-                rule, record_sample_proportion=min(1.0, EM_RECORDS / self.rows)
+                rule, max_pairs=EM_PAIRS
             )
         self.trained = True
 
