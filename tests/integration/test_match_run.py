@@ -284,3 +284,75 @@ def test_two_pupils_sharing_name_and_birth_date_stay_apart(home: Home) -> None:
             "WHERE kind = 'upn' GROUP BY 1"
         )
         assert sorted(n for _, n in upns) == [1, 1]
+
+
+def _contact(fore: str, sur: str, dob: str, postcode: str = "LS1 4AB") -> dict:
+    return {
+        "collected_date": "2025-03-01",
+        "surname": sur,
+        "forename": fore,
+        "date_of_birth": dob,
+        "sex": "F",
+        "postcode": postcode,
+        "parent_name": f"N {sur}",
+        "contact_consent": "Y",
+    }
+
+
+@pytest.mark.parametrize(
+    ("over", "pupils", "review"),
+    [
+        ({}, 1, 0),  # alike above the upper threshold: one pupil
+        # the same pair between wide thresholds: queued, not dropped
+        ({"upper_threshold": 0.999999, "lower_threshold": 0.001}, 2, 1),
+        # and below the lower threshold: two pupils, nothing queued
+        ({"upper_threshold": 0.9999999, "lower_threshold": 0.999999}, 2, 0),
+    ],
+)
+def test_two_new_records_alike_join_queue_or_stay_apart(
+    home: Home, over: dict, pupils: int, review: int
+) -> None:
+    # Two records without identifiers, like each other and like nobody in the index.
+    with Store.open(home) as store:
+        add_records(store, "census", [_census("A201361424123", "2010-07-21")])
+        run_match(store, home, reference_date=REF)
+        add_records(
+            store,
+            "survey_contacts",
+            [
+                _contact("BEATRIX", "WOJCIK", "2012-03-04"),
+                _contact("BEATRICE", "WOJCIK", "2012-03-04"),
+            ],
+        )
+        r = run_match(store, home, reference_date=REF, overrides=over)
+        assert (r.pupils - 1, r.review) == (pupils, review)
+        if review:
+            item = store.rows(
+                "SELECT r.pupil_key, r.candidate_key, r.match_probability "
+                "FROM match_review r"
+            )[0]
+            keys = {
+                k
+                for (k,) in store.rows(
+                    "SELECT pupil_key FROM pupil_links WHERE match_run = ?", [r.run]
+                )
+            }
+            assert {item[0], item[1]} == keys
+            assert 0.001 <= item[2] < 0.999999
+
+
+def test_record_under_a_temporary_upn_meets_the_pupil_that_replaced_it(
+    home: Home,
+) -> None:
+    # A school's temporary UPN, later named as the former UPN of the permanent one:
+    # a record kept only under the temporary UPN belongs to that pupil.
+    temp = "B83740042100E"
+    later = {**_census("U837400421007", "2009-07-15", "ALEX", "SMITH"),
+             "former_upn": temp, "postcode": "FH4 7ZA"}  # fmt: skip
+    early = {**_census(temp, "2009-07-15", "ALEX", "SMITH"), "postcode": None}
+    with Store.open(home) as store:
+        add_records(store, "census", [later])
+        run_match(store, home, reference_date=REF)
+        add_records(store, "census", [early])
+        r = run_match(store, home, reference_date=REF)
+        assert (r.pupils, r.new_pupils, r.review) == (1, 0, 0)

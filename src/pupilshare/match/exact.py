@@ -48,6 +48,29 @@ def match_index_sql(pass_name: str) -> str:
     """
 
 
+def temporary_upn_sql() -> str:
+    """Link unlinked profiles known only by a school's temporary UPN to the one pupil
+    that a profile linked in this run names it for, as its former UPN (with the
+    date of birth agreeing): the pupil's records from before and after the
+    permanent UPN stay together, as Splink alone over the same records would keep
+    them."""
+    return f"""
+    UPDATE match_profiles AS m
+    SET pupil_key = x.pupil_key, method = 'exact_former_upn', match_probability = 1.0
+    FROM (
+        SELECT m.profile_id, min(o.pupil_key) AS pupil_key
+        FROM match_profiles m
+        JOIN match_profiles o ON o.former_upn = m.upn
+        WHERE m.pupil_key IS NULL AND m.upn_wf AND NOT m.upn_ok
+          AND o.pupil_key IS NOT NULL AND o.former_wf
+          AND {dob_agrees_sql("m.date_of_birth", "o.date_of_birth")}
+        GROUP BY m.profile_id
+        HAVING count(DISTINCT o.pupil_key) = 1
+    ) AS x
+    WHERE m.profile_id = x.profile_id
+    """
+
+
 def groups_sql(pass_name: str) -> str:
     """Unlinked profiles sharing an identifier the index has not seen, as
     (profile_id, grp): the profiles that agree with the identifier's most common date

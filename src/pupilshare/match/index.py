@@ -98,11 +98,13 @@ def links_sql(run: int) -> str:
 
 
 def history_sql(run: int) -> str:
-    """The person fields each pupil's new records carried, with when they were seen."""
+    """The person fields each pupil's new records carried, with when they were seen.
+    UPNs are kept when well formed, temporary ones too: a later record may name a
+    temporary UPN as its former UPN, and only the history remembers it."""
     return f"""
     INSERT INTO pupil_history
-    SELECT pupil_key, CASE WHEN upn_ok THEN upn END AS upn,
-        CASE WHEN former_ok THEN former_upn END AS former_upn, forename, surname,
+    SELECT pupil_key, CASE WHEN upn_wf THEN upn END AS upn,
+        CASE WHEN former_wf THEN former_upn END AS former_upn, forename, surname,
         former_surname, date_of_birth, sex, postcode, min(event_date),
         max(event_date), sum(records), {run}
     FROM match_profiles WHERE pupil_key IS NOT NULL

@@ -10,7 +10,9 @@ store and a match run's writes stay one transaction.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,12 @@ log = logging.getLogger(__name__)
 # when a home has too few records to train its own.
 DEFAULT_MODEL = Path(__file__).with_name("default-model.json")
 
-# EM samples this many records at most: plenty for m, bounded time at 1 M pupils.
-EM_RECORDS = 200_000
+# EM trains on this many blocked pairs at most: plenty for m, bounded time at 1 M
+# pupils. (Splink samples only when given max_pairs; a record proportion alone left
+# EM blocked on names over every pair, about a billion at 1 M pupils.)
+EM_PAIRS = 3_000_000
+# Counting the deterministic rules' pairs samples this many records per side at most.
+COUNT_RECORDS = 300_000
 
 
 def _dob_comparison() -> dict[str, Any]:
@@ -83,9 +89,15 @@ def _upn_comparison() -> dict[str, Any]:
                 "is_null_level": True,
             },
             {"sql_condition": "upn_l = upn_r", "label_for_charts": "exact"},
+            # Random sampling almost never draws two records where one's former UPN
+            # is the other's UPN, so u would be left unestimated (and Splink's
+            # fallback gives the level almost no weight): it is set, as rare as two
+            # random records sharing a UPN at 1 M pupils.
             {
                 "sql_condition": f"coalesce({cross}, false)",
                 "label_for_charts": "former UPN agrees",
+                "u_probability": 1e-6,
+                "fix_u_probability": True,
             },
             {
                 "sql_condition": "damerau_levenshtein(upn_l, upn_r) <= 1",
@@ -127,13 +139,18 @@ def _other_surname_comparison() -> dict[str, Any]:
 
 
 BLOCKING_RULES = [
-    # Each rule keeps blocks small at 1 M pupils (a birth date holds ~200 pupils, so
-    # date plus an initial holds ~10); together they catch any single field's error.
-    "l.date_of_birth = r.date_of_birth AND substr(l.surname, 1, 1) = "
-    "substr(r.surname, 1, 1)",
-    "l.date_of_birth = r.date_of_birth AND substr(l.forename, 1, 1) = "
-    "substr(r.forename, 1, 1)",
-    "l.forename = r.forename AND l.surname = r.surname",
+    # Pairs each rule makes on one 1 M-pupil census year (2.66 M records), counted in
+    # DuckDB: birth date and two letters of the surname 24 M, of the forename 19 M;
+    # names and birth year 47 M (names alone made 624 M, intractable on 2 cores);
+    # UPN 3 M; postcode and two letters of the forename 3 M. Together they still
+    # catch any single field's error (a birth date typo meets its pupil by name and
+    # year or by postcode).
+    "l.date_of_birth = r.date_of_birth AND substr(l.surname, 1, 2) = "
+    "substr(r.surname, 1, 2)",
+    "l.date_of_birth = r.date_of_birth AND substr(l.forename, 1, 2) = "
+    "substr(r.forename, 1, 2)",
+    "l.forename = r.forename AND l.surname = r.surname AND "
+    "year(l.date_of_birth) = year(r.date_of_birth)",
     "l.upn = r.upn",
     "l.postcode = r.postcode AND substr(l.forename, 1, 2) = substr(r.forename, 1, 2)",
 ]
@@ -165,12 +182,23 @@ class Model:
     def __init__(self, records: pa.Table, model_path: Path | None = None) -> None:
         # spill to the system's temp directory, never the working directory
         spill = Path(tempfile.gettempdir()) / "pupilshare-splink"
-        self.con = duckdb.connect(config={"temp_directory": str(spill)})
+        # Splink's connection works beside the store's, each of which would take 80%
+        # of memory by default: together they would not fit at 1 M pupils
+        self.con = duckdb.connect(
+            config={"temp_directory": str(spill), "memory_limit": _memory_share(0.4)}
+        )
         self.api = DuckDBAPI(self.con)
         self.api.register(records, table_name="_all_in")
         self._all = self.api.register("_all_in", table_name="all_records")
         loaded = model_path is not None and model_path.exists()
-        spec = str(model_path) if loaded else settings()
+        # blocking is how pairs are found, not a learned parameter: a saved model
+        # is always used with the current rules
+        spec: Any = settings()
+        if loaded:
+            spec = json.loads(Path(model_path).read_text())
+            spec["blocking_rules_to_generate_predictions"] = [
+                {"blocking_rule": r, "sql_dialect": "duckdb"} for r in BLOCKING_RULES
+            ]
         self.linker = Linker(self._all, spec, log_level=logging.ERROR)
         self.trained = loaded
         self.rows = max(records.num_rows, 1)
@@ -186,6 +214,7 @@ class Model:
                 "l.date_of_birth = r.date_of_birth",
             ],
             recall=0.8,
+            record_sample_proportion=min(1.0, COUNT_RECORDS / self.rows),
         )
         t.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
         for rule in (
@@ -193,7 +222,7 @@ class Model:
             "l.forename = r.forename AND l.surname = r.surname",
         ):
             t.estimate_parameters_using_expectation_maximisation(
-                rule, record_sample_proportion=min(1.0, EM_RECORDS / self.rows)
+                rule, max_pairs=EM_PAIRS
             )
         self.trained = True
 
@@ -283,6 +312,12 @@ class Model:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _memory_share(share: float) -> str:
+    """A DuckDB memory limit: ``share`` of this machine's physical memory."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{int(total * share) // 2**20}MB"
 
 
 def _empty_pairs() -> pa.Table:

@@ -5,8 +5,9 @@ the other remaining profiles (``predict_within``). A profile whose best index
 candidate is at or above the upper threshold joins it; remaining profiles linked to
 each other above the upper threshold form one group (connected components, computed
 in SQL), which joins a pupil any member joined or else becomes one new pupil. A group
-whose best index candidate lies between the thresholds becomes a new pupil for now and
-goes to the clerical review queue.
+whose best candidate lies between the thresholds, in the index or among the other new
+groups (two records alike, matching nobody in the index), becomes a new pupil for now
+and goes to the clerical review queue.
 """
 
 from __future__ import annotations
@@ -23,11 +24,27 @@ if TYPE_CHECKING:
     from pupilshare.match.model import Model
 
 INDEX_SQL = """
-    (SELECT 'p' || p.pupil_key AS unique_id, p.*, f.former_upn, h.former_surname
+    (SELECT 'p' || p.pupil_key AS unique_id,
+        p.* REPLACE (coalesce(p.upn, f.upn) AS upn), f.former_upn, h.former_surname
      FROM pupils p
      LEFT JOIN (
-        SELECT pupil_key, min(value) AS former_upn FROM pupil_identifiers
-        WHERE kind = 'former_upn' GROUP BY pupil_key) f USING (pupil_key)
+        -- UPNs the pupil's records carried, temporary ones too (a record kept only
+        -- under a school's temporary UPN is known by it): the newest, this run's
+        -- records first, then the history, then the recorded former UPNs
+        SELECT pupil_key, arg_max(upn, rank) FILTER (WHERE upn IS NOT NULL) AS upn,
+            arg_max(former_upn, rank) FILTER (WHERE former_upn IS NOT NULL)
+                AS former_upn
+        FROM (
+            SELECT pupil_key, NULL AS upn, value AS former_upn, 0 AS rank
+            FROM pupil_identifiers WHERE kind = 'former_upn'
+            UNION ALL
+            SELECT pupil_key, upn, former_upn, coalesce(epoch(last_seen), 1) AS rank
+            FROM pupil_history
+            UNION ALL
+            SELECT pupil_key, CASE WHEN upn_wf THEN upn END,
+                CASE WHEN former_wf THEN former_upn END, 1e12 AS rank
+            FROM match_profiles WHERE pupil_key IS NOT NULL)
+        GROUP BY pupil_key) f USING (pupil_key)
      LEFT JOIN (
         -- a surname the pupil was also known by: a former surname given, or another
         -- surname its records carried
@@ -76,12 +93,12 @@ def explain_sql(labels: dict[str, dict[int, str]], columns: list[str]) -> str:
 
 
 def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table]:
-    """(pairs profile->pupil above the lower threshold, pairs profile->profile above
-    the upper threshold), as Arrow tables."""
+    """(pairs profile->pupil, pairs profile->profile), each above the lower
+    threshold, as Arrow tables."""
     index = store.arrow(splink_input_sql(INDEX_SQL))
     remaining = store.arrow(splink_input_sql(REMAINING_SQL))
     between = model.between(index, remaining, t.lower)
-    within = model.within(remaining, t.upper)
+    within = model.within(remaining, t.lower)
     return between, within
 
 
@@ -115,6 +132,25 @@ WHERE node NOT IN (SELECT node FROM grouped) AND node NOT IN (SELECT node FROM l
 """
 
 
+# Two new profiles alike but below the upper threshold, left in different pupils of
+# which at least one is new this run: the newer pupil is provisional, queued against
+# the other (a pupil made this run from records matching nobody in the index, or
+# one the index already had). Rows: (profile_id, pupil_key, candidate_key, ...).
+WITHIN_REVIEW_SQL = """
+CREATE OR REPLACE TEMP TABLE match_within_review AS
+SELECT CASE WHEN a.pupil_key > b.pupil_key THEN a.profile_id ELSE b.profile_id END
+        AS profile_id,
+    greatest(a.pupil_key, b.pupil_key) AS pupil_key,
+    least(a.pupil_key, b.pupil_key) AS candidate_key,
+    w.match_probability, w.match_weight, w.explanation
+FROM _within w
+JOIN match_profiles a ON a.profile_id = CAST(substr(w.unique_id_l, 2) AS UBIGINT)
+JOIN match_profiles b ON b.profile_id = CAST(substr(w.unique_id_r, 2) AS UBIGINT)
+WHERE w.match_probability < {upper} AND a.pupil_key <> b.pupil_key
+  AND greatest(a.pupil_key, b.pupil_key) >= {first_key}
+"""
+
+
 def decide(
     store: Store,
     model: Model,
@@ -126,28 +162,34 @@ def decide(
 ) -> None:
     """Apply the thresholds to the scored pairs, updating ``match_profiles`` and
     filling the review queue."""
-    best = _best(between, explain_sql(model.level_labels(), between.column_names))
+    labels = model.level_labels()
+    best = _explained(between, explain_sql(labels, between.column_names), best=True)
     store.register("_best", best)
     store.register(
-        "_within", within.select(["unique_id_l", "unique_id_r", "match_probability"])
+        "_within",
+        _explained(within, explain_sql(labels, within.column_names), best=False),
     )
     store.execute("""
         CREATE OR REPLACE TEMP TABLE match_best AS
         SELECT CAST(substr(unique_id_r, 2) AS UBIGINT) AS profile_id,
             CAST(substr(unique_id_l, 2) AS BIGINT) AS candidate_key,
-            match_probability, match_weight, explanation
+            match_probability, match_weight, explanation, gamma_upn
         FROM _best""")
+    # A permanent UPN never joins a pupil holding a different permanent one on
+    # names alone (two pupils alike in name, birth date and area): it is queued.
     store.execute(f"""
         UPDATE match_profiles AS m SET pupil_key = b.candidate_key, method = 'splink',
             match_probability = b.match_probability
         FROM match_best b WHERE b.profile_id = m.profile_id
-          AND b.match_probability >= {t.upper} AND m.pupil_key IS NULL""")
+          AND b.match_probability >= {t.upper} AND m.pupil_key IS NULL
+          AND NOT (m.upn_ok AND b.gamma_upn = 0 AND b.candidate_key IN (
+              SELECT pupil_key FROM pupils WHERE upn IS NOT NULL))""")
     # Groups of remaining profiles linked to each other (or through a joined one).
-    store.execute("""
+    store.execute(f"""
         CREATE OR REPLACE TEMP TABLE match_edges AS
         SELECT CAST(substr(unique_id_l, 2) AS UBIGINT) AS a,
             CAST(substr(unique_id_r, 2) AS UBIGINT) AS b, match_probability AS p
-        FROM _within
+        FROM _within WHERE match_probability >= {t.upper}
         UNION ALL
         SELECT m.a, g.profile_id, 1.0 FROM (
             SELECT grp, min(profile_id) AS a FROM match_groups GROUP BY grp) AS m
@@ -179,7 +221,6 @@ def decide(
                     SELECT e.b, c.label FROM match_edges e
                         JOIN match_cc c ON c.node = e.a) GROUP BY node) AS m
             WHERE m.node = match_cc.node AND m.label < match_cc.label""")
-    store.unregister("_within")
     store.execute(SPLIT_CONFLICTS_SQL)
     store.execute("""UPDATE match_cc SET label = r.label FROM match_relabel r
                      WHERE r.node = match_cc.node""")
@@ -213,34 +254,54 @@ def decide(
               WHERE p.pupil_key IS NULL GROUP BY label) AS k,
              match_cc c LEFT JOIN match_best b ON b.profile_id = c.node
         WHERE c.node = m.profile_id AND c.label = k.label AND m.pupil_key IS NULL""")
+    store.execute(WITHIN_REVIEW_SQL.format(first_key=first_key, upper=t.upper))
+    store.execute("""
+        UPDATE match_profiles SET method = 'review'
+        WHERE pupil_key IN (SELECT pupil_key FROM match_within_review)""")
+    store.unregister("_within")
     store.unregister("_best")
     _queue_reviews(store, run)
 
 
 def _queue_reviews(store: Store, run: int) -> None:
-    """One review item per provisional pupil: its best candidate in the index."""
+    """One review item per provisional pupil: its most likely candidate, a pupil in
+    the index or another new pupil of this run."""
     first = store.one("SELECT coalesce(max(review_id), 0) + 1 FROM match_review")
     store.execute(f"""
         INSERT INTO match_review
-        SELECT {first} - 1 + row_number() OVER (ORDER BY p.pupil_key), {run},
-            p.profile_id, p.pupil_key, b.candidate_key, b.match_probability,
-            b.match_weight, b.explanation, 'pending', NULL, NULL
-        FROM match_profiles p JOIN match_best b USING (profile_id)
-        WHERE p.method = 'review'
-        QUALIFY row_number() OVER (PARTITION BY p.pupil_key
-            ORDER BY b.match_probability DESC, p.profile_id) = 1""")
+        SELECT {first} - 1 + row_number() OVER (ORDER BY pupil_key), {run},
+            profile_id, pupil_key, candidate_key, match_probability, match_weight,
+            explanation, 'pending', NULL, NULL
+        FROM (
+            SELECT p.profile_id, p.pupil_key, b.candidate_key, b.match_probability,
+                b.match_weight, b.explanation
+            FROM match_profiles p JOIN match_best b USING (profile_id)
+            WHERE p.method = 'review'
+            UNION ALL
+            SELECT profile_id, pupil_key, candidate_key, match_probability,
+                match_weight, explanation
+            FROM match_within_review)
+        QUALIFY row_number() OVER (PARTITION BY pupil_key
+            ORDER BY match_probability DESC, profile_id) = 1""")
 
 
-def _best(between: pa.Table, explain: str) -> pa.Table:
-    """Each new profile's best index candidate (ties to the lower key), explained."""
+def _explained(pairs: pa.Table, explain: str, best: bool) -> pa.Table:
+    """Scored pairs with each comparison explained; with ``best``, only each new
+    profile's best candidate (ties to the lower key)."""
     import duckdb
 
     con = duckdb.connect()
-    con.register("b", between)
-    best = con.sql(f"""
+    con.register("b", pairs)
+    keep = (
+        "QUALIFY row_number() OVER (PARTITION BY unique_id_r "
+        "ORDER BY match_probability DESC, unique_id_l) = 1"
+        if best
+        else ""
+    )
+    gamma = "gamma_upn" if "gamma_upn" in pairs.column_names else "NULL::INTEGER"
+    out = con.sql(f"""
         SELECT unique_id_l, unique_id_r, match_probability, match_weight,
-            {explain} AS explanation
-        FROM b QUALIFY row_number() OVER (PARTITION BY unique_id_r
-            ORDER BY match_probability DESC, unique_id_l) = 1""").to_arrow_table()
+            {explain} AS explanation, {gamma} AS gamma_upn
+        FROM b {keep}""").to_arrow_table()
     con.close()
-    return best
+    return out

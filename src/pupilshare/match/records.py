@@ -81,19 +81,28 @@ def new_records_sql(union: str) -> str:
         ANTI JOIN pupil_links l USING (dataset, collection_id, line)
         ANTI JOIN match_unusable u USING (dataset, collection_id, line)
     ),
+    formed AS (
+        -- well formed: a permanent UPN or a temporary one (check letter valid, a
+        -- letter last); only permanent ones are exact identifiers, but a temporary
+        -- one still tells Splink that two records share a school's number
+        SELECT *,
+            upn IS NOT NULL AND ({upn_problem_sql("upn")}) IS NULL AS upn_wf,
+            former_upn IS NOT NULL AND ({upn_problem_sql("former_upn")}) IS NULL
+                AS former_wf
+        FROM fresh
+    ),
     flagged AS (
         SELECT *,
-            upn IS NOT NULL AND ({upn_problem_sql("upn")}) IS NULL
-                AND regexp_matches(substr(upn, 13, 1), '[0-9]') AS upn_ok,
-            former_upn IS NOT NULL AND ({upn_problem_sql("former_upn")}) IS NULL
-                AND regexp_matches(substr(former_upn, 13, 1), '[0-9]') AS former_ok,
+            upn_wf AND regexp_matches(substr(upn, 13, 1), '[0-9]') AS upn_ok,
+            former_wf AND regexp_matches(substr(former_upn, 13, 1), '[0-9]')
+                AS former_ok,
             uln IS NOT NULL AND uln <> '{TEMPORARY_ULN}'
                 AND ({uln_problem_sql("uln")}) IS NULL AS uln_ok,
             forename IS NOT NULL AND replace(forename, ' ', '') NOT IN ({placeholders})
                 AS fore_ok,
             surname IS NOT NULL AND replace(surname, ' ', '') NOT IN ({placeholders})
                 AS sur_ok
-        FROM fresh
+        FROM formed
     )
     SELECT *, hash({fields}) AS profile_id,
         (upn_ok OR uln_ok OR (date_of_birth IS NOT NULL AND fore_ok AND sur_ok))
@@ -108,6 +117,7 @@ def profiles_sql() -> str:
     return f"""
     SELECT profile_id, {fields},
         bool_or(upn_ok) AS upn_ok, bool_or(former_ok) AS former_ok,
+        bool_or(upn_wf) AS upn_wf, bool_or(former_wf) AS former_wf,
         bool_or(uln_ok) AS uln_ok, count(*) AS records, max(event_date) AS event_date
     FROM match_new WHERE usable
     GROUP BY profile_id, {fields}

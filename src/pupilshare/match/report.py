@@ -15,8 +15,8 @@ from pupilshare.errors import NotFound
 from pupilshare.store import Store
 
 
-def accuracy_sql(truth_csv: str, links: str = "pupil_links") -> str:
-    """Pairwise counts for any table of (dataset, collection_id, line, pupil_key)."""
+def _joined_sql(truth_csv: str, links: str) -> str:
+    """CTEs ending in ``j``: each linked record's pupil key and true person."""
     return f"""
     WITH truth AS (
         SELECT dataset, file, line::BIGINT AS line, person_id::VARCHAR AS person_id
@@ -37,7 +37,13 @@ def accuracy_sql(truth_csv: str, links: str = "pupil_links") -> str:
         SELECT l.pupil_key, t.person_id
         FROM {links} l JOIN files f USING (collection_id)
         JOIN truth t ON t.file = f.file AND t.line = l.line AND t.dataset = l.dataset
-    ), cells AS (SELECT pupil_key, person_id, count(*) AS n FROM j GROUP BY ALL)
+    )"""
+
+
+def accuracy_sql(truth_csv: str, links: str = "pupil_links") -> str:
+    """Pairwise counts for any table of (dataset, collection_id, line, pupil_key)."""
+    return f"""{_joined_sql(truth_csv, links)},
+    cells AS (SELECT pupil_key, person_id, count(*) AS n FROM j GROUP BY ALL)
     SELECT
         (SELECT count(*) FROM j) AS records,
         (SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM cells) AS tp,
@@ -47,6 +53,28 @@ def accuracy_sql(truth_csv: str, links: str = "pupil_links") -> str:
             (SELECT sum(n) AS n FROM cells GROUP BY person_id)) AS actual,
         (SELECT count(DISTINCT pupil_key) FROM j) AS pupils,
         (SELECT count(DISTINCT person_id) FROM j) AS persons
+    """
+
+
+def resolved_links_sql(truth_csv: str, links: str, name: str) -> str:
+    """A temp table ``name``: ``links`` with each pending review item decided as a
+    clerk who knew the truth would: accepted (the provisional pupil merged into the
+    candidate) when both pupils' records are mostly the same person. Lets a bench
+    score the index as it stands once the queue is worked."""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {name} AS
+    {_joined_sql(truth_csv, links)},
+    major AS (SELECT pupil_key, mode(person_id) AS person FROM j GROUP BY pupil_key),
+    ok AS (
+        SELECT DISTINCT ON (r.pupil_key) r.pupil_key, r.candidate_key
+        FROM match_review r
+        JOIN major a ON a.pupil_key = r.pupil_key
+        JOIN major b ON b.pupil_key = r.candidate_key
+        WHERE r.status = 'pending' AND a.person = b.person
+    )
+    SELECT l.dataset, l.collection_id, l.line,
+        coalesce(ok.candidate_key, l.pupil_key) AS pupil_key
+    FROM {links} l LEFT JOIN ok USING (pupil_key)
     """
 
 

@@ -108,6 +108,7 @@ def run_match(
         store.execute(index.unusable_sql(run, records.UNUSABLE_REASON))
         for name in ("upn", "former_upn", "uln"):
             store.execute(exact.match_index_sql(name))
+        store.execute(exact.temporary_upn_sql())
         # Identifiers the index has not seen group their profiles; the groups then
         # meet the index through Splink, as a pupil the index knows only from
         # records without a UPN gets its first census record.
