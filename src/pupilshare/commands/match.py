@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -137,27 +138,27 @@ def register(app: typer.Typer) -> None:
                            *(str(r.get(c) or "") for c in cols[1:]))  # fmt: skip
         console.print(people)
 
-    @review.command("accept")
-    def review_accept(ctx: typer.Context, review_id: int) -> None:
-        """Same person: merge the records into the candidate pupil."""
+    def _decide(ctx: typer.Context, review_id: int, decide: Any, said: str) -> None:
+        """Accept and reject differ only in the decision and what is printed."""
         from pupilshare.cli import console, context
 
         c = context(ctx)
         c.require("review", "decide review items")
         with Store.open(c.home) as store:
-            matching.accept_review(store, review_id, c.user or DEFAULT_USER)
-        console.print(f"review {review_id} accepted: records merged into the candidate")
+            decide(store, review_id, c.user or DEFAULT_USER)
+        console.print(f"review {review_id} {said}")
+
+    @review.command("accept")
+    def review_accept(ctx: typer.Context, review_id: int) -> None:
+        """Same person: merge the records into the candidate pupil."""
+        _decide(ctx, review_id, matching.accept_review,
+                "accepted: records merged into the candidate")  # fmt: skip
 
     @review.command("reject")
     def review_reject(ctx: typer.Context, review_id: int) -> None:
         """Different people: the records stay a pupil of their own."""
-        from pupilshare.cli import console, context
-
-        c = context(ctx)
-        c.require("review", "decide review items")
-        with Store.open(c.home) as store:
-            matching.reject_review(store, review_id, c.user or DEFAULT_USER)
-        console.print(f"review {review_id} rejected: the records stay a separate pupil")
+        _decide(ctx, review_id, matching.reject_review,
+                "rejected: the records stay a separate pupil")  # fmt: skip
 
     @app.command("link")
     def link_cmd(
