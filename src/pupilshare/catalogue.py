@@ -364,7 +364,8 @@ PUPIL = Dataset(
     "and matched identifiers. The internal pupil key never leaves the store.",
     (
         Item("pupil_pseudonym", "text",
-             "Keyed pseudonym, different for every agreement", 4, derived=True),
+             "Keyed pseudonym, different for every agreement: 128 bits written "
+             "as a UUID (AES-256 of the pupil key)", 4, derived=True),
         Item("upn", "text", "Current UPN", 4, identifying=True, derived=True,
              check="upn"),
         Item("uln", "text", "ULN", 4, identifying=True, derived=True, check="uln"),

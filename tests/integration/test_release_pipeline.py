@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -84,6 +86,13 @@ def test_pseudonyms_are_stable_within_an_agreement_and_differ_across(
     pa_, pa2, pb = (set(t.column("pupil_pseudonym").to_pylist()) for t in (a, a2, b))
     assert pa_ == pa2 and len(pa_) == 600
     assert not pa_ & pb
+    # 16 fixed bytes in Parquet (a UUID), the 8-4-4-4-12 form in the CSV
+    assert a.schema.field("pupil_pseudonym").type == pa.uuid()
+    csv = (Path(build_release(world, home, PSEUDO, tmp_path / "c").out_dir)
+           / "ks_results.csv").read_text().splitlines()  # fmt: skip
+    column = csv[0].split(",").index("pupil_pseudonym")
+    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}",
+                        csv[1].split(",")[column])  # fmt: skip
     assert "surname" not in a.column_names
     assert a.column("date_of_birth_month").to_pylist()[0][4] == "-"
     assert not list(world.rows("SELECT * FROM information_schema.tables "

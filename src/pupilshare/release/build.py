@@ -147,13 +147,12 @@ def _records(
         joins = ""
         pseudonymous = any(c.name == minimise.PSEUDONYM for c in selection.columns)
         if pseudonymous:
-            # One map per release over the dataset's linked pupils, joined in DuckDB.
-            linked = store.arrow(
-                "SELECT DISTINCT pupil_key FROM pupil_links WHERE dataset = ?",
-                [dataset],
-            )
+            # One map per release over the index's pupils (a key column read, where
+            # the distinct keys of the dataset's links cost a scan and a hash
+            # aggregate of every record), joined in DuckDB.
+            index = store.arrow("SELECT pupil_key FROM pupils")
             pmap = pseudonymise.pseudonym_map(
-                store, home, plan.agreement_id, linked.column("pupil_key")
+                store, home, plan.agreement_id, index.column("pupil_key")
             )
             joins += f" JOIN {pmap} pm ON pm.pupil_key = s.{pop.PUPIL_KEY}"
         if plan.level == "identified":

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.release.plan import ReleasePlan
-from pupilshare.release.pseudonymise import encrypt_keys, secret
+from pupilshare.release.pseudonymise import pseudonyms_for
 from pupilshare.store import Store
 
 TOTAL = "Total"
@@ -133,12 +133,10 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
             "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?)",
             [plan.opt_out_scope])]  # fmt: skip
         if keys:
-            ct = encrypt_keys(np.asarray(keys, np.int64),
-                              secret(home, plan.agreement_id))  # fmt: skip
-            banned = [bytes(b).hex() for b in ct.to_pylist()]
+            banned = pseudonyms_for(home, plan.agreement_id, keys)
             hits = store.rows(
                 f"SELECT count(*) FROM read_parquet({_lit(path)}) "
-                "WHERE pupil_pseudonym IN (SELECT unnest(?::VARCHAR[]))",
+                "WHERE pupil_pseudonym IN (SELECT unnest(?::UUID[]))",
                 [banned],
             )
             if hits[0][0]:
