@@ -38,7 +38,6 @@ class DemoRun:
     pupils: int
     seed: int
     console: Console
-    serve: bool = False
     facts: dict[str, Any] = field(default_factory=dict)  # shared between steps
 
     @property

@@ -17,7 +17,7 @@ COMMANDS = [
     ["status", "--json"],
     ["synth", "--pupils", "100", "--out", "nation"],
     ["link", "a.csv", "b.csv", "--out", "pairs.csv"],
-    ["demo", "--no-serve"],
+    ["demo"],
 ]
 
 

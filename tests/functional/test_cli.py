@@ -26,7 +26,7 @@ def test_status_json_on_empty_home(
 
 def test_demo_refuses_a_home_it_did_not_make(home: Home) -> None:
     (home.root / "precious.txt").write_text("not the demo's")
-    assert main(["--home", str(home.root), "demo", "--no-serve"]) != 0
+    assert main(["--home", str(home.root), "demo"]) != 0
     assert (home.root / "precious.txt").exists()
 
 

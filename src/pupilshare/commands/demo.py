@@ -11,8 +11,6 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         pupils: int = typer.Option(20_000, "--pupils", help="Pupils in the nation."),
         seed: int = typer.Option(7, "--seed", help="Random seed of the nation."),
-        serve: bool = typer.Option(False, "--serve/--no-serve",
-                                   help="Serve the web pages at the end."),
     ) -> None:  # fmt: skip
         """Run a synthetic nation through collect, match, share, release, register."""
         from pupilshare.cli import console, context
@@ -23,4 +21,4 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"pupilshare demo: {pupils:,} pupils, seed {seed}, home {c.home.root}"
         )
-        run_demo(DemoRun(c.home, pupils, seed, console, serve=serve))
+        run_demo(DemoRun(c.home, pupils, seed, console))
