@@ -299,3 +299,38 @@ def test_identified_release_carries_the_index_identifiers(
     assert t.column_names == ["upn", "surname", "pupil_upn"]
     assert t.num_rows > 0
     assert t.column("upn").to_pylist() == t.column("pupil_upn").to_pylist()
+
+
+def test_sums_and_rounded_counts_are_checked_on_the_store_s_true_values(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """The check recomputes the sums from the population in its own SQL: the good
+    release passes, and a suppressed sum cell published on purpose blocks it."""
+    import pyarrow as pa
+
+    sums = TableSpec("weight_by_la", "ncmp", ("la_code",), ("sex",),
+                     measure="weight_kg")  # fmt: skip
+    plan = ReleasePlan(**{**AGG.__dict__, "tables": (*AGG.tables, sums),
+                          "items": (*AGG.items, "ncmp.sex", "ncmp.weight_kg"),
+                          "sdc": Sdc(threshold=40, rounding=5)})  # fmt: skip
+    out, pupils = _staged(world, home, plan, tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    audits = manifest["rules"]["output_check"]
+    assert "true values (unrounded)" in audits["weight_by_la"]
+    assert "true values (unrounded)" in audits["by_la"]
+    assert "p% rule" in manifest["rules"]["p_percent"]
+    f = out / "weight_by_la.parquet"
+    t = pq.read_table(f)
+    sym = t.column("symbol").to_pylist()
+    assert "c" in sym
+    values = t.column("value").to_pylist()
+    for i in [i for i, s in enumerate(sym) if s == "c"]:  # the primary cells too
+        values[i], sym[i] = 1.0, None
+    leaked = t.set_column(t.column_names.index("value"), "value",
+                          pa.array(values, pa.float64()))  # fmt: skip
+    leaked = leaked.set_column(leaked.column_names.index("symbol"), "symbol",
+                               pa.array(sym, pa.string()))  # fmt: skip
+    _rewrite(f, leaked)
+    reasons = check.check_release(world, home, plan, out, pupils)
+    assert any("fewer than 40 contributors" in r for r in reasons)
+    assert any("differ from the store" in r for r in reasons)

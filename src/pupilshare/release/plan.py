@@ -51,11 +51,20 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class Sdc:
-    """Disclosure control parameters (defaults from the domain notes)."""
+    """Disclosure control parameters, set per agreement.
+
+    The defaults are those of ACRO's shipped configuration (``acro/default.yaml``:
+    ``safe_threshold`` 10, ``safe_nk_n`` 2, ``safe_nk_k`` 0.90, ``safe_pratio_p``
+    0.10), which are also the ONS's usual figures: a threshold of 10 contributors,
+    the (2, 90%) dominance rule and the p% rule with p = 10%.
+    """
 
     threshold: int = 10
     dominance_n: int = 2
     dominance_k: float = 0.9
+    # p% rule on sums: a cell is sensitive when the total minus its two largest
+    # contributions is less than ``p_ratio`` times the largest (0.10 is p = 10%).
+    p_ratio: float = 0.10
     rounding: int | None = None
     k_anonymity: int = 10
     # Largest share of records k-anonymisation may drop (ARX's suppression limit).
