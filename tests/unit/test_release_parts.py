@@ -79,7 +79,8 @@ def test_a_plan_survives_json() -> None:
         population=Population(min_age=4, year_groups=("R",)),
         tables=(TableSpec("t", "ncmp", ("la_code",), ("weight_category",),
                           filters=(("school_year", ("R",)),)),),
-        sdc=Sdc(threshold=7, rounding=5), reference_date=date(2025, 1, 2),
+        sdc=Sdc(threshold=7, rounding=5, p_ratio=0.2),
+        reference_date=date(2025, 1, 2),
     )  # fmt: skip
     assert plan_from_json(plan.to_json()) == plan
 
