@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -71,19 +72,16 @@ def main() -> None:
     store.register("recs", records(args.pupils))
     for spec, rules in ((COUNTS, Sdc()), (COUNTS, Sdc(rounding=5)), (SUMS, Sdc())):
         built, cube = best(args.repeat,
-                           lambda s=spec, r=rules: aggregate.build_table(
-                               store, s, "recs", r))  # fmt: skip
+                           partial(aggregate.build_table, store, spec, "recs", rules))
         table = aggregate.table_arrow(spec, cube, rules)
         suppressed = int(cube.suppressed.sum())
         grid = np.where(cube.suppressed, np.nan, cube.values)
         a, b, x0 = audit.line_equations(grid, cube.suppressed)
         width = 1.0 if spec.measure is None else 0.01
-        audited, pinned = best(args.repeat, lambda: audit.audit(a, b, x0, width))
-        checked, reasons = best(
-            args.repeat,
-            lambda s=spec, r=rules: check._check_table(
-                store, plan(s, r), s.name, table, source="recs"),
-        )  # fmt: skip
+        audited, pinned = best(args.repeat, partial(audit.audit, a, b, x0, width))
+        checked, reasons = best(args.repeat, partial(
+            check._check_table, store, plan(spec, rules), spec.name, table,
+            source="recs"))  # fmt: skip
         kind = "sums" if spec.measure else "counts"
         print(f"{kind}, rounding {rules.rounding or 'none'}: cube "
               f"{'x'.join(map(str, cube.values.shape))} = {cube.values.size} cells, "
