@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -154,8 +155,6 @@ def test_checker_blocks_k_failure(world: Store, home: Home, tmp_path: Path) -> N
     _rewrite(f, t.slice(0, t.num_rows - 3).concat_arrays if False else
              t.slice(0, 3))  # fmt: skip
     big = pq.read_table(f)
-    import pyarrow as pa
-
     odd = big.set_column(big.column_names.index("la_code"), "la_code",
                          pa.array(["999", "201", "201"]))  # fmt: skip
     _rewrite(f, odd)
@@ -173,22 +172,23 @@ def test_checker_blocks_small_and_recoverable_cells(
     assert check.check_release(world, home, plan, out, pupils) == []
     sym = t.column("symbol").to_pylist()
     assert "c" in sym
-    import pyarrow as pa
-
     # Publish every suppressed cell but one: the last is then recoverable.
     hidden = [i for i, s in enumerate(sym) if s == "c"]
     values = t.column("value").to_pylist()
     truth = build_true_values(world, plan, t)
     for i in hidden[1:]:
         values[i], sym[i] = truth[i], None
-    corrupted = t.set_column(t.column_names.index("value"), "value",
-                             pa.array(values, pa.int64()))  # fmt: skip
-    corrupted = corrupted.set_column(corrupted.column_names.index("symbol"), "symbol",
-                                     pa.array(sym, pa.string()))  # fmt: skip
-    _rewrite(f, corrupted)
+    _rewrite(f, _republished(t, pa.array(values, pa.int64()), sym))
     reasons = check.check_release(world, home, plan, out, pupils)
     assert any("under the threshold" in r for r in reasons)
     assert any("can be recovered" in r for r in reasons)
+
+
+def _republished(t: pa.Table, values: pa.Array, symbols: list) -> pa.Table:
+    """The table with its value and symbol columns replaced (a corrupted copy)."""
+    t = t.set_column(t.column_names.index("value"), "value", values)
+    return t.set_column(t.column_names.index("symbol"), "symbol",
+                        pa.array(symbols, pa.string()))  # fmt: skip
 
 
 def build_true_values(world: Store, plan: ReleasePlan, t) -> list[int]:
@@ -306,8 +306,6 @@ def test_sums_and_rounded_counts_are_checked_on_the_store_s_true_values(
 ) -> None:
     """The check recomputes the sums from the population in its own SQL: the good
     release passes, and a suppressed sum cell published on purpose blocks it."""
-    import pyarrow as pa
-
     sums = TableSpec("weight_by_la", "ncmp", ("la_code",), ("sex",),
                      measure="weight_kg")  # fmt: skip
     plan = ReleasePlan(**{**AGG.__dict__, "tables": (*AGG.tables, sums),
@@ -326,11 +324,7 @@ def test_sums_and_rounded_counts_are_checked_on_the_store_s_true_values(
     values = t.column("value").to_pylist()
     for i in [i for i, s in enumerate(sym) if s == "c"]:  # the primary cells too
         values[i], sym[i] = 1.0, None
-    leaked = t.set_column(t.column_names.index("value"), "value",
-                          pa.array(values, pa.float64()))  # fmt: skip
-    leaked = leaked.set_column(leaked.column_names.index("symbol"), "symbol",
-                               pa.array(sym, pa.string()))  # fmt: skip
-    _rewrite(f, leaked)
+    _rewrite(f, _republished(t, pa.array(values, pa.float64()), sym))
     reasons = check.check_release(world, home, plan, out, pupils)
     assert any("fewer than 40 contributors" in r for r in reasons)
     assert any("differ from the store" in r for r in reasons)

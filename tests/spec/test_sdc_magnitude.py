@@ -54,6 +54,13 @@ def _published(rows: list[tuple], rules: Sdc) -> tuple[Store, sdc.Cube, pa.Table
     return store, cube, aggregate.table_arrow(SUMS, cube, rules)
 
 
+def _republished(table: pa.Table, values: pa.Array, symbols: list) -> pa.Table:
+    """The table with some cells published on purpose."""
+    table = table.set_column(table.column_names.index("value"), "value", values)
+    return table.set_column(table.column_names.index("symbol"), "symbol",
+                            pa.array(symbols, pa.string()))  # fmt: skip
+
+
 def _contributions(rows: list[tuple], table: pa.Table) -> list[list[float]]:
     """Each published row's contributions, straight from the records: per pupil,
     the sum of their records in the cell, largest first."""
@@ -100,10 +107,7 @@ def test_the_check_blocks_a_sensitive_sum_published_on_purpose(
     values = table.column("value").to_pylist()
     symbols = table.column("symbol").to_pylist()
     values[i], symbols[i] = round(float(cube.values.ravel()[i]), 2), None
-    leaked = table.set_column(table.column_names.index("value"), "value",
-                              pa.array(values, pa.float64()))  # fmt: skip
-    leaked = leaked.set_column(leaked.column_names.index("symbol"), "symbol",
-                               pa.array(symbols, pa.string()))  # fmt: skip
+    leaked = _republished(table, pa.array(values, pa.float64()), symbols)
     reasons = check._check_table(store, _plan(SUMS, rules), "weights", leaked,
                                  source="recs")  # fmt: skip
     assert any("break the rules" in r and ("dominance" in r or "p% rule" in r)
@@ -136,10 +140,7 @@ def test_with_rounding_the_check_passes_a_good_table_and_catches_a_recoverable_o
     for i in hidden[1:]:
         values[i] = int(sdc.rounded(cube.values.ravel()[i:i + 1], base)[0])
         symbols[i] = None
-    leaked = table.set_column(table.column_names.index("value"), "value",
-                              pa.array(values, pa.int64()))  # fmt: skip
-    leaked = leaked.set_column(leaked.column_names.index("symbol"), "symbol",
-                               pa.array(symbols, pa.string()))  # fmt: skip
+    leaked = _republished(table, pa.array(values, pa.int64()), symbols)
     reasons = check._check_table(store, plan, "reached", leaked, source="recs")
     assert any("can be recovered" in r for r in reasons)
 
