@@ -70,6 +70,26 @@ class Sdc:
     # Largest share of records k-anonymisation may drop (ARX's suppression limit).
     max_suppression: float = 0.05
 
+    def __post_init__(self) -> None:
+        """Refuse parameters no output checker would accept, with every reason."""
+        bad = [
+            f"{name} {why}"
+            for name, ok, why in (
+                ("threshold", self.threshold >= 1, "must be 1 or more"),
+                ("dominance_n", self.dominance_n >= 1, "must be 1 or more"),
+                ("dominance_k", 0 < self.dominance_k <= 1, "must be in (0, 1]"),
+                ("p_ratio", 0 <= self.p_ratio < 1, "must be in [0, 1)"),
+                ("rounding", not self.rounding or self.rounding >= 1,
+                 "must be a base of 1 or more (or none)"),
+                ("k_anonymity", self.k_anonymity >= 1, "must be 1 or more"),
+                ("max_suppression", 0 <= self.max_suppression < 1,
+                 "must be in [0, 1)"),
+            )
+            if not ok
+        ]  # fmt: skip
+        if bad:
+            raise ValueError("disclosure control: " + "; ".join(bad))
+
 
 @dataclass(frozen=True)
 class ReleasePlan:
