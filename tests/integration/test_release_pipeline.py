@@ -163,8 +163,6 @@ def test_checker_blocks_k_failure(world: Store, home: Home, tmp_path: Path) -> N
     _rewrite(f, t.slice(0, t.num_rows - 3).concat_arrays if False else
              t.slice(0, 3))  # fmt: skip
     big = pq.read_table(f)
-    import pyarrow as pa
-
     odd = big.set_column(big.column_names.index("la_code"), "la_code",
                          pa.array(["999", "201", "201"]))  # fmt: skip
     _rewrite(f, odd)
@@ -182,22 +180,23 @@ def test_checker_blocks_small_and_recoverable_cells(
     assert check.check_release(world, home, plan, out, pupils) == []
     sym = t.column("symbol").to_pylist()
     assert "c" in sym
-    import pyarrow as pa
-
     # Publish every suppressed cell but one: the last is then recoverable.
     hidden = [i for i, s in enumerate(sym) if s == "c"]
     values = t.column("value").to_pylist()
     truth = build_true_values(world, plan, t)
     for i in hidden[1:]:
         values[i], sym[i] = truth[i], None
-    corrupted = t.set_column(t.column_names.index("value"), "value",
-                             pa.array(values, pa.int64()))  # fmt: skip
-    corrupted = corrupted.set_column(corrupted.column_names.index("symbol"), "symbol",
-                                     pa.array(sym, pa.string()))  # fmt: skip
-    _rewrite(f, corrupted)
+    _rewrite(f, _republished(t, pa.array(values, pa.int64()), sym))
     reasons = check.check_release(world, home, plan, out, pupils)
     assert any("under the threshold" in r for r in reasons)
     assert any("can be recovered" in r for r in reasons)
+
+
+def _republished(t: pa.Table, values: pa.Array, symbols: list) -> pa.Table:
+    """The table with its value and symbol columns replaced (a corrupted copy)."""
+    t = t.set_column(t.column_names.index("value"), "value", values)
+    return t.set_column(t.column_names.index("symbol"), "symbol",
+                        pa.array(symbols, pa.string()))  # fmt: skip
 
 
 def build_true_values(world: Store, plan: ReleasePlan, t) -> list[int]:
@@ -308,3 +307,32 @@ def test_identified_release_carries_the_index_identifiers(
     assert t.column_names == ["upn", "surname", "pupil_upn"]
     assert t.num_rows > 0
     assert t.column("upn").to_pylist() == t.column("pupil_upn").to_pylist()
+
+
+def test_sums_and_rounded_counts_are_checked_on_the_store_s_true_values(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """The check recomputes the sums from the population in its own SQL: the good
+    release passes, and a suppressed sum cell published on purpose blocks it."""
+    sums = TableSpec("weight_by_la", "ncmp", ("la_code",), ("sex",),
+                     measure="weight_kg")  # fmt: skip
+    plan = ReleasePlan(**{**AGG.__dict__, "tables": (*AGG.tables, sums),
+                          "items": (*AGG.items, "ncmp.sex", "ncmp.weight_kg"),
+                          "sdc": Sdc(threshold=40, rounding=5)})  # fmt: skip
+    out, pupils = _staged(world, home, plan, tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    audits = manifest["rules"]["output_check"]
+    assert "true values (unrounded)" in audits["weight_by_la"]
+    assert "true values (unrounded)" in audits["by_la"]
+    assert "p% rule" in manifest["rules"]["p_percent"]
+    f = out / "weight_by_la.parquet"
+    t = pq.read_table(f)
+    sym = t.column("symbol").to_pylist()
+    assert "c" in sym
+    values = t.column("value").to_pylist()
+    for i in [i for i, s in enumerate(sym) if s == "c"]:  # the primary cells too
+        values[i], sym[i] = 1.0, None
+    _rewrite(f, _republished(t, pa.array(values, pa.float64()), sym))
+    reasons = check.check_release(world, home, plan, out, pupils)
+    assert any("fewer than 40 contributors" in r for r in reasons)
+    assert any("differ from the store" in r for r in reasons)

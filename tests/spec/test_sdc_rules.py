@@ -72,6 +72,16 @@ def test_true_zeros_are_published() -> None:
     assert not cube.suppressed.any()
 
 
+def _with_margin_tops(top: np.ndarray) -> np.ndarray:
+    """Margins' largest contributions when every contributor is in one cell."""
+    n = top.shape[-1]
+    for axis in range(top.ndim - 1):
+        moved = np.moveaxis(top, axis, -2)
+        best = -np.sort(-moved.reshape(*moved.shape[:-2], -1), axis=-1)[..., :n]
+        top = np.concatenate([top, np.expand_dims(best, axis)], axis=axis)
+    return top
+
+
 def test_dominance_suppresses_a_sum_led_by_two_contributors() -> None:
     values = sdc.with_margins(np.array([[1000.0, 500.0], [600.0, 700.0]]))
     counts = sdc.with_margins(np.array([[20.0, 20.0], [20.0, 20.0]]))
@@ -81,10 +91,36 @@ def test_dominance_suppresses_a_sum_led_by_two_contributors() -> None:
     top[1, 0] = [50, 40]
     top[1, 1] = [60, 50]
     cube = sdc.Cube(("r", "c"), (("a", "b"), ("x", "y")), values, counts,
-                    top=sdc.top_with_margins(top, 2))  # fmt: skip
+                    top=_with_margin_tops(top))  # fmt: skip
     sdc.protect(cube, Sdc())
     assert cube.status[0, 0] == sdc.DOMINANCE
     assert cube.suppressed.sum() >= 4
+
+
+def test_p_percent_suppresses_a_sum_the_second_largest_could_estimate() -> None:
+    """| 1000 = 500 + 300 + 200 others |: the runner-up, knowing its own 300, puts
+    the leader at 1000 - 300 - 200 = 500 give or take the others' 200, under 50% of
+    500, so with p = 50% the cell is sensitive though the top two make only 80%."""
+    values = sdc.with_margins(np.array([[1000.0, 2000.0], [2000.0, 2000.0]]))
+    counts = sdc.with_margins(np.full((2, 2), 20.0))
+    top = np.zeros((2, 2, 2))
+    top[0, 0] = [500, 300]
+    top[0, 1] = top[1, 0] = top[1, 1] = [200, 200]
+    cube = sdc.Cube(("r", "c"), (("a", "b"), ("x", "y")), values, counts,
+                    top=_with_margin_tops(top))  # fmt: skip
+    sdc.protect(cube, Sdc(p_ratio=0.5))
+    assert cube.status[0, 0] == sdc.P_PERCENT
+    assert len(sdc.determined_cells(cube.suppressed)[0]) == 0
+    calm = sdc.Cube(("r", "c"), (("a", "b"), ("x", "y")), values, counts,
+                    top=_with_margin_tops(top))  # fmt: skip
+    sdc.protect(calm, Sdc(p_ratio=0.1))  # 200 is not under 10% of 500
+    assert not calm.suppressed.any()
+
+
+def test_the_rules_printed_name_the_p_percent_rule() -> None:
+    printed = sdc.rules(Sdc(p_ratio=0.15))
+    assert "15%" in printed["p_percent"] and "largest" in printed["p_percent"]
+    assert "p% rule" in sdc.rules(Sdc())["p_percent"]
 
 
 tables = st.integers(2, 6).flatmap(

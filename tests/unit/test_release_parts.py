@@ -79,9 +79,19 @@ def test_a_plan_survives_json() -> None:
         population=Population(min_age=4, year_groups=("R",)),
         tables=(TableSpec("t", "ncmp", ("la_code",), ("weight_category",),
                           filters=(("school_year", ("R",)),)),),
-        sdc=Sdc(threshold=7, rounding=5), reference_date=date(2025, 1, 2),
+        sdc=Sdc(threshold=7, rounding=5, p_ratio=0.2),
+        reference_date=date(2025, 1, 2),
     )  # fmt: skip
     assert plan_from_json(plan.to_json()) == plan
+
+
+def test_disclosure_parameters_out_of_range_are_refused_with_every_reason() -> None:
+    import pytest
+
+    with pytest.raises(ValueError) as e:
+        Sdc(p_ratio=1.5, dominance_k=0, threshold=0)
+    assert all(n in str(e.value) for n in ("p_ratio", "dominance_k", "threshold"))
+    assert Sdc().p_ratio == 0.10  # ACRO's safe_pratio_p
 
 
 def test_pseudonymised_level_drops_names_and_coarsens_dates() -> None:

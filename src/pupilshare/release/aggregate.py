@@ -9,6 +9,8 @@ exactly what a reader could difference.
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
@@ -23,7 +25,14 @@ UNKNOWN = "Unknown"
 
 
 def cells_sql(spec: TableSpec, source: str, n_top: int) -> str:
-    """Finest cells: contributors, and for a sum its total and top contributions."""
+    """Cells of the table, in one pass of the engine.
+
+    Counts: contributors of each finest cell (margins are summed from them). Sums:
+    each pupil's contribution to every cell AND every margin (one grouping set per
+    margin, so a pupil in several cells of a margin counts once there, with the sum of
+    those contributions), then per cell its contributors, total and ``n_top`` largest
+    contributions, largest first; a margin's dimensions are NULL.
+    """
     dims = [*spec.rows, *spec.columns]
     keys = ", ".join(
         f"coalesce(CAST({d} AS VARCHAR), {lit(UNKNOWN)}) AS {d}" for d in dims
@@ -45,46 +54,66 @@ def cells_sql(spec: TableSpec, source: str, n_top: int) -> str:
         f"coalesce(list_extract(max(v, {n_top}), {i + 1}), 0) AS top{i}"
         for i in range(n_top)
     )
+    sets = ", ".join(
+        "(" + ", ".join([*kept, PUPIL_KEY]) + ")"
+        for r in range(len(dims), -1, -1)
+        for kept in combinations(dims, r)
+    )
     return (
         f"SELECT {dim_list}, count(*) AS n, sum(v) AS total, {tops} FROM "
-        f"(SELECT {keys}, {PUPIL_KEY}, sum({spec.measure}) AS v FROM {source} "
-        f"WHERE {where} AND {spec.measure} IS NOT NULL GROUP BY ALL) GROUP BY ALL"
+        f"(SELECT {dim_list}, {PUPIL_KEY}, sum(v) AS v FROM "
+        f"(SELECT {keys}, {PUPIL_KEY}, {spec.measure} AS v FROM {source} "
+        f"WHERE {where} AND {spec.measure} IS NOT NULL) "
+        f"GROUP BY GROUPING SETS ({sets})) GROUP BY ALL"
     )
 
 
 def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
-    """The full grid of categories (zeros where no record) with margins."""
+    """The full grid of categories (zeros where no record) with margins.
+
+    Values are summed into the margins here, so the table is exactly additive; for
+    sums, contributors and largest contributions of each margin come from the SQL
+    (a NULL dimension is that margin).
+    """
     dims = [*spec.rows, *spec.columns]
     labels, index = [], []
     for d in dims:
         values = np.asarray(cells.column(d).to_pylist(), dtype=object)
-        uniq, inv = np.unique(values.astype(str), return_inverse=True)
+        margin = values == None  # noqa: E711 - elementwise test for SQL NULL
+        uniq, inv = np.unique(values[~margin].astype(str), return_inverse=True)
+        at = np.full(len(values), len(uniq))
+        at[~margin] = inv
         labels.append(tuple(str(u) for u in uniq))
-        index.append(inv)
+        index.append(at)
     shape = tuple(len(lab) for lab in labels)
-    at = tuple(index)
-    n = np.zeros(shape)
-    np.add.at(n, at, cells.column("n").to_numpy(zero_copy_only=False))
+    n = cells.column("n").to_numpy(zero_copy_only=False).astype(float)
     if spec.measure is None:
-        full = sdc.with_margins(n)
+        counts = np.zeros(shape)
+        np.add.at(counts, tuple(index), n)
+        full = sdc.with_margins(counts)
         attrs = tuple(range(len(spec.rows), len(dims)))
         return sdc.Cube(tuple(dims), tuple(labels), full, full.copy(),
                         attribute_axes=attrs)  # fmt: skip
+    at = tuple(index)
+    finest = np.all([i < len(lab) for i, lab in zip(index, labels, strict=True)],
+                    axis=0)  # fmt: skip
     total = np.zeros(shape)
-    np.add.at(total, at, cells.column("total").to_numpy(zero_copy_only=False))
-    top = np.zeros((*shape, n_top))
+    sums = cells.column("total").to_numpy(zero_copy_only=False).astype(float)
+    np.add.at(total, tuple(i[finest] for i in index), sums[finest])
+    full_shape = tuple(s + 1 for s in shape)
+    contributors = np.zeros(full_shape)
+    contributors[at] = n
+    top = np.zeros((*full_shape, n_top))
     for i in range(n_top):
         col = cells.column(f"top{i}").to_numpy(zero_copy_only=False).astype(float)
         top[(*at, np.full(len(col), i))] = col
-    return sdc.Cube(
-        tuple(dims), tuple(labels), sdc.with_margins(total), sdc.with_margins(n),
-        top=sdc.top_with_margins(top, n_top),
-    )  # fmt: skip
+    return sdc.Cube(tuple(dims), tuple(labels), sdc.with_margins(total), contributors,
+                    top=top)  # fmt: skip
 
 
 def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.Cube:
     """One table, reduced in DuckDB and protected by the disclosure rules."""
-    n_top = max(rules.dominance_n, 1)
+    n_top = max(rules.dominance_n, 2)
     cells = store.arrow(cells_sql(spec, source, n_top))
     if cells.num_rows == 0:
         empty = np.zeros((1,) * (len(spec.rows) + len(spec.columns)))

@@ -101,6 +101,7 @@ def _aggregate(
     names += trends.charts(plan, tables, staging)
     manifest.rules = {
         **sdc.rules(plan.sdc),
+        "output_check": check.audit_method(plan),
         "tables": [dataclasses.asdict(t) for t in plan.tables],
     }
     return names, _union(keys)

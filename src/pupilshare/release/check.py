@@ -2,8 +2,23 @@
 
 Written apart from the builder and sharing none of its release logic: it works out for
 itself, from the plan and the catalogue, which columns the level allows, and from the
-files alone whether any cell is small or recoverable. Every reason names the file and
-the rule, never a pupil value.
+files whether any cell is small or recoverable. Every reason names the file and the
+rule, never a pupil value.
+
+For aggregate tables it recomputes, with its own SQL over the release population
+(``population.eligible``, the one scope every release path shares), what the files
+cannot show:
+
+- for a table of sums, each pupil's contribution to every cell and margin, and
+  blocks the release when any published cell has fewer contributors than the
+  threshold, fails (n, k) dominance or fails the p% rule;
+- for a rounded table or a table of sums, the true (unrounded) values, which every
+  published value must match to within the rounding, and on which the suppression
+  pattern is audited (``audit``): a rounded table is not additive as published, so
+  the audit assumes an intruder who knows every published cell exactly.
+
+Counts without rounding are audited on the published values alone. Which audit ran on
+each table is printed in the manifest (``audit_method``).
 """
 
 from __future__ import annotations
@@ -15,24 +30,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scipy import sparse
-from scipy.linalg import null_space
-from scipy.optimize import linprog
-from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import lsqr
-from threadpoolctl import threadpool_limits
 
 from pupilshare import catalogue
 from pupilshare.config import Home
-from pupilshare.release.plan import ReleasePlan
+from pupilshare.release import audit, population
+from pupilshare.release.aggregate import UNKNOWN
+from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.release.pseudonymise import pseudonyms_for
 from pupilshare.store import Store
 
 TOTAL = "Total"
-# Suppressed cells per release whose range is bounded by linear programming (two
-# small LPs each); beyond it the exact null-space check still covers every cell.
-LP_MAX_CELLS = 150
-DENSE_CELLS = 300  # linked suppressed cells solved by a dense SVD
 
 
 def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
@@ -74,13 +81,12 @@ def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
         if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
             reasons.append(f"{name}: SHA-256 differs from the manifest")
     reasons += _opt_outs(store, plan, pupils)
-    budget = [LP_MAX_CELLS]
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
-            reasons += _check_table(plan, stem, pq.read_table(path), budget)
+            reasons += _check_table(store, plan, stem, pq.read_table(path))
         else:
             reasons += _check_records(store, home, plan, stem, path)
     return reasons
@@ -165,8 +171,32 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
     return reasons
 
 
-def _check_table(plan: ReleasePlan, name: str, table: pa.Table,
-                 budget: list[int]) -> list[str]:  # fmt: skip
+
+def audit_method(plan: ReleasePlan) -> dict[str, str]:
+    """Which recoverability audit the check runs on each table, for the manifest.
+
+    Counts tables without rounding are audited on their published values (which are
+    the true values). A rounded table is not additive as published, and a sum's
+    published value is rounded to cents, so those are audited on the true values,
+    recomputed from the store by the check's own SQL: an intruder who knew every
+    published cell exactly still could not pin a suppressed one.
+    """
+    out = {}
+    for t in plan.tables:
+        if plan.sdc.rounding or t.measure:
+            values = "the true values (unrounded), recomputed from the store"
+        else:
+            values = "the published values"
+        out[t.name] = (f"interval audit: the range of every suppressed cell given "
+                       f"{values}, every row, column and total equation and "
+                       "non-negative cells, by linear programming (HiGHS)")  # fmt: skip
+    return out
+
+
+def _check_table(store: Store, plan: ReleasePlan, name: str, table: pa.Table,
+                 source: str | None = None) -> list[str]:  # fmt: skip
+    """Reasons to block one published table. ``source`` names the population its
+    true values are recomputed from (default: the release population)."""
     specs = {t.name: t for t in plan.tables}
     spec = specs.get(name)
     if spec is None:
@@ -181,29 +211,131 @@ def _check_table(plan: ReleasePlan, name: str, table: pa.Table,
         return reasons
     values = table.column("value").to_numpy(zero_copy_only=False).astype(float)
     symbol = np.asarray(table.column("symbol").to_pylist(), dtype=object)
+    suppressed = symbol == "c"
     shown = ~np.isnan(values)
-    if spec.measure is None:
+    if spec.measure is None and not plan.sdc.rounding:  # rounded: on true counts
         small = shown & (values > 0) & (values < plan.sdc.threshold)
         if small.any():
             reasons.append(f"{name}: {int(small.sum())} published cell(s) under the "
                            f"threshold of {plan.sdc.threshold}")  # fmt: skip
     if spec.measure is None and spec.columns:
-        grid = _grid(table, dims, values, symbol == "c")
+        grid = _grid(table, dims, values, suppressed)
         if grid is not None:
             attrs = range(len(spec.rows), len(dims))
             n = _revealing_zeros(*grid, attrs)
             if n:
                 reasons.append(f"{name}: {n} group(s) shown wholly in one category "
                                "by published zeros")  # fmt: skip
-    if plan.sdc.rounding:
-        return reasons  # rounded tables are not additive: differencing is bounded
-    n = _recoverable(table, dims, values, symbol == "c", spec.measure is None, budget)
+    audited = values
+    if spec.measure or plan.sdc.rounding:
+        source = source or population.eligible(store, plan, spec.dataset)
+        truth = _truth(store, plan, spec, table, source)
+        reasons += _truth_rules(plan, spec, values, suppressed, truth)
+        audited = truth["value"]
+    width = 1.0 if spec.measure is None else 0.01
+    n = _recoverable(table, dims, audited, suppressed, width)
     if n:
         reasons.append(
             f"{name}: {n} suppressed cell(s) can be recovered from the "
             "rows, columns or totals"
         )
     return reasons
+
+
+def _truth(store: Store, plan: ReleasePlan, spec: TableSpec, table: pa.Table,
+           view: str) -> dict[str, np.ndarray]:  # fmt: skip
+    """Each published row's true value, recomputed from the population in SQL.
+
+    Counts: distinct pupils per cell, margins the sum of their cells (the table is
+    additive). Sums: every pupil's contribution to each cell and margin (CUBE over
+    the dimensions, per pupil), then per cell the pupils, total, two largest
+    contributions and the ``dominance_n`` largest together. Aligned to the rows of
+    ``table``; a row with no records gets zeros.
+    """
+    dims = [*spec.rows, *spec.columns]
+    cats = ", ".join(f"coalesce(CAST({d} AS VARCHAR), {_lit(UNKNOWN)}) AS {d}"
+                     for d in dims)  # fmt: skip
+    where = [f"CAST({item} AS VARCHAR) IN ({', '.join(_lit(v) for v in vals)})"
+             for item, vals in spec.filters]  # fmt: skip
+    if spec.measure:
+        where.append(f"{spec.measure} IS NOT NULL")
+    cond = " AND ".join(where) or "TRUE"
+    labels = ", ".join(f"coalesce({d}, {_lit(TOTAL)}) AS {d}" for d in dims)
+    cube = f"CUBE({', '.join(dims)})"
+    if spec.measure is None:
+        sql = (
+            f"SELECT {labels}, sum(n) AS value, sum(n) AS n, 0.0 AS top1, "
+            "0.0 AS top2, 0.0 AS top_n FROM (SELECT "
+            f"{', '.join(dims)}, count(DISTINCT pk) AS n FROM (SELECT {cats}, "
+            f"{population.PUPIL_KEY} AS pk FROM {view} WHERE {cond}) GROUP BY ALL) "
+            f"GROUP BY {cube}"
+        )
+    else:
+        n = max(int(plan.sdc.dominance_n), 1)
+        sql = (
+            f"SELECT {labels}, sum(v) AS value, count(*) AS n, max(v) AS top1, "
+            "coalesce(max(v, 2)[2], 0) AS top2, "
+            f"list_sum(max(v, {n})) AS top_n FROM (SELECT {', '.join(dims)}, pk, "
+            f"sum(v) AS v FROM (SELECT {cats}, {population.PUPIL_KEY} AS pk, "
+            f"CAST({spec.measure} AS DOUBLE) AS v FROM {view} WHERE {cond}) "
+            f"GROUP BY {cube}, pk) GROUP BY ALL"
+        )
+    published = table.select(dims).append_column(
+        "row_no", pa.array(np.arange(table.num_rows))
+    )
+    store.register("_check_cells", published)
+    try:
+        on = " AND ".join(f"t.{d} = p.{d}" for d in dims)
+        out = store.arrow(
+            "SELECT coalesce(t.value, 0) AS value, coalesce(t.n, 0) AS n, "
+            "coalesce(t.top1, 0) AS top1, coalesce(t.top2, 0) AS top2, "
+            f"coalesce(t.top_n, 0) AS top_n FROM _check_cells p LEFT JOIN ({sql}) t "
+            f"ON {on} ORDER BY p.row_no"
+        )
+    finally:
+        store.unregister("_check_cells")
+    return {c: out.column(c).to_numpy(zero_copy_only=False).astype(float)
+            for c in out.column_names}  # fmt: skip
+
+
+def _truth_rules(
+    plan: ReleasePlan, spec: TableSpec, values: np.ndarray, suppressed: np.ndarray,
+    truth: dict[str, np.ndarray],
+) -> list[str]:  # fmt: skip
+    """Rules only the true values can show: a published value that is not the
+    store's (beyond rounding), and for sums the threshold on contributors, (n, k)
+    dominance and the p% rule on every published cell."""
+    rules, name, out = plan.sdc, spec.name, []
+    published = ~suppressed
+    tol = (rules.rounding or 0) / 2 + (0.005 if spec.measure else 0) + 1e-6
+    shown = ~np.isnan(values)
+    off = shown & (np.abs(np.where(shown, values, 0) - truth["value"]) > tol)
+    if off.any():
+        out.append(f"{name}: {int(off.sum())} published value(s) differ from the "
+                   "store's true values")  # fmt: skip
+    if spec.measure is None:
+        small = published & (truth["n"] > 0) & (truth["n"] < rules.threshold)
+        if rules.rounding and small.any():
+            out.append(f"{name}: {int(small.sum())} published cell(s) under the "
+                       f"threshold of {rules.threshold} before rounding")  # fmt: skip
+        return out
+    total, n, first = truth["value"], truth["n"], truth["top1"]
+    positive = published & (total > 0)
+    checks = {
+        f"fewer than {rules.threshold} contributors": published & (n > 0)
+        & (n < rules.threshold),
+        f"dominance: the {rules.dominance_n} largest contributions make "
+        f"{rules.dominance_k:.0%} or more": positive
+        & (truth["top_n"] >= rules.dominance_k * total),
+        f"p% rule: the total less the 2 largest contributions is under "
+        f"{rules.p_ratio:.0%} of the largest": positive
+        & (total - first - truth["top2"] < rules.p_ratio * first),
+    }  # fmt: skip
+    for rule, bad in checks.items():
+        if bad.any():
+            out.append(f"{name}: {int(bad.sum())} published sum cell(s) break the "
+                       f"rules ({rule})")  # fmt: skip
+    return out
 
 
 def _grid(table: pa.Table, dims: list[str], values: np.ndarray,
@@ -241,91 +373,15 @@ def _revealing_zeros(v: np.ndarray, m: np.ndarray, axes: range) -> int:
 
 
 def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
-                 suppressed: np.ndarray, counts: bool,
-                 budget: list[int]) -> int:  # fmt: skip
-    """Suppressed cells whose value the table's own sums pin down (exactly, or for
-    counts to within one), from the line equations with non-negative cells."""
+                 suppressed: np.ndarray, width: float) -> int:  # fmt: skip
+    """Suppressed cells an intruder can narrow to less than ``width`` from the
+    table's own equations and non-negative cells (``values`` may hold the true value
+    of a suppressed cell, used only as a known feasible point)."""
     if not suppressed.any():
         return 0
     grid = _grid(table, dims, values, suppressed)
     if grid is None:
         return int(suppressed.sum())  # not a complete table: cannot vouch for it
-    v, m = grid
-    zero_lines = 0
-    for axis in range(m.ndim):  # a line published as summing to 0 gives its cells
-        total = np.take(v, [m.shape[axis] - 1], axis=axis)
-        shown_zero = (total == 0) & ~np.take(m, [m.shape[axis] - 1], axis=axis)
-        zero_lines += int((m & np.broadcast_to(shown_zero, m.shape)).sum())
-    if zero_lines:
-        return zero_lines
-    cells = np.flatnonzero(m)
-    where = np.unravel_index(cells, m.shape)
-    eq_rows, eq_cols, eq_coef, rhs = [], [], [], []
-    base = 0
-    for axis, n in enumerate(m.shape):
-        moved_v = np.moveaxis(np.where(m, 0.0, np.nan_to_num(v)), axis, -1)
-        interior = moved_v[..., :-1].sum(axis=-1) - moved_v[..., -1]
-        other = [w for j, w in enumerate(where) if j != axis]
-        other_shape = [s for j, s in enumerate(m.shape) if j != axis]
-        line = np.ravel_multi_index(other, other_shape) if other else cells * 0
-        eq_rows.append(base + line)
-        eq_cols.append(np.arange(len(cells)))
-        eq_coef.append(np.where(where[axis] == n - 1, -1.0, 1.0))
-        rhs.append(-interior.ravel())
-        base += int(np.prod(other_shape)) if other_shape else 1
-    a = sparse.csr_matrix(
-        (np.concatenate(eq_coef), (np.concatenate(eq_rows), np.concatenate(eq_cols))),
-        shape=(base, len(cells)),
-    )
-    b = np.concatenate(rhs)
-    keep = np.unique(a.nonzero()[0])
-    a, b = a[keep], b[keep]
-    n_comp, label = connected_components((a.T @ a).tocsr(), directed=False)
-    found = 0
-    for comp in range(n_comp):
-        cols = np.flatnonzero(label == comp)
-        sub = a[:, cols]
-        rows = np.unique(sub.nonzero()[0])
-        sub, sb = sub[rows], b[rows]
-        fixed = ~_moves(sub)
-        found += int(fixed.sum())
-        if fixed.any() or len(cols) > budget[0]:
-            continue
-        budget[0] -= len(cols)
-        found += _lp_pinned(sub.toarray(), sb, 1.0 if counts else 1e-6)
-    return found
+    a, b, x0 = audit.line_equations(*grid)
+    return int(audit.audit(a, b, x0, width).sum())
 
-
-def _moves(a: sparse.csr_matrix) -> np.ndarray:
-    """Cells some solution of ``a @ x = 0`` moves (so the published sums cannot fix
-    them): the null space by SVD when small; when large, random vectors projected
-    by least squares, trusted only well above their residual (doubt blocks)."""
-    n = a.shape[1]
-    with threadpool_limits(1):
-        if n <= DENSE_CELLS:
-            basis = null_space(a.toarray())
-            if basis.shape[1] == 0:
-                return np.zeros(n, bool)
-            return np.linalg.norm(basis, axis=1) > 1e-6
-        moved = np.zeros(n, bool)
-        rng = np.random.default_rng(1)
-        for _ in range(4):
-            r = rng.standard_normal(n)
-            y = lsqr(a.T, r, atol=1e-14, btol=1e-14, iter_lim=20 * n)[0]
-            v = r - a.T @ y
-            limit = 10 * np.sqrt(a.shape[0]) * np.linalg.norm(a @ v) + 1e-6
-            moved |= np.abs(v) > limit
-        return moved
-
-
-def _lp_pinned(a: np.ndarray, b: np.ndarray, tol: float) -> int:
-    """Cells whose range, given non-negative cells, is narrower than ``tol``."""
-    pinned = 0
-    for j in range(a.shape[1]):
-        c = np.zeros(a.shape[1])
-        c[j] = 1.0
-        lo = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
-        hi = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
-        if lo.status == 0 and hi.status == 0 and (-hi.fun - lo.fun) < tol:
-            pinned += 1
-    return pinned

@@ -51,15 +51,44 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class Sdc:
-    """Disclosure control parameters (defaults from the domain notes)."""
+    """Disclosure control parameters, set per agreement.
+
+    The defaults are those of ACRO's shipped configuration (``acro/default.yaml``:
+    ``safe_threshold`` 10, ``safe_nk_n`` 2, ``safe_nk_k`` 0.90, ``safe_pratio_p``
+    0.10), which are also the ONS's usual figures: a threshold of 10 contributors,
+    the (2, 90%) dominance rule and the p% rule with p = 10%.
+    """
 
     threshold: int = 10
     dominance_n: int = 2
     dominance_k: float = 0.9
+    # p% rule on sums: a cell is sensitive when the total minus its two largest
+    # contributions is less than ``p_ratio`` times the largest (0.10 is p = 10%).
+    p_ratio: float = 0.10
     rounding: int | None = None
     k_anonymity: int = 10
     # Largest share of records k-anonymisation may drop (ARX's suppression limit).
     max_suppression: float = 0.05
+
+    def __post_init__(self) -> None:
+        """Refuse parameters no output checker would accept, with every reason."""
+        bad = [
+            f"{name} {why}"
+            for name, ok, why in (
+                ("threshold", self.threshold >= 1, "must be 1 or more"),
+                ("dominance_n", self.dominance_n >= 1, "must be 1 or more"),
+                ("dominance_k", 0 < self.dominance_k <= 1, "must be in (0, 1]"),
+                ("p_ratio", 0 <= self.p_ratio < 1, "must be in [0, 1)"),
+                ("rounding", not self.rounding or self.rounding >= 1,
+                 "must be a base of 1 or more (or none)"),
+                ("k_anonymity", self.k_anonymity >= 1, "must be 1 or more"),
+                ("max_suppression", 0 <= self.max_suppression < 1,
+                 "must be in [0, 1)"),
+            )
+            if not ok
+        ]  # fmt: skip
+        if bad:
+            raise ValueError("disclosure control: " + "; ".join(bad))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,15 @@ for the total, so every line (fix all axes but one) satisfies sum(cells) == tota
 Rules, in the order an output checker (ACRO, tau-argus) would apply them:
 
 1. primary suppression: a cell from 1 to ``threshold - 1`` contributors is ``c``;
-   a sum where the ``n`` largest contributors make ``k`` or more of it (dominance) too;
+   a sum is also sensitive under either magnitude rule (both as ACRO and tau-argus
+   define them), with the contributions per pupil worked out in SQL for every cell
+   and margin (``aggregate.cells_sql``):
+
+   - (n, k) dominance: the ``n`` largest contributions make ``k`` or more of it;
+   - p% rule: the total minus the two largest contributions is less than ``p`` of
+     the largest, so the second largest contributor could estimate the largest to
+     within p% (with one or two contributors the remainder is 0: always sensitive);
+
    a count line of an attribute (the table's columns) with its whole total in one
    category is suppressed whole (group disclosure: a revealing zero);
 2. secondary suppression: no line may hold exactly one suppressed cell; the cheapest
@@ -33,7 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from pupilshare.release.plan import Sdc
 
-PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP = 0, 1, 2, 3, 4
+PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP, P_PERCENT = 0, 1, 2, 3, 4, 5
 SYMBOLS = {
     "c": "confidential: suppressed to protect confidentiality",
     "low": "rounds to 0, but is not 0",
@@ -53,7 +61,9 @@ class Cube:
     labels: tuple[tuple[str, ...], ...]
     values: np.ndarray  # float64, shape (n_1 + 1, ..., n_d + 1)
     contributors: np.ndarray  # pupils (or records) behind each cell
-    top: np.ndarray | None = None  # (..., n) largest contributions, for dominance
+    # (..., n) largest contributions of each cell and margin, largest first, for the
+    # magnitude rules; n is at least 2 (the p% rule needs the two largest).
+    top: np.ndarray | None = None
     status: np.ndarray = field(default=None)  # type: ignore[assignment]
     exact_checked: bool = True
     # Axes of attributes (the table's columns): a group all in one category is
@@ -76,23 +86,30 @@ def with_margins(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def top_with_margins(top: np.ndarray, n: int) -> np.ndarray:
-    """Largest ``n`` contributions of each margin: the top ``n`` of its cells' tops."""
-    for axis in range(top.ndim - 1):
-        moved = np.moveaxis(top, axis, -2)  # (..., cells, n)
-        flat = moved.reshape(*moved.shape[:-2], -1)
-        best = -np.sort(-flat, axis=-1)[..., :n]
-        top = np.concatenate([top, np.expand_dims(best, axis)], axis=axis)
-    return top
+def magnitude_rules(values: np.ndarray, top: np.ndarray, sdc: Sdc) -> tuple[
+    np.ndarray, np.ndarray
+]:  # fmt: skip
+    """Sums failing (n, k) dominance, and sums failing the p% rule.
+
+    ``top`` holds each cell's largest contributions, largest first (zeros where a
+    cell has fewer contributors). Contributions are taken as non-negative, as the
+    rules assume (heights, weights, scores).
+    """
+    positive = values > 0
+    lead = top[..., : sdc.dominance_n].sum(axis=-1)
+    dominated = positive & (lead >= sdc.dominance_k * values)
+    first, second = top[..., 0], top[..., 1]
+    p_fails = positive & (values - first - second < sdc.p_ratio * first)
+    return dominated, p_fails
 
 
 def primary(cube: Cube, sdc: Sdc) -> None:
-    """Mark cells under the threshold, and sums failing the dominance rule."""
+    """Mark cells under the threshold, and sums failing a magnitude rule."""
     few = (cube.contributors > 0) & (cube.contributors < sdc.threshold)
     cube.status[few] = PRIMARY
     if cube.top is not None:
-        lead = cube.top[..., : sdc.dominance_n].sum(axis=-1)
-        dominated = (cube.values > 0) & (lead >= sdc.dominance_k * cube.values)
+        dominated, p_fails = magnitude_rules(cube.values, cube.top, sdc)
+        cube.status[p_fails & ~few] = P_PERCENT
         cube.status[dominated & ~few] = DOMINANCE
     if cube.top is None:
         _group_disclosure(cube)
@@ -309,6 +326,9 @@ def rules(sdc: Sdc) -> dict:
         "primary": f"cells with 1 to {sdc.threshold - 1} contributors suppressed (c)",
         "dominance": f"sums where the {sdc.dominance_n} largest contributors make "
         f"{sdc.dominance_k:.0%} or more are suppressed (c)",
+        "p_percent": f"sums where the total less its 2 largest contributions is under "
+        f"{sdc.p_ratio:.0%} of the largest are suppressed (c): p% rule, p = "
+        f"{sdc.p_ratio:.0%}",
         "secondary": "no row, column or total line has a single suppressed cell; "
         "no suppressed cell is fixed by the table's equations (exact check)",
         "rounding": f"published values rounded to base {sdc.rounding}"

@@ -1,0 +1,73 @@
+"""The interval audit (``release/audit.py``) against the plain definition: two LPs
+per suppressed cell, its least and greatest value given the table's equations."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from pupilshare.release import audit, sdc
+
+
+def _exact_widths(v: np.ndarray, m: np.ndarray) -> np.ndarray:
+    a, b, _ = audit.line_equations(np.where(m, np.nan, v), m)
+    a = a.toarray()
+    widths = []
+    for j in range(a.shape[1]):
+        c = np.zeros(a.shape[1])
+        c[j] = 1
+        lo = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        hi = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        widths.append(np.inf if hi.status == 3 else -hi.fun - lo.fun)
+    return np.array(widths)
+
+
+def _audit(v: np.ndarray, m: np.ndarray, known: bool) -> np.ndarray:
+    a, b, x0 = audit.line_equations(v if known else np.where(m, np.nan, v), m)
+    return audit.audit(a, b, x0, 1.0)
+
+
+def test_a_cell_alone_in_its_line_is_given_away() -> None:
+    v = sdc.with_margins(np.array([[5.0, 20.0], [30.0, 40.0]]))
+    m = np.zeros(v.shape, bool)
+    m[0, 0] = True
+    assert _audit(v, m, known=False).tolist() == [True]
+
+
+def test_four_corners_of_large_cells_are_safe() -> None:
+    v = sdc.with_margins(np.array([[5.0, 20.0], [30.0, 40.0]]))
+    m = np.zeros(v.shape, bool)
+    m[:2, :2] = True
+    assert not _audit(v, m, known=False).any()
+
+
+def test_a_line_adding_to_zero_gives_its_cells_away_and_then_the_rest() -> None:
+    """| 0 0 | hidden in a row whose total is 0: both are 0 (no cell is negative),
+    and then each column gives away the cell below."""
+    v = sdc.with_margins(np.array([[0.0, 0.0], [30.0, 40.0]]))
+    m = np.zeros(v.shape, bool)
+    m[:2, :2] = True
+    assert _audit(v, m, known=False).all()
+
+
+cells = st.integers(2, 5).flatmap(
+    lambda r: st.integers(2, 4).flatmap(
+        lambda c: st.tuples(
+            st.lists(st.lists(st.one_of(st.just(0), st.integers(1, 9),
+                                        st.integers(10, 60)),
+                              min_size=c, max_size=c), min_size=r, max_size=r),
+            st.lists(st.booleans(), min_size=(r + 1) * (c + 1),
+                     max_size=(r + 1) * (c + 1)))))  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(cells, st.booleans())
+def test_the_audit_agrees_with_two_lps_per_cell(case: tuple, known: bool) -> None:
+    table, hidden = case
+    v = sdc.with_margins(np.array(table, dtype=float))
+    m = np.array(hidden).reshape(v.shape)
+    if not m.any():
+        return
+    assert (_audit(v, m, known) == (_exact_widths(v, m) < 1.0)).all()
