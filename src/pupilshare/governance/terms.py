@@ -7,6 +7,7 @@ plan, so there is one place that knows it. Dates may be written relative to toda
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 
 from pupilshare.errors import InvalidInput
-from pupilshare.release.plan import LEVELS
+from pupilshare.release.plan import LEVELS, Sdc
 
 FREQUENCIES = ("one-off", "termly", "annual")
 POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_years")
@@ -132,6 +133,7 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
     terms["opt_out_scope"] = str(raw.get("opt_out_scope", "research"))
     terms["retention"] = str(raw.get("retention", ""))
     terms["sdc"] = dict(raw.get("sdc") or {})
+    errors += sdc_errors(terms["sdc"])
     if terms["id"] and not ID_PATTERN.match(terms["id"]):
         errors.append("id: lower-case letters, digits and hyphens only (2-64)")
     if terms["level"] and terms["level"] not in LEVELS:
@@ -142,6 +144,21 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
     if errors:
         raise InvalidInput(f"agreement {terms['id'] or '?'} cannot be read", errors)
     return terms
+
+
+def sdc_errors(sdc: dict[str, Any]) -> list[str]:
+    """Disclosure-control terms the release engine would refuse, found at submission
+    rather than when the first release is built."""
+    known = {f.name for f in dataclasses.fields(Sdc)}
+    unknown = sorted(set(sdc) - known)
+    if unknown:
+        return [f"sdc: unknown keys {', '.join(unknown)} (known: "
+                f"{', '.join(sorted(known))})"]  # fmt: skip
+    try:
+        Sdc(**sdc)
+    except (TypeError, ValueError) as e:
+        return [f"sdc: {e}"]
+    return []
 
 
 NESTED = ("datasets", "items", "population", "sdc")
