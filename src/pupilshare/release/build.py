@@ -182,7 +182,8 @@ def _record_rules(plan: ReleasePlan) -> dict:
                    "population": "the agreement's scope, minus every opt-out of "
                    f"'all' or '{scope}'; matched records only"}  # fmt: skip
     if plan.level == "pseudonymised":
-        rules["pseudonym"] = "AES-256 of the pupil key under this agreement's secret"
+        rules["pseudonym"] = ("AES-256 of the pupil key under this agreement's secret, "
+                              "written as a UUID (128 random-looking bits)")
         rules["coarsening"] = {k: f"to {v}" for k, v in
                                minimise.PSEUDONYMISED_COARSENING.items()}  # fmt: skip
         rules["removed"] = "names, reference numbers and contact details"
