@@ -233,8 +233,9 @@ def test_retrain_writes_the_model_and_charts(copy: Home) -> None:
         r = run_match(store, copy, retrain=True, reference_date=REF)
     assert r.retrained
     assert {Path(c).name for c in r.charts} == {
-        "match-weights.html",
-        "m-u-parameters.html",
+        "match-model.html",
+        "match-weights.png",
+        "m-u-parameters.png",
     }
     assert all(Path(c).stat().st_size > 1000 for c in r.charts)
 

@@ -56,6 +56,10 @@ def register(app: typer.Typer) -> None:
                                    "demo nation's, or beside the collected files)."),
         reference_date: str = typer.Option(None, "--reference-date", help="Date on "
                                            "which age 14 is judged (default today)."),
+        charts: Path = typer.Option(None, "--charts", help="Only write Splink's "
+                                    "charts of the current model (match weights, m "
+                                    "and u) to this directory, as PNG and an offline "
+                                    "HTML page; match nothing."),
     ) -> None:  # fmt: skip
         """Match every record not yet matched into the pupil index."""
         from pupilshare.cli import console, context
@@ -63,6 +67,10 @@ def register(app: typer.Typer) -> None:
         c = context(ctx)
         c.require("match", "match records")
         home = c.home
+        if charts is not None:
+            for path in matching.model_charts(home, charts):
+                console.print(f"  chart: {path}")
+            return
         with Store.open(home) as store:
             r = matching.run_match(store, home, retrain=retrain,
                                    reference_date=_date(reference_date))  # fmt: skip

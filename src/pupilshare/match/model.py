@@ -240,18 +240,11 @@ class Model:
         self.linker.misc.save_model_to_json(str(path), overwrite=True)
 
     def charts(self, reports_dir: Path) -> list[Path]:
-        """Splink's own charts of the model, as HTML for the data linkage team."""
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        out = []
-        v = self.linker.visualisations
-        for name, chart in (
-            ("match-weights", v.match_weights_chart()),
-            ("m-u-parameters", v.m_u_parameters_chart()),
-        ):
-            path = reports_dir / f"{name}.html"
-            path.write_text(chart.to_html(inline=True), encoding="utf-8")
-            out.append(path)
-        return out
+        """Splink's charts of the model (``match/charts.py``), for the data linkage
+        team."""
+        from pupilshare.match.charts import write_charts
+
+        return write_charts(self, reports_dir)
 
     def level_labels(self) -> dict[str, dict[int, str]]:
         """Each comparison's levels: gamma value to chart label."""
