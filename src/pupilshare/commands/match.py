@@ -25,6 +25,12 @@ def _date(value: str | None) -> date | None:
         ) from None
 
 
+def _num(value: float | None, spec: str) -> str:
+    """A number as ``spec``, or "-" where there is none (a pupil-pupil review item
+    rests on an identifier, not on the model's weights)."""
+    return "-" if value is None else format(value, spec)
+
+
 def _print_accuracy(acc: dict) -> None:
     from pupilshare.cli import console
 
@@ -77,6 +83,7 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"match run {r.run}: {r.records:,} new records; {r.exact:,} exact, "
                 f"{r.probabilistic:,} by Splink; {r.new_pupils:,} new pupils; "
+                f"{r.merged:,} merged; "
                 f"{r.review:,} to review; {r.unusable:,} unusable; "
                 f"{r.ulns_issued:,} ULNs issued; index {r.pupils:,} pupils "
                 f"({r.seconds:.1f} s)"
@@ -111,7 +118,8 @@ def register(app: typer.Typer) -> None:
             t.add_column(col, justify="right")
         for i in items:
             t.add_row(str(i["review_id"]), str(i["match_run"]),
-                      f"{i['match_probability']:.4f}", f"{i['match_weight']:.2f}",
+                      _num(i["match_probability"], ".4f"),
+                      _num(i["match_weight"], ".2f"),
                       str(i["records"]), i["status"])  # fmt: skip
         console.print(t)
 
@@ -126,13 +134,14 @@ def register(app: typer.Typer) -> None:
             item = matching.show_review(store, review_id)
         console.print(
             f"review {item['review_id']} ({item['status']}): match probability "
-            f"{item['match_probability']:.4f}, match weight {item['match_weight']:.2f}"
+            f"{_num(item['match_probability'], '.4f')}, match weight "
+            f"{_num(item['match_weight'], '.2f')}"
         )
         t = Table(title="comparisons")
         for col in ("field", "level", "match weight"):
             t.add_column(col)
         for field, c in item["comparisons"].items():
-            t.add_row(field, c["level"], f"{c['weight']:+.2f}")
+            t.add_row(field, c["level"], _num(c["weight"], "+.2f"))
         console.print(t)
         people = Table(title="candidate pupil and records under review")
         cols = ("source", "upn", "uln", "forename", "surname", "date_of_birth", "sex",

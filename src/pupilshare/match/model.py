@@ -1,6 +1,6 @@
 """The Splink model: settings, training, prediction and its charts.
 
-Fellegi-Sunter over forename, surname (term-frequency adjusted), date of birth (typos
+Fellegi-Sunter over forename and surname (term-frequency adjusted), date of birth (typos
 and day/month swaps), sex, postcode (full, sector, district, area) and UPN (including a
 former UPN on either side). u is estimated by random sampling and m by EM, each EM
 session blocked so the fields it does not block on get trained. Splink runs on its own
@@ -162,7 +162,10 @@ def settings() -> SettingsCreator:
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=[
-            cl.NameComparison("forename"),
+            # Both names term-frequency adjusted: two pupils called Muhammad or
+            # Oliver agreeing on forename is weaker evidence than two called Ottoline
+            # (without it, same-named pupils born on one day joined on names alone)
+            cl.NameComparison("forename").configure(term_frequency_adjustments=True),
             cl.NameComparison("surname").configure(term_frequency_adjustments=True),
             _dob_comparison(),
             cl.ExactMatch("sex"),

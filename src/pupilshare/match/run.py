@@ -15,7 +15,7 @@ from typing import Any
 
 from pupilshare.config import Home
 from pupilshare.errors import InvalidInput
-from pupilshare.match import exact, index, records
+from pupilshare.match import exact, index, merge, records
 from pupilshare.match.probabilistic import (
     Thresholds,
     decide,
@@ -51,6 +51,7 @@ class MatchResult:
     exact: int
     probabilistic: int
     new_pupils: int
+    merged: int
     review: int
     unusable: int
     ulns_issued: int
@@ -124,6 +125,7 @@ def run_match(
         index.apply(store, run)
         store.execute(index.links_sql(run))
         store.execute(index.history_sql(run))
+        merged = merge.merge_same_pupils(store, run)
         store.execute(index.refresh_pupils_sql())
         ulns = issue_ulns(store, run, ref)
         result = MatchResult(
@@ -131,7 +133,9 @@ def run_match(
             records=n_records,
             exact=_count(store, "method LIKE 'exact%'"),
             probabilistic=_count(store, "method = 'splink'"),
-            new_pupils=int(store.one("SELECT count(*) FROM pupils")) - before,
+            new_pupils=int(store.one("SELECT count(*) FROM pupils")) - before
+            + merged,
+            merged=merged,
             review=int(
                 store.one(
                     "SELECT count(*) FROM match_review WHERE match_run = ?",
@@ -149,7 +153,7 @@ def run_match(
             "UPDATE match_runs SET finished_at = ?, records = ?, exact = ?, "
             "probabilistic = ?, new_pupils = ?, review = ?, unusable = ?, "
             "ulns_issued = ?, retrained = ?, upper_threshold = ?, "
-            "lower_threshold = ?, seconds = ? WHERE match_run = ?",
+            "lower_threshold = ?, seconds = ?, merged = ? WHERE match_run = ?",
             [
                 datetime.now(),
                 result.records,
@@ -163,6 +167,7 @@ def run_match(
                 t.upper,
                 t.lower,
                 result.seconds,
+                merged,
                 run,
             ],
         )
