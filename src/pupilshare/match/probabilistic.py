@@ -136,7 +136,8 @@ WITH conflict AS (
 )
 SELECT node, label, NULL AS likely, NULL AS p FROM grouped
 UNION ALL SELECT node, label, NULL, NULL FROM loose WHERE share >= {upper}
-UNION ALL SELECT m.node, m.node, l.label, l.p FROM members m LEFT JOIN loose l USING (node)
+UNION ALL SELECT m.node, m.node, l.label, l.p
+FROM members m LEFT JOIN loose l USING (node)
 WHERE m.node NOT IN (SELECT node FROM grouped)
   AND (l.share IS NULL OR l.share < {upper})
 """
