@@ -58,3 +58,19 @@ def test_postcodes_get_one_space_before_the_inward_code(pc: str) -> None:
     out = duckdb.execute(f"SELECT {postcode_sql('$1')}", [pc.lower()]).fetchone()[0]
     compact = pc.replace(" ", "")
     assert out == f"{compact[:-3]} {compact[-3:]}"
+
+
+def test_dob_agreement_sql_runs_over_every_day_of_a_year_at_once() -> None:
+    # Vectorised, DuckDB may evaluate make_date for days above 12 (taken as months):
+    # the rule must still answer, not fail, as it did inside an aggregate at 100k.
+    sql = f"""
+        SELECT count(*) FILTER (WHERE {dob_agrees_sql("a", "b")})
+        FROM (SELECT DATE '2008-01-01' + INTERVAL (i) DAY AS a,
+                     DATE '2008-01-01' + INTERVAL (i % 7) DAY AS b
+              FROM range(366) t(i))"""
+    start = date(2008, 1, 1).toordinal()
+    pairs = [(date.fromordinal(start + i), date.fromordinal(start + i % 7))
+             for i in range(366)]  # fmt: skip
+    want = sum(a == b or (a.day <= 12 and date(a.year, a.day, a.month) == b)
+               for a, b in pairs)  # fmt: skip
+    assert duckdb.sql(sql).fetchall() == [(want,)]

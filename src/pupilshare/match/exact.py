@@ -13,9 +13,11 @@ from pupilshare.store import Store
 
 def dob_agrees_sql(a: str, b: str) -> str:
     """Dates agree when equal or when one is the other with day and month swapped."""
+    # CASE, not AND: DuckDB may evaluate both sides of an AND, and make_date fails
+    # on a day above 12 taken as a month
     return (
-        f"({a} = {b} OR (day({a}) <= 12 AND "
-        f"make_date(year({a}), day({a}), month({a})) = {b}))"
+        f"({a} = {b} OR CASE WHEN day({a}) <= 12 THEN "
+        f"make_date(year({a}), day({a}), month({a})) = {b} ELSE false END)"
     )
 
 
