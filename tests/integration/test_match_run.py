@@ -443,3 +443,23 @@ def test_a_record_as_like_two_pupils_joins_neither_and_is_queued(home: Home) -> 
         cand = store.one("SELECT candidate_key FROM match_review")
         assert store.one("SELECT upn FROM pupils WHERE pupil_key = ?", [cand]) in (
             "A201361424123", "R936401223457")  # fmt: skip
+
+
+def test_two_new_upns_never_join_one_pupil_on_names(home: Home) -> None:
+    # A pupil known only from a record without a UPN; then two census records with
+    # different permanent UPNs, each like that pupil. One pupil holds one permanent
+    # UPN: they cannot both be it, so neither joins on a guess; both are queued.
+    with Store.open(home) as store:
+        add_records(store, "survey_contacts",
+                    [_contact("AMARA", "OKONJO", "2012-03-04")])  # fmt: skip
+        run_match(store, home, reference_date=REF)
+        (known,) = store.rows("SELECT pupil_key FROM pupils")[0]
+        add_records(store, "census", [_census("A201361424123", "2012-03-04"),
+                                      _census("R936401223457", "2012-03-04")])
+        r = run_match(store, home, reference_date=REF)
+        assert (r.pupils, r.new_pupils, r.review) == (3, 2, 2)
+        assert store.rows("SELECT DISTINCT candidate_key FROM match_review") == [
+            (known,)]  # fmt: skip
+        joined = store.one("SELECT count(*) FROM pupil_links WHERE pupil_key = ?",
+                           [known])  # fmt: skip
+        assert joined == 1

@@ -208,6 +208,21 @@ def decide(
           AND m.pupil_key IS NULL
           AND NOT (m.upn_ok AND b.gamma_upn = 0 AND b.candidate_key IN (
               SELECT pupil_key FROM pupils WHERE upn IS NOT NULL))""")
+    # One pupil, one permanent UPN: two UPNs new to the index that join the same
+    # pupil on names in one run cannot both be that pupil (the pupil is likely two
+    # people already, joined on records without a UPN). Neither joins on a guess;
+    # each becomes a new pupil queued against it.
+    store.execute("""
+        UPDATE match_profiles SET pupil_key = NULL, method = NULL,
+            match_probability = NULL
+        WHERE method = 'splink'
+          AND profile_id IN (SELECT profile_id FROM match_groups
+                             WHERE grp LIKE 'upn:%')
+          AND pupil_key IN (
+            SELECT p.pupil_key FROM match_profiles p JOIN match_groups g
+                USING (profile_id)
+            WHERE p.method = 'splink' AND g.grp LIKE 'upn:%'
+            GROUP BY p.pupil_key HAVING count(DISTINCT g.grp) > 1)""")
     # Groups of remaining profiles linked to each other (or through a joined one).
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE match_edges AS
