@@ -227,6 +227,11 @@ def main() -> None:
         type=Path,
         help="keep the indexed home here and reuse it (outside the repository)",
     )
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the measured home here, to list its errors against the truth",
+    )
     args = ap.parse_args()
     nation = args.nation.resolve()
     truth = nation / "truth.csv"
@@ -235,7 +240,7 @@ def main() -> None:
         cache = args.cache or Path(tmp) / "cache"
         cache.mkdir(parents=True, exist_ok=True)
         info = prepare(cache, nation, truth, args.sweep)
-        home = Home(Path(tmp) / "home")
+        home = Home(args.keep or Path(tmp) / "home")
         shutil.copytree(cache / "home", home.root)
         r = measure(home.ensure(), nation, truth)
     alone, ours, mine, res = r["alone"], r["ours"], r["mine"], r["resolved"]
