@@ -8,6 +8,10 @@ in SQL), which joins a pupil any member joined or else becomes one new pupil. A 
 whose best candidate lies between the thresholds, in the index or among the other new
 groups (two records alike, matching nobody in the index), becomes a new pupil for now
 and goes to the clerical review queue.
+
+No record is joined on a coin toss: a record joins only a candidate that is clearly
+the one (its share of the evidence among the record's candidates reaches the upper
+threshold too), and one pupil never takes two permanent UPNs on names alone.
 """
 
 from __future__ import annotations
@@ -107,8 +111,8 @@ def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table
 # person, and each record without a UPN goes with the UPN it is most like, when it
 # is clearly that one: that UPN's share of the evidence among the UPNs it is like
 # (odds p/(1-p), the same prior on every side) reaches the upper threshold. A record
-# as like one as the other stays apart and is queued against the likelier
-# (``match_ambiguous``), never given to one on a coin toss.
+# as like one as the other stays apart (its own label, the likelier UPN's in
+# ``likely``) and is queued against the likelier, never given to one on a coin toss.
 SPLIT_CONFLICTS_SQL = """
 CREATE OR REPLACE TEMP TABLE match_relabel AS
 WITH conflict AS (
