@@ -95,9 +95,9 @@ def test_best_candidate_share_is_its_part_of_the_evidence(weights: list[float]) 
     })  # fmt: skip
     (row,) = _explained(pairs, "'{}'", best=True).to_pylist()
     want = max(2**w for w in weights) / sum(2**w for w in weights)
-    assert row["match_weight"] == max(weights)
+    assert math.isclose(row["match_weight"], max(weights), abs_tol=1e-9)
     assert math.isclose(row["share"], want, rel_tol=1e-9)
     if len(weights) == 1:
         assert row["share"] == 1.0
-    if weights.count(max(weights)) > 1:  # a tie is never clear
-        assert row["share"] <= 0.5 + 1e-12
+    if len(weights) > 1 and max(weights) - sorted(weights)[-2] < 1e-9:
+        assert row["share"] <= 0.5 + 1e-9  # a tie is never clear
