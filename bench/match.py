@@ -214,6 +214,8 @@ def measure(home: Home, nation: Path, truth: Path) -> dict:
                 "SELECT count(*) FROM match_review WHERE status = 'pending'"
             ),
             "whole": pairwise(store, truth),
+            "whole_resolved": pairwise(store, truth, "resolved_links"),
+            "merged": store.one("SELECT count(*) FROM pupil_merges"),
         }
 
 
@@ -264,7 +266,10 @@ def main() -> None:
         f"ratio: Splink alone takes {alone['seconds'] / ours_s:.1f}x the pipeline",
         f"whole index after both runs: F1 {whole['f1']:.5f} (precision "
         f"{whole['precision']:.5f}, recall {whole['recall']:.5f}) over "
-        f"{whole['records']:,} records",
+        f"{whole['records']:,} records; with the pending review items decided by "
+        f"the truth: F1 {r['whole_resolved']['f1']:.5f} (recall "
+        f"{r['whole_resolved']['recall']:.5f}); {r['merged']:,} pupils merged by "
+        "match runs (a permanent UPN naming another pupil's UPN as former UPN)",
     ]
     print("\n".join(lines + table))
     if args.record:
