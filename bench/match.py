@@ -148,8 +148,8 @@ def sweep(store: Store, home: Home, truth: Path) -> list[str]:
         except _Undo:
             pass
         lines.append(
-            f"| {lower} | {upper} | {a['precision']:.5f} | "
-            f"{a['recall']:.5f} | {a['f1']:.5f} | {a['review_share']:.3%} |"
+            f"| {lower} | {upper} | {a['precision']:.6f} | "
+            f"{a['recall']:.6f} | {a['f1']:.6f} | {a['review_share']:.3%} |"
         )
     return lines
 

@@ -67,7 +67,15 @@ def register(app: typer.Typer) -> None:
                                     "and u) to this directory, as PNG and an offline "
                                     "HTML page; match nothing."),
     ) -> None:  # fmt: skip
-        """Match every record not yet matched into the pupil index."""
+        """Match every record not yet matched into the pupil index.
+
+        Thresholds are upper_threshold (default 0.95) and lower_threshold (default
+        0.5) in the match section of pupilshare.toml. A record joins a pupil at or
+        above the upper one, and only when that pupil is clearly the one among its
+        candidates; between the two it is queued for review; below, it is a new
+        pupil. The defaults and their measured precision, recall and review volume
+        are in bench/RESULTS.md ("Thresholds").
+        """
         from pupilshare.cli import console, context
 
         c = context(ctx)
