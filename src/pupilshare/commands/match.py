@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:  # fmt: skip
         """Match every record not yet matched into the pupil index.
 
-        Thresholds are upper_threshold (default 0.95) and lower_threshold (default
+        Thresholds are upper_threshold (default 0.9) and lower_threshold (default
         0.5) in the match section of pupilshare.toml. A record joins a pupil at or
         above the upper one, and only when that pupil is clearly the one among its
         candidates; between the two it is queued for review; below, it is a new
