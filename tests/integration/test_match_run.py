@@ -177,9 +177,10 @@ def test_upn_with_disagreeing_dob_is_not_an_exact_match(home: Home) -> None:
 
 def test_qualification_carrying_uln_matches_on_it(copy: Home) -> None:
     with Store.open(copy) as store:
-        key, uln, dob = store.rows(
-            "SELECT pupil_key, uln, date_of_birth FROM pupils WHERE uln IS NOT NULL "
-            "ORDER BY pupil_key LIMIT 1"
+        # the surname changed since (the forename agrees): the ULN still decides
+        key, uln, dob, fore = store.rows(
+            "SELECT pupil_key, uln, date_of_birth, forename FROM pupils "
+            "WHERE uln IS NOT NULL ORDER BY pupil_key LIMIT 1"
         )[0]
         add_records(
             store,
@@ -190,7 +191,7 @@ def test_qualification_carrying_uln_matches_on_it(copy: Home) -> None:
                     "award_date": "2025-08-20",
                     "uln": uln,
                     "surname": "ENTIRELYDIFFERENT",
-                    "forename": "SOMEONE",
+                    "forename": fore,
                     "date_of_birth": str(dob),
                     "sex": "M",
                     "qual_type": "GCSE",
@@ -463,3 +464,33 @@ def test_two_new_upns_never_join_one_pupil_on_names(home: Home) -> None:
         joined = store.one("SELECT count(*) FROM pupil_links WHERE pupil_key = ?",
                            [known])  # fmt: skip
         assert joined == 1
+
+
+@pytest.mark.parametrize(
+    "contradiction",
+    [
+        # neither name like the pupil's, only the birth date agreeing
+        {"forename": "ZEBEDEE", "surname": "QUARTERMAINE"},
+        # the pupil's names, but a permanent UPN it never held while it holds one
+        {"upn": "A201361424123"},
+    ],
+)
+def test_a_uln_contradicted_by_the_record_is_not_an_exact_match(
+    copy: Home, contradiction: dict
+) -> None:
+    # A ULN the index holds is not proof when the record contradicts it: a ULN
+    # keyed wrong, or attached to the wrong pupil by an earlier probabilistic join.
+    with Store.open(copy) as store:
+        key, uln, dob, upn, fore, sur = store.rows(
+            "SELECT pupil_key, uln, date_of_birth, upn, forename, surname FROM pupils "
+            "WHERE uln IS NOT NULL AND upn IS NOT NULL AND upn <> 'A201361424123' "
+            "ORDER BY pupil_key LIMIT 1"
+        )[0]
+        record = {**_census(upn, str(dob), fore, sur), "uln": uln, **contradiction}
+        if "upn" not in contradiction:
+            record["upn"] = None
+        add_records(store, "census", [record])
+        r = run_match(store, copy, reference_date=REF)
+        got = store.rows("SELECT pupil_key, method FROM pupil_links WHERE "
+                         "match_run = ?", [r.run])  # fmt: skip
+        assert got and got[0][1] != "exact_uln"
