@@ -148,8 +148,8 @@ def sweep(store: Store, home: Home, truth: Path) -> list[str]:
         except _Undo:
             pass
         lines.append(
-            f"| {lower} | {upper} | {a['precision']:.5f} | "
-            f"{a['recall']:.5f} | {a['f1']:.5f} | {a['review_share']:.3%} |"
+            f"| {lower} | {upper} | {a['precision']:.6f} | "
+            f"{a['recall']:.6f} | {a['f1']:.6f} | {a['review_share']:.3%} |"
         )
     return lines
 
@@ -214,6 +214,8 @@ def measure(home: Home, nation: Path, truth: Path) -> dict:
                 "SELECT count(*) FROM match_review WHERE status = 'pending'"
             ),
             "whole": pairwise(store, truth),
+            "whole_resolved": pairwise(store, truth, "resolved_links"),
+            "merged": store.one("SELECT count(*) FROM pupil_merges"),
         }
 
 
@@ -227,6 +229,11 @@ def main() -> None:
         type=Path,
         help="keep the indexed home here and reuse it (outside the repository)",
     )
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the measured home here, to list its errors against the truth",
+    )
     args = ap.parse_args()
     nation = args.nation.resolve()
     truth = nation / "truth.csv"
@@ -235,7 +242,7 @@ def main() -> None:
         cache = args.cache or Path(tmp) / "cache"
         cache.mkdir(parents=True, exist_ok=True)
         info = prepare(cache, nation, truth, args.sweep)
-        home = Home(Path(tmp) / "home")
+        home = Home(args.keep or Path(tmp) / "home")
         shutil.copytree(cache / "home", home.root)
         r = measure(home.ensure(), nation, truth)
     alone, ours, mine, res = r["alone"], r["ours"], r["mine"], r["resolved"]
@@ -259,7 +266,10 @@ def main() -> None:
         f"ratio: Splink alone takes {alone['seconds'] / ours_s:.1f}x the pipeline",
         f"whole index after both runs: F1 {whole['f1']:.5f} (precision "
         f"{whole['precision']:.5f}, recall {whole['recall']:.5f}) over "
-        f"{whole['records']:,} records",
+        f"{whole['records']:,} records; with the pending review items decided by "
+        f"the truth: F1 {r['whole_resolved']['f1']:.5f} (recall "
+        f"{r['whole_resolved']['recall']:.5f}); {r['merged']:,} pupils merged by "
+        "match runs (a permanent UPN naming another pupil's UPN as former UPN)",
     ]
     print("\n".join(lines + table))
     if args.record:

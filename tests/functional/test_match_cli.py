@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from pupilshare.cli import main
 from pupilshare.config import Home
+from pupilshare.match.model import DEFAULT_MODEL
 from pupilshare.match.sample import generate
 from pupilshare.status import store_status
 from pupilshare.store import Store
@@ -29,6 +31,37 @@ def test_match_report_review_and_status(
     assert main([*args, "match", "--reference-date", "June"]) == 2
     report = store_status(home)
     assert report["match"]["pupils"] > 350 and report["match"]["runs"] == 1
+
+
+def test_match_charts_show_every_comparison_of_the_model(
+    home: Home, tmp_path: Path
+) -> None:
+    # A home without a trained model charts the shipped one: PNGs and one page that
+    # needs no network, carrying every comparison the model scores on.
+    out = tmp_path / "charts"
+    assert main(["--home", str(home.root), "match", "--charts", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert names == {"match-model.html", "match-weights.png", "m-u-parameters.png"}
+    for png in ("match-weights.png", "m-u-parameters.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "match-model.html").read_text()
+    assert page.count("<svg") == 2
+    assert "<script src" not in page and "cdn." not in page
+    model = json.loads(DEFAULT_MODEL.read_text())
+    comparisons = {c["output_column_name"] for c in model["comparisons"]}
+    specs = [
+        json.loads(s.split(">", 1)[1].split("</script>")[0].replace("<\\/", "</"))
+        for s in page.split('<script type="application/json"')[1:]
+    ]
+    for spec in specs:
+        charted = {r["comparison_name"] for r in spec["data"]["values"]}
+        assert comparisons <= charted
+    # the match weights chart draws each level's weight as log2(m/u)
+    level = next(
+        r for r in specs[0]["data"]["values"]
+        if r["comparison_name"] == "date_of_birth" and r["label_for_charts"] == "exact"
+    )
+    assert level["log2_bayes_factor"] > 0
 
 
 def test_link_command_writes_pairs(tmp_path: Path) -> None:

@@ -177,9 +177,10 @@ def test_upn_with_disagreeing_dob_is_not_an_exact_match(home: Home) -> None:
 
 def test_qualification_carrying_uln_matches_on_it(copy: Home) -> None:
     with Store.open(copy) as store:
-        key, uln, dob = store.rows(
-            "SELECT pupil_key, uln, date_of_birth FROM pupils WHERE uln IS NOT NULL "
-            "ORDER BY pupil_key LIMIT 1"
+        # the surname changed since (the forename agrees): the ULN still decides
+        key, uln, dob, fore = store.rows(
+            "SELECT pupil_key, uln, date_of_birth, forename FROM pupils "
+            "WHERE uln IS NOT NULL ORDER BY pupil_key LIMIT 1"
         )[0]
         add_records(
             store,
@@ -190,7 +191,7 @@ def test_qualification_carrying_uln_matches_on_it(copy: Home) -> None:
                     "award_date": "2025-08-20",
                     "uln": uln,
                     "surname": "ENTIRELYDIFFERENT",
-                    "forename": "SOMEONE",
+                    "forename": fore,
                     "date_of_birth": str(dob),
                     "sex": "M",
                     "qual_type": "GCSE",
@@ -233,8 +234,9 @@ def test_retrain_writes_the_model_and_charts(copy: Home) -> None:
         r = run_match(store, copy, retrain=True, reference_date=REF)
     assert r.retrained
     assert {Path(c).name for c in r.charts} == {
-        "match-weights.html",
-        "m-u-parameters.html",
+        "match-model.html",
+        "match-weights.png",
+        "m-u-parameters.png",
     }
     assert all(Path(c).stat().st_size > 1000 for c in r.charts)
 
@@ -259,7 +261,8 @@ def test_history_keeps_every_name_and_postcode_seen(matched: Home) -> None:
 
 def test_two_pupils_sharing_name_and_birth_date_stay_apart(home: Home) -> None:
     # Two census pupils alike in all but UPN, and a UPN-less record like both: the
-    # record may join one of them, but never merge the two.
+    # two are never merged, and the record, as like one as the other, goes with
+    # neither on a coin toss: it is left apart and queued.
     twins = [
         _census("A201361424123", "2012-03-04"),
         _census("R936401223457", "2012-03-04"),
@@ -278,12 +281,14 @@ def test_two_pupils_sharing_name_and_birth_date_stay_apart(home: Home) -> None:
         add_records(store, "census", twins)
         add_records(store, "survey_contacts", [survey])
         r = run_match(store, home, reference_date=REF)
-        assert r.pupils == 2
+        assert (r.pupils, r.review) == (3, 1)
         upns = store.rows(
             "SELECT pupil_key, count(*) FROM pupil_identifiers "
             "WHERE kind = 'upn' GROUP BY 1"
         )
         assert sorted(n for _, n in upns) == [1, 1]
+        per_pupil = store.rows("SELECT count(*) FROM pupil_links GROUP BY pupil_key")
+        assert sorted(n for (n,) in per_pupil) == [1, 1, 1]
 
 
 def _contact(fore: str, sur: str, dob: str, postcode: str = "LS1 4AB") -> dict:
@@ -356,3 +361,136 @@ def test_record_under_a_temporary_upn_meets_the_pupil_that_replaced_it(
         add_records(store, "census", [early])
         r = run_match(store, home, reference_date=REF)
         assert (r.pupils, r.new_pupils, r.review) == (1, 0, 0)
+
+
+TEMP, PERM = "B83740042100E", "U837400421007"
+
+
+def _two_pupils_one_person(store: Store, home: Home, later_dob: str) -> int:
+    """A pupil indexed under a school's temporary UPN, another under a permanent UPN
+    (no record linking the two yet), then a record of the permanent UPN naming the
+    temporary one as its former UPN; the third run's number."""
+    early = {**_census(TEMP, "2009-07-15", "ALEX", "SMITH"), "postcode": None}
+    add_records(store, "census", [early])
+    run_match(store, home, reference_date=REF)
+    add_records(store, "census", [_census(PERM, later_dob, "ALEX", "SMITH")])
+    run_match(store, home, reference_date=REF)
+    assert store.one("SELECT count(*) FROM pupils") == 2
+    store.execute("CREATE TABLE IF NOT EXISTS opt_outs (pupil_key BIGINT, "
+                  "scope VARCHAR, recorded_at TIMESTAMP)")  # fmt: skip
+    store.execute("INSERT INTO opt_outs SELECT pupil_key, 'all', now() FROM pupils "
+                  "WHERE upn IS NULL")  # fmt: skip
+    add_records(store, "census", [{**_census(PERM, later_dob, "ALEX", "SMITH"),
+                                   "former_upn": TEMP}])  # fmt: skip
+    return run_match(store, home, reference_date=REF).run
+
+
+def test_pupils_a_record_shows_are_one_person_are_merged(home: Home) -> None:
+    # Exact evidence (a permanent UPN naming the other pupil's temporary UPN as its
+    # former UPN, birth dates agreeing): the two pupils become one, and the opt-out
+    # recorded against the retired pupil follows to the kept one.
+    with Store.open(home) as store:
+        run = _two_pupils_one_person(store, home, "2009-07-15")
+        assert store.rows("SELECT count(*), count(DISTINCT pupil_key) FROM "
+                          "pupil_links") == [(3, 1)]  # fmt: skip
+        (kept,) = store.rows("SELECT pupil_key, upn FROM pupils")
+        assert kept[1] == PERM
+        merges = store.rows("SELECT pupil_key, review_id, match_run FROM pupil_merges")
+        assert merges == [(kept[0], None, run)]
+        assert store.rows("SELECT pupil_key FROM opt_outs") == [(kept[0],)]
+        assert store.one("SELECT merged FROM match_runs WHERE match_run = ?",
+                         [run]) == 1  # fmt: skip
+        assert store.one("SELECT count(*) FROM match_review") == 0
+
+
+def test_pupils_shown_one_person_on_weaker_evidence_are_queued(home: Home) -> None:
+    # The birth dates disagree: no merge on its own, but a pupil-pupil item in the
+    # queue, which a clerk's accept merges exactly as a run would.
+    from pupilshare.match import accept_review, show_review
+
+    with Store.open(home) as store:
+        _two_pupils_one_person(store, home, "2009-11-02")
+        assert store.one("SELECT count(*) FROM pupils") == 2
+        assert store.one("SELECT count(*) FROM pupil_merges") == 0
+        (rid, prob, key, cand) = store.rows(
+            "SELECT review_id, match_probability, pupil_key, candidate_key "
+            "FROM match_review")[0]  # fmt: skip
+        assert prob is None
+        assert store.one("SELECT upn FROM pupils WHERE pupil_key = ?", [cand]) == PERM
+        assert "former UPN" in show_review(store, rid)["comparisons"]["former_upn"][
+            "level"]  # fmt: skip
+        accept_review(store, rid, "clerk")
+        assert store.rows("SELECT pupil_key FROM pupils") == [(cand,)]
+        assert store.rows("SELECT pupil_key FROM opt_outs") == [(cand,)]
+        assert store.rows("SELECT retired_key, review_id FROM pupil_merges") == [
+            (key, rid)]  # fmt: skip
+
+
+def test_a_record_as_like_two_pupils_joins_neither_and_is_queued(home: Home) -> None:
+    # Two pupils alike in all but UPN are in the index; a record equally like both
+    # joins neither on a coin toss: it is a new pupil for now, queued.
+    twins = [
+        _census("A201361424123", "2012-03-04"),
+        _census("R936401223457", "2012-03-04"),
+    ]
+    with Store.open(home) as store:
+        add_records(store, "census", twins)
+        run_match(store, home, reference_date=REF)
+        # a survey contact alike in name, birth date, sex and postcode, no UPN
+        add_records(store, "survey_contacts",
+                    [_contact("AMARA", "OKONJO", "2012-03-04")])  # fmt: skip
+        r = run_match(store, home, reference_date=REF)
+        assert (r.pupils, r.new_pupils, r.review) == (3, 1, 1)
+        cand = store.one("SELECT candidate_key FROM match_review")
+        assert store.one("SELECT upn FROM pupils WHERE pupil_key = ?", [cand]) in (
+            "A201361424123", "R936401223457")  # fmt: skip
+
+
+def test_two_new_upns_never_join_one_pupil_on_names(home: Home) -> None:
+    # A pupil known only from a record without a UPN; then two census records with
+    # different permanent UPNs, each like that pupil. One pupil holds one permanent
+    # UPN: they cannot both be it, so neither joins on a guess; both are queued.
+    with Store.open(home) as store:
+        add_records(store, "survey_contacts",
+                    [_contact("AMARA", "OKONJO", "2012-03-04")])  # fmt: skip
+        run_match(store, home, reference_date=REF)
+        (known,) = store.rows("SELECT pupil_key FROM pupils")[0]
+        add_records(store, "census", [_census("A201361424123", "2012-03-04"),
+                                      _census("R936401223457", "2012-03-04")])
+        r = run_match(store, home, reference_date=REF)
+        assert (r.pupils, r.new_pupils, r.review) == (3, 2, 2)
+        assert store.rows("SELECT DISTINCT candidate_key FROM match_review") == [
+            (known,)]  # fmt: skip
+        joined = store.one("SELECT count(*) FROM pupil_links WHERE pupil_key = ?",
+                           [known])  # fmt: skip
+        assert joined == 1
+
+
+@pytest.mark.parametrize(
+    "contradiction",
+    [
+        # neither name like the pupil's, only the birth date agreeing
+        {"forename": "ZEBEDEE", "surname": "QUARTERMAINE"},
+        # the pupil's names, but a permanent UPN it never held while it holds one
+        {"upn": "A201361424123"},
+    ],
+)
+def test_a_uln_contradicted_by_the_record_is_not_an_exact_match(
+    copy: Home, contradiction: dict
+) -> None:
+    # A ULN the index holds is not proof when the record contradicts it: a ULN
+    # keyed wrong, or attached to the wrong pupil by an earlier probabilistic join.
+    with Store.open(copy) as store:
+        key, uln, dob, upn, fore, sur = store.rows(
+            "SELECT pupil_key, uln, date_of_birth, upn, forename, surname FROM pupils "
+            "WHERE uln IS NOT NULL AND upn IS NOT NULL AND upn <> 'A201361424123' "
+            "ORDER BY pupil_key LIMIT 1"
+        )[0]
+        record = {**_census(upn, str(dob), fore, sur), "uln": uln, **contradiction}
+        if "upn" not in contradiction:
+            record["upn"] = None
+        add_records(store, "census", [record])
+        r = run_match(store, copy, reference_date=REF)
+        got = store.rows("SELECT pupil_key, method FROM pupil_links WHERE "
+                         "match_run = ?", [r.run])  # fmt: skip
+        assert got and got[0][1] != "exact_uln"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pupilshare.match.exact import dob_agrees_sql
+from pupilshare.match.probabilistic import _explained
 from pupilshare.match.records import _name_sql, postcode_sql
 
 
@@ -58,3 +61,43 @@ def test_postcodes_get_one_space_before_the_inward_code(pc: str) -> None:
     out = duckdb.execute(f"SELECT {postcode_sql('$1')}", [pc.lower()]).fetchone()[0]
     compact = pc.replace(" ", "")
     assert out == f"{compact[:-3]} {compact[-3:]}"
+
+
+def test_dob_agreement_sql_runs_over_every_day_of_a_year_at_once() -> None:
+    # Vectorised, DuckDB may evaluate make_date for days above 12 (taken as months):
+    # the rule must still answer, not fail, as it did inside an aggregate at 100k.
+    sql = f"""
+        SELECT count(*) FILTER (WHERE {dob_agrees_sql("a", "b")})
+        FROM (SELECT DATE '2008-01-01' + INTERVAL (i) DAY AS a,
+                     DATE '2008-01-01' + INTERVAL (i % 7) DAY AS b
+              FROM range(366) t(i))"""
+    start = date(2008, 1, 1).toordinal()
+    pairs = [(date.fromordinal(start + i), date.fromordinal(start + i % 7))
+             for i in range(366)]  # fmt: skip
+    want = sum(a == b or (a.day <= 12 and date(a.year, a.day, a.month) == b)
+               for a, b in pairs)  # fmt: skip
+    con = duckdb.connect()  # its own: the default one may hold another test's result
+    assert con.execute(sql).fetchall() == [(want,)]
+    con.close()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-30, 40), min_size=1, max_size=6))
+def test_best_candidate_share_is_its_part_of_the_evidence(weights: list[float]) -> None:
+    # A record joins its best candidate only when that candidate's share of the
+    # evidence (2^w over the sum of 2^w, all candidates) reaches the upper
+    # threshold: one candidate has all of it; two equal ones half each.
+    pairs = pa.table({
+        "unique_id_l": [f"p{i}" for i in range(len(weights))],
+        "unique_id_r": ["r1"] * len(weights),
+        "match_probability": [1 / (1 + 2 ** -w) for w in weights],
+        "match_weight": weights,
+    })  # fmt: skip
+    (row,) = _explained(pairs, "'{}'", best=True).to_pylist()
+    want = max(2**w for w in weights) / sum(2**w for w in weights)
+    assert math.isclose(row["match_weight"], max(weights), abs_tol=1e-9)
+    assert math.isclose(row["share"], want, rel_tol=1e-9)
+    if len(weights) == 1:
+        assert row["share"] == 1.0
+    if len(weights) > 1 and max(weights) - sorted(weights)[-2] < 1e-9:
+        assert row["share"] <= 0.5 + 1e-9  # a tie is never clear

@@ -25,6 +25,12 @@ def _date(value: str | None) -> date | None:
         ) from None
 
 
+def _num(value: float | None, spec: str) -> str:
+    """A number as ``spec``, or "-" where there is none (a pupil-pupil review item
+    rests on an identifier, not on the model's weights)."""
+    return "-" if value is None else format(value, spec)
+
+
 def _print_accuracy(acc: dict) -> None:
     from pupilshare.cli import console
 
@@ -56,19 +62,36 @@ def register(app: typer.Typer) -> None:
                                    "demo nation's, or beside the collected files)."),
         reference_date: str = typer.Option(None, "--reference-date", help="Date on "
                                            "which age 14 is judged (default today)."),
+        charts: Path = typer.Option(None, "--charts", help="Only write Splink's "
+                                    "charts of the current model (match weights, m "
+                                    "and u) to this directory, as PNG and an offline "
+                                    "HTML page; match nothing."),
     ) -> None:  # fmt: skip
-        """Match every record not yet matched into the pupil index."""
+        """Match every record not yet matched into the pupil index.
+
+        Thresholds are upper_threshold (default 0.9) and lower_threshold (default
+        0.5) in the match section of pupilshare.toml. A record joins a pupil at or
+        above the upper one, and only when that pupil is clearly the one among its
+        candidates; between the two it is queued for review; below, it is a new
+        pupil. The defaults and their measured precision, recall and review volume
+        are in bench/RESULTS.md ("Thresholds").
+        """
         from pupilshare.cli import console, context
 
         c = context(ctx)
         c.require("match", "match records")
         home = c.home
+        if charts is not None:
+            for path in matching.model_charts(home, charts):
+                console.print(f"  chart: {path}")
+            return
         with Store.open(home) as store:
             r = matching.run_match(store, home, retrain=retrain,
                                    reference_date=_date(reference_date))  # fmt: skip
             console.print(
                 f"match run {r.run}: {r.records:,} new records; {r.exact:,} exact, "
                 f"{r.probabilistic:,} by Splink; {r.new_pupils:,} new pupils; "
+                f"{r.merged:,} merged; "
                 f"{r.review:,} to review; {r.unusable:,} unusable; "
                 f"{r.ulns_issued:,} ULNs issued; index {r.pupils:,} pupils "
                 f"({r.seconds:.1f} s)"
@@ -103,7 +126,8 @@ def register(app: typer.Typer) -> None:
             t.add_column(col, justify="right")
         for i in items:
             t.add_row(str(i["review_id"]), str(i["match_run"]),
-                      f"{i['match_probability']:.4f}", f"{i['match_weight']:.2f}",
+                      _num(i["match_probability"], ".4f"),
+                      _num(i["match_weight"], ".2f"),
                       str(i["records"]), i["status"])  # fmt: skip
         console.print(t)
 
@@ -118,13 +142,14 @@ def register(app: typer.Typer) -> None:
             item = matching.show_review(store, review_id)
         console.print(
             f"review {item['review_id']} ({item['status']}): match probability "
-            f"{item['match_probability']:.4f}, match weight {item['match_weight']:.2f}"
+            f"{_num(item['match_probability'], '.4f')}, match weight "
+            f"{_num(item['match_weight'], '.2f')}"
         )
         t = Table(title="comparisons")
         for col in ("field", "level", "match weight"):
             t.add_column(col)
         for field, c in item["comparisons"].items():
-            t.add_row(field, c["level"], f"{c['weight']:+.2f}")
+            t.add_row(field, c["level"], _num(c["weight"], "+.2f"))
         console.print(t)
         people = Table(title="candidate pupil and records under review")
         cols = ("source", "upn", "uln", "forename", "surname", "date_of_birth", "sex",

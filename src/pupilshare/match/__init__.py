@@ -7,6 +7,7 @@ and accuracy against a synthetic nation's truth. ``cli`` and ``web`` call only t
 
 from __future__ import annotations
 
+from pupilshare.match.charts import model_charts
 from pupilshare.match.link import link_files
 from pupilshare.match.report import accuracy, find_truth
 from pupilshare.match.review import (
@@ -28,6 +29,7 @@ __all__ = [
     "list_reviews",
     "match_settings",
     "match_status",
+    "model_charts",
     "reject_review",
     "run_match",
     "show_review",

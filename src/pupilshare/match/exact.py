@@ -13,9 +13,11 @@ from pupilshare.store import Store
 
 def dob_agrees_sql(a: str, b: str) -> str:
     """Dates agree when equal or when one is the other with day and month swapped."""
+    # CASE, not AND: DuckDB may evaluate both sides of an AND, and make_date fails
+    # on a day above 12 taken as a month
     return (
-        f"({a} = {b} OR (day({a}) <= 12 AND "
-        f"make_date(year({a}), day({a}), month({a})) = {b}))"
+        f"({a} = {b} OR CASE WHEN day({a}) <= 12 THEN "
+        f"make_date(year({a}), day({a}), month({a})) = {b} ELSE false END)"
     )
 
 
@@ -27,10 +29,39 @@ PASSES = {
 }
 
 
+# A ULN is keyed by hand on qualification entries and, for a pupil, may have been
+# attached by an earlier probabilistic join: alone with a birth date it is weaker
+# evidence than a UPN. So a ULN links a record for certain only when nothing in the
+# record contradicts it: no valid permanent UPN the pupil has never held while it
+# holds another, and a forename or surname like the pupil's (both names different
+# and a birth date that happens to agree is how a mistyped or misattached ULN
+# looks). Such a record is left to the UPN passes and Splink.
+_NAMED = """pupil_key IN (SELECT i.pupil_key FROM pupil_identifiers i
+    JOIN match_profiles n ON i.kind = 'uln' AND i.value = n.uln
+    WHERE n.uln_ok AND n.pupil_key IS NULL)"""
+ULN_GUARD = f"""
+    LEFT JOIN (SELECT pupil_key, list(value) AS upns FROM pupil_identifiers
+               WHERE kind IN ('upn', 'former_upn') AND {_NAMED}
+               GROUP BY pupil_key) u ON u.pupil_key = p.pupil_key
+    LEFT JOIN (SELECT pupil_key, list(DISTINCT forename) AS fore,
+                   list(DISTINCT surname) || list(DISTINCT former_surname) AS sur
+               FROM pupil_history WHERE {_NAMED}
+               GROUP BY pupil_key) h ON h.pupil_key = p.pupil_key
+"""
+ULN_AGREES = """
+          AND NOT (m.upn_ok AND u.upns IS NOT NULL AND NOT list_contains(u.upns, m.upn))
+          AND (m.forename IS NULL OR m.surname IS NULL OR h.pupil_key IS NULL
+               OR list_has_any(h.fore, [m.forename]) OR list_has_any(h.sur, [m.surname])
+               OR jaro_winkler_similarity(m.forename, p.forename) >= 0.88
+               OR jaro_winkler_similarity(m.surname, p.surname) >= 0.88)
+"""
+
+
 def match_index_sql(pass_name: str) -> str:
     """Link unlinked profiles whose identifier names exactly one agreeing pupil."""
     col, ok, kinds, method = PASSES[pass_name]
     kind_list = ", ".join(f"'{k}'" for k in kinds)
+    guard, agrees = (ULN_GUARD, ULN_AGREES) if pass_name == "uln" else ("", "")
     return f"""
     UPDATE match_profiles AS m
     SET pupil_key = x.pupil_key, method = '{method}', match_probability = 1.0
@@ -39,8 +70,10 @@ def match_index_sql(pass_name: str) -> str:
         FROM match_profiles m
         JOIN pupil_identifiers i ON i.kind IN ({kind_list}) AND i.value = m.{col}
         JOIN pupils p ON p.pupil_key = i.pupil_key
+        {guard}
         WHERE m.pupil_key IS NULL AND m.{ok}
           AND {dob_agrees_sql("m.date_of_birth", "p.date_of_birth")}
+          {agrees}
         GROUP BY m.profile_id
         HAVING count(DISTINCT p.pupil_key) = 1
     ) AS x

@@ -1,6 +1,6 @@
 """The Splink model: settings, training, prediction and its charts.
 
-Fellegi-Sunter over forename, surname (term-frequency adjusted), date of birth (typos
+Fellegi-Sunter over forename and surname (term-frequency adjusted), date of birth (typos
 and day/month swaps), sex, postcode (full, sector, district, area) and UPN (including a
 former UPN on either side). u is estimated by random sampling and m by EM, each EM
 session blocked so the fields it does not block on get trained. Splink runs on its own
@@ -162,7 +162,10 @@ def settings() -> SettingsCreator:
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=[
-            cl.NameComparison("forename"),
+            # Both names term-frequency adjusted: two pupils called Muhammad or
+            # Oliver agreeing on forename is weaker evidence than two called Ottoline
+            # (without it, same-named pupils born on one day joined on names alone)
+            cl.NameComparison("forename").configure(term_frequency_adjustments=True),
             cl.NameComparison("surname").configure(term_frequency_adjustments=True),
             _dob_comparison(),
             cl.ExactMatch("sex"),
@@ -240,18 +243,11 @@ class Model:
         self.linker.misc.save_model_to_json(str(path), overwrite=True)
 
     def charts(self, reports_dir: Path) -> list[Path]:
-        """Splink's own charts of the model, as HTML for the data linkage team."""
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        out = []
-        v = self.linker.visualisations
-        for name, chart in (
-            ("match-weights", v.match_weights_chart()),
-            ("m-u-parameters", v.m_u_parameters_chart()),
-        ):
-            path = reports_dir / f"{name}.html"
-            path.write_text(chart.to_html(inline=True), encoding="utf-8")
-            out.append(path)
-        return out
+        """Splink's charts of the model (``match/charts.py``), for the data linkage
+        team."""
+        from pupilshare.match.charts import write_charts
+
+        return write_charts(self, reports_dir)
 
     def level_labels(self) -> dict[str, dict[int, str]]:
         """Each comparison's levels: gamma value to chart label."""

@@ -8,6 +8,10 @@ in SQL), which joins a pupil any member joined or else becomes one new pupil. A 
 whose best candidate lies between the thresholds, in the index or among the other new
 groups (two records alike, matching nobody in the index), becomes a new pupil for now
 and goes to the clerical review queue.
+
+No record is joined on a coin toss: a record joins only a candidate that is clearly
+the one (its share of the evidence among the record's candidates reaches the upper
+threshold too), and one pupil never takes two permanent UPNs on names alone.
 """
 
 from __future__ import annotations
@@ -104,7 +108,11 @@ def score(store: Store, model: Model, t: Thresholds) -> tuple[pa.Table, pa.Table
 
 # A group holding two different unseen UPNs (joined through a record without one, as
 # when two pupils share name and birth date) is split: each UPN stays its own
-# person, and each record without a UPN goes with the UPN it is most like.
+# person, and each record without a UPN goes with the UPN it is most like, when it
+# is clearly that one: that UPN's share of the evidence among the UPNs it is like
+# (odds p/(1-p), the same prior on every side) reaches the upper threshold. A record
+# as like one as the other stays apart (its own label, the likelier UPN's in
+# ``likely``) and is queued against the likelier, never given to one on a coin toss.
 SPLIT_CONFLICTS_SQL = """
 CREATE OR REPLACE TEMP TABLE match_relabel AS
 WITH conflict AS (
@@ -119,16 +127,23 @@ WITH conflict AS (
 ), e AS (
     SELECT a AS x, b AS y, p FROM match_edges UNION ALL
     SELECT b, a, p FROM match_edges
-), loose AS (
-    SELECT e.x AS node, arg_max(g.label, e.p) AS label
+), liked AS (
+    SELECT e.x AS node, g.label, max(e.p) AS p
     FROM e JOIN grouped g ON g.node = e.y
     WHERE e.x IN (SELECT node FROM members) AND e.x NOT IN (SELECT node FROM grouped)
-    GROUP BY e.x
+    GROUP BY ALL
+), loose AS (
+    SELECT node, arg_max(label, odds) AS label, max(p) AS p,
+        max(odds) / sum(odds) AS share
+    FROM (SELECT *, p / greatest(1 - p, 1e-12) AS odds FROM liked)
+    GROUP BY node
 )
-SELECT node, label FROM grouped
-UNION ALL SELECT node, label FROM loose
-UNION ALL SELECT node, node FROM members
-WHERE node NOT IN (SELECT node FROM grouped) AND node NOT IN (SELECT node FROM loose)
+SELECT node, label, NULL AS likely, NULL AS p FROM grouped
+UNION ALL SELECT node, label, NULL, NULL FROM loose WHERE share >= {upper}
+UNION ALL SELECT m.node, m.node, l.label, l.p
+FROM members m LEFT JOIN loose l USING (node)
+WHERE m.node NOT IN (SELECT node FROM grouped)
+  AND (l.share IS NULL OR l.share < {upper})
 """
 
 
@@ -148,6 +163,14 @@ JOIN match_profiles a ON a.profile_id = CAST(substr(w.unique_id_l, 2) AS UBIGINT
 JOIN match_profiles b ON b.profile_id = CAST(substr(w.unique_id_r, 2) AS UBIGINT)
 WHERE w.match_probability < {upper} AND a.pupil_key <> b.pupil_key
   AND greatest(a.pupil_key, b.pupil_key) >= {first_key}
+UNION ALL
+-- a record left apart as like two UPNs as each other: queued against the likelier
+SELECT r.node, a.pupil_key, b.pupil_key, r.p,
+    log2(greatest(r.p, 1e-12) / greatest(1 - r.p, 1e-12)), NULL
+FROM match_relabel r
+JOIN match_profiles a ON a.profile_id = r.node
+JOIN match_profiles b ON b.profile_id = r.likely
+WHERE r.likely IS NOT NULL AND a.pupil_key <> b.pupil_key
 """
 
 
@@ -173,17 +196,37 @@ def decide(
         CREATE OR REPLACE TEMP TABLE match_best AS
         SELECT CAST(substr(unique_id_r, 2) AS UBIGINT) AS profile_id,
             CAST(substr(unique_id_l, 2) AS BIGINT) AS candidate_key,
-            match_probability, match_weight, explanation, gamma_upn
+            match_probability, match_weight, explanation, gamma_upn, share
         FROM _best""")
-    # A permanent UPN never joins a pupil holding a different permanent one on
-    # names alone (two pupils alike in name, birth date and area): it is queued.
+    # A record joins its best candidate only when that candidate is also clearly
+    # the one: its share of the evidence among all the record's candidates reaches
+    # the upper threshold too. A record as like two pupils as each other (two
+    # pupils alike in name and birth date) is a question for a clerk, never a coin
+    # toss. And a permanent UPN never joins a pupil holding a different permanent
+    # one on names alone (two pupils alike in name, birth date and area): queued.
     store.execute(f"""
         UPDATE match_profiles AS m SET pupil_key = b.candidate_key, method = 'splink',
             match_probability = b.match_probability
         FROM match_best b WHERE b.profile_id = m.profile_id
-          AND b.match_probability >= {t.upper} AND m.pupil_key IS NULL
+          AND b.match_probability >= {t.upper} AND b.share >= {t.upper}
+          AND m.pupil_key IS NULL
           AND NOT (m.upn_ok AND b.gamma_upn = 0 AND b.candidate_key IN (
               SELECT pupil_key FROM pupils WHERE upn IS NOT NULL))""")
+    # One pupil, one permanent UPN: two UPNs new to the index that join the same
+    # pupil on names in one run cannot both be that pupil (the pupil is likely two
+    # people already, joined on records without a UPN). Neither joins on a guess;
+    # each becomes a new pupil queued against it.
+    store.execute("""
+        UPDATE match_profiles SET pupil_key = NULL, method = NULL,
+            match_probability = NULL
+        WHERE method = 'splink'
+          AND profile_id IN (SELECT profile_id FROM match_groups
+                             WHERE grp LIKE 'upn:%')
+          AND pupil_key IN (
+            SELECT p.pupil_key FROM match_profiles p JOIN match_groups g
+                USING (profile_id)
+            WHERE p.method = 'splink' AND g.grp LIKE 'upn:%'
+            GROUP BY p.pupil_key HAVING count(DISTINCT g.grp) > 1)""")
     # Groups of remaining profiles linked to each other (or through a joined one).
     store.execute(f"""
         CREATE OR REPLACE TEMP TABLE match_edges AS
@@ -221,7 +264,7 @@ def decide(
                     SELECT e.b, c.label FROM match_edges e
                         JOIN match_cc c ON c.node = e.a) GROUP BY node) AS m
             WHERE m.node = match_cc.node AND m.label < match_cc.label""")
-    store.execute(SPLIT_CONFLICTS_SQL)
+    store.execute(SPLIT_CONFLICTS_SQL.format(upper=t.upper))
     store.execute("""UPDATE match_cc SET label = r.label FROM match_relabel r
                      WHERE r.node = match_cc.node""")
     # A group with a joined member: its other members join the same pupil.
@@ -298,10 +341,19 @@ def _explained(pairs: pa.Table, explain: str, best: bool) -> pa.Table:
         if best
         else ""
     )
+    # The best candidate's share of the evidence among every candidate of the same
+    # record: the probability that it is the one, given that the record is one of
+    # them (match weights are log2 Bayes factors against the same prior).
+    share = (
+        "1.0 / sum(pow(2, match_weight - top)) OVER (PARTITION BY unique_id_r)"
+        if best
+        else "1.0"
+    )
     gamma = "gamma_upn" if "gamma_upn" in pairs.column_names else "NULL::INTEGER"
     out = con.sql(f"""
         SELECT unique_id_l, unique_id_r, match_probability, match_weight,
-            {explain} AS explanation, {gamma} AS gamma_upn
-        FROM b {keep}""").to_arrow_table()
+            {explain} AS explanation, {gamma} AS gamma_upn, {share} AS share
+        FROM (SELECT *, max(match_weight) OVER (PARTITION BY unique_id_r) AS top
+              FROM b) {keep}""").to_arrow_table()
     con.close()
     return out

@@ -19,6 +19,12 @@ PLACEHOLDER_NAMES = ("UNKNOWN", "NOTKNOWN", "BABY", "NONE", "NA", "XX", "X", "TE
 NAME_FIELDS = ("forename", "surname", "former_surname")
 
 
+def permanent_upn_sql(col: str) -> str:
+    """A well-formed UPN is permanent when it ends in a digit (a temporary one ends
+    in a letter)."""
+    return f"regexp_matches(substr({col}, 13, 1), '[0-9]')"
+
+
 def _name_sql(col: str) -> str:
     """Upper-case letters, spaces, hyphens and apostrophes only; NULL when empty."""
     clean = f"trim(regexp_replace(upper(strip_accents({col})), '[^A-Z'' -]', '', 'g'))"
@@ -93,9 +99,8 @@ def new_records_sql(union: str) -> str:
     ),
     flagged AS (
         SELECT *,
-            upn_wf AND regexp_matches(substr(upn, 13, 1), '[0-9]') AS upn_ok,
-            former_wf AND regexp_matches(substr(former_upn, 13, 1), '[0-9]')
-                AS former_ok,
+            upn_wf AND {permanent_upn_sql("upn")} AS upn_ok,
+            former_wf AND {permanent_upn_sql("former_upn")} AS former_ok,
             uln IS NOT NULL AND uln <> '{TEMPORARY_ULN}'
                 AND ({uln_problem_sql("uln")}) IS NULL AS uln_ok,
             forename IS NOT NULL AND replace(forename, ' ', '') NOT IN ({placeholders})

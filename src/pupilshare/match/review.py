@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from pupilshare.errors import Conflict, NotFound
+from pupilshare.match import merge
 from pupilshare.match.records import union_sql
 from pupilshare.match.tables import ensure_tables
 from pupilshare.store import Store
@@ -91,54 +92,13 @@ def accept_review(store: Store, review_id: int, user: str) -> None:
     with store.transaction():
         key, cand = _pending(store, review_id)
         store.execute(
-            "UPDATE pupil_links SET pupil_key = ?, method = 'review_accepted' "
-            "WHERE pupil_key = ?",
-            [cand, key],
-        )
-        cand_has_uln = store.one(
-            "SELECT count(*) FROM pupil_identifiers WHERE pupil_key = ? AND "
-            "kind = 'uln'",
-            [cand],
-        )
-        if cand_has_uln:  # one ULN per pupil: the merged one stays retired
-            store.execute(
-                "DELETE FROM pupil_identifiers WHERE pupil_key = ? AND kind = 'uln'",
-                [key],
+            merge.pairs_sql(
+                f"SELECT {int(key)}::BIGINT AS retired_key, {int(cand)}::BIGINT AS "
+                f"pupil_key, {int(review_id)}::BIGINT AS review_id, NULL::BIGINT AS "
+                "match_run"
             )
-        store.execute(
-            "DELETE FROM pupil_identifiers WHERE pupil_key = ? AND (kind, value) IN "
-            "(SELECT (kind, value) FROM pupil_identifiers WHERE pupil_key = ?)",
-            [key, cand],
         )
-        store.execute(
-            "UPDATE pupil_identifiers SET pupil_key = ? WHERE pupil_key = ?",
-            [cand, key],
-        )
-        store.execute(
-            "UPDATE pupils SET uln = i.value FROM pupil_identifiers i WHERE "
-            "i.pupil_key = pupils.pupil_key AND i.kind = 'uln' AND "
-            "pupils.pupil_key = ? AND pupils.uln IS NULL",
-            [cand],
-        )
-        store.execute(
-            "UPDATE pupil_history SET pupil_key = ? WHERE pupil_key = ?", [cand, key]
-        )
-        # Whatever points at the retired key follows it: an opt-out must keep
-        # applying, and "who received my data" must still find the releases.
-        for table in ("opt_outs", "release_pupils"):
-            if store.exists(table):
-                store.execute(
-                    f"UPDATE {table} SET pupil_key = ? WHERE pupil_key = ?", [cand, key]
-                )
-        store.execute(
-            "INSERT INTO pupil_merges VALUES (?, ?, ?, current_timestamp)",
-            [key, cand, review_id],
-        )
-        store.execute("DELETE FROM pupils WHERE pupil_key = ?", [key])
-        store.execute(
-            "UPDATE match_review SET candidate_key = ? WHERE candidate_key = ?",
-            [cand, key],
-        )
+        merge.merge_pupils(store, "review_accepted")
         _decide(store, review_id, "accepted", user)
 
 

@@ -44,10 +44,15 @@ DDL = [
         uln VARCHAR PRIMARY KEY, pupil_key BIGINT, match_run BIGINT,
         reason VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS uln_state (next_stem BIGINT)""",
-    # a provisional pupil merged into another by clerical review: the retired key
-    # and the key that replaced it (opt-outs and release records are moved too)
+    # a pupil merged into another, by clerical review (review_id) or by a match
+    # run's exact evidence (match_run): the retired key and the key that replaced it
+    # (opt-outs and release records are moved too)
     """CREATE TABLE IF NOT EXISTS pupil_merges (
-        retired_key BIGINT, pupil_key BIGINT, review_id BIGINT, merged_at TIMESTAMP)""",
+        retired_key BIGINT, pupil_key BIGINT, review_id BIGINT, merged_at TIMESTAMP,
+        match_run BIGINT)""",
+    # stores made before these columns existed
+    "ALTER TABLE pupil_merges ADD COLUMN IF NOT EXISTS match_run BIGINT",
+    "ALTER TABLE match_runs ADD COLUMN IF NOT EXISTS merged BIGINT",
 ]
 
 
