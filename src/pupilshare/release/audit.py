@@ -30,7 +30,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-ROUNDS = 3  # LP pairs aimed at the cells still open, before the exact per-cell LPs
+ROUNDS = 12  # LP pairs aimed at the open cells (stop after two idle rounds)
 
 
 def line_equations(v: np.ndarray, m: np.ndarray) -> tuple[
@@ -85,7 +85,9 @@ def audit(a: sparse.spmatrix, b: np.ndarray, x0: np.ndarray | None,
     n_groups, group = connected_components(
         sparse.csr_matrix(abs(sub).T @ abs(sub)), directed=False
     )
-    cap = 1e3 * (1.0 + np.abs(b).sum() + known.sum())
+    # A bound that keeps every LP finite and that no true value nears: wide enough
+    # for every cell of a group to be 1 or more at once (a total may sum them all).
+    cap = (1e3 + a.shape[1]) * (1.0 + np.abs(b).sum() + known.sum())
     for g in range(n_groups):
         members = np.flatnonzero(group == g)
         part = sub[:, members]
@@ -162,14 +164,21 @@ def _narrow(a: sparse.csr_matrix, b: np.ndarray, x0: np.ndarray | None,
     c = rng.standard_normal(n)
     if not (extreme(c) and extreme(-c)):
         return np.ones(n, bool)  # no solution: the published sums do not add up
-    for _ in range(ROUNDS):
+    stale = 0
+    for turn in range(ROUNDS):
         open_ = hi - lo < width
         if not open_.any():
             return open_
-        c = np.where(open_, rng.choice([-1.0, 1.0], n), 0.0)
+        # Push every open cell up together, then down together (one LP each lifts
+        # or sinks most of them), and a random mix for cells that trade off.
+        if turn % 2 == 0:
+            c = np.where(open_, -1.0, 0.0)
+        else:
+            c = np.where(open_, rng.choice([-1.0, 1.0], n), 0.0)
         extreme(c)
         extreme(-c)
-        if (hi - lo < width).sum() == open_.sum():
+        stale = stale + 1 if (hi - lo < width).sum() == open_.sum() else 0
+        if stale == 2:
             break
     for j in np.flatnonzero(hi - lo < width):
         for sign in (1.0, -1.0):
