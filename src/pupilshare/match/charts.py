@@ -11,12 +11,12 @@ page of SVG opens anywhere, including a secure room with no internet.
 
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+from pupilshare import chart
 
 if TYPE_CHECKING:
     from pupilshare.config import Home
@@ -38,25 +38,17 @@ def model_specs(model: Model) -> dict[str, dict]:
 
 def write_charts(model: Model, out_dir: Path) -> list[Path]:
     """PNG of each chart and one offline HTML page of both; the paths written."""
-    import vl_convert
-
     out_dir.mkdir(parents=True, exist_ok=True)
     written, sections = [], []
     specs = model_specs(model)
     for stem, title, _ in CHARTS:
-        spec = json.dumps(specs[stem], default=float)
         png = out_dir / f"{stem}.png"
-        png.write_bytes(vl_convert.vegalite_to_png(spec, scale=2))
+        svg = chart.write_png(specs[stem], png)
         written.append(png)
-        svg = vl_convert.vegalite_to_svg(spec)
-        # "</" would end the script element early; JSON allows "<\/" for it
-        data = spec.replace("</", "<\\/")
-        sections.append(
-            f'<h2>{html.escape(title)}</h2>\n{svg}\n<script type="application/json" '
-            f'id="{stem}-spec">{data}</script>'
-        )
+        sections.append(chart.section(f"{stem}-spec", title, specs[stem], svg))
     page = out_dir / PAGE
-    page.write_text(_HTML.replace("__BODY__", "\n".join(sections)), encoding="utf-8")
+    page.write_text(chart.page("pupilshare match model", INTRO, sections),
+                    encoding="utf-8")  # fmt: skip
     return [page, *written]
 
 
@@ -92,12 +84,9 @@ def empty_input() -> pa.Table:
     return table
 
 
-_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>pupilshare match model</title></head>
-<body><h1>pupilshare match model</h1>
-<p>Splink's charts of the Fellegi-Sunter model the match runs use: the partial match
-weight of each comparison level (log2 of m/u) and the m and u probabilities behind
-them. Drawn without network access; each chart's Vega-Lite spec follows it as JSON.</p>
-__BODY__
-</body></html>
-"""
+INTRO = (
+    "Splink's charts of the Fellegi-Sunter model the match runs use: the partial "
+    "match weight of each comparison level (log2 of m/u) and the m and u "
+    "probabilities behind them. Drawn without network access; each chart's "
+    "Vega-Lite spec follows it as JSON."
+)

@@ -8,12 +8,12 @@ percentage), so the chart adds nothing a reader could not work out from the tabl
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
+from pupilshare import chart
 from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.release.sdc import TOTAL
 
@@ -108,27 +108,17 @@ def charts(plan: ReleasePlan, tables: dict[str, pa.Table], staging: Path) -> lis
     self-contained HTML page with the chart inline as SVG: a recipient in a secure
     environment can open either without fetching anything.
     """
-    import vl_convert
-
     records = [
         r for spec in plan.tables if is_trend(spec) and spec.name in tables
         for r in percentages(spec, tables[spec.name])
     ]  # fmt: skip
     if not records:
         return []
-    spec = json.dumps(chart_spec(records))
-    (staging / CHART_PNG).write_bytes(vl_convert.vegalite_to_png(spec, scale=2))
-    svg = vl_convert.vegalite_to_svg(spec)
-    page = _HTML.replace("__SVG__", svg).replace("__SPEC__", spec)
-    (staging / CHART).write_text(page)
+    spec = chart_spec(records)
+    svg = chart.write_png(spec, staging / CHART_PNG)
+    (staging / CHART).write_text(chart.page(
+        "Attainment trends",
+        "Percentages from published (disclosure-controlled) counts only.",
+        [chart.section("vega-lite-spec", None, spec, svg)],
+    ))  # fmt: skip
     return [CHART, CHART_PNG]
-
-
-_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Attainment trends</title></head>
-<body><h1>Attainment trends</h1>
-<p>Percentages from published (disclosure-controlled) counts only.</p>
-__SVG__
-<script type="application/json" id="vega-lite-spec">__SPEC__</script>
-</body></html>
-"""
