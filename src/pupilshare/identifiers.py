@@ -140,6 +140,12 @@ class UlnIssuer:
 # The same rules as DuckDB SQL expressions over a column, for validation in the engine.
 
 
+def permanent_upn_sql(col: str) -> str:
+    """A well-formed UPN is permanent when it ends in a digit (a temporary one ends
+    in a letter)."""
+    return f"regexp_matches(substr({col}, 13, 1), '[0-9]')"
+
+
 def _la_list_sql() -> str:
     return ", ".join(f"'{n}'" for n in sorted(LA_NUMBERS))
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
+from pupilshare.identifiers import permanent_upn_sql
 from pupilshare.match.exact import dob_agrees_sql
-from pupilshare.match.records import permanent_upn_sql
 from pupilshare.store import Store
 
 # The pairs to merge: (retired_key, pupil_key, review_id, match_run); a key is never

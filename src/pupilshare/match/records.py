@@ -10,19 +10,18 @@ record of a profile the same way.
 from __future__ import annotations
 
 from pupilshare import catalogue
-from pupilshare.identifiers import TEMPORARY_ULN, uln_problem_sql, upn_problem_sql
+from pupilshare.identifiers import (
+    TEMPORARY_ULN,
+    permanent_upn_sql,
+    uln_problem_sql,
+    upn_problem_sql,
+)
 from pupilshare.store import Store
 
 # Placeholder names that identify nobody (after normalising to letters).
 PLACEHOLDER_NAMES = ("UNKNOWN", "NOTKNOWN", "BABY", "NONE", "NA", "XX", "X", "TEST")
 
 NAME_FIELDS = ("forename", "surname", "former_surname")
-
-
-def permanent_upn_sql(col: str) -> str:
-    """A well-formed UPN is permanent when it ends in a digit (a temporary one ends
-    in a letter)."""
-    return f"regexp_matches(substr({col}, 13, 1), '[0-9]')"
 
 
 def _name_sql(col: str) -> str:
