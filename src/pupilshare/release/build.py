@@ -126,6 +126,7 @@ def _records(
 ) -> tuple[list[str], pa.Table]:  # fmt: skip
     names: list[str] = []
     keys: list[pa.Table] = []
+    pmap: str | None = None
     for dataset in [d for d in plan.datasets() if d != "pupil"]:
         view = pop.eligible(store, plan, dataset)
         selection = minimise.select(plan, dataset)
@@ -148,13 +149,14 @@ def _records(
         joins = ""
         pseudonymous = any(c.name == minimise.PSEUDONYM for c in selection.columns)
         if pseudonymous:
-            # One map per release over the index's pupils (a key column read, where
-            # the distinct keys of the dataset's links cost a scan and a hash
-            # aggregate of every record), joined in DuckDB.
-            index = store.arrow("SELECT pupil_key FROM pupils")
-            pmap = pseudonymise.pseudonym_map(
-                store, home, plan.agreement_id, index.column("pupil_key")
-            )
+            if pmap is None:
+                # One map per release over the index's pupils (a key column read,
+                # where the distinct keys of each dataset's links cost a scan and a
+                # hash aggregate of every record), joined in DuckDB by every file.
+                index = store.arrow("SELECT pupil_key FROM pupils")
+                pmap = pseudonymise.pseudonym_map(
+                    store, home, plan.agreement_id, index.column("pupil_key")
+                )
             joins += f" JOIN {pmap} pm ON pm.pupil_key = s.{pop.PUPIL_KEY}"
         if plan.level == "identified":
             joins += f" LEFT JOIN pupils px ON px.pupil_key = s.{pop.PUPIL_KEY}"
