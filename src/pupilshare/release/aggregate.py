@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from pupilshare.release import sdc
+from pupilshare.release import published, sdc
 from pupilshare.release.derive import lit
 from pupilshare.release.plan import Sdc, TableSpec
 from pupilshare.release.population import PUPIL_KEY
@@ -120,7 +120,32 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
         dims = (*spec.rows, *spec.columns)
         return sdc.Cube(dims, tuple(() for _ in dims), empty, empty.copy())
     cube = cube_from_cells(spec, cells, n_top)
+    mark_earlier(store, spec, cube)
     return sdc.protect(cube, rules)
+
+
+def grid_names(spec: TableSpec, cube: sdc.Cube) -> np.ndarray:
+    """The published name of every cell of the cube (``published.cell_names``)."""
+    grids = np.meshgrid(*[np.arange(s) for s in cube.values.shape], indexing="ij")
+    labels = [np.array([*lab, sdc.TOTAL], dtype=object)[g.ravel()]
+              for lab, g in zip(cube.labels, grids, strict=True)]
+    return published.cell_names(spec, list(cube.dims), labels)
+
+
+def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
+    """Cells earlier releases over the same records published are public (never
+    complements); cells they suppressed are suppressed here too."""
+    public, hidden, _ = published.earlier(store, grid_names(spec, cube),
+                                          cube.values.ravel())  # fmt: skip
+    cube.public = public.reshape(cube.values.shape)
+    hidden = hidden.reshape(cube.values.shape) & ~cube.suppressed
+    cube.status[hidden] = sdc.SECONDARY
+
+
+def shown(cube: sdc.Cube, rules: Sdc) -> np.ndarray:
+    """How each cell was published, for the record of published tables."""
+    how = "rounded" if rules.rounding else "exact"
+    return np.where(cube.suppressed.ravel(), "suppressed", how)
 
 
 def table_arrow(spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> pa.Table:
@@ -141,7 +166,8 @@ def _cell_keys(cube: sdc.Cube) -> dict[frozenset, tuple]:
     return out
 
 
-def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube]) -> int:
+def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube],
+              rules: Sdc | None = None) -> int:
     """Linked tables: a cell two tables share (same records, same categories) must be
     suppressed in both or neither, else one table gives away the other's secret.
     Repeats secondary suppression until consistent; returns cells newly suppressed."""
@@ -166,7 +192,7 @@ def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube]) -> int:
                         added += 1
                 if changed:
                     with threadpool_limits(1):
-                        sdc.secondary(cubes[i])
+                        sdc.secondary(cubes[i], rules)
             if not changed:
                 break
     return added

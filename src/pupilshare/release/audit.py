@@ -25,6 +25,8 @@ one group) is audited in a few hundredths of a second (``bench/release.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
@@ -64,17 +66,84 @@ def line_equations(v: np.ndarray, m: np.ndarray) -> tuple[
     return a[keep], np.concatenate(rhs)[keep], None if np.isnan(x0).any() else x0
 
 
+@dataclass
+class Need:
+    """What each suppressed cell must keep: a feasible interval at least ``width``
+    wide, reaching at least ``up`` above and ``down`` below the true value."""
+
+    width: np.ndarray
+    up: np.ndarray
+    down: np.ndarray
+
+    @classmethod
+    def uniform(cls, n: int, width: float) -> Need:
+        return cls(np.full(n, width), np.zeros(n), np.zeros(n))
+
+    def met(self, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        tol = 1e-9
+        return ((hi - lo >= self.width - tol) & (hi - x >= self.up - tol)
+                & (x - lo >= self.down - tol))  # fmt: skip
+
+    def part(self, index: np.ndarray) -> Need:
+        return Need(self.width[index], self.up[index], self.down[index])
+
+
+def witnessed(a: sparse.spmatrix, x0: np.ndarray, corners: np.ndarray,
+              signs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """How far each cell can surely rise and fall, from offered directions.
+
+    ``corners`` (k, c) are columns of ``a`` (-1: a cell not suppressed) and ``signs``
+    how each moves. A direction counts only if this audit's own equations leave it
+    free (``a @ d == 0``) and every cell it moves is suppressed; then the true
+    values moved along it stay feasible until a falling cell reaches 0, so each of
+    its cells can move that far (whatever the builder claimed). Returns the rise and
+    fall each cell is certified for (0 where nothing is).
+    """
+    n = a.shape[1]
+    rise_all, fall_all = np.zeros(n), np.zeros(n)
+    if len(corners) == 0:
+        return rise_all, fall_all
+    whole = (corners >= 0).all(axis=1)
+    corners, signs = corners[whole], signs[whole].astype(float)
+    k, c = corners.shape
+    cols = np.repeat(np.arange(k), c)
+    d = sparse.csc_matrix((signs.ravel(), (corners.ravel(), cols)), shape=(n, k))
+    moved = sparse.csc_matrix(a) @ d
+    free = np.diff(sparse.csc_matrix(abs(moved) > 1e-9).indptr) == 0
+    corners, signs = corners[free], signs[free]
+    v = x0[corners]
+    up_cap = np.where(signs < 0, v, np.inf).min(axis=1)  # t > 0 lowers these
+    down_cap = np.where(signs > 0, v, np.inf).min(axis=1)
+    rise = np.where(signs > 0, up_cap[:, None], down_cap[:, None])
+    fall = np.where(signs > 0, down_cap[:, None], up_cap[:, None])
+    np.maximum.at(rise_all, corners.ravel(), rise.ravel())
+    np.maximum.at(fall_all, corners.ravel(), fall.ravel())
+    return rise_all, fall_all
+
+
 def audit(a: sparse.spmatrix, b: np.ndarray, x0: np.ndarray | None,
-          width: float) -> np.ndarray:  # fmt: skip
-    """Which cells of ``a @ x = b, x >= 0`` have a feasible interval narrower than
-    ``width`` (recoverable). ``x0``, when given, is a feasible point (the true
-    values). A group whose equations have no solution is reported whole: the check
-    cannot vouch for it."""
+          width: float | Need, rise: np.ndarray | None = None,
+          fall: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Which cells of ``a @ x = b, x >= 0`` lack their protection (``width``: the
+    least feasible interval of every cell, or a ``Need`` per cell). ``x0``, when
+    given, is a feasible point (the true values); ``rise``/``fall``, how far each
+    cell is already certified to move from it (``witnessed``): cells they satisfy
+    need no LP, and groups holding only such cells are not solved at all. A group
+    whose equations have no solution is reported whole: the check cannot vouch."""
     a = sparse.csc_matrix(a, dtype=float)
     b = np.asarray(b, dtype=float)
+    n = a.shape[1]
+    need = width if isinstance(width, Need) else Need.uniform(n, width)
     known = np.abs(x0) if x0 is not None else np.zeros(0)
     scale = max(float(np.abs(b).max(initial=0.0)), float(known.max(initial=0.0)))
-    width = max(width, 1e-6 * scale)  # the LP's own tolerance must never read as room
+    # The LP's own tolerance must never read as room.
+    need = Need(np.maximum(need.width, 1e-6 * scale), need.up, need.down)
+    if x0 is not None and rise is not None and fall is not None:
+        done = need.met(x0, x0 - fall, x0 + rise)
+        if done.all():
+            return np.zeros(n, bool)
+    else:
+        done = np.zeros(n, bool)
     pinned, b = _peel(a, b, x0)
     free = np.flatnonzero(~pinned)
     if len(free) == 0:
@@ -82,19 +151,34 @@ def audit(a: sparse.spmatrix, b: np.ndarray, x0: np.ndarray | None,
     sub = sparse.csr_matrix(a[:, free])
     rows = np.flatnonzero(np.diff(sub.indptr))
     sub, b = sub[rows], b[rows]
-    n_groups, group = connected_components(
-        sparse.csr_matrix(abs(sub).T @ abs(sub)), directed=False
-    )
+    group = _groups(sub)
     # A bound that keeps every LP finite and that no true value nears: wide enough
     # for every cell of a group to be 1 or more at once (a total may sum them all).
     cap = (1e3 + a.shape[1]) * (1.0 + np.abs(b).sum() + known.sum())
-    for g in range(n_groups):
+    todo = np.unique(group[~done[free]])
+    for g in todo:
         members = np.flatnonzero(group == g)
         part = sub[:, members]
         used = np.flatnonzero(np.diff(part.indptr))
-        start = x0[free[members]] if x0 is not None else None
-        pinned[free[members]] = _narrow(part[used], b[used], start, width, cap)
+        cells = free[members]
+        start = x0[cells] if x0 is not None else None
+        seed = None
+        if start is not None and rise is not None and fall is not None:
+            seed = (start - fall[cells], start + rise[cells])
+        pinned[cells] = _narrow(part[used], b[used], start, need.part(cells), cap,
+                                seed)  # fmt: skip
     return pinned
+
+
+def _groups(a: sparse.csr_matrix) -> np.ndarray:
+    """Connected groups of cells (sharing an equation), through the bipartite graph
+    of cells and equations: linear in its size, where the cells' own graph would
+    square every long line."""
+    m, n = a.shape
+    link = sparse.csr_matrix(abs(a) > 0, dtype=np.int8)
+    graph = sparse.bmat([[None, link.T], [link, None]], format="csr")
+    _, label = connected_components(graph, directed=False)
+    return label[:n]
 
 
 def _peel(a: sparse.csc_matrix, b: np.ndarray,
@@ -143,14 +227,23 @@ def _spread_point(a: sparse.csr_matrix, b: np.ndarray,
 
 
 def _narrow(a: sparse.csr_matrix, b: np.ndarray, x0: np.ndarray | None,
-            width: float, cap: float) -> np.ndarray:  # fmt: skip
-    """Cells of one linked group whose exact feasible interval is under ``width``."""
+            need: Need, cap: float,
+            seed: tuple[np.ndarray, np.ndarray] | None = None,
+            ) -> np.ndarray:  # fmt: skip
+    """Cells of one linked group whose exact feasible interval misses ``need``."""
     n = a.shape[1]
+    truth = x0
     if x0 is None:
         x0 = _spread_point(a, b, cap)
         if x0 is None:
             return np.ones(n, bool)  # no solution: the published sums do not add up
-    lo, hi = x0.copy(), x0.copy()
+        need = Need(need.width, np.zeros(n), np.zeros(n))  # no truth: width only
+    lo, hi = (seed[0].copy(), seed[1].copy()) if seed else (x0.copy(), x0.copy())
+    centre = truth if truth is not None else x0
+
+    def short() -> np.ndarray:
+        return ~need.met(centre, lo, hi)
+
     rng = np.random.default_rng(0)
 
     def extreme(c: np.ndarray) -> bool:
@@ -166,7 +259,7 @@ def _narrow(a: sparse.csr_matrix, b: np.ndarray, x0: np.ndarray | None,
         return np.ones(n, bool)  # no solution: the published sums do not add up
     stale = 0
     for turn in range(ROUNDS):
-        open_ = hi - lo < width
+        open_ = short()
         if not open_.any():
             return open_
         # Push every open cell up together, then down together (one LP each lifts
@@ -177,13 +270,12 @@ def _narrow(a: sparse.csr_matrix, b: np.ndarray, x0: np.ndarray | None,
             c = np.where(open_, rng.choice([-1.0, 1.0], n), 0.0)
         extreme(c)
         extreme(-c)
-        stale = stale + 1 if (hi - lo < width).sum() == open_.sum() else 0
+        stale = stale + 1 if short().sum() == open_.sum() else 0
         if stale == 2:
             break
-    for j in np.flatnonzero(hi - lo < width):
+    for j in np.flatnonzero(short()):
         for sign in (1.0, -1.0):
-            if hi[j] - lo[j] < width:
-                c = np.zeros(n)
-                c[j] = sign
-                extreme(c)
-    return hi - lo < width
+            c = np.zeros(n)
+            c[j] = sign
+            extreme(c)
+    return short()

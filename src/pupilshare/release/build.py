@@ -25,7 +25,9 @@ from pupilshare.release import (
     minimise,
     package,
     pseudonymise,
+    published,
     sdc,
+    tablecheck,
     trends,
 )
 from pupilshare.release import population as pop
@@ -54,18 +56,29 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             out_dir=str(Path(out_dir).resolve()),
         )  # fmt: skip
+        witness: dict[str, tablecheck.Witness] = {}
+        cells: list[tuple] = []
         if plan.level == "aggregate":
-            names, pupils = _aggregate(store, plan, staging, formats, manifest)
+            names, pupils = _aggregate(store, plan, staging, formats, manifest,
+                                       witness, cells)  # fmt: skip
         else:
             names, pupils = _records(store, home, plan, staging, formats, manifest)
         names.append(package.write_readme(staging, manifest))
         manifest.files = package.describe_files(store, staging, names)
         manifest_sha = package.write_manifest(staging, manifest)
-        reasons = check.check_release(store, home, plan, staging, pupils)
+        reasons = check.check_release(store, home, plan, staging, pupils, witness)
         if reasons:
             raise Blocked(f"release of {plan.agreement_id} blocked by the output "
                           "check; nothing was delivered", reasons)  # fmt: skip
-        package.deliver(store, staging, Path(out_dir), manifest, manifest_sha, pupils)
+        for name, cell_names, values, how in cells:
+            published.record(store, release_id, plan.agreement_id, name, cell_names,
+                             values, how)  # fmt: skip
+        try:
+            package.deliver(store, staging, Path(out_dir), manifest, manifest_sha,
+                            pupils)  # fmt: skip
+        except BaseException:
+            published.forget(store, release_id)
+            raise
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -73,8 +86,10 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
 
 def _aggregate(
     store: Store, plan: ReleasePlan, staging: Path, formats: tuple[str, ...],
-    manifest: Manifest,
+    manifest: Manifest, witness: dict[str, tablecheck.Witness], cells: list[tuple],
 ) -> tuple[list[str], pa.Table]:  # fmt: skip
+    """Build every table; fills ``witness`` (the hypercubes offered to the check)
+    and ``cells`` (what the record of published tables will hold)."""
     names: list[str] = []
     keys: list[pa.Table] = []
     tables: dict[str, pa.Table] = {}
@@ -90,13 +105,18 @@ def _aggregate(
             seen.add(spec.dataset)
             sql = f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
             keys.append(store.arrow(sql))
-    linked = aggregate.harmonise(list(plan.tables), cubes)
+    linked = aggregate.harmonise(list(plan.tables), cubes, plan.sdc)
     for spec, cube in zip(plan.tables, cubes, strict=True):
         table = aggregate.table_arrow(spec, cube, plan.sdc)
         tables[spec.name] = table
         names += package.write_arrow(store, staging, spec.name, table, formats)
-        if not cube.exact_checked:
-            manifest.risk[spec.name] = "too many linked suppressed cells to solve"
+        witness[spec.name] = tablecheck.Witness(cube.labels, cube.cubes.corners,
+                                                cube.cubes.signs)  # fmt: skip
+        cells.append((spec.name, aggregate.grid_names(spec, cube),
+                      cube.values.ravel(), aggregate.shown(cube, plan.sdc)))
+        if cube.withheld:
+            manifest.risk[spec.name] = ("withheld whole: a cell could not be "
+                                        "protected (its margins are already public)")
     manifest.risk["linked_table_suppressions"] = linked
     names += trends.charts(plan, tables, staging)
     manifest.rules = {

@@ -17,8 +17,9 @@ cannot show:
   pattern is audited (``audit``): a rounded table is not additive as published, so
   the audit assumes an intruder who knows every published cell exactly.
 
-Counts without rounding are audited on the published values alone. Which audit ran on
-each table is printed in the manifest (``audit_method``).
+Every suppressed table's protection is audited on the true values with the earlier
+releases over the same records (``tablecheck``). Which audit ran on each table is
+printed in the manifest (``audit_method``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pyarrow.parquet as pq
 
 from pupilshare import catalogue
 from pupilshare.config import Home
-from pupilshare.release import audit, population
+from pupilshare.release import population, tablecheck
 from pupilshare.release.aggregate import UNKNOWN
 from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.release.pseudonymise import pseudonyms_for
@@ -65,8 +66,11 @@ def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
 
 
 def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
-                  pupils: pa.Table) -> list[str]:  # fmt: skip
-    """Reasons to block the release (empty: it may be delivered)."""
+                  pupils: pa.Table,
+                  witness: dict[str, tablecheck.Witness] | None = None,
+                  ) -> list[str]:  # fmt: skip
+    """Reasons to block the release (empty: it may be delivered). ``witness``: the
+    builder's offered hypercubes per table, verified, never trusted."""
     reasons: list[str] = []
     manifest = json.loads((staging / "manifest.json").read_text())
     listed = {f["name"]: f for f in manifest["files"]}
@@ -86,7 +90,8 @@ def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
-            reasons += _check_table(store, plan, stem, pq.read_table(path))
+            reasons += _check_table(store, plan, stem, pq.read_table(path),
+                                    witness=(witness or {}).get(stem))
         else:
             reasons += _check_records(store, home, plan, stem, path)
     return reasons
@@ -173,28 +178,24 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
 
 
 def audit_method(plan: ReleasePlan) -> dict[str, str]:
-    """Which recoverability audit the check runs on each table, for the manifest.
-
-    Counts tables without rounding are audited on their published values (which are
-    the true values). A rounded table is not additive as published, and a sum's
-    published value is rounded to cents, so those are audited on the true values,
-    recomputed from the store by the check's own SQL: an intruder who knew every
-    published cell exactly still could not pin a suppressed one.
-    """
+    """Which audit the check runs on each table, for the manifest."""
     out = {}
     for t in plan.tables:
-        if plan.sdc.rounding or t.measure:
-            values = "the true values (unrounded), recomputed from the store"
-        else:
-            values = "the published values"
-        out[t.name] = (f"interval audit: the range of every suppressed cell given "
-                       f"{values}, every row, column and total equation and "
-                       "non-negative cells, by linear programming (HiGHS)")  # fmt: skip
+        out[t.name] = (
+            "interval audit: the range of every suppressed cell given the true values "
+            "(unrounded) "
+            "recomputed from the store, every row, column and total equation, "
+            "non-negative cells and every cell earlier releases over the same records "
+            "published; sensitive cells must keep their protection interval; the "
+            "builder's hypercubes are verified on the check's own equations, every "
+            "other cell solved by linear programming (HiGHS)"
+        )
     return out
 
 
 def _check_table(store: Store, plan: ReleasePlan, name: str, table: pa.Table,
-                 source: str | None = None) -> list[str]:  # fmt: skip
+                 source: str | None = None,
+                 witness: tablecheck.Witness | None = None) -> list[str]:  # fmt: skip
     """Reasons to block one published table. ``source`` names the population its
     true values are recomputed from (default: the release population)."""
     specs = {t.name: t for t in plan.tables}
@@ -226,19 +227,11 @@ def _check_table(store: Store, plan: ReleasePlan, name: str, table: pa.Table,
             if n:
                 reasons.append(f"{name}: {n} group(s) shown wholly in one category "
                                "by published zeros")  # fmt: skip
-    audited = values
-    if spec.measure or plan.sdc.rounding:
-        source = source or population.eligible(store, plan, spec.dataset)
-        truth = _truth(store, plan, spec, table, source)
-        reasons += _truth_rules(plan, spec, values, suppressed, truth)
-        audited = truth["value"]
-    width = 1.0 if spec.measure is None else 0.01
-    n = _recoverable(table, dims, audited, suppressed, width)
-    if n:
-        reasons.append(
-            f"{name}: {n} suppressed cell(s) can be recovered from the "
-            "rows, columns or totals"
-        )
+    source = source or population.eligible(store, plan, spec.dataset)
+    truth = _truth(store, plan, spec, table, source)
+    reasons += _truth_rules(plan, spec, values, suppressed, truth)
+    reasons += tablecheck.protection_reasons(store, plan, spec, table, truth,
+                                             suppressed, witness)  # fmt: skip
     return reasons
 
 
@@ -370,18 +363,3 @@ def _revealing_zeros(v: np.ndarray, m: np.ndarray, axes: range) -> int:
         total_positive = mm[..., -1] | (vv[..., -1] > 0)
         found += int((total_positive & (zeros == inner_v.shape[-1] - 1)).sum())
     return found
-
-
-def _recoverable(table: pa.Table, dims: list[str], values: np.ndarray,
-                 suppressed: np.ndarray, width: float) -> int:  # fmt: skip
-    """Suppressed cells an intruder can narrow to less than ``width`` from the
-    table's own equations and non-negative cells (``values`` may hold the true value
-    of a suppressed cell, used only as a known feasible point)."""
-    if not suppressed.any():
-        return 0
-    grid = _grid(table, dims, values, suppressed)
-    if grid is None:
-        return int(suppressed.sum())  # not a complete table: cannot vouch for it
-    a, b, x0 = audit.line_equations(*grid)
-    return int(audit.audit(a, b, x0, width).sum())
-

@@ -69,6 +69,15 @@ class Sdc:
     k_anonymity: int = 10
     # Largest share of records k-anonymisation may drop (ARX's suppression limit).
     max_suppression: float = 0.05
+    # Aggregate tables: "suppression" (cells withheld as c) or "cell_key" (the
+    # ONS's cell key perturbation of counts; see release/cellkey.py).
+    method: str = "suppression"
+    # Suppression: the least width of a suppressed count's feasible interval (the
+    # p% rule's idea for counts; sums need p_ratio of their value either side).
+    min_interval: int = 5
+    # Cell key perturbation: the perturbation table's largest change and variance.
+    ptable_max: int = 4
+    ptable_variance: float = 2.0
 
     def __post_init__(self) -> None:
         """Refuse parameters no output checker would accept, with every reason."""
@@ -84,6 +93,12 @@ class Sdc:
                 ("k_anonymity", self.k_anonymity >= 1, "must be 1 or more"),
                 ("max_suppression", 0 <= self.max_suppression < 1,
                  "must be in [0, 1)"),
+                ("method", self.method in ("suppression", "cell_key"),
+                 "must be suppression or cell_key"),
+                ("min_interval", self.min_interval >= 1, "must be 1 or more"),
+                ("ptable_max", 1 <= self.ptable_max <= 20, "must be 1 to 20"),
+                ("ptable_variance", 0 < self.ptable_variance
+                 <= self.ptable_max**2 / 2, "must be in (0, ptable_max**2 / 2]"),
             )
             if not ok
         ]  # fmt: skip

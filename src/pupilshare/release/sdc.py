@@ -16,11 +16,13 @@ Rules, in the order an output checker (ACRO, tau-argus) would apply them:
 
    a count line of an attribute (the table's columns) with its whole total in one
    category is suppressed whole (group disclosure: a revealing zero);
-2. secondary suppression: no line may hold exactly one suppressed cell; the cheapest
-   (smallest non-zero) complement in such a line is suppressed, over every line of every
-   axis including the margins' own lines, repeated to a fixed point; then an exact check
-   (the null space of the suppressed cells' line equations) finds any cell still fixed
-   by the equations, and suppresses a complement in one of its lines, until none is;
+2. secondary suppression by hypercubes (``hypercube``, tau-argus's GHMITER idea):
+   each suppressed cell gets a set of complements that lets it move by at least its
+   required protection (``protection``: a sensitive count's feasible interval at
+   least ``min_interval`` wide, a sensitive sum ``p_ratio`` of its value either
+   side) while every line still adds up; batched in NumPy, so the cost grows about
+   linearly with the table (``bench/sdc_scale.py``). The cubes chosen are kept as
+   witnesses the output check verifies on its own equations;
 3. optional rounding of published values to a base (``low``: rounds to 0, not 0).
 
 True zeros are published (a zero count of an observed category is not suppressed);
@@ -37,8 +39,8 @@ from scipy import sparse
 from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
-from threadpoolctl import threadpool_limits
 
+from pupilshare.release import hypercube
 from pupilshare.release.plan import Sdc
 
 PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP, P_PERCENT = 0, 1, 2, 3, 4, 5
@@ -65,14 +67,22 @@ class Cube:
     # magnitude rules; n is at least 2 (the p% rule needs the two largest).
     top: np.ndarray | None = None
     status: np.ndarray = field(default=None)  # type: ignore[assignment]
-    exact_checked: bool = True
     # Axes of attributes (the table's columns): a group all in one category is
     # a disclosure about every member (group disclosure).
     attribute_axes: tuple[int, ...] = ()
+    # Cells already published in an earlier release over the same records: they
+    # protect nothing, so they are never complements.
+    public: np.ndarray = field(default=None)  # type: ignore[assignment]
+    cubes: hypercube.Cubes = field(default=None)  # type: ignore[assignment]
+    withheld: bool = False
 
     def __post_init__(self) -> None:
         if self.status is None:
             self.status = np.zeros(self.values.shape, dtype=np.uint8)
+        if self.public is None:
+            self.public = np.zeros(self.values.shape, dtype=bool)
+        if self.cubes is None:
+            self.cubes = hypercube.Cubes.empty(self.values.ndim)
 
     @property
     def suppressed(self) -> np.ndarray:
@@ -129,48 +139,6 @@ def _group_disclosure(cube: Cube) -> None:
         mark = np.zeros(status.shape, bool)
         mark[..., :-1] = revealing[..., None]
         status[mark & (status == PUBLISHED)] = GROUP
-
-
-def known_zeros(values: np.ndarray) -> np.ndarray:
-    """Cells a reader knows are zero: every cell of a line whose total is zero."""
-    known = np.zeros(values.shape, bool)
-    for axis in range(values.ndim):
-        total = np.take(values, [values.shape[axis] - 1], axis=axis)
-        known |= np.broadcast_to(total == 0, values.shape)
-    return known
-
-
-def _cost(cube: Cube, allow_known_zeros: bool = False) -> np.ndarray:
-    """Cost of suppressing each cell: its value, non-zero cells before zeros. A cell
-    known to be zero (its line sums to zero) protects nothing: never a complement."""
-    v = np.abs(cube.values)
-    big = float(v.max(initial=0.0)) + 1.0
-    cost = np.where(v == 0, big * 2, v)
-    if not allow_known_zeros:
-        cost[known_zeros(cube.values)] = np.inf
-    return np.where(cube.suppressed, np.inf, cost)
-
-
-def _fix_lines(cube: Cube) -> bool:
-    """Suppress the cheapest complement in every line with one suppressed cell."""
-    changed = False
-    while True:
-        before = int(cube.suppressed.sum())
-        for axis in range(cube.values.ndim):
-            single = cube.suppressed.sum(axis=axis) == 1
-            if not single.any():
-                continue
-            cost = _cost(cube)
-            if not np.isfinite(np.min(cost, axis=axis))[single].all():
-                cost = _cost(cube, allow_known_zeros=True)  # nothing better left
-            pick = np.argmin(cost, axis=axis)
-            single &= np.isfinite(np.min(cost, axis=axis))
-            others = list(np.nonzero(single))
-            index = others[:axis] + [pick[single]] + others[axis:]
-            cube.status[tuple(index)] = SECONDARY
-        if int(cube.suppressed.sum()) == before:
-            return changed
-        changed = True
 
 
 def _sparse_system(mask: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -251,45 +219,57 @@ def determined_cells(mask: np.ndarray) -> tuple[np.ndarray, bool]:
     return out, True
 
 
-def secondary(cube: Cube) -> None:
-    """Secondary suppression to a fixed point of the line rule and the exact check."""
-    _fix_lines(cube)
-    for _ in range(10_000):
-        fixed, complete = determined_cells(cube.suppressed)
-        cube.exact_checked = complete
-        if len(fixed) == 0:
-            return
-        cost = _cost(cube)
-        progress = False
-        for flat in fixed:
-            target = _cheapest_in_lines(cost, np.unravel_index(flat, cost.shape))
-            if target is not None:
-                cube.status[target] = SECONDARY
-                cost[target] = np.inf
-                progress = True
-        if not progress:  # nothing left to pair with: withhold the whole table
-            cube.status[cube.status == PUBLISHED] = SECONDARY
-            return
-        _fix_lines(cube)
+def protection(cube: Cube, rules: Sdc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How far each suppressed cell must be free to rise, to fall, and both together.
+
+    Sensitive counts: a feasible interval at least ``min_interval`` wide, and room
+    to move both ways (a cell of 0 only up). Sensitive sums: ``p_ratio`` of the value
+    either side (the p% rule's protection). Every other suppressed cell (complements,
+    a shared cell suppressed to match a linked table) must not be recoverable: an
+    interval at least one unit wide (1 for counts, a penny for sums).
+    """
+    x = np.abs(cube.values)
+    sensitive = np.isin(cube.status, (PRIMARY, DOMINANCE, GROUP, P_PERCENT))
+    unit = 1.0 if cube.top is None else 0.01
+    if cube.top is None:
+        up = np.full(x.shape, unit)
+        down = np.minimum(x, unit)
+        # A zero hidden for group disclosure need only be possibly not zero.
+        width = np.where(x > 0, float(rules.min_interval), unit)
+    else:
+        up = np.maximum(rules.p_ratio * x, unit)
+        down = np.minimum(x, up)
+        width = up + down
+    supp = cube.suppressed
+    up = np.where(sensitive, up, 0.0)
+    down = np.where(sensitive, down, 0.0)
+    width = np.where(sensitive, width, np.where(supp, unit, 0.0))
+    return up, down, width
 
 
-def _cheapest_in_lines(cost: np.ndarray, at: tuple) -> tuple | None:
-    best, where = np.inf, None
-    for axis in range(cost.ndim):
-        index = list(at)
-        index[axis] = slice(None)
-        line = cost[tuple(index)]
-        i = int(np.argmin(line))
-        if line[i] < best:
-            best, where = line[i], tuple(at[:axis]) + (i,) + tuple(at[axis + 1 :])
-    return where
+def secondary(cube: Cube, rules: Sdc | None = None) -> None:
+    """Hypercube secondary suppression (``hypercube``) for every suppressed cell not
+    yet protected; a table some cell of which no cube can protect (its margins
+    already public) is withheld whole."""
+    rules = rules or Sdc()
+    up, down, width = protection(cube, rules)
+    have_up, have_down = hypercube.covers(cube.values, cube.cubes)
+    done = hypercube.met(have_up, have_down, up.ravel(), down.ravel(), width.ravel())
+    width = np.where(done.reshape(width.shape), 0.0, width)
+    usable = ~cube.public
+    mask = cube.suppressed.copy()
+    failed, cubes = hypercube.protect(cube.values, mask, up, down, width, usable)
+    cube.status[mask & ~cube.suppressed] = SECONDARY
+    cube.cubes = hypercube.Cubes(np.concatenate([cube.cubes.corners, cubes.corners]),
+                                 np.concatenate([cube.cubes.signs, cubes.signs]))
+    if len(failed):
+        cube.status[cube.status == PUBLISHED] = SECONDARY
+        cube.withheld = True
 
 
 def protect(cube: Cube, sdc: Sdc) -> Cube:
-    # Many small factorisations: one BLAS thread each (threads spin on a busy box).
-    with threadpool_limits(1):
-        primary(cube, sdc)
-        secondary(cube)
+    primary(cube, sdc)
+    secondary(cube, sdc)
     return cube
 
 

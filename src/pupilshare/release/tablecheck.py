@@ -1,0 +1,142 @@
+"""The output check's protection audit of one suppressed table, with the earlier
+releases over the same records (issue 10 point 5, issue 17 point 1).
+
+Shares no logic with the builder. From the published file and the true values the
+check recomputed itself, it works out which cells are sensitive (its own rules), what
+each must keep (``audit.Need``), which cells earlier releases already published
+(``published``: those are known, not protected), and then audits the feasible
+interval of every suppressed cell: directions the builder offers (its hypercubes) are
+verified against the check's own equations and count only as far as the true values
+allow; every cell they do not certify is solved exactly by linear programming.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from pupilshare.release import audit, published
+from pupilshare.release.plan import ReleasePlan, TableSpec
+from pupilshare.store import Store
+
+TOTAL = "Total"
+
+
+@dataclass(frozen=True)
+class Witness:
+    """The builder's offered directions for one table: its categories per dimension
+    (``Total`` last), and for each direction its cells (flat indices in that grid)
+    and how each moves."""
+
+    labels: tuple[tuple[str, ...], ...]
+    corners: np.ndarray
+    signs: np.ndarray
+
+
+def _codes(table: pa.Table,
+           dims: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+    codes, cats = [], []
+    for d in dims:
+        labels = np.asarray(table.column(d).to_pylist(), dtype=object).astype(str)
+        c = np.unique(labels[labels != TOTAL])
+        codes.append(np.where(labels == TOTAL, len(c), np.searchsorted(c, labels)))
+        cats.append(c)
+    return codes, cats
+
+
+def needs(plan: ReleasePlan, spec: TableSpec,
+          truth: dict[str, np.ndarray]) -> audit.Need:  # fmt: skip
+    """What every cell must keep if suppressed, by the check's own reading of the
+    rules: sensitive counts (1 to threshold - 1 pupils) an interval of
+    ``min_interval`` with room both ways; sensitive sums (too few contributors,
+    dominance, p% rule) ``p_ratio`` of the value either side; any other cell an
+    interval of one unit (not recoverable)."""
+    rules = plan.sdc
+    x, n = truth["value"], truth["n"]
+    if spec.measure is None:
+        sensitive = (n > 0) & (n < rules.threshold)
+        width = np.where(sensitive, float(rules.min_interval), 1.0)
+        return audit.Need(width, np.where(sensitive, 1.0, 0.0),
+                          np.where(sensitive, np.minimum(x, 1.0), 0.0))  # fmt: skip
+    first, second = truth["top1"], truth["top2"]
+    positive = x > 0
+    sensitive = ((n > 0) & (n < rules.threshold)) | (
+        positive & (truth["top_n"] >= rules.dominance_k * x)) | (
+        positive & (x - first - second < rules.p_ratio * first))  # fmt: skip
+    up = np.where(sensitive, np.maximum(rules.p_ratio * np.abs(x), 0.01), 0.0)
+    down = np.minimum(np.abs(x), up)
+    return audit.Need(np.maximum(up + down, 0.01), up, down)
+
+
+def protection_reasons(store: Store, plan: ReleasePlan, spec: TableSpec,
+                       table: pa.Table, truth: dict[str, np.ndarray],
+                       suppressed: np.ndarray,
+                       witness: Witness | None = None) -> list[str]:  # fmt: skip
+    """Reasons the table's suppression does not protect (empty: it does)."""
+    name = spec.name
+    dims = [*spec.rows, *spec.columns]
+    x = truth["value"]
+    cells = published.cell_names(spec, dims, [table.column(d).to_numpy(
+        zero_copy_only=False) for d in dims])  # fmt: skip
+    public, hidden, _ = published.earlier(store, cells, x)
+    reasons = []
+    shown_hidden = ~suppressed & hidden
+    if shown_hidden.any():
+        reasons.append(f"{name}: {int(shown_hidden.sum())} cell(s) shown that an "
+                       "earlier release over the same records suppressed")  # fmt: skip
+    known = suppressed & public
+    if known.any():
+        reasons.append(f"{name}: {int(known.sum())} suppressed cell(s) already "
+                       "published by an earlier release of the same records")
+    hide = suppressed & ~public
+    if not hide.any():
+        return reasons
+    codes, cats = _codes(table, dims)
+    shape = tuple(len(c) + 1 for c in cats)
+    if int(np.prod(shape)) != len(x):
+        return [*reasons, f"{name}: not a complete table; its suppression cannot be "
+                "audited"]  # fmt: skip
+    grid_v = np.zeros(shape)
+    grid_m = np.zeros(shape, bool)
+    grid_v[tuple(codes)] = x
+    grid_m[tuple(codes)] = hide
+    flat_row = np.zeros(len(x), np.int64)
+    flat_row[np.ravel_multi_index(tuple(codes), shape)] = np.arange(len(x))
+    a, b, x0 = audit.line_equations(grid_v, grid_m)
+    need = needs(plan, spec, truth)
+    rows = flat_row[np.flatnonzero(grid_m)]  # table row of each audited cell
+    need = need.part(rows)
+    rise = fall = None
+    if witness is not None and x0 is not None:
+        corners = _columns(witness, cats, grid_m)
+        if corners is not None:
+            rise, fall = audit.witnessed(a, x0, corners, witness.signs)
+    short = audit.audit(a, b, x0, need, rise, fall)
+    if short.any():
+        reasons.append(f"{name}: {int(short.sum())} suppressed cell(s) can be "
+                       "recovered, or narrowed below their protection interval, from "
+                       "the rows, columns or totals")  # fmt: skip
+    return reasons
+
+
+def _columns(witness: Witness, cats: list[np.ndarray],
+             grid_m: np.ndarray) -> np.ndarray | None:  # fmt: skip
+    """The builder's corners as columns of the audit's system (-1: not suppressed
+    here); None when its categories are not this table's."""
+    if len(witness.labels) != len(cats):
+        return None
+    maps = []
+    for labels, c in zip(witness.labels, cats, strict=True):
+        lab = np.asarray(labels, dtype=object).astype(str)
+        if len(lab) != len(c) or not (np.sort(lab) == c).all():
+            return None
+        maps.append(np.append(np.searchsorted(c, lab), len(c)))
+    shape_b = tuple(len(lab) + 1 for lab in witness.labels)
+    at = np.unravel_index(witness.corners.ravel(), shape_b)
+    mine = np.ravel_multi_index(tuple(m[i] for m, i in zip(maps, at, strict=True)),
+                                grid_m.shape)  # fmt: skip
+    column = np.full(grid_m.size, -1, np.int64)
+    column[np.flatnonzero(grid_m)] = np.arange(int(grid_m.sum()))
+    return column[mine].reshape(witness.corners.shape)
