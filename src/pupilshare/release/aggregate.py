@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from pupilshare.release import published, sdc
+from pupilshare.release import cellkey, published, sdc
 from pupilshare.release.derive import lit
 from pupilshare.release.plan import Sdc, TableSpec
 from pupilshare.release.population import PUPIL_KEY
@@ -112,7 +112,11 @@ def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
 
 
 def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.Cube:
-    """One table, reduced in DuckDB and protected by the disclosure rules."""
+    """One table, reduced in DuckDB and protected by the disclosure rules (cell key
+    perturbation for counts when the agreement chose it, the record keys registered
+    as ``cellkey.RECORD_KEYS``; else suppression)."""
+    if rules.method == "cell_key" and spec.measure is None:
+        return perturbed_table(store, spec, source, rules)
     n_top = max(rules.dominance_n, 2)
     cells = store.arrow(cells_sql(spec, source, n_top))
     if cells.num_rows == 0:
@@ -122,6 +126,42 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
     cube = cube_from_cells(spec, cells, n_top)
     mark_earlier(store, spec, cube)
     return sdc.protect(cube, rules)
+
+
+def perturbed_table(store: Store, spec: TableSpec, source: str,
+                    rules: Sdc) -> sdc.Cube:  # fmt: skip
+    """Counts perturbed by their cell keys; perturbed counts under the threshold
+    hidden (``c``). ``contributors`` keeps the true counts (for the record)."""
+    cells = store.arrow(cellkey.cells_sql(spec, source, cellkey.RECORD_KEYS))
+    dims = [*spec.rows, *spec.columns]
+    if cells.num_rows == 0:
+        empty = np.zeros((1,) * len(dims))
+        return sdc.Cube(tuple(dims), tuple(() for _ in dims), empty, empty.copy(),
+                        perturbed=True)  # fmt: skip
+    labels, index = _axes(cells, dims)
+    shape = tuple(len(lab) + 1 for lab in labels)
+    n = np.zeros(shape)
+    keys = np.zeros(shape, np.int64)
+    n[tuple(index)] = cells.column("n").to_numpy(zero_copy_only=False)
+    keys[tuple(index)] = cells.column("ck").to_numpy(zero_copy_only=False)
+    shown = cellkey.perturb(n, keys, rules).astype(float)
+    cube = sdc.Cube(tuple(dims), tuple(labels), shown, n, perturbed=True)
+    cube.status[(shown > 0) & (shown < rules.threshold)] = sdc.PRIMARY
+    return cube
+
+
+def _axes(cells: pa.Table, dims: list[str]) -> tuple[list[tuple], list[np.ndarray]]:
+    """Categories of each dimension and each row's index (NULL: the margin)."""
+    labels, index = [], []
+    for d in dims:
+        values = np.asarray(cells.column(d).to_pylist(), dtype=object)
+        margin = values == None  # noqa: E711 - elementwise test for SQL NULL
+        uniq, inv = np.unique(values[~margin].astype(str), return_inverse=True)
+        at = np.full(len(values), len(uniq))
+        at[~margin] = inv
+        labels.append(tuple(str(u) for u in uniq))
+        index.append(at)
+    return labels, index
 
 
 def grid_names(spec: TableSpec, cube: sdc.Cube) -> np.ndarray:
@@ -144,7 +184,7 @@ def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
 
 def shown(cube: sdc.Cube, rules: Sdc) -> np.ndarray:
     """How each cell was published, for the record of published tables."""
-    how = "rounded" if rules.rounding else "exact"
+    how = "perturbed" if cube.perturbed else "rounded" if rules.rounding else "exact"
     return np.where(cube.suppressed.ravel(), "suppressed", how)
 
 
@@ -173,6 +213,8 @@ def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube],
     Repeats secondary suppression until consistent; returns cells newly suppressed."""
     families: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
+        if cubes[i].perturbed:  # consistent by construction: same pupils, same value
+            continue
         families.setdefault((spec.dataset, spec.filters, spec.measure), []).append(i)
     added = 0
     for members in families.values():

@@ -20,6 +20,7 @@ from pupilshare.errors import Blocked
 from pupilshare.release import (
     aggregate,
     anonymise,
+    cellkey,
     check,
     derive,
     minimise,
@@ -59,8 +60,8 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
         witness: dict[str, tablecheck.Witness] = {}
         cells: list[tuple] = []
         if plan.level == "aggregate":
-            names, pupils = _aggregate(store, plan, staging, formats, manifest,
-                                       witness, cells)  # fmt: skip
+            names, pupils = _aggregate(store, home, plan, staging, formats,
+                                       manifest, witness, cells)  # fmt: skip
         else:
             names, pupils = _records(store, home, plan, staging, formats, manifest)
         names.append(package.write_readme(staging, manifest))
@@ -85,8 +86,9 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
 
 
 def _aggregate(
-    store: Store, plan: ReleasePlan, staging: Path, formats: tuple[str, ...],
-    manifest: Manifest, witness: dict[str, tablecheck.Witness], cells: list[tuple],
+    store: Store, home: Home, plan: ReleasePlan, staging: Path,
+    formats: tuple[str, ...], manifest: Manifest,
+    witness: dict[str, tablecheck.Witness], cells: list[tuple],
 ) -> tuple[list[str], pa.Table]:  # fmt: skip
     """Build every table; fills ``witness`` (the hypercubes offered to the check)
     and ``cells`` (what the record of published tables will hold)."""
@@ -96,6 +98,9 @@ def _aggregate(
     cubes: list[sdc.Cube] = []
     seen: set[str] = set()
     sources: dict[str, str] = {}
+    if plan.sdc.method == "cell_key":  # record keys of the index's pupils
+        index = store.arrow("SELECT pupil_key FROM pupils").column("pupil_key")
+        store.register(cellkey.RECORD_KEYS, cellkey.keys_table(home, index))
     for spec in plan.tables:
         if spec.dataset not in sources:
             sources[spec.dataset] = _source(store, plan, spec.dataset)
@@ -112,15 +117,22 @@ def _aggregate(
         names += package.write_arrow(store, staging, spec.name, table, formats)
         witness[spec.name] = tablecheck.Witness(cube.labels, cube.cubes.corners,
                                                 cube.cubes.signs)  # fmt: skip
-        cells.append((spec.name, aggregate.grid_names(spec, cube),
-                      cube.values.ravel(), aggregate.shown(cube, plan.sdc)))
+        truth = cube.contributors if cube.perturbed else cube.values
+        cells.append((spec.name, aggregate.grid_names(spec, cube), truth.ravel(),
+                      aggregate.shown(cube, plan.sdc)))
         if cube.withheld:
             manifest.risk[spec.name] = ("withheld whole: a cell could not be "
                                         "protected (its margins are already public)")
     manifest.risk["linked_table_suppressions"] = linked
     names += trends.charts(plan, tables, staging)
+    extra: dict = {}
+    if plan.sdc.method == "cell_key":
+        extra = {"cell_key": {**cellkey.rules(plan.sdc), "tables": [
+            t.name for t in plan.tables if t.measure is None]}}  # fmt: skip
     manifest.rules = {
         **sdc.rules(plan.sdc),
+        "method": plan.sdc.method,
+        **extra,
         "output_check": check.audit_method(plan),
         "tables": [dataclasses.asdict(t) for t in plan.tables],
     }

@@ -213,6 +213,9 @@ def _check_table(store: Store, plan: ReleasePlan, name: str, table: pa.Table,
     values = table.column("value").to_numpy(zero_copy_only=False).astype(float)
     symbol = np.asarray(table.column("symbol").to_pylist(), dtype=object)
     suppressed = symbol == "c"
+    if plan.sdc.method == "cell_key" and spec.measure is None:
+        source = source or population.eligible(store, plan, spec.dataset)
+        return tablecheck.perturbation_reasons(store, plan, spec, table, source)
     shown = ~np.isnan(values)
     if spec.measure is None and not plan.sdc.rounding:  # rounded: on true counts
         small = shown & (values > 0) & (values < plan.sdc.threshold)

@@ -75,6 +75,9 @@ class Cube:
     public: np.ndarray = field(default=None)  # type: ignore[assignment]
     cubes: hypercube.Cubes = field(default=None)  # type: ignore[assignment]
     withheld: bool = False
+    # Cell key perturbation: ``values`` are the published (perturbed) counts and
+    # ``contributors`` the true ones.
+    perturbed: bool = False
 
     def __post_init__(self) -> None:
         if self.status is None:

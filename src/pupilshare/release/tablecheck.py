@@ -140,3 +140,66 @@ def _columns(witness: Witness, cats: list[np.ndarray],
     column = np.full(grid_m.size, -1, np.int64)
     column[np.flatnonzero(grid_m)] = np.arange(int(grid_m.sum()))
     return column[mine].reshape(witness.corners.shape)
+
+
+def perturbation_reasons(store: Store, plan: ReleasePlan, spec: TableSpec,
+                         table: pa.Table, source: str) -> list[str]:  # fmt: skip
+    """A perturbed count table: every published value must be the true count plus
+    the perturbation table's change for its cell key, recomputed here (true counts
+    and cell keys by this check's own SQL, one grouping at a time), and no count
+    from 1 to threshold - 1 may show. The record keys are the registered
+    ``cellkey.RECORD_KEYS`` (a fact, like the catalogue)."""
+    from pupilshare.release import cellkey
+
+    name, rules = spec.name, plan.sdc
+    if not store.exists(cellkey.RECORD_KEYS):
+        return [f"{name}: perturbed, but the record keys are not available"]
+    dims = [*spec.rows, *spec.columns]
+    cond = " AND ".join(
+        f"CAST({item} AS VARCHAR) IN ({', '.join(_lit(v) for v in vals)})"
+        for item, vals in spec.filters) or "TRUE"  # fmt: skip
+    unknown = _lit("Unknown")
+    cats = ", ".join(f"coalesce(CAST({d} AS VARCHAR), {unknown}) AS {d}" for d in dims)
+    base = (f"SELECT DISTINCT {cats}, s.__pupil_key AS pk, k.rk FROM {source} s "
+            f"JOIN {cellkey.RECORD_KEYS} k ON k.pupil_key = s.__pupil_key "
+            f"WHERE {cond}")  # fmt: skip
+    parts = []
+    for r in range(len(dims) + 1):
+        for kept in _subsets(dims, r):
+            cols = ", ".join(d if d in kept else f"{_lit(TOTAL)} AS {d}" for d in dims)
+            group = ", ".join(kept) or "()"
+            parts.append(f"SELECT {cols}, count(*) AS n, sum(rk) AS keysum FROM "
+                         f"(SELECT DISTINCT {', '.join([*kept, 'pk', 'rk'])} FROM "
+                         f"({base})) GROUP BY {group}")  # fmt: skip
+    truth = store.arrow(" UNION ALL ".join(parts))
+    key = {tuple(r[d] for d in dims): (r["n"], r["keysum"]) for r in truth.to_pylist()}
+    rows = table.to_pylist()
+    changes = cellkey.ptable(rules.ptable_max, rules.ptable_variance)
+    wrong = small = 0
+    for row in rows:
+        n, keysum = key.get(tuple(row[d] for d in dims), (0, 0))
+        expect = n + int(changes[min(n, len(changes) - 1), int(keysum) % cellkey.KEYS])
+        value = row["value"]
+        if value is None:
+            if row["symbol"] != "c" or not 0 < expect < rules.threshold:
+                wrong += 1
+        elif value != expect:
+            wrong += 1
+        elif 0 < value < rules.threshold:
+            small += 1
+    out = []
+    if wrong:
+        out.append(f"{name}: {wrong} cell(s) differ from their cell-key perturbation")
+    if small:
+        out.append(f"{name}: {small} perturbed count(s) under the threshold shown")
+    return out
+
+
+def _subsets(dims: list[str], r: int) -> list[tuple[str, ...]]:
+    from itertools import combinations
+
+    return list(combinations(dims, r))
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,253 @@
+"""title: Protection intervals, earlier releases and cell key perturbation
+
+Secondary suppression by hypercubes leaves every sensitive count free over an interval
+at least ``min_interval`` wide (checked here by two LPs per cell, the definition); the
+output check refuses a table whose suppression was weakened on purpose, one whose
+suppressed cell an earlier release over the same records published, and a builder's
+witness that does not hold. Cell key perturbation gives the same cell the same value
+in every table, and a differencing attack between two overlapping perturbed tables
+recovers nothing exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from pupilshare.release import aggregate, audit, cellkey, check, published, sdc
+from pupilshare.release import tablecheck
+from pupilshare.release.plan import ReleasePlan, Sdc, TableSpec
+from pupilshare.store import Store
+
+SPEC = TableSpec("reached", "ks_results", ("la_code", "sex"), ("reached_expected",))
+LAS = ["201", "202", "203", "204"]
+
+
+def _intervals(cube: sdc.Cube) -> tuple[np.ndarray, np.ndarray]:
+    """Least and greatest value of every suppressed cell given all published cells,
+    every line equation and non-negative cells: two LPs per cell."""
+    a, b, _ = audit.line_equations(np.where(cube.suppressed, np.nan, cube.values),
+                                   cube.suppressed)  # fmt: skip
+    a = a.toarray()
+    lo, hi = [], []
+    for j in range(a.shape[1]):
+        c = np.zeros(a.shape[1])
+        c[j] = 1
+        lo.append(linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs").fun)
+        r = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        hi.append(np.inf if r.status == 3 else -r.fun)
+    return np.array(lo), np.array(hi)
+
+
+three_way = st.lists(st.one_of(st.integers(0, 9), st.integers(10, 60)),
+                     min_size=24, max_size=24)  # fmt: skip
+
+
+@settings(max_examples=30, deadline=None)
+@given(three_way, st.integers(2, 8))
+def test_every_small_count_keeps_its_protection_interval(cells: list[int],
+                                                         width: int) -> None:  # fmt: skip
+    a = sdc.with_margins(np.array(cells, dtype=float).reshape(4, 3, 2))
+    cube = sdc.Cube(("a", "b", "c"), (("0", "1", "2", "3"), ("0", "1", "2"), ("0", "1")),
+                    a, a.copy())  # fmt: skip
+    sdc.protect(cube, Sdc(min_interval=width))
+    if not cube.suppressed.any():
+        return
+    lo, hi = _intervals(cube)
+    x = cube.values[cube.suppressed]
+    small = cube.status[cube.suppressed] == sdc.PRIMARY
+    assert (hi[small] - lo[small] >= width - 1e-6).all()
+    assert (hi - lo >= 1 - 1e-6).all()  # no suppressed cell recoverable
+    assert ((lo <= x + 1e-6) & (x <= hi + 1e-6)).all()
+
+
+def _records(seed: int, n: int = 400) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    la = rng.choice(LAS, n, p=[0.45, 0.35, 0.17, 0.03])
+    return pa.table({
+        "la_code": la, "sex": rng.choice(["F", "M"], n),
+        "reached_expected": rng.choice(["Y", "N"], n, p=[0.8, 0.2]),
+        "__pupil_key": np.arange(n)})  # fmt: skip
+
+
+def _plan(rules: Sdc, spec: TableSpec = SPEC) -> ReleasePlan:
+    items = tuple(f"ks_results.{d}" for d in (*spec.rows, *spec.columns))
+    return ReleasePlan("A", "r", "g", "p", "aggregate", items, tables=(spec,),
+                       sdc=rules)  # fmt: skip
+
+
+def _built(store: Store, rules: Sdc, spec: TableSpec = SPEC) -> tuple[sdc.Cube, pa.Table]:
+    cube = aggregate.build_table(store, spec, "recs", rules)
+    return cube, aggregate.table_arrow(spec, cube, rules)
+
+
+def _witness(cube: sdc.Cube) -> tablecheck.Witness:
+    return tablecheck.Witness(cube.labels, cube.cubes.corners, cube.cubes.signs)
+
+
+def test_the_audit_passes_the_builder_and_refuses_a_weakened_table() -> None:
+    store = Store()
+    store.register("recs", _records(1))
+    rules = Sdc()
+    cube, table = _built(store, rules)
+    assert cube.suppressed.any()
+    plan = _plan(rules)
+    assert check._check_table(store, plan, "reached", table, source="recs",
+                              witness=_witness(cube)) == []  # fmt: skip
+    # Weaken on purpose: publish one complement (a secondary cell) again.
+    flat = cube.status.ravel()
+    symbols = table.column("symbol").to_pylist()
+    values = table.column("value").to_pylist()
+    i = int(np.flatnonzero(flat == sdc.SECONDARY)[0])
+    values[i], symbols[i] = int(cube.values.ravel()[i]), None
+    weak = table.set_column(table.column_names.index("value"), "value",
+                            pa.array(values, pa.int64()))  # fmt: skip
+    weak = weak.set_column(weak.column_names.index("symbol"), "symbol",
+                           pa.array(symbols, pa.string()))  # fmt: skip
+    for witness in (_witness(cube), None):  # the builder's cubes no longer vouch
+        reasons = check._check_table(store, plan, "reached", weak, source="recs",
+                                     witness=witness)  # fmt: skip
+        assert any("protection interval" in r for r in reasons), reasons
+
+
+def test_a_lying_witness_certifies_nothing() -> None:
+    """Directions that do not keep the lines' sums are dropped by the check's own
+    equations, so they cannot make an unsafe cell pass."""
+    v = sdc.with_margins(np.array([[3.0, 40.0], [30.0, 50.0]]))
+    m = np.zeros(v.shape, bool)
+    m[0, 0] = m[0, 2] = True  # a cell and its row total: the column gives it away
+    a, b, x0 = audit.line_equations(v, m)
+    corners = np.array([[0, 1]])
+    rise, fall = audit.witnessed(a, x0, corners, np.array([[1, -1]]))
+    assert not rise.any() and not fall.any()
+    assert audit.audit(a, b, x0, 1.0, rise, fall).all()
+
+
+def test_a_cell_an_earlier_release_published_is_not_protection() -> None:
+    """The national figures were published before (the trend statistics); a new
+    table that suppresses one of them protects nothing, and is refused."""
+    store = Store()
+    store.register("recs", _records(2))
+    rules = Sdc()
+    cube, table = _built(store, rules)
+    plan = _plan(rules)
+    names = aggregate.grid_names(SPEC, cube)
+    margins = np.array(["la_code=" not in n for n in names])  # national cells
+    published.record(store, "earlier", "trends", "national", names[margins],
+                     cube.values.ravel()[margins],
+                     np.full(int(margins.sum()), "exact"))  # fmt: skip
+    symbols = table.column("symbol").to_pylist()
+    grand = int(np.flatnonzero(margins & (cube.values.ravel() > 0))[-1])
+    symbols[grand] = "c"
+    values = table.column("value").to_pylist()
+    values[grand] = None
+    hid = table.set_column(table.column_names.index("value"), "value",
+                           pa.array(values, pa.int64()))  # fmt: skip
+    hid = hid.set_column(hid.column_names.index("symbol"), "symbol",
+                         pa.array(symbols, pa.string()))  # fmt: skip
+    reasons = check._check_table(store, plan, "reached", hid, source="recs")
+    assert any("earlier release" in r for r in reasons), reasons
+    # The builder, told of the earlier release, never picks a public complement.
+    again = aggregate.build_table(store, SPEC, "recs", rules)
+    assert not (again.public & (again.status == sdc.SECONDARY)).any()
+    assert again.public.any()
+
+
+def _perturbed(store: Store, spec: TableSpec, rules: Sdc) -> dict[tuple, int | None]:
+    cube = aggregate.build_table(store, spec, "recs", rules)
+    table = aggregate.table_arrow(spec, cube, rules)
+    dims = [*spec.rows, *spec.columns]
+    return {tuple(r[d] for d in dims): r["value"] for r in table.to_pylist()}
+
+
+def _with_keys(store: Store, n: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    store.register(cellkey.RECORD_KEYS, pa.table({
+        "pupil_key": np.arange(n), "rk": rng.integers(0, cellkey.KEYS, n)}))  # fmt: skip
+
+
+def test_the_same_cell_has_the_same_value_in_every_table() -> None:
+    store = Store()
+    store.register("recs", _records(3, 2000))
+    _with_keys(store, 2000)
+    rules = Sdc(method="cell_key")
+    by_sex = _perturbed(store, SPEC, rules)
+    by_la = _perturbed(store, TableSpec("la", "ks_results", ("la_code",),
+                                        ("reached_expected",)), rules)  # fmt: skip
+    for (la, r), v in by_la.items():
+        assert by_sex[(la, "Total", r)] == v
+    true = {(la, s, r): n for la, s, r, n in store.rows(
+        "SELECT la_code, sex, reached_expected, count(*) FROM recs GROUP BY ALL")}
+    changed = [k for k, n in true.items() if by_sex[k] not in (None, n)]
+    assert changed  # the noise is real
+    assert all(v is None or v == 0 or v >= rules.threshold for v in by_sex.values())
+
+
+def test_differencing_two_overlapping_perturbed_tables_recovers_nothing_exact() -> None:
+    """The intruder holds a table of all pupils and one of all but a few (another
+    agreement's scope); subtracting gives the few pupils' counts exactly without
+    perturbation, but under perturbation the difference of two independent changes
+    hides them: the true count is seldom the difference, and each difference seen
+    is consistent with several true counts."""
+    rules = Sdc(method="cell_key", threshold=1)
+    exact, seen = 0, {}
+    trials = 60
+    for t in range(trials):
+        recs = _records(100 + t, 1500)
+        store = Store()
+        store.register("recs", recs)
+        _with_keys(store, 1500, seed=t)
+        spec = TableSpec("la", "ks_results", ("la_code",), ("reached_expected",))
+        whole = _perturbed(store, spec, rules)
+        few = int(np.random.default_rng(t).integers(1, 4))
+        store.register("recs", recs.slice(few))  # the sliver: the first few pupils
+        rest = _perturbed(store, spec, rules)
+        guess = whole[("Total", "Total")] - rest[("Total", "Total")]
+        exact += guess == few
+        seen.setdefault(guess, set()).add(few)
+    assert exact < trials / 2
+    assert sum(len(v) > 1 for v in seen.values()) >= 2
+    # Without perturbation the same attack is always exact.
+    assert all(len(_unperturbed_attack(t)) == 1 for t in range(3))
+
+
+def _unperturbed_attack(t: int) -> set[int]:
+    recs = _records(100 + t, 1500)
+    store = Store()
+    store.register("recs", recs)
+    spec = TableSpec("la", "ks_results", ("la_code",), ("reached_expected",))
+    rules = Sdc(threshold=1)
+    whole = _perturbed(store, spec, rules)
+    store.register("recs", recs.slice(2))
+    rest = _perturbed(store, spec, rules)
+    return {whole[("Total", "Total")] - rest[("Total", "Total")]}
+
+
+def test_the_check_refuses_a_perturbed_value_changed_by_hand() -> None:
+    store = Store()
+    store.register("recs", _records(4, 1000))
+    _with_keys(store, 1000)
+    rules = Sdc(method="cell_key")
+    cube = aggregate.build_table(store, SPEC, "recs", rules)
+    table = aggregate.table_arrow(SPEC, cube, rules)
+    plan = _plan(rules)
+    assert check._check_table(store, plan, "reached", table, source="recs") == []
+    values = table.column("value").to_pylist()
+    i = next(j for j, v in enumerate(values) if v and v > 20)
+    values[i] += 1
+    bad = table.set_column(table.column_names.index("value"), "value",
+                           pa.array(values, pa.int64()))  # fmt: skip
+    reasons = check._check_table(store, plan, "reached", bad, source="recs")
+    assert any("perturbation" in r for r in reasons), reasons
+
+
+def test_the_ptable_is_unbiased_and_bounded() -> None:
+    table = cellkey.ptable(4, 2.0)
+    assert (table[0] == 0).all()
+    assert np.abs(table).max() <= 4
+    for c in range(1, len(table)):
+        assert (c + table[c] >= 0).all()
+        assert abs(table[c].mean()) < 0.05
