@@ -174,8 +174,9 @@ def _perturbed(store: Store, spec: TableSpec, rules: Sdc) -> dict[tuple, int | N
 
 def _with_keys(store: Store, n: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
-    store.register(cellkey.RECORD_KEYS, pa.table({
-        "pupil_key": np.arange(n), "rk": rng.integers(0, cellkey.KEYS, n)}))  # fmt: skip
+    keys = rng.integers(0, cellkey.KEYS, n)
+    store.register(cellkey.RECORD_KEYS, pa.table({"pupil_key": np.arange(n),
+                                                  "rk": keys}))  # fmt: skip
 
 
 def test_the_same_cell_has_the_same_value_in_every_table() -> None:
