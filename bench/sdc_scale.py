@@ -44,8 +44,9 @@ SUBJECTS = {"1": ("READ", "WRIT", "MATH", "SCI"),
 def records_sql(pupils: int) -> list[str]:
     """The records: one row per pupil, key stage and subject assessed."""
     schools = max(pupils // 500, 2)
+    pairs = [(k, s) for k, ss in SUBJECTS.items() for s in ss]
     subjects = " UNION ALL ".join(f"SELECT '{k}' AS ks, '{s}' AS subject"
-                                  for k, ss in SUBJECTS.items() for s in ss)  # fmt: skip
+                                  for k, s in pairs)  # fmt: skip
     score = "(0.8 * ability + 0.6 * (random() + random() + random() - 1.5) * 2)"
     outcome = f"""CASE
       WHEN random() < 0.01 THEN 'A'
