@@ -261,3 +261,45 @@ def test_the_ptable_is_unbiased_and_bounded() -> None:
     for c in range(1, len(table)):
         assert (c + table[c] >= 0).all()
         assert abs(table[c].mean()) < 0.05
+
+
+def test_a_cell_whose_file_was_rejected_is_x_never_0() -> None:
+    """LA 202's key stage 2 file for 2023 was rejected: its cells are not available
+    (x), by either method; every other cell is a count."""
+    store = Store()
+    rng = np.random.default_rng(5)
+    n = 600
+    year = rng.choice(["2022", "2023"], n)
+    la = rng.choice(["201", "202"], n)
+    keep = ~((year == "2023") & (la == "202"))
+    store.register("recs", pa.table({
+        "academic_year": year[keep], "la_code": la[keep],
+        "reached_expected": rng.choice(["Y", "N"], n)[keep],
+        "key_stage": np.full(int(keep.sum()), "2"),
+        "__pupil_key": np.arange(n)[keep]}))  # fmt: skip
+    store.rows("CREATE TABLE rejections (rejection_id INTEGER, dataset VARCHAR, "
+               "file_name VARCHAR, sha256 VARCHAR, received_at TIMESTAMP, "
+               "error_count BIGINT, report_path VARCHAR)")  # fmt: skip
+    store.rows("INSERT INTO rejections VALUES (1, 'ks_results', "
+               "'ks_results/ks2_2023_202.csv', 'x', now(), 3, NULL)")  # fmt: skip
+    spec = TableSpec("t", "ks_results", ("academic_year", "la_code"),
+                     ("reached_expected",), filters=(("key_stage", ("2",)),))
+    for rules in (Sdc(), Sdc(method="cell_key")):
+        _with_keys(store, n)
+        cube = aggregate.build_table(store, spec, "recs", rules)
+        rows = aggregate.table_arrow(spec, cube, rules).to_pylist()
+        at = ("2023", "202")
+        lost = [r for r in rows if (r["academic_year"], r["la_code"]) == at]
+        assert lost and all(r["symbol"] == "x" and r["value"] is None for r in lost)
+        assert not [r for r in rows if r["symbol"] == "x" and r not in lost]
+        assert cube.not_available == ("ks_results/ks2_2023_202.csv",)
+
+
+def test_the_register_says_which_method_protects_a_share() -> None:
+    from pupilshare.governance.register import disclosure_phrase
+
+    assert "cell key perturbation" in disclosure_phrase("aggregate",
+                                                        {"method": "cell_key"})
+    said = disclosure_phrase("aggregate", {"min_interval": 7})
+    assert "suppression" in said and "7" in said
+    assert disclosure_phrase("pseudonymised", {}) == ""

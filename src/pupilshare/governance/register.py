@@ -24,6 +24,7 @@ from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.governance import notice
 from pupilshare.governance.models import Agreement, Decision, Organisation
+from pupilshare.release.plan import Sdc
 
 COLUMNS = (
     "row_type", "reference", "title", "recipient", "recipient_type",
@@ -32,7 +33,7 @@ COLUMNS = (
     "access_route", "frequency", "population", "decision_date", "decided_by",
     "conditions", "start", "expiry", "retention", "destroy_by",
     "destruction_status", "opt_outs_applied", "releases_made", "release_id",
-    "release_date", "release_rows",
+    "release_date", "release_rows", "disclosure_control",
 )  # fmt: skip
 TIER = {1: "tier 1 highly sensitive", 2: "tier 2 sensitive",
         3: "tier 3 aggregate", 4: "tier 4 not sensitive"}  # fmt: skip
@@ -118,6 +119,7 @@ def rows(session: Session, releases: list[dict[str, Any]], today: date | None = 
             "opt_outs_applied": f"yes: objections for {t['opt_out_scope']}",
             "releases_made": len(mine),
             "release_id": "", "release_date": "", "release_rows": "",
+            "disclosure_control": disclosure_phrase(ag.level, t.get("sdc") or {}),
         }  # fmt: skip
         out.append(base)
         for r in mine:
@@ -127,6 +129,23 @@ def rows(session: Session, releases: list[dict[str, Any]], today: date | None = 
                         "release_date": str(r["created_at"])[:10],
                         "release_rows": r["row_count"]})  # fmt: skip
     return out
+
+
+def disclosure_phrase(level: str, terms: dict[str, Any]) -> str:
+    """What a user of an aggregate share's tables must know about its protection."""
+    if level != "aggregate":
+        return ""
+    sdc = Sdc(**terms)
+    if sdc.method == "cell_key":
+        return (f"cell key perturbation (the ONS's Census 2021 method): every count "
+                f"changed by up to {sdc.ptable_max} either way, the same pupils giving "
+                "the same value in every table; counts from 1 to "
+                f"{sdc.threshold - 1} not shown (c); cells need not add up to totals")
+    return (f"cell suppression: cells of 1 to {sdc.threshold - 1} pupils (and sums "
+            "failing dominance or the p% rule) shown as c, with other cells suppressed "
+            "so none can be worked out to within "
+            f"{sdc.min_interval} (counts) or {sdc.p_ratio:.0%} (sums), also with "
+            "earlier releases")
 
 
 def _html_table(regs: list[dict[str, Any]]) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from pupilshare.release import cellkey, published, sdc
+from pupilshare.release import cellkey, missing, published, sdc
 from pupilshare.release.derive import lit
 from pupilshare.release.plan import Sdc, TableSpec
 from pupilshare.release.population import PUPIL_KEY
@@ -116,7 +116,7 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
     perturbation for counts when the agreement chose it, the record keys registered
     as ``cellkey.RECORD_KEYS``; else suppression)."""
     if rules.method == "cell_key" and spec.measure is None:
-        return perturbed_table(store, spec, source, rules)
+        return mark_missing(store, spec, perturbed_table(store, spec, source, rules))
     n_top = max(rules.dominance_n, 2)
     cells = store.arrow(cells_sql(spec, source, n_top))
     if cells.num_rows == 0:
@@ -125,7 +125,20 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
         return sdc.Cube(dims, tuple(() for _ in dims), empty, empty.copy())
     cube = cube_from_cells(spec, cells, n_top)
     mark_earlier(store, spec, cube)
-    return sdc.protect(cube, rules)
+    return mark_missing(store, spec, sdc.protect(cube, rules))
+
+
+def mark_missing(store: Store, spec: TableSpec, cube: sdc.Cube) -> sdc.Cube:
+    """Cells whose data was in a rejected file are ``x`` (after protection: a
+    hidden cell stays hidden)."""
+    lost = missing.rejected(store, spec.dataset)
+    if not lost or cube.values.ndim != len(cube.labels):
+        return cube
+    inside = missing.cells(spec, cube.dims, cube.labels, [s for _, s in lost])
+    if inside.shape == cube.status.shape and inside.any():
+        cube.status[inside] = sdc.MISSING
+    cube.not_available = tuple(name for name, _ in lost)
+    return cube
 
 
 def perturbed_table(store: Store, spec: TableSpec, source: str,

@@ -111,6 +111,7 @@ def _aggregate(
             sql = f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
             keys.append(store.arrow(sql))
     linked = aggregate.harmonise(list(plan.tables), cubes, plan.sdc)
+    lacking: dict[str, str] = {}
     for spec, cube in zip(plan.tables, cubes, strict=True):
         table = aggregate.table_arrow(spec, cube, plan.sdc)
         tables[spec.name] = table
@@ -120,6 +121,10 @@ def _aggregate(
         truth = cube.contributors if cube.perturbed else cube.values
         cells.append((spec.name, aggregate.grid_names(spec, cube), truth.ravel(),
                       aggregate.shown(cube, plan.sdc)))
+        if cube.not_available:
+            lacking[spec.name] = ("cells shown x lie wholly in files rejected at "
+                                  "collection; other figures lack them: "
+                                  + ", ".join(cube.not_available))  # fmt: skip
         if cube.withheld:
             manifest.risk[spec.name] = ("withheld whole: a cell could not be "
                                         "protected (its margins are already public)")
@@ -134,6 +139,7 @@ def _aggregate(
         "method": plan.sdc.method,
         **extra,
         "output_check": check.audit_method(plan),
+        **({"not_available": lacking} if lacking else {}),
         "tables": [dataclasses.asdict(t) for t in plan.tables],
     }
     return names, _union(keys)

@@ -44,6 +44,7 @@ from pupilshare.release import hypercube
 from pupilshare.release.plan import Sdc
 
 PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP, P_PERCENT = 0, 1, 2, 3, 4, 5
+MISSING = 6  # no data: the file that held it was rejected (x)
 SYMBOLS = {
     "c": "confidential: suppressed to protect confidentiality",
     "low": "rounds to 0, but is not 0",
@@ -78,6 +79,8 @@ class Cube:
     # Cell key perturbation: ``values`` are the published (perturbed) counts and
     # ``contributors`` the true ones.
     perturbed: bool = False
+    # Rejected files whose scope some cells lie in (shown x, ``missing``).
+    not_available: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status is None:
@@ -246,7 +249,8 @@ def protection(cube: Cube, rules: Sdc) -> tuple[np.ndarray, np.ndarray, np.ndarr
     supp = cube.suppressed
     up = np.where(sensitive, up, 0.0)
     down = np.where(sensitive, down, 0.0)
-    width = np.where(sensitive, width, np.where(supp, unit, 0.0))
+    hidden = supp & (cube.status != MISSING)
+    width = np.where(sensitive, width, np.where(hidden, unit, 0.0))
     return up, down, width
 
 
@@ -293,7 +297,8 @@ def to_arrow(cube: Cube, sdc: Sdc, integer: bool) -> pa.Table:
     value = rounded(cube.values, sdc.rounding).ravel()
     supp = cube.suppressed.ravel()
     low = (value == 0) & (cube.values.ravel() != 0) & ~supp
-    symbol = np.where(supp, "c", np.where(low, "low", ""))
+    missing = (cube.status == MISSING).ravel()
+    symbol = np.where(missing, "x", np.where(supp, "c", np.where(low, "low", "")))
     hide = supp | low
     if integer:
         out["value"] = pa.array(np.round(value).astype(np.int64), mask=hide)
