@@ -121,6 +121,56 @@ def witnessed(a: sparse.spmatrix, x0: np.ndarray, corners: np.ndarray,
     return rise_all, fall_all
 
 
+def search(v: np.ndarray, m: np.ndarray, cells: np.ndarray | None = None,
+           k: int = 3) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Directions among the suppressed cells themselves, found by this audit: for a
+    cell, one other suppressed index on every axis (of the ``k`` largest suppressed
+    cells of its line there) whose ``2**d`` crossings are all suppressed. Returns
+    them as (corners, signs) over the columns of ``line_equations(v, m)`` (corner 0
+    the cell), for ``witnessed`` to verify and measure. ``cells``: flat indices to
+    search for (default every suppressed cell).
+    """
+    shape, d = m.shape, m.ndim
+    column = np.full(m.size, -1, np.int64)
+    column[np.flatnonzero(m)] = np.arange(int(m.sum()))
+    todo = np.flatnonzero(m) if cells is None else np.asarray(cells, np.int64)
+    if len(todo) == 0:
+        return np.zeros((0, 2**d), np.int64), np.zeros((0, 2**d), np.int8)
+    p = np.stack(np.unravel_index(todo, shape), axis=1)
+    strides = np.array([int(np.prod(shape[j + 1 :])) for j in range(d)], np.int64)
+    cands = []
+    for j in range(d):
+        mv = np.moveaxis(m, j, -1).reshape(-1, shape[j])
+        vv = np.moveaxis(np.nan_to_num(v), j, -1).reshape(-1, shape[j])
+        score = np.where(mv, -vv, np.inf)
+        top = min(k + 1, shape[j])
+        pool = np.argsort(score, axis=1, kind="stable")[:, :top]
+        ok = np.take_along_axis(np.isfinite(score), pool, axis=1)
+        pool = np.where(ok, pool, -1)
+        other = [c for i, c in enumerate(p.T) if i != j]
+        other_shape = [n for i, n in enumerate(shape) if i != j]
+        line = np.ravel_multi_index(other, other_shape) if other else np.zeros(
+            len(p), np.int64)  # fmt: skip
+        mine = pool[line]
+        mine = np.where(mine == p[:, j][:, None], -1, mine)
+        order = np.argsort(mine < 0, axis=1, kind="stable")
+        cands.append(np.take_along_axis(mine, order, axis=1)[:, :k])
+    grids = np.meshgrid(*[np.arange(c.shape[1]) for c in cands], indexing="ij")
+    alt = np.stack([c[:, g.ravel()] for c, g in zip(cands, grids, strict=True)],
+                   axis=-1)  # (n, combos, d)  # fmt: skip
+    bits = (np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1
+    valid_alt = (alt >= 0).all(axis=-1)
+    alt = np.where(alt < 0, p[:, None, :], alt)
+    flat = todo[:, None, None] + ((alt - p[:, None, :]) * strides) @ bits.T
+    cat_p = p != np.array(shape) - 1
+    cat_a = alt != np.array(shape) - 1
+    flips = (cat_p[:, None, :] & cat_a).astype(np.int64)
+    signs = (1 - 2 * ((flips @ bits.T) & 1)).astype(np.int8)
+    cols = column[flat]
+    whole = valid_alt & (cols >= 0).all(axis=-1)
+    return cols[whole], signs[whole]
+
+
 def audit(a: sparse.spmatrix, b: np.ndarray, x0: np.ndarray | None,
           width: float | Need, rise: np.ndarray | None = None,
           fall: np.ndarray | None = None) -> np.ndarray:  # fmt: skip

@@ -7,7 +7,9 @@ each must keep (``audit.Need``), which cells earlier releases already published
 (``published``: those are known, not protected), and then audits the feasible
 interval of every suppressed cell: directions the builder offers (its hypercubes) are
 verified against the check's own equations and count only as far as the true values
-allow; every cell they do not certify is solved exactly by linear programming.
+allow; for cells they leave short the check searches directions among the suppressed
+cells itself (``audit.search``); every cell still not certified is solved exactly by
+linear programming.
 """
 
 from __future__ import annotations
@@ -109,10 +111,18 @@ def protection_reasons(store: Store, plan: ReleasePlan, spec: TableSpec,
     rows = flat_row[np.flatnonzero(grid_m)]  # table row of each audited cell
     need = need.part(rows)
     rise = fall = None
-    if witness is not None and x0 is not None:
-        corners = _columns(witness, cats, grid_m)
+    if x0 is not None:
+        rise, fall = np.zeros(len(x0)), np.zeros(len(x0))
+        corners = _columns(witness, cats, grid_m) if witness is not None else None
         if corners is not None:
             rise, fall = audit.witnessed(a, x0, corners, witness.signs)
+        # Cells the offers leave short: directions this audit finds for itself.
+        short = ~need.met(x0, x0 - fall, x0 + rise)
+        if short.any():
+            found, signs = audit.search(grid_v, grid_m,
+                                        np.flatnonzero(grid_m)[short])  # fmt: skip
+            more_rise, more_fall = audit.witnessed(a, x0, found, signs)
+            rise, fall = np.maximum(rise, more_rise), np.maximum(fall, more_fall)
     short = audit.audit(a, b, x0, need, rise, fall)
     if short.any():
         reasons.append(f"{name}: {int(short.sum())} suppressed cell(s) can be "
