@@ -98,6 +98,7 @@ def protect(values: np.ndarray, suppressed: np.ndarray, need_up: np.ndarray,
     # Hardest first: their cubes are the likeliest to protect the others too.
     todo = todo[np.argsort(-need_width[todo], kind="stable")]
     bits = (np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1  # (2**d, d)
+    zero = 2.0 * (float(flat_v.max(initial=0.0)) + 1.0)
     cover_up = np.zeros(values.size)
     cover_down = np.zeros(values.size)
     chosen: list[Cubes] = []
@@ -138,7 +139,7 @@ def protect(values: np.ndarray, suppressed: np.ndarray, need_up: np.ndarray,
         valid = ok.all(axis=-1) & (combos >= 0).all(axis=-1)
         valid &= rise + fall >= width[:, None] - 1e-9
         fresh = ~supp[flat]
-        cost = np.where(fresh, v + 1.0, 0.0)[..., 1:].sum(axis=-1)
+        cost = np.where(fresh, _price(v, zero), 0.0)[..., 1:].sum(axis=-1)
         cost = np.where(valid, cost, np.inf)
         best = np.argmin(cost, axis=1)
         good = np.isfinite(cost[np.arange(len(cells)), best])
@@ -156,6 +157,13 @@ def protect(values: np.ndarray, suppressed: np.ndarray, need_up: np.ndarray,
                   np.concatenate([c.signs for c in chosen])) if chosen \
         else Cubes.empty(d)  # fmt: skip
     return (np.concatenate(failed) if failed else np.zeros(0, np.int64)), cubes
+
+
+def _price(v: np.ndarray, zero: float) -> np.ndarray:
+    """The cost of suppressing a cell: its value (plus one, so fewer cells win ties),
+    a true zero dearer than any value: hiding a zero hides nothing of use, and a
+    hidden zero beside a published one reads as a group all in one category."""
+    return np.where(v == 0, zero, v + 1.0)
 
 
 def _candidates(flat_v: np.ndarray, supp: np.ndarray, use: np.ndarray,
@@ -183,7 +191,8 @@ def _candidates(flat_v: np.ndarray, supp: np.ndarray, use: np.ndarray,
     both_cat = (pool != tot) & (p[:, j] != tot)[:, None]
     need = np.where(both_cat, up[:, None], down[:, None])
     good = use[nb] & (v >= need - 1e-9) & (pool != p[:, j][:, None])
-    score = np.where(good, np.where(supp[nb], 0.0, v + 1.0), np.inf)
+    zero = 2.0 * (float(flat_v.max(initial=0.0)) + 1.0)
+    score = np.where(good, np.where(supp[nb], 0.0, _price(v, zero)), np.inf)
     score = np.where((pool == tot) & (p[:, j] != tot)[:, None], np.inf, score)
     order = np.argsort(score, axis=1, kind="stable")
     ranked = np.take_along_axis(pool, order, axis=1)
@@ -203,8 +212,10 @@ def _line_pools(flat_v: np.ndarray, supp: np.ndarray, use: np.ndarray,
     s = np.moveaxis(supp.reshape(shape), j, -1)
     u = np.moveaxis(use.reshape(shape), j, -1)
     lines = v.reshape(-1, shape[j])
+    dear = 2.0 * (float(lines.max(initial=0.0)) + 1.0)
     score = np.where(u.reshape(lines.shape),
-                     np.where(s.reshape(lines.shape), 0.0, lines + 1.0), np.inf)
+                     np.where(s.reshape(lines.shape), 0.0, _price(lines, dear)),
+                     np.inf)  # fmt: skip
     score[:, -1] = np.inf  # the total is added on its own
     half = POOL // 2
     small = np.argpartition(score, half, axis=1)[:, : half + 1]
