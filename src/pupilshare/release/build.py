@@ -122,9 +122,11 @@ def _aggregate(
         cells.append((spec.name, aggregate.grid_names(spec, cube), truth.ravel(),
                       aggregate.shown(cube, plan.sdc)))
         if cube.not_available:
-            lacking[spec.name] = ("cells shown x lie wholly in files rejected at "
-                                  "collection; other figures lack them: "
-                                  + ", ".join(cube.not_available))  # fmt: skip
+            shown_x = bool((cube.status == sdc.MISSING).any())
+            lacking[spec.name] = (
+                ("cells shown x lie wholly in, and other figures lack, "
+                 if shown_x else "the figures lack ")
+                + "files rejected at collection: " + ", ".join(cube.not_available))
         if cube.withheld:
             manifest.risk[spec.name] = ("withheld whole: a cell could not be "
                                         "protected (its margins are already public)")
