@@ -13,6 +13,7 @@ from itertools import combinations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
 from pupilshare.release import cellkey, missing, published, sdc
@@ -76,15 +77,7 @@ def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
     (a NULL dimension is that margin).
     """
     dims = [*spec.rows, *spec.columns]
-    labels, index = [], []
-    for d in dims:
-        values = np.asarray(cells.column(d).to_pylist(), dtype=object)
-        margin = values == None  # noqa: E711 - elementwise test for SQL NULL
-        uniq, inv = np.unique(values[~margin].astype(str), return_inverse=True)
-        at = np.full(len(values), len(uniq))
-        at[~margin] = inv
-        labels.append(tuple(str(u) for u in uniq))
-        index.append(at)
+    labels, index = _axes(cells, dims)
     shape = tuple(len(lab) for lab in labels)
     n = cells.column("n").to_numpy(zero_copy_only=False).astype(float)
     if spec.measure is None:
@@ -164,16 +157,16 @@ def perturbed_table(store: Store, spec: TableSpec, source: str,
 
 
 def _axes(cells: pa.Table, dims: list[str]) -> tuple[list[tuple], list[np.ndarray]]:
-    """Categories of each dimension and each row's index (NULL: the margin)."""
+    """Categories of each dimension, sorted, and each row's index (NULL: the
+    margin, after the categories), in Arrow (no Python objects per row)."""
     labels, index = [], []
     for d in dims:
-        values = np.asarray(cells.column(d).to_pylist(), dtype=object)
-        margin = values == None  # noqa: E711 - elementwise test for SQL NULL
-        uniq, inv = np.unique(values[~margin].astype(str), return_inverse=True)
-        at = np.full(len(values), len(uniq))
-        at[~margin] = inv
-        labels.append(tuple(str(u) for u in uniq))
-        index.append(at)
+        col = pc.cast(cells.column(d), pa.string())
+        uniq = pc.unique(pc.drop_null(col))
+        uniq = pc.take(uniq, pc.sort_indices(uniq))
+        at = pc.fill_null(pc.index_in(col, value_set=uniq), len(uniq))
+        labels.append(tuple(uniq.to_pylist()))
+        index.append(at.to_numpy(zero_copy_only=False).astype(np.int64))
     return labels, index
 
 

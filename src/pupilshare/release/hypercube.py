@@ -33,7 +33,7 @@ import numpy as np
 
 MAX_COMBOS = 32  # candidate cubes scored per cell
 POOL = 8  # candidates kept per line of a long axis
-BATCH = 2048
+BATCH = 8192
 REFRESH = 4  # batches between rebuilding the long axes' candidate pools
 
 
@@ -103,7 +103,9 @@ def protect(values: np.ndarray, suppressed: np.ndarray, need_up: np.ndarray,
     cover_down = np.zeros(values.size)
     chosen: list[Cubes] = []
     failed: list[np.ndarray] = []
-    batch = max(64, min(BATCH, len(todo) // 8 or 64))
+    # Small tables: a few batches (cubes chosen later see earlier ones); large:
+    # batches of up to BATCH, so the per-batch passes over the table stay few.
+    batch = max(64, min(BATCH, len(todo) // 32 or 64))
     pools: dict[int, np.ndarray] = {}
     for turn, start in enumerate(range(0, len(todo), batch)):
         if turn % REFRESH == 0:  # long axes' pools, re-scored per cell anyway
