@@ -145,11 +145,13 @@ def perturbed_table(store: Store, spec: TableSpec, source: str,
         return sdc.Cube(tuple(dims), tuple(() for _ in dims), empty, empty.copy(),
                         perturbed=True)  # fmt: skip
     labels, index = _axes(cells, dims)
-    shape = tuple(len(lab) + 1 for lab in labels)
+    shape = tuple(len(lab) for lab in labels)
     n = np.zeros(shape)
     keys = np.zeros(shape, np.int64)
-    n[tuple(index)] = cells.column("n").to_numpy(zero_copy_only=False)
-    keys[tuple(index)] = cells.column("ck").to_numpy(zero_copy_only=False)
+    np.add.at(n, tuple(index), cells.column("n").to_numpy(zero_copy_only=False))
+    np.add.at(keys, tuple(index), cells.column("ck").to_numpy(zero_copy_only=False))
+    n = sdc.with_margins(n)
+    keys = sdc.with_margins(keys) % cellkey.KEYS
     shown = cellkey.perturb(n, keys, rules).astype(float)
     cube = sdc.Cube(tuple(dims), tuple(labels), shown, n, perturbed=True)
     cube.status[(shown > 0) & (shown < rules.threshold)] = sdc.PRIMARY

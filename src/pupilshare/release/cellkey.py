@@ -3,8 +3,9 @@
 Every pupil has a record key, a whole number from 0 to 255, fixed for good: AES-256
 of the pupil key under a secret kept with the store's other secrets
 (``HOME/keys/record-keys.secret``, never in the store), so nothing in the store or in
-a release shows it. A cell's key is the sum of its pupils' record keys modulo 256,
-worked out in SQL for every cell and margin (a pupil counted once in a margin), and
+a release shows it. A cell's key is the sum of its pupils' record keys modulo 256
+(summed in SQL for every finest cell, and like the counts over them for the margins),
+and
 the perturbation table (``ptable``) maps the cell's count and key to a small change.
 The same pupils give the same cell key and so the same published value in every
 table and every release; differencing two tables gains nothing exact.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from itertools import combinations
 
 import numpy as np
 import pyarrow as pa
@@ -105,8 +105,8 @@ def perturb(counts: np.ndarray, keys: np.ndarray, rules: Sdc) -> np.ndarray:
 
 
 def cells_sql(spec: TableSpec, source: str, keys: str) -> str:
-    """Every cell and margin's distinct pupils and cell key, in one pass: each pupil
-    once per cell of every grouping set, then counted and its record keys summed."""
+    """Every finest cell's distinct pupils and the sum of their record keys, in one
+    pass. Margins are sums of cells (as in every table here), keys included."""
     dims = [*spec.rows, *spec.columns]
     cats = ", ".join(f"coalesce(CAST({d} AS VARCHAR), {lit('Unknown')}) AS {d}"
                      for d in dims)  # fmt: skip
@@ -114,16 +114,13 @@ def cells_sql(spec: TableSpec, source: str, keys: str) -> str:
         f"CAST({item} AS VARCHAR) IN ({', '.join(lit(v) for v in values)})"
         for item, values in spec.filters
     ) or "TRUE"  # fmt: skip
-    sets = ", ".join("(" + ", ".join([*kept, "pk"]) + ")"
-                     for r in range(len(dims), -1, -1)
-                     for kept in combinations(dims, r))  # fmt: skip
     dim_list = ", ".join(dims)
     return (
-        f"SELECT {dim_list}, count(*) AS n, sum(rk) % {KEYS} AS ck FROM "
+        f"SELECT {dim_list}, count(*) AS n, CAST(sum(rk) AS BIGINT) AS ck FROM "
         f"(SELECT {dim_list}, pk, any_value(rk) AS rk FROM "
         f"(SELECT {cats}, s.{PUPIL_KEY} AS pk, k.rk FROM {source} s "
         f"JOIN {keys} k ON k.pupil_key = s.{PUPIL_KEY} WHERE {where}) "
-        f"GROUP BY GROUPING SETS ({sets})) GROUP BY ALL"
+        f"GROUP BY ALL) GROUP BY ALL"
     )
 
 
