@@ -317,8 +317,11 @@ def rules(sdc: Sdc) -> dict:
         "p_percent": f"sums where the total less its 2 largest contributions is under "
         f"{sdc.p_ratio:.0%} of the largest are suppressed (c): p% rule, p = "
         f"{sdc.p_ratio:.0%}",
-        "secondary": "no row, column or total line has a single suppressed cell; "
-        "no suppressed cell is fixed by the table's equations (exact check)",
+        "secondary": "hypercube secondary suppression: every suppressed count can "
+        f"lie anywhere in an interval at least {sdc.min_interval} wide (a suppressed "
+        f"sum within {sdc.p_ratio:.0%} either side of its value) given every row, "
+        "column and total, and every cell earlier releases over the same records "
+        "published; no suppressed cell can be worked out exactly",
         "rounding": f"published values rounded to base {sdc.rounding}"
         if sdc.rounding
         else "none",
@@ -327,5 +330,7 @@ def rules(sdc: Sdc) -> dict:
         "group_disclosure": "where a group's whole total is in one category of the "
         "table's columns, that group's cells are suppressed (c), zeros included",
         "zeros": "other true zeros published",
+        "not_available": "x: no data, the file that held it was rejected at "
+        "collection (never shown as 0)",
         "symbols": SYMBOLS,
     }
