@@ -30,7 +30,7 @@ from pupilshare.governance.models import (
 )  # fmt: skip
 from pupilshare.governance.terms import ID_PATTERN
 from pupilshare.governance.workflow import move, now
-from pupilshare.release.plan import LEVELS
+from pupilshare.plan import LEVELS
 
 IDENTITY = ("name", "legal_id", "owner")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,63}$")

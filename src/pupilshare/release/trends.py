@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pupilshare import chart
-from pupilshare.release.plan import ReleasePlan, TableSpec
+from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release.sdc import TOTAL
 
 EXPECTED = "reached_expected"
