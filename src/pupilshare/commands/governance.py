@@ -286,7 +286,17 @@ def gateways_add(ctx: typer.Context, file: Path) -> None:
     levels, datasets, min_age, max_age)."""
     with _records(ctx) as (s, who):
         g = gov.add_gateway(s, who, gov.read_yaml(file))
-    _say(f"gateway {g.gateway_id} added")
+    _say(f"gateway {g.gateway_id} added; it takes effect once the Chief Statistician "
+         "confirms it")
+
+
+@gateways_app.command("confirm")
+def gateways_confirm(ctx: typer.Context, gateway_id: str) -> None:
+    """Confirm a legal gateway (Chief Statistician; never whoever added it): until
+    then no agreement is submitted or decided under it."""
+    with _records(ctx) as (s, who):
+        gov.confirm_gateway(s, who, gateway_id)
+    _say(f"gateway {gateway_id} confirmed")
 
 
 @users_app.command("list")

@@ -16,6 +16,7 @@ from pupilshare.governance.orgs import (
     add_org,
     add_user,
     change_identity,
+    confirm_gateway,
     reinstate_org,
     set_roles,
 )
@@ -44,6 +45,7 @@ from pupilshare.governance.workflow import activate, expire_due, revoke, submit
 __all__ = [
     "Actor", "Answer", "Approval", "activate", "add_gateway", "add_org", "add_user",
     "agreement_plan", "approved_release", "authorise", "change_identity",
+    "confirm_gateway",
     "decide_agreement", "demo_step", "detail", "detail_lines", "expire_due",
     "list_agreements", "list_gateways", "list_orgs", "list_users", "may_disclose",
     "plan_for", "propose_amendment", "publish_register", "read_yaml",

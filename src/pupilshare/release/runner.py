@@ -15,7 +15,6 @@ from pathlib import Path
 from pupilshare import governance
 from pupilshare.config import Home
 from pupilshare.errors import Denied, PupilshareError
-from pupilshare.plan import ReleasePlan
 from pupilshare.release.build import build_release
 from pupilshare.release.package import Manifest
 from pupilshare.store import Store
@@ -61,8 +60,3 @@ def release_agreement(
     with Store.open(home) as store:
         return build_release(store, home, plan, out, formats)
 
-
-def release_plan(home: Home, plan: ReleasePlan, out: Path) -> Manifest:
-    """Build a release from a plan made here (the department's own statistics)."""
-    with Store.open(home) as store:
-        return build_release(store, home, plan, out)
