@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 
+from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release import aggregate, audit, cellkey, sdc
-from pupilshare.release.plan import Sdc, TableSpec
 from pupilshare.store import Store
 
 SPEC = TableSpec("outcomes_by_school", "ks_results",

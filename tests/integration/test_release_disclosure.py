@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pupilshare.config import Home
+from pupilshare.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.release import cellkey, population, published, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.store import Store
 
 TABLES = (TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from pupilshare.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.release import (
     aggregate,
     audit,
@@ -26,7 +27,6 @@ from pupilshare.release import (
     sdc,
     tablecheck,
 )
-from pupilshare.release.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.store import Store
 
 SPEC = TableSpec("reached", "ks_results", ("la_code", "sex"), ("reached_expected",))

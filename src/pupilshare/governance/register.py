@@ -24,7 +24,7 @@ from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.governance import notice
 from pupilshare.governance.models import Agreement, Decision, Organisation
-from pupilshare.release.plan import Sdc
+from pupilshare.plan import Sdc
 
 COLUMNS = (
     "row_type", "reference", "title", "recipient", "recipient_type",

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
+from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release import cellkey, missing, published, sdc
 from pupilshare.release.derive import lit
-from pupilshare.release.plan import Sdc, TableSpec
 from pupilshare.release.population import PUPIL_KEY
 from pupilshare.store import Store
 

@@ -31,8 +31,8 @@ import pyarrow as pa
 from scipy.optimize import minimize
 
 from pupilshare.config import Home
+from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release.derive import lit
-from pupilshare.release.plan import Sdc, TableSpec
 from pupilshare.release.population import PUPIL_KEY
 from pupilshare.release.pseudonymise import encrypt_keys
 

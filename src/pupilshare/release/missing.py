@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from pupilshare.release.plan import TableSpec
+from pupilshare.plan import TableSpec
 from pupilshare.store import Store
 
 TOTAL = "Total"

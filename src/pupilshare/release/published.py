@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pupilshare.release.plan import TableSpec
+from pupilshare.plan import TableSpec
 from pupilshare.store import Store
 
 TOTAL = "Total"

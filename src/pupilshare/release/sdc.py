@@ -40,8 +40,8 @@ from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
+from pupilshare.plan import Sdc
 from pupilshare.release import hypercube
-from pupilshare.release.plan import Sdc
 
 PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP, P_PERCENT = 0, 1, 2, 3, 4, 5
 MISSING = 6  # no data: the file that held it was rejected (x)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import audit, published
-from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.store import Store
 
 TOTAL = "Total"
