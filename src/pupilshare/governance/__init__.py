@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from pupilshare.governance.access import Actor, authorise
 from pupilshare.governance.amend import propose as propose_amendment
+from pupilshare.governance.calls import (
+    agreement_plan,
+    decide_agreement,
+    publish_register,
+    record_panel,
+    records,
+)
 from pupilshare.governance.orgs import (
     add_gateway,
     add_org,
@@ -21,13 +28,6 @@ from pupilshare.governance.orgs import (
 )
 from pupilshare.governance.plan import Approval, approved_release, plan_for
 from pupilshare.governance.policy import Answer, may_disclose
-from pupilshare.governance.records import (
-    agreement_plan,
-    decide_agreement,
-    publish_register,
-    record_panel,
-    records,
-)
 from pupilshare.governance.seeds import SeedOutcome, load_seeds
 from pupilshare.governance.terms import read_yaml
 from pupilshare.governance.views import (
