@@ -13,9 +13,10 @@ import pytest
 
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan, Sdc, TableSpec
-from pupilshare.release import cellkey, population, published, sample
+from pupilshare.release import cellkey, population, published
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
 
 TABLES = (TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),
           TableSpec("by_la_year", "ncmp", ("la_code", "school_year"),
@@ -30,7 +31,7 @@ PLAN = ReleasePlan(
 @pytest.fixture
 def world(home: Home) -> Store:
     store = Store.open(home)
-    sample.make_world(store, pupils=900, seed=5)
+    linked_world.make_world(store, pupils=900, seed=5)
     population.ensure_opt_outs(store)
     yield store
     store.close()
