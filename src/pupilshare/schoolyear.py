@@ -49,3 +49,14 @@ def expected_age_sql(year_group: str) -> str:
         f"(CASE WHEN {year_group} = 'R' THEN 4 "
         f"ELSE TRY_CAST({year_group} AS INTEGER) + 4 END)"
     )
+
+
+def year_group_sql(dob: str, event: str) -> str:
+    """SQL: the year group a pupil born on ``dob`` is in on the date ``event`` (age on
+    31 August before that academic year, minus 4; 'R' for Reception; NULL outside
+    Reception to Year 14)."""
+    age = age_on_31_august_sql(dob, event)
+    return (
+        f"(CASE WHEN {age} = 4 THEN 'R' WHEN {age} BETWEEN 5 AND 18 "
+        f"THEN CAST({age} - 4 AS VARCHAR) END)"
+    )

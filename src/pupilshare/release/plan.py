@@ -33,6 +33,9 @@ class Population:
     year_groups: tuple[str, ...] = ()
     la_codes: tuple[str, ...] = ()
     academic_years: tuple[int, ...] = ()
+    # (dataset, item, value): only pupils with such a record, the recipient's own
+    # candidates (a per-candidate lookup never receives a national file).
+    records_at: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ def plan_from_dict(data: dict) -> ReleasePlan:
             year_groups=tuple(pop.get("year_groups", ())),
             la_codes=tuple(pop.get("la_codes", ())),
             academic_years=tuple(pop.get("academic_years", ())),
+            records_at=tuple(pop.get("records_at", ())),
         ),
         tables=tables,
         sdc=Sdc(**(data.get("sdc") or {})),
