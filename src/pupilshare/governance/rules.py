@@ -146,9 +146,26 @@ def _named_users(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
             yield f"user {u} is not a named user of {org['org_id']}"
 
 
+def _lookup_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """A per-candidate lookup (an awarding body's candidates, a college's applicants)
+    never receives a national file: its population names where its candidates have a
+    record (``records_at``), until a learner lookup service answers one at a time."""
+    at = terms["population"].get("records_at")
+    if "lookup" in terms.get("access_route", "") and terms["level"] == "identified" \
+            and not at:  # fmt: skip
+        yield ("a per-candidate lookup receives only learners with a record at the "
+               "organisation: give population.records_at (dataset, item, value)")
+    if at:
+        try:
+            catalogue.dataset(at["dataset"]).item(at["item"])
+        except KeyError as e:
+            yield f"population.records_at: {e.args[0]}"
+
+
 RULES: tuple[Rule, ...] = (
     _known_items, _justified, _identifying, _gateway_level, _gateway_datasets,
     _gateway_ages, _recipient_ages, _recipient_standing, _tables, _dates, _named_users,
+    _lookup_scope,
 )  # fmt: skip
 
 
