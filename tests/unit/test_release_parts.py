@@ -66,7 +66,8 @@ def test_weight_categories_follow_the_population_thresholds(cs: list[float]) -> 
         f"SELECT {ncmp.weight_category_sql('c')} FROM unnest(?::DOUBLE[]) t(c)", [cs]
     )
     want = [
-        "underweight" if c <= 2 else "obese" if c >= 95 else "overweight" if c >= 85 else "healthy weight"
+        "underweight" if c <= 2 else "obese" if c >= 95  # severely obese included
+        else "overweight" if c >= 85 else "healthy weight"
         for c in cs
     ]  # fmt: skip
     assert [g[0] for g in got] == want
