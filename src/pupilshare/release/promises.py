@@ -10,8 +10,8 @@ scope is recomputed here with its own SQL, and k-anonymity with ``pycanon``.
   rows than its dataset has records in scope; a dataset that cannot be scoped blocks.
 - Anonymised: k-anonymity over every column of the file together (``pycanon``), and
   no measurement released exactly (a fractional number).
-- Identified: each file carries the identifier its recipient files records by (UPN or
-  ULN) and no two rows are the same.
+- Identified: an agreement that files records by UPN or ULN gets one in every file,
+  and no two rows that carry one are the same.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def check(store: Store, plan: ReleasePlan, staging: Path,
         if plan.level == "anonymised":
             reasons += _anonymous(plan, ds, path)
         elif plan.level == "identified":
-            reasons += _identified(store, ds, path)
+            reasons += _identified(store, plan, ds, path)
     return reasons
 
 
@@ -156,19 +156,28 @@ def _anonymous(plan: ReleasePlan, dataset: str, path: Path) -> list[str]:
     return reasons
 
 
-def _identified(store: Store, dataset: str, path: Path) -> list[str]:
+def _identified(store: Store, plan: ReleasePlan, dataset: str,
+                path: Path) -> list[str]:  # fmt: skip
+    """An agreement that files records by UPN or ULN gets one in every file, and the
+    rows that carry one are distinct (a contact list, filed by no number, is not
+    held to it)."""
+    files_by = {r.split(".")[1] for r in plan.items} & {"upn", "uln"}
+    if not files_by:
+        return []
     columns = pq.read_schema(path).names
-    reasons = []
-    if not set(IDENTIFIERS) & set(columns):
-        reasons.append(f"{dataset}: an identified extract must carry the UPN or ULN "
-                       "its recipient files each record by")  # fmt: skip
+    ids = [c for c in IDENTIFIERS if c in columns]
+    if not ids:
+        return [f"{dataset}: an identified extract must carry the UPN or ULN its "
+                "recipient files each record by"]  # fmt: skip
     f = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
-    dupes = store.one(f"SELECT (SELECT count(*) FROM {f}) - "
-                      f"(SELECT count(*) FROM (SELECT DISTINCT * FROM {f}))")
+    named = " OR ".join(f"{c} IS NOT NULL" for c in ids)
+    dupes = store.one(f"SELECT (SELECT count(*) FROM {f} WHERE {named}) - "
+                      f"(SELECT count(*) FROM (SELECT DISTINCT * FROM {f} "
+                      f"WHERE {named}))")  # fmt: skip
     if dupes:
-        reasons.append(f"{dataset}: {dupes} row(s) repeat another row exactly; the "
-                       "column that makes rows distinct is missing")  # fmt: skip
-    return reasons
+        return [f"{dataset}: {dupes} row(s) repeat another row exactly; the column "
+                "that makes rows distinct is missing"]  # fmt: skip
+    return []
 
 
 def _strings(values: tuple) -> str:
