@@ -231,9 +231,11 @@ def test_checker_blocks_an_identified_extract_without_identifier_or_distinct_row
     assert check.check_release(world, home, plan, out, pupils) == []
     f = out / "census.parquet"
     t = pq.read_table(f)
-    _rewrite(f, t.select(["surname"]))  # today's extracts: no UPN, no census date
+    _rewrite(f, t.select(["surname"]))  # no UPN to file the record by
     reasons = check.check_release(world, home, plan, out, pupils)
     assert any("must carry the UPN or ULN" in r for r in reasons)
+    _rewrite(f, t.select(["upn", "surname"]))  # today's extracts: no census date
+    reasons = check.check_release(world, home, plan, out, pupils)
     assert any("repeat another row" in r for r in reasons)
 
 
