@@ -13,10 +13,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict
-from pupilshare.release import check, population, sample
+from pupilshare.release import check, population, promises, sample
 from pupilshare.release.build import build_release
 from pupilshare.release.plan import Population, ReleasePlan
 from pupilshare.store import Store
@@ -280,3 +282,58 @@ def test_blocked_is_raised_for_a_release_the_checker_refuses(
     with pytest.raises(Blocked):
         build_release(world, home, plan, tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    home = Home(tmp_path_factory.mktemp("world"))
+    home.ensure()
+    store = Store.open(home)
+    sample.make_world(store, pupils=300, seed=5)
+    population.ensure_opt_outs(store)
+    store.rows("INSERT INTO opt_outs VALUES (7, 'all', now()), (8, 'research', now())")
+    yield store
+    store.close()
+
+
+POPULATIONS = st.builds(
+    Population,
+    min_age=st.none() | st.integers(4, 12),
+    max_age=st.none() | st.integers(5, 13),
+    year_groups=st.lists(st.sampled_from(["R", *map(str, range(1, 10))]),
+                         max_size=3, unique=True).map(tuple),
+    la_codes=st.lists(st.sampled_from(sample.LAS), max_size=2, unique=True).map(tuple),
+    academic_years=st.lists(st.integers(2021, 2024), max_size=2,
+                            unique=True).map(tuple),
+    key_stages=st.lists(st.sampled_from(["1", "2", "3"]), max_size=2,
+                        unique=True).map(tuple),
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(pop=POPULATIONS, dataset=st.sampled_from(["census", "ks_results", "ncmp"]))
+def test_the_builder_and_the_checker_read_every_scope_alike(
+    shared_world: Store, pop: Population, dataset: str
+) -> None:
+    """Two independent readings of the same population (the builder's ``scope`` and
+    the checker's own SQL) select the same records, opt-outs and all."""
+    plan = _plan("pseudonymised", (f"{dataset}.sex",), pop)
+    view = population.eligible(shared_world, plan, dataset)
+    built = sorted(shared_world.rows(f"SELECT {population.PUPIL_KEY} FROM {view}"))
+    checked = sorted(shared_world.rows(promises.in_scope_sql(plan, dataset)))
+    assert built == checked
+    assert not {k for (k,) in built} & {7, 8}
+
+
+def test_a_key_stage_2_agreement_gets_ks2_results_and_census_rows_from_years_3_to_6(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    plan = _plan("identified",
+                 ("census.upn", "census.census_date", "census.ncyear",
+                  "ks_results.upn", "ks_results.academic_year", "ks_results.key_stage",
+                  "ks_results.subject"),
+                 Population(key_stages=("2",)))  # fmt: skip
+    m = build_release(world, home, plan, tmp_path / "o")
+    assert {r["ncyear"] for r in _rows(world, m, "census")} <= {"3", "4", "5", "6"}
+    assert {r["key_stage"] for r in _rows(world, m, "ks_results")} == {"2"}

@@ -74,6 +74,8 @@ def population_phrase(pop: dict[str, Any]) -> str:
     parts = []
     if groups:
         parts.append("pupils in " + _join(groups))
+    if pop.get("key_stages"):
+        parts.append("at key stage " + _join(list(pop["key_stages"])))
     lo, hi = pop.get("min_age"), pop.get("max_age")
     if lo is not None and hi is not None:
         parts.append(f"aged {lo} to {hi}")

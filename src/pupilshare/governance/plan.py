@@ -56,6 +56,7 @@ def build_plan(session: Session, agreement_id: str,
             year_groups=tuple(pop.get("year_groups") or ()),
             la_codes=tuple(pop.get("la_codes") or ()),
             academic_years=tuple(pop.get("academic_years") or ()),
+            key_stages=tuple(pop.get("key_stages") or ()),
             records_at=_records_at(pop.get("records_at")),
         ),  # fmt: skip
         tables=tables,

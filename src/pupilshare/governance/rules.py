@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from pupilshare import catalogue
-from pupilshare.schoolyear import expected_age
+from pupilshare.schoolyear import KEY_STAGE_YEARS, expected_age
 
 Terms = dict[str, Any]
 Facts = dict[str, Any]
@@ -29,14 +29,18 @@ def year_group_ages(code: str) -> tuple[int, int]:
 
 def population_ages(pop: dict[str, Any]) -> tuple[int | None, int | None]:
     """The age range a population can include: its stated ages narrowed by its
-    year groups, whichever is tighter; None where unbounded."""
+    year groups and by its key stages' year groups, whichever is tighter; None where
+    unbounded."""
     lo, hi = pop.get("min_age"), pop.get("max_age")
-    groups = [year_group_ages(y) for y in pop.get("year_groups") or []
-              if str(y).upper() == "R" or str(y).isdigit()]  # fmt: skip
-    if groups:
-        g_lo, g_hi = min(a for a, _ in groups), max(b for _, b in groups)
-        lo = g_lo if lo is None else max(lo, g_lo)
-        hi = g_hi if hi is None else min(hi, g_hi)
+    stages = [y for k in pop.get("key_stages") or []
+              for y in KEY_STAGE_YEARS.get(k, ())]  # fmt: skip
+    for codes in (pop.get("year_groups") or [], stages):
+        groups = [year_group_ages(y) for y in codes
+                  if str(y).upper() == "R" or str(y).isdigit()]  # fmt: skip
+        if groups:
+            g_lo, g_hi = min(a for a, _ in groups), max(b for _, b in groups)
+            lo = g_lo if lo is None else max(lo, g_lo)
+            hi = g_hi if hi is None else min(hi, g_hi)
     return lo, hi
 
 

@@ -20,7 +20,7 @@ from pupilshare.release.plan import LEVELS, Sdc
 
 FREQUENCIES = ("one-off", "termly", "annual")
 POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_years",
-                   "records_at")
+                   "key_stages", "records_at")
 KEYS = (
     "id", "title", "recipient", "gateway", "purpose", "level", "frequency", "start",
     "expiry", "destroy_by", "datasets", "population", "tables", "security", "users",
@@ -115,7 +115,9 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
         "la_codes": [str(c) for c in pop.get("la_codes") or []],
         "academic_years": [int(y) for y in pop.get("academic_years") or []],
     }
-    if pop.get("records_at"):  # only when given, so older terms stay the same
+    if pop.get("key_stages"):  # only when given, so older terms stay the same
+        terms["population"]["key_stages"] = [str(k) for k in pop["key_stages"]]
+    if pop.get("records_at"):
         at = pop["records_at"]
         if not isinstance(at, dict) or set(at) != {"dataset", "item", "value"}:
             errors.append("population: records_at needs dataset, item and value")

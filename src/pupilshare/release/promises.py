@@ -66,7 +66,8 @@ def check(store: Store, plan: ReleasePlan, staging: Path,
 def _unscopable(plan: ReleasePlan, dataset: str) -> str:
     ds, pop = catalogue.dataset(dataset), plan.population
     dated = pop.min_age is not None or pop.max_age is not None or pop.academic_years \
-        or (pop.year_groups and not ds.year_group)  # fmt: skip
+        or (pop.year_groups and not ds.year_group) \
+        or (pop.key_stages and not ds.year_group and "key_stage" not in ds)  # fmt: skip
     if dated and not ds.event_date:
         return "no record date"
     if pop.la_codes and "laestab" not in ds:
@@ -95,10 +96,18 @@ def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
         cond.append(f"{age} <= {int(pop.max_age)}")
     if pop.year_groups:
         cond.append(f"{group} IN ({_strings(pop.year_groups)})")
+    if pop.key_stages and "key_stage" in ds:
+        cond.append(f"r.key_stage IN ({_strings(pop.key_stages)})")
+    elif pop.key_stages:
+        stage = {"1": (1, 2), "2": (3, 6), "3": (7, 9), "4": (10, 11)}  # NC years
+        ranges = " OR ".join(f"TRY_CAST({group} AS INTEGER) BETWEEN {lo} AND {hi}"
+                             for lo, hi in (stage[k] for k in pop.key_stages))
+        cond.append(f"({ranges})")
     if pop.la_codes:
         cond.append(f"left(r.laestab, 3) IN ({_strings(pop.la_codes)})")
     if pop.academic_years:
-        year = "r.academic_year" if "academic_year" in ds else school_year
+        own = "academic_year" in ds and not ds.item("academic_year").derived
+        year = "r.academic_year" if own else school_year
         cond.append(f"{year} IN ({', '.join(str(int(y)) for y in pop.academic_years)})")
     if pop.records_at:
         at_ds, item, value = pop.records_at

@@ -7,8 +7,10 @@ release: a Year 6 agreement gets a pupil's key stage results from the year the p
 was in Year 6 and no others; an agreement for learners aged 14 and over gets census
 rows from the terms they were 14 and over. A record's own year-group column is used
 where it has one; otherwise the year group follows from the date of birth with the
-``schoolyear`` rules. A dataset that a condition cannot be applied to (no date, no
-school) makes the release refuse, naming it: nothing passes unfiltered.
+``schoolyear`` rules; a key stage is a result's own key stage, or for any other
+record the key stage's year groups at its date. A dataset that a condition cannot be
+applied to (no date, no school) makes the release refuse, naming it: nothing passes
+unfiltered.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from pupilshare import catalogue
 from pupilshare.errors import Conflict
 from pupilshare.release.derive import lit
 from pupilshare.release.plan import Population
-from pupilshare.schoolyear import academic_year_sql, age_on_sql, year_group_sql
+from pupilshare.schoolyear import (
+    KEY_STAGE_YEARS,
+    academic_year_sql,
+    age_on_sql,
+    year_group_sql,
+)
 
 PUPIL_KEY = "__pupil_key"
 PUPILS_ALIAS = "p"  # the pupil index row, joined when a condition needs a birth date
@@ -28,7 +35,9 @@ def unscopable(pop: Population, dataset: str) -> list[str]:
     ds = catalogue.dataset(dataset)
     why = []
     dated = pop.min_age is not None or pop.max_age is not None or pop.academic_years
-    if (dated or (pop.year_groups and not ds.year_group)) and not ds.event_date:
+    by_group = (pop.year_groups and not ds.year_group) or (
+        pop.key_stages and not ds.year_group and "key_stage" not in ds)
+    if (dated or by_group) and not ds.event_date:
         why.append("it has no date to judge age, year group or academic year at")
     if pop.la_codes and "laestab" not in ds:
         why.append("it names no school to place a record in a local authority")
@@ -38,8 +47,9 @@ def unscopable(pop: Population, dataset: str) -> list[str]:
 def needs_pupils(pop: Population, dataset: str) -> bool:
     """Whether the conditions need the pupil index (for the date of birth)."""
     ds = catalogue.dataset(dataset)
-    return (pop.min_age is not None or pop.max_age is not None
-            or bool(pop.year_groups and not ds.year_group))  # fmt: skip
+    by_group = not ds.year_group and (
+        pop.year_groups or (pop.key_stages and "key_stage" not in ds))
+    return pop.min_age is not None or pop.max_age is not None or bool(by_group)
 
 
 def conditions(pop: Population, dataset: str, row: str = "s") -> list[str]:
@@ -58,14 +68,20 @@ def conditions(pop: Population, dataset: str, row: str = "s") -> list[str]:
         where.append(f"{age_on_sql(dob, on)} >= {int(pop.min_age)}")
     if pop.max_age is not None:
         where.append(f"{age_on_sql(dob, on)} <= {int(pop.max_age)}")
+    group = f"{row}.{ds.year_group}" if ds.year_group else year_group_sql(dob, on)
     if pop.year_groups:
-        group = f"{row}.{ds.year_group}" if ds.year_group else year_group_sql(dob, on)
         where.append(f"{group} IN ({_list(pop.year_groups)})")
+    if pop.key_stages:
+        if "key_stage" in ds:  # a result names its key stage
+            where.append(f"{row}.key_stage IN ({_list(pop.key_stages)})")
+        else:  # any other record: the pupil's year group then is in the key stage
+            years = tuple(y for k in pop.key_stages for y in KEY_STAGE_YEARS[k])
+            where.append(f"{group} IN ({_list(years)})")
     if pop.la_codes:
         where.append(f"substr({row}.laestab, 1, 3) IN ({_list(pop.la_codes)})")
     if pop.academic_years:
-        year = f"{row}.academic_year" if "academic_year" in ds else \
-            academic_year_sql(on)  # fmt: skip
+        collected = "academic_year" in ds and not ds.item("academic_year").derived
+        year = f"{row}.academic_year" if collected else academic_year_sql(on)
         years = ", ".join(str(int(y)) for y in pop.academic_years)
         where.append(f"{year} IN ({years})")
     if pop.records_at:
