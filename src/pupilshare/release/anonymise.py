@@ -18,6 +18,12 @@ then lower any column that can come back down.
 Classes count distinct pupils, not rows, so a pupil with several records cannot make a
 class look safe. Re-identification risk is reported with ARX's three attacker models
 (prosecutor, journalist, marketer).
+
+Why not ``anjana`` to apply it: anjana generalises a pandas frame by value-list
+hierarchies and counts rows, not pupils, outside the engine; the generalisation here
+stays in DuckDB SQL over the catalogue's hierarchies and counts distinct pupils.
+``pycanon`` (anjana's own checker) re-checks the delivered file independently
+(``promises``).
 """
 
 from __future__ import annotations
