@@ -277,6 +277,10 @@ NCMP = Dataset(
              "obese)", 1, quasi=True, derived=True, codeset="yes_no"),
         Item("academic_year", "integer",
              "Academic year measured (its first calendar year)", 4, derived=True),
+        Item("age_months", "integer",
+             "Age in whole months when measured (in place of the birth date, or a "
+             "precise centile that would give the age to the day)", 2, quasi=True,
+             derived=True, generalise=("band6", "band12")),
         Item("health_area", "text", "Health area (primary care trust) of home postcode",
              4, quasi=True, derived=True),
         _la_code(),

@@ -112,8 +112,8 @@ def test_a_dataset_that_cannot_be_scoped_refuses_the_release_naming_it(
 
 ANON = ReleasePlan(
     "AGR-DH", "Department of Health", "SI 2009/1563", "health", "anonymised",
-    ("ncmp.sex", "ncmp.school_year", "ncmp.health_area", "ncmp.height_cm",
-     "ncmp.weight_kg", "ncmp.bmi_centile", "ncmp.weight_category"),
+    ("ncmp.sex", "ncmp.school_year", "ncmp.health_area", "ncmp.age_months",
+     "ncmp.height_cm", "ncmp.weight_kg", "ncmp.bmi_centile", "ncmp.weight_category"),
     opt_out_scope="health",
 )  # fmt: skip
 

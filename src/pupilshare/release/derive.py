@@ -41,7 +41,7 @@ GENERALISERS: dict[str, str] = {
     # Measurements: whole units, then bands written "lo-hi" (lo included).
     "integer": "CAST(floor({x}) AS INTEGER)",
     **{f"band{w}": f"CAST(floor({{x}} / {w}) * {w} AS INTEGER) || '-' || "
-       f"CAST(floor({{x}} / {w}) * {w} + {w} AS INTEGER)" for w in (2, 5, 10, 20)},
+       f"CAST(floor({{x}} / {w}) * {w} + {w} AS INTEGER)" for w in (2, 5, 6, 10, 12, 20)},
     # A centile as its population monitoring category.
     "category": ncmp.weight_category_sql("{x}"),
 }
@@ -90,6 +90,8 @@ def _derived_expr(ds: Dataset, name: str, has_table: set[str], joins: list[str])
             return "hp.health_area"
         if name == "academic_year":
             return academic_year_sql("b.measurement_date")
+        if name == "age_months":
+            return "date_sub('month', b.date_of_birth, b.measurement_date)"
         if name in ("bmi_centile", "weight_category", "severely_obese"):
             _join_once(joins, ncmp.join_sql("b"))
         return ncmp.derived_expr(name, "b")
