@@ -181,7 +181,8 @@ def _record_rules(plan: ReleasePlan) -> dict:
     """The rules a record-level release applied, as printed in it."""
     scope = plan.opt_out_scope
     rules: dict = {"level": plan.level,
-                   "population": "the agreement's scope, minus every opt-out of "
+                   "population": "the agreement's scope, judged at each record's "
+                   "own date, minus every opt-out of "
                    f"'all' or '{scope}'; matched records only"}  # fmt: skip
     if plan.level == "pseudonymised":
         rules["pseudonym"] = ("AES-256 of the pupil key under this agreement's secret, "

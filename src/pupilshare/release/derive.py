@@ -41,7 +41,8 @@ GENERALISERS: dict[str, str] = {
     # Measurements: whole units, then bands written "lo-hi" (lo included).
     "integer": "CAST(floor({x}) AS INTEGER)",
     **{f"band{w}": f"CAST(floor({{x}} / {w}) * {w} AS INTEGER) || '-' || "
-       f"CAST(floor({{x}} / {w}) * {w} + {w} AS INTEGER)" for w in (2, 5, 6, 10, 12, 20)},
+       f"CAST(floor({{x}} / {w}) * {w} + {w} AS INTEGER)"
+       for w in (2, 5, 6, 10, 12, 20)},
     # A centile as its population monitoring category.
     "category": ncmp.weight_category_sql("{x}"),
 }
