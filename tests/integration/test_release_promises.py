@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict
+from pupilshare.plan import Population, ReleasePlan
 from pupilshare.release import check, population, promises, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import Population, ReleasePlan
 from pupilshare.store import Store
 
 

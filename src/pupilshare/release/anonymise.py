@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pupilshare import catalogue
+from pupilshare.plan import Sdc
 from pupilshare.release.derive import SUPPRESSED, generalise_sql
 from pupilshare.release.minimise import Column, Selection
-from pupilshare.release.plan import Sdc
 from pupilshare.release.population import PUPIL_KEY
 from pupilshare.store import Store
 

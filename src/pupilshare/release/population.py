@@ -10,9 +10,9 @@ unmatched record cannot be checked against opt-outs, so it is never released.
 from __future__ import annotations
 
 from pupilshare import catalogue
+from pupilshare.plan import ReleasePlan
 from pupilshare.release import derive, ncmp, scope
 from pupilshare.release.derive import lit
-from pupilshare.release.plan import ReleasePlan
 from pupilshare.store import Store
 
 OPT_OUTS_DDL = (

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from pycanon import anonymity
 
 from pupilshare import catalogue
-from pupilshare.release.plan import ReleasePlan
+from pupilshare.plan import ReleasePlan
 from pupilshare.store import Store
 
 IDENTIFIERS = ("upn", "uln", "pupil_upn", "pupil_uln")

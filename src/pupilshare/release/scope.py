@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pupilshare import catalogue
 from pupilshare.errors import Conflict
+from pupilshare.plan import Population
 from pupilshare.release.derive import lit
-from pupilshare.release.plan import Population
 from pupilshare.schoolyear import (
     KEY_STAGE_YEARS,
     academic_year_sql,
