@@ -1,6 +1,6 @@
 """What an agreement promises, tried as an attacker would (issue 10 points 1, 4, 6, 8).
 
-Over the small linked world of ``release.sample``: pupils born 2012-09 to 2016-08,
+Over the small linked world of ``synth.linked_world``: pupils born 2012-09 to 2016-08,
 census each October 2021-2023, KS2 results each May 2022-2024, NCMP in March 2023.
 """
 
@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict
 from pupilshare.plan import Population, ReleasePlan
-from pupilshare.release import check, population, promises, sample
+from pupilshare.release import check, population, promises
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world as sample
 
 
 @pytest.fixture
