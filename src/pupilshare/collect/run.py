@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +28,26 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a return, or None when it can."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except PermissionError:
+        return "permission denied: cannot look at this path"
+    except OSError as e:
+        return f"cannot look at this path ({e.strerror or 'operating system error'})"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file: name the CSV files inside it"
+    if not stat.S_ISREG(mode):
+        what = "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+        return f"{what}, not a regular file: save the return as a file first"
+    if not os.access(path, os.R_OK):
+        return "permission denied: this user cannot read the file"
+    return None
+
+
 def collect_files(
     home: Home, dataset: str, paths: Sequence[Path], console: Console | None = None
 ) -> RunResult:
@@ -37,9 +59,13 @@ def collect_files(
         raise InvalidInput(str(e.args[0])) from None
     if not ds.collected:
         raise InvalidInput(f"dataset {dataset!r} is derived, not collected from files")
-    missing = [str(p) for p in paths if not Path(p).is_file()]
-    if missing:
-        raise InvalidInput("no such file", [f"{m}:0::no such file" for m in missing])
+    bad = [f"{p}:0::{why}" for p in paths if (why := not_a_file(Path(p)))]
+    if bad:
+        raise InvalidInput(
+            f"{len(bad)} of {len(paths)} paths cannot be collected (nothing was "
+            "loaded): name readable CSV files",
+            bad,
+        )
     try:
         store = Store.open(home)
     except duckdb.IOException as e:  # another process holds the store's write lock
