@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pupilshare import csvsafe
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
 from pupilshare.release import (
@@ -58,6 +59,8 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
             names, pupils = _aggregate(store, plan, staging, formats, manifest)
         else:
             names, pupils = _records(store, home, plan, staging, formats, manifest)
+        if "csv" in formats:
+            manifest.rules["csv_cells"] = csvsafe.RULE
         names.append(package.write_readme(staging, manifest))
         manifest.files = package.describe_files(store, staging, names)
         manifest_sha = package.write_manifest(staging, manifest)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pupilshare import csvsafe
 from pupilshare.config import Home
 from pupilshare.errors import Conflict
 from pupilshare.release.derive import lit
@@ -121,10 +122,9 @@ def write_sql(store: Store, staging: Path, name: str, sql: str,
     names = [parquet.name]
     if "csv" in formats:
         csv = staging / f"{name}.csv"
-        store.rows(
-            f"COPY (SELECT * FROM read_parquet({lit(str(parquet))})) "
-            f"TO {lit(str(csv))} (HEADER, DELIMITER ',')"
-        )
+        source = f"SELECT * FROM read_parquet({lit(str(parquet))})"
+        columns = [(r[0], r[1]) for r in store.rows(f"DESCRIBE {source}")]
+        store.rows(csvsafe.copy_sql(columns, source, csv))  # formula-safe CSV
         _pause()
         names.append(csv.name)
     return names
@@ -144,9 +144,11 @@ def describe_files(store: Store, staging: Path, names: list[str]) -> list[FileEn
     for name in names:
         path = staging / name
         rows = 0
-        if name.endswith((".parquet", ".csv")):
-            reader = "read_parquet" if name.endswith(".parquet") else "read_csv"
-            rows = store.one(f"SELECT count(*) FROM {reader}({lit(str(path))})")
+        if name.endswith(".parquet"):
+            rows = store.one(f"SELECT count(*) FROM read_parquet({lit(str(path))})")
+        elif name.endswith(".csv"):  # its dialect stated, never sniffed
+            read = csvsafe.read_sql(path, csvsafe.header(path))
+            rows = store.one(f"SELECT count(*) FROM {read}")
         out.append(FileEntry(name, int(rows), sha256_file(path), path.stat().st_size))
     return out
 
