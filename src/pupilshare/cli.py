@@ -52,7 +52,8 @@ def _root(
                              "$PUPILSHARE_USER, else the local data-operations "
                              "operator)."),
 ) -> None:  # fmt: skip
-    ctx.obj = Ctx(Home.resolve(home), user or os.environ.get("PUPILSHARE_USER"))
+    ctx.obj = Ctx(Home.resolve(home).check(),
+                  user or os.environ.get("PUPILSHARE_USER"))  # fmt: skip
 
 
 def context(ctx: typer.Context) -> Ctx:

@@ -250,7 +250,7 @@ def test_a_killed_release_delivers_nothing(world: Store, home: Home,
     )  # fmt: skip
     deadline = time.time() + 30
     while time.time() < deadline:
-        staged = list(home.releases_dir.glob(".staging-*/*.parquet"))
+        staged = list(tmp_path.glob(".staging-*/*.parquet"))  # beside the target
         if staged:
             break
         time.sleep(0.1)

@@ -8,7 +8,6 @@ call; it never produces anything more identifying than the plan's level.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from pupilshare.release import (
     aggregate,
     anonymise,
     check,
+    delivery,
     derive,
     minimise,
     package,
@@ -46,7 +46,7 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
                   formats: tuple[str, ...] = FORMATS) -> Manifest:  # fmt: skip
     """Build, check and deliver one release; raises ``Blocked`` if the check fails."""
     release_id = new_release_id(plan)
-    staging = package.staging_dir(home, release_id)
+    staging = delivery.prepare(store, home, release_id, Path(out_dir))
     try:
         manifest = Manifest(
             release_id=release_id, agreement_id=plan.agreement_id,
@@ -70,8 +70,8 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
                           "check; nothing was delivered", reasons)  # fmt: skip
         package.deliver(store, staging, Path(out_dir), manifest, manifest_sha, pupils)
         return manifest
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    finally:  # nothing is left of a release that was not delivered
+        delivery.recover(store, home, only=release_id)
 
 
 def _aggregate(
