@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from pupilshare.catalogue import Dataset
-from pupilshare.collect import report, rules
+from pupilshare.collect import report, returns, rules
 from pupilshare.collect.read import FileCheck, Problem, check_file
 from pupilshare.collect.stage import (
     POSITIONS,
@@ -301,6 +301,8 @@ class Collector:
                 first_row = self._firsts.get(seq, 0)
                 args = [int(cid), int(seq)] + ([] if self._mapped else [first_row])
                 s.execute(f"EXECUTE collect_insert({', '.join(map(str, args))})")
+                # A corrected return replaces the earlier version of it.
+                returns.supersede(s, ds, cid, received)
             if warnings:
                 s.execute(
                     "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "

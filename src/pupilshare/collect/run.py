@@ -13,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pupilshare import catalogue
 from pupilshare.collect.load import Collector, RunResult
+from pupilshare.collect.returns import Withdrawal, withdraw
 from pupilshare.config import Home
-from pupilshare.errors import Conflict, InvalidInput
+from pupilshare.errors import Conflict, InvalidInput, NotFound
 from pupilshare.store import Store
 
 
@@ -77,3 +78,15 @@ def collect_files(
             task = bar.add_task(ds.name, total=len(paths))
             collector.collect_all(ds, paths, on_file=lambda _: bar.advance(task))
         return collector.finish()
+
+
+def withdraw_collection(home: Home, collection_id: int, reason: str) -> Withdrawal:
+    """Withdraw a collection's current returns (``returns.withdraw``)."""
+    if not home.store_path.exists():
+        raise NotFound(f"no collection {collection_id}: nothing is collected yet")
+    try:
+        store = Store.open(home)
+    except duckdb.IOException as e:
+        raise Conflict(f"the store {home.store_path} is in use: {e}") from None
+    with store:
+        return withdraw(store, collection_id, reason)

@@ -57,6 +57,27 @@ def prepare(store: Store, home: Home, release_id: str, out_dir: Path) -> Path:
     return staging
 
 
+SOURCES_DDL = (
+    "CREATE TABLE IF NOT EXISTS release_sources (release_id VARCHAR NOT NULL, "
+    "dataset VARCHAR NOT NULL, collection_id INTEGER NOT NULL)"
+)
+
+
+def record_sources(store: Store, release_id: str, items: list[str]) -> None:
+    """Inside the record's transaction: the collections (return versions) that were
+    current in the datasets the release read, so what it delivered stays traceable
+    after a corrected return or a withdrawal replaces them."""
+    if not store.exists("returns"):
+        return
+    store.rows(SOURCES_DDL)
+    datasets = sorted({i.split(".")[0] for i in items})
+    store.rows(
+        "INSERT INTO release_sources SELECT DISTINCT ?, dataset, collection_id "
+        "FROM returns WHERE status = 'current' AND dataset IN (SELECT unnest(?))",
+        [release_id, datasets],
+    )
+
+
 def ready(store: Store, release_id: str, manifest_sha: str) -> None:
     """Note the manifest's hash: it tells a delivered-but-unrecorded folder apart
     from anything else at the target."""

@@ -197,6 +197,7 @@ def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
             "FROM _release_pupils"
         )
         store.unregister("_release_pupils")
+        delivery.record_sources(store, rid, manifest.items)
         delivery.move_into_place(store, rid, staging, out_dir)
         _pause(MOVED_PAUSE_ENV)
     return out_dir
