@@ -379,7 +379,9 @@ def users_roles(ctx: typer.Context, username: str,
 
 
 def register_cmd(ctx: typer.Context,
-                 out: Path = typer.Option(..., "--out", help="Directory to write.")
+                 out: Path = typer.Option(..., "--out", help="Directory to write."),
+                 force: bool = typer.Option(False, "--force", help="Replace a "
+                                            "register already in that folder."),
                  ) -> None:  # fmt: skip
     """Write the public register (HTML, CSV) and the privacy notice (HTML, text)."""
     from pupilshare.cli import context
@@ -387,7 +389,7 @@ def register_cmd(ctx: typer.Context,
 
     with _records(ctx) as (s, who):
         who.require("publish_register", "write the register")
-        paths = write_register(s, context(ctx).home, out)
+        paths = write_register(s, context(ctx).home, out, force=force)
     for p in paths.values():
         _say(str(p))
 

@@ -53,5 +53,5 @@ def register_step(run: DemoRun) -> str:
     """Write the register and privacy notice under HOME/register/."""
     out = run.home.root / "register"
     with session_scope(run.home) as session:
-        paths = write_register(session, run.home, out)
+        paths = write_register(session, run.home, out, force=True)  # its own home
     return f"register and privacy notice written to {paths['register_html'].parent}"

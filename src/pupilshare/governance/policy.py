@@ -24,6 +24,7 @@ import cedarpy
 from sqlalchemy.orm import Session
 
 from pupilshare.config import Home
+from pupilshare.errors import InvalidInput
 from pupilshare.governance.access import DEPARTMENT, OPERATOR
 from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Agreement, DisclosureDecision, User
@@ -119,7 +120,8 @@ def decide(session: Session, username: str | None, agreement_id: str,
     """Ask the policy and record the answer; ``pupils`` is ``{min_age, max_age,
     la_codes}`` of the pupils asked for (default: the agreement's own population)."""
     if action not in ACTIONS:
-        raise ValueError(f"action must be one of {ACTIONS}")
+        raise InvalidInput(f"unknown action {action!r}: --action must be one of "
+                           f"{', '.join(ACTIONS)}")  # fmt: skip
     pol, today = policy(), today or date.today()
     ag = session.get(Agreement, agreement_id)
     known = ag is not None and (username is None or (
