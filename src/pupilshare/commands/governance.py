@@ -94,10 +94,11 @@ def agreements_show(ctx: typer.Context, agreement_id: str,
 @agreements_app.command("submit")
 def agreements_submit(ctx: typer.Context, file: Path) -> None:
     """Submit an agreement from a YAML file (refused at once, with every reason)."""
+    from pupilshare.cli import context
     from pupilshare.governance.workflow import submit
 
     with _records(ctx) as (s, who):
-        ag = submit(s, who, read_yaml(file))
+        ag = submit(s, who, read_yaml(file), home=context(ctx).home)
     _say(f"{ag.agreement_id} submitted; it now awaits the approval panel")
 
 
