@@ -5,8 +5,8 @@ A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or 
 NUL is run as a formula by Excel, LibreOffice and Google Sheets (CSV or "formula"
 injection: ``=HYPERLINK(...)`` in a pupil's name, a register title starting with
 ``=``). Following OWASP's CSV Injection guidance (and ASVS 1.2.10), such a text
-cell is written with a single quote in front, every cell of text is wrapped in
-double quotes and an embedded double quote is doubled (RFC 4180 2.6-2.7).
+cell is written with a single quote in front, every cell is wrapped in double
+quotes and an embedded double quote is doubled (RFC 4180 2.6-2.7).
 
 The prefix is reversible, so no value is lost: a text cell that already begins with
 a single quote gets one more. To read a value back exactly, drop one leading single
@@ -28,7 +28,7 @@ PREFIX = "'"
 RULE = (
     "CSV files: a text cell starting with = + - @ tab, carriage return, NUL or ' "
     "has a ' put in front (OWASP CSV injection guidance) so a spreadsheet never "
-    "runs it as a formula; text cells are double-quoted (RFC 4180). To get a value "
+    "runs it as a formula; every cell is double-quoted (RFC 4180). To get a value "
     "back exactly, remove one leading ' from a text cell that starts with one. "
     "The Parquet files hold every value unchanged."
 )
@@ -88,13 +88,12 @@ def cell_sql(name: str, sql_type: str) -> str:
 
 def copy_sql(columns: Sequence[tuple[str, str]], source_sql: str, dest: Path) -> str:
     """COPY ``source_sql`` (columns ``(name, type)``) to a neutralised CSV at
-    ``dest``: text cells prefixed where needed and always double-quoted."""
+    ``dest``: text cells prefixed where needed, every cell double-quoted (so a
+    spreadsheet using ``;`` as its separator cannot split one into a formula)."""
     cells = ", ".join(cell_sql(n, t) for n, t in columns)
-    text = [_ident(n) for n, t in columns if is_text(t)]
-    force = f", FORCE_QUOTE ({', '.join(text)})" if text else ""
     return (
         f"COPY (SELECT {cells} FROM ({source_sql})) TO {_lit(str(dest))} "
-        f"(HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"'{force})"
+        "(HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', FORCE_QUOTE *)"
     )
 
 
