@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -119,6 +120,11 @@ def test_withdraw_takes_a_return_out_of_current_data(
             ("withdrawn", "wrong school")]
         assert s.one("SELECT count(*) FROM history_census") == 6
     assert cli(home, "collect", "--withdraw", "1", "--reason", "again") == 5
+    capsys.readouterr()
+    assert cli(home, "status", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)["collection"]
+    assert shown["returns"]["census"] == {"withdrawn": {"returns": 1, "rows": 6}}
+    assert shown["withdrawn"][0]["reason"] == "wrong school"
     with Store.open(home) as store:
         population.ensure_opt_outs(store)
         m = build_release(store, home, PLAN, tmp_path / "r")
