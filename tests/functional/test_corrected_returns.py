@@ -20,9 +20,9 @@ from pupilshare import catalogue
 from pupilshare.cli import main
 from pupilshare.collect.sample import sample_sql
 from pupilshare.config import Home
+from pupilshare.plan import ReleasePlan
 from pupilshare.release import population
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan
 from pupilshare.store import Store
 
 CENSUS = catalogue.dataset("census")

@@ -14,9 +14,9 @@ from pupilshare import catalogue
 from pupilshare.cli import main
 from pupilshare.collect.sample import write_sample
 from pupilshare.config import Home
+from pupilshare.plan import ReleasePlan
 from pupilshare.release import population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan
 from pupilshare.store import Store
 
 

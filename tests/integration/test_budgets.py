@@ -16,9 +16,9 @@ from pupilshare.errors import Blocked, InvalidInput
 from pupilshare.governance import seeds, workflow
 from pupilshare.governance.access import actor
 from pupilshare.governance.db import session_scope
+from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.store import Store
 
 WIDE = {"name": "wide", "dataset": "ncmp",

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from pupilshare.config import Home
+from pupilshare.plan import ReleasePlan
 from pupilshare.release import population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan
 from pupilshare.store import Store
 
 PLAN = ReleasePlan(
@@ -35,7 +35,7 @@ SCRIPT = (
     "import sys; from pathlib import Path; from pupilshare.config import Home; "
     "from pupilshare.store import Store; "
     "from pupilshare.release.build import build_release; "
-    "from pupilshare.release.plan import plan_from_json; "
+    "from pupilshare.plan import plan_from_json; "
     "home = Home(Path(sys.argv[1])); store = Store.open(home); "
     "build_release(store, home, plan_from_json(Path(sys.argv[2]).read_text()), "
     "Path(sys.argv[3]))"

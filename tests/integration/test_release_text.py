@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from pupilshare import csvsafe
 from pupilshare.config import Home
+from pupilshare.plan import ReleasePlan
 from pupilshare.release import population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan
 from pupilshare.store import Store
 
 PLAN = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-import pupilshare.collect  # noqa: F401  (registers the status section)
+from pupilshare.cliapp import console, context
+from pupilshare.collect import collect_files, plural, problem_table
+from pupilshare.errors import InvalidInput
 
 
 def register(app: typer.Typer) -> None:
@@ -28,11 +30,6 @@ def register(app: typer.Typer) -> None:
         return sent again (same source and period, see the data dictionary)
         replaces the earlier version, which is kept in history.
         """
-        from pupilshare.cli import console, context
-        from pupilshare.collect import collect_files
-        from pupilshare.collect.report import plural, problem_table
-        from pupilshare.errors import InvalidInput
-
         c = context(ctx)
         c.require("collect", "collect files")
         if withdraw is not None:

@@ -17,7 +17,7 @@ import yaml
 
 from pupilshare import budget
 from pupilshare.errors import InvalidInput
-from pupilshare.release.plan import LEVELS, Sdc
+from pupilshare.plan import LEVELS, Sdc
 
 FREQUENCIES = ("one-off", "termly", "annual")
 POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_years")

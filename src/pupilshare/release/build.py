@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from pupilshare import budget, csvsafe
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
+from pupilshare.plan import Population, ReleasePlan
 from pupilshare.release import (
     aggregate,
     anonymise,
@@ -32,7 +33,6 @@ from pupilshare.release import (
 )
 from pupilshare.release import population as pop
 from pupilshare.release.package import Manifest
-from pupilshare.release.plan import Population, ReleasePlan
 from pupilshare.store import Store
 
 FORMATS = ("parquet", "csv")
