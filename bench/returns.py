@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python bench/returns.py [--rows 1000000] [--repeat 2]
 
-On one valid census return of ``--rows`` rows (``collect.sample``), times:
+On one valid census return of ``--rows`` rows (``synth.valid_returns``), times:
 (a) the first load into a fresh store (the baseline);
 (b) the same return sent again corrected (one name changed): it loads and replaces
     the first version, moving every earlier row to history (``collect/returns.py``);
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from pupilshare import catalogue
 from pupilshare.collect import Collector
-from pupilshare.collect.sample import write_sample
 from pupilshare.config import Home
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import write_sample
 
 CENSUS = catalogue.dataset("census")
 

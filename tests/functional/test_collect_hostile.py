@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from pupilshare import catalogue
 from pupilshare.cli import main
 from pupilshare.collect import lineends
-from pupilshare.collect.sample import sample_sql
 from pupilshare.config import Home
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import sample_sql
 
 COLS = catalogue.dataset("census").columns
 

@@ -18,12 +18,12 @@ import pytest
 
 from pupilshare import catalogue
 from pupilshare.cli import main
-from pupilshare.collect.sample import sample_sql
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan
 from pupilshare.release import population
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import sample_sql
 
 CENSUS = catalogue.dataset("census")
 PLAN = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",

@@ -12,12 +12,13 @@ import pytest
 
 from pupilshare import catalogue
 from pupilshare.cli import main
-from pupilshare.collect.sample import write_sample
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan
-from pupilshare.release import population, sample
+from pupilshare.release import population
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
+from pupilshare.synth.valid_returns import write_sample
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_releases_are_private_wherever_they_go(tmp_path: Path, loose_umask) -> N
     home = Home(tmp_path / "home").ensure()
     os.umask(0o022)  # as if something else loosened it again
     with Store.open(home) as store:
-        sample.make_world(store, pupils=100, seed=2)
+        linked_world.make_world(store, pupils=100, seed=2)
         population.ensure_opt_outs(store)
         plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
                            ("census.upn", "census.surname"))  # fmt: skip

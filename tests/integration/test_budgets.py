@@ -17,9 +17,10 @@ from pupilshare.governance import seeds, workflow
 from pupilshare.governance.access import actor
 from pupilshare.governance.db import session_scope
 from pupilshare.plan import ReleasePlan, TableSpec
-from pupilshare.release import population, sample
+from pupilshare.release import population
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
 
 WIDE = {"name": "wide", "dataset": "ncmp",
         "rows": ["postcode", "date_of_birth"], "columns": ["sex"]}  # fmt: skip
@@ -76,7 +77,7 @@ def test_an_agreement_may_lower_but_never_raise_the_budget(home: Home) -> None:
 @pytest.fixture
 def world(home: Home) -> Store:
     store = Store.open(home)
-    sample.make_world(store, pupils=400, seed=3)
+    linked_world.make_world(store, pupils=400, seed=3)
     population.ensure_opt_outs(store)
     yield store
     store.close()

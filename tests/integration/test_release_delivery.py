@@ -22,9 +22,10 @@ import pytest
 
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan
-from pupilshare.release import population, sample
+from pupilshare.release import population
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
 
 PLAN = ReleasePlan(
     "AGR-1", "University", "SI 2009/1563", "research", "pseudonymised",
@@ -61,7 +62,7 @@ def other_fs(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def world(home: Home) -> Home:
     with Store.open(home) as store:
-        sample.make_world(store, pupils=300, seed=4)
+        linked_world.make_world(store, pupils=300, seed=4)
         population.ensure_opt_outs(store)
     return home
 

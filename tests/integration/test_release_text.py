@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from pupilshare import csvsafe
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan
-from pupilshare.release import population, sample
+from pupilshare.release import population
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
 
 PLAN = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
                    ("census.upn", "census.surname", "census.forename"))
@@ -41,7 +42,7 @@ TEXT = st.lists(
 def world(tmp_path_factory: pytest.TempPathFactory) -> Store:
     home = Home(tmp_path_factory.mktemp("text") / "home").ensure()
     store = Store.open(home)
-    sample.make_world(store, pupils=120, seed=5)
+    linked_world.make_world(store, pupils=120, seed=5)
     population.ensure_opt_outs(store)
     yield store
     store.close()
