@@ -30,10 +30,11 @@ from pupilshare import catalogue
 from pupilshare.errors import Blocked
 
 UNBOUNDED = 10**9  # distinct values of a free-text or measured item: no bound
-# Text items with a known bound: derived ones from short lists (release/derive.py),
-# and schools (England has about 24,000; 30,000 leaves room).
+# Items with a known bound the catalogue does not state: derived ones from short
+# lists (release/derive.py), academic years (2000-2100, as ks_results declares) and
+# schools (England has about 24,000; 30,000 leaves room).
 KNOWN_VALUES = {"weight_category": 5, "ethnic_group": 10, "health_area": 300,
-                "laestab": 30_000}  # fmt: skip
+                "academic_year": 101, "laestab": 30_000}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def test_releases_are_private_wherever_they_go(tmp_path: Path, loose_umask) -> N
         linked_world.make_world(store, pupils=100, seed=2)
         population.ensure_opt_outs(store)
         plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                           ("census.upn", "census.surname"))  # fmt: skip
+                           ("census.census_date", "census.upn",
+                            "census.surname"))  # fmt: skip
         m = build_release(store, home, plan, tmp_path / "out" / "r1")
     assert loose(Path(m.out_dir)) == [] and loose(home.root) == []
 

@@ -53,7 +53,7 @@ def test_budget_terms_are_checked() -> None:
 def _submit(home: Home, changes: dict) -> list[str]:
     """Submit a seed agreement with ``changes``; the reasons it was refused."""
     data = seeds.read_seeds(seeds.SEEDS)
-    raw = {**next(a for a in data["agreements"] if a["id"] == "cqc-ncmp-prevalence"),
+    raw = {**next(a for a in data["agreements"] if a["id"] == "dh-ncmp-prevalence"),
            **changes}  # fmt: skip
     with session_scope(home) as s:
         seeds.load_parties(s, data)
@@ -87,7 +87,7 @@ def test_a_release_over_its_rows_budget_delivers_nothing(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
     plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                       ("census.upn", "census.surname"),
+                       ("census.census_date", "census.upn", "census.surname"),
                        budget=budget.Budget(rows=10))  # fmt: skip
     with pytest.raises(Blocked, match="over its budget of 10"):
         build_release(world, home, plan, tmp_path / "out")

@@ -28,7 +28,8 @@ from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
 PLAN = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                   ("census.upn", "census.surname", "census.forename"))
+                   ("census.census_date", "census.upn", "census.surname",
+                    "census.forename"))  # fmt: skip
 HOSTILE = ['=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
            "-2+3", "\tx", "O'Brien", 'say "hi"', "a,b", "two\nlines", "cr\r\nlf"]
 TEXT = st.lists(
