@@ -121,7 +121,8 @@ def record(store: Store, who: Subject, optout_type: str, action: str,
         next_id = store.one(
             "SELECT coalesce(max(event_id), 0) + 1 FROM optout_events")
         store.rows(
-            "INSERT INTO optout_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO optout_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?)",
             [next_id, action, optout_type, who.key, who.upn, who.uln, who.forename,
              who.surname, who.date_of_birth, requester, requester_name,
              identity_check, recorded_by, now()],
@@ -189,6 +190,7 @@ def ledger_facts(store: Store, home: Home, plan: Any) -> dict[str, Any]:
     exemption, the policy and agreement versions."""
     from pupilshare.release import population as pop
 
+    taken = now()
     refresh(store)
     dsql = keys.digest_sql(keys.digest_key(home), "pupil_key")
     scope = plan.opt_out_scope.replace("'", "''")
@@ -207,6 +209,7 @@ def ledger_facts(store: Store, home: Home, plan: Any) -> dict[str, Any]:
     return {
         "opt_out_scope": plan.opt_out_scope,
         "opt_out_snapshot": f"{count}:{snap}",
+        "opt_out_snapshot_at": taken.isoformat(),
         "opt_outs_removed": int(removed or 0),
         "opt_out_exemption": exemption(store, plan.agreement_id),
         "policy_version": getattr(plan, "policy_version", ""),
