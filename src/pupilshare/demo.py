@@ -25,8 +25,11 @@ STEPS: list[tuple[str, str]] = [
     ("collect", "pupilshare.collect:demo_step"),
     ("match", "pupilshare.match:demo_step"),
     ("agreements", "pupilshare.governance:demo_step"),
+    ("opt-outs", "pupilshare.rights.demo:optouts_step"),
     ("release", "pupilshare.release:demo_step"),
     ("register", "pupilshare.governance:register_step"),
+    ("access", "pupilshare.rights.demo:sar_step"),
+    ("ledger", "pupilshare.rights.demo:ledger_step"),
 ]
 
 MARKER = ".pupilshare-demo"

@@ -31,8 +31,34 @@ def register(app: typer.Typer) -> None:
                           no_args_is_help=True)  # fmt: skip
     sar = typer.Typer(help="Subject access requests: request, answer, list.",
                       no_args_is_help=True)  # fmt: skip
+    survey = typer.Typer(help="Survey samples of parents' contact details.",
+                         no_args_is_help=True)  # fmt: skip
     app.add_typer(optouts, name="optouts")
     app.add_typer(sar, name="sar")
+    app.add_typer(survey, name="survey")
+
+    @survey.command("sample")
+    def sample(ctx: typer.Context,
+               agreement_id: str = typer.Argument(..., help="The survey agreement."),
+               size: int = typer.Option(..., "--size", help="Contacts to draw."),
+               strata: str = typer.Option("region,school_type,fsm", "--strata",
+                                          help="Comma-separated strata."),
+               seed: int = typer.Option(1, "--seed", help="Seed of the draw."),
+               out: Path = typer.Option(..., "--out", help="Directory to deliver "
+                                        "into.")) -> None:  # fmt: skip
+        """Draw a reproducible stratified random sample of contact details, only of
+        parents who agreed and did not opt out; recorded in the ledger."""
+        from pupilshare import rights
+        from pupilshare.cli import console
+
+        c, _ = _actor(ctx, "release", "draw survey samples")
+        names = tuple(s.strip() for s in strata.split(",") if s.strip())
+        got = rights.survey_sample(c.home, c.user, agreement_id, size, names, seed,
+                                   out)  # fmt: skip
+        console.print(f"drew {got.size} contacts into {got.out_dir} (ledger entry "
+                      f"{got.entry_index})", highlight=False)  # fmt: skip
+        for stratum, n in got.strata.items():
+            console.print(f"  {stratum}: {n}", highlight=False)
 
     def _record(ctx: typer.Context, action: str, optout_type: str, forename: str,
                 surname: str, dob: str, upn: str | None, uln: str | None,

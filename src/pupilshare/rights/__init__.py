@@ -11,7 +11,7 @@ from pupilshare.config import Home
 
 __all__ = [
     "check_opt_outs", "exempt", "list_opt_outs", "opt_out", "sar_answer",
-    "sar_list", "sar_request", "subject",
+    "sar_list", "sar_request", "subject", "survey_sample",
 ]  # fmt: skip
 
 
@@ -83,3 +83,22 @@ def sar_list(home: Home, overdue: bool = False) -> list[dict[str, Any]]:
 
     with Store.open(home) as store:
         return sar.requests(store, overdue)
+
+
+def survey_sample(home: Home, user: str | None, agreement_id: str, size: int,
+                  strata: tuple[str, ...], seed: int, out: Path) -> Any:  # fmt: skip
+    """Draw a survey sample under an agreement: its plan and a decision to disclose
+    from governance (fail closed), then the draw, recorded in the ledger."""
+    from pupilshare import governance
+    from pupilshare.errors import Denied
+    from pupilshare.rights import survey
+    from pupilshare.store import Store
+
+    plan = governance.plan_for(home, agreement_id)
+    answer = governance.may_disclose(home, user, agreement_id, list(plan.items),
+                                     plan.purpose, action="release")  # fmt: skip
+    if not answer.allowed:
+        raise Denied(f"governance does not allow a sample under {agreement_id}",
+                     list(getattr(answer, "explanations", ()) or answer.rules))
+    with Store.open(home) as store:
+        return survey.draw(store, home, plan, size, strata, seed, out)

@@ -63,7 +63,8 @@ def check(store: Store, home: Home) -> tuple[int, list[str]]:
         if hits:
             problems.append(f"{name}: {hits} pupil(s) opted out before it was made "
                             "are in it")  # fmt: skip
-        problems += _files(store, home, name, f, out_dirs.get(f.get("release_id")))
+        problems += _files(store, home, name, f,
+                           out_dirs.get(f.get("release_id")) or f.get("out_dir"))
     return len(entries), problems
 
 
