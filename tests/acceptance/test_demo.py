@@ -44,9 +44,13 @@ def test_every_step_ran_in_order(demo: DemoRun) -> None:
 
 def test_every_collected_record_is_linked_to_exactly_one_pupil(demo: DemoRun) -> None:
     con = _store(demo)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()")
+              .fetchall()}  # fmt: skip
     for ds in catalogue.pupil_datasets():
         if ds.name == "pupil":
             continue
+        if ds.name == "survey_responses" and ds.table not in tables:
+            continue  # returned by the survey contractor after a survey: none yet
         rows = con.execute(f"SELECT count(*) FROM {ds.table}").fetchone()[0]
         links = con.execute(
             "SELECT count(*), count(DISTINCT (collection_id, line)) FROM pupil_links "

@@ -87,8 +87,9 @@ def canonical(fields: dict[str, Any]) -> bytes:
 
 
 def ensure(store: Store) -> None:
-    for ddl in DDL:
-        store.rows(ddl)
+    if not (store.exists("ledger_entries") and store.exists("ledger_pupils")):
+        for ddl in DDL:
+            store.rows(ddl)
 
 
 def size(store: Store) -> int:
@@ -135,9 +136,11 @@ def append(store: Store, home: Home, fields: dict[str, Any],
         fields = dict(fields)
         if pupil_keys_sql is not None:
             dsql = keys.digest_sql(keys.digest_key(home), "pupil_key")
+            # sorted within the entry: row-group min/max then find one pupil's
+            # entries (subject access) without an index over every release
             store.rows(f"INSERT INTO ledger_pupils SELECT {index}, {dsql} FROM "
                        f"(SELECT DISTINCT pupil_key FROM ({pupil_keys_sql}) k "
-                       "WHERE pupil_key IS NOT NULL)")  # fmt: skip
+                       "WHERE pupil_key IS NOT NULL) ORDER BY 2")  # fmt: skip
             count, sha = pupils_commitment(
                 store, f"SELECT pupil_digest FROM ledger_pupils "
                 f"WHERE entry_index = {index}")  # fmt: skip
@@ -187,10 +190,11 @@ def read_head(home: Home) -> Checkpoint | None:
                       bytes.fromhex(d["public_key"]))  # fmt: skip
 
 
-def checkpoint(store: Store, home: Home, tree_size: int | None = None) -> Checkpoint:
+def checkpoint(store: Store, home: Home, tree_size: int | None = None,
+               hashes: list[bytes] | None = None) -> Checkpoint:  # fmt: skip
     """A freshly signed head of the tree as the leaves now hash (of ``tree_size``
-    entries, default all)."""
-    hashes = leaf_hashes(store, tree_size)
+    entries, default all; or of ``hashes`` already read)."""
+    hashes = leaf_hashes(store, tree_size) if hashes is None else hashes
     root = merkle.root(hashes)
     key = keys.signing_key(home)
     return Checkpoint(len(hashes), root, key.sign(head_text(len(hashes), root)),

@@ -107,14 +107,19 @@ def resolve(store: Store, who: Subject) -> tuple[int | None, int]:
     """(the pupil's key or None, how many pupils fit)."""
     if not store.exists("pupils"):
         return None, 0
-    store.execute("CREATE OR REPLACE TEMP TABLE _rights_ask (subject VARCHAR, "
-                  "upn VARCHAR, uln VARCHAR, forename VARCHAR, surname VARCHAR, "
-                  "date_of_birth DATE)")  # fmt: skip
-    store.execute("INSERT INTO _rights_ask VALUES (?, ?, ?, ?, ?, ?)",
-                  [who.key, who.upn, who.uln, who.forename, who.surname,
-                   who.date_of_birth])  # fmt: skip
-    rows = store.rows(resolve_sql("_rights_ask", store.exists("pupil_identifiers")))
-    if not rows:
-        return None, 0
-    key, n = rows[0][1], int(rows[0][2])
-    return (int(key) if n == 1 else None), n
+    # Constant predicates (not a join to a request table): the date of birth or an
+    # identifier narrows the index first, as ``resolve_sql`` does for many at once.
+    idents = store.exists("pupil_identifiers")
+    where, params = ["p.date_of_birth = ?", "lower(p.forename) = lower(?)",
+                     "lower(p.surname) = lower(?)"], [who.date_of_birth, who.forename,
+                                                      who.surname]  # fmt: skip
+    for value, kinds, col in ((who.upn, "'upn', 'former_upn'", "upn"),
+                              (who.uln, "'uln'", "uln")):  # fmt: skip
+        if value:
+            held = (f" OR p.pupil_key IN (SELECT pupil_key FROM pupil_identifiers "
+                    f"WHERE value = ? AND kind IN ({kinds}))") if idents else ""
+            where.append(f"(p.{col} = ?{held})")
+            params += [value, value] if idents else [value]
+    keys = store.rows(f"SELECT DISTINCT p.pupil_key FROM pupils p "
+                      f"WHERE {' AND '.join(where)}", params)  # fmt: skip
+    return (int(keys[0][0]) if len(keys) == 1 else None), len(keys)

@@ -137,9 +137,12 @@ def answer(store: Store, home: Home, request_id: str, out: Path,
             }, f"SELECT {key}::BIGINT AS pupil_key")  # fmt: skip
             store.rows("UPDATE sar_requests SET ledger_entry = ? WHERE request_id = ?",
                        [entry, request_id])  # fmt: skip
-        cp = log.checkpoint(store, home)
+        leaves = [bytes(r[0]) for r in store.rows(
+            "SELECT leaf FROM ledger_entries ORDER BY entry_index")]  # fmt: skip
+        hashes = [merkle.leaf_hash(x) for x in leaves]
+        cp = log.checkpoint(store, home, hashes=hashes)
         log.write_head(home, cp)
-        disclosures = _disclosures(store, home, aliases, cp)
+        disclosures = _disclosures(store, home, aliases, cp, leaves, hashes)
         pack.update({
             "outcome": outcome,
             "pupil": _pupil(store, key),
@@ -166,8 +169,12 @@ def _public_request(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _aliases(store: Store, key: int) -> list[int]:
-    rows = store.rows(f"SELECT alias_key FROM ({log.aliases_sql(store)}) "
-                      "WHERE pupil_key = ?", [key])  # fmt: skip
+    """The pupil's key and every key merged into it (through chains of merges)."""
+    if not store.exists("pupil_merges"):
+        return [key]
+    rows = store.rows(
+        "WITH RECURSIVE up(k) AS (SELECT ?::BIGINT UNION SELECT m.retired_key "
+        "FROM pupil_merges m JOIN up ON m.pupil_key = up.k) SELECT k FROM up", [key])
     return sorted({key, *(int(r[0]) for r in rows)})
 
 
@@ -176,7 +183,8 @@ def _pupil(store: Store, key: int) -> dict[str, Any]:
     row = store.rows(f"SELECT {', '.join(cols)} FROM pupils WHERE pupil_key = ?",
                      [key])[0]  # fmt: skip
     out = dict(zip(cols, row, strict=True))
-    if store.exists("pupil_identifiers"):
+    if store.one("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                 "'pupil_identifiers'"):  # fmt: skip
         out["identifiers"] = [{"kind": k, "value": v} for k, v in store.rows(
             "SELECT kind, value FROM pupil_identifiers WHERE pupil_key = ? "
             "ORDER BY kind, value", [key])]  # fmt: skip
@@ -185,7 +193,8 @@ def _pupil(store: Store, key: int) -> dict[str, Any]:
 
 def _records(store: Store, aliases: list[int]) -> list[dict[str, Any]]:
     """Every record linked to the pupil, in every dataset, with its source file."""
-    if not store.exists("pupil_links"):
+    tables = {r[0] for r in store.rows("SELECT table_name FROM duckdb_tables()")}
+    if "pupil_links" not in tables:
         return []
     keys_list = ", ".join(str(int(k)) for k in aliases)
     links = store.rows("SELECT dataset, collection_id, line FROM pupil_links "
@@ -193,11 +202,11 @@ def _records(store: Store, aliases: list[int]) -> list[dict[str, Any]]:
     by_ds: dict[str, list[tuple[int, int]]] = {}
     for ds, cid, line in links:
         by_ds.setdefault(ds, []).append((int(cid), int(line)))
-    has_collections = store.exists("collections")
+    has_collections = "collections" in tables
     out = []
     for ds_name, pairs in sorted(by_ds.items()):
         ds = catalogue.dataset(ds_name)
-        if not store.exists(ds.table):
+        if ds.table not in tables:
             continue
         where = " OR ".join(f"(d.collection_id = {c} AND d.line = {ln})"
                             for c, ln in pairs)  # fmt: skip
@@ -216,23 +225,22 @@ def _records(store: Store, aliases: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def _disclosures(store: Store, home: Home, aliases: list[int],
-                 cp: log.Checkpoint) -> list[dict[str, Any]]:  # fmt: skip
+def _disclosures(store: Store, home: Home, aliases: list[int], cp: log.Checkpoint,
+                 leaves: list[bytes], hashes: list[bytes]) -> list[dict[str, Any]]:
     """Ledger entries naming the pupil, each with its inclusion proof against ``cp``."""
-    if not store.exists("ledger_pupils"):
-        return []
     key = keys.digest_key(home)
     digests = [keys.pupil_digest(key, k) for k in aliases]
-    idx = sorted({int(r[0]) for r in store.rows(
-        "SELECT DISTINCT entry_index FROM ledger_pupils WHERE pupil_digest IN "
-        "(SELECT unnest(?::BLOB[]))", [digests])})  # fmt: skip
+    idx: set[int] = set()
+    for d in digests:  # one equality each: row-group min/max prune (digests sorted)
+        idx |= {int(r[0]) for r in store.rows(
+            "SELECT DISTINCT entry_index FROM ledger_pupils WHERE pupil_digest = ?",
+            [d])}  # fmt: skip
     if not idx:
         return []
-    hashes = log.leaf_hashes(store, cp.tree_size)
     out = []
-    for i in idx:
-        e = log.entry(store, i)
-        fields = json.loads(bytes.fromhex(e["leaf"]))
+    for i in sorted(idx):
+        e = {"leaf": leaves[i].hex(), "leaf_hash": hashes[i].hex()}
+        fields = json.loads(leaves[i])
         out.append({
             "entry_index": i, "recipient": fields.get("recipient"),
             "date": str(fields.get("created_at", ""))[:10],
