@@ -12,7 +12,8 @@ from pupilshare.store import Store
 
 def _frame(store: Store, pupils: int) -> None:
     store.rows("CREATE OR REPLACE TABLE frame AS SELECT i AS __pupil_key, "
-               "DATE '2024-01-01' + CAST(i % 3 AS INTEGER) AS collected_date, i AS line, "
+               "DATE '2024-01-01' + CAST(i % 3 AS INTEGER) AS collected_date, "
+               "i AS line, "
                "'P' || i AS parent_name FROM range(1, ?) t(i) "
                "UNION ALL SELECT 1, DATE '2020-01-01', 0, 'old contact'",
                [pupils + 1])  # fmt: skip
