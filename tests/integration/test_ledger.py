@@ -193,3 +193,11 @@ def test_a_release_killed_inside_the_ledger_append_leaves_neither(
     with Store.open(home) as store:  # and the next release goes through
         build_release(store, home, PSEUDO, out)
     assert ledger.verify(home).ok and out.exists()
+
+
+def test_a_lookup_is_a_disclosure_too(released: Home) -> None:
+    with Store.open(released) as store:
+        i = ledger.record_lookup(store, released, "AGR-1", "University", "research",
+                                 ["census.upn"], "SELECT 5::BIGINT AS pupil_key", 1)
+        assert log.entry(store, i)["kind"] == "lookup"
+    assert ledger.verify(released).ok

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+import pupilshare.ledger  # noqa: F401  (registers the status section)
+
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="The disclosure ledger: verify, signed checkpoint, "

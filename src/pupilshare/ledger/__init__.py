@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from pupilshare.store import Store
 
 __all__ = [
-    "checkpoint", "export", "prove", "publish_head", "releases_by_agreement",
-    "verify",
+    "checkpoint", "export", "prove", "publish_head", "record_lookup",
+    "releases_by_agreement", "verify",
 ]  # fmt: skip
 
 
@@ -24,6 +24,16 @@ def publish_head(store: Store, home: Home) -> dict[str, Any]:
     cp = log.checkpoint(store, home)
     log.write_head(home, cp)
     return cp.as_json()
+
+
+def record_lookup(store: Store, home: Home, agreement_id: str, recipient: str,
+                  purpose: str, items: list[str], pupil_keys_sql: str,
+                  row_count: int, policy_version: str = "") -> int:  # fmt: skip
+    """Append an identified lookup (inside the caller's transaction, if any)."""
+    from pupilshare.ledger.record import record_lookup as _record
+
+    return _record(store, home, agreement_id, recipient, purpose, items,
+                   pupil_keys_sql, row_count, policy_version)  # fmt: skip
 
 
 def checkpoint(home: Home) -> dict[str, Any]:
@@ -57,3 +67,23 @@ def releases_by_agreement(home: Home) -> list[dict[str, Any]]:
     from pupilshare.ledger.check import releases as _releases
 
     return _releases(home)
+
+
+def ledger_status(store: Store, home: Home) -> dict[str, Any]:
+    """Entries by kind and the last published head (for ``status --json``)."""
+    from pupilshare.ledger import log
+
+    kinds = dict(store.rows("SELECT kind, count(*) FROM ledger_entries GROUP BY 1")) \
+        if store.exists("ledger_entries") else {}  # fmt: skip
+    head = log.read_head(home)
+    return {"entries": sum(kinds.values()), "by_kind": kinds,
+            "head": head.as_json() if head else None}  # fmt: skip
+
+
+def _register_status() -> None:
+    from pupilshare import status
+
+    status.SECTIONS["ledger"] = ledger_status
+
+
+_register_status()

@@ -64,3 +64,20 @@ def retract_last(store: Store, release_id: str) -> None:
     if last and last[0][1] == release_id:
         store.rows("DELETE FROM ledger_pupils WHERE entry_index = ?", [last[0][0]])
         store.rows("DELETE FROM ledger_entries WHERE entry_index = ?", [last[0][0]])
+
+
+def record_lookup(store: Store, home: Home, agreement_id: str, recipient: str,
+                  purpose: str, items: list[str], pupil_keys_sql: str,
+                  row_count: int, policy_version: str = "") -> int:  # fmt: skip
+    """An identified record lookup (one pupil's records shown to a recipient, e.g.
+    through the web service): one entry, the pupils as digests."""
+    from datetime import UTC, datetime
+
+    with store.transaction():
+        return log.append(store, home, {
+            "kind": "lookup", "release_id": None, "agreement_id": agreement_id,
+            "recipient": recipient, "purpose": purpose, "level": "identified",
+            "items": sorted(items), "row_count": int(row_count),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "policy_version": policy_version,
+        }, pupil_keys_sql)  # fmt: skip
