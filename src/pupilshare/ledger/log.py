@@ -87,7 +87,9 @@ def canonical(fields: dict[str, Any]) -> bytes:
 
 
 def ensure(store: Store) -> None:
-    if not (store.exists("ledger_entries") and store.exists("ledger_pupils")):
+    have = store.one("SELECT count(*) FROM duckdb_tables() WHERE table_name IN "
+                     "('ledger_entries', 'ledger_pupils')")  # fmt: skip
+    if have != 2:
         for ddl in DDL:
             store.rows(ddl)
 
@@ -132,7 +134,10 @@ def append(store: Store, home: Home, fields: dict[str, Any],
         raise ValueError(f"unknown ledger entry kind {fields.get('kind')!r}")
     ensure(store)
     with store.transaction():
-        index = size(store)
+        # one read of the leaves gives both the new index and the tree so far
+        hashes = [merkle.leaf_hash(bytes(r[0])) for r in store.rows(
+            "SELECT leaf FROM ledger_entries ORDER BY entry_index")]  # fmt: skip
+        index = len(hashes)
         fields = dict(fields)
         if pupil_keys_sql is not None:
             dsql = keys.digest_sql(keys.digest_key(home), "pupil_key")
@@ -146,7 +151,7 @@ def append(store: Store, home: Home, fields: dict[str, Any],
                 f"WHERE entry_index = {index}")  # fmt: skip
             fields["pupils"] = {"count": count, "sha256": sha}
         leaf = canonical(fields)
-        hashes = [*leaf_hashes(store), merkle.leaf_hash(leaf)]
+        hashes.append(merkle.leaf_hash(leaf))
         root = merkle.root(hashes)
         key = keys.signing_key(home)
         sig = key.sign(head_text(len(hashes), root))

@@ -65,8 +65,10 @@ def sar_request(home: Home, who: Any, requester: str, requester_name: str,
     from pupilshare.store import Store
 
     with Store.open(home) as store:
-        return sar.request(store, who, requester, requester_name, identity_check,
-                           recorded_by, child_consent)  # fmt: skip
+        rid = sar.request(store, who, requester, requester_name, identity_check,
+                          recorded_by, child_consent)  # fmt: skip
+        sar.prepare(store)
+        return rid
 
 
 def sar_answer(home: Home, request_id: str, out: Path, answered_by: str) -> Any:

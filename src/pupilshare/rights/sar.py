@@ -44,6 +44,20 @@ def ensure(store: Store) -> None:
     store.rows(DDL)
 
 
+INDEXES = (("pupil_links", "pupil_key"), ("pupils", "date_of_birth"),
+           ("pupil_identifiers", "value"))  # fmt: skip
+
+
+def prepare(store: Store) -> None:
+    """The lookup indexes a pack needs to stay fast at national scale (one pupil's
+    links among tens of millions; candidates by date of birth or identifier). Made
+    once, by the first request; match runs keep them up to date as they write."""
+    for table, column in INDEXES:
+        if store.exists(table):
+            store.rows(f"CREATE INDEX IF NOT EXISTS {table}_{column}_sar "
+                       f"ON {table} ({column})")  # fmt: skip
+
+
 def one_month_after(d: date) -> date:
     """The UK GDPR deadline: the same day next month (the month's last day when it
     has no such day)."""
@@ -135,8 +149,9 @@ def answer(store: Store, home: Home, request_id: str, out: Path,
                 "level": "identified", "row_count": len(records),
                 "created_at": now().isoformat(timespec="seconds"),
             }, f"SELECT {key}::BIGINT AS pupil_key")  # fmt: skip
-            store.rows("UPDATE sar_requests SET ledger_entry = ? WHERE request_id = ?",
-                       [entry, request_id])  # fmt: skip
+            store.rows("UPDATE sar_requests SET ledger_entry = ?, status = ?, "
+                       "answered_at = ?, answered_by = ? WHERE request_id = ?",
+                       [entry, outcome, now(), answered_by, request_id])
         leaves = [bytes(r[0]) for r in store.rows(
             "SELECT leaf FROM ledger_entries ORDER BY entry_index")]  # fmt: skip
         hashes = [merkle.leaf_hash(x) for x in leaves]
@@ -152,8 +167,10 @@ def answer(store: Store, home: Home, request_id: str, out: Path,
             "opt_outs": _opt_outs(store, key),
             "checkpoint": cp.as_json(),
         })  # fmt: skip
-    store.rows("UPDATE sar_requests SET status = ?, answered_at = ?, answered_by = ? "
-               "WHERE request_id = ?", [outcome, now(), answered_by, request_id])
+    if entry is None:
+        store.rows("UPDATE sar_requests SET status = ?, answered_at = ?, "
+                   "answered_by = ? WHERE request_id = ?",
+                   [outcome, now(), answered_by, request_id])  # fmt: skip
     json_path = out / f"{request_id}.json"
     json_path.write_text(json.dumps(pack, indent=2, default=str))
     html_path = out / f"{request_id}.html"
