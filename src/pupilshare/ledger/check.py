@@ -42,6 +42,10 @@ def verify_store(store: Store, home: Home) -> Report:
         if store.exists("releases") and store.one("SELECT count(*) FROM releases"):
             report.problems.append("the store records releases but the ledger is empty")
         return report
+    if not (home.keys_dir / keys.SIGNING_KEY).exists():
+        report.problems.append(f"the ledger's signing key {keys.SIGNING_KEY} is "
+                               "missing from HOME/keys: no entry can be checked")
+        return report
     public = keys.public_key_bytes(keys.signing_key(home))
     rows = store.rows("SELECT entry_index, leaf, tree_size, root_hash, signature, "
                       "kind, release_id, agreement_id, row_count FROM ledger_entries "

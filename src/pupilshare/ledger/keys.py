@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -30,7 +31,7 @@ DIGEST_KEY = "ledger-pupil-digest.key"
 SIGNING_KEY = "ledger-signing.key"
 
 
-def _secret_file(home: Home, name: str, make: callable) -> bytes:  # type: ignore[valid-type]
+def _secret_file(home: Home, name: str, make: Callable[[], bytes]) -> bytes:
     home.keys_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(home.keys_dir, 0o700)
     path = home.keys_dir / name
