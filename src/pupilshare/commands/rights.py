@@ -19,11 +19,12 @@ ULN = typer.Option(None, "--uln", help="The pupil's ULN, if known.")
 
 
 def _actor(ctx: typer.Context, permission: str, what: str):  # type: ignore[no-untyped-def]
+    """The permission table's check, then who is recorded as having acted."""
     from pupilshare.cli import context
-    from pupilshare.governance.access import authorise
 
     c = context(ctx)
-    return c, authorise(c.home, c.user, permission, what)
+    c.require(permission, what)
+    return c, c.user or "operator"
 
 
 def register(app: typer.Typer) -> None:
@@ -69,7 +70,7 @@ def register(app: typer.Typer) -> None:
         c, actor = _actor(ctx, "record_rights", "record opt-outs")
         who = rights.subject(forename, surname, dob, upn, uln)
         outcome = rights.opt_out(c.home, who, optout_type, action, requester,
-                                 requester_name, identity_check, actor.username)
+                                 requester_name, identity_check, actor)
         console.print(outcome.message, highlight=False)
 
     @optouts.command("add")
@@ -137,9 +138,9 @@ def register(app: typer.Typer) -> None:
         from pupilshare.cli import console
 
         c, actor = _actor(ctx, "exempt_opt_outs", "exempt an agreement from opt-outs")
-        rights.exempt(c.home, agreement_id, actor.username, legal_duty)
+        rights.exempt(c.home, agreement_id, actor, legal_duty)
         console.print(f"{agreement_id}: opt-outs overridden by {legal_duty} "
-                      f"(approved by {actor.username})", highlight=False)
+                      f"(approved by {actor})", highlight=False)
 
     @sar.command("request")
     def request(ctx: typer.Context, forename: str = FORENAME,
@@ -156,7 +157,7 @@ def register(app: typer.Typer) -> None:
         c, actor = _actor(ctx, "record_rights", "record subject access requests")
         who = rights.subject(forename, surname, dob, upn, uln)
         rid = rights.sar_request(c.home, who, requester, requester_name,
-                                 identity_check, actor.username, child_consent)
+                                 identity_check, actor, child_consent)
         console.print(f"recorded {rid}", highlight=False)
 
     @sar.command("answer")
@@ -169,7 +170,7 @@ def register(app: typer.Typer) -> None:
         from pupilshare.cli import console
 
         c, actor = _actor(ctx, "record_rights", "answer subject access requests")
-        pack = rights.sar_answer(c.home, request_id, out, actor.username)
+        pack = rights.sar_answer(c.home, request_id, out, actor)
         console.print(f"{pack.request_id}: {pack.outcome}; {pack.records} records, "
                       f"{pack.disclosures} disclosures; {pack.html_path}",
                       highlight=False)  # fmt: skip
