@@ -16,9 +16,9 @@ import pytest
 from pupilshare import ledger
 from pupilshare.config import Home
 from pupilshare.ledger import keys, log, merkle
+from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.store import Store
 
 PSEUDO = ReleasePlan(
@@ -167,7 +167,7 @@ def test_a_release_killed_inside_the_ledger_append_leaves_neither(
         "import sys; from pathlib import Path; from pupilshare.config import Home; "
         "from pupilshare.store import Store; "
         "from pupilshare.release.build import build_release; "
-        "from pupilshare.release.plan import plan_from_json; "
+        "from pupilshare.plan import plan_from_json; "
         "home = Home(Path(sys.argv[1])); store = Store.open(home); "
         "build_release(store, home, plan_from_json(Path(sys.argv[2]).read_text()), "
         "Path(sys.argv[3]))"

@@ -12,9 +12,9 @@ from pupilshare import ledger
 from pupilshare.config import Home
 from pupilshare.errors import Denied, InvalidInput
 from pupilshare.ledger import merkle
+from pupilshare.plan import ReleasePlan
 from pupilshare.release import population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan
 from pupilshare.rights import audit, optouts, sar
 from pupilshare.rights.identity import age_on, subject
 from pupilshare.store import Store

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import typer
 
-import pupilshare.ledger  # noqa: F401  (registers the status section)
-
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="The disclosure ledger: verify, signed checkpoint, "
@@ -20,7 +18,7 @@ def register(app: typer.Typer) -> None:
         """Recompute the tree; name the first edited, deleted, inserted or reordered
         entry; check the store's release records agree. Exit 1 on any problem."""
         from pupilshare import ledger
-        from pupilshare.cli import console, context
+        from pupilshare.cliapp import console, context
         from pupilshare.errors import PupilshareError
 
         c = context(ctx)
@@ -39,7 +37,7 @@ def register(app: typer.Typer) -> None:
         """Sign and print the ledger's head (tree size, root hash, Ed25519 signature,
         public key) for outsiders to keep."""
         from pupilshare import ledger
-        from pupilshare.cli import console, context
+        from pupilshare.cliapp import console, context
 
         c = context(ctx)
         c.require("ledger_checkpoint", "read the ledger's checkpoint")
@@ -57,7 +55,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One JSON line per entry (index, leaf as hex of the bytes hashed, fields)."""
         from pupilshare import ledger
-        from pupilshare.cli import console, context
+        from pupilshare.cliapp import console, context
 
         c = context(ctx)
         c.require("ledger_export", "export the ledger")
@@ -74,7 +72,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:  # fmt: skip
         """An inclusion proof of the entry (and a consistency proof from N)."""
         from pupilshare import ledger
-        from pupilshare.cli import console, context
+        from pupilshare.cliapp import console, context
 
         c = context(ctx)
         c.require("ledger_verify", "prove ledger entries")

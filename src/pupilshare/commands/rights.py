@@ -20,7 +20,7 @@ ULN = typer.Option(None, "--uln", help="The pupil's ULN, if known.")
 
 def _actor(ctx: typer.Context, permission: str, what: str):  # type: ignore[no-untyped-def]
     """The permission table's check, then who is recorded as having acted."""
-    from pupilshare.cli import context
+    from pupilshare.cliapp import context
 
     c = context(ctx)
     c.require(permission, what)
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         """Draw a reproducible stratified random sample of contact details, only of
         parents who agreed and did not opt out; recorded in the ledger."""
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
 
         c, _ = _actor(ctx, "release", "draw survey samples")
         names = tuple(s.strip() for s in strata.split(",") if s.strip())
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
                 surname: str, dob: str, upn: str | None, uln: str | None,
                 requester: str, requester_name: str, identity_check: str) -> None:
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "record_rights", "record opt-outs")
         who = rights.subject(forename, surname, dob, upn, uln)
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
     def list_(ctx: typer.Context) -> None:
         """Every opt-out event, oldest first, and how many wait for a match."""
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
 
         c, _ = _actor(ctx, "read_rights", "read opt-outs")
         events, waiting = rights.list_opt_outs(c.home)
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         """Prove from the ledger and the delivered files that no opted-out pupil is
         in a release made after their opt-out. Exit 1 when one is."""
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
         from pupilshare.errors import PupilshareError
 
         c, _ = _actor(ctx, "read_rights", "check opt-outs")
@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
                                               "duty that overrides opt-outs.")) -> None:
         """Exempt an agreement from opt-outs (a named Chief Statistician only)."""
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "exempt_opt_outs", "exempt an agreement from opt-outs")
         rights.exempt(c.home, agreement_id, actor, legal_duty)
@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
                     "pupil's consent was recorded."))) -> None:  # fmt: skip
         """Record a subject access request; the one-month deadline starts today."""
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "record_rights", "record subject access requests")
         who = rights.subject(forename, surname, dob, upn, uln)
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
                ) -> None:  # fmt: skip
         """Write the response pack (JSON and HTML) with ledger proofs."""
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "record_rights", "answer subject access requests")
         pack = rights.sar_answer(c.home, request_id, out, actor)
@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
                                               "deadline.")) -> None:  # fmt: skip
         """Requests with their status and deadline."""
         from pupilshare import rights
-        from pupilshare.cli import console
+        from pupilshare.cliapp import console
 
         c, _ = _actor(ctx, "read_rights", "list subject access requests")
         rows = rights.sar_list(c.home, overdue)

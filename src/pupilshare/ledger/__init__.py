@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from pupilshare.store import Store
 
 __all__ = [
-    "checkpoint", "export", "prove", "publish_head", "record_lookup",
-    "releases_by_agreement", "verify",
+    "checkpoint", "export", "ledger_status", "prove", "publish_head",
+    "record_lookup", "releases_by_agreement", "verify",
 ]  # fmt: skip
 
 
@@ -78,12 +78,3 @@ def ledger_status(store: Store, home: Home) -> dict[str, Any]:
     head = log.read_head(home)
     return {"entries": sum(kinds.values()), "by_kind": kinds,
             "head": head.as_json() if head else None}  # fmt: skip
-
-
-def _register_status() -> None:
-    from pupilshare import status
-
-    status.SECTIONS["ledger"] = ledger_status
-
-
-_register_status()

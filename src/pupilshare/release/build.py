@@ -18,6 +18,7 @@ import pyarrow as pa
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
 from pupilshare.ledger import publish_head
+from pupilshare.plan import Population, ReleasePlan
 from pupilshare.release import (
     aggregate,
     anonymise,
@@ -30,9 +31,8 @@ from pupilshare.release import (
     trends,
 )
 from pupilshare.release import population as pop
+from pupilshare.release.facts import ledger_facts
 from pupilshare.release.package import Manifest
-from pupilshare.release.plan import Population, ReleasePlan
-from pupilshare.rights.optouts import ledger_facts
 from pupilshare.store import Store
 
 FORMATS = ("parquet", "csv")

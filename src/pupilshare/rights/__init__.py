@@ -91,16 +91,10 @@ def survey_sample(home: Home, user: str | None, agreement_id: str, size: int,
                   strata: tuple[str, ...], seed: int, out: Path) -> Any:  # fmt: skip
     """Draw a survey sample under an agreement: its plan and a decision to disclose
     from governance (fail closed), then the draw, recorded in the ledger."""
-    from pupilshare import governance
-    from pupilshare.errors import Denied
+    from pupilshare.release.runner import approval
     from pupilshare.rights import survey
     from pupilshare.store import Store
 
-    plan = governance.plan_for(home, agreement_id)
-    answer = governance.may_disclose(home, user, agreement_id, list(plan.items),
-                                     plan.purpose, action="release")  # fmt: skip
-    if not answer.allowed:
-        raise Denied(f"governance does not allow a sample under {agreement_id}",
-                     list(getattr(answer, "explanations", ()) or answer.rules))
+    plan = approval(home, agreement_id, user).plan  # fails closed, like a release
     with Store.open(home) as store:
         return survey.draw(store, home, plan, size, strata, seed, out)
