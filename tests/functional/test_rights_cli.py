@@ -13,7 +13,8 @@ from tests.integration.test_ledger import AGG, PSEUDO
 from pupilshare.cli import main
 from pupilshare.config import Home
 from pupilshare.governance import db, seeds
-from pupilshare.release import population, sample
+from pupilshare.release import population
+from pupilshare.synth import linked_world as sample
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
 

@@ -17,7 +17,8 @@ from pupilshare import ledger
 from pupilshare.config import Home
 from pupilshare.ledger import keys, log, merkle
 from pupilshare.plan import ReleasePlan, TableSpec
-from pupilshare.release import population, sample
+from pupilshare.release import population
+from pupilshare.synth import linked_world as sample
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
 

@@ -13,7 +13,8 @@ from pupilshare.config import Home
 from pupilshare.errors import Denied, InvalidInput
 from pupilshare.ledger import merkle
 from pupilshare.plan import ReleasePlan
-from pupilshare.release import population, sample
+from pupilshare.release import population
+from pupilshare.synth import linked_world as sample
 from pupilshare.release.build import build_release
 from pupilshare.rights import audit, optouts, sar
 from pupilshare.rights.identity import age_on, subject

@@ -12,7 +12,7 @@ from pupilshare import catalogue
 from pupilshare.collect import collect_files
 from pupilshare.config import Home
 from pupilshare.match import run_match
-from pupilshare.match.sample import add_records
+from pupilshare.synth.labelled_records import add_records
 from pupilshare.store import Store
 
 UPN = "A201361424123"

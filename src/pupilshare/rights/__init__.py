@@ -11,7 +11,8 @@ from pupilshare.config import Home
 
 __all__ = [
     "check_opt_outs", "exempt", "list_opt_outs", "opt_out", "sar_answer",
-    "sar_list", "sar_request", "subject", "survey_sample",
+    "ledger_step", "optouts_step", "sar_list", "sar_request", "sar_step", "subject",
+    "survey_sample",
 ]  # fmt: skip
 
 
@@ -98,3 +99,24 @@ def survey_sample(home: Home, user: str | None, agreement_id: str, size: int,
     plan = approval(home, agreement_id, user).plan  # fails closed, like a release
     with Store.open(home) as store:
         return survey.draw(store, home, plan, size, strata, seed, out)
+
+
+def optouts_step(run: Any) -> str:
+    """Demo: a few opt-outs registered before the releases."""
+    from pupilshare.rights import demo
+
+    return demo.optouts_step(run)
+
+
+def sar_step(run: Any) -> str:
+    """Demo: one subject access request answered with its proofs."""
+    from pupilshare.rights import demo
+
+    return demo.sar_step(run)
+
+
+def ledger_step(run: Any) -> str:
+    """Demo: the ledger verified, opt-outs proved, the signed checkpoint printed."""
+    from pupilshare.rights import demo
+
+    return demo.ledger_step(run)
