@@ -14,9 +14,9 @@ from pupilshare.cli import main
 from pupilshare.config import Home
 from pupilshare.governance import db, seeds
 from pupilshare.release import population
-from pupilshare.synth import linked_world as sample
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world as sample
 
 PUPIL = ["--forename", "F3", "--surname", "S3"]
 ASK = ["--requester", "parent", "--requester-name", "A Parent",

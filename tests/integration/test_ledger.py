@@ -18,9 +18,9 @@ from pupilshare.config import Home
 from pupilshare.ledger import keys, log, merkle
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population
-from pupilshare.synth import linked_world as sample
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world as sample
 
 PSEUDO = ReleasePlan(
     "AGR-1", "University", "SI 2009/1563", "research", "pseudonymised",

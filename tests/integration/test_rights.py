@@ -14,11 +14,11 @@ from pupilshare.errors import Denied, InvalidInput
 from pupilshare.ledger import merkle
 from pupilshare.plan import ReleasePlan
 from pupilshare.release import population
-from pupilshare.synth import linked_world as sample
 from pupilshare.release.build import build_release
 from pupilshare.rights import audit, optouts, sar
 from pupilshare.rights.identity import age_on, subject
 from pupilshare.store import Store
+from pupilshare.synth import linked_world as sample
 
 PLAN = ReleasePlan(
     "AGR-LR", "Learning Records", "SI 2009/1563", "learning records", "pseudonymised",

@@ -12,8 +12,8 @@ from pupilshare import catalogue
 from pupilshare.collect import collect_files
 from pupilshare.config import Home
 from pupilshare.match import run_match
-from pupilshare.synth.labelled_records import add_records
 from pupilshare.store import Store
+from pupilshare.synth.labelled_records import add_records
 
 UPN = "A201361424123"
 
