@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from pupilshare import budget, csvsafe
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
+from pupilshare.ledger import publish_head
 from pupilshare.plan import Population, ReleasePlan
 from pupilshare.release import (
     aggregate,
@@ -33,6 +34,7 @@ from pupilshare.release import (
     trends,
 )
 from pupilshare.release import population as pop
+from pupilshare.release.facts import ledger_facts
 from pupilshare.release.package import Manifest
 from pupilshare.store import Store
 
@@ -74,7 +76,10 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
         if reasons:
             raise Blocked(f"release of {plan.agreement_id} blocked by the output "
                           "check; nothing was delivered", reasons)  # fmt: skip
-        package.deliver(store, staging, Path(out_dir), manifest, manifest_sha, pupils)
+        facts = ledger_facts(store, home, plan)
+        package.deliver(store, staging, Path(out_dir), manifest, manifest_sha, pupils,
+                        home, facts)  # fmt: skip
+        publish_head(store, home)
         return manifest
     finally:  # nothing is left of a release that was not delivered
         delivery.recover(store, home, only=release_id)

@@ -19,6 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from pupilshare import csvsafe
+from pupilshare.config import Home
+from pupilshare.ledger.record import record_release
 from pupilshare.release import delivery
 from pupilshare.release.derive import lit
 from pupilshare.store import Store
@@ -171,10 +173,11 @@ def ensure_record_tables(store: Store) -> None:
 
 
 def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
-            manifest_sha: str, pupils: pa.Table) -> Path:  # fmt: skip
-    """Record the release and move its staging folder (beside the target) into
-    place in one transaction: recorded only when complete and in place
-    (``delivery``)."""
+            manifest_sha: str, pupils: pa.Table, home: Home,
+            ledger_facts: dict | None = None) -> Path:  # fmt: skip
+    """Record the release, append its ledger entry and move its staging folder
+    (beside the target) into place, all in one transaction: recorded only when
+    complete and in place (``delivery``); a failed move rolls back the ledger too."""
     out_dir = Path(out_dir).resolve()
     ensure_record_tables(store)
     rid = manifest.release_id
@@ -196,6 +199,8 @@ def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
             f"INSERT INTO release_pupils SELECT DISTINCT {lit(rid)}, pupil_key "
             "FROM _release_pupils"
         )
+        record_release(store, home, manifest, manifest_sha, "_release_pupils",
+                       ledger_facts)  # fmt: skip
         store.unregister("_release_pupils")
         delivery.record_sources(store, rid, manifest.items)
         delivery.move_into_place(store, rid, staging, out_dir)
