@@ -88,8 +88,8 @@ def test_link_says_what_it_used_explains_a_pair_and_refuses_bad_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = ["id,forename,surname,dob,sex,postcode,school"]
-    rows += [f"{i},Ann{chr(65 + i % 26)},Lee{i},2010-01-{1 + i % 28:02d},,LS1 {i % 9}AA,x"
-             for i in range(60)]  # fmt: skip
+    rows += [f"{i},Ann{chr(65 + i % 26)},Lee{i},2010-01-{1 + i % 28:02d},,"
+             f"LS1 {i % 9}AA,x" for i in range(60)]  # fmt: skip
     (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "b.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "p.csv"

@@ -35,6 +35,14 @@ MIN_FILLED = 0.5
 MAX_ERRORS = 20
 
 
+LINK_INTRO = (
+    "Splink's charts of the Fellegi-Sunter model link fitted to these two files: "
+    "the partial match weight of each comparison level (log2 of m/u) and the m and "
+    "u probabilities behind them. Drawn without network access; each chart's "
+    "Vega-Lite spec follows it as JSON."
+)
+
+
 @dataclass
 class LinkResult:
     pairs: int
@@ -295,7 +303,7 @@ def link_files(
         if charts is not None:
             from pupilshare.match.charts import write_charts
 
-            written = write_charts(model, charts)
+            written = write_charts(model, charts, LINK_INTRO)
     finally:
         model.close()
     _write_pairs(pairs, out)
