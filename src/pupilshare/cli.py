@@ -1,79 +1,32 @@
 """The ``pupilshare`` command: one thin command per step of the flow.
 
-Each command parses its arguments, calls the function for its step and prints with
-``rich``; the commands themselves live in ``pupilshare.commands``, one module per area,
-each registering onto this app. Errors meant for users become a message and an exit
-code; anything else is a bug and keeps its traceback.
+The commands live in ``pupilshare.commands``, one module per area, each attaching
+itself to the shared ``cliapp.app``; this module attaches them and runs the app.
+Errors meant for users become a message and an exit code; anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass
 
 import typer
-from rich.console import Console
 
-from pupilshare.config import Home
+from pupilshare import commands
+from pupilshare.cliapp import app, err_console
 from pupilshare.errors import PupilshareError
-
-app = typer.Typer(
-    name="pupilshare",
-    help="Collect, match, share and release pupil records under approved agreements.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-console = Console(stderr=False)
-err_console = Console(stderr=True)
-
-
-@dataclass
-class Ctx:
-    """What every command needs: the data home and who is asking."""
-
-    home: Home
-    user: str | None
-
-    def require(self, permission: str, what: str = "") -> None:
-        """Deny by default: raise ``Denied`` unless the asker holds ``permission``."""
-        from pupilshare.governance.access import authorise
-
-        authorise(self.home, self.user, permission, what)
-
-
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    home: str = typer.Option(None, "--home", help="Data home (default $PUPILSHARE_HOME "
-                             "or ./pupilshare-data)."),
-    user: str = typer.Option(None, "--user", help="Act as this named user (default "
-                             "$PUPILSHARE_USER, else the local data-operations "
-                             "operator)."),
-) -> None:  # fmt: skip
-    ctx.obj = Ctx(Home.resolve(home), user or os.environ.get("PUPILSHARE_USER"))
-
-
-def context(ctx: typer.Context) -> Ctx:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Ctx)
-    return obj
-
 
 _registered = False
 
 
-def register_commands() -> None:
-    """Attach every area's commands to the app (once)."""
+def register_commands() -> typer.Typer:
+    """Attach every area's commands to the app (once); the app."""
     global _registered
-    if _registered:
-        return
-    from pupilshare import commands
-
-    for module in commands.MODULES:
-        module.register(app)
-    _registered = True
+    if not _registered:
+        for module in commands.MODULES:
+            module.register(app)
+        _registered = True
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:

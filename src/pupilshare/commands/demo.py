@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from pupilshare.cliapp import console, context
+from pupilshare.demo import DemoRun, run_demo
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -13,9 +16,6 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, "--seed", help="Random seed of the nation."),
     ) -> None:  # fmt: skip
         """Run a synthetic nation through collect, match, share, release, register."""
-        from pupilshare.cli import console, context
-        from pupilshare.demo import DemoRun, run_demo
-
         c = context(ctx)
         c.require("run_demo", "run the demo")
         console.print(

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_users": frozenset({"data_operations"}),
     "grant_privileged": frozenset({"chief_statistician"}),
     "manage_gateways": frozenset({"data_operations", "chief_statistician"}),
+    "confirm_gateway": frozenset({"chief_statistician"}),
     "publish_register": frozenset({"data_operations", "chief_statistician"}),
     "release": frozenset({"data_operations"}),
     # the pupil-data steps: only data operations touch the store's records

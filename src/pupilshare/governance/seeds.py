@@ -42,7 +42,8 @@ def for_nation(seeds: dict[str, Any], la_codes: list[str]) -> dict[str, Any]:
 
 
 def load_parties(session: Session, seeds: dict[str, Any]) -> None:
-    """Organisations, users and gateways (as the local operator; idempotent)."""
+    """Organisations, users and gateways (as the local operator; idempotent), each
+    gateway confirmed by the demo Chief Statistician."""
     op = actor(session, None)
     for o in seeds["organisations"]:
         if session.get(Organisation, o["id"]) is None:
@@ -55,6 +56,10 @@ def load_parties(session: Session, seeds: dict[str, Any]) -> None:
     for g in seeds["gateways"]:
         if session.get(Gateway, g["id"]) is None:
             orgs.add_gateway(session, op, g)
+    chief = actor(session, CHIEF)
+    for g in seeds["gateways"]:
+        if session.get(Gateway, g["id"]).confirmed_by is None:
+            orgs.confirm_gateway(session, chief, g["id"])
     session.flush()
 
 
