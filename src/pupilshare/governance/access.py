@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from pupilshare.config import Home
 from pupilshare.errors import Denied
+from pupilshare.governance import db
 from pupilshare.governance.models import User
 
 OPERATOR = "operator"  # reserved: never the name of a user in the records
@@ -85,8 +86,6 @@ def authorise(
     if not username:
         who = LOCAL_OPERATOR
     else:
-        from pupilshare.governance import db
-
         with db.factory(home.db_url)() as session:
             who = actor(session, username)
     who.require(permission, what)

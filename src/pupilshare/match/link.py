@@ -287,6 +287,7 @@ def link_files(
         lt, rt = _table(con, "left", extra), _table(con, "right", extra)
     finally:
         con.close()
+    # imported here to save start-up time: Splink loads only when files are linked
     from pupilshare.match.linkmodel import LinkModel
 
     model = LinkModel(lt, rt, extra)
