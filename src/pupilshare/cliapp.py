@@ -51,7 +51,8 @@ def _root(
                              "$PUPILSHARE_USER, else the local data-operations "
                              "operator)."),
 ) -> None:  # fmt: skip
-    ctx.obj = Ctx(Home.resolve(home), user or os.environ.get("PUPILSHARE_USER"))
+    ctx.obj = Ctx(Home.resolve(home).check(),  # a file named as the home is refused
+                  user or os.environ.get("PUPILSHARE_USER"))  # fmt: skip
 
 
 def context(ctx: typer.Context) -> Ctx:

@@ -9,10 +9,12 @@ from pupilshare.commands import (
     collect,
     demo,
     governance,
+    ledger,
     match,
     release,
+    rights,
     status,
     synth,
 )
 
-MODULES = [status, synth, collect, match, governance, release, demo]
+MODULES = [status, synth, collect, match, governance, release, ledger, rights, demo]

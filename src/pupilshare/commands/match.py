@@ -193,6 +193,8 @@ def register(app: typer.Typer) -> None:
                                                 metavar="ID_LEFT ID_RIGHT",
                                                 help="Show the comparison levels and "
                                                 "weights behind one pair's score."),
+        force: bool = typer.Option(False, "--force",
+                                   help="Replace --out if it exists."),
     ) -> None:  # fmt: skip
         """Link two files of people; write left_id, right_id, match_probability.
 
@@ -203,7 +205,10 @@ def register(app: typer.Typer) -> None:
         file is ignored. A file with a required column missing, text that is not
         UTF-8, or a missing or repeated id is refused and nothing is written.
         """
+        from pupilshare.outputs import file_target
+
         context(ctx).require("link", "link files of people")
+        file_target(out, force)
         pair = explain if explain and explain[0] else None
         r = matching.link_files(left, right, out, threshold, charts=charts,
                                 explain=pair)  # fmt: skip

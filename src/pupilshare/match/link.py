@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from pupilshare import csvsafe
 from pupilshare.errors import InvalidInput
 from pupilshare.match.records import _name_sql
 
@@ -319,16 +320,19 @@ def _write_pairs(pairs: pa.Table, out: Path) -> None:
     con = duckdb.connect()
     try:
         con.register("pairs", pairs)
-        # link_only pairs come with either file on the left
-        con.execute(
-            f"COPY (SELECT CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_l, 2)"
-            f" ELSE substr(unique_id_r, 2) END AS left_id, "
-            f"CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_r, 2) "
-            f"ELSE substr(unique_id_l, 2) END AS right_id, "
-            f"round(match_probability, 6) AS match_probability FROM pairs "
-            f"ORDER BY left_id, right_id) TO '{_sql_path(Path(tmp))}' "
-            f"(HEADER, DELIMITER ',')"
-        )
+        # link_only pairs come with either file on the left; ids come from the
+        # input files: written formula-safe (``csvsafe``)
+        con.execute(csvsafe.copy_sql(
+            [("left_id", "VARCHAR"), ("right_id", "VARCHAR"),
+             ("match_probability", "DOUBLE")],
+            "SELECT CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_l, 2) "
+            "ELSE substr(unique_id_r, 2) END AS left_id, "
+            "CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_r, 2) "
+            "ELSE substr(unique_id_l, 2) END AS right_id, "
+            "round(match_probability, 6) AS match_probability FROM pairs "
+            "ORDER BY left_id, right_id",
+            Path(tmp),
+        ))  # fmt: skip
         os.replace(tmp, out)
     finally:
         con.close()
