@@ -270,7 +270,9 @@ def secondary(cube: Cube, rules: Sdc | None = None) -> None:
     cube.cubes = hypercube.Cubes(np.concatenate([cube.cubes.corners, cubes.corners]),
                                  np.concatenate([cube.cubes.signs, cubes.signs]))
     if len(failed):
-        cube.status[cube.status == PUBLISHED] = SECONDARY
+        # Withheld whole, except cells an earlier release already published: hiding
+        # those protects nothing, and the output check refuses a table that does.
+        cube.status[(cube.status == PUBLISHED) & ~cube.public] = SECONDARY
         cube.withheld = True
 
 
