@@ -54,3 +54,10 @@ class Blocked(PupilshareError):
 
     exit_code = 6
     status = 422
+
+
+class Busy(PupilshareError):
+    """The store is held by another process's write for longer than we may wait."""
+
+    exit_code = 7
+    status = 503

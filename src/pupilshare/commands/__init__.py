@@ -11,8 +11,9 @@ from pupilshare.commands import (
     governance,
     match,
     release,
+    serve,
     status,
     synth,
 )
 
-MODULES = [status, synth, collect, match, governance, release, demo]
+MODULES = [status, synth, collect, match, governance, release, demo, serve]

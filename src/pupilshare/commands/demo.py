@@ -11,8 +11,13 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         pupils: int = typer.Option(20_000, "--pupils", help="Pupils in the nation."),
         seed: int = typer.Option(7, "--seed", help="Random seed of the nation."),
+        no_serve: bool = typer.Option(False, "--no-serve", help="Stop after the "
+                                      "last step instead of serving the pages."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
+        port: int = typer.Option(8000, "--port", help="Port to serve on."),
     ) -> None:  # fmt: skip
-        """Run a synthetic nation through collect, match, share, release, register."""
+        """Run a synthetic nation through collect, match, share, release, register,
+        then serve the pages (the address and the demo users are printed)."""
         from pupilshare.cli import console, context
         from pupilshare.demo import DemoRun, run_demo
 
@@ -21,4 +26,14 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"pupilshare demo: {pupils:,} pupils, seed {seed}, home {c.home.root}"
         )
-        run_demo(DemoRun(c.home, pupils, seed, console))
+        run = DemoRun(c.home, pupils, seed, console)
+        run_demo(run)
+        if no_serve:
+            return
+        from pupilshare.web import serve
+
+        console.print(f"\nserving the pages at [bold]http://{host}:{port}/[/] "
+                      "(Ctrl+C stops it)")  # fmt: skip
+        for line in run.facts.get("sign_ins", []):
+            console.print(f"  {line}", highlight=False, markup=False)
+        serve(c.home, host, port)

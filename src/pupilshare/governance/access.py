@@ -45,6 +45,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "link": frozenset({"data_operations"}),
     "run_demo": frozenset({"data_operations"}),
     "read_status": frozenset({"data_operations", "panel_member", "chief_statistician"}),
+    # the web service: a recipient's own releases; an officer's own authority's pupils
+    "download_own": frozenset({"recipient", "la_officer"}),
+    "la_pupils": frozenset({"la_officer"}),
 }
 
 

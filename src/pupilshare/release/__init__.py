@@ -13,13 +13,23 @@ if TYPE_CHECKING:
     from pupilshare.config import Home
     from pupilshare.store import Store
 
-__all__ = ["build_release", "demo_step", "release_status"]
+__all__ = [
+    "build_release", "demo_step", "published", "release_status",
+]  # fmt: skip
 
 
 def build_release(*args: Any, **kwargs: Any) -> Any:
     from pupilshare.release.build import build_release as _build
 
     return _build(*args, **kwargs)
+
+
+def published() -> Any:
+    """Delivered releases as recipients and the public see them (records, files,
+    manifests, published statistics): ``pupilshare.release.public``."""
+    from pupilshare.release import public
+
+    return public
 
 
 def demo_step(run: Any) -> str:

@@ -1,0 +1,62 @@
+"""Pages: Jinja2 templates in the GOV.UK Design System's patterns.
+
+Templates extend ``govuk_frontend_jinja``'s page template and call its component
+macros; the compiled GOV.UK Frontend CSS, JS, fonts and images are fetched from the
+npm registry by ``dev.py`` into ``web/assets/`` and served at ``/assets``. Every page
+works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    select_autoescape,
+)
+
+HERE = Path(__file__).parent
+ASSETS = HERE / "assets"
+SERVICE = "Pupil data sharing"
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([
+            FileSystemLoader(HERE / "templates"),
+            PrefixLoader({"govuk_frontend_jinja":
+                          PackageLoader("govuk_frontend_jinja")}),
+        ]),  # fmt: skip
+        autoescape=select_autoescape(("html",), default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["serviceName"] = SERVICE
+    env.filters["days"] = lambda v: "not yet known" if v is None else f"{v:g} days"
+    return env
+
+
+def page(request: Request, template: str, status: int = 200,
+         **context: Any) -> HTMLResponse:  # fmt: skip
+    """Render a page with what every page needs: who is signed in, the CSRF token
+    for its forms, the navigation for their roles, and a CSP nonce."""
+    from pupilshare.web.context import csrf_token, navigation
+
+    nonce = secrets.token_urlsafe(16)
+    request.state.csp_nonce = nonce
+    env: Environment = request.app.state.web.templates
+    actor = getattr(request.state, "actor", None)
+    html = env.get_template(template).render(
+        request=request, actor=actor, csrf=csrf_token(request),
+        nav=navigation(request, actor), cspNonce=nonce, assetPath="/assets",
+        assets_ready=(ASSETS / "govuk-frontend.min.css").exists(), **context,
+    )  # fmt: skip
+    return HTMLResponse(html, status_code=status)
