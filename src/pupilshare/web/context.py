@@ -49,7 +49,7 @@ class WebState:
     templates: Environment
     secure_cookies: bool = True
     sessions: Sessions = field(default_factory=Sessions)
-    by_address: RateLimit = field(default_factory=lambda: RateLimit(20, 60))
+    by_address: RateLimit = field(default_factory=lambda: RateLimit(30, 60))
     by_username: RateLimit = field(default_factory=lambda: RateLimit(10, 300))
 
 
@@ -83,7 +83,9 @@ def actor_of(request: Request) -> Actor | None:
     auth = request.headers.get("authorization", "")
     request.state.via_token = auth.lower().startswith("bearer ")
     if request.state.via_token:
-        who = signin.token_actor(state(request).home, auth[7:].strip())
+        host = request.client.host if request.client else "unknown"
+        who = signin.token_actor(state(request).home, auth[7:].strip(),
+                                 f"web:{host}")  # fmt: skip
     else:
         s = web_session(request)
         if s is not None and s.username:

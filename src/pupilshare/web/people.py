@@ -58,7 +58,8 @@ def sign_in(request: Request, username: str = Form(""), password: str = Form("")
             token, _ = web.sessions.start(who.username, getattr(who, "via", ""))
             request.state.set_cookie = token
             return RedirectResponse(_safe_next(next), status_code=303)
-    return page(request, "sign_in.html", status=401, next=_safe_next(next),
+    status = 401 if username and password else 400
+    return page(request, "sign_in.html", status=status, next=_safe_next(next),
                 errors=errors, username=username)  # fmt: skip
 
 

@@ -1,12 +1,12 @@
 """The web service's one door to ``pupilshare.identity``: sign-in with a password
-(and a second factor for privileged roles), API tokens, and the signed-in principal
-of each request. Identity records every attempt, failure and lock-out; the service
-adds only its own rate limit in front."""
+(and a TOTP code for the roles that need a second factor) and API tokens. Identity
+checks, rate-limits and records every attempt, failure and lock-out; the service
+adds only its own per-address limit in front (``WebState.by_address``)."""
 
 from __future__ import annotations
 
 from pupilshare.config import Home
-from pupilshare.governance import Actor
+from pupilshare.governance import Actor, session_scope
 
 
 def sign_in(home: Home, username: str, password: str, code: str | None,
@@ -14,11 +14,14 @@ def sign_in(home: Home, username: str, password: str, code: str | None,
     """The signed-in principal, or ``SignInFailed`` (recorded by identity)."""
     from pupilshare import identity
 
-    return identity.sign_in(home, username, password, code or None, source=source)
+    with session_scope(home) as session:
+        return identity.authenticate(session, username, password, code or None,
+                                     source=source)  # fmt: skip
 
 
-def token_actor(home: Home, token: str) -> Actor:
+def token_actor(home: Home, token: str, source: str = "web") -> Actor:
     """The principal an API token acts as (``SignInFailed`` when it is not live)."""
     from pupilshare import identity
 
-    return identity.token_principal(home, token)
+    with session_scope(home) as session:
+        return identity.verify_token(session, token, source=source)
