@@ -63,3 +63,16 @@ def db_url(request: pytest.FixtureRequest, home: Home,
     for url in _pg_schema_url():
         monkeypatch.setenv("PUPILSHARE_DB_URL", url)
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2's cheapest parameters in tests: a real hash costs 0.2 s, and the seeds
+    alone hash twenty passwords. ``tests/unit/test_identity.py`` checks the real
+    parameters."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from pupilshare.identity import passwords
+
+    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(CHEAPEST))

@@ -13,6 +13,7 @@ from pupilshare.commands import (
     release,
     status,
     synth,
+    users,
 )
 
-MODULES = [status, synth, collect, match, governance, release, demo]
+MODULES = [status, synth, collect, match, governance, users, release, demo]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
@@ -21,4 +25,20 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"pupilshare demo: {pupils:,} pupils, seed {seed}, home {c.home.root}"
         )
-        run_demo(DemoRun(c.home, pupils, seed, console))
+        run = DemoRun(c.home, pupils, seed, console)
+        run_demo(run)
+        show_users(console, run.facts.get("users", {}))
+
+
+def show_users(console: Console, issued: dict[str, Any]) -> None:
+    """The demo users' generated credentials, so a person can act as each of them
+    (``--user NAME``, or signing in to the web service)."""
+    if not issued:
+        return
+    table = Table(title="demo users (generated for this home; codes from any "
+                  "authenticator app given the TOTP secret)")  # fmt: skip
+    for col in ("user", "password", "TOTP secret"):
+        table.add_column(col, no_wrap=True)
+    for name, i in issued.items():
+        table.add_row(name, i.password or "", i.totp_secret or "")
+    console.print(table)
