@@ -65,6 +65,19 @@ def db_url(request: pytest.FixtureRequest, home: Home,
         yield url
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2's cheapest parameters in tests: a real hash costs 0.2 s, and the seeds
+    alone hash twenty passwords. ``tests/unit/test_identity.py`` checks the real
+    parameters."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from pupilshare.identity import passwords
+
+    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(CHEAPEST))
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """One small whole-nation demo per test session (read it, never write it: copy

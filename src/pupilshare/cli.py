@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from pupilshare.config import Home
 from pupilshare.errors import PupilshareError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from pupilshare.governance.access import Principal
 
 app = typer.Typer(
     name="pupilshare",
@@ -31,16 +37,36 @@ err_console = Console(stderr=True)
 
 @dataclass
 class Ctx:
-    """What every command needs: the data home and who is asking."""
+    """What every command needs: the data home and who is asking (``--user`` or
+    ``--token``; proved once per command by ``pupilshare.identity``)."""
 
     home: Home
     user: str | None
+    token: str | None = None
+    _principal: Principal | None = field(default=None, repr=False)
 
-    def require(self, permission: str, what: str = "") -> None:
+    def principal(self, session: Session | None = None) -> Principal:
+        """Who is asking, signed in (or the local operator); ``SignInFailed`` when
+        the credentials are missing or wrong."""
+        if self._principal is None:
+            from pupilshare.governance.access import LOCAL_OPERATOR
+            from pupilshare.governance.db import session_scope
+            from pupilshare.identity.terminal import resolve
+
+            if not (self.user or self.token):
+                self._principal = LOCAL_OPERATOR
+            elif session is not None:
+                self._principal = resolve(session, self.user, self.token)
+            else:
+                with session_scope(self.home) as s:
+                    self._principal = resolve(s, self.user, self.token)
+        return self._principal
+
+    def require(self, permission: str, what: str = "") -> Principal:
         """Deny by default: raise ``Denied`` unless the asker holds ``permission``."""
-        from pupilshare.governance.access import authorise
-
-        authorise(self.home, self.user, permission, what)
+        who = self.principal()
+        who.require(permission, what)
+        return who
 
 
 @app.callback()
@@ -50,9 +76,14 @@ def _root(
                              "or ./pupilshare-data)."),
     user: str = typer.Option(None, "--user", help="Act as this named user (default "
                              "$PUPILSHARE_USER, else the local data-operations "
-                             "operator)."),
+                             "operator): asks for their password, and an "
+                             "authentication code when their roles need one (on a "
+                             "terminal, else a line each on standard input)."),
+    token: str = typer.Option(None, "--token", help="Act as the user of this API "
+                              "token (default $PUPILSHARE_TOKEN; see `users token`)."),
 ) -> None:  # fmt: skip
-    ctx.obj = Ctx(Home.resolve(home), user or os.environ.get("PUPILSHARE_USER"))
+    ctx.obj = Ctx(Home.resolve(home), user or os.environ.get("PUPILSHARE_USER"),
+                  token or os.environ.get("PUPILSHARE_TOKEN"))
 
 
 def context(ctx: typer.Context) -> Ctx:

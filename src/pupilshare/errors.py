@@ -37,6 +37,13 @@ class Denied(PupilshareError):
     status = 403
 
 
+class SignInFailed(Denied):
+    """Who is asking could not be proved: wrong or missing credentials, a locked
+    account, too many attempts, a revoked or expired token."""
+
+    status = 401
+
+
 class NotFound(PupilshareError):
     exit_code = 4
     status = 404

@@ -14,6 +14,7 @@ from pupilshare.commands import (
     serve,
     status,
     synth,
+    users,
 )
 
-MODULES = [status, synth, collect, match, governance, release, demo, serve]
+MODULES = [status, synth, collect, match, governance, users, release, demo, serve]

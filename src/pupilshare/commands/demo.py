@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
@@ -28,12 +32,25 @@ def register(app: typer.Typer) -> None:
         )
         run = DemoRun(c.home, pupils, seed, console)
         run_demo(run)
+        show_users(console, run.facts.get("users", {}))
         if no_serve:
             return
         from pupilshare.web import serve
 
         console.print(f"\nserving the pages at [bold]http://{host}:{port}/[/] "
-                      "(Ctrl+C stops it)")  # fmt: skip
-        for line in run.facts.get("sign_ins", []):
-            console.print(f"  {line}", highlight=False, markup=False)
+                      "(Ctrl+C stops it; sign in as any demo user above)")  # fmt: skip
         serve(c.home, host, port)
+
+
+def show_users(console: Console, issued: dict[str, Any]) -> None:
+    """The demo users' generated credentials, so a person can act as each of them
+    (``--user NAME``, or signing in to the web service)."""
+    if not issued:
+        return
+    table = Table(title="demo users (generated for this home; codes from any "
+                  "authenticator app given the TOTP secret)")  # fmt: skip
+    for col in ("user", "password", "TOTP secret"):
+        table.add_column(col, no_wrap=True)
+    for name, i in issued.items():
+        table.add_row(name, i.password or "", i.totp_secret or "")
+    console.print(table)

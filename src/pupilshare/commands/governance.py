@@ -1,8 +1,9 @@
-"""``pupilshare agreements|orgs|gateways|users|register``: sharing governance.
+"""``pupilshare agreements|orgs|gateways|register``: sharing governance.
 
-Each command opens the governance records, finds who is asking (``--user``, else the
-local data-operations operator) and calls one function of ``pupilshare.governance``;
-that function checks the asker's roles (denied by default).
+Each command opens the governance records, finds who is asking (``--user`` or
+``--token``, proved by ``pupilshare.identity``; else the local data-operations
+operator) and calls one function of ``pupilshare.governance``; that function checks
+the asker's roles (denied by default). ``users`` is in ``commands/users.py``.
 """
 
 from __future__ import annotations
@@ -25,19 +26,17 @@ agreements_app = typer.Typer(help="Data sharing agreements and their workflow.",
 orgs_app = typer.Typer(help="Recipient organisations (due diligence).",
                        no_args_is_help=True)  # fmt: skip
 gateways_app = typer.Typer(help="Legal gateways.", no_args_is_help=True)
-users_app = typer.Typer(help="Named users and their roles.", no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 @contextmanager
 def _records(ctx: typer.Context) -> Iterator[tuple[Session, Any]]:
     from pupilshare.cli import context
-    from pupilshare.governance.access import actor
     from pupilshare.governance.db import session_scope
 
     c = context(ctx)
     with session_scope(c.home) as session:
-        yield session, actor(session, c.user)
+        yield session, c.principal(session)
 
 
 def _print(obj: Any) -> None:
@@ -210,8 +209,10 @@ def agreements_ask(
     from pupilshare.governance.policy import may_disclose
 
     c = context(ctx)
+    who = c.principal()
     refs = [i.strip() for i in items.split(",") if i.strip()]
-    a = may_disclose(c.home, c.user, agreement_id, refs, purpose, action=action)
+    a = may_disclose(c.home, who.username if who.named else None, agreement_id, refs,
+                     purpose, action=action)  # fmt: skip
     if as_json:
         return _print({"allowed": a.allowed, "rules": a.rules,
                        "policy_version": a.policy_version,
@@ -337,47 +338,6 @@ def gateways_add(ctx: typer.Context, file: Path) -> None:
     _say(f"gateway {g.gateway_id} added")
 
 
-@users_app.command("list")
-def users_list(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Named users, their organisations and roles."""
-    from pupilshare.governance.views import list_users
-
-    with _records(ctx) as (s, who):
-        rows = list_users(s, who)
-    if as_json:
-        return _print(rows)
-    _table("users", rows, ["username", "name", "org", "roles", "active"])
-
-
-@users_app.command("add")
-def users_add(ctx: typer.Context, username: str,
-              name: str = typer.Option(..., "--name"),
-              org: str = typer.Option(..., "--org"),
-              role: list[str] = typer.Option(..., "--role")) -> None:  # fmt: skip
-    """Add a named user of an organisation with their roles."""
-    from pupilshare.governance.orgs import add_user
-
-    with _records(ctx) as (s, who):
-        add_user(s, who, username, name, org, role)
-    _say(f"user {username} added")
-
-
-@users_app.command("roles")
-def users_roles(ctx: typer.Context, username: str,
-                role: list[str] = typer.Option([], "--role"),
-                active: bool = typer.Option(True, "--active/--inactive"),
-                reason: str = typer.Option(..., "--reason"),
-                ) -> None:  # fmt: skip
-    """Replace a user's roles, or deactivate them (deciding roles: only the Chief
-    Statistician grants them)."""
-    from pupilshare.governance.orgs import set_roles
-
-    with _records(ctx) as (s, who):
-        set_roles(s, who, username, role, active, reason)
-    _say(f"user {username}: {', '.join(role) or 'no roles'}"
-         f"{'' if active else ' (inactive)'}")  # fmt: skip
-
-
 def register_cmd(ctx: typer.Context,
                  out: Path = typer.Option(..., "--out", help="Directory to write.")
                  ) -> None:  # fmt: skip
@@ -398,5 +358,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(agreements_app, name="agreements")
     app.add_typer(orgs_app, name="orgs")
     app.add_typer(gateways_app, name="gateways")
-    app.add_typer(users_app, name="users")
     app.command("register")(register_cmd)

@@ -168,9 +168,9 @@ def register(app: typer.Typer) -> None:
         from pupilshare.cli import console, context
 
         c = context(ctx)
-        c.require("review", "decide review items")
+        who = c.require("review", "decide review items")
         with Store.open(c.home) as store:
-            decide(store, review_id, c.user or DEFAULT_USER)
+            decide(store, review_id, who.username if who.named else DEFAULT_USER)
         console.print(f"review {review_id} {said}")
 
     @review.command("accept")

@@ -25,7 +25,9 @@ def register(app: typer.Typer) -> None:
         from pupilshare.release.runner import release_agreement
 
         c = context(ctx)
-        m = release_agreement(c.home, agreement_id, out, plan, c.user,
+        who = c.principal()
+        m = release_agreement(c.home, agreement_id, out, plan,
+                              who.username if who.named else None,
                               ("parquet", "csv") if csv else ("parquet",))  # fmt: skip
         console.print(f"[bold green]delivered[/] {m.release_id} ({m.level}) to {out}")
         for f in m.files:

@@ -40,6 +40,7 @@ def demo_step(run: DemoRun) -> str:
         out = seeds.load_all(session, la_codes=nation_las(run.home))
         recipients = len({session.get(Agreement, a).org_id for a in out.active})
     run.facts["agreements"] = out.active
+    run.facts["users"] = out.credentials  # printed at the end of the demo
     refused = "; ".join(f"{k}: {len(v)} reasons" for k, v in out.refused.items())
     for key, reasons in out.refused.items():
         run.console.print(f"  refused submission {key}:", highlight=False)

@@ -92,8 +92,7 @@ def actor_of(request: Request) -> Actor | None:
             with records(request) as session:
                 try:
                     who = actor_for(session, s.username)
-                    if s.via and hasattr(who, "via"):
-                        who = replace(who, via=s.via)
+                    who = replace(who, via=s.via)  # as identity signed them in
                 except Denied:
                     state(request).sessions.end(request.cookies.get(COOKIE))
                     request.state.web_session = None
