@@ -50,8 +50,9 @@ def ensure_home(home: Path | None, pupils: int) -> Path:
     home = ROOT / "bench" / "out" / f"serve-home-{pupils}"
     if not (home / "pupils.duckdb").exists():
         print(f"making a {pupils:,}-pupil demo home in {home} ...", flush=True)
-        subprocess.run([_exe(), "--home", str(home), "demo", "--pupils", str(pupils),
-                        "--no-serve"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        cmd = [_exe(), "--home", str(home), "demo", "--pupils", str(pupils),
+               "--no-serve"]  # fmt: skip
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return home
 
 
@@ -133,8 +134,9 @@ async def run(base: str, cookies: dict[str, str], pages: list[str], clients: int
 
 
 def pct(xs: list[float], p: float) -> float:
-    return statistics.quantiles(xs, n=100, method="inclusive")[int(p) - 1] if len(xs) > 1 \
-        else (xs[0] if xs else float("nan"))  # fmt: skip
+    if len(xs) < 2:
+        return xs[0] if xs else float("nan")
+    return statistics.quantiles(xs, n=100, method="inclusive")[int(p) - 1]
 
 
 def report(seen: dict, errors: dict, elapsed: float, args: argparse.Namespace,
@@ -154,7 +156,8 @@ def report(seen: dict, errors: dict, elapsed: float, args: argparse.Namespace,
         xs = seen[path]
         lines.append(f"| `{path}` | {len(xs)} | {len(xs) / elapsed:.1f} | "
                      f"{1000 * pct(xs, 50):.1f} | {1000 * pct(xs, 99):.1f} | "
-                     f"{errors.get(path, 0)} | {pct(xs, 50) / base:.1f}x |")  # fmt: skip
+                     f"{errors.get(path, 0)} | "
+                     f"{pct(xs, 50) / base:.1f}x |")  # fmt: skip
     total_errors = sum(errors.values())
     lines.append(f"| **all** | {len(every)} | {len(every) / elapsed:.1f} | "
                  f"{1000 * pct(every, 50):.1f} | {1000 * pct(every, 99):.1f} | "

@@ -39,8 +39,13 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     )  # fmt: skip
     app.state.web = WebState(home, StoreReader(home), render.environment(),
                              secure_cookies)  # fmt: skip
-    for module in (public, people, recipients, panel, operations, local):
+    modules = (public, people, recipients, panel, operations, local)
+    for module in modules:
         app.include_router(module.router)
+    # every route's name, for the test that the route table covers them all
+    app.state.route_names = sorted(
+        {r.name for m in modules for r in m.router.routes}
+        | {str(getattr(r, "name", "")) for r in app.routes if getattr(r, "name", None)})
     app.mount("/assets", StaticFiles(directory=render.ASSETS, check_dir=False),
               name="assets")  # fmt: skip
     app.mount("/static", StaticFiles(directory=render.HERE / "static"), name="static")

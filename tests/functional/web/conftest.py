@@ -34,21 +34,35 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def totp_now(secret: str) -> str:
+def fresh_code(home: Home, username: str, secret: str) -> str:
+    """A TOTP code of a time step the user has not used yet (identity accepts a
+    step once): waits for the next step when this one is spent."""
+    import time
     from datetime import UTC, datetime
 
+    from sqlalchemy import select
+
+    from pupilshare.governance import db
+    from pupilshare.governance.models import Credential
     from pupilshare.identity import totp
 
-    at = datetime.now(UTC).replace(tzinfo=None)
-    return totp.code_for(secret, totp.step_at(at))
+    with db.factory(home.db_url)() as s:
+        last = s.scalar(select(Credential.totp_last_step)
+                        .where(Credential.username == username)) or 0  # fmt: skip
+    while True:
+        step = totp.step_at(datetime.now(UTC).replace(tzinfo=None))
+        if step > last:
+            return totp.code_for(secret, step)
+        time.sleep(0.5)
 
 
-def sign_in(client: TestClient, username: str, password: str,
+def sign_in(client: TestClient, home: Home, username: str, password: str,
             secret: str | None) -> None:  # fmt: skip
     form = client.get("/sign-in")
     r = client.post("/sign-in", data={
         "csrf_token": csrf_of(form.text), "username": username, "password": password,
-        "code": totp_now(secret) if secret else "", "next": "/account",
+        "code": fresh_code(home, username, secret) if secret else "",
+        "next": "/account",
     })  # fmt: skip
     assert r.status_code == 303, f"{username} could not sign in: {r.text[:500]}"
 
@@ -69,14 +83,14 @@ def app(web_home: Home):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def clients(app, credentials) -> Iterator[dict[str, TestClient]]:  # type: ignore[no-untyped-def]
+def clients(app, credentials, web_home) -> Iterator[dict[str, TestClient]]:  # type: ignore[no-untyped-def]
     """One client per part, signed in once (a TOTP code is accepted only once)."""
     out = {"public": TestClient(app, base_url="https://testserver",
                                 follow_redirects=False)}  # fmt: skip
     for part, username in USERS.items():
         c = TestClient(app, base_url="https://testserver", follow_redirects=False)
         issued = credentials[username]
-        sign_in(c, username, issued.password, issued.totp_secret)
+        sign_in(c, web_home, username, issued.password, issued.totp_secret)
         out[part] = c
     yield out
     for c in out.values():
@@ -108,4 +122,5 @@ def post_form(client: TestClient, page: str, action: str,
     return client.post(action, data=form)
 
 
-__all__ = ["USERS", "Path", "csrf_of", "post_form", "sign_in", "store_rows", "totp_now"]
+__all__ = ["USERS", "Path", "csrf_of", "fresh_code", "post_form", "sign_in",
+           "store_rows"]

@@ -13,13 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from tests.conftest import copy_home
+from tests.functional.web.conftest import fresh_code
 from tests.functional.web.live import live_server
 
 from pupilshare.config import Home
@@ -71,25 +70,6 @@ def page(browser, site):  # type: ignore[no-untyped-def]
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
-
-
-def fresh_code(home: Home, username: str, secret: str) -> str:
-    """A TOTP code of a time step the user has not used yet (a code is accepted
-    once): wait for the next step when this one is spent."""
-    from pupilshare.identity import totp
-    from sqlalchemy import select
-
-    from pupilshare.governance import db
-    from pupilshare.governance.models import Credential
-
-    with db.factory(home.db_url)() as s:
-        last = s.scalar(select(Credential.totp_last_step)
-                        .where(Credential.username == username)) or 0  # fmt: skip
-    while True:
-        at = datetime.now(UTC).replace(tzinfo=None)
-        if totp.step_at(at) > last:
-            return totp.code_for(secret, totp.step_at(at))
-        time.sleep(1)
 
 
 def sign_in(page, home: Home, issued, password: str | None = None) -> None:  # type: ignore[no-untyped-def]

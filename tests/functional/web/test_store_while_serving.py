@@ -37,7 +37,8 @@ def test_release_run_while_serving(home: Home) -> None:
         run = subprocess.Popen(
             [exe, "--home", str(home.root), "release", "ofsted-inspection", "--out",
              str(home.releases_dir / "again")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)  # fmt: skip
         slowest, stale, answered = 0.0, 0, 0
         while run.poll() is None:
             for path in ("/api/register", "/register", "/statistics", "/healthz"):
