@@ -94,7 +94,7 @@ def _table(path: Path, name: str) -> dict[str, Any]:
                            "rows": [list(r.values()) for r in table.to_pylist()],
                            "trend": []}  # fmt: skip
     if trends.YEAR in cols and trends.EXPECTED in cols and "value" in cols:
-        dims = tuple(c for c in cols if c not in (trends.EXPECTED, "value"))
+        dims = tuple(c for c in cols if c not in (trends.EXPECTED, "value", "symbol"))
         if dims[:1] == (trends.YEAR,) and len(dims) <= 2:
             spec = TableSpec(name, "ks_results", dims, (trends.EXPECTED,))
             out["trend"] = trends.percentages(spec, table)
@@ -111,6 +111,7 @@ def statistics(store: Store) -> list[dict[str, Any]]:
         tables = [_table(Path(rec["out_dir"]) / f["name"], f["name"][:-8])
                   for f in rec["files"] if f["name"].endswith(".parquet")
                   and (Path(rec["out_dir"]) / f["name"]).is_file()]  # fmt: skip
+        tables.sort(key=lambda t: ("national" not in t["name"], t["name"]))
         out.append({"release_id": rec["release_id"], "title": man.get("purpose", ""),
                     "created_at": rec["created_at"], "tables": tables,
                     "rules": {k: v for k, v in (man.get("rules") or {}).items()

@@ -42,7 +42,8 @@ def trend_chart(records: list[dict], name: str) -> Chart | None:
 
     ident = escape(name)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}"'
-             f' role="img" aria-labelledby="t-{ident} d-{ident}" class="app-chart">',
+             f' role="img" aria-labelledby="t-{ident} d-{ident}" class="app-chart" '
+             'font-family="GDS Transport, arial, sans-serif">',
              f'<title id="t-{ident}">{escape(title)}</title>',
              f'<desc id="d-{ident}">Line chart of {len(groups)} groups over '
              f'{len(years)} years; the figures are in the table that follows.</desc>']
@@ -71,3 +72,29 @@ def trend_chart(records: list[dict], name: str) -> Chart | None:
                      f'{escape(group[:22])}</text>')
     parts.append("</svg>")
     return Chart("".join(parts), title, len(groups))
+
+
+def pivot(columns: list[str], rows: list[list]) -> dict | None:
+    """A published long table (dimensions, ``value``, ``symbol``) as a cross
+    table for reading: the last dimension across, the others down. Suppressed
+    cells show their symbol ([c]); None when the table has no such shape."""
+    if "value" not in columns:
+        return None
+    dims = [c for c in columns if c not in ("value", "symbol")]
+    if len(dims) < 2:
+        return None
+    vi, si = columns.index("value"), columns.index("symbol") if "symbol" in columns \
+        else None  # fmt: skip
+    down, across = [columns.index(d) for d in dims[:-1]], columns.index(dims[-1])
+    heads: list[str] = []
+    table: dict[tuple, dict[str, str]] = {}
+    for r in rows:
+        key, col = tuple(str(r[i]) for i in down), str(r[across])
+        if col not in heads:
+            heads.append(col)
+        shown = r[vi]
+        if shown is None:
+            shown = f"[{r[si] or 'c'}]" if si is not None else "[c]"
+        table.setdefault(key, {})[col] = str(shown)
+    return {"down": dims[:-1], "across": dims[-1], "heads": heads,
+            "rows": [[*k, *(v.get(h, "") for h in heads)] for k, v in table.items()]}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from pupilshare import governance, release
-from pupilshare.web.charts import trend_chart
+from pupilshare.web.charts import pivot, trend_chart
 from pupilshare.web.context import records, state
 from pupilshare.web.render import page
 
@@ -78,7 +78,10 @@ def statistics_page(request: Request) -> HTMLResponse:
     stats = _statistics(request)
     charts = {(r["release_id"], t["name"]): trend_chart(t["trend"], t["name"])
               for r in stats["releases"] for t in r["tables"] if t["trend"]}
-    return page(request, "statistics.html", stats=stats, charts=charts)
+    crosses = {(r["release_id"], t["name"]): pivot(t["columns"], t["rows"])
+               for r in stats["releases"] for t in r["tables"]}  # fmt: skip
+    return page(request, "statistics.html", stats=stats, charts=charts,
+                crosses=crosses)  # fmt: skip
 
 
 @router.get("/api/statistics", name="api_statistics", tags=["public"])

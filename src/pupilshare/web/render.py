@@ -22,6 +22,7 @@ from jinja2 import (
     PrefixLoader,
     select_autoescape,
 )
+from markupsafe import Markup
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
@@ -40,8 +41,21 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["serviceName"] = SERVICE
-    env.filters["days"] = lambda v: "not yet known" if v is None else f"{v:g} days"
+    env.filters["days"] = _days
+    env.globals["link"] = link
     return env
+
+
+def _days(v: float | None) -> str:
+    if v is None:
+        return "not yet known"
+    return "less than a day" if v < 1 else f"{v:g} days"
+
+
+def link(href: str, text: object, download: bool = False) -> Markup:
+    """A GOV.UK link with its address and text escaped (for table cells' html)."""
+    extra = Markup(" download") if download else Markup("")
+    return Markup('<a class="govuk-link" href="{}"{}>{}</a>').format(href, extra, text)
 
 
 def page(request: Request, template: str, status: int = 200,

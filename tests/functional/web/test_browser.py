@@ -155,9 +155,11 @@ def test_apply_panel_decide_release_download(page, home, demo_run) -> None:  # t
     sign_out(page)
     # data operations records the panel
     sign_in(page, home, users["dora.ops"])
+    assert "/account" in page.url, page.content()[-3000:]
     page.goto("/panel")
+    shot(page, "08-panel-queue")
     page.click(f"a:has-text('{ref}')")
-    shot(page, "08-panel-application")
+    shot(page, "08b-panel-application")
     for member in ("pat.panel", "priya.panel", "peter.panel"):
         dash = member.replace(".", "-")
         page.check(f"input[name='view:{member}'][value=approve]")
