@@ -27,6 +27,7 @@ T = TypeVar("T")
 READ_WAIT = 0.25  # seconds a page waits for the store before using its last answer
 WRITE_WAIT = 5.0
 FRESH_FOR = 2.0  # seconds an answer is reused without reopening the store
+BUSY_FOR = 1.0  # seconds pages use their last answers, untried, after finding it busy
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class StoreReader:
         self.read_wait = read_wait
         self.fresh_for = fresh_for
         self._cache: dict[Hashable, tuple[float, Fresh]] = {}
+        self._busy_until = 0.0
         self._lock = threading.Lock()  # one open at a time in this process
 
     def read(self, key: Hashable, fn: Callable[[Store], T], empty: T) -> Fresh[T]:
@@ -57,11 +59,14 @@ class StoreReader:
             return hit[1]
         if not self.home.store_path.exists():
             return Fresh(empty, _utc())
+        if hit is not None and now < self._busy_until:  # a run holds it: don't wait
+            return Fresh(hit[1].value, hit[1].read_at, stale=True)
         try:
             with self._lock, Store(self.home.store_path, read_only=True,
                                    wait=self.read_wait) as store:  # fmt: skip
                 answer = Fresh(fn(store), _utc())
         except Busy:
+            self._busy_until = time.monotonic() + BUSY_FOR
             if hit is None:
                 raise Busy("the pupil store is busy with a collection, match or "
                            "release; try again in a minute") from None  # fmt: skip

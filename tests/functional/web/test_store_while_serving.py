@@ -20,7 +20,10 @@ from tests.functional.web.live import live_server
 
 from pupilshare.config import Home
 
-SLOW_PAGE = 1.0  # seconds: no page may take longer while the run holds the store
+# seconds: no page may take longer while the run holds the store (generous for a
+# shared 2-core machine; the run itself must last longer, so a page that waited for
+# the run to end would fail)
+SLOW_PAGE = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +36,31 @@ def test_release_run_while_serving(home: Home) -> None:
     with live_server(home) as url, httpx.Client(base_url=url, timeout=30) as client:
         for path in ("/api/register", "/api/statistics", "/register", "/statistics"):
             assert client.get(path).status_code == 200  # warm: answers to fall back on
-        env = {**os.environ, "PUPILSHARE_RELEASE_PAUSE": "0.4"}  # hold the store longer
+        env = {**os.environ, "PUPILSHARE_RELEASE_PAUSE": "1.0"}  # hold the store longer
+        run_started = time.perf_counter()
         run = subprocess.Popen(
             [exe, "--home", str(home.root), "release", "ofsted-inspection", "--out",
              str(home.releases_dir / "again")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)  # fmt: skip
-        slowest, stale, answered = 0.0, 0, 0
+        slowest, stale, answered, worst = 0.0, 0, 0, ""
         while run.poll() is None:
             for path in ("/api/register", "/register", "/statistics", "/healthz"):
                 started = time.perf_counter()
                 r = client.get(path)
-                slowest = max(slowest, time.perf_counter() - started)
+                took = time.perf_counter() - started
+                if took > slowest:
+                    slowest, worst = took, path
                 assert r.status_code == 200, (path, r.text[:300])
                 answered += 1
                 if path == "/api/register" and r.json()["stale"]:
                     stale += 1
         out, err = run.communicate()
+        run_took = time.perf_counter() - run_started
         assert run.returncode == 0, err
+        assert run_took > SLOW_PAGE, run_took
         assert answered > 8 and stale >= 1, (answered, stale)
-        assert slowest < SLOW_PAGE, slowest
+        assert slowest < SLOW_PAGE, (worst, slowest)
         # once the run ends, pages read the store again and show the new release
         time.sleep(2.1)
         rels = client.get("/api/register").json()
@@ -63,24 +71,34 @@ def test_release_run_while_serving(home: Home) -> None:
 
 
 def test_command_waits_for_a_page_read_instead_of_failing(home: Home) -> None:
-    """The service holds the store for one read at a time; a command that starts
-    meanwhile waits for it (``store.connect``) rather than failing."""
+    """The service holds the store for one read at a time; a command (another
+    process) that starts meanwhile waits for it (``store.connect``) rather than
+    failing."""
+    import threading
+
     from pupilshare.store import Store
     from pupilshare.web.reader import StoreReader
 
     reader = StoreReader(home, fresh_for=0)
+    holding = threading.Event()
 
     def slow(store: Store) -> int:
-        time.sleep(0.5)
+        holding.set()
+        time.sleep(1.5)
         return int(store.one("SELECT count(*) FROM releases"))
-
-    import threading
 
     t = threading.Thread(target=lambda: reader.read("slow", slow, 0))
     t.start()
-    time.sleep(0.1)
+    holding.wait(10)
+    command = ("import sys; from pupilshare.config import Home; "
+               "from pupilshare.store import Store; "
+               "s = Store.open(Home.resolve(sys.argv[1]), wait=20); "
+               "s.execute('CREATE TABLE IF NOT EXISTS web_probe (x INT)'); "
+               "s.close()")  # fmt: skip
     started = time.perf_counter()
-    with Store.open(home, wait=10) as store:  # as a command opens it
-        assert store.one("SELECT count(*) FROM releases") > 0
+    done = subprocess.run([sys.executable, "-c", command, str(home.root)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    waited = time.perf_counter() - started
     t.join()
-    assert 0.2 < time.perf_counter() - started < 5
+    assert done.returncode == 0, done.stderr
+    assert waited > 0.5  # it met the page's read, and waited for it
