@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pupilshare.config import Home
 from pupilshare.errors import Denied, PupilshareError
-from pupilshare.governance import Actor, actor_for, session_scope
+from pupilshare.governance import Actor, session_scope
 from pupilshare.web import signin
 from pupilshare.web.permissions import ROUTES, allows
 from pupilshare.web.reader import StoreReader
@@ -89,13 +89,11 @@ def actor_of(request: Request) -> Actor | None:
     else:
         s = web_session(request)
         if s is not None and s.username:
-            with records(request) as session:
-                try:
-                    who = actor_for(session, s.username)
-                    who = replace(who, via=s.via)  # as identity signed them in
-                except Denied:
-                    state(request).sessions.end(request.cookies.get(COOKIE))
-                    request.state.web_session = None
+            try:
+                who = signin.resume(state(request).home, s.username, s.via)
+            except Denied:
+                state(request).sessions.end(request.cookies.get(COOKIE))
+                request.state.web_session = None
     request.state.actor = who
     return who
 

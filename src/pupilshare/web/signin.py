@@ -25,3 +25,12 @@ def token_actor(home: Home, token: str, source: str = "web") -> Actor:
 
     with session_scope(home) as session:
         return identity.verify_token(session, token, source=source)
+
+
+def resume(home: Home, username: str, via: str) -> Actor:
+    """The principal of a session this service signed in, with the user's roles as
+    they are now (``SignInFailed`` once locked, inactive or gone)."""
+    from pupilshare import identity
+
+    with session_scope(home) as session:
+        return identity.resume(session, username, via)
