@@ -53,7 +53,7 @@ def create_token(session: Session, principal: Principal, label: str,
                    secret_sha256=_digest(secret), created_at=at,
                    expires_at=at + timedelta(days=days))  # fmt: skip
     session.add(row)
-    record(session, at, principal.username, "token", source, "token_created",
+    record(session, at, principal.username, "manage", source, "token_created",
            f"{token_id} ({label}), expires {row.expires_at:%Y-%m-%d}")  # fmt: skip
     session.flush()
     return f"{PREFIX}_{token_id}_{secret}", row
@@ -111,7 +111,7 @@ def revoke_token(session: Session, principal: Principal, token_id: str,
     if row.revoked_at is None:
         at = at or now()
         row.revoked_at, row.revoked_by = at, principal.username
-        record(session, at, row.username, "token", source, "token_revoked_by",
+        record(session, at, row.username, "manage", source, "token_revoked_by",
                f"{token_id} by {principal.username}: {reason}".strip())  # fmt: skip
         session.flush()
     return row
