@@ -245,3 +245,18 @@ def session(db_url: str) -> Iterator[Session]:
     with db.factory(db_url)() as s:
         yield s
     db.dispose(db_url)
+
+
+def test_a_kept_sign_in_resumes_until_the_account_is_locked(seeded: tuple) -> None:
+    s, creds = seeded
+    who = identity.authenticate(s, "qcda.officer", creds["qcda.officer"].password)
+    again = identity.resume(s, who.username, who.via)
+    assert again == who
+    with pytest.raises(SignInFailed):
+        identity.resume(s, "qcda.officer", "")  # never signed in
+    with pytest.raises(SignInFailed, match="code"):  # a privileged user's needs one
+        identity.resume(s, "dora.ops", "password")
+    identity.lock(s, LOCAL_OPERATOR, "qcda.officer", "left")
+    s.flush()
+    with pytest.raises(SignInFailed, match="locked"):
+        identity.resume(s, "qcda.officer", "password")

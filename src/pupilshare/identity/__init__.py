@@ -21,7 +21,7 @@ from pupilshare.identity.manage import (
     unlock,
 )  # fmt: skip
 from pupilshare.identity.records import LIMITS, Limits, history
-from pupilshare.identity.signin import SecondFactorRequired, authenticate
+from pupilshare.identity.signin import SecondFactorRequired, authenticate, resume
 from pupilshare.identity.tokens import (
     create_token,
     list_tokens,
@@ -45,6 +45,7 @@ __all__ = [
     "list_tokens",
     "lock",
     "needs_enrolment",
+    "resume",
     "revoke_token",
     "unlock",
     "verify_token",
