@@ -260,3 +260,35 @@ def test_a_kept_sign_in_resumes_until_the_account_is_locked(seeded: tuple) -> No
     s.flush()
     with pytest.raises(SignInFailed, match="locked"):
         identity.resume(s, "qcda.officer", "password")
+
+
+def test_a_home_from_before_identity_upgrades_and_is_set_up_again(db_url: str) -> None:
+    """Migrations have one head; an older home's users have no credentials, so
+    nobody signs in until data operations issue them, the Chief Statistician
+    first (no Chief Statistician can sign in yet)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as con:
+        cfg = db.alembic_config(con)
+        assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
+        command.upgrade(cfg, "0001")
+        con.execute(sa.text(
+            "INSERT INTO organisations VALUES ('department', 'Department', "
+            "'government department', 'GOV-1', '', '', NULL, 'active', "
+            "'2026-01-01 00:00:00')"))  # fmt: skip
+        con.execute(sa.text(
+            "INSERT INTO users VALUES ('old.chief', 'Old', 'department', "
+            "'[\"chief_statistician\"]', 1, '2026-01-01 00:00:00')"))  # fmt: skip
+    engine.dispose()
+    with db.factory(db_url)() as s:  # migrates to head
+        with pytest.raises(SignInFailed):
+            identity.authenticate(s, "old.chief", "anything at all")
+        issued = identity.issue(s, LOCAL_OPERATOR, "old.chief")
+        s.commit()
+        chief = identity.authenticate(s, "old.chief", issued.password,
+                                      code(s, issued))  # fmt: skip
+        assert chief.may("decide")
+        assert outcomes(s, "old.chief") == ["no_password", "ok"]
+    db.dispose(db_url)
