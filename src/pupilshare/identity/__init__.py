@@ -22,6 +22,7 @@ from pupilshare.identity.manage import (
 )  # fmt: skip
 from pupilshare.identity.records import LIMITS, Limits, history
 from pupilshare.identity.signin import SecondFactorRequired, authenticate, resume
+from pupilshare.identity.terminal import ask, resolve
 from pupilshare.identity.tokens import (
     create_token,
     list_tokens,
@@ -37,6 +38,7 @@ __all__ = [
     "Principal",
     "SecondFactorRequired",
     "SignInFailed",
+    "ask",
     "authenticate",
     "create_token",
     "enrol_totp",
@@ -46,6 +48,7 @@ __all__ = [
     "lock",
     "needs_enrolment",
     "resume",
+    "resolve",
     "revoke_token",
     "unlock",
     "verify_token",
