@@ -151,6 +151,10 @@ def test_tokens(seeded: tuple) -> None:
         identity.verify_token(s, token[:-2] + "xx", at=T0)
     with pytest.raises(InvalidInput):
         identity.create_token(s, who, "too long", days=400)
+    dora = identity.authenticate(s, "dora.ops", creds["dora.ops"].password,
+                                 code(s, creds["dora.ops"]))  # fmt: skip
+    with pytest.raises(InvalidInput, match="1 to 30 days"):  # it stands in for a code
+        identity.create_token(s, dora, "a year", days=365)
     identity.lock(s, LOCAL_OPERATOR, "lrs.officer", "laptop stolen")
     s.commit()
     with pytest.raises(SignInFailed, match="locked"):
