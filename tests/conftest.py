@@ -68,7 +68,7 @@ def db_url(request: pytest.FixtureRequest, home: Home,
 @pytest.fixture(autouse=True)
 def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2's cheapest parameters in tests: a real hash costs 0.2 s, and the seeds
-    alone hash twenty passwords. ``tests/unit/test_identity.py`` checks the real
+    alone hash twenty passwords. ``tests/unit/test_identity_parts.py`` checks the real
     parameters."""
     from argon2 import PasswordHasher
     from argon2.profiles import CHEAPEST

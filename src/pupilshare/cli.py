@@ -49,9 +49,8 @@ class Ctx:
         """Who is asking, signed in (or the local operator); ``SignInFailed`` when
         the credentials are missing or wrong."""
         if self._principal is None:
-            from pupilshare.governance.access import LOCAL_OPERATOR
             from pupilshare.governance.db import session_scope
-            from pupilshare.identity.terminal import resolve
+            from pupilshare.identity import LOCAL_OPERATOR, resolve
 
             if not (self.user or self.token):
                 self._principal = LOCAL_OPERATOR

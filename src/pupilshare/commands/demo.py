@@ -6,7 +6,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
@@ -44,13 +43,15 @@ def register(app: typer.Typer) -> None:
 
 def show_users(console: Console, issued: dict[str, Any]) -> None:
     """The demo users' generated credentials, so a person can act as each of them
-    (``--user NAME``, or signing in to the web service)."""
+    (``--user NAME``, or signing in to the web service). Plain lines, never cut
+    short to fit a terminal."""
     if not issued:
         return
-    table = Table(title="demo users (generated for this home; codes from any "
-                  "authenticator app given the TOTP secret)")  # fmt: skip
-    for col in ("user", "password", "TOTP secret"):
-        table.add_column(col, no_wrap=True)
+    console.print("[bold]demo users[/] (credentials generated for this home; the "
+                  "authentication code comes from any authenticator app given the "
+                  "TOTP secret):")  # fmt: skip
+    width = max(map(len, issued))
     for name, i in issued.items():
-        table.add_row(name, i.password or "", i.totp_secret or "")
-    console.print(table)
+        secret = f"  TOTP secret {i.totp_secret}" if i.totp_secret else ""
+        console.print(f"  {name:<{width}}  password {i.password}{secret}",
+                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip

@@ -89,7 +89,7 @@ def users_roles(ctx: typer.Context, username: str,
 
 
 def _new_password() -> str:
-    from pupilshare.identity.terminal import ask
+    from pupilshare.identity import ask
 
     first = ask("new password: ", True)
     if first is None:

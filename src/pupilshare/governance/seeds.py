@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,21 +71,28 @@ def load_parties(session: Session, seeds: dict[str, Any]) -> dict[str, Issued]:
     return issued
 
 
-def sign_in(session: Session, issued: Issued, source: str = "seeds") -> Principal:
-    """Sign a seed user in with the credentials they were issued, computing the code
-    as their authenticator app would (the next time step not yet used, since a code
-    is accepted once). Call it before writing in ``session`` (see identity)."""
-    from pupilshare.identity import authenticate, totp
+def next_code(session: Session, issued: Issued,
+              at: datetime | None = None) -> str | None:  # fmt: skip
+    """The code a seed user's authenticator app would show next: the current time
+    step's, or the step after the last one used (a code is accepted once)."""
+    from pupilshare.identity import totp
 
-    code = None
-    if issued.totp_secret:
-        last = session.scalar(select(Credential.totp_last_step).where(
-            Credential.username == issued.username)) or 0  # fmt: skip
-        code = totp.code_for(issued.totp_secret,
-                             max(totp.step_at(workflow.now()), last + 1))  # fmt: skip
+    if not issued.totp_secret:
+        return None
+    last = session.scalar(select(Credential.totp_last_step).where(
+        Credential.username == issued.username)) or 0  # fmt: skip
+    step = max(totp.step_at(at or workflow.now()), last + 1)
+    return totp.code_for(issued.totp_secret, step)
+
+
+def sign_in(session: Session, issued: Issued, source: str = "seeds") -> Principal:
+    """Sign a seed user in with the credentials they were issued. Call it before
+    writing in ``session`` (see ``pupilshare.identity``)."""
+    from pupilshare.identity import authenticate
+
     assert issued.password is not None
-    return authenticate(session, issued.username, issued.password, code,
-                        source=source)  # fmt: skip
+    return authenticate(session, issued.username, issued.password,
+                        next_code(session, issued), source=source)  # fmt: skip
 
 
 def panel_members(seeds: dict[str, Any]) -> list[str]:

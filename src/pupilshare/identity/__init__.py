@@ -21,7 +21,8 @@ from pupilshare.identity.manage import (
     unlock,
 )  # fmt: skip
 from pupilshare.identity.records import LIMITS, Limits, history
-from pupilshare.identity.signin import SecondFactorRequired, authenticate
+from pupilshare.identity.signin import SecondFactorRequired, authenticate, resume
+from pupilshare.identity.terminal import ask, resolve
 from pupilshare.identity.tokens import (
     create_token,
     list_tokens,
@@ -37,6 +38,7 @@ __all__ = [
     "Principal",
     "SecondFactorRequired",
     "SignInFailed",
+    "ask",
     "authenticate",
     "create_token",
     "enrol_totp",
@@ -45,6 +47,8 @@ __all__ = [
     "list_tokens",
     "lock",
     "needs_enrolment",
+    "resume",
+    "resolve",
     "revoke_token",
     "unlock",
     "verify_token",

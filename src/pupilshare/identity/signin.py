@@ -106,3 +106,21 @@ def authenticate(session: Session, username: str, password: str,
         rec.commit()
         return Principal(user.username, user.org_id, frozenset(user.roles or ()),
                          named=True, via=method)  # fmt: skip
+
+
+def resume(session: Session, username: str, via: str, *,
+           at: datetime | None = None) -> Principal:  # fmt: skip
+    """The principal of a sign-in made earlier (a web session), with the user's
+    roles as they are now: ``SignInFailed`` once the user is gone, inactive or
+    locked. Only for a ``(username, via)`` the server itself kept from
+    ``authenticate`` (a signed session cookie), never for one a client sent."""
+    at = at or now()
+    user, cred = session.get(User, username), session.get(Credential, username)
+    if via not in ("password", "password+totp", "token") or user is None:
+        raise SignInFailed("signed out: sign in again")
+    if not user.active or is_locked(cred, at):
+        raise SignInFailed("signed out: the account is locked or inactive")
+    if via == "password" and needs_second_factor(user.roles):
+        raise SignInFailed("signed out: your roles now need an authentication code")
+    return Principal(user.username, user.org_id, frozenset(user.roles or ()),
+                     named=True, via=via)  # fmt: skip

@@ -4,9 +4,11 @@ API, in place of their password (and code).
 A token reads ``pst_<id>_<secret>``: the id finds the row, and only the secret's
 SHA-256 is kept (the secret is 256 random bits, so a fast hash is enough; a slow one
 would only slow every API call). A token is shown once, when made; it expires (30
-days by default, a year at most), can be revoked, and stops working when its user is
-locked or made inactive. Only a user signed in with their password (not with
-another token) makes tokens, so a stolen token cannot renew itself.
+days by default, a year at most, 30 days at most for a user whose roles need a
+second factor, since a token stands in for that factor too), can be revoked, and
+stops working when its user is locked or made inactive. Only a user signed in with
+their password (not with another token) makes tokens, so a stolen token cannot renew
+itself.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from pupilshare.governance.access import Principal
 from pupilshare.governance.models import ApiToken, Credential, User
 from pupilshare.governance.workflow import now
 from pupilshare.identity.records import LIMITS, Limits, own_session, record, too_many
-from pupilshare.identity.signin import is_locked
+from pupilshare.identity.signin import is_locked, needs_second_factor
 
 PREFIX = "pst"
-DEFAULT_DAYS, MAX_DAYS = 30, 365
+DEFAULT_DAYS, MAX_DAYS, MAX_DAYS_PRIVILEGED = 30, 365, 30
 TOUCH_EVERY = timedelta(minutes=1)  # a used token is recorded at most this often
 
 
@@ -42,8 +44,9 @@ def create_token(session: Session, principal: Principal, label: str,
     token text is returned only here; keep it secret."""
     if not principal.signed_in or principal.via == "token":
         raise Denied("API tokens are made by a user signed in with their password")
-    if not 1 <= days <= MAX_DAYS:
-        raise InvalidInput(f"a token lasts 1 to {MAX_DAYS} days")
+    most = MAX_DAYS_PRIVILEGED if needs_second_factor(principal.roles) else MAX_DAYS
+    if not 1 <= days <= most:
+        raise InvalidInput(f"{principal.username}'s tokens last 1 to {most} days")
     label = " ".join(label.split())[:100]
     if not label:
         raise InvalidInput("name the token (what it is for)")
@@ -53,7 +56,7 @@ def create_token(session: Session, principal: Principal, label: str,
                    secret_sha256=_digest(secret), created_at=at,
                    expires_at=at + timedelta(days=days))  # fmt: skip
     session.add(row)
-    record(session, at, principal.username, "token", source, "token_created",
+    record(session, at, principal.username, "manage", source, "token_created",
            f"{token_id} ({label}), expires {row.expires_at:%Y-%m-%d}")  # fmt: skip
     session.flush()
     return f"{PREFIX}_{token_id}_{secret}", row
@@ -111,7 +114,7 @@ def revoke_token(session: Session, principal: Principal, token_id: str,
     if row.revoked_at is None:
         at = at or now()
         row.revoked_at, row.revoked_by = at, principal.username
-        record(session, at, row.username, "token", source, "token_revoked_by",
+        record(session, at, row.username, "manage", source, "token_revoked_by",
                f"{token_id} by {principal.username}: {reason}".strip())  # fmt: skip
         session.flush()
     return row
