@@ -88,15 +88,26 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the service did not start")
 
 
+def _session(r: httpx.Response) -> str:
+    """The session cookie's value (sent back by hand: the cookie is ``Secure`` and
+    httpx, unlike browsers, does not return those to plain-HTTP loopback)."""
+    found = re.search(r"pupilshare_session=([^;]+)", r.headers.get("set-cookie", ""))
+    if not found:
+        raise SystemExit("the service set no session cookie")
+    return found.group(1)
+
+
 def sign_in(base: str, password: str) -> dict[str, str]:
+    """Headers that carry a recipient's signed-in session."""
     with httpx.Client(base_url=base) as c:
-        token = re.search(r'name="csrf_token" value="([^"]+)"',
-                          c.get("/sign-in").text).group(1)  # fmt: skip
+        form = c.get("/sign-in")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
         r = c.post("/sign-in", data={"csrf_token": token, "username": RECIPIENT,
-                                     "password": password, "next": "/agreements"})
+                                     "password": password, "next": "/agreements"},
+                   headers={"Cookie": f"pupilshare_session={_session(form)}"})
         if r.status_code != 303:
             raise SystemExit(f"could not sign in: {r.status_code}")
-        return dict(c.cookies)
+        return {"Cookie": f"pupilshare_session={_session(r)}"}
 
 
 async def person(client: httpx.AsyncClient, cookies: dict[str, str], pages: list[str],
@@ -108,7 +119,7 @@ async def person(client: httpx.AsyncClient, cookies: dict[str, str], pages: list
         signed = not path.startswith(PUBLIC) and path != BASELINE
         started = time.perf_counter()
         try:
-            r = await client.get(path, cookies=cookies if signed else None)
+            r = await client.get(path, headers=cookies if signed else None)
             ok = r.status_code == 200
         except httpx.HTTPError:
             ok = False
@@ -143,11 +154,12 @@ def report(seen: dict, errors: dict, elapsed: float, args: argparse.Namespace,
            load: str) -> str:  # fmt: skip
     base = statistics.median(seen[BASELINE]) if seen[BASELINE] else float("nan")
     every = [x for xs in seen.values() for x in xs]
+    where = f"`{args.home}`" if args.home else f"{args.pupils:,}-pupil demo"
     lines = [
         f"## Web service under load ({date.today().isoformat()})", "",
-        f"`flock /work/bench.lock .venv/bin/python bench/serve.py --clients "
-        f"{args.clients} --seconds {args.seconds:g} --think {args.think:g}` "
-        f"(home: {args.pupils:,}-pupil demo; one uvicorn worker; clients in a second "
+        "`flock /work/bench.lock .venv/bin/python bench/serve.py --home HOME "
+        f"--clients {args.clients} --seconds {args.seconds:g} --think {args.think:g}` "
+        f"(home: {where}; one uvicorn worker; clients in a second "
         f"process on the same 2 cores; load average before the run {load}).", "",
         "| page | requests | req/s | p50 ms | p99 ms | errors | p50 / health p50 |",
         "|---|---|---|---|---|---|---|",
@@ -184,7 +196,7 @@ def main() -> None:
     server = start_server(home, port)
     try:
         cookies = sign_in(base, password)
-        with httpx.Client(base_url=base, cookies=cookies) as c:
+        with httpx.Client(base_url=base, headers=cookies) as c:
             rid = c.get("/api/releases").json()[0]["release_id"]
         recipient = ["/agreements", f"/agreements/{AGREEMENT}", f"/releases/{rid}",
                      "/api/releases"]  # fmt: skip

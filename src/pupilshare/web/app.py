@@ -113,8 +113,7 @@ async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
     if getattr(request.state, "clear_cookie", False):
         response.delete_cookie(COOKIE, path="/", secure=web.secure_cookies,
                                httponly=True, samesite="lax")  # fmt: skip
-    nonce = getattr(request.state, "csp_nonce", "")
-    script = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+    script = f"'self' '{render.SCRIPT_HASH}'"
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'self'; script-src {script}; style-src 'self'; "

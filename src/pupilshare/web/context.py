@@ -51,6 +51,7 @@ class WebState:
     sessions: Sessions = field(default_factory=Sessions)
     by_address: RateLimit = field(default_factory=lambda: RateLimit(30, 60))
     by_username: RateLimit = field(default_factory=lambda: RateLimit(10, 300))
+    page_cache: dict[str, tuple[float, bytes]] = field(default_factory=dict)
 
 
 def state(request: Request) -> WebState:

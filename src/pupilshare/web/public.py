@@ -11,14 +11,14 @@ from fastapi.responses import HTMLResponse
 from pupilshare import governance, release
 from pupilshare.web.charts import pivot, trend_chart
 from pupilshare.web.context import records, state
-from pupilshare.web.render import page
+from pupilshare.web.render import page, public_page
 
 router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse, name="home", include_in_schema=False)
 def home(request: Request) -> HTMLResponse:
-    return page(request, "home.html")
+    return public_page(request, "home", lambda: page(request, "home.html"))
 
 
 @router.get("/healthz", name="health", tags=["public"])
@@ -38,7 +38,8 @@ def _register(request: Request) -> dict[str, Any]:
 @router.get("/register", response_class=HTMLResponse, name="register_page",
             include_in_schema=False)  # fmt: skip
 def register_page(request: Request) -> HTMLResponse:
-    return page(request, "register.html", reg=_register(request))
+    return public_page(request, "register", lambda: page(
+        request, "register.html", reg=_register(request)))
 
 
 @router.get("/api/register", name="api_register", tags=["public"])
@@ -56,7 +57,8 @@ def _notice(request: Request) -> list[dict[str, Any]]:
 @router.get("/privacy-notice", response_class=HTMLResponse, name="notice_page",
             include_in_schema=False)  # fmt: skip
 def notice_page(request: Request) -> HTMLResponse:
-    return page(request, "notice.html", sections=_notice(request))
+    return public_page(request, "notice", lambda: page(
+        request, "notice.html", sections=_notice(request)))
 
 
 @router.get("/api/privacy-notice", name="api_notice", tags=["public"])
@@ -75,6 +77,10 @@ def _statistics(request: Request) -> dict[str, Any]:
 @router.get("/statistics", response_class=HTMLResponse, name="statistics_page",
             include_in_schema=False)  # fmt: skip
 def statistics_page(request: Request) -> HTMLResponse:
+    return public_page(request, "statistics", lambda: _statistics_page(request))
+
+
+def _statistics_page(request: Request) -> HTMLResponse:
     stats = _statistics(request)
     charts = {(r["release_id"], t["name"]): trend_chart(t["trend"], t["name"])
               for r in stats["releases"] for t in r["tables"] if t["trend"]}

@@ -26,7 +26,7 @@ from pupilshare.store import Store
 T = TypeVar("T")
 READ_WAIT = 0.25  # seconds a page waits for the store before using its last answer
 WRITE_WAIT = 5.0
-FRESH_FOR = 2.0  # seconds an answer is reused without reopening the store
+FRESH_FOR = 5.0  # seconds an answer is reused without reopening the store
 BUSY_FOR = 1.0  # seconds pages use their last answers, untried, after finding it busy
 
 
@@ -62,9 +62,13 @@ class StoreReader:
         if hit is not None and now < self._busy_until:  # a run holds it: don't wait
             return Fresh(hit[1].value, hit[1].read_at, stale=True)
         try:
-            with self._lock, Store(self.home.store_path, read_only=True,
-                                   wait=self.read_wait) as store:  # fmt: skip
-                answer = Fresh(fn(store), _utc())
+            with self._lock:
+                again = self._cache.get(key)  # read by another request meanwhile
+                if again is not None and time.monotonic() - again[0] < self.fresh_for:
+                    return again[1]
+                with Store(self.home.store_path, read_only=True,
+                           wait=self.read_wait) as store:  # fmt: skip
+                    answer = Fresh(fn(store), _utc())
         except Busy:
             self._busy_until = time.monotonic() + BUSY_FOR
             if hit is None:

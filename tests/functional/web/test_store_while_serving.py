@@ -19,6 +19,7 @@ from tests.conftest import copy_home
 from tests.functional.web.live import live_server
 
 from pupilshare.config import Home
+from pupilshare.web.reader import FRESH_FOR
 
 # seconds: no page may take longer while the run holds the store (generous for a
 # shared 2-core machine; the run itself must last longer, so a page that waited for
@@ -62,7 +63,7 @@ def test_release_run_while_serving(home: Home) -> None:
         assert answered > 8 and stale >= 1, (answered, stale)
         assert slowest < SLOW_PAGE, (worst, slowest)
         # once the run ends, pages read the store again and show the new release
-        time.sleep(2.1)
+        time.sleep(FRESH_FOR + 0.1)
         rels = client.get("/api/register").json()
         assert not rels["stale"]
         made = [r for r in rels["in_force"] if r["row_type"] == "release"
