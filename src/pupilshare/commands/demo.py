@@ -7,6 +7,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from pupilshare.cliapp import console, context
+from pupilshare.demo import DemoRun, run_demo
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -16,9 +19,6 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, "--seed", help="Random seed of the nation."),
     ) -> None:  # fmt: skip
         """Run a synthetic nation through collect, match, share, release, register."""
-        from pupilshare.cli import console, context
-        from pupilshare.demo import DemoRun, run_demo
-
         c = context(ctx)
         c.require("run_demo", "run the demo")
         console.print(

@@ -1,15 +1,54 @@
 """Sharing governance: recipients, legal gateways, agreements with justified items,
 the approval panel and the Chief Statistician's decision, the one disclosure decision
-point, and the register and privacy notice generated from the live agreements."""
+point, and the register and privacy notice generated from the live agreements.
+
+These names are the area's public surface: the faces (``commands/``, ``web/``) and
+the other areas import nothing else from it.
+"""
 
 from __future__ import annotations
 
-from pupilshare import status as _status
+from pupilshare.governance.access import Actor, Principal
+from pupilshare.governance.amend import propose as propose_amendment
 from pupilshare.governance.demo import demo_step, register_step
-from pupilshare.governance.plan import plan_for
+from pupilshare.governance.orgs import (
+    add_gateway,
+    add_org,
+    add_user,
+    change_identity,
+    confirm_gateway,
+    reinstate_org,
+    set_roles,
+)
+from pupilshare.governance.plan import Approval, approved_release, plan_for
 from pupilshare.governance.policy import Answer, may_disclose
-from pupilshare.governance.views import status_section
+from pupilshare.governance.records import (
+    agreement_plan,
+    decide_agreement,
+    publish_register,
+    record_panel,
+    records,
+)
+from pupilshare.governance.terms import read_yaml
+from pupilshare.governance.views import (
+    detail,
+    detail_lines,
+    list_agreements,
+    list_gateways,
+    list_orgs,
+    list_users,
+    show_org,
+    status_section,
+)
+from pupilshare.governance.workflow import activate, expire_due, revoke, submit
 
-_status.SECTIONS["governance"] = status_section
-
-__all__ = ["Answer", "demo_step", "may_disclose", "plan_for", "register_step"]
+__all__ = [
+    "Actor", "Answer", "Approval", "activate", "add_gateway", "add_org", "add_user",
+    "Principal", "agreement_plan", "approved_release", "change_identity",
+    "confirm_gateway",
+    "decide_agreement", "demo_step", "detail", "detail_lines", "expire_due",
+    "list_agreements", "list_gateways", "list_orgs", "list_users", "may_disclose",
+    "plan_for", "propose_amendment", "publish_register", "read_yaml",
+    "record_panel", "records", "register_step", "reinstate_org", "revoke",
+    "set_roles", "show_org", "status_section", "submit",
+]  # fmt: skip

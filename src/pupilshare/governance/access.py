@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_users": frozenset({"data_operations"}),
     "grant_privileged": frozenset({"chief_statistician"}),
     "manage_gateways": frozenset({"data_operations", "chief_statistician"}),
+    "confirm_gateway": frozenset({"chief_statistician"}),
     "publish_register": frozenset({"data_operations", "chief_statistician"}),
     "release": frozenset({"data_operations"}),
     # the pupil-data steps: only data operations touch the store's records
@@ -52,7 +53,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_status": frozenset({"data_operations", "panel_member", "chief_statistician"}),
 }
 # refused to anyone who did not sign in, whatever their roles
-SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged"})
+SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged", "confirm_gateway"})
 
 
 @dataclass(frozen=True)
