@@ -32,7 +32,8 @@ from pupilshare.config import Home
 from pupilshare.match.model import Model
 from pupilshare.match.records import splink_input_sql, stage
 from pupilshare.match.report import accuracy, pairwise, resolved_links_sql
-from pupilshare.match.run import match_settings, run_match
+from pupilshare.match.run import run_match
+from pupilshare.match.settings import match_settings
 from pupilshare.store import Store
 
 

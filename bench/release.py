@@ -23,9 +23,9 @@ from datetime import date
 from pathlib import Path
 
 from pupilshare.config import Home
+from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import aggregate, population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.store import Store
 
 ITEMS = (

@@ -18,8 +18,8 @@ from functools import partial
 import numpy as np
 import pyarrow as pa
 
+from pupilshare.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.release import aggregate, audit, check, sdc
-from pupilshare.release.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.store import Store
 
 GROUPS = ("WHIT", "ASIA", "BLAC", "MIXD", "OOTH", "UNCL")

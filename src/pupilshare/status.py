@@ -1,7 +1,7 @@
 """What the data home holds, as one JSON-able report.
 
-Each area adds its own section through ``SECTIONS`` (a name and a function of the
-store), so ``status --json`` grows without this module knowing every area.
+Each area's section is one line in ``SECTIONS`` (a name and the area's function of
+the store and home), in the order ``status`` shows them: a later area adds a line.
 """
 
 from __future__ import annotations
@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pupilshare import catalogue
+from pupilshare import catalogue, collect, governance, match, release, synth
 from pupilshare.config import Home
 from pupilshare.store import Store
 
-# name -> function(store, home) giving that section; areas append to this.
-SECTIONS: dict[str, Callable[[Store, Home], Any]] = {}
+# name -> function(store, home) giving that section, in the order shown.
+SECTIONS: dict[str, Callable[[Store, Home], Any]] = {
+    "collection": collect.collection_status,
+    "governance": governance.status_section,
+    "match": match.match_status,
+    "releases": release.release_status,
+    "nation": synth.nation_status,
+}
 
 
 def _datasets(store: Store) -> dict[str, Any]:

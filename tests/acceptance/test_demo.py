@@ -68,6 +68,17 @@ def test_every_seed_agreement_is_active_and_released(demo: DemoRun) -> None:
     assert active <= delivered
 
 
+def test_nothing_leaves_without_a_live_agreement(demo: DemoRun) -> None:
+    """Every delivery, the department's own published statistics too, is made under
+    an active agreement that the public register lists."""
+    active = set(demo.facts["agreements"])
+    released = {json.loads(p.read_text())["agreement_id"]
+                for p in demo.home.releases_dir.glob("*/manifest.json")}  # fmt: skip
+    assert "dfe-ks-trends" in released and released <= active
+    register = (demo.home.root / "register" / "register.csv").read_text()
+    assert all(a in register for a in released)
+
+
 def test_every_release_matches_its_manifest(demo: DemoRun) -> None:
     for manifest_path in demo.home.releases_dir.glob("*/manifest.json"):
         manifest = json.loads(manifest_path.read_text())

@@ -162,7 +162,7 @@ def test_register_command_and_demo_steps(home: Home,
     out = io.StringIO()
     demo = DemoRun(home, 100, 1, Console(file=out, width=200))
     summary = demo_step(demo)
-    assert summary.startswith("15 agreements active for 13 recipients; 1 refused")
+    assert summary.startswith("16 agreements active for 14 recipients; 1 refused")
     assert "younger than 14" in out.getvalue()
     assert "register" in register_step(demo)
     notice = (home.root / "register" / "privacy-notice.txt").read_text()
@@ -176,7 +176,9 @@ def test_register_command_and_demo_steps(home: Home,
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{dora.password}\n{code}\n"))
     assert main(["--home", str(home.root), "--user", "dora.ops", "register",
                  "--out", str(home.root / "r2")]) == 0  # fmt: skip
-    assert (home.root / "r2" / "register.csv").exists()
+    register = (home.root / "r2" / "register.csv").read_text()
+    # the department's own published statistics are a share like any other
+    assert "dfe-ks-trends" in register and "publication" in register
     db.dispose()
 
 
@@ -184,4 +186,4 @@ def test_status_reports_agreements(seeded: Home, capsys: pytest.CaptureFixture) 
     duckdb.connect(str(seeded.store_path)).close()  # sections need a store
     assert run(seeded, "status", "--json") == 0
     gov = json.loads(capsys.readouterr().out)["governance"]
-    assert gov["agreements_by_status"] == {"active": 15, "draft": 1}
+    assert gov["agreements_by_status"] == {"active": 16, "draft": 1}

@@ -257,3 +257,68 @@ def test_unknown_users_are_denied(session: Session) -> None:
     with pytest.raises(Denied):
         actor(session, "nobody")
     assert not actor(session, None).may("decide")
+
+
+def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
+    """Separation of duties: data operations may submit for a recipient, but then
+    another officer records the panel's sitting (and the amendment's)."""
+    session, _ = seeded
+    dora = actor(session, "dora.ops")
+    ag = workflow.submit(session, dora, _draft(session))
+    with pytest.raises(Conflict, match="may not record its panel"):
+        _panel(session, ag.agreement_id)
+    panel.record(session, actor(session, None), ag.agreement_id,
+                 [{"member": m, "view": APPROVE, "reasons": "justified"}
+                  for m in ("pat.panel", "priya.panel", "peter.panel")])  # fmt: skip
+    assert panel.reviews_of(session, ag.agreement_id)[-1].quorate
+    live = session.get(Agreement, "ier-attainment-gaps")
+    am = amend.propose(session, dora, live.agreement_id,
+                       {"title": "Attainment gaps at key stage 2, extended"},
+                       "clearer title")  # fmt: skip
+    with pytest.raises(Conflict, match="may not record its panel"):
+        _panel(session, live.agreement_id, am.amendment_id)
+
+
+GATEWAY = {
+    "id": "new-gateway", "title": "A new power", "statute": "An Act 2026",
+    "section": "s.1", "allows": "Research.", "levels": ["pseudonymised"],
+    "datasets": ["census", "ks_results", "pupil"],
+}  # fmt: skip
+
+
+def test_a_new_gateway_takes_effect_only_when_the_chief_confirms_it(
+    seeded: tuple,
+) -> None:
+    session, out = seeded
+    dora, chief = actor(session, "dora.ops"), _chief(session, out)
+    orgs.add_gateway(session, dora, GATEWAY)
+    draft = {**_draft(session, "ier-new-power"), "gateway": "new-gateway"}
+    ier = actor(session, "ier.researcher")
+    with pytest.raises(InvalidInput) as refused:
+        workflow.submit(session, ier, draft)
+    assert refused.value.errors == ["legal gateway new-gateway has not been "
+                                    "confirmed by the Chief Statistician"]  # fmt: skip
+    with pytest.raises(Denied):
+        orgs.confirm_gateway(session, dora, "new-gateway")
+    with pytest.raises(Denied, match="without signing in"):
+        orgs.confirm_gateway(session, actor(session, "cass.chief"), "new-gateway")
+    orgs.add_gateway(session, chief, {**GATEWAY, "id": "chiefs-own"})
+    with pytest.raises(Conflict, match="may not confirm"):
+        orgs.confirm_gateway(session, chief, "chiefs-own")
+    orgs.confirm_gateway(session, chief, "new-gateway")
+    with pytest.raises(Conflict, match="was confirmed"):
+        orgs.confirm_gateway(session, chief, "new-gateway")
+    assert workflow.submit(session, ier, draft).status == "submitted"
+
+
+def test_an_unconfirmed_gateway_stops_a_decision(seeded: tuple) -> None:
+    """A gateway found unconfirmed after submission (a record from before
+    confirmation existed) stops the decision too: fail closed."""
+    session, out = seeded
+    chief = _chief(session, out)
+    ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
+    _panel(session, ag.agreement_id)
+    ag.gateway.confirmed_by = None
+    with pytest.raises(Conflict, match="not been confirmed"):
+        workflow.decide(session, chief, ag.agreement_id,
+                        True, "ok")  # fmt: skip

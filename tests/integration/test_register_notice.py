@@ -81,4 +81,4 @@ def test_notice_names_every_live_share_and_nothing_else(
     assert "Office for National Statistics" not in text
     assert session.get(Agreement, "ons-matching").purpose not in text
     assert catalogue.dataset("ncmp").title in text
-    assert "14 agreements in force with 12 organisations" in text
+    assert "15 agreements in force with 13 organisations" in text

@@ -18,9 +18,9 @@ import pytest
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
+from pupilshare.plan import Population, ReleasePlan, Sdc, TableSpec
 from pupilshare.release import check, population, sample
 from pupilshare.release.build import build_release
-from pupilshare.release.plan import Population, ReleasePlan, Sdc, TableSpec
 from pupilshare.store import Store
 
 PSEUDO = ReleasePlan(
@@ -239,7 +239,7 @@ def test_a_killed_release_delivers_nothing(world: Store, home: Home,
         "import sys; from pathlib import Path; from pupilshare.config import Home; "
         "from pupilshare.store import Store; "
         "from pupilshare.release.build import build_release; "
-        "from pupilshare.release.plan import plan_from_json; "
+        "from pupilshare.plan import plan_from_json; "
         "home = Home(Path(sys.argv[1])); store = Store.open(home); "
         "build_release(store, home, plan_from_json(Path(sys.argv[2]).read_text()), "
         "Path(sys.argv[3]))"
@@ -265,25 +265,6 @@ def test_a_killed_release_delivers_nothing(world: Store, home: Home,
             store.rows("SELECT count(*) FROM releases")[0][0] == 0  # fmt: skip
     finally:
         store.close()
-
-
-def test_cli_release_from_a_plan_file(
-    world: Store, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pupilshare.cli import main
-    from pupilshare.release import runner
-
-    monkeypatch.setattr(runner, "_governance", lambda: None)  # no records here
-
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(AGG.to_json())
-    world.close()
-    code = main(["--home", str(home.root), "release", "AGR-CQC", "--out",
-                 str(tmp_path / "cli"), "--plan", str(plan_file)])  # fmt: skip
-    assert code == 0
-    assert (tmp_path / "cli" / "by_la.csv").exists()
-    assert main(["--home", str(home.root), "release", "OTHER", "--out",
-                 str(tmp_path / "x"), "--plan", str(plan_file)]) == 2  # fmt: skip
 
 
 def test_status_reports_releases(world: Store, home: Home, tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import pyarrow as pa
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from pupilshare.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.release import aggregate, check, sdc
-from pupilshare.release.plan import ReleasePlan, Sdc, TableSpec
 from pupilshare.store import Store
 
 SUMS = TableSpec("weights", "ncmp", ("la_code",), ("sex",), measure="weight_kg")

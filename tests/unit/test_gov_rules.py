@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pupilshare import catalogue
 from pupilshare.governance import rules, terms
-from pupilshare.release.plan import LEVELS
+from pupilshare.plan import LEVELS
 
 TODAY = date(2026, 12, 1)
 GATEWAY = {"gateway_id": "gw", "levels": list(LEVELS),

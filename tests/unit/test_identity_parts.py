@@ -67,3 +67,21 @@ def test_faces_never_take_a_typed_name_as_an_identity() -> None:
                  if re.search(r"\bactor\(|import actor\b|access import .*\bactor\b",
                               p.read_text())]  # fmt: skip
     assert offenders == []
+
+
+def test_the_demo_prints_each_users_credentials_whole() -> None:
+    import io
+
+    from rich.console import Console
+
+    from pupilshare.commands.demo import show_users
+    from pupilshare.identity import Issued
+
+    out = io.StringIO()
+    secret = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    show_users(Console(file=out, width=40), {
+        "cass.chief": Issued("cass.chief", "p" * 20, secret),
+        "riverside.admissions": Issued("riverside.admissions", "q" * 20, None)})
+    text = out.getvalue()
+    assert secret in text and "p" * 20 in text and "q" * 20 in text
+    assert "riverside.admissions" in text

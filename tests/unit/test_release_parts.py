@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pupilshare.config import Home
-from pupilshare.release import anonymise, minimise, ncmp, population, pseudonymise
-from pupilshare.release.plan import (
+from pupilshare.plan import (
     Population,
     ReleasePlan,
     Sdc,
     TableSpec,
     plan_from_json,
 )
+from pupilshare.release import anonymise, minimise, ncmp, population, pseudonymise
 from pupilshare.store import Store
 
 NCMP_ITEMS = ("ncmp.sex", "ncmp.bmi", "ncmp.bmi_centile", "ncmp.weight_category")

@@ -9,12 +9,11 @@ from __future__ import annotations
 from pupilshare.collect.demo import demo_step
 from pupilshare.collect.load import Collector, FileOutcome, RunResult
 from pupilshare.collect.overview import overview
+from pupilshare.collect.report import plural, problem_table
 from pupilshare.collect.run import collect_files
 from pupilshare.collect.status import collection_status
-from pupilshare.status import SECTIONS
-
-SECTIONS["collection"] = collection_status
 
 __all__ = [
-    "Collector", "FileOutcome", "RunResult", "collect_files", "demo_step", "overview",
+    "Collector", "FileOutcome", "RunResult", "collect_files", "collection_status",
+    "demo_step", "overview", "plural", "problem_table",
 ]  # fmt: skip

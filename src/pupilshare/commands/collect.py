@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-import pupilshare.collect  # noqa: F401  (registers the status section)
+from pupilshare.cliapp import console, context
+from pupilshare.collect import collect_files, plural, problem_table
+from pupilshare.errors import InvalidInput
 
 
 def register(app: typer.Typer) -> None:
@@ -21,11 +23,6 @@ def register(app: typer.Typer) -> None:
         Every problem is listed as file:line:field:reason on screen and in a CSV
         report under HOME/reports/. Exit code 2 when any file was rejected.
         """
-        from pupilshare.cli import console, context
-        from pupilshare.collect import collect_files
-        from pupilshare.collect.report import plural, problem_table
-        from pupilshare.errors import InvalidInput
-
         c = context(ctx)
         c.require("collect", "collect files")
         result = collect_files(c.home, dataset, files, console)

@@ -7,6 +7,9 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from pupilshare.cliapp import console, context
+from pupilshare.demo import DemoRun, run_demo
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -21,9 +24,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:  # fmt: skip
         """Run a synthetic nation through collect, match, share, release, register,
         then serve the pages (the address and the demo users are printed)."""
-        from pupilshare.cli import console, context
-        from pupilshare.demo import DemoRun, run_demo
-
         c = context(ctx)
         c.require("run_demo", "run the demo")
         console.print(

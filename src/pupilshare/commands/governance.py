@@ -9,7 +9,7 @@ the asker's roles (denied by default). ``users`` is in ``commands/users.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from pupilshare import governance as gov
+from pupilshare.cliapp import console, context
 from pupilshare.errors import NotFound
-from pupilshare.governance.terms import read_yaml
 
 agreements_app = typer.Typer(help="Data sharing agreements and their workflow.",
                              no_args_is_help=True)  # fmt: skip
@@ -30,13 +31,10 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 @contextmanager
-def _records(ctx: typer.Context) -> Iterator[tuple[Session, Any]]:
-    from pupilshare.cli import context
-    from pupilshare.governance.db import session_scope
-
+def _records(ctx: typer.Context) -> Iterator[tuple[Session, gov.Actor]]:
     c = context(ctx)
-    with session_scope(c.home) as session:
-        yield session, c.principal(session)
+    with gov.records(c.home, c.principal) as (session, who):
+        yield session, who
 
 
 def _print(obj: Any) -> None:
@@ -44,13 +42,11 @@ def _print(obj: Any) -> None:
 
 
 def _say(text: str) -> None:
-    from pupilshare.cli import console
 
     console.print(text, highlight=False)  # records hold no pupil values
 
 
 def _table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> None:
-    from pupilshare.cli import console
 
     t = Table(title=title)
     for c in cols:
@@ -61,42 +57,43 @@ def _table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> None:
     console.print(t)
 
 
+def _list(ctx: typer.Context, as_json: bool, title: str, cols: list[str],  # fmt: skip
+          fetch: Callable[[Session, gov.Actor], list[dict[str, Any]]]) -> None:
+    """The shape of every list command: read, then JSON or a table."""
+    with _records(ctx) as (s, who):
+        rows = fetch(s, who)
+    if as_json:
+        return _print(rows)
+    _table(title, rows, cols)
+
+
 # -- agreements ---------------------------------------------------------------
 @agreements_app.command("list")
 def agreements_list(ctx: typer.Context, status: str = typer.Option(None, "--status"),
                     as_json: bool = JSON) -> None:  # fmt: skip
     """Agreements (a recipient sees only its own)."""
-    from pupilshare.governance.views import list_agreements
-
-    with _records(ctx) as (s, who):
-        rows = list_agreements(s, who, status)
-    if as_json:
-        return _print(rows)
-    _table("agreements", rows, ["id", "recipient", "level", "status", "version",
-                                "expiry", "items"])  # fmt: skip
+    _list(ctx, as_json, "agreements", ["id", "recipient", "level", "status",
+                                       "version", "expiry", "items"],
+          lambda s, who: gov.list_agreements(s, who, status))  # fmt: skip
 
 
 @agreements_app.command("show")
 def agreements_show(ctx: typer.Context, agreement_id: str,
                     as_json: bool = JSON) -> None:  # fmt: skip
     """One agreement: terms, history, panel, decisions and amendments."""
-    from pupilshare.governance.views import detail, detail_lines
-
     with _records(ctx) as (s, who):
-        d = detail(s, who, agreement_id)
+        d = gov.detail(s, who, agreement_id)
     if as_json:
         return _print(d)
-    for line in detail_lines(d):
+    for line in gov.detail_lines(d):
         _say(line)
 
 
 @agreements_app.command("submit")
 def agreements_submit(ctx: typer.Context, file: Path) -> None:
     """Submit an agreement from a YAML file (refused at once, with every reason)."""
-    from pupilshare.governance.workflow import submit
-
     with _records(ctx) as (s, who):
-        ag = submit(s, who, read_yaml(file))
+        ag = gov.submit(s, who, gov.read_yaml(file))
     _say(f"{ag.agreement_id} submitted; it now awaits the approval panel")
 
 
@@ -113,9 +110,6 @@ def agreements_panel(
 
     Quorum is "quorum" in the governance section of pupilshare.toml (default 3).
     """
-    from pupilshare.cli import context
-    from pupilshare.governance.panel import QUORUM, record
-
     views = []
     for v in view:
         member, _, rest = v.partition("=")
@@ -126,8 +120,8 @@ def agreements_panel(
         member, _, text = c.partition("=")
         views.append({"member": member.strip(), "conflict": text.strip() or "declared"})
     with _records(ctx) as (s, who):
-        quorum = int(context(ctx).home.settings("governance").get("quorum", QUORUM))
-        r = record(s, who, agreement_id, views, condition, amendment, quorum)
+        r = gov.record_panel(s, who, context(ctx).home, agreement_id, views,
+                             condition, amendment)  # fmt: skip
     _say(f"panel review {r.review_id} on {agreement_id}: "
          f"{'quorate' if r.quorate else 'NOT quorate'} (quorum {r.quorum})")
 
@@ -141,34 +135,25 @@ def agreements_decide(
     amendment: int = typer.Option(None, "--amendment"),
 ) -> None:  # fmt: skip
     """The Chief Statistician's decision (never on their own submission)."""
-    from pupilshare.governance import amend, workflow
-
     with _records(ctx) as (s, who):
-        if amendment is None:
-            d = workflow.decide(s, who, agreement_id, approve, reason, condition)
-        else:
-            d = amend.decide(s, who, agreement_id, amendment, approve, reason)
-        status = workflow.get(s, agreement_id).status
+        d, status = gov.decide_agreement(s, who, agreement_id, approve, reason,
+                                         condition, amendment)  # fmt: skip
     _say(f"{agreement_id}: {d.outcome} by {d.decided_by}; now {status}")
 
 
 @agreements_app.command("activate")
 def agreements_activate(ctx: typer.Context, agreement_id: str) -> None:
     """Make an approved agreement active (within its term)."""
-    from pupilshare.governance.workflow import activate
-
     with _records(ctx) as (s, who):
-        activate(s, who, agreement_id)
+        gov.activate(s, who, agreement_id)
     _say(f"{agreement_id} is active")
 
 
 @agreements_app.command("expire")
 def agreements_expire(ctx: typer.Context) -> None:
     """Expire every agreement past its expiry date."""
-    from pupilshare.governance.workflow import expire_due
-
     with _records(ctx) as (s, who):
-        done = expire_due(s, who)
+        done = gov.expire_due(s, who)
     _say(f"{len(done)} agreements expired" + (f": {', '.join(done)}" if done else ""))
 
 
@@ -176,10 +161,8 @@ def agreements_expire(ctx: typer.Context) -> None:
 def agreements_revoke(ctx: typer.Context, agreement_id: str,
                       reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
     """Revoke an agreement (Chief Statistician)."""
-    from pupilshare.governance.workflow import revoke
-
     with _records(ctx) as (s, who):
-        revoke(s, who, agreement_id, reason)
+        gov.revoke(s, who, agreement_id, reason)
     _say(f"{agreement_id} revoked")
 
 
@@ -187,10 +170,8 @@ def agreements_revoke(ctx: typer.Context, agreement_id: str,
 def agreements_amend(ctx: typer.Context, agreement_id: str, file: Path,
                      reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
     """Propose an amendment: FILE holds only the terms that change."""
-    from pupilshare.governance.amend import propose
-
     with _records(ctx) as (s, who):
-        am = propose(s, who, agreement_id, read_yaml(file), reason)
+        am = gov.propose_amendment(s, who, agreement_id, gov.read_yaml(file), reason)
     _say(f"amendment {am.amendment_id} to {agreement_id} proposed:")
     for key, (old, new) in am.diff.items():
         _say(f"  {key}: {old!r} -> {new!r}")
@@ -205,14 +186,11 @@ def agreements_ask(
     as_json: bool = JSON,
 ) -> None:  # fmt: skip
     """Ask the one decision point whether the current user may have these items."""
-    from pupilshare.cli import context
-    from pupilshare.governance.policy import may_disclose
-
     c = context(ctx)
     who = c.principal()
     refs = [i.strip() for i in items.split(",") if i.strip()]
-    a = may_disclose(c.home, who.username if who.named else None, agreement_id, refs,
-                     purpose, action=action)  # fmt: skip
+    a = gov.may_disclose(c.home, who.username if who.named else None, agreement_id,
+                         refs, purpose, action=action)  # fmt: skip
     if as_json:
         return _print({"allowed": a.allowed, "rules": a.rules,
                        "policy_version": a.policy_version,
@@ -224,34 +202,24 @@ def agreements_ask(
 @agreements_app.command("plan")
 def agreements_plan(ctx: typer.Context, agreement_id: str) -> None:
     """The release plan of an active agreement, as JSON."""
-    from pupilshare.governance.plan import build_plan
-
     with _records(ctx) as (s, who):
-        who.require("release", "plan releases")
-        print(build_plan(s, agreement_id).to_json())
+        print(gov.agreement_plan(s, who, agreement_id))
 
 
 # -- organisations, gateways, users ------------------------------------------
 @orgs_app.command("list")
 def orgs_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Recipient organisations with their legal identity and status."""
-    from pupilshare.governance.views import list_orgs
-
-    with _records(ctx) as (s, who):
-        rows = list_orgs(s, who)
-    if as_json:
-        return _print(rows)
-    _table("organisations", rows, ["id", "name", "type", "legal_id", "status"])
+    _list(ctx, as_json, "organisations", ["id", "name", "type", "legal_id", "status"],
+          gov.list_orgs)
 
 
 @orgs_app.command("show")
 def orgs_show(ctx: typer.Context, org_id: str,
               as_json: bool = JSON) -> None:  # fmt: skip
     """One organisation: identity, identity changes, users and agreements."""
-    from pupilshare.governance.views import show_org
-
     with _records(ctx) as (s, who):
-        d = show_org(s, who, org_id)
+        d = gov.show_org(s, who, org_id)
     if as_json:
         return _print(d)
     _say(f"[bold]{d['id']}[/] {d['name']} ({d['type']}, {d['legal_id']}) - "
@@ -270,10 +238,8 @@ def orgs_add(ctx: typer.Context, org_id: str,
              min_pupil_age: int = typer.Option(None, "--min-pupil-age"),
              ) -> None:  # fmt: skip
     """Add a recipient organisation with its legal identity."""
-    from pupilshare.governance.orgs import add_org
-
     with _records(ctx) as (s, who):
-        add_org(s, who, org_id, name, org_type, legal_id, owner, "", min_pupil_age)
+        gov.add_org(s, who, org_id, name, org_type, legal_id, owner, "", min_pupil_age)
     _say(f"organisation {org_id} added")
 
 
@@ -283,10 +249,8 @@ def orgs_change(ctx: typer.Context, org_id: str,
                 value: str = typer.Option(..., "--value"),
                 reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
     """Record a change of name, identity or ownership: suspends its agreements."""
-    from pupilshare.governance.orgs import change_identity
-
     with _records(ctx) as (s, who):
-        done = change_identity(s, who, org_id, field, value, reason)
+        done = gov.change_identity(s, who, org_id, field, value, reason)
     _say(f"{org_id} suspended pending re-approval; {len(done)} agreements suspended")
 
 
@@ -295,10 +259,8 @@ def orgs_reinstate(ctx: typer.Context, org_id: str,
                    reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
     """Confirm a changed identity (Chief Statistician); each agreement is then
     re-approved with ``agreements decide``."""
-    from pupilshare.governance.orgs import reinstate_org
-
     with _records(ctx) as (s, who):
-        reinstate_org(s, who, org_id, reason)
+        gov.reinstate_org(s, who, org_id, reason)
     _say(f"{org_id} reinstated")
 
 
@@ -306,22 +268,15 @@ def orgs_reinstate(ctx: typer.Context, org_id: str,
 def gateways_list(ctx: typer.Context,
                   as_json: bool = JSON) -> None:  # fmt: skip
     """Legal gateways and what each allows."""
-    from pupilshare.governance.views import list_gateways
-
-    with _records(ctx) as (s, who):
-        rows = list_gateways(s, who)
-    if as_json:
-        return _print(rows)
-    _table("legal gateways", rows, ["id", "title", "levels", "datasets", "min_age"])
+    _list(ctx, as_json, "legal gateways", ["id", "title", "levels", "datasets",
+                                           "min_age"], gov.list_gateways)  # fmt: skip
 
 
 @gateways_app.command("show")
 def gateways_show(ctx: typer.Context, gateway_id: str) -> None:
     """One legal gateway and what it allows, as JSON."""
-    from pupilshare.governance.views import list_gateways
-
     with _records(ctx) as (s, who):
-        g = next((g for g in list_gateways(s, who) if g["id"] == gateway_id), None)
+        g = next((g for g in gov.list_gateways(s, who) if g["id"] == gateway_id), None)
     if g is None:
         raise NotFound(f"no gateway {gateway_id!r}")
     _print(g)
@@ -331,30 +286,32 @@ def gateways_show(ctx: typer.Context, gateway_id: str) -> None:
 def gateways_add(ctx: typer.Context, file: Path) -> None:
     """Add a legal gateway from a YAML file (id, title, statute, section, allows,
     levels, datasets, min_age, max_age)."""
-    from pupilshare.governance.orgs import add_gateway
-
     with _records(ctx) as (s, who):
-        g = add_gateway(s, who, read_yaml(file))
-    _say(f"gateway {g.gateway_id} added")
+        g = gov.add_gateway(s, who, gov.read_yaml(file))
+    _say(f"gateway {g.gateway_id} added; it takes effect once the Chief Statistician "
+         "confirms it")
+
+
+@gateways_app.command("confirm")
+def gateways_confirm(ctx: typer.Context, gateway_id: str) -> None:
+    """Confirm a legal gateway (Chief Statistician; never whoever added it): until
+    then no agreement is submitted or decided under it."""
+    with _records(ctx) as (s, who):
+        gov.confirm_gateway(s, who, gateway_id)
+    _say(f"gateway {gateway_id} confirmed")
 
 
 def register_cmd(ctx: typer.Context,
                  out: Path = typer.Option(..., "--out", help="Directory to write.")
                  ) -> None:  # fmt: skip
     """Write the public register (HTML, CSV) and the privacy notice (HTML, text)."""
-    from pupilshare.cli import context
-    from pupilshare.governance.register import write_register
-
     with _records(ctx) as (s, who):
-        who.require("publish_register", "write the register")
-        paths = write_register(s, context(ctx).home, out)
+        paths = gov.publish_register(s, who, context(ctx).home, out)
     for p in paths.values():
         _say(str(p))
 
 
 def register(app: typer.Typer) -> None:
-    import pupilshare.governance  # noqa: F401  (adds its section to ``status``)
-
     app.add_typer(agreements_app, name="agreements")
     app.add_typer(orgs_app, name="orgs")
     app.add_typer(gateways_app, name="gateways")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from pupilshare import match as matching
+from pupilshare.cliapp import console, context
 from pupilshare.errors import InvalidInput, NotFound
 from pupilshare.store import Store
 
@@ -32,7 +33,6 @@ def _num(value: float | None, spec: str) -> str:
 
 
 def _print_accuracy(acc: dict) -> None:
-    from pupilshare.cli import console
 
     t = Table(title="Pupil index against truth (pairwise, on records)")
     for col in ("precision", "recall", "F1", "records", "pupils", "persons",
@@ -76,8 +76,6 @@ def register(app: typer.Typer) -> None:
         pupil. The defaults and their measured precision, recall and review volume
         are in bench/RESULTS.md ("Thresholds").
         """
-        from pupilshare.cli import console, context
-
         c = context(ctx)
         c.require("match", "match records")
         home = c.home
@@ -115,8 +113,6 @@ def register(app: typer.Typer) -> None:
                                    help="pending, accepted, rejected or all"),
     ) -> None:  # fmt: skip
         """Items in the queue, most likely matches first."""
-        from pupilshare.cli import console, context
-
         c = context(ctx)
         c.require("review", "read the review queue")
         with Store.open(c.home) as store:
@@ -134,8 +130,6 @@ def register(app: typer.Typer) -> None:
     @review.command("show")
     def review_show(ctx: typer.Context, review_id: int) -> None:
         """The records, the candidate pupil and why the model was unsure."""
-        from pupilshare.cli import console, context
-
         c = context(ctx)
         c.require("review", "read the review queue")
         with Store.open(c.home) as store:
@@ -165,8 +159,6 @@ def register(app: typer.Typer) -> None:
 
     def _decide(ctx: typer.Context, review_id: int, decide: Any, said: str) -> None:
         """Accept and reject differ only in the decision and what is printed."""
-        from pupilshare.cli import console, context
-
         c = context(ctx)
         who = c.require("review", "decide review items")
         with Store.open(c.home) as store:
@@ -196,8 +188,6 @@ def register(app: typer.Typer) -> None:
                                         help="Lowest match probability written."),
     ) -> None:  # fmt: skip
         """Link two files of people; write left_id, right_id, match_probability."""
-        from pupilshare.cli import console, context
-
         context(ctx).require("link", "link files of people")
         n = matching.link_files(left, right, out, threshold)
         console.print(f"{n:,} pairs at or above {threshold} written to {out}")

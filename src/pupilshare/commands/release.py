@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-import pupilshare.release  # noqa: F401  (registers the status section)
+from pupilshare import release as releasing
+from pupilshare.cliapp import console, context
 
 
 def register(app: typer.Typer) -> None:
@@ -15,20 +16,15 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         agreement_id: str = typer.Argument(..., help="The approved agreement."),
         out: Path = typer.Option(..., "--out", help="Directory to deliver into."),
-        plan: Path = typer.Option(None, "--plan", help="A release plan as JSON "
-                                  "instead of governance's; governance still decides."),
         csv: bool = typer.Option(True, "--csv/--no-csv", help="Also write CSV."),
     ) -> None:  # fmt: skip
         """Release one agreement at its level: minimise, filter, de-identify, check,
         deliver."""
-        from pupilshare.cli import console, context
-        from pupilshare.release.runner import release_agreement
-
         c = context(ctx)
         who = c.principal()
-        m = release_agreement(c.home, agreement_id, out, plan,
-                              who.username if who.named else None,
-                              ("parquet", "csv") if csv else ("parquet",))  # fmt: skip
+        m = releasing.release_agreement(c.home, agreement_id, out,
+                                        who.username if who.named else None,
+                                        ("parquet", "csv") if csv else ("parquet",))
         console.print(f"[bold green]delivered[/] {m.release_id} ({m.level}) to {out}")
         for f in m.files:
             rows = f"{f.rows} rows, " if f.name.endswith((".parquet", ".csv")) else ""

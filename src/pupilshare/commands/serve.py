@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     def serve(ctx: typer.Context, host: str = HOST, port: int = PORT) -> None:
         """Serve the pages and the JSON API (the store stays the command line's: the
         service opens it only for the length of each read)."""
-        from pupilshare.cli import console, context
+        from pupilshare.cliapp import console, context
         from pupilshare.web import serve as run
 
         c = context(ctx)

@@ -7,6 +7,7 @@ import json
 import typer
 from rich.table import Table
 
+from pupilshare.cliapp import console, context
 from pupilshare.status import store_status
 
 
@@ -17,8 +18,6 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Each dataset's collections and row counts (and what later steps add)."""
-        from pupilshare.cli import console, context
-
         c = context(ctx)
         c.require("read_status", "read the store's status")
         report = store_status(c.home)

@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
-import pupilshare.synth  # noqa: F401  (registers the status section)
+from pupilshare import synth as synthetic
+from pupilshare.cliapp import console, context
 
 
 def register(app: typer.Typer) -> None:
@@ -26,18 +35,6 @@ def register(app: typer.Typer) -> None:
         years: int = typer.Option(4, "--years", help="Academic years of returns."),
     ) -> None:
         """Synthesise census, assessment, NCMP, qualification and survey files."""
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.table import Table
-
-        from pupilshare.cli import console, context
-        from pupilshare.synth import STAGES, synthesise
-
         c = context(ctx)
         c.require("synthesise", "synthesise a nation")
         target = out or c.home.root / "nation"
@@ -48,12 +45,12 @@ def register(app: typer.Typer) -> None:
             TimeElapsedColumn(),
             console=console,
         ) as bar:
-            task = bar.add_task("places", total=STAGES)
+            task = bar.add_task("places", total=synthetic.STAGES)
 
             def on(stage: str, done: int, total: int) -> None:
                 bar.update(task, description=stage, completed=done, total=total)
 
-            manifest = synthesise(
+            manifest = synthetic.synthesise(
                 target, pupils, seed, progress=on, first_year=first_year, years=years
             )
         table = Table(title=f"synthetic nation: {pupils:,} pupils, seed {seed}")

@@ -9,10 +9,14 @@ or unlocks an account; ``sign-ins`` reads the sign-in records. Who may do what i
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
 
+from pupilshare import governance as gov
+from pupilshare import identity
+from pupilshare.cliapp import context
 from pupilshare.commands.governance import JSON, _print, _records, _say, _table
 from pupilshare.errors import Denied, InvalidInput
 
@@ -39,10 +43,8 @@ def _hand_over(issued: Any, as_json: bool = False) -> None:
 @users_app.command("list")
 def users_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Named users, their organisations and roles."""
-    from pupilshare.governance.views import list_users
-
     with _records(ctx) as (s, who):
-        rows = list_users(s, who)
+        rows = gov.list_users(s, who)
     if as_json:
         return _print(rows)
     _table("users", rows, ["username", "name", "org", "roles", "active"])
@@ -56,11 +58,8 @@ def users_add(ctx: typer.Context, username: str,
               as_json: bool = JSON) -> None:  # fmt: skip
     """Add a named user of an organisation with their roles, and issue a generated
     password (and a TOTP secret when a role needs a second factor)."""
-    from pupilshare import identity
-    from pupilshare.governance.orgs import add_user
-
     with _records(ctx) as (s, who):
-        add_user(s, who, username, name, org, role)
+        gov.add_user(s, who, username, name, org, role)
         issued = identity.issue(s, who, username)
     if not as_json:
         _say(f"user {username} added")
@@ -75,11 +74,8 @@ def users_roles(ctx: typer.Context, username: str,
                 ) -> None:  # fmt: skip
     """Replace a user's roles, or deactivate them (deciding roles: only the Chief
     Statistician grants them). A role that needs a second factor enrols one."""
-    from pupilshare import identity
-    from pupilshare.governance.orgs import set_roles
-
     with _records(ctx) as (s, who):
-        set_roles(s, who, username, role, active, reason)
+        gov.set_roles(s, who, username, role, active, reason)
         issued = (identity.enrol_totp(s, who, username)
                   if active and identity.needs_enrolment(s, username) else None)
     _say(f"user {username}: {', '.join(role) or 'no roles'}"
@@ -89,16 +85,12 @@ def users_roles(ctx: typer.Context, username: str,
 
 
 def _new_password() -> str:
-    from pupilshare.identity import ask
-
-    first = ask("new password: ", True)
+    first = identity.ask("new password: ", True)
     if first is None:
         raise InvalidInput("no new password given (prompted on a terminal, or a "
                            "line on standard input); or use --generate")  # fmt: skip
-    import sys
-
     if sys.stdin is not None and sys.stdin.isatty():
-        if ask("new password again: ", True) != first:
+        if identity.ask("new password again: ", True) != first:
             raise InvalidInput("the two passwords differ")
     return first
 
@@ -114,9 +106,6 @@ def users_passwd(
 ) -> None:  # fmt: skip
     """Change your password (signed in with it), or reset another user's: a reset
     is generated and shown once, and needs the right to grant that user's roles."""
-    from pupilshare import identity
-    from pupilshare.cli import context
-
     who = context(ctx).principal()
     username = username or (who.username if who.named else "")
     if not username:
@@ -142,8 +131,6 @@ def users_lock(ctx: typer.Context, username: str,
                ) -> None:  # fmt: skip
     """Lock an account: its password and tokens stop working until unlocked.
     Accounts also lock by themselves for 15 minutes after 5 failures in a row."""
-    from pupilshare import identity
-
     with _records(ctx) as (s, who):
         (identity.unlock if unlock else identity.lock)(s, who, username, reason)
     _say(f"{username} {'unlocked' if unlock else 'locked'}")
@@ -156,8 +143,6 @@ def users_sign_ins(ctx: typer.Context,
                    as_json: bool = JSON) -> None:  # fmt: skip
     """The sign-in records, newest first: every attempt, lock-out and credential
     change (yours, or anyone's for user management)."""
-    from pupilshare import identity
-
     with _records(ctx) as (s, who):
         if not (who.named and username == who.username):
             who.require("manage_users", "read other users' sign-ins")
@@ -176,8 +161,6 @@ def token_create(ctx: typer.Context,
                  ) -> None:  # fmt: skip
     """Make an API token for yourself (signed in with your password); it is shown
     once. Use it as --token or $PUPILSHARE_TOKEN, or as a Bearer token."""
-    from pupilshare import identity
-
     with _records(ctx) as (s, who):
         if not who.named:
             raise Denied("the local operator has no API tokens: act as --user NAME")
@@ -192,8 +175,6 @@ def token_list(ctx: typer.Context,
                username: str = typer.Argument(None, help="Whose (default: yours)."),
                as_json: bool = JSON) -> None:  # fmt: skip
     """API tokens (never their secrets): yours, or anyone's for user management."""
-    from pupilshare import identity
-
     with _records(ctx) as (s, who):
         if not (username or who.named):
             raise InvalidInput("name the user, or act as yourself with --user")
@@ -208,8 +189,6 @@ def token_list(ctx: typer.Context,
 def token_revoke(ctx: typer.Context, token_id: str,
                  reason: str = typer.Option("", "--reason")) -> None:  # fmt: skip
     """Revoke an API token (yours, or anyone's for user management)."""
-    from pupilshare import identity
-
     with _records(ctx) as (s, who):
         row = identity.revoke_token(s, who, token_id, reason)
     _say(f"token {row.token_id} of {row.username} revoked")

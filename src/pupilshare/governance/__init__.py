@@ -1,17 +1,27 @@
 """Sharing governance: recipients, legal gateways, agreements with justified items,
 the approval panel and the Chief Statistician's decision, the one disclosure decision
-point, and the register and privacy notice generated from the live agreements."""
+point, and the register and privacy notice generated from the live agreements.
+
+These names are the area's public surface: the faces (``commands/``, ``web/``) and
+the other areas import nothing else from it.
+"""
 
 from __future__ import annotations
 
-from pupilshare import status as _status
-from pupilshare.governance.access import Actor
-from pupilshare.governance.access import actor as actor_for
+from pupilshare.governance.access import Actor, Principal
+from pupilshare.governance.amend import propose as propose_amendment
 from pupilshare.governance.db import session_scope
 from pupilshare.governance.demo import demo_step, register_step
-from pupilshare.governance.panel import QUORUM
-from pupilshare.governance.panel import record as record_panel
-from pupilshare.governance.plan import plan_for
+from pupilshare.governance.orgs import (
+    add_gateway,
+    add_org,
+    add_user,
+    change_identity,
+    confirm_gateway,
+    reinstate_org,
+    set_roles,
+)
+from pupilshare.governance.plan import Approval, approved_release, plan_for
 from pupilshare.governance.policy import Answer, may_disclose
 from pupilshare.governance.progress import (
     check_application,
@@ -20,22 +30,37 @@ from pupilshare.governance.progress import (
     service_level,
 )
 from pupilshare.governance.public import notice_view, register_view
+from pupilshare.governance.records import (
+    agreement_plan,
+    decide_agreement,
+    publish_register,
+    record_panel,
+    records,
+)
 from pupilshare.governance.scope import LaScope, la_scope
+from pupilshare.governance.terms import read_yaml
 from pupilshare.governance.views import (
     detail,
+    detail_lines,
     list_agreements,
     list_gateways,
+    list_orgs,
+    list_users,
+    show_org,
     status_section,
 )
-from pupilshare.governance.workflow import activate, decide, submit
-
-_status.SECTIONS["governance"] = status_section
+from pupilshare.governance.workflow import activate, expire_due, revoke, submit
 
 __all__ = [
-    "QUORUM", "Actor", "Answer", "LaScope", "activate", "actor_for",
-    "check_application",
-    "decide", "demo_step", "detail", "la_scope", "list_agreements", "list_gateways",
-    "may_disclose", "notice_view", "plan_for", "progress", "record_panel",
-    "register_step", "register_view", "review", "service_level", "session_scope",
-    "submit",
+    "Actor", "Answer", "Approval", "activate", "add_gateway", "add_org", "add_user",
+    "Principal", "agreement_plan", "approved_release", "change_identity",
+    "confirm_gateway",
+    "decide_agreement", "demo_step", "detail", "detail_lines", "expire_due",
+    "list_agreements", "list_gateways", "list_orgs", "list_users", "may_disclose",
+    "plan_for", "propose_amendment", "publish_register", "read_yaml",
+    "record_panel", "records", "register_step", "reinstate_org", "revoke",
+    "set_roles", "show_org", "status_section", "submit",
+    # the web service's reads (``pupilshare.web``)
+    "LaScope", "check_application", "la_scope", "notice_view", "progress",
+    "register_view", "review", "service_level", "session_scope",
 ]  # fmt: skip

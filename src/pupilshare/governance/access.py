@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_users": frozenset({"data_operations"}),
     "grant_privileged": frozenset({"chief_statistician"}),
     "manage_gateways": frozenset({"data_operations", "chief_statistician"}),
+    "confirm_gateway": frozenset({"chief_statistician"}),
     "publish_register": frozenset({"data_operations", "chief_statistician"}),
     "release": frozenset({"data_operations"}),
     # the pupil-data steps: only data operations touch the store's records
@@ -55,7 +56,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "la_pupils": frozenset({"la_officer"}),
 }
 # refused to anyone who did not sign in, whatever their roles
-SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged"})
+SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged", "confirm_gateway"})
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,10 @@ class UserChange(Base):
 
 
 class Gateway(Base):
-    """A legal gateway: the statute and section allowing a share, and what it allows."""
+    """A legal gateway: the statute and section allowing a share, and what it allows.
+
+    A gateway takes effect only once the Chief Statistician confirms it
+    (``confirmed_by``), and never on the word of whoever added it."""
 
     __tablename__ = "gateways"
     gateway_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -112,6 +115,9 @@ class Gateway(Base):
     datasets: Mapped[list[Any]] = mapped_column(JSON)
     min_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    added_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Agreement(Base):

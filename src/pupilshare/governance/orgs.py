@@ -31,7 +31,7 @@ from pupilshare.governance.models import (
 )  # fmt: skip
 from pupilshare.governance.terms import ID_PATTERN
 from pupilshare.governance.workflow import move, now
-from pupilshare.release.plan import LEVELS
+from pupilshare.plan import LEVELS
 
 IDENTITY = ("name", "legal_id", "owner")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,63}$")
@@ -206,7 +206,25 @@ def add_gateway(session: Session, actor: Actor, spec: dict[str, Any]) -> Gateway
     gw = Gateway(gateway_id=spec["id"], title=spec["title"], statute=spec["statute"],
                  section=spec["section"], allows=" ".join(spec["allows"].split()),
                  levels=list(spec["levels"]), datasets=list(spec["datasets"]),
-                 min_age=spec.get("min_age"), max_age=spec.get("max_age"))  # fmt: skip
+                 min_age=spec.get("min_age"), max_age=spec.get("max_age"),
+                 added_by=actor.username)  # fmt: skip
     session.add(gw)
+    session.flush()
+    return gw
+
+
+def confirm_gateway(session: Session, actor: Actor, gateway_id: str) -> Gateway:
+    """The Chief Statistician confirms a gateway; until then no agreement is
+    submitted or decided under it. Whoever added it may not confirm it."""
+    actor.require("confirm_gateway", "confirm legal gateways")
+    gw = session.get(Gateway, gateway_id)
+    if gw is None:
+        raise NotFound(f"no gateway {gateway_id!r}")
+    if gw.confirmed_by is not None:
+        raise Conflict(f"gateway {gateway_id} was confirmed by {gw.confirmed_by}")
+    if gw.added_by == actor.username:
+        raise Conflict(f"{actor.username} added gateway {gateway_id} and may not "
+                       "confirm it")  # fmt: skip
+    gw.confirmed_by, gw.confirmed_at = actor.username, now()
     session.flush()
     return gw

@@ -2,7 +2,8 @@
 with reasons, declared conflicts of interest and the conditions it attached.
 
 A member with a conflict is recorded as present but their view does not count
-towards quorum; a member who submitted the agreement is conflicted whatever they say.
+towards quorum; a member who submitted the agreement is conflicted whatever they say,
+and whoever submitted it (or proposed the amendment) may not record the sitting.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def record(session: Session, actor: Actor, agreement_id: str,
         submitter = am.proposed_by
     elif ag.status != "submitted":
         raise Conflict(f"agreement {agreement_id} is {ag.status}, not before the panel")
+    if actor.username == submitter:  # separation of duties
+        raise Conflict(f"{actor.username} submitted {agreement_id} and may not record "
+                       "its panel")  # fmt: skip
     errors: list[str] = []
     rows: list[PanelView] = []
     seen: set[str] = set()

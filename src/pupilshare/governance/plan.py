@@ -1,7 +1,9 @@
-"""From an active agreement to the frozen release plan the release area builds from."""
+"""From an active agreement to the frozen plan the release area builds from, and the
+one call release makes: the plan and the decision to disclose it, in one session."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -10,9 +12,10 @@ from sqlalchemy.orm import Session
 from pupilshare.config import Home
 from pupilshare.errors import Conflict
 from pupilshare.governance.db import session_scope
-from pupilshare.governance.policy import policy
+from pupilshare.governance.policy import Answer, decide, policy
+from pupilshare.governance.rules import population_ages
 from pupilshare.governance.workflow import get
-from pupilshare.release.plan import Population, ReleasePlan, Sdc, TableSpec
+from pupilshare.plan import Population, ReleasePlan, Sdc, TableSpec
 
 
 def _table(x: dict[str, Any]) -> dict[str, Any]:
@@ -65,3 +68,31 @@ def plan_for(home_or_session: Home | str | Session, agreement_id: str,
         return build_plan(home_or_session, agreement_id, today)
     with session_scope(home_or_session) as session:
         return build_plan(session, agreement_id, today)
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What a release runs: the approved plan and the decision that allowed it."""
+
+    plan: ReleasePlan
+    answer: Answer
+
+
+def pupils_of(population: Population) -> dict[str, Any]:
+    """A plan's population as the decision point sees it (ages the year groups
+    allow, the local authorities) and as the policy log records it (all of it)."""
+    lo, hi = population_ages(asdict(population))
+    return {**asdict(population), "min_age": lo, "max_age": hi}
+
+
+def approved_release(home: Home | str, username: str | None, agreement_id: str,
+                     today: date | None = None) -> Approval:  # fmt: skip
+    """The agreement's plan as it stands today and the decision point's answer on
+    exactly that plan (its items, purpose and population), in one session, so the
+    decision recorded is the decision on what is released."""
+    with session_scope(home) as session:
+        plan = build_plan(session, agreement_id, today)
+        answer = decide(session, username, agreement_id, list(plan.items),
+                        plan.purpose, pupils_of(plan.population), action="release",
+                        today=today)  # fmt: skip
+        return Approval(plan, answer)

@@ -117,7 +117,8 @@ def decide(session: Session, username: str | None, agreement_id: str,
            items: list[str], purpose: str, pupils: dict[str, Any] | None = None,
            action: str = "download", today: date | None = None) -> Answer:  # fmt: skip
     """Ask the policy and record the answer; ``pupils`` is ``{min_age, max_age,
-    la_codes}`` of the pupils asked for (default: the agreement's own population)."""
+    la_codes}`` of the pupils asked for (default: the agreement's own population),
+    and is what the decision record keeps as the population."""
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}")
     pol, today = policy(), today or date.today()
@@ -130,13 +131,19 @@ def decide(session: Session, username: str | None, agreement_id: str,
     else:
         assert ag is not None
         ents, principal, org_id = _entities(session, username, ag)
+        # What is not asked about is the agreement's own population, and the
+        # decision record keeps the population as decided, never ``{}``.
         lo, hi = population_ages(ag.spec["population"])
-        pupils = pupils or {}
+        pupils = {**ag.spec["population"], "min_age": lo, "max_age": hi,
+                  **(pupils or {})}  # fmt: skip
+        lo, hi = pupils["min_age"], pupils["max_age"]
+        # An unbounded or unlimited ask is checked as the widest there is: an empty
+        # list of local authorities means every authority, never "no check".
         context = {
             "items": sorted(items), "purpose": " ".join(purpose.split()),
             "today": today.toordinal(),
-            "min_age": pupils.get("min_age", NO_AGE if lo is None else lo),
-            "max_age": pupils.get("max_age", MAX_AGE if hi is None else hi),
+            "min_age": NO_AGE if lo is None else lo,
+            "max_age": MAX_AGE if hi is None else hi,
             "la_codes": list(pupils.get("la_codes") or []),
         }  # fmt: skip
         request = {"principal": {"type": "User", "id": principal},

@@ -71,6 +71,14 @@ def load_parties(session: Session, seeds: dict[str, Any]) -> dict[str, Issued]:
     return issued
 
 
+def confirm_gateways(session: Session, seeds: dict[str, Any],
+                     chief: Principal) -> None:  # fmt: skip
+    """Each seed gateway confirmed by the demo Chief Statistician (signed in)."""
+    for g in seeds["gateways"]:
+        if session.get(Gateway, g["id"]).confirmed_by is None:
+            orgs.confirm_gateway(session, chief, g["id"])
+
+
 def next_code(session: Session, issued: Issued,
               at: datetime | None = None) -> str | None:  # fmt: skip
     """The code a seed user's authenticator app would show next: the current time
@@ -135,7 +143,8 @@ def load_all(session: Session, path: Path = SEEDS, today: date | None = None,
     out = SeedOutcome(credentials=load_parties(session, seeds))
     session.commit()
     issued = out.credentials.get(CHIEF)
-    chief = sign_in(session, issued) if issued else None
+    chief = sign_in(session, issued) if issued else actor(session, CHIEF)
+    confirm_gateways(session, seeds, chief)
     for raw in seeds["agreements"]:
         out.active.append(run_seed_agreement(session, seeds, raw, today, chief))
     session.commit()

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from pupilshare.errors import InvalidInput
-from pupilshare.release.plan import LEVELS, Sdc
+from pupilshare.plan import LEVELS, Sdc
 
 FREQUENCIES = ("one-off", "termly", "annual")
 POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_years")

@@ -136,7 +136,7 @@ def gateway_dict(g: Gateway) -> dict[str, Any]:
     return {"id": g.gateway_id, "title": g.title, "statute": g.statute,
             "section": g.section, "allows": g.allows, "levels": g.levels,
             "datasets": g.datasets, "min_age": g.min_age,
-            "max_age": g.max_age}  # fmt: skip
+            "max_age": g.max_age, "confirmed_by": g.confirmed_by}  # fmt: skip
 
 
 def list_gateways(session: Session, actor: Actor) -> list[dict[str, Any]]:

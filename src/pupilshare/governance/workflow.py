@@ -80,7 +80,10 @@ def refusals(session: Session, t: dict[str, Any]) -> list[str]:
     if missing:
         return missing
     assert org is not None and gw is not None
-    return rules.check(t, gateway_facts(gw), org_facts(session, org))
+    unconfirmed = [] if gw.confirmed_by else [
+        f"legal gateway {gw.gateway_id} has not been confirmed by the Chief "
+        "Statistician"]  # fmt: skip
+    return unconfirmed + rules.check(t, gateway_facts(gw), org_facts(session, org))
 
 
 def apply_terms(ag: Agreement, t: dict[str, Any]) -> None:
@@ -165,6 +168,9 @@ def decide(session: Session, actor: Actor, agreement_id: str, approve: bool,
     if ag.submitted_by == actor.username:
         raise Conflict(f"{actor.username} submitted {agreement_id} and may not "
                        "decide it")  # fmt: skip
+    if ag.gateway.confirmed_by is None:
+        raise Conflict(f"legal gateway {ag.gateway_id} of {agreement_id} has not been "
+                       "confirmed by the Chief Statistician")  # fmt: skip
     review = None
     if ag.status == "submitted":
         review = quorate_review(session, agreement_id)

@@ -16,7 +16,8 @@ from pupilshare.match.review import (
     reject_review,
     show_review,
 )
-from pupilshare.match.run import MatchResult, match_settings, run_match
+from pupilshare.match.run import MatchResult, run_match
+from pupilshare.match.settings import match_settings
 from pupilshare.match.step import demo_step, match_status
 
 __all__ = [

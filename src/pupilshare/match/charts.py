@@ -14,12 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 
 from pupilshare import chart
+from pupilshare.config import Home
+from pupilshare.match.records import splink_input_sql
+from pupilshare.match.settings import match_settings
 
 if TYPE_CHECKING:
-    from pupilshare.config import Home
     from pupilshare.match.model import Model
 
 # (file stem, title, Splink visualisation method)
@@ -55,8 +58,8 @@ def write_charts(model: Model, out_dir: Path) -> list[Path]:
 def model_charts(home: Home, out_dir: Path) -> list[Path]:
     """The charts of the model a match run would use now: the home's trained model,
     or the shipped one while the home has none."""
+    # imported here to save start-up time: Splink loads only when charts are drawn
     from pupilshare.match.model import DEFAULT_MODEL, Model
-    from pupilshare.match.run import match_settings
 
     path = home.root / match_settings(home)["model"]
     model = Model(empty_input(), path if path.exists() else DEFAULT_MODEL)
@@ -68,10 +71,6 @@ def model_charts(home: Home, out_dir: Path) -> list[Path]:
 
 def empty_input() -> pa.Table:
     """A Splink input table with no rows: enough to load a saved model for charts."""
-    import duckdb
-
-    from pupilshare.match.records import splink_input_sql
-
     con = duckdb.connect()
     cols = (
         "NULL::VARCHAR AS unique_id, NULL::VARCHAR AS forename, NULL::VARCHAR AS "

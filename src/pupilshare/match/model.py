@@ -1,4 +1,4 @@
-"""The Splink model: settings, training, prediction and its charts.
+"""The Splink model: settings, training and prediction (its charts: ``charts.py``).
 
 Fellegi-Sunter over forename and surname (term-frequency adjusted), date of birth (typos
 and day/month swaps), sex, postcode (full, sector, district, area) and UPN (including a
@@ -241,13 +241,6 @@ class Model:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.linker.misc.save_model_to_json(str(path), overwrite=True)
-
-    def charts(self, reports_dir: Path) -> list[Path]:
-        """Splink's charts of the model (``match/charts.py``), for the data linkage
-        team."""
-        from pupilshare.match.charts import write_charts
-
-        return write_charts(self, reports_dir)
 
     def level_labels(self) -> dict[str, dict[int, str]]:
         """Each comparison's levels: gamma value to chart label."""

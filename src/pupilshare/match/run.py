@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pupilshare.config import Home
-from pupilshare.errors import InvalidInput
 from pupilshare.match import exact, index, merge, records
 from pupilshare.match.probabilistic import (
     Thresholds,
@@ -22,29 +21,10 @@ from pupilshare.match.probabilistic import (
     score,
 )
 from pupilshare.match.records import splink_input_sql
+from pupilshare.match.settings import match_settings
 from pupilshare.match.tables import ensure_tables
 from pupilshare.match.uln import issue_ulns
 from pupilshare.store import Store
-
-# Defaults measured on synthetic nations (``bench/match.py --sweep``, recorded in
-# bench/RESULTS.md, "Thresholds"), each matched from an empty index. On 1,000,000
-# pupils an upper threshold of 0.9 gave F1 0.99911 (precision 0.999895, recall
-# 0.998329) with 0.84% of records queued; 0.95 gave F1 0.99859 (precision 0.999940)
-# with 1.03% queued, over the 1% a review team is sized for; 0.99 gave 0.99657 with
-# 1.40%. On 100,000 pupils precision was 1.00000 from 0.8 to 0.999 and F1 highest at
-# 0.8-0.9. Precision is what falls as a nation grows (more pupils share a name and
-# birth date) and a false join shows one child's records under another's key, so the
-# upper threshold is not taken below 0.9, where the 1 M nation still measured it. The
-# lower threshold moves only review volume (on 100,000: 0.51% at 0.2, 0.19% at 0.5,
-# 0.09% at 0.8): at 0.5 a clerk sees only candidates more likely the same pupil than
-# not.
-DEFAULTS: dict[str, Any] = {
-    "upper_threshold": 0.9,
-    "lower_threshold": 0.5,
-    "reference_date": None,
-    "model": "match-model.json",
-}
-
 
 # Fewer records than this and EM has too few pairs to estimate from: use the model
 # shipped with pupilshare (trained on a sample nation) until there is enough.
@@ -69,18 +49,6 @@ class MatchResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def match_settings(home: Home) -> dict[str, Any]:
-    """The ``[match]`` section of ``pupilshare.toml`` over the defaults, checked."""
-    s = {**DEFAULTS, **home.settings("match")}
-    up, low = float(s["upper_threshold"]), float(s["lower_threshold"])
-    if not 0 < low <= up < 1:
-        raise InvalidInput("match thresholds need 0 < lower <= upper < 1")
-    s["upper_threshold"], s["lower_threshold"] = up, low
-    ref = s["reference_date"]
-    s["reference_date"] = date.fromisoformat(str(ref)) if ref else date.today()
-    return s
 
 
 def _count(store: Store, where: str) -> int:
@@ -192,7 +160,9 @@ def _probabilistic(
 ) -> tuple[bool, list[str]]:
     """Train (or load) the model and, when records are left, score and decide;
     (retrained, chart paths)."""
-    from pupilshare.match.model import DEFAULT_MODEL, Model  # Splink when needed
+    # imported here to save start-up time: Splink loads only when a run needs it
+    from pupilshare.match.charts import write_charts
+    from pupilshare.match.model import DEFAULT_MODEL, Model
 
     # The model learns from every version of a person seen (history and this run's
     # records), not from the index, which holds each pupil once.
@@ -215,7 +185,7 @@ def _probabilistic(
             if (retrain or everything.num_rows >= MIN_TRAIN) and model.try_train():
                 model.save(model_path)
                 retrained = True
-                charts = [str(p) for p in model.charts(home.reports_dir)]
+                charts = [str(p) for p in write_charts(model, home.reports_dir)]
             else:  # too little data to estimate from: the shipped model, unsaved
                 model.close()
                 model = Model(everything, DEFAULT_MODEL)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pupilshare import status
 from pupilshare.config import Home
 from pupilshare.match.report import accuracy, find_truth
 from pupilshare.match.run import run_match
@@ -50,5 +49,3 @@ def match_status(store: Store, home: Home) -> dict[str, Any]:
         out["runs"] = store.rows("SELECT count(*) FROM match_runs")[0][0]
     return out
 
-
-status.SECTIONS["match"] = match_status

@@ -1,27 +1,44 @@
 """Releases at the least identifying level: every agreement's data goes out through
-``build_release`` (minimise, population, de-identify, disclosure control, output
-check, package and deliver). Importing this package is light: the engine loads on use.
+``release_agreement`` (governance's approved plan and decision, then minimise,
+population, de-identify, disclosure control, output check, package and deliver).
+
+These names are the area's public surface: the faces (``commands/``, ``web/``) and
+the other areas import nothing else from it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pupilshare import status as _status
+from pupilshare.config import Home
+from pupilshare.store import Store
 
 if TYPE_CHECKING:
-    from pupilshare.config import Home
-    from pupilshare.store import Store
+    from pupilshare.demo import DemoRun
+    from pupilshare.plan import ReleasePlan
+    from pupilshare.release.package import Manifest
 
 __all__ = [
-    "build_release", "demo_step", "published", "release_status",
+    "build_release", "demo_step", "published", "release_agreement", "release_status",
 ]  # fmt: skip
 
+# The engine is imported on first use, in each function below: it loads SciPy
+# (about 0.7 s), which every other command would otherwise pay at start-up.
 
-def build_release(*args: Any, **kwargs: Any) -> Any:
-    from pupilshare.release.build import build_release as _build
 
-    return _build(*args, **kwargs)
+def release_agreement(
+    home: Home,
+    agreement_id: str,
+    out: Path,
+    user: str | None = None,
+    formats: tuple[str, ...] = ("parquet", "csv"),
+) -> Manifest:
+    """Governance's approved plan and decision (one call), then build and deliver
+    one release; refused when governance cannot answer."""
+    from pupilshare.release import runner
+
+    return runner.release_agreement(home, agreement_id, out, user, formats)
 
 
 def published() -> Any:
@@ -32,15 +49,28 @@ def published() -> Any:
     return public
 
 
-def demo_step(run: Any) -> str:
-    from pupilshare.release.demo import demo_step as _step
+def build_release(
+    store: Store,
+    home: Home,
+    plan: ReleasePlan,
+    out: str | Path,
+    formats: tuple[str, ...] = ("parquet", "csv"),
+) -> Manifest:
+    """Build, check and deliver one release of an approved plan."""
+    from pupilshare.release import build
 
-    return _step(run)
+    return build.build_release(store, home, plan, out, formats)
+
+
+def demo_step(run: DemoRun) -> str:
+    """The demo's release step."""
+    from pupilshare.release import demo
+
+    return demo.demo_step(run)
 
 
 def release_status(store: Store, home: Home) -> dict[str, Any]:
     """Releases delivered, by level, and the latest (for ``status --json``)."""
-
     if not store.exists("releases"):
         return {"delivered": 0, "by_level": {}, "latest": None}
     by_level = dict(store.rows("SELECT level, count(*) FROM releases GROUP BY 1"))
@@ -54,6 +84,3 @@ def release_status(store: Store, home: Home) -> dict[str, Any]:
         "by_level": by_level,
         "latest": dict(zip(keys, latest[0], strict=True)) if latest else None,
     }
-
-
-_status.SECTIONS["releases"] = release_status

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
+from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release import sdc
 from pupilshare.release.derive import lit
-from pupilshare.release.plan import Sdc, TableSpec
 from pupilshare.release.population import PUPIL_KEY
 from pupilshare.store import Store
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from pupilshare.plan import Sdc
 from pupilshare.release.derive import SUPPRESSED, generalise_sql
 from pupilshare.release.minimise import Column, Selection
-from pupilshare.release.plan import Sdc
 from pupilshare.release.population import PUPIL_KEY
 from pupilshare.store import Store
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
+from pupilshare.plan import Population, ReleasePlan
 from pupilshare.release import (
     aggregate,
     anonymise,
@@ -30,7 +31,6 @@ from pupilshare.release import (
 )
 from pupilshare.release import population as pop
 from pupilshare.release.package import Manifest
-from pupilshare.release.plan import Population, ReleasePlan
 from pupilshare.store import Store
 
 FORMATS = ("parquet", "csv")

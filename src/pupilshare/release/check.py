@@ -33,9 +33,9 @@ import pyarrow.parquet as pq
 
 from pupilshare import catalogue
 from pupilshare.config import Home
+from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import audit, population
 from pupilshare.release.aggregate import UNKNOWN
-from pupilshare.release.plan import ReleasePlan, TableSpec
 from pupilshare.release.pseudonymise import pseudonyms_for
 from pupilshare.store import Store
 

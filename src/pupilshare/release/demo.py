@@ -6,15 +6,15 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from pupilshare.errors import Blocked, PupilshareError
-from pupilshare.release import trends
-from pupilshare.release.runner import release_agreement, release_plan
+from pupilshare.release.runner import release_agreement
 
 if TYPE_CHECKING:
     from pupilshare.demo import DemoRun
 
 
 def demo_step(run: DemoRun) -> str:
-    """Release each active agreement (from governance) into HOME/releases/<id>/."""
+    """Release each active agreement (from governance) into HOME/releases/<id>/: the
+    department's own published statistics too, under their agreement."""
     agreements = list(run.facts.get("agreements") or [])
     delivered: list[str] = []
     blocked: dict[str, str] = {}
@@ -28,12 +28,6 @@ def demo_step(run: DemoRun) -> str:
             blocked[agreement_id] = e.errors[0] if e.errors else e.message
         except PupilshareError as e:
             failed[agreement_id] = e.message
-    try:  # the department's own key stage trend statistics, with their chart
-        m = release_plan(run.home, trends.trends_plan(),
-                         run.home.releases_dir / "dfe-ks-trends")  # fmt: skip
-        delivered.append(f"dfe-ks-trends ({m.level}, {m.row_count:,} rows)")
-    except Blocked as e:
-        blocked["dfe-ks-trends"] = e.errors[0] if e.errors else e.message
     for name in delivered:
         run.console.print(f"  delivered {name}", highlight=False)
     for key, why in {**blocked, **failed}.items():

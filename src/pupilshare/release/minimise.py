@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pupilshare import catalogue
+from pupilshare.plan import ReleasePlan
 from pupilshare.release.derive import generalise_sql
-from pupilshare.release.plan import ReleasePlan
 
 PSEUDONYM = "pupil_pseudonym"
 # At pseudonymised level these identifying items are coarsened rather than removed.

@@ -10,9 +10,9 @@ unmatched record cannot be checked against opt-outs, so it is never released.
 from __future__ import annotations
 
 from pupilshare import catalogue
+from pupilshare.plan import ReleasePlan
 from pupilshare.release import derive, ncmp
 from pupilshare.release.derive import lit
-from pupilshare.release.plan import ReleasePlan
 from pupilshare.schoolyear import academic_year_sql, age_on_sql
 from pupilshare.store import Store
 

@@ -1,63 +1,62 @@
-"""Releasing an agreement: the plan from governance (or a JSON file), the decision to
-disclose, then ``build_release``."""
+"""Releasing an agreement: governance's approved plan and its decision, then
+``build_release``. There is no other way in: no plan file, no plan made here.
+
+A release runs exactly the plan its agreement's decision approved. Anything else is
+an amendment to the agreement, decided like any other; so the command takes no plan,
+and a release that cannot get governance's answer, for any reason, refuses.
+"""
 
 from __future__ import annotations
 
-import importlib
+import logging
+from datetime import date
 from pathlib import Path
 
+from pupilshare import governance
 from pupilshare.config import Home
-from pupilshare.errors import Denied, InvalidInput, NotFound
+from pupilshare.errors import Denied, PupilshareError
 from pupilshare.release.build import build_release
 from pupilshare.release.package import Manifest
-from pupilshare.release.plan import ReleasePlan, plan_from_json
 from pupilshare.store import Store
 
+log = logging.getLogger(__name__)
 
-def _governance():  # type: ignore[no-untyped-def]
+
+def approval(home: Home, agreement_id: str, user: str | None = None,
+             today: date | None = None) -> governance.Approval:  # fmt: skip
+    """Governance's plan and allowing decision, or ``Denied``: fail closed.
+
+    A refusal governance explains (not active, outside its term) keeps its own
+    message; any other failure (records unreadable, policy unparsable, a bug) is a
+    denial too, never a reason to go ahead.
+    """
     try:
-        return importlib.import_module("pupilshare.governance")
-    except ImportError:
-        return None
-
-
-def load_plan(home: Home, agreement_id: str, plan_file: Path | None) -> ReleasePlan:
-    if plan_file is not None:
-        try:
-            plan = plan_from_json(Path(plan_file).read_text())
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise InvalidInput(f"cannot read plan {plan_file}: {e}") from None
-        if plan.agreement_id != agreement_id:
-            raise InvalidInput(f"plan is for {plan.agreement_id}, not {agreement_id}")
-        return plan
-    gov = _governance()
-    if gov is None or not hasattr(gov, "plan_for"):
-        raise NotFound("no governance records here: pass --plan plan.json")
-    return gov.plan_for(home, agreement_id)
+        approved = governance.approved_release(home, user, agreement_id, today)
+    except PupilshareError:
+        raise
+    except Exception as e:  # any failure to answer is a refusal, never a release
+        log.debug("governance could not answer for %s", agreement_id, exc_info=True)
+        raise Denied(
+            f"governance could not answer for {agreement_id}; nothing released",
+            [f"{type(e).__name__}: {e}"],
+        ) from None
+    answer = approved.answer
+    if answer is None or answer.allowed is not True:
+        raise Denied(
+            f"governance does not allow releasing {agreement_id}",
+            list(getattr(answer, "explanations", ()) or ()),
+        )
+    if approved.plan.agreement_id != agreement_id:
+        raise Denied(f"governance answered for another agreement than {agreement_id}")
+    return approved
 
 
 def release_agreement(
-    home: Home, agreement_id: str, out: Path, plan_file: Path | None = None,
-    user: str | None = None, formats: tuple[str, ...] = ("parquet", "csv"),
+    home: Home, agreement_id: str, out: Path, user: str | None = None,
+    formats: tuple[str, ...] = ("parquet", "csv"),
 ) -> Manifest:  # fmt: skip
-    """Plan, decide, build and deliver one release."""
-    plan = load_plan(home, agreement_id, plan_file)
-    gov = _governance()
-    # A plan file never bypasses governance: where it exists, it decides.
-    if gov is not None and hasattr(gov, "may_disclose"):
-        answer = gov.may_disclose(
-            home, user, agreement_id, list(plan.items), plan.purpose, action="release"
-        )
-        if not answer.allowed:
-            raise Denied(
-                f"governance does not allow releasing {agreement_id}",
-                list(getattr(answer, "explanations", ()) or answer.rules),
-            )
+    """Plan and decide (one governance call), then build and deliver one release."""
+    plan = approval(home, agreement_id, user).plan
     with Store.open(home) as store:
         return build_release(store, home, plan, out, formats)
 
-
-def release_plan(home: Home, plan: ReleasePlan, out: Path) -> Manifest:
-    """Build a release from a plan made here (the department's own statistics)."""
-    with Store.open(home) as store:
-        return build_release(store, home, plan, out)

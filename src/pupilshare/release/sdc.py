@@ -39,7 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 from threadpoolctl import threadpool_limits
 
-from pupilshare.release.plan import Sdc
+from pupilshare.plan import Sdc
 
 PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP, P_PERCENT = 0, 1, 2, 3, 4, 5
 SYMBOLS = {

@@ -1,6 +1,6 @@
-"""Key stage trends: attainment by year, nationally, by LA and by pupil group, as
-disclosure-controlled count tables, with a chart of the percentage reaching the
-expected standard.
+"""Key stage trends: the chart of the percentage reaching the expected standard by
+year, drawn beside an aggregate release's trend tables (attainment by year, nationally
+and by group; the department's own are the ``dfe-ks-trends`` agreement's tables).
 
 Percentages are computed only from published cells (a suppressed count gives no
 percentage), so the chart adds nothing a reader could not work out from the tables.
@@ -8,49 +8,18 @@ percentage), so the chart adds nothing a reader could not work out from the tabl
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
 from pupilshare import chart
-from pupilshare.release.plan import ReleasePlan, TableSpec
+from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release.sdc import TOTAL
 
 EXPECTED = "reached_expected"
 YEAR = "academic_year"
-BREAKDOWNS = ("la_code", "sex", "fsm_eligible", "sen_provision", "ethnic_group")
 CHART = "attainment_trends.html"
 CHART_PNG = "attainment_trends.png"
-
-
-def trend_tables(key_stage: str = "2", subject: str = "READ") -> tuple[TableSpec, ...]:
-    """Pupils reaching the expected standard by year: national and by each group."""
-    filters = (("key_stage", (key_stage,)), ("subject", (subject,)))
-    tag = f"ks{key_stage}_{subject.lower()}"
-    national = TableSpec(f"{tag}_national", "ks_results", (YEAR,), (EXPECTED,),
-                         filters=filters)  # fmt: skip
-    return (
-        national,
-        *(
-            TableSpec(
-                f"{tag}_by_{b}", "ks_results", (YEAR, b), (EXPECTED,), filters=filters
-            )  # fmt: skip
-            for b in BREAKDOWNS
-        ),
-    )
-
-
-def trends_plan(reference_date: date | None = None) -> ReleasePlan:
-    """The department's own key stage 2 trend statistics (official statistics)."""
-    tables = trend_tables("2", "READ") + trend_tables("2", "MATH")
-    items = sorted({f"ks_results.{d}" for t in tables for d in (*t.rows, *t.columns)})
-    return ReleasePlan(
-        agreement_id="dfe-ks-trends", recipient="public (official statistics)",
-        gateway="official statistics", purpose="statistics on trends in attainment",
-        level="aggregate", items=tuple(items), tables=tables,
-        opt_out_scope="statistics", reference_date=reference_date or date.today(),
-    )  # fmt: skip
 
 
 def is_trend(spec: TableSpec) -> bool:

@@ -23,7 +23,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pupilshare import status as _status
 from pupilshare.errors import InvalidInput
 from pupilshare.synth import census, faults, returns, tables, writer
 from pupilshare.synth.geography import build_world
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from pupilshare.demo import DemoRun
     from pupilshare.store import Store
 
-__all__ = ["Spec", "synthesise", "demo_step", "DATASETS"]
+__all__ = ["DATASETS", "STAGES", "Spec", "demo_step", "nation_status", "synthesise"]
 
 # Pupil datasets in the order they are written: what identifies a file, and the
 # order of rows within it (name order, through an integer rank of names).
@@ -313,6 +312,3 @@ def nation_status(store: Store, home: Home) -> dict[str, Any] | None:
         "datasets": m["datasets"],
         "faulty": m["faulty"],
     }
-
-
-_status.SECTIONS["nation"] = nation_status

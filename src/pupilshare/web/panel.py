@@ -69,11 +69,9 @@ class PanelRecord(BaseModel):
 
 def _record(request: Request, agreement_id: str, rec: PanelRecord) -> dict[str, Any]:
     with records(request) as session:
-        quorum = int(state(request).home.settings("governance").get(
-            "quorum", governance.QUORUM))  # fmt: skip
         r = governance.record_panel(
-            session, actor_of(request), agreement_id,
-            [v.model_dump() for v in rec.views], rec.conditions, None, quorum)
+            session, actor_of(request), state(request).home, agreement_id,
+            [v.model_dump() for v in rec.views], rec.conditions)
         return {"review": r.review_id, "quorate": bool(r.quorate), "quorum": r.quorum}
 
 
@@ -128,11 +126,10 @@ class Decision(BaseModel):
 
 def _decide(request: Request, agreement_id: str, d: Decision) -> dict[str, Any]:
     with records(request) as session:
-        out = governance.decide(session, actor_of(request), agreement_id, d.approve,
-                                d.reasons, d.conditions)  # fmt: skip
-        return {"id": agreement_id, "outcome": out.outcome,
-                "status": governance.detail(session, actor_of(request),
-                                            agreement_id)["status"]}  # fmt: skip
+        out, status = governance.decide_agreement(
+            session, actor_of(request), agreement_id, d.approve, d.reasons,
+            d.conditions)  # fmt: skip
+        return {"id": agreement_id, "outcome": out.outcome, "status": status}
 
 
 @router.post("/panel/{agreement_id}/decide", name="decide", include_in_schema=False)

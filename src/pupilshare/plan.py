@@ -1,9 +1,10 @@
-"""The release plan: what one release of one agreement may contain, resolved and frozen.
+"""The agreed plan: what one release of one agreement may contain, resolved and frozen.
 
-Governance turns an approved agreement into a plan (``governance.plan_for``); the
-release engine builds from the plan alone and the output checker checks against it.
-A plan serialises to JSON, so the ledger records exactly what was planned and two plans
-can be compared or hashed.
+A neutral contract beside the catalogue: governance produces it together with its
+decision (``governance.approved_release``), release builds from it alone and the
+output checker checks against it; neither area imports the other's internals. A plan
+serialises to JSON, so the ledger records exactly what was planned and two plans can
+be compared or hashed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """identity: credentials, API tokens and sign-ins
 
-Revision ID: 0002_identity
-Revises: 0001
+Revision ID: 0003_identity
+Revises: 0002
 Create Date: 2026-12-04 17:47:47.509917
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_identity"
-down_revision = "0001"
+revision = "0003_identity"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,109 @@
+"""A release runs exactly what its agreement's decision approved, and nothing when
+governance cannot answer: the attacker's attempts with data-operations rights."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pupilshare.cli import main
+from pupilshare.config import Home
+from pupilshare.errors import Conflict, Denied
+from pupilshare.governance import db, seeds
+from pupilshare.governance.models import DisclosureDecision
+from pupilshare.governance.plan import plan_for
+from pupilshare.release import population, sample
+from pupilshare.release.runner import release_agreement
+from pupilshare.store import Store
+
+LA = "la1-own-pupils"
+
+
+@pytest.fixture
+def governed(home: Home) -> Iterator[Home]:
+    """A small linked world and the seed agreements live, the two LAs being the
+    world's authorities 201 and 202."""
+    with Store.open(home) as store:
+        sample.make_world(store, pupils=300, seed=3)
+        population.ensure_opt_outs(store)
+    with db.session_scope(home) as s:
+        seeds.load_all(s, la_codes=["201", "202"])
+    yield home
+    db.dispose(home.db_url)
+
+
+def _delivered(home: Home) -> int:
+    with Store.open(home) as store:
+        if not store.exists("releases"):
+            return 0
+        return int(store.one("SELECT count(*) FROM releases"))
+
+
+def _decisions(home: Home) -> list[DisclosureDecision]:
+    with db.session_scope(home) as s:
+        return list(s.scalars(sa.select(DisclosureDecision).where(
+            DisclosureDecision.action == "release")))  # fmt: skip
+
+
+def test_the_policy_log_records_the_population_released(
+    governed: Home, tmp_path: Path
+) -> None:
+    m = release_agreement(governed, LA, tmp_path / "out")
+    (d,) = _decisions(governed)
+    assert d.allowed and d.agreement_id == LA
+    assert d.population["la_codes"] == ["201"]  # never {} and "allowed"
+    assert d.items == sorted(m.items)  # the decision was on what was released
+    assert _delivered(governed) == 1
+
+
+def test_a_release_refuses_when_governance_cannot_answer(
+    governed: Home, tmp_path: Path
+) -> None:
+    db.dispose(governed.db_url)
+    Path(governed.db_url.removeprefix("sqlite:///")).write_bytes(b"not a database")
+    with pytest.raises(Denied, match="governance could not answer"):
+        release_agreement(governed, LA, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert _delivered(governed) == 0
+
+
+def test_a_release_refuses_when_governance_says_no(
+    governed: Home, tmp_path: Path
+) -> None:
+    with pytest.raises(Denied, match="does not allow"):
+        release_agreement(governed, LA, tmp_path / "a", user="la1.officer")
+    with pytest.raises(Conflict):  # an agreement never approved
+        release_agreement(governed, "lrs-younger-learners", tmp_path / "b")
+    assert _delivered(governed) == 0
+
+
+WIDENINGS = {
+    "population": ("la1-own-pupils",
+                   lambda p: p["population"].update(la_codes=["201", "202", "203"])),
+    "level": ("dh-ncmp", lambda p: p.update(level="identified")),
+    "items": ("cqc-ncmp-prevalence",
+              lambda p: p.update(items=[*p["items"], "ncmp.la_code"])),
+    "opt-outs": ("ier-attainment-gaps", lambda p: p.update(opt_out_scope="none")),
+    "recipient": ("la1-own-pupils", lambda p: p.update(recipient="la2")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("widened", sorted(WIDENINGS))
+def test_a_plan_file_never_widens_a_release(
+    governed: Home, tmp_path: Path, widened: str
+) -> None:
+    agreement_id, widen = WIDENINGS[widened]
+    plan = json.loads(plan_for(governed, agreement_id).to_json())
+    widen(plan)
+    file = tmp_path / "plan.json"
+    file.write_text(json.dumps(plan))
+    out = tmp_path / "out"
+    code = main(["--home", str(governed.root), "release", agreement_id, "--out",
+                 str(out), "--plan", str(file)])  # fmt: skip
+    assert code == 2  # no such option: any other plan is an amendment
+    assert not out.exists() and _delivered(governed) == 0
+    assert _decisions(governed) == []
