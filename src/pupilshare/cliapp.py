@@ -21,7 +21,7 @@ from pupilshare.config import Home
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from pupilshare.governance.access import Principal
+    from pupilshare.governance import Principal
 
 app = typer.Typer(
     name="pupilshare",
@@ -49,7 +49,7 @@ class Ctx:
         the credentials are missing or wrong."""
         if self._principal is None:
             # imported here to save start-up time: ``--help`` needs no governance
-            from pupilshare.governance.db import session_scope
+            from pupilshare.governance import session_scope
             from pupilshare.identity import LOCAL_OPERATOR, resolve
 
             if not (self.user or self.token):

@@ -11,10 +11,9 @@ from pupilshare.commands import (
     governance,
     match,
     release,
-    serve,
     status,
     synth,
     users,
 )
 
-MODULES = [status, synth, collect, match, governance, users, release, demo, serve]
+MODULES = [status, synth, collect, match, governance, users, release, demo]

@@ -34,11 +34,10 @@ def register(app: typer.Typer) -> None:
         show_users(console, run.facts.get("users", {}))
         if no_serve:
             return
-        from pupilshare.web import serve
-
-        console.print(f"\nserving the pages at [bold]http://{host}:{port}/[/] "
-                      "(Ctrl+C stops it; sign in as any demo user above)")  # fmt: skip
-        serve(c.home, host, port)
+        console.print("\nsign in to the pages as any demo user above")
+        root = ctx.find_root()
+        serve = root.command.get_command(root, "serve")  # type: ignore[attr-defined]
+        ctx.invoke(serve, host=host, port=port)
 
 
 def show_users(console: Console, issued: dict[str, Any]) -> None:

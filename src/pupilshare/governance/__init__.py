@@ -2,16 +2,22 @@
 the approval panel and the Chief Statistician's decision, the one disclosure decision
 point, and the register and privacy notice generated from the live agreements.
 
-These names are the area's public surface: the faces (``commands/``, ``web/``) and
-the other areas import nothing else from it.
+These names are the area's public surface: the faces (the command line in
+``commands/``) and the other areas import nothing else from it.
 """
 
 from __future__ import annotations
 
 from pupilshare.governance.access import Actor, Principal
 from pupilshare.governance.amend import propose as propose_amendment
+from pupilshare.governance.calls import (
+    agreement_plan,
+    decide_agreement,
+    publish_register,
+    record_panel,
+    records,
+)
 from pupilshare.governance.db import session_scope
-from pupilshare.governance.demo import demo_step, register_step
 from pupilshare.governance.orgs import (
     add_gateway,
     add_org,
@@ -30,14 +36,8 @@ from pupilshare.governance.progress import (
     service_level,
 )
 from pupilshare.governance.public import notice_view, register_view
-from pupilshare.governance.records import (
-    agreement_plan,
-    decide_agreement,
-    publish_register,
-    record_panel,
-    records,
-)
 from pupilshare.governance.scope import LaScope, la_scope
+from pupilshare.governance.seeds import SeedOutcome, load_seeds
 from pupilshare.governance.terms import read_yaml
 from pupilshare.governance.views import (
     detail,
@@ -52,14 +52,13 @@ from pupilshare.governance.views import (
 from pupilshare.governance.workflow import activate, expire_due, revoke, submit
 
 __all__ = [
-    "Actor", "Answer", "Approval", "activate", "add_gateway", "add_org", "add_user",
-    "Principal", "agreement_plan", "approved_release", "change_identity",
-    "confirm_gateway",
-    "decide_agreement", "demo_step", "detail", "detail_lines", "expire_due",
-    "list_agreements", "list_gateways", "list_orgs", "list_users", "may_disclose",
-    "plan_for", "propose_amendment", "publish_register", "read_yaml",
-    "record_panel", "records", "register_step", "reinstate_org", "revoke",
-    "set_roles", "show_org", "status_section", "submit",
+    "Actor", "Answer", "Approval", "Principal", "SeedOutcome", "activate",
+    "add_gateway", "add_org", "add_user", "agreement_plan", "approved_release",
+    "change_identity", "confirm_gateway", "decide_agreement", "detail",
+    "detail_lines", "expire_due", "list_agreements", "list_gateways", "list_orgs",
+    "list_users", "load_seeds", "may_disclose", "plan_for", "propose_amendment",
+    "publish_register", "read_yaml", "record_panel", "records", "reinstate_org",
+    "revoke", "set_roles", "show_org", "status_section", "submit",
     # the web service's reads (``pupilshare.web``)
     "LaScope", "check_application", "la_scope", "notice_view", "progress",
     "register_view", "review", "service_level", "session_scope",

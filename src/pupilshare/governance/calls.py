@@ -2,7 +2,7 @@
 unit of work with the asker resolved, a decision on an agreement or an amendment, a
 panel sitting with the home's quorum, the plan shown, the register written.
 
-Faces (``commands/``, ``web/``) parse, call one of these (or another name in
+Faces (the command line in ``commands/``) parse, call one of these (or another name in
 ``pupilshare.governance``) and render; each call checks the asker's roles itself.
 """
 

@@ -1,4 +1,8 @@
-"""``pupilshare serve``: the web service over this data home."""
+"""``pupilshare serve``: the web service over this data home.
+
+It lives with the web service (a face the other commands may not import); ``cli``
+attaches it beside the commands of ``pupilshare.commands``, and ``demo`` ends by
+invoking it by name."""
 
 from __future__ import annotations
 
