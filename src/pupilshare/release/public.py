@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pupilshare.errors import NotFound
+from pupilshare.plan import TableSpec
 from pupilshare.release import trends
 from pupilshare.release.package import MANIFEST
-from pupilshare.release.plan import TableSpec
 from pupilshare.store import Store
 
 PUBLIC_RECIPIENTS = ("public", "department")
