@@ -64,8 +64,8 @@ class Blocked(PupilshareError):
     status = 422
 
 
-class Busy(PupilshareError):
-    """The store is held by another process's write for longer than we may wait."""
+class Busy(Conflict):
+    """The store is held by another process for longer than we may wait (a
+    conflict with the state of the home; over the web, try again later)."""
 
-    exit_code = 7
     status = 503
