@@ -114,7 +114,7 @@ OBJECT_CELLS = [
     ("la_pupils_page", "/local-authority/pupils?la={OTHER_LA}", "la_officer"),
     ("api_la_pupils", "/api/local-authority/pupils?la={OTHER_LA}", "la_officer"),
     ("agreement_page", "/agreements/dh-ncmp", "other_recipient"),
-    ("api_agreement", "/api/agreements/cqc-ncmp-prevalence", "recipient"),
+    ("api_agreement", "/api/agreements/ofsted-inspection", "recipient"),
 ]
 
 
@@ -130,7 +130,7 @@ def places(release_of, web_home) -> dict[str, str]:  # type: ignore[no-untyped-d
     with db.factory(web_home.db_url)() as s:
         mine = la_scope(s, actor(s, "la1.officer")).la_codes
     return {"RID": release_of("dh-ncmp"),
-            "OTHER_RID": release_of("cqc-ncmp-prevalence"),
+            "OTHER_RID": release_of("ofsted-inspection"),
             "OTHER_LA": sorted(every - set(mine))[0]}
 
 
