@@ -19,7 +19,7 @@ import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from pupilshare import collect, governance, identity, match, release, synth
+from pupilshare import collect, governance, identity, match, release, rights, synth
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict, PupilshareError
 from pupilshare.store import Store
@@ -171,7 +171,8 @@ def register_step(run: DemoRun) -> str:
     """The public register and privacy notice under HOME/register/."""
     out = run.home.root / "register"
     with governance.records(run.home, identity.LOCAL_OPERATOR) as (session, who):
-        paths = governance.publish_register(session, who, run.home, out)
+        paths = governance.publish_register(session, who, run.home, out,
+                                            force=True)  # its own home's register
     return f"register and privacy notice written to {paths['register_html'].parent}"
 
 
@@ -180,8 +181,11 @@ STEPS: list[tuple[str, Callable[[DemoRun], str]]] = [
     ("collect", collect_step),
     ("match", match_step),
     ("agreements", agreements_step),
+    ("opt-outs", rights.optouts_step),
     ("release", release_step),
     ("register", register_step),
+    ("access", rights.sar_step),
+    ("ledger", rights.ledger_step),
 ]
 
 

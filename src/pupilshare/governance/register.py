@@ -10,7 +10,6 @@ table (written by the release area) when it exists.
 
 from __future__ import annotations
 
-import csv
 import html
 from datetime import date
 from pathlib import Path
@@ -20,7 +19,7 @@ import duckdb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pupilshare import catalogue
+from pupilshare import catalogue, csvsafe, outputs
 from pupilshare.config import Home
 from pupilshare.governance import notice
 from pupilshare.governance.models import Agreement, Decision, Organisation
@@ -39,26 +38,30 @@ TIER = {1: "tier 1 highly sensitive", 2: "tier 2 sensitive",
 
 
 def read_releases(home: Home) -> list[dict[str, Any]]:
-    """Releases made so far, from the store; none when the store or table is absent
-    (or the store is busy: the register then says so by showing none)."""
+    """Releases made so far, as the disclosure ledger records them (the ledger is the
+    source of truth for who got what); none while the store is absent or busy."""
+    from pupilshare.ledger import releases_by_agreement
+
+    return releases_by_agreement(home)
+
+
+def read_exemptions(home: Home) -> dict[str, str]:
+    """Agreements whose opt-outs a legal duty overrides, with the named approver."""
     if not home.store_path.exists():
-        return []
+        return {}
     try:
         con = duckdb.connect(str(home.store_path), read_only=True)
     except duckdb.Error:
-        return []
+        return {}
     try:
-        cols = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = 'releases'").fetchall()}  # fmt: skip
-        need = ("release_id", "agreement_id", "created_at", "row_count")
-        if not set(need) <= cols:
-            return []
-        rows = con.execute(f"SELECT {', '.join(need)} FROM releases "
-                           "ORDER BY created_at, release_id").fetchall()  # fmt: skip
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                           "table_name = 'optout_exemptions'").fetchone()[0]:
+            return {}
+        rows = con.execute("SELECT agreement_id, legal_duty, approver FROM "
+                           "optout_exemptions WHERE withdrawn_at IS NULL").fetchall()
     finally:
         con.close()
-    return [dict(zip(need, r, strict=True)) for r in rows]
+    return {a: f"no: exempt under {d} (approved by {who})" for a, d, who in rows}
 
 
 def _items(t: dict[str, Any]) -> str:
@@ -83,8 +86,10 @@ ENDED = ("suspended", "expired", "revoked")
 
 
 def rows(session: Session, releases: list[dict[str, Any]], today: date | None = None,
-         statuses: tuple[str, ...] = IN_FORCE) -> list[dict[str, Any]]:  # fmt: skip
+         statuses: tuple[str, ...] = IN_FORCE,
+         exemptions: dict[str, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Register rows: each agreement in ``statuses`` followed by its releases."""
+    exemptions = exemptions or {}
     today = today or date.today()
     active = session.scalars(select(Agreement).where(Agreement.status.in_(statuses))
                              .order_by(Agreement.agreement_id)).all()  # fmt: skip
@@ -115,7 +120,8 @@ def rows(session: Session, releases: list[dict[str, Any]], today: date | None = 
             "start": ag.start_date.isoformat(), "expiry": ag.expiry_date.isoformat(),
             "retention": t["retention"], "destroy_by": ag.destroy_by.isoformat(),
             "destruction_status": _destruction(ag, today),
-            "opt_outs_applied": f"yes: objections for {t['opt_out_scope']}",
+            "opt_outs_applied": exemptions.get(
+                ag.agreement_id, f"yes: objections for {t['opt_out_scope']}"),
             "releases_made": len(mine),
             "release_id": "", "release_date": "", "release_rows": "",
         }  # fmt: skip
@@ -157,21 +163,27 @@ def _html_page(live: list[dict[str, Any]], ended: list[dict[str, Any]],
 
 
 def _write_csv(path: Path, regs: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(regs)
+    """The register as CSV, every cell safe to open in a spreadsheet (``csvsafe``):
+    titles and purposes come from submitters."""
+    csvsafe.write_rows(path, COLUMNS, regs)
+
+
+OUTPUT_NAMES = ("register.csv", "register-not-in-force.csv", "register.html",
+                "privacy-notice.html", "privacy-notice.txt")  # fmt: skip
 
 
 def write_register(session: Session, home: Home, out: Path,
-                   today: date | None = None) -> dict[str, Path]:  # fmt: skip
+                   today: date | None = None,
+                   force: bool = False) -> dict[str, Path]:  # fmt: skip
     """Write the register (CSV and HTML; shares in force, and separately those
     no longer in force) and the privacy notice (HTML and text) under ``out``."""
     today = today or date.today()
+    outputs.folder_target(out, OUTPUT_NAMES, force)
     out.mkdir(parents=True, exist_ok=True)
     releases = read_releases(home)
-    live = rows(session, releases, today)
-    ended = rows(session, releases, today, ENDED)
+    exempt = read_exemptions(home)
+    live = rows(session, releases, today, exemptions=exempt)
+    ended = rows(session, releases, today, ENDED, exempt)
     paths = {"register_csv": out / "register.csv",
              "ended_csv": out / "register-not-in-force.csv",
              "register_html": out / "register.html",

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pupilshare import catalogue
+from pupilshare import catalogue, csvsafe
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import audit, population, promises
@@ -99,8 +99,8 @@ def _csv_matches(store: Store, csv: Path, parquet: Path) -> list[str]:
         return []
     meta = pq.read_metadata(parquet)
     try:
-        rows = store.rows(f"SELECT count(*) FROM read_csv({_lit(csv)}, header = true)")
-        header = csv.open().readline().strip().split(",")
+        header = csvsafe.header(csv)
+        rows = store.rows(f"SELECT count(*) FROM {csvsafe.read_sql(csv, header)}")
     except Exception:  # noqa: BLE001 - any parse failure blocks the release
         return [f"{csv.name}: not a readable CSV table"]
     if header != pq.read_schema(parquet).names or rows[0][0] != meta.num_rows:
@@ -119,8 +119,10 @@ def _opt_outs(store: Store, plan: ReleasePlan, pupils: pa.Table) -> list[str]:
     try:
         n = store.one(
             "SELECT count(DISTINCT p.pupil_key) FROM _check_pupils p JOIN opt_outs o "
-            "ON o.pupil_key = p.pupil_key WHERE o.scope IN ('all', ?)",
-            [plan.opt_out_scope],
+            "ON o.pupil_key = p.pupil_key WHERE o.scope IN ('all', ?) AND NOT "
+            "EXISTS (SELECT 1 FROM optout_exemptions e WHERE e.agreement_id = ? "
+            "AND e.withdrawn_at IS NULL)",
+            [plan.opt_out_scope, plan.agreement_id],
         )
     finally:
         store.unregister("_check_pupils")
@@ -137,8 +139,10 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
             reasons.append(f"{dataset}: column {col} is outside the agreement")
     if "pupil_pseudonym" in columns and store.exists("opt_outs"):
         keys = [r[0] for r in store.rows(
-            "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?)",
-            [plan.opt_out_scope])]  # fmt: skip
+            "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?) AND "
+            "NOT EXISTS (SELECT 1 FROM optout_exemptions e WHERE e.agreement_id = ? "
+            "AND e.withdrawn_at IS NULL)",
+            [plan.opt_out_scope, plan.agreement_id])]  # fmt: skip
         if keys:
             banned = pseudonyms_for(home, plan.agreement_id, keys)
             hits = store.rows(
