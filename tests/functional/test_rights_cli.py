@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.integration.test_ledger import AGG, PSEUDO
 
+from pupilshare import identity
 from pupilshare.cli import main
 from pupilshare.config import Home
 from pupilshare.governance import db, seeds
@@ -26,7 +27,12 @@ ASK = ["--requester", "parent", "--requester-name", "A Parent",
 @pytest.fixture
 def world(home: Home, tmp_path: Path) -> Home:
     with db.factory(home.db_url)() as session:
-        seeds.load_all(session)
+        out = seeds.load_all(session)
+    with db.factory(home.db_url)() as session:  # the chief's token, made as a user does
+        for name in ("cass.chief", "dh.analyst"):
+            who = seeds.sign_in(session, out.credentials[name])
+            TOKENS[name] = identity.create_token(session, who, "tests")[0]
+            session.commit()
     with Store.open(home) as store:
         sample.make_world(store, pupils=200, seed=6)
         population.ensure_opt_outs(store)
@@ -37,8 +43,11 @@ def world(home: Home, tmp_path: Path) -> Home:
     return home
 
 
+TOKENS: dict[str, str] = {}  # user -> an API token they made
+
+
 def _run(home: Home, *args: str, user: str | None = None) -> int:
-    who = ["--user", user] if user else []
+    who = ["--token", TOKENS[user]] if user else []
     return main(["--home", str(home.root), *who, *args])
 
 
