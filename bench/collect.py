@@ -24,9 +24,9 @@ import duckdb
 
 from pupilshare import catalogue
 from pupilshare.collect import Collector
-from pupilshare.collect.sample import write_sample
 from pupilshare.config import Home
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import write_sample
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

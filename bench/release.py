@@ -24,9 +24,10 @@ from pathlib import Path
 
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan, TableSpec
-from pupilshare.release import aggregate, population, sample
+from pupilshare.release import aggregate, population
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
 
 ITEMS = (
     "ks_results.academic_year",
@@ -50,7 +51,8 @@ FULL = "aggregate release end to end (tables, check, record)"
 def make_store(store: Store, rows: int, per_pupil: int = 10) -> None:
     """``rows`` KS records of ``rows / per_pupil`` pupils over 150 LAs, made in SQL."""
     pupils = rows // per_pupil
-    sample.make_world(store, pupils=1000)  # tables and reference rows; replaced below
+    # the tables and reference rows; the records are replaced below
+    linked_world.make_world(store, pupils=1000)
     store.rows("DELETE FROM ds_ks_results")
     store.rows(
         "INSERT INTO ds_ks_results (collection_id, line, academic_year, "

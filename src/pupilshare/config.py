@@ -1,7 +1,7 @@
 """The data home: where a deployment keeps its store, records, keys and releases.
 
-One place says where each thing lives, so every command, test and the web service
-agree. Chosen by ``--home``, else ``PUPILSHARE_HOME``, else ``./pupilshare-data``.
+One place says where each thing lives, so every command and test agree. Chosen by
+``--home``, else ``PUPILSHARE_HOME``, else ``./pupilshare-data``.
 Settings a deployment may change (thresholds, disclosure defaults) are read from
 ``HOME/pupilshare.toml``; each module owns its own section and its defaults.
 """

@@ -1,33 +1,28 @@
 """The main job: a synthetic nation through every step of the flow.
 
-Each step is one line in ``STEPS``: a title and the dotted path of a function that takes
-the ``DemoRun`` and returns a one-line summary. A later step is added by adding a line,
-never by rewriting the demo.
+Each step is one line in ``STEPS``: a title and a function here that takes the
+``DemoRun``, calls one area's public surface and returns a one-line summary. A later
+step is added by adding a function and a line, never by rewriting the demo.
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from pupilshare import collect, governance, match, release, synth
 from pupilshare.config import Home
-from pupilshare.errors import Conflict
-
-STEPS: list[tuple[str, str]] = [
-    ("synthesise", "pupilshare.synth:demo_step"),
-    ("collect", "pupilshare.collect:demo_step"),
-    ("match", "pupilshare.match:demo_step"),
-    ("agreements", "pupilshare.governance:demo_step"),
-    ("release", "pupilshare.release:demo_step"),
-    ("register", "pupilshare.governance:register_step"),
-]
+from pupilshare.errors import Blocked, Conflict, PupilshareError
+from pupilshare.store import Store
 
 MARKER = ".pupilshare-demo"
 
@@ -45,9 +40,149 @@ class DemoRun:
         return self.home.root / "nation"
 
 
-def _step(path: str) -> Callable[[DemoRun], str]:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+def synthesise_step(run: DemoRun) -> str:
+    """A nation of ``run.pupils`` in ``run.nation_dir``."""
+    with Progress(
+        TextColumn("  synthesise {task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=run.console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("places", total=synth.STAGES)
+
+        def on(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        manifest = synth.synthesise(run.nation_dir, run.pupils, run.seed, progress=on)
+    run.facts["nation_dir"] = str(run.nation_dir)
+    run.facts["nation_manifest"] = str(run.nation_dir / "manifest.json")
+    run.facts["faulty_files"] = list(manifest["faulty"])
+    n_files = len(manifest["files"])
+    rows = sum(d["rows"] for d in manifest["datasets"].values())
+    return (
+        f"{run.pupils:,} pupils: {n_files:,} files, {rows:,} rows "
+        f"({len(manifest['faulty'])} faulty on purpose) in {run.nation_dir}"
+    )
+
+
+def collect_step(run: DemoRun) -> str:
+    """Collect the nation; rejected files are reported, never fatal to the demo."""
+    result = collect.collect_nation(run.home, run.nation_dir, run.console)
+    loaded, rejected = result.of("loaded"), result.of("rejected")
+    run.facts["collect"] = {
+        "loaded": len(loaded),
+        "rejected": len(rejected),
+        "rows": result.rows,
+        "report": str(result.report_path),
+    }
+    summary = (
+        f"loaded {len(loaded):,} files ({result.rows:,} rows, "
+        f"{sum(o.warnings for o in loaded):,} warnings)"
+    )
+    if rejected:
+        where = (
+            result.report_path.relative_to(run.home.root) if result.report_path else ""
+        )
+        summary += f", rejected {len(rejected):,} files (see {where})"
+    return summary
+
+
+def match_step(run: DemoRun) -> str:
+    """Match the nation's collected records; accuracy against its truth file."""
+    with Store.open(run.home) as store:
+        r = match.run_match(store, run.home)
+        truth = match.find_truth(store, run.home.root)
+        acc = match.accuracy(store, truth) if truth else None
+    run.facts["match"] = {**r.as_dict(), "accuracy": acc}
+    line = (
+        f"{r.records:,} records -> {r.pupils:,} pupils; {r.review:,} to review; "
+        f"{r.ulns_issued:,} ULNs issued; {r.unusable:,} unusable"
+    )
+    if acc:
+        line += f"; F1 {acc['f1']:.4f} against truth"
+    return line
+
+
+def nation_las(home: Home, n: int = 2) -> list[str]:
+    """The nation's ``n`` largest local authorities (by schools), if collected: the
+    seeds' two local authorities stand for them."""
+    if not home.store_path.exists():
+        return []
+    try:
+        with Store(home.store_path, read_only=True) as store:
+            if not store.exists("ds_schools"):
+                return []
+            return [r[0] for r in store.rows(
+                "SELECT la_code FROM ds_schools GROUP BY la_code "
+                "ORDER BY count(*) DESC, la_code LIMIT ?", [n])]  # fmt: skip
+    except duckdb.Error:
+        return []
+
+
+def agreements_step(run: DemoRun) -> str:
+    """The seed agreements submitted, heard by the panel, decided by the demo Chief
+    Statistician and made active; one refused submission shown with its reasons."""
+    out = governance.load_seeds(run.home, la_codes=nation_las(run.home))
+    run.facts["agreements"] = out.active
+    run.facts["users"] = out.credentials  # generated; printed when the demo ends
+    refused = "; ".join(f"{k}: {len(v)} reasons" for k, v in out.refused.items())
+    for key, reasons in out.refused.items():
+        run.console.print(f"  refused submission {key}:", highlight=False)
+        for r in reasons:
+            run.console.print(f"    - {r}", highlight=False, markup=False)
+    return (f"{len(out.active)} agreements active for {len(out.recipients)} "
+            f"recipients; {len(out.refused)} refused submission shown "
+            f"({refused})")  # fmt: skip
+
+
+def release_step(run: DemoRun) -> str:
+    """Release each active agreement into HOME/releases/<id>/ (the department's own
+    published statistics too, under their agreement)."""
+    delivered: list[str] = []
+    blocked: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    for agreement_id in list(run.facts.get("agreements") or []):
+        out = run.home.releases_dir / agreement_id
+        try:
+            m = release.release_agreement(run.home, agreement_id, out)
+            delivered.append(f"{agreement_id} ({m.level}, {m.row_count:,} rows)")
+        except Blocked as e:
+            blocked[agreement_id] = e.errors[0] if e.errors else e.message
+        except PupilshareError as e:
+            failed[agreement_id] = e.message
+    for name in delivered:
+        run.console.print(f"  delivered {name}", highlight=False)
+    for key, why in {**blocked, **failed}.items():
+        run.console.print(f"  not delivered {key}: {why}", highlight=False)
+    run.facts["releases"] = delivered
+    levels = Counter(d.split("(")[1].split(",")[0] for d in delivered)
+    summary = f"{len(delivered)} releases delivered ({dict(levels)})"
+    if blocked:
+        first = next(iter(blocked.items()))
+        summary += f", {len(blocked)} blocked by the output check "
+        summary += f"({first[0]}: {first[1]})"
+    if failed:
+        summary += f", {len(failed)} not released ({next(iter(failed.values()))})"
+    return summary
+
+
+def register_step(run: DemoRun) -> str:
+    """The public register and privacy notice under HOME/register/."""
+    out = run.home.root / "register"
+    with governance.records(run.home, None) as (session, who):
+        paths = governance.publish_register(session, who, run.home, out)
+    return f"register and privacy notice written to {paths['register_html'].parent}"
+
+
+STEPS: list[tuple[str, Callable[[DemoRun], str]]] = [
+    ("synthesise", synthesise_step),
+    ("collect", collect_step),
+    ("match", match_step),
+    ("agreements", agreements_step),
+    ("release", release_step),
+    ("register", register_step),
+]
 
 
 def prepare_home(home: Home) -> None:
@@ -66,9 +201,9 @@ def prepare_home(home: Home) -> None:
 def run_demo(run: DemoRun) -> list[tuple[str, str, float]]:
     prepare_home(run.home)
     done = []
-    for title, path in STEPS:
+    for title, step in STEPS:
         started = time.perf_counter()
-        summary = _step(path)(run)
+        summary = step(run)
         seconds = time.perf_counter() - started
         run.console.print(
             f"[bold green]{title:>11}[/] {summary} [dim]({seconds:.1f} s)[/]"

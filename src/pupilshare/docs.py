@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from pupilshare import catalogue
+from pupilshare.cli import register_commands
 from pupilshare.codesets import CODESETS
 
 TIERS = {
@@ -78,11 +81,7 @@ def data_dictionary() -> str:
 
 def _commands() -> list[tuple[str, Any]]:
     """Every command as (full name, click command), walking groups depth first."""
-    import typer
-
-    from pupilshare.cli import app, register_commands
-
-    register_commands()
+    app = register_commands()
     out: list[tuple[str, Any]] = []
 
     def walk(prefix: str, group: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class PupilshareError(Exception):
-    """An error meant for the person who ran the command or called the route."""
+    """An error meant for the person who ran the command."""
 
     exit_code = 1
     status = 400
@@ -18,7 +18,8 @@ class PupilshareError(Exception):
         self.errors = errors or []
 
     def as_json(self) -> dict:
-        """The one error shape of the web service and ``--json`` output."""
+        """The one error shape for machine-readable output (``ok``, ``error``,
+        ``errors``, ``status``)."""
         return {"ok": False, "error": self.message, "errors": self.errors,
                 "status": self.status}  # fmt: skip
 

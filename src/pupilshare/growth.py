@@ -70,6 +70,8 @@ def _cache_path() -> Path:
 
 def _build_table() -> pa.Table:
     """Ask rcpchgrowth for L, M, S at every day of age (a few seconds, done once)."""
+    # imported here to save start-up time: rcpchgrowth takes seconds to import, and
+    # its table is built once per installation
     from rcpchgrowth.global_functions import (
         fetch_lms,
         lms_value_array_for_measurement_for_reference,
@@ -265,6 +267,6 @@ def bmi_centiles(
     bmi: np.ndarray | list[float],
 ) -> np.ndarray:
     """BMI centiles (0-100) against UK90, vectorised; NaN where not defined."""
-    from scipy.special import ndtr
+    from scipy.special import ndtr  # here to save start-up time (~1 s)
 
     return 100 * ndtr(bmi_zscores(sex, birth_date, obs_date, bmi))

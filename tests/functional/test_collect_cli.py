@@ -16,9 +16,9 @@ import pytest
 
 from pupilshare import catalogue
 from pupilshare.cli import main
-from pupilshare.collect.sample import write_sample
 from pupilshare.config import Home
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import write_sample
 
 CENSUS = catalogue.dataset("census")
 COLS = CENSUS.columns

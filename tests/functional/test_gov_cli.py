@@ -17,8 +17,8 @@ from rich.console import Console
 from pupilshare import identity
 from pupilshare.cli import main
 from pupilshare.config import Home
-from pupilshare.demo import DemoRun
-from pupilshare.governance import db, demo_step, register_step, seeds
+from pupilshare.demo import DemoRun, agreements_step, register_step
+from pupilshare.governance import db, seeds
 from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Agreement
 from pupilshare.governance.workflow import now
@@ -161,7 +161,7 @@ def test_register_command_and_demo_steps(home: Home,
     con.close()
     out = io.StringIO()
     demo = DemoRun(home, 100, 1, Console(file=out, width=200))
-    summary = demo_step(demo)
+    summary = agreements_step(demo)
     assert summary.startswith("16 agreements active for 14 recipients; 1 refused")
     assert "younger than 14" in out.getvalue()
     assert "register" in register_step(demo)

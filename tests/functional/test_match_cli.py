@@ -10,9 +10,9 @@ import pytest
 from pupilshare.cli import main
 from pupilshare.config import Home
 from pupilshare.match.model import DEFAULT_MODEL
-from pupilshare.match.sample import generate
 from pupilshare.status import store_status
 from pupilshare.store import Store
+from pupilshare.synth.labelled_records import generate
 
 
 def test_match_report_review_and_status(

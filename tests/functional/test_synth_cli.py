@@ -11,9 +11,8 @@ from rich.console import Console
 
 from pupilshare.cli import main
 from pupilshare.config import Home
-from pupilshare.demo import DemoRun
+from pupilshare.demo import DemoRun, synthesise_step
 from pupilshare.store import Store
-from pupilshare.synth import demo_step
 
 
 def test_synth_command_writes_a_nation(tmp_path: Path, home: Home) -> None:
@@ -45,7 +44,7 @@ def test_synth_rejects_a_tiny_nation(tmp_path: Path, home: Home) -> None:
 
 def test_demo_step_synthesises_and_shares_facts(home: Home) -> None:
     run = DemoRun(home, 300, 3, Console(file=io.StringIO()))
-    summary = demo_step(run)
+    summary = synthesise_step(run)
     assert "300 pupils" in summary and "faulty" in summary
     assert Path(run.facts["nation_dir"]) == run.nation_dir
     assert run.facts["faulty_files"]

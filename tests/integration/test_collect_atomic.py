@@ -19,9 +19,9 @@ import duckdb
 
 from pupilshare import catalogue
 from pupilshare.collect import Collector
-from pupilshare.collect.sample import write_sample
 from pupilshare.config import Home
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import write_sample
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

@@ -8,12 +8,11 @@ from pathlib import Path
 from rich.console import Console
 
 from pupilshare import catalogue
-from pupilshare.collect import demo_step
-from pupilshare.collect.sample import write_sample
 from pupilshare.config import Home
-from pupilshare.demo import DemoRun
+from pupilshare.demo import DemoRun, collect_step
 from pupilshare.status import store_status
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import write_sample
 
 
 def make_nation(root: Path) -> None:
@@ -41,7 +40,7 @@ def test_demo_step_loads_the_nation_and_reports_rejections(home: Home) -> None:
     out = io.StringIO()
     run = DemoRun(home, pupils=100, seed=1, console=Console(file=out))
     make_nation(run.nation_dir)
-    summary = demo_step(run)
+    summary = collect_step(run)
     assert summary.startswith("loaded 7 files (260 rows, 0 warnings)")
     assert "rejected 1 files (see reports/collect-" in summary
     report = store_status(home)["datasets"]

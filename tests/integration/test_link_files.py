@@ -10,7 +10,7 @@ import pytest
 
 from pupilshare.errors import InvalidInput
 from pupilshare.match import link_files
-from pupilshare.match.sample import FORENAMES, SURNAMES
+from pupilshare.synth.labelled_records import FORENAMES, SURNAMES
 
 
 def _people(n: int, rng: random.Random) -> list[dict[str, str]]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pupilshare.config import Home
 from pupilshare.match import run_match
-from pupilshare.match.sample import generate
 from pupilshare.store import Store
+from pupilshare.synth.labelled_records import generate
 
 TABLES = (
     "pupils",

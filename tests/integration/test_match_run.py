@@ -11,8 +11,8 @@ import pytest
 from pupilshare.config import Home
 from pupilshare.identifiers import is_valid_uln
 from pupilshare.match import accuracy, run_match
-from pupilshare.match.sample import add_records, generate
 from pupilshare.store import Store
+from pupilshare.synth.labelled_records import add_records, generate
 
 REF = date(2025, 6, 1)
 

@@ -16,9 +16,10 @@ from pupilshare.errors import Conflict, Denied
 from pupilshare.governance import db, seeds
 from pupilshare.governance.models import DisclosureDecision
 from pupilshare.governance.plan import plan_for
-from pupilshare.release import population, sample
+from pupilshare.release import population
 from pupilshare.release.runner import release_agreement
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
 
 LA = "la1-own-pupils"
 
@@ -28,7 +29,7 @@ def governed(home: Home) -> Iterator[Home]:
     """A small linked world and the seed agreements live, the two LAs being the
     world's authorities 201 and 202."""
     with Store.open(home) as store:
-        sample.make_world(store, pupils=300, seed=3)
+        linked_world.make_world(store, pupils=300, seed=3)
         population.ensure_opt_outs(store)
     with db.session_scope(home) as s:
         seeds.load_all(s, la_codes=["201", "202"])

@@ -19,9 +19,10 @@ import pytest
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
 from pupilshare.plan import Population, ReleasePlan, Sdc, TableSpec
-from pupilshare.release import check, population, sample
+from pupilshare.release import check, population
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
+from pupilshare.synth import linked_world
 
 PSEUDO = ReleasePlan(
     "AGR-1", "University", "SI 2009/1563", "research", "pseudonymised",
@@ -45,7 +46,7 @@ AGG = ReleasePlan(
 @pytest.fixture
 def world(home: Home) -> Store:
     store = Store.open(home)
-    sample.make_world(store, pupils=600, seed=3)
+    linked_world.make_world(store, pupils=600, seed=3)
     population.ensure_opt_outs(store)
     yield store
     store.close()

@@ -15,8 +15,8 @@ from pupilshare.match import (
     run_match,
     show_review,
 )
-from pupilshare.match.sample import add_records
 from pupilshare.store import Store
+from pupilshare.synth.labelled_records import add_records
 
 REF = date(2025, 6, 1)
 # Thresholds wide apart, so a near match is neither joined nor left alone: queued.

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pupilshare.collect import Collector
-from pupilshare.collect.demo import nation_files
+from pupilshare.collect import Collector, nation_files
 from pupilshare.config import Home
 from pupilshare.store import Store
 from pupilshare.synth import synthesise

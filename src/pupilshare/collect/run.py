@@ -1,8 +1,10 @@
-"""Collecting a list of files of one dataset with a progress bar: the CLI's function."""
+"""Collecting files with a progress bar: a list of one dataset's files (the
+``collect`` command), or every file of a synthetic nation (the demo)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 from pathlib import Path
 
 import duckdb
@@ -50,4 +52,35 @@ def collect_files(
         with bar:
             task = bar.add_task(ds.name, total=len(paths))
             collector.collect_all(ds, paths, on_file=lambda _: bar.advance(task))
+        return collector.finish()
+
+
+def nation_files(nation: Path) -> list[tuple[catalogue.Dataset, Path]]:
+    """Every file of a synthetic nation, reference datasets first, in a stable order."""
+    out = [
+        (catalogue.dataset(n), nation / "reference" / f"{n}.csv")
+        for n in ("postcodes", "schools")
+    ]
+    out = [(d, p) for d, p in out if p.is_file()]
+    for ds in catalogue.pupil_datasets():
+        if ds.collected:
+            out += [(ds, p) for p in sorted((nation / ds.name).glob("*.csv"))]
+    return out
+
+
+def collect_nation(home: Home, nation: Path, console: Console,
+                   label: str = "demo") -> RunResult:  # fmt: skip
+    """Collect every file of a synthetic nation; rejected files are in the result
+    (and its report), never raised."""
+    files = nation_files(nation)
+    with Store.open(home) as store:
+        collector = Collector(store, home, label=label)
+        with progress_bar(console) as bar:
+            task = bar.add_task("nation", total=len(files))
+            for ds, group in groupby(files, key=lambda f: f[0]):
+                collector.collect_all(
+                    ds,
+                    [(p, str(p.relative_to(nation))) for _, p in group],
+                    on_file=lambda _: bar.advance(task),
+                )
         return collector.finish()

@@ -18,9 +18,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pupilshare.config import Home
 from pupilshare.errors import InvalidInput
 from pupilshare.governance import orgs, panel, workflow
 from pupilshare.governance.access import Principal, actor
+from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Credential, Gateway, Organisation, User
 
 if TYPE_CHECKING:
@@ -112,6 +114,7 @@ class SeedOutcome:
     active: list[str] = field(default_factory=list)
     refused: dict[str, list[str]] = field(default_factory=dict)
     credentials: dict[str, Issued] = field(default_factory=dict)
+    recipients: set[str] = field(default_factory=set)
 
 
 def run_seed_agreement(session: Session, seeds: dict[str, Any], raw: dict[str, Any],
@@ -147,6 +150,7 @@ def load_all(session: Session, path: Path = SEEDS, today: date | None = None,
     confirm_gateways(session, seeds, chief)
     for raw in seeds["agreements"]:
         out.active.append(run_seed_agreement(session, seeds, raw, today, chief))
+        out.recipients.add(raw["recipient"])
     session.commit()
     for raw in seeds.get("refused_examples", []):
         try:
@@ -155,3 +159,9 @@ def load_all(session: Session, path: Path = SEEDS, today: date | None = None,
             out.refused[raw["id"]] = e.errors
     session.commit()
     return out
+
+
+def load_seeds(home: Home, la_codes: list[str] | None = None) -> SeedOutcome:
+    """``load_all`` in its own unit of work on the home's records (the demo)."""
+    with session_scope(home) as session:
+        return load_all(session, la_codes=la_codes)

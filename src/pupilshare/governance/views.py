@@ -1,18 +1,19 @@
-"""Records as plain dicts, for ``--json``, the rich tables and (later) the web pages;
-reads are checked here so every surface shows the same, and only what the asker may
-see (a recipient sees only its own organisation's agreements)."""
+"""Records as plain dicts, for ``--json`` and the rich tables; reads are checked here
+so every surface shows the same, and only what the asker may see (a recipient sees
+only its own organisation's agreements)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pupilshare.config import Home
 from pupilshare.errors import Denied
 from pupilshare.governance import amend, orgs, panel, workflow
 from pupilshare.governance.access import Actor
+from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import (
     Agreement,
     Decision,
@@ -154,10 +155,6 @@ def list_users(session: Session, actor: Actor) -> list[dict[str, Any]]:
 
 def status_section(store: object, home: Home) -> dict[str, Any]:
     """``status --json``: agreements by status (read from the governance records)."""
-    from sqlalchemy import func
-
-    from pupilshare.governance.db import session_scope
-
     with session_scope(home) as session:
         counts = session.execute(select(Agreement.status, func.count())
                                  .group_by(Agreement.status)).all()  # fmt: skip

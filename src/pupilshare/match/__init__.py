@@ -2,7 +2,8 @@
 
 Exact identifier passes first (UPN, former UPN, ULN agreeing with date of birth),
 Splink for the rest, a clerical review queue between the thresholds, ULNs at 14+,
-and accuracy against a synthetic nation's truth. ``cli`` and ``web`` call only these.
+and accuracy against a synthetic nation's truth. These names are the area's public
+surface.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from pupilshare.match.review import (
 )
 from pupilshare.match.run import MatchResult, run_match
 from pupilshare.match.settings import match_settings
-from pupilshare.match.step import demo_step, match_status
+from pupilshare.match.status import match_status
 
 __all__ = [
     "MatchResult",
     "accept_review",
     "accuracy",
-    "demo_step",
     "find_truth",
     "link_files",
     "list_reviews",

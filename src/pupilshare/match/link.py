@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pupilshare.errors import InvalidInput
 from pupilshare.match.records import _name_sql, postcode_sql, splink_input_sql
@@ -53,8 +54,7 @@ def link_files(left: Path, right: Path, out: Path, threshold: float = 0.9) -> in
         lt, rt = lt.to_arrow_table(), rt.to_arrow_table()
     finally:
         con.close()
-    import pyarrow as pa
-
+    # imported here to save start-up time: Splink loads only when files are linked
     from pupilshare.match.model import DEFAULT_MODEL, Model
 
     both = pa.concat_tables([lt, rt])

@@ -23,6 +23,10 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
 from splink.internals.exceptions import EMTrainingException, SplinkException
 
+from pupilshare.match.records import splink_input_sql, stage
+from pupilshare.match.tables import ensure_tables
+from pupilshare.store import Store
+
 log = logging.getLogger(__name__)
 
 # A model trained on a sample nation (``python -m pupilshare.match.model``), used
@@ -321,13 +325,10 @@ def _empty_pairs() -> pa.Table:
 
 
 def build_default_model(pupils: int = 4000) -> Path:
-    """Train on a sample nation and write ``DEFAULT_MODEL``."""
-    import tempfile
-
-    from pupilshare.match.records import splink_input_sql, stage
-    from pupilshare.match.sample import generate
-    from pupilshare.match.tables import ensure_tables
-    from pupilshare.store import Store
+    """Train on a labelled sample nation and write ``DEFAULT_MODEL`` (run by hand,
+    ``python -m pupilshare.match.model``, when the comparisons change)."""
+    # imported here: the sample generator is needed only to rebuild the shipped model
+    from pupilshare.synth.labelled_records import generate
 
     with tempfile.TemporaryDirectory() as tmp, Store() as store:
         generate(store, pupils, seed=11, nation=Path(tmp))

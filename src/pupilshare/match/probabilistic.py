@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 
 from pupilshare.match.records import splink_input_sql
@@ -331,8 +332,6 @@ def _queue_reviews(store: Store, run: int) -> None:
 def _explained(pairs: pa.Table, explain: str, best: bool) -> pa.Table:
     """Scored pairs with each comparison explained; with ``best``, only each new
     profile's best candidate (ties to the lower key)."""
-    import duckdb
-
     con = duckdb.connect()
     con.register("b", pairs)
     keep = (

@@ -2,24 +2,24 @@
 ``release_agreement`` (governance's approved plan and decision, then minimise,
 population, de-identify, disclosure control, output check, package and deliver).
 
-These names are the area's public surface: the faces (``commands/``, ``web/``) and
-the other areas import nothing else from it.
+These names are the area's public surface: the faces (the command line in
+``commands/``) and the other areas import nothing else from it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pupilshare.config import Home
+from pupilshare.release.status import release_status
 from pupilshare.store import Store
 
 if TYPE_CHECKING:
-    from pupilshare.demo import DemoRun
     from pupilshare.plan import ReleasePlan
     from pupilshare.release.package import Manifest
 
-__all__ = ["build_release", "demo_step", "release_agreement", "release_status"]
+__all__ = ["build_release", "release_agreement", "release_status"]
 
 # The engine is imported on first use, in each function below: it loads SciPy
 # (about 0.7 s), which every other command would otherwise pay at start-up.
@@ -51,26 +51,3 @@ def build_release(
 
     return build.build_release(store, home, plan, out, formats)
 
-
-def demo_step(run: DemoRun) -> str:
-    """The demo's release step."""
-    from pupilshare.release import demo
-
-    return demo.demo_step(run)
-
-
-def release_status(store: Store, home: Home) -> dict[str, Any]:
-    """Releases delivered, by level, and the latest (for ``status --json``)."""
-    if not store.exists("releases"):
-        return {"delivered": 0, "by_level": {}, "latest": None}
-    by_level = dict(store.rows("SELECT level, count(*) FROM releases GROUP BY 1"))
-    latest = store.rows(
-        "SELECT release_id, agreement_id, created_at, row_count FROM releases "
-        "ORDER BY created_at DESC, release_id DESC LIMIT 1"
-    )
-    keys = ("release_id", "agreement_id", "created_at", "row_count")
-    return {
-        "delivered": sum(by_level.values()),
-        "by_level": by_level,
-        "latest": dict(zip(keys, latest[0], strict=True)) if latest else None,
-    }

@@ -1,8 +1,9 @@
 """The release pipeline: minimise, population, de-identify, disclosure control,
 output check, package and deliver, for one plan.
 
-``build_release`` is the one entry point the command, the demo and the web service
-call; it never produces anything more identifying than the plan's level.
+``build_release`` is the one entry point (``release_agreement`` calls it with
+governance's approved plan); it never produces anything more identifying than the
+plan's level.
 """
 
 from __future__ import annotations

@@ -3,17 +3,12 @@ category, computed in the engine.
 
 The reference itself comes from ``rcpchgrowth`` through ``pupilshare.growth`` (the
 ``growth_lms`` table: L, M, S by sex and age in days); the centile is the LMS z-score
-joined by (sex, age in days), never a per-row library call. If the growth module is not
-available, the same table is built here from rcpchgrowth directly.
+joined by (sex, age in days), never a per-row library call.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-
-import pyarrow as pa
-
+from pupilshare import growth
 from pupilshare.store import Store
 
 # Population monitoring thresholds on the BMI centile (domain notes, NCMP).
@@ -43,29 +38,11 @@ def bmi_sql(alias: str) -> str:
 
 
 def _z_sql(value: str) -> str:
-    try:
-        from pupilshare import growth
-
-        return growth.zscore_sql(value, "lms.l", "lms.m", "lms.s")
-    except (ImportError, AttributeError):
-        return (
-            f"CASE WHEN lms.l = 0 THEN ln({value} / lms.m) / lms.s "
-            f"ELSE (pow({value} / lms.m, lms.l) - 1) / (lms.l * lms.s) END"
-        )
+    return growth.zscore_sql(value, "lms.l", "lms.m", "lms.s")
 
 
 def _centile_sql(z: str) -> str:
-    try:
-        from pupilshare import growth
-
-        return growth.centile_sql(z)
-    except (ImportError, AttributeError):
-        # 100 * Phi(z) by Abramowitz and Stegun 26.2.17 (error under 1e-5 centiles).
-        t = f"(1.0 / (1.0 + 0.2316419 * abs({z})))"
-        poly = (f"({t} * (0.319381530 + {t} * (-0.356563782 + {t} * (1.781477937 + "
-                f"{t} * (-1.821255978 + {t} * 1.330274429)))))")  # fmt: skip
-        upper = f"(exp(-0.5 * {z} * {z}) / {math.sqrt(2 * math.pi)} * {poly})"
-        return f"(100 * CASE WHEN {z} >= 0 THEN 1 - {upper} ELSE {upper} END)"
+    return growth.centile_sql(z)
 
 
 def derived_expr(name: str, alias: str) -> str:
@@ -92,39 +69,5 @@ def join_sql(alias: str) -> str:
 
 def ensure_lms(store: Store) -> None:
     """Make sure the store has the UK90 LMS table (from ``pupilshare.growth``)."""
-    if store.exists(LMS_TABLE):
-        return
-    try:
-        from pupilshare import growth
-
+    if not store.exists(LMS_TABLE):
         growth.register_lms(store)
-        return
-    except ImportError:
-        pass
-    store.register("_lms_build", _lms_from_rcpchgrowth())
-    store.rows(f"CREATE TABLE {LMS_TABLE} AS SELECT * FROM _lms_build")
-    store.unregister("_lms_build")
-
-
-@functools.lru_cache(maxsize=1)
-def _lms_from_rcpchgrowth(first_day: int = 1461, last_day: int = 4800) -> pa.Table:
-    """BMI L, M, S for ages 4 to 13 by day, asked of rcpchgrowth (about a second)."""
-    from rcpchgrowth.global_functions import (
-        fetch_lms,
-        lms_value_array_for_measurement_for_reference,
-    )
-
-    rows: dict[str, list] = {k: [] for k in ("sex", "measurement", "age_days",
-                                             "l", "m", "s")}  # fmt: skip
-    for sex, word in (("M", "male"), ("F", "female")):
-        for day in range(first_day, last_day + 1):
-            age = day / 365.25
-            array = lms_value_array_for_measurement_for_reference(
-                reference="uk-who", age=age, measurement_method="bmi", sex=word
-            )
-            lms = fetch_lms(age, array)
-            values = {"sex": sex, "measurement": "bmi", "age_days": day}
-            values.update({k: float(lms[k]) for k in ("l", "m", "s")})
-            for k, v in values.items():
-                rows[k].append(v)
-    return pa.table(rows)

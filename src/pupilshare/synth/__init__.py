@@ -30,10 +30,9 @@ from pupilshare.synth.people import Spec, build_people, fsm_table, terms_table
 
 if TYPE_CHECKING:
     from pupilshare.config import Home
-    from pupilshare.demo import DemoRun
     from pupilshare.store import Store
 
-__all__ = ["DATASETS", "STAGES", "Spec", "demo_step", "nation_status", "synthesise"]
+__all__ = ["DATASETS", "STAGES", "Spec", "nation_status", "synthesise"]
 
 # Pupil datasets in the order they are written: what identifies a file, and the
 # order of rows within it (name order, through an integer rank of names).
@@ -268,34 +267,6 @@ def synthesise(
     writer.write_manifest(out / "manifest.json", manifest)
     step("done", 1, 1)
     return manifest
-
-
-def demo_step(run: DemoRun) -> str:
-    """The demo's first step: a nation of ``run.pupils`` in ``run.nation_dir``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("  synthesise {task.description:<20}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=run.console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("places", total=STAGES)
-
-        def on(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total)
-
-        manifest = synthesise(run.nation_dir, run.pupils, run.seed, progress=on)
-    run.facts["nation_dir"] = str(run.nation_dir)
-    run.facts["nation_manifest"] = str(run.nation_dir / "manifest.json")
-    run.facts["faulty_files"] = list(manifest["faulty"])
-    n_files = len(manifest["files"])
-    rows = sum(d["rows"] for d in manifest["datasets"].values())
-    return (
-        f"{run.pupils:,} pupils: {n_files:,} files, {rows:,} rows "
-        f"({len(manifest['faulty'])} faulty on purpose) in {run.nation_dir}"
-    )
 
 
 def nation_status(store: Store, home: Home) -> dict[str, Any] | None:

@@ -1,32 +1,11 @@
-"""Matching's place in the demo and in ``pupilshare status``."""
+"""Matching's section of ``pupilshare status``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pupilshare.config import Home
-from pupilshare.match.report import accuracy, find_truth
-from pupilshare.match.run import run_match
 from pupilshare.store import Store
-
-if TYPE_CHECKING:
-    from pupilshare.demo import DemoRun
-
-
-def demo_step(run: DemoRun) -> str:
-    """Match the demo nation's collected records; one line of what happened."""
-    with Store.open(run.home) as store:
-        r = run_match(store, run.home)
-        truth = find_truth(store, run.home.root)
-        acc = accuracy(store, truth) if truth else None
-    run.facts["match"] = {**r.as_dict(), "accuracy": acc}
-    line = (
-        f"{r.records:,} records -> {r.pupils:,} pupils; {r.review:,} to review; "
-        f"{r.ulns_issued:,} ULNs issued; {r.unusable:,} unusable"
-    )
-    if acc:
-        line += f"; F1 {acc['f1']:.4f} against truth"
-    return line
 
 
 def match_status(store: Store, home: Home) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from pupilshare import catalogue
 from pupilshare.catalogue import Dataset, Item
 from pupilshare.collect import Collector
 from pupilshare.collect.rules import POSTCODE_SHAPE
-from pupilshare.collect.sample import sample_sql
 from pupilshare.config import Home
 from pupilshare.identifiers import LA_NUMBERS, make_upn, uln_check_digit
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import sample_sql
 
 LAS = sorted(LA_NUMBERS)
 LETTERS = "abcdefghijklmnopqrstuvwxyzéèëüöñçøåßÀÉÖ"

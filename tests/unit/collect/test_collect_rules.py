@@ -17,9 +17,9 @@ import pytest
 from pupilshare import catalogue
 from pupilshare.collect import Collector
 from pupilshare.collect.rules import problems_sql, read_csv_sql
-from pupilshare.collect.sample import sample_sql
 from pupilshare.config import Home
 from pupilshare.store import Store
+from pupilshare.synth.valid_returns import sample_sql
 
 
 def base_rows(ds: str, n: int) -> list[dict[str, str | None]]:

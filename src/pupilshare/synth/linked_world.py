@@ -1,8 +1,8 @@
 """A small linked world in the store, made in SQL: pupils, links and records of the
 census, key stage results, NCMP and postcodes, following DEVELOPERS.md's tables.
 
-For the release area's tests and benchmark (before synth and matching deliver theirs)
-and any quick try of ``pupilshare release``. Values are deterministic in ``seed``.
+For the release area's tests and benchmark, where a whole nation through collection
+and matching would take minutes. Values are deterministic in ``seed``.
 """
 
 from __future__ import annotations
