@@ -34,6 +34,12 @@ class Population:
     year_groups: tuple[str, ...] = ()
     la_codes: tuple[str, ...] = ()
     academic_years: tuple[int, ...] = ()
+    # Key stages ("1".."4"): a result of that key stage, or a record from a year
+    # group of it (``schoolyear.KEY_STAGE_YEARS``) at the record's date.
+    key_stages: tuple[str, ...] = ()
+    # (dataset, item, value): only pupils with such a record, the recipient's own
+    # candidates (a per-candidate lookup never receives a national file).
+    records_at: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,8 @@ def plan_from_dict(data: dict) -> ReleasePlan:
             year_groups=tuple(pop.get("year_groups", ())),
             la_codes=tuple(pop.get("la_codes", ())),
             academic_years=tuple(pop.get("academic_years", ())),
+            key_stages=tuple(pop.get("key_stages", ())),
+            records_at=tuple(pop.get("records_at", ())),
         ),
         tables=tables,
         sdc=Sdc(**(data.get("sdc") or {})),

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from datetime import date
 
+# The year groups of each key stage (National Curriculum): KS1 Years 1-2, KS2 Years
+# 3-6, KS3 Years 7-9, KS4 Years 10-11.
+KEY_STAGE_YEARS: dict[str, tuple[str, ...]] = {
+    "1": ("1", "2"), "2": ("3", "4", "5", "6"), "3": ("7", "8", "9"), "4": ("10", "11"),
+}
+
 
 def academic_year(d: date) -> int:
     return d.year - (1 if d.month < 9 else 0)
@@ -48,4 +54,15 @@ def expected_age_sql(year_group: str) -> str:
     return (
         f"(CASE WHEN {year_group} = 'R' THEN 4 "
         f"ELSE TRY_CAST({year_group} AS INTEGER) + 4 END)"
+    )
+
+
+def year_group_sql(dob: str, event: str) -> str:
+    """SQL: the year group a pupil born on ``dob`` is in on the date ``event`` (age on
+    31 August before that academic year, minus 4; 'R' for Reception; NULL outside
+    Reception to Year 14)."""
+    age = age_on_31_august_sql(dob, event)
+    return (
+        f"(CASE WHEN {age} = 4 THEN 'R' WHEN {age} BETWEEN 5 AND 18 "
+        f"THEN CAST({age} - 4 AS VARCHAR) END)"
     )

@@ -162,7 +162,7 @@ def test_register_command_and_demo_steps(home: Home,
     out = io.StringIO()
     demo = DemoRun(home, 100, 1, Console(file=out, width=200))
     summary = agreements_step(demo)
-    assert summary.startswith("16 agreements active for 14 recipients; 1 refused")
+    assert summary.startswith("16 agreements active for 13 recipients; 1 refused")
     assert "younger than 14" in out.getvalue()
     assert "register" in register_step(demo)
     notice = (home.root / "register" / "privacy-notice.txt").read_text()

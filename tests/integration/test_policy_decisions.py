@@ -96,10 +96,14 @@ def test_every_answer_is_recorded_with_the_policy_version(session: Session) -> N
 
 
 def test_plan_for_an_active_agreement(session: Session) -> None:
-    p = plan.plan_for(session, "cqc-ncmp-prevalence")
-    assert p.level == "aggregate" and p.recipient == "cqc"
-    assert p.items == ("ncmp.health_area", "ncmp.school_year", "ncmp.weight_category")
-    assert [t.name for t in p.tables] == ["prevalence_by_area", "prevalence_by_year"]
+    # The care regulator's tables go through the health department (the notice).
+    p = plan.plan_for(session, "dh-ncmp-prevalence")
+    assert p.level == "aggregate" and p.recipient == "dh"
+    assert p.items == ("ncmp.academic_year", "ncmp.health_area", "ncmp.school_year",
+                       "ncmp.severely_obese", "ncmp.weight_category")
+    assert [t.name for t in p.tables] == ["prevalence_by_area", "prevalence_by_year",
+                                          "of_which_severely_obese"]
+    assert all("academic_year" in t.rows for t in p.tables)  # each table its year
     assert p.population.year_groups == ("R", "6") and p.opt_out_scope == "health"
     assert p.policy_version == policy.policy().version
     with pytest.raises(Conflict):

@@ -81,4 +81,25 @@ def test_notice_names_every_live_share_and_nothing_else(
     assert "Office for National Statistics" not in text
     assert session.get(Agreement, "ons-matching").purpose not in text
     assert catalogue.dataset("ncmp").title in text
-    assert "15 agreements in force with 13 organisations" in text
+    assert "15 agreements in force with 12 organisations" in text
+
+
+def test_notice_says_what_the_department_s_notice_said(
+    session: Session, home: Home
+) -> None:
+    """The seed notice's promises: the data controller, how to ask for one's data,
+    opting out of sharing achievements in the learning record, information back to
+    authorities and institutions, and matching with survey responses."""
+    text = " ".join(write_register(session, home, home.root / "r")["notice_text"]
+                    .read_text().split())  # fmt: skip
+    for words in (
+        "Department for Education is the data controller",
+        "To make a subject access request, contact the Department for Education",
+        "Great Smith Street",
+        "opt out of sharing their achievement data in their personal learning record",
+        "information back to local authorities and learning institutions",
+        "match data from these sources to data obtained from statistical surveys",
+        "the views of children and young people",
+        "Care Quality Commission",
+    ):
+        assert words in text, words

@@ -86,7 +86,7 @@ WIDENINGS = {
     "population": ("la1-own-pupils",
                    lambda p: p["population"].update(la_codes=["201", "202", "203"])),
     "level": ("dh-ncmp", lambda p: p.update(level="identified")),
-    "items": ("cqc-ncmp-prevalence",
+    "items": ("dh-ncmp-prevalence",
               lambda p: p.update(items=[*p["items"], "ncmp.la_code"])),
     "opt-outs": ("ier-attainment-gaps", lambda p: p.update(opt_out_scope="none")),
     "recipient": ("la1-own-pupils", lambda p: p.update(recipient="la2")),

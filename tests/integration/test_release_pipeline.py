@@ -282,11 +282,12 @@ def test_identified_release_carries_the_index_identifiers(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
     plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                       ("census.upn", "census.surname", "pupil.upn"),
+                       ("census.census_date", "census.upn", "census.surname",
+                        "pupil.upn"),
                        population=Population(la_codes=("201",)))  # fmt: skip
     m = build_release(world, home, plan, tmp_path / "i")
     t = pq.read_table(Path(m.out_dir) / "census.parquet")
-    assert t.column_names == ["upn", "surname", "pupil_upn"]
+    assert t.column_names == ["census_date", "upn", "surname", "pupil_upn"]
     assert t.num_rows > 0
     assert t.column("upn").to_pylist() == t.column("pupil_upn").to_pylist()
 

@@ -33,13 +33,39 @@ INTRO = (
     "serves its purpose. This notice is generated from those agreements: it lists "
     "every share that is in force today, and nothing else.",
 )
+# What the notice must say besides the shares (the department's notice of the time):
+# how data comes back to authorities and institutions, survey samples and matching
+# with survey responses, who the data controller is, subject access and opting out
+# of sharing achievements in the personal learning record.
+USES = (
+    "Pupil information may be matched with other data sources that the {dept} holds, "
+    "to model and monitor pupils' educational progression and to provide "
+    "comprehensive information back to local authorities and learning institutions "
+    "to support their day-to-day business.",
+    "The {dept} may also use contact details from these sources to obtain samples "
+    "for statistical surveys, carried out by research agencies working under "
+    "contract to the {dept}; taking part in such surveys is usually voluntary. The "
+    "{dept} may also match data from these sources to data obtained from statistical "
+    "surveys (survey responses).",
+)
 RIGHTS = (
+    "The {dept} is the data controller for the purposes of data protection law for "
+    "the pupil information described here.",
     "Pupils, as data subjects, have rights under data protection law, including a "
     "right of access to the personal data held about them. Their parents exercise "
     "this right on their behalf if they are too young (under 12) to do so "
-    "themselves. Where a share below says objections are applied, a pupil or parent "
-    "may object and the objection is applied before every later release.",
+    "themselves. To make a subject access request, contact the {dept}: {contact}. "
+    "It is answered within one month (extendable by two months for a complex "
+    "request).",
+    "Where a share below says objections are applied, a pupil or parent may object "
+    "and the objection is applied before every later release.",
+    "Learners may opt out of sharing their achievement data in their personal "
+    "learning record with the organisations the Learning Records Service serves; "
+    "how to do so is available from the Learning Records Service.",
 )
+# The department's contact for subject access, as its notice gave it (configuration).
+CONTACT = ("Public Communications Unit, Sanctuary Buildings, Great Smith Street, "
+           "London SW1P 3BT; email info@education.gsi.gov.uk; telephone 0870 000 2288")
 
 
 def population_phrase(pop: dict[str, Any]) -> str:
@@ -48,6 +74,8 @@ def population_phrase(pop: dict[str, Any]) -> str:
     parts = []
     if groups:
         parts.append("pupils in " + _join(groups))
+    if pop.get("key_stages"):
+        parts.append("at key stage " + _join(list(pop["key_stages"])))
     lo, hi = pop.get("min_age"), pop.get("max_age")
     if lo is not None and hi is not None:
         parts.append(f"aged {lo} to {hi}")
@@ -103,10 +131,11 @@ def sections(agreements: list[Agreement], dept: Organisation | None,
                   for ags in by_org.values()]  # fmt: skip
     return [
         (f"What the {dept_name} does with pupils' and children's data",
-         [p.format(dept=dept_name) for p in INTRO]),
+         [p.format(dept=dept_name) for p in (*INTRO, *USES)]),
         (f"Who the {dept_name} passes pupil data to",
          recipients or ["No pupil data is passed to any other organisation today."]),
-        ("Your rights", list(RIGHTS)),
+        ("Your rights",
+         [p.format(dept=dept_name, contact=CONTACT) for p in RIGHTS]),
         ("About this notice",
          [f"Generated on {today.isoformat()} from {len(agreements)} agreements in "
           f"force with {len(by_org)} organisations."]),

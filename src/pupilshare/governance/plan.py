@@ -28,6 +28,13 @@ def _table(x: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def _records_at(value: dict[str, str] | None) -> tuple[str, ...]:
+    """A lookup agreement's ``records_at: {dataset, item, value}`` as a plan tuple."""
+    if not value:
+        return ()
+    return (str(value["dataset"]), str(value["item"]), str(value["value"]))
+
+
 def build_plan(session: Session, agreement_id: str,
                today: date | None = None) -> ReleasePlan:  # fmt: skip
     ag = get(session, agreement_id)
@@ -52,6 +59,8 @@ def build_plan(session: Session, agreement_id: str,
             year_groups=tuple(pop.get("year_groups") or ()),
             la_codes=tuple(pop.get("la_codes") or ()),
             academic_years=tuple(pop.get("academic_years") or ()),
+            key_stages=tuple(pop.get("key_stages") or ()),
+            records_at=_records_at(pop.get("records_at")),
         ),  # fmt: skip
         tables=tables,
         sdc=Sdc(**t.get("sdc", {})),

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from pupilshare import catalogue
-from pupilshare.schoolyear import expected_age
+from pupilshare.schoolyear import KEY_STAGE_YEARS, expected_age
 
 Terms = dict[str, Any]
 Facts = dict[str, Any]
@@ -29,14 +29,18 @@ def year_group_ages(code: str) -> tuple[int, int]:
 
 def population_ages(pop: dict[str, Any]) -> tuple[int | None, int | None]:
     """The age range a population can include: its stated ages narrowed by its
-    year groups, whichever is tighter; None where unbounded."""
+    year groups and by its key stages' year groups, whichever is tighter; None where
+    unbounded."""
     lo, hi = pop.get("min_age"), pop.get("max_age")
-    groups = [year_group_ages(y) for y in pop.get("year_groups") or []
-              if str(y).upper() == "R" or str(y).isdigit()]  # fmt: skip
-    if groups:
-        g_lo, g_hi = min(a for a, _ in groups), max(b for _, b in groups)
-        lo = g_lo if lo is None else max(lo, g_lo)
-        hi = g_hi if hi is None else min(hi, g_hi)
+    stages = [y for k in pop.get("key_stages") or []
+              for y in KEY_STAGE_YEARS.get(k, ())]  # fmt: skip
+    for codes in (pop.get("year_groups") or [], stages):
+        groups = [year_group_ages(y) for y in codes
+                  if str(y).upper() == "R" or str(y).isdigit()]  # fmt: skip
+        if groups:
+            g_lo, g_hi = min(a for a, _ in groups), max(b for _, b in groups)
+            lo = g_lo if lo is None else max(lo, g_lo)
+            hi = g_hi if hi is None else min(hi, g_hi)
     return lo, hi
 
 
@@ -146,9 +150,26 @@ def _named_users(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
             yield f"user {u} is not a named user of {org['org_id']}"
 
 
+def _lookup_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """A per-candidate lookup (an awarding body's candidates, a college's applicants)
+    never receives a national file: its population names where its candidates have a
+    record (``records_at``), until a learner lookup service answers one at a time."""
+    at = terms["population"].get("records_at")
+    if "lookup" in terms.get("access_route", "") and terms["level"] == "identified" \
+            and not at:  # fmt: skip
+        yield ("a per-candidate lookup receives only learners with a record at the "
+               "organisation: give population.records_at (dataset, item, value)")
+    if at:
+        try:
+            catalogue.dataset(at["dataset"]).item(at["item"])
+        except KeyError as e:
+            yield f"population.records_at: {e.args[0]}"
+
+
 RULES: tuple[Rule, ...] = (
     _known_items, _justified, _identifying, _gateway_level, _gateway_datasets,
     _gateway_ages, _recipient_ages, _recipient_standing, _tables, _dates, _named_users,
+    _lookup_scope,
 )  # fmt: skip
 
 

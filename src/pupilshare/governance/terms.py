@@ -19,7 +19,8 @@ from pupilshare.errors import InvalidInput
 from pupilshare.plan import LEVELS, Sdc
 
 FREQUENCIES = ("one-off", "termly", "annual")
-POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_years")
+POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_years",
+                   "key_stages", "records_at")
 KEYS = (
     "id", "title", "recipient", "gateway", "purpose", "level", "frequency", "start",
     "expiry", "destroy_by", "datasets", "population", "tables", "security", "users",
@@ -114,6 +115,14 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
         "la_codes": [str(c) for c in pop.get("la_codes") or []],
         "academic_years": [int(y) for y in pop.get("academic_years") or []],
     }
+    if pop.get("key_stages"):  # only when given, so older terms stay the same
+        terms["population"]["key_stages"] = [str(k) for k in pop["key_stages"]]
+    if pop.get("records_at"):
+        at = pop["records_at"]
+        if not isinstance(at, dict) or set(at) != {"dataset", "item", "value"}:
+            errors.append("population: records_at needs dataset, item and value")
+        else:
+            terms["population"]["records_at"] = {k: str(v) for k, v in at.items()}
     terms["tables"] = [
         {
             "name": str(t.get("name", "")),

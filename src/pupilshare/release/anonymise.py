@@ -1,18 +1,39 @@
 """k-anonymity by full-domain generalisation and record suppression (ARX's model).
 
-Every quasi-identifier climbs its catalogue hierarchy (``Item.generalise``, then ``*``).
-The lattice of generalisation levels is searched by height, least general first; the
-first height where some node leaves at most ``max_suppression`` of records in classes
-of fewer than k pupils wins, taking the node that suppresses fewest. Classes count
-distinct pupils, not rows, so a pupil with several records cannot make a class look
-safe. Re-identification risk is reported as ARX and sdcMicro do.
+Every released column is a quasi-identifier: an intruder may know or infer any of them
+(a child's sex and area, the school's measurement day, a height a parent knows, a
+column another recipient holds in its own release), so k holds over all of them
+together and a record shares every released value with at least k - 1 other pupils.
+A linkage on any subset of columns, with any other release, therefore finds at least
+k candidates. A measurement (a decimal item) is never released exactly: it starts at
+its first coarsening (whole units or a band).
+
+Every column climbs its catalogue hierarchy (``Item.generalise``, then ``*``). A small
+lattice is searched by height, least general first; the first height where some node
+leaves at most ``max_suppression`` of records in classes of fewer than k pupils wins,
+taking the node that suppresses fewest. A lattice too large to search whole (many
+columns) is climbed greedily, as Datafly does: raise the column with the most distinct
+values at its level (measurements before sex or year group) until the limit is met,
+then lower any column that can come back down.
+Classes count distinct pupils, not rows, so a pupil with several records cannot make a
+class look safe. Re-identification risk is reported with ARX's three attacker models
+(prosecutor, journalist, marketer).
+
+Why not ``anjana`` to apply it: anjana generalises a pandas frame by value-list
+hierarchies and counts rows, not pupils, outside the engine; the generalisation here
+stays in DuckDB SQL over the catalogue's hierarchies and counts distinct pupils.
+``pycanon`` (anjana's own checker) re-checks the delivered file independently
+(``promises``).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from pupilshare import catalogue
 from pupilshare.plan import Sdc
 from pupilshare.release.derive import SUPPRESSED, generalise_sql
 from pupilshare.release.minimise import Column, Selection
@@ -30,8 +51,14 @@ class Result:
     risk: dict[str, float | int]
 
 
+FULL_SEARCH_MAX = 512  # lattices larger than this are climbed greedily
+
+
 def _levels(col: Column) -> tuple[str, ...]:
-    return ("original", *col.generalise, SUPPRESSED)
+    """The levels a column may be released at, least general first."""
+    item = catalogue.item(col.item)
+    exact = () if item.type == "decimal" and item.generalise else ("original",)
+    return (*exact, *item.generalise, SUPPRESSED)
 
 
 def _expr(col: Column, level: str) -> str:
@@ -73,27 +100,69 @@ def anonymise(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
             f"SELECT {cols}, s.{PUPIL_KEY} FROM ({sql}) s"
         )
-    quasi = [c for c in selection.columns if c.quasi]
+    quasi = list(selection.columns)  # every released column (module docstring)
     k = rules.k_anonymity
     total = store.one(f"SELECT count(*) FROM {SOURCE}") or 0
     limit = rules.max_suppression * total
-    lattice = list(itertools.product(*[range(len(_levels(c))) for c in quasi]))
-    lattice.sort(key=lambda n: (sum(n), n))
-    best: tuple[tuple[int, ...], int] | None = None
-    height = None
-    for node in lattice:
-        if height is not None and sum(node) > height:
-            break
-        names = tuple(_levels(c)[i] for c, i in zip(quasi, node, strict=True))
-        _, dropped, _, _ = store.rows(_classes_sql(quasi, names, k))[0]
-        dropped = int(dropped or 0)
-        if dropped <= limit and (best is None or dropped < best[1]):
-            best, height = (node, dropped), sum(node)
-    if best is None:  # cannot happen: the top node suppresses everything
-        best = (tuple(len(_levels(c)) - 1 for c in quasi), total)
-    chosen = {c.name: _levels(c)[i] for c, i in zip(quasi, best[0], strict=True)}
+    seen: dict[tuple[int, ...], int] = {}
+
+    def dropped(node: tuple[int, ...]) -> int:
+        if node not in seen:
+            names = tuple(_levels(c)[i] for c, i in zip(quasi, node, strict=True))
+            seen[node] = int(store.rows(_classes_sql(quasi, names, k))[0][1] or 0)
+        return seen[node]
+
+    def distinct(i: int, level: int) -> int:
+        expr = _expr(quasi[i], _levels(quasi[i])[level])
+        return int(store.one(f"SELECT count(DISTINCT {expr}) FROM {SOURCE}") or 0)
+
+    sizes = [len(_levels(c)) for c in quasi]
+    if math.prod(sizes) <= FULL_SEARCH_MAX:
+        best = _full_search(sizes, dropped, limit)
+    else:
+        best = _greedy_search(sizes, dropped, limit, distinct)
+    chosen = {c.name: _levels(c)[i] for c, i in zip(quasi, best, strict=True)}
     return Result(_release_sql(selection, chosen, k), chosen,
                   _risk(store, selection, chosen, k, total))  # fmt: skip
+
+
+def _full_search(sizes: list[int], dropped: Callable[[tuple[int, ...]], int],
+                 limit: float) -> tuple[int, ...]:  # fmt: skip
+    """The least general node (by height) within the suppression limit; among nodes
+    of that height, the one that drops fewest records."""
+    lattice = sorted(itertools.product(*[range(n) for n in sizes]),
+                     key=lambda n: (sum(n), n))  # fmt: skip
+    best: tuple[tuple[int, ...], int] | None = None
+    for node in lattice:
+        if best is not None and sum(node) > sum(best[0]):
+            break
+        d = dropped(node)
+        if d <= limit and (best is None or d < best[1]):
+            best = (node, d)
+    return best[0] if best else tuple(n - 1 for n in sizes)  # top: all suppressed
+
+
+def _greedy_search(sizes: list[int], dropped: Callable[[tuple[int, ...]], int],
+                   limit: float,
+                   distinct: Callable[[int, int], int]) -> tuple[int, ...]:  # fmt: skip
+    """Climb one column at a time (the one with most distinct values at its level)
+    until within the limit, then bring back down every column that can come down."""
+    node = tuple(0 for _ in sizes)
+    while dropped(node) > limit:
+        up = [i for i in range(len(sizes)) if node[i] < sizes[i] - 1]
+        if not up:
+            break
+        i = max(up, key=lambda i: (distinct(i, node[i]), -i))
+        node = node[:i] + (node[i] + 1,) + node[i + 1:]
+    lowered = True
+    while lowered:
+        lowered = False
+        for i in range(len(sizes)):
+            if node[i] > 0:
+                down = node[:i] + (node[i] - 1,) + node[i + 1:]
+                if dropped(down) <= limit:
+                    node, lowered = down, True
+    return node
 
 
 def _release_sql(selection: Selection, chosen: dict[str, str], k: int) -> str:
@@ -165,6 +234,11 @@ def _risk(
         "prosecutor_risk_avg": round(len(kept) / pupils, 4) if pupils else 0.0,
         "journalist_risk_max": round(1 / min_pf, 4) if min_pf else 0.0,
         "journalist_risk_avg": round(sum(f / pf for f, _, pf in kept) / pupils, 4)
+        if pupils
+        else 0.0,
+        # ARX's marketer model: the share of released pupils an intruder matching
+        # every one against the population would expect to re-identify.
+        "marketer_risk": round(sum(f / pf for f, _, pf in kept) / pupils, 4)
         if pupils
         else 0.0,
         "sample_uniques_before": int(uniq_before or 0),

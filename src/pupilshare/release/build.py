@@ -182,7 +182,8 @@ def _record_rules(plan: ReleasePlan) -> dict:
     """The rules a record-level release applied, as printed in it."""
     scope = plan.opt_out_scope
     rules: dict = {"level": plan.level,
-                   "population": "the agreement's scope, minus every opt-out of "
+                   "population": "the agreement's scope, judged at each record's "
+                   "own date, minus every opt-out of "
                    f"'all' or '{scope}'; matched records only"}  # fmt: skip
     if plan.level == "pseudonymised":
         rules["pseudonym"] = ("AES-256 of the pupil key under this agreement's secret, "
@@ -192,9 +193,12 @@ def _record_rules(plan: ReleasePlan) -> dict:
         rules["removed"] = "names, reference numbers and contact details"
     if plan.level == "anonymised":
         rules["model"] = (f"k-anonymity, k = {plan.sdc.k_anonymity}, distinct pupils "
-                          "per class of quasi-identifiers; full-domain generalisation "
+                          "per class of every released column together (each one an "
+                          "intruder may know or infer, or hold in another release); "
+                          "measurements never exact; full-domain generalisation "
                           "along the catalogue hierarchies, then record suppression of "
-                          f"at most {plan.sdc.max_suppression:.0%}")  # fmt: skip
+                          f"at most {plan.sdc.max_suppression:.0%}; risk under ARX's "
+                          "prosecutor, journalist and marketer models")  # fmt: skip
     return rules
 
 

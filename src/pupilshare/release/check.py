@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan, TableSpec
-from pupilshare.release import audit, population
+from pupilshare.release import audit, population, promises
 from pupilshare.release.aggregate import UNKNOWN
 from pupilshare.release.pseudonymise import pseudonyms_for
 from pupilshare.store import Store
@@ -81,6 +81,7 @@ def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
         if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
             reasons.append(f"{name}: SHA-256 differs from the manifest")
     reasons += _opt_outs(store, plan, pupils)
+    reasons += promises.check(store, plan, staging, pupils)  # scope, anonymity, ids
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]

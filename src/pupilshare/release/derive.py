@@ -38,6 +38,13 @@ GENERALISERS: dict[str, str] = {
     "area": "regexp_extract(upper(trim({x})), '^[A-Z]+')",
     "la_code": "substr({x}, 1, 3)",
     "major_group": case_map("{x}", codesets.ETHNICITY.groups, "'Unknown'"),
+    # Measurements: whole units, then bands written "lo-hi" (lo included).
+    "integer": "CAST(floor({x}) AS INTEGER)",
+    **{f"band{w}": f"CAST(floor({{x}} / {w}) * {w} AS INTEGER) || '-' || "
+       f"CAST(floor({{x}} / {w}) * {w} + {w} AS INTEGER)"
+       for w in (2, 5, 6, 10, 12, 20)},
+    # A centile as its population monitoring category.
+    "category": ncmp.weight_category_sql("{x}"),
 }
 SUPPRESSED = "*"
 
@@ -82,7 +89,11 @@ def _derived_expr(ds: Dataset, name: str, has_table: set[str], joins: list[str])
                 " ON hp.pc = upper(trim(b.postcode))"
             )
             return "hp.health_area"
-        if name in ("bmi_centile", "weight_category"):
+        if name == "academic_year":
+            return academic_year_sql("b.measurement_date")
+        if name == "age_months":
+            return "date_sub('month', b.date_of_birth, b.measurement_date)"
+        if name in ("bmi_centile", "weight_category", "severely_obese"):
             _join_once(joins, ncmp.join_sql("b"))
         return ncmp.derived_expr(name, "b")
     if ds.name == "ks_results":

@@ -16,21 +16,28 @@ UNDERWEIGHT_MAX = 2.0
 OVERWEIGHT_MIN = 85.0
 OBESE_MIN = 95.0
 SEVERELY_OBESE_MIN = 99.6
-CATEGORIES = ("underweight", "healthy weight", "overweight", "obese", "severely obese")
+# The published categories: "obese" includes "severely obese", which NCMP statistics
+# show as "of which" beside it (``severely_obese``), never as a fifth category.
+CATEGORIES = ("underweight", "healthy weight", "overweight", "obese")
 LMS_TABLE = "growth_lms"
 
 
 def weight_category_sql(centile: str) -> str:
-    """Exclusive categories; 'obese' here is 95th to below 99.6th (severely obese is
-    the subset at or above 99.6th, reported separately)."""
+    """The population monitoring category; 'obese' is the 95th centile and above,
+    severely obese children included."""
     return (
         f"CASE WHEN {centile} IS NULL THEN NULL "
         f"WHEN {centile} <= {UNDERWEIGHT_MAX} THEN 'underweight' "
-        f"WHEN {centile} >= {SEVERELY_OBESE_MIN} THEN 'severely obese' "
         f"WHEN {centile} >= {OBESE_MIN} THEN 'obese' "
         f"WHEN {centile} >= {OVERWEIGHT_MIN} THEN 'overweight' "
         "ELSE 'healthy weight' END"
     )
+
+
+def severely_obese_sql(centile: str) -> str:
+    """'Y' for the subset of obese children at or above the 99.6th centile."""
+    return (f"CASE WHEN {centile} IS NULL THEN NULL WHEN {centile} >= "
+            f"{SEVERELY_OBESE_MIN} THEN 'Y' ELSE 'N' END")  # fmt: skip
 
 
 def bmi_sql(alias: str) -> str:
@@ -55,6 +62,8 @@ def derived_expr(name: str, alias: str) -> str:
         return f"round({centile}, 2)"
     if name == "weight_category":
         return weight_category_sql(centile)
+    if name == "severely_obese":
+        return severely_obese_sql(centile)
     raise NotImplementedError(f"no derivation for ncmp.{name}")
 
 

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from pupilshare import catalogue
 from pupilshare.plan import ReleasePlan
-from pupilshare.release import derive, ncmp
+from pupilshare.release import derive, ncmp, scope
 from pupilshare.release.derive import lit
-from pupilshare.schoolyear import academic_year_sql, age_on_sql
 from pupilshare.store import Store
 
 OPT_OUTS_DDL = (
     "CREATE TABLE IF NOT EXISTS opt_outs (pupil_key BIGINT NOT NULL, "
     "scope VARCHAR NOT NULL, recorded_at TIMESTAMP DEFAULT current_timestamp)"
 )
-PUPIL_KEY = "__pupil_key"  # internal column: never written to a release file
+PUPIL_KEY = scope.PUPIL_KEY  # internal column: never written to a release file
 
 
 def ensure_opt_outs(store: Store) -> None:
@@ -46,37 +45,15 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
         "ON l.collection_id = d.collection_id AND l.line = d.line)"
     )
     derived = derive.derived_sql(ds, base, tables, needed_items(plan, dataset))
-    pop = plan.population
-    where: list[str] = []
+    # Scope at each record's own date (``scope``): refuses a dataset it cannot scope.
+    where = scope.conditions(plan.population, dataset)
     joins = ""
-    if pop.min_age is not None or pop.max_age is not None:
-        joins = f"JOIN pupils p ON p.pupil_key = s.{PUPIL_KEY}"
-        dob = "coalesce(p.date_of_birth, s.date_of_birth)" if "date_of_birth" in ds \
-            else "p.date_of_birth"  # fmt: skip
-        age = age_on_sql(dob, f"DATE {lit(plan.reference_date.isoformat())}")
-        if pop.min_age is not None:
-            where.append(f"{age} >= {int(pop.min_age)}")
-        if pop.max_age is not None:
-            where.append(f"{age} <= {int(pop.max_age)}")
+    if scope.needs_pupils(plan.population, dataset):
+        joins = f"LEFT JOIN pupils {scope.PUPILS_ALIAS} " \
+            f"ON {scope.PUPILS_ALIAS}.pupil_key = s.{PUPIL_KEY}"  # fmt: skip
     if ds.release_only_where:
         item, value = ds.release_only_where
         where.append(f"s.{item} = {lit(value)}")
-    if pop.year_groups and ds.year_group:
-        where.append(f"s.{ds.year_group} IN ({_list(pop.year_groups)})")
-    if pop.la_codes:
-        if "laestab" in ds:
-            where.append(f"substr(s.laestab, 1, 3) IN ({_list(pop.la_codes)})")
-        else:
-            where.append("FALSE")  # no school to place the record: out of scope
-    if pop.academic_years:
-        if "academic_year" in ds:
-            year = "s.academic_year"
-        elif ds.event_date:
-            year = academic_year_sql(f"s.{ds.event_date}")
-        else:
-            year = "NULL"
-        years = ", ".join(str(int(y)) for y in pop.academic_years)
-        where.append(f"{year} IN ({years})")
     scopes = _list(opt_out_scopes(plan))
     opted = f"(SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ({scopes}))"
     return (
@@ -104,6 +81,8 @@ def eligible(store: Store, plan: ReleasePlan, dataset: str) -> str:
     """Create the view of ``dataset``'s releasable rows; return its name."""
     ensure_opt_outs(store)
     _ensure_inputs(store, dataset)
+    if plan.population.records_at:
+        _ensure_inputs(store, plan.population.records_at[0])
     if dataset == "ncmp":
         ncmp.ensure_lms(store)
     tables = {

@@ -113,7 +113,8 @@ STREETS = (
     "Beech Drive, Cedar Court, Hawthorn Way, St John's Road, Rose Hill, Brook Street"
 ).split(", ")
 
-AWARDING_BODIES = ("AQA", "Pearson", "OCR", "WJEC Eduqas")
+# The seed agreement nab-awards looks up candidates of the Northern Awarding Body.
+AWARDING_BODIES = ("AQA", "Pearson", "OCR", "WJEC Eduqas", "Northern Awarding Body")
 
 GCSE_SUBJECTS: tuple[tuple[str, float], ...] = (
     ("English Language", 1.0),

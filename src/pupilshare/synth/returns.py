@@ -213,6 +213,7 @@ def qualifications_src(
             "grade": grade,
         },
     )
+    n_bodies = len(names.AWARDING_BODIES)
     con.execute(f"""
     CREATE OR REPLACE VIEW src_qualifications AS
     WITH q AS (
@@ -225,7 +226,7 @@ def qualifications_src(
              || (q.year + 1) || '.csv' AS file, person_id, name_rank, 0 AS dup,
            {cols}
     FROM q
-    JOIN bodies bo ON bo.i = (hash(q.subject) + q.school) % 4
+    JOIN bodies bo ON bo.i = (hash(q.subject) + q.school) % {n_bodies}
     JOIN award_days ad ON ad.ad_year = q.year AND ad.ad_type = q.qual_type
     LEFT JOIN nick nk ON nk.formal = q.forename""")
 

@@ -133,3 +133,24 @@ def test_year_groups_bound_the_population_ages(groups: list[str], floor: int) ->
     refused = bool(check(make(population={"year_groups": groups}),
                          org={"min_pupil_age": floor}))  # fmt: skip
     assert refused == (lo < floor)
+
+
+def test_a_per_candidate_lookup_names_where_its_candidates_are() -> None:
+    """A lookup (an awarding body's candidates) never receives a national file: the
+    submission must say where its candidates have a record."""
+    items = {"census": ["upn", "census_date"]}
+    national = make("identified", items, access_route="learning records service lookup")
+    assert any("per-candidate lookup" in r for r in check(national))
+    own = make("identified", items, access_route="learning records service lookup",
+               population={"records_at": {"dataset": "census", "item": "laestab",
+                                          "value": "8734600"}})  # fmt: skip
+    assert check(own) == []
+    unknown = make("identified", items, access_route="lookup",
+                   population={"records_at": {"dataset": "census", "item": "nope",
+                                              "value": "x"}})  # fmt: skip
+    assert any("records_at" in r for r in check(unknown))
+
+
+def test_key_stages_bound_the_population_ages() -> None:
+    assert rules.population_ages({"key_stages": ["2"]}) == (7, 11)
+    assert rules.population_ages({"key_stages": ["1"], "min_age": 6}) == (6, 7)

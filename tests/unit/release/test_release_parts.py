@@ -66,8 +66,8 @@ def test_weight_categories_follow_the_population_thresholds(cs: list[float]) -> 
         f"SELECT {ncmp.weight_category_sql('c')} FROM unnest(?::DOUBLE[]) t(c)", [cs]
     )
     want = [
-        "underweight" if c <= 2 else "severely obese" if c >= 99.6
-        else "obese" if c >= 95 else "overweight" if c >= 85 else "healthy weight"
+        "underweight" if c <= 2 else "obese" if c >= 95  # severely obese included
+        else "overweight" if c >= 85 else "healthy weight"
         for c in cs
     ]  # fmt: skip
     assert [g[0] for g in got] == want
@@ -176,3 +176,28 @@ def test_checker_sees_a_group_revealed_by_published_zeros() -> None:
     hidden = shown.copy()
     hidden[0, :2] = True  # both of the group's cells suppressed
     assert check._revealing_zeros(v, hidden, range(1, 2)) == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0, 100), min_size=1, max_size=50))
+def test_severely_obese_is_shown_as_of_which_within_obese(cs: list[float]) -> None:
+    cs = [*cs, 94.99, 95.0, 99.59, 99.6]
+    got = Store().rows(
+        f"SELECT {ncmp.weight_category_sql('c')}, {ncmp.severely_obese_sql('c')} "
+        "FROM unnest(?::DOUBLE[]) t(c)", [cs],
+    )  # fmt: skip
+    for c, (category, severe) in zip(cs, got, strict=True):
+        assert (severe == "Y") == (c >= 99.6)
+        assert severe == "N" or category == "obese"  # a subset of obese
+    assert "severely obese" not in ncmp.CATEGORIES
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0, 199.99), st.sampled_from([2, 5, 6, 10, 12, 20]))
+def test_a_measurement_band_holds_its_value(x: float, width: int) -> None:
+    from pupilshare.release.derive import generalise_sql
+
+    label = Store().one(f"SELECT {generalise_sql(f'band{width}', 'x')} "
+                        "FROM (SELECT ?::DOUBLE AS x)", [x])  # fmt: skip
+    lo, hi = map(int, label.split("-"))
+    assert lo <= x < hi and hi - lo == width
