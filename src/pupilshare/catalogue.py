@@ -338,6 +338,27 @@ SURVEY_CONTACTS = Dataset(
     release_only_where=("contact_consent", "Y"),
 )
 
+SURVEY_RESPONSES = Dataset(
+    "survey_responses",
+    "Survey responses",
+    "Answers to a voluntary statistical survey, returned by the survey contractor "
+    "and matched to the index like any return (one row per question answered).",
+    (
+        Item("survey_id", "text", "Survey reference", 4, required=True, max_length=40),
+        Item("response_date", "date", "Date the response was received", 4,
+             required=True),
+        _upn(required=False),
+        *_person(),
+        _postcode(),
+        Item("question", "text", "Question reference", 4, required=True,
+             max_length=40),
+        Item("answer", "text", "Answer given", 2, max_length=200),
+    ),  # fmt: skip
+    unique_key=("survey_id", "surname", "forename", "date_of_birth", "question"),
+    event_date="response_date",
+    supplier="survey contractor",
+)
+
 POSTCODES = Dataset(
     "postcodes",
     "Postcode lookup",
@@ -397,6 +418,7 @@ DATASETS: dict[str, Dataset] = {
         NCMP,
         QUALIFICATIONS,
         SURVEY_CONTACTS,
+        SURVEY_RESPONSES,
         POSTCODES,
         SCHOOLS,
         PUPIL,

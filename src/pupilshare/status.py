@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pupilshare import catalogue, collect, governance, match, release, synth
+from pupilshare import catalogue, collect, governance, ledger, match, release, synth
 from pupilshare.config import Home
 from pupilshare.store import Store
 
@@ -19,6 +19,7 @@ SECTIONS: dict[str, Callable[[Store, Home], Any]] = {
     "governance": governance.status_section,
     "match": match.match_status,
     "releases": release.release_status,
+    "ledger": ledger.ledger_status,
     "nation": synth.nation_status,
 }
 

@@ -7,7 +7,6 @@ import csv
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import duckdb
 import pytest
 from sqlalchemy.orm import Session
 
@@ -29,13 +28,16 @@ def session(db_url: str, seed: Callable[[], tuple[Session, Any]]) -> Iterator[Se
 
 
 def _releases(home: Home) -> None:
-    con = duckdb.connect(str(home.store_path))
-    con.execute("CREATE TABLE releases (release_id VARCHAR, agreement_id VARCHAR, "
-                "created_at TIMESTAMP, row_count BIGINT, level VARCHAR)")  # fmt: skip
-    con.execute("INSERT INTO releases VALUES ('r1', 'dh-ncmp', now(), 1200, 'x'), "
-                "('r2', 'dh-ncmp', now(), 1300, 'x'), "
-                "('r3', 'ons-matching', now(), 10, 'x')")  # fmt: skip
-    con.close()
+    """Three releases as the ledger records them (the register reads the ledger)."""
+    from pupilshare.ledger import log
+    from pupilshare.store import Store
+
+    with Store.open(home) as store:
+        for rid, aid, n in (("r1", "dh-ncmp", 1200), ("r2", "dh-ncmp", 1300),
+                            ("r3", "ons-matching", 10)):  # fmt: skip
+            log.append(store, home, {"kind": "release", "release_id": rid,
+                                     "agreement_id": aid, "row_count": n,
+                                     "created_at": "2026-01-05T10:00:00+00:00"})
 
 
 def test_register_has_every_active_agreement_and_its_releases(

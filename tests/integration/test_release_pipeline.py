@@ -21,6 +21,8 @@ from pupilshare.errors import Blocked
 from pupilshare.plan import Population, ReleasePlan, Sdc, TableSpec
 from pupilshare.release import check, population
 from pupilshare.release.build import build_release
+from pupilshare.rights import optouts
+from pupilshare.rights.identity import Subject
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
@@ -52,6 +54,20 @@ def world(home: Home) -> Store:
     store.close()
 
 
+def _opt_out(store: Store, key: int, scope: str) -> None:
+    """Register an opt-out as the rights area does: by the pupil's identifiers."""
+    optouts.ensure(store)
+    forename, surname, born = store.rows(
+        "SELECT forename, surname, date_of_birth FROM pupils WHERE pupil_key = ?",
+        [key])[0]  # fmt: skip
+    who = Subject(forename, surname, born)
+    n = store.one("SELECT count(*) FROM optout_events")
+    store.rows("INSERT INTO optout_events VALUES (?, 'add', ?, ?, NULL, NULL, ?, ?, "
+               "?, 'parent', 'a parent', 'letter', 'test', now())",
+               [n + 1, scope, who.key, forename, surname, born])  # fmt: skip
+    optouts.refresh(store)
+
+
 def _keys_in(store: Store, release_id: str) -> set[int]:
     return {
         r[0]
@@ -65,8 +81,8 @@ def test_opt_outs_remove_pupils_from_every_level(world: Store, home: Home,
                                                  tmp_path: Path) -> None:  # fmt: skip
     first = build_release(world, home, AGG, tmp_path / "a")
     before = _keys_in(world, first.release_id)
-    world.rows("INSERT INTO opt_outs VALUES (5, 'all', now()), (6, 'health', now()),"
-               " (7, 'marketing', now())")  # fmt: skip
+    for key, scope in ((5, "all"), (6, "health"), (7, "marketing")):
+        _opt_out(world, key, scope)
     for i, plan in enumerate((AGG, ANON)):
         m = build_release(world, home, plan, tmp_path / f"b{i}")
         keys = _keys_in(world, m.release_id)
@@ -214,7 +230,7 @@ def build_true_values(world: Store, plan: ReleasePlan, t) -> list[int]:
 
 def test_a_blocked_release_delivers_nothing(world: Store, home: Home,
                                             tmp_path: Path) -> None:  # fmt: skip
-    world.rows("INSERT INTO opt_outs VALUES (1, 'research', now())")
+    _opt_out(world, 1, "research")
     plan = ReleasePlan(**{**PSEUDO.__dict__, "opt_out_scope": "research"})
     # Sabotage the one population function: the checker must still catch it.
     original = population.opt_out_scopes

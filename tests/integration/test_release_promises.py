@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.integration.test_release_pipeline import _opt_out
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict
@@ -292,7 +293,8 @@ def shared_world(tmp_path_factory: pytest.TempPathFactory) -> Store:
     store = Store.open(home)
     sample.make_world(store, pupils=300, seed=5)
     population.ensure_opt_outs(store)
-    store.rows("INSERT INTO opt_outs VALUES (7, 'all', now()), (8, 'research', now())")
+    for key, scope in ((7, "all"), (8, "research")):  # registered as the rights do
+        _opt_out(store, key, scope)
     yield store
     store.close()
 

@@ -9,11 +9,14 @@ from pupilshare.commands import (
     collect,
     demo,
     governance,
+    ledger,
     match,
     release,
+    rights,
     status,
     synth,
     users,
 )
 
-MODULES = [status, synth, collect, match, governance, users, release, demo]
+MODULES = [status, synth, collect, match, governance, users, release, ledger, rights,
+           demo]

@@ -51,6 +51,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "link": frozenset({"data_operations"}),
     "run_demo": frozenset({"data_operations"}),
     "read_status": frozenset({"data_operations", "panel_member", "chief_statistician"}),
+    # the ledger: its signed head is for anyone to keep; verifying and proving need
+    # the store; exporting publishes every entry (pupils only as keyed digests)
+    "ledger_checkpoint": frozenset({"data_operations", "panel_member",
+                                    "chief_statistician", "recipient", "la_officer",
+                                    "parent_or_pupil", "public"}),
+    "ledger_verify": frozenset({"data_operations", "panel_member",
+                                "chief_statistician"}),
+    "ledger_export": frozenset({"data_operations", "chief_statistician"}),
+    # people's rights: recorded by data operations on the pupil's or parent's word
+    # (never by a recipient); exemptions only by a named Chief Statistician
+    "record_rights": frozenset({"data_operations"}),
+    "read_rights": frozenset({"data_operations", "chief_statistician"}),
+    "exempt_opt_outs": frozenset({"chief_statistician"}),
 }
 # refused to anyone who did not sign in, whatever their roles
 SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged", "confirm_gateway"})

@@ -39,26 +39,30 @@ TIER = {1: "tier 1 highly sensitive", 2: "tier 2 sensitive",
 
 
 def read_releases(home: Home) -> list[dict[str, Any]]:
-    """Releases made so far, from the store; none when the store or table is absent
-    (or the store is busy: the register then says so by showing none)."""
+    """Releases made so far, as the disclosure ledger records them (the ledger is the
+    source of truth for who got what); none while the store is absent or busy."""
+    from pupilshare.ledger import releases_by_agreement
+
+    return releases_by_agreement(home)
+
+
+def read_exemptions(home: Home) -> dict[str, str]:
+    """Agreements whose opt-outs a legal duty overrides, with the named approver."""
     if not home.store_path.exists():
-        return []
+        return {}
     try:
         con = duckdb.connect(str(home.store_path), read_only=True)
     except duckdb.Error:
-        return []
+        return {}
     try:
-        cols = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = 'releases'").fetchall()}  # fmt: skip
-        need = ("release_id", "agreement_id", "created_at", "row_count")
-        if not set(need) <= cols:
-            return []
-        rows = con.execute(f"SELECT {', '.join(need)} FROM releases "
-                           "ORDER BY created_at, release_id").fetchall()  # fmt: skip
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                           "table_name = 'optout_exemptions'").fetchone()[0]:
+            return {}
+        rows = con.execute("SELECT agreement_id, legal_duty, approver FROM "
+                           "optout_exemptions WHERE withdrawn_at IS NULL").fetchall()
     finally:
         con.close()
-    return [dict(zip(need, r, strict=True)) for r in rows]
+    return {a: f"no: exempt under {d} (approved by {who})" for a, d, who in rows}
 
 
 def _items(t: dict[str, Any]) -> str:
@@ -83,8 +87,10 @@ ENDED = ("suspended", "expired", "revoked")
 
 
 def rows(session: Session, releases: list[dict[str, Any]], today: date | None = None,
-         statuses: tuple[str, ...] = IN_FORCE) -> list[dict[str, Any]]:  # fmt: skip
+         statuses: tuple[str, ...] = IN_FORCE,
+         exemptions: dict[str, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Register rows: each agreement in ``statuses`` followed by its releases."""
+    exemptions = exemptions or {}
     today = today or date.today()
     active = session.scalars(select(Agreement).where(Agreement.status.in_(statuses))
                              .order_by(Agreement.agreement_id)).all()  # fmt: skip
@@ -115,7 +121,8 @@ def rows(session: Session, releases: list[dict[str, Any]], today: date | None = 
             "start": ag.start_date.isoformat(), "expiry": ag.expiry_date.isoformat(),
             "retention": t["retention"], "destroy_by": ag.destroy_by.isoformat(),
             "destruction_status": _destruction(ag, today),
-            "opt_outs_applied": f"yes: objections for {t['opt_out_scope']}",
+            "opt_outs_applied": exemptions.get(
+                ag.agreement_id, f"yes: objections for {t['opt_out_scope']}"),
             "releases_made": len(mine),
             "release_id": "", "release_date": "", "release_rows": "",
         }  # fmt: skip
@@ -170,8 +177,9 @@ def write_register(session: Session, home: Home, out: Path,
     today = today or date.today()
     out.mkdir(parents=True, exist_ok=True)
     releases = read_releases(home)
-    live = rows(session, releases, today)
-    ended = rows(session, releases, today, ENDED)
+    exempt = read_exemptions(home)
+    live = rows(session, releases, today, exemptions=exempt)
+    ended = rows(session, releases, today, ENDED, exempt)
     paths = {"register_csv": out / "register.csv",
              "ended_csv": out / "register-not-in-force.csv",
              "register_html": out / "register.html",

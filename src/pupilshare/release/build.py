@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
+from pupilshare.ledger import publish_head
 from pupilshare.plan import Population, ReleasePlan
 from pupilshare.release import (
     aggregate,
@@ -31,6 +32,7 @@ from pupilshare.release import (
     trends,
 )
 from pupilshare.release import population as pop
+from pupilshare.release.facts import ledger_facts
 from pupilshare.release.package import Manifest
 from pupilshare.store import Store
 
@@ -66,7 +68,10 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
         if reasons:
             raise Blocked(f"release of {plan.agreement_id} blocked by the output "
                           "check; nothing was delivered", reasons)  # fmt: skip
-        package.deliver(store, staging, Path(out_dir), manifest, manifest_sha, pupils)
+        facts = ledger_facts(store, home, plan)
+        package.deliver(store, staging, Path(out_dir), manifest, manifest_sha, pupils,
+                        home, facts)  # fmt: skip
+        publish_head(store, home)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -119,8 +119,10 @@ def _opt_outs(store: Store, plan: ReleasePlan, pupils: pa.Table) -> list[str]:
     try:
         n = store.one(
             "SELECT count(DISTINCT p.pupil_key) FROM _check_pupils p JOIN opt_outs o "
-            "ON o.pupil_key = p.pupil_key WHERE o.scope IN ('all', ?)",
-            [plan.opt_out_scope],
+            "ON o.pupil_key = p.pupil_key WHERE o.scope IN ('all', ?) AND NOT "
+            "EXISTS (SELECT 1 FROM optout_exemptions e WHERE e.agreement_id = ? "
+            "AND e.withdrawn_at IS NULL)",
+            [plan.opt_out_scope, plan.agreement_id],
         )
     finally:
         store.unregister("_check_pupils")
@@ -137,8 +139,10 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
             reasons.append(f"{dataset}: column {col} is outside the agreement")
     if "pupil_pseudonym" in columns and store.exists("opt_outs"):
         keys = [r[0] for r in store.rows(
-            "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?)",
-            [plan.opt_out_scope])]  # fmt: skip
+            "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?) AND "
+            "NOT EXISTS (SELECT 1 FROM optout_exemptions e WHERE e.agreement_id = ? "
+            "AND e.withdrawn_at IS NULL)",
+            [plan.opt_out_scope, plan.agreement_id])]  # fmt: skip
         if keys:
             banned = pseudonyms_for(home, plan.agreement_id, keys)
             hits = store.rows(

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from pupilshare.config import Home
 from pupilshare.errors import Conflict
+from pupilshare.ledger.record import record_release, retract_last
 from pupilshare.release.derive import lit
 from pupilshare.store import Store
 
@@ -193,8 +194,10 @@ def ensure_record_tables(store: Store) -> None:
 
 
 def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
-            manifest_sha: str, pupils: pa.Table) -> Path:  # fmt: skip
-    """Record the release, then move the staging directory into place."""
+            manifest_sha: str, pupils: pa.Table, home: Home,
+            ledger_facts: dict | None = None) -> Path:  # fmt: skip
+    """Record the release and append its ledger entry (one transaction), then move
+    the staging directory into place."""
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise Conflict(f"{out_dir} already exists and is not empty")
@@ -217,11 +220,14 @@ def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
             f"INSERT INTO release_pupils SELECT DISTINCT {lit(rid)}, pupil_key "
             "FROM _release_pupils"
         )
+        record_release(store, home, manifest, manifest_sha, "_release_pupils",
+                       ledger_facts)  # fmt: skip
         store.unregister("_release_pupils")
     try:
         _move(staging, out_dir)
     except BaseException:
         with store.transaction():
+            retract_last(store, rid)
             for table in ("release_pupils", "release_files", "releases"):
                 store.rows(f"DELETE FROM {table} WHERE release_id = ?", [rid])
         raise

@@ -15,16 +15,15 @@ from pupilshare.release import derive, ncmp, scope
 from pupilshare.release.derive import lit
 from pupilshare.store import Store
 
-OPT_OUTS_DDL = (
-    "CREATE TABLE IF NOT EXISTS opt_outs (pupil_key BIGINT NOT NULL, "
-    "scope VARCHAR NOT NULL, recorded_at TIMESTAMP DEFAULT current_timestamp)"
-)
 PUPIL_KEY = scope.PUPIL_KEY  # internal column: never written to a release file
 
 
 def ensure_opt_outs(store: Store) -> None:
-    """The rights area records opt-outs; until it exists the table is empty."""
-    store.rows(OPT_OUTS_DDL)
+    """The opt-outs in force, rebuilt from the rights area's register (so one given
+    before its pupil was matched applies as soon as the pupil is)."""
+    from pupilshare.rights.optouts import refresh
+
+    refresh(store)
 
 
 def opt_out_scopes(plan: ReleasePlan) -> tuple[str, ...]:
@@ -32,10 +31,12 @@ def opt_out_scopes(plan: ReleasePlan) -> tuple[str, ...]:
     return ("all", plan.opt_out_scope)
 
 
-def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
+def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str],
+                 opted_join: str = "ANTI") -> str:  # fmt: skip
     """Rows of ``dataset`` (with derived items and ``__pupil_key``) in scope.
 
-    Pure: ``tables`` names the store tables that exist.
+    Pure: ``tables`` names the store tables that exist. ``opted_join="SEMI"`` gives
+    the rows opt-outs removed instead (counted in the release's ledger entry).
     """
     ds = catalogue.dataset(dataset)
     base = (
@@ -54,11 +55,11 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str]) -> str:
     if ds.release_only_where:
         item, value = ds.release_only_where
         where.append(f"s.{item} = {lit(value)}")
-    scopes = _list(opt_out_scopes(plan))
-    opted = f"(SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ({scopes}))"
+    opted = f"(SELECT DISTINCT pupil_key FROM ({opted_out_keys_sql(plan)}))"
+    join = {"ANTI": "ANTI", "SEMI": "SEMI"}[opted_join]
     return (
         f"SELECT s.* FROM ({derived}) s {joins} "
-        f"ANTI JOIN {opted} o ON o.pupil_key = s.{PUPIL_KEY} "
+        f"{join} JOIN {opted} o ON o.pupil_key = s.{PUPIL_KEY} "
         f"WHERE {' AND '.join(where) or 'TRUE'}"
     )
 
@@ -113,9 +114,13 @@ def _ensure_inputs(store: Store, dataset: str) -> None:
 
 
 def opted_out_keys_sql(plan: ReleasePlan) -> str:
-    """The pupil keys whose opt-out applies to this plan (for the output check)."""
+    """The pupil keys whose opt-out applies to this plan: none when a legal duty
+    exempts the agreement (``rights.optouts.exempt_sql``)."""
+    from pupilshare.rights.optouts import exempt_sql
+
     return (
         f"SELECT pupil_key FROM opt_outs WHERE scope IN ({_list(opt_out_scopes(plan))})"
+        f" AND NOT {exempt_sql(plan.agreement_id)}"
     )
 
 

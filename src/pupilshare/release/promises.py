@@ -136,7 +136,9 @@ def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
         cond.append(f"r.{ds.release_only_where[0]} = "
                     f"{_strings((ds.release_only_where[1],))}")  # fmt: skip
     opted = f"SELECT pupil_key FROM opt_outs WHERE scope IN ('all', " \
-        f"{_strings((plan.opt_out_scope,))})"  # fmt: skip
+        f"{_strings((plan.opt_out_scope,))}) AND NOT EXISTS (SELECT 1 FROM " \
+        "optout_exemptions e WHERE e.withdrawn_at IS NULL AND e.agreement_id = " \
+        f"{_strings((plan.agreement_id,))})"  # fmt: skip
     cond.append(f"l.pupil_key NOT IN ({opted})")
     return (
         f"SELECT l.pupil_key FROM {ds.table} r JOIN pupil_links l ON l.dataset = "

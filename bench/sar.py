@@ -1,0 +1,127 @@
+"""Subject access at national scale: one response pack at 10 M pupils, p99 < 100 ms.
+
+Builds a store directly in SQL (pupils, identifiers, two datasets of linked records
+in collection order as loads leave them, and a ledger holding a few releases whose
+pupils sum to the whole index), then answers requests for random pupils. Baseline in
+the same run: the same answers before the lookup indexes (``sar.prepare``, made by
+the first request) exist, so every answer scans the links and the index.
+
+    flock /work/bench.lock env PYTHONPATH=src python bench/sar.py --pupils 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from pupilshare.config import Home
+from pupilshare.ledger import log
+from pupilshare.rights import sar
+from pupilshare.rights.identity import subject
+from pupilshare.store import Store
+
+FIELDS = ("pupil_key, upn, uln, forename, surname, date_of_birth, sex, postcode, "
+          "created_run")  # fmt: skip
+
+
+def build(store: Store, home: Home, n: int, releases: int) -> None:
+    t = time.perf_counter()
+    store.rows(f"""CREATE TABLE pupils AS SELECT i AS pupil_key,
+        'A' || lpad(CAST(i AS VARCHAR), 12, '0') AS upn, NULL::VARCHAR AS uln,
+        'F' || (i % 5000) AS forename, 'S' || (i // 7 % 20000) AS surname,
+        DATE '2008-09-01' + CAST(i % 5000 AS INTEGER) AS date_of_birth,
+        CASE WHEN i % 2 = 0 THEN 'M' ELSE 'F' END AS sex, 'AB1 2CD' AS postcode,
+        1 AS created_run FROM range(1, {n + 1}) t(i)""")
+    store.rows("CREATE TABLE pupil_identifiers AS SELECT pupil_key, 'upn' AS kind, "
+               "upn AS value FROM pupils")
+    store.rows("CREATE TABLE pupil_merges (retired_key BIGINT, pupil_key BIGINT, "
+               "review_id BIGINT, merged_at TIMESTAMP, match_run INTEGER)")
+    store.rows("CREATE TABLE collections AS SELECT c AS collection_id, 'census' AS "
+               "dataset, 'census_' || c || '.csv' AS file_name, '' AS file_path, '' "
+               "AS sha256, now() AS received_at, 200 AS row_count, 0 AS "
+               f"warning_count FROM range(1, {n // 200 + 2}) t(c)")
+    # records in collection order; each pupil in a school's return (census) and in
+    # a results file, so links are in collection order and pupil keys scattered
+    store.rows(f"""CREATE TABLE ds_census AS SELECT 1 + (r // 200) AS collection_id,
+        2 + r % 200 AS line, DATE '2024-10-03' AS census_date,
+        '3' || lpad(CAST(r % 997 AS VARCHAR), 6, '0') AS laestab, p.upn, p.forename,
+        p.surname, p.date_of_birth, p.sex, 'N' AS fsm_eligible
+        FROM (SELECT row_number() OVER () - 1 AS r, pupil_key FROM
+              (SELECT pupil_key FROM range(1, {n + 1}) t(pupil_key)
+               ORDER BY hash(pupil_key))) o JOIN pupils p USING (pupil_key)
+        ORDER BY collection_id, line""")
+    store.rows("""CREATE TABLE pupil_links AS SELECT 'census' AS dataset,
+        c.collection_id, c.line, p.pupil_key, 'exact_upn' AS method,
+        NULL::DOUBLE AS match_probability, 1 AS match_run
+        FROM ds_census c JOIN pupils p ON p.upn = c.upn
+        ORDER BY c.collection_id, c.line""")
+    print(f"store built: {n:,} pupils in {time.perf_counter() - t:.0f} s")
+    t = time.perf_counter()
+    share = n // releases
+    for i in range(releases):
+        with store.transaction():
+            log.append(store, home, {
+                "kind": "release", "release_id": f"R{i}", "agreement_id": f"AGR-{i}",
+                "recipient": f"Recipient {i}", "purpose": "research",
+                "level": "pseudonymised", "row_count": share,
+                "created_at": "2026-01-01T00:00:00+00:00"},
+                f"SELECT i AS pupil_key FROM range({i * share + 1}, "
+                f"{(i + 1) * share + 1}) t(i)")  # fmt: skip
+    print(f"ledger: {releases} releases of {share:,} pupils in "
+          f"{time.perf_counter() - t:.0f} s")  # fmt: skip
+
+
+def answer_times(store: Store, home: Home, keys: list[int], out: Path) -> list[float]:
+    times = []
+    for k in keys:
+        fn, sn, dob, upn = store.rows("SELECT forename, surname, date_of_birth, upn "
+                                      "FROM pupils WHERE pupil_key = ?", [k])[0]
+        who = subject(fn, sn, dob.isoformat(), upn)
+        rid = sar.request(store, who, "parent", "p", "passport", "bench", "consent")
+        t = time.perf_counter()
+        pack = sar.answer(store, home, rid, out, "bench")
+        times.append(time.perf_counter() - t)
+        assert pack.outcome == "answered" and pack.records == 1, pack
+    return times
+
+
+def p(times: list[float], q: float) -> float:
+    return sorted(times)[min(len(times) - 1, int(q * len(times)))] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pupils", type=int, default=10_000_000)
+    ap.add_argument("--releases", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--baseline-requests", type=int, default=10)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        home = Home(Path(tmp) / "home").ensure()
+        store = Store.open(home)
+        build(store, home, args.pupils, args.releases)
+        rng = random.Random(1)
+        pick = [rng.randint(1, args.pupils) for _ in range(args.requests)]
+        base = answer_times(store, home, pick[: args.baseline_requests],
+                            Path(tmp) / "packs")  # fmt: skip
+        t = time.perf_counter()
+        sar.prepare(store)  # what the first `sar request` does
+        print(f"indexes built in {time.perf_counter() - t:.0f} s")
+        times = answer_times(store, home, pick, Path(tmp) / "packs")
+        store.close()
+    Console().print(
+        f"{args.pupils:,} pupils, {args.requests} packs: p50 {p(times, .5):.1f} ms, "
+        f"p99 {p(times, .99):.1f} ms, max {max(times) * 1000:.1f} ms; baseline "
+        f"(no index, {len(base)} packs) median {statistics.median(base) * 1000:.1f} "
+        f"ms: {statistics.median(base) / statistics.median(times):.1f}x",
+        highlight=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Checking the ledger: the tree recomputed from the leaves, each entry's signed head,
+the head kept outside the store, and agreement with the store's release records.
+
+The first problem is named by entry: an entry whose leaf no longer gives the root
+its own signed head holds was edited; a head of a larger tree than the entry's place
+means entries before it were deleted; a head of a smaller tree, inserted or moved.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pupilshare.config import Home
+from pupilshare.ledger import keys, log, merkle
+from pupilshare.store import Store
+
+
+@dataclass
+class Report:
+    tree_size: int = 0
+    root_hash: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(home: Home) -> Report:
+    with Store.open(home) as store:
+        return verify_store(store, home)
+
+
+def verify_store(store: Store, home: Home) -> Report:
+    report = Report()
+    if not store.exists("ledger_entries"):
+        if store.exists("releases") and store.one("SELECT count(*) FROM releases"):
+            report.problems.append("the store records releases but the ledger is empty")
+        return report
+    if not (home.keys_dir / keys.SIGNING_KEY).exists():
+        report.problems.append(f"the ledger's signing key {keys.SIGNING_KEY} is "
+                               "missing from HOME/keys: no entry can be checked")
+        return report
+    public = keys.public_key_bytes(keys.signing_key(home))
+    rows = store.rows("SELECT entry_index, leaf, tree_size, root_hash, signature, "
+                      "kind, release_id, agreement_id, row_count FROM ledger_entries "
+                      "ORDER BY entry_index, tree_size")  # fmt: skip
+    hashes: list[bytes] = []
+    sizes = [int(r[2]) for r in rows]
+    for pos, (idx, leaf, size, root, sig, kind, rid, aid, nrows) in enumerate(rows):
+        leaf = bytes(leaf)
+        hashes.append(merkle.leaf_hash(leaf))
+        where = f"entry {pos}"
+        if not log.signature_valid(public, int(size), bytes(root), bytes(sig)):
+            report.problems.append(f"{where}: inserted (its signed head does not "
+                                   "verify with the ledger's key)")  # fmt: skip
+            break
+        if int(idx) != pos or int(size) != pos + 1:
+            if int(size) in sizes[:pos]:
+                report.problems.append(f"{where}: inserted (a copy of entry "
+                                       f"{int(size) - 1})")  # fmt: skip
+            elif (pos + 1) in sizes[pos + 1:]:
+                report.problems.append(f"{where}: reordered (signed as entry "
+                                       f"{int(size) - 1})")  # fmt: skip
+            elif int(size) > pos + 1:
+                report.problems.append(
+                    f"{where}: deleted (entry {pos} is missing; the next entry was "
+                    f"signed as entry {int(size) - 1})")  # fmt: skip
+            else:
+                report.problems.append(f"{where}: inserted (signed as entry "
+                                       f"{int(size) - 1}, which is already held)")
+            break
+        if merkle.root(hashes) != bytes(root):
+            report.problems.append(f"{where}: edited (its leaf no longer gives the "
+                                   "root of its signed head)")  # fmt: skip
+            break
+        fields = json.loads(leaf)
+        if (fields.get("kind"), fields.get("release_id"), fields.get("agreement_id"),
+                fields.get("row_count")) != (kind, rid, aid, nrows):  # fmt: skip
+            report.problems.append(f"{where}: edited (its columns disagree with "
+                                   "its leaf)")  # fmt: skip
+            break
+        problem = _pupils_problem(store, pos, fields)
+        if problem:
+            report.problems.append(f"{where}: edited ({problem})")
+            break
+    report.tree_size = len(rows)
+    report.root_hash = merkle.root([merkle.leaf_hash(bytes(r[1])) for r in rows]).hex()
+    head = log.read_head(home)
+    if report.ok and head is not None:
+        if not head.valid():
+            report.problems.append("HOME/ledger/head.json: its signature does not "
+                                   "verify")  # fmt: skip
+        elif head.tree_size > len(rows):
+            report.problems.append(
+                f"entry {len(rows)}: deleted (the last published head has "
+                f"{head.tree_size} entries, the ledger {len(rows)})")  # fmt: skip
+        elif merkle.root(hashes[: head.tree_size]) != head.root_hash:
+            report.problems.append("the ledger does not extend its last published head")
+    report.problems += _store_agrees(store, home)
+    return report
+
+
+def _pupils_problem(store: Store, index: int, fields: dict[str, Any]) -> str:
+    want = fields.get("pupils")
+    if want is None:
+        return ""
+    got = log.pupils_commitment(store, "SELECT pupil_digest FROM ledger_pupils "
+                                f"WHERE entry_index = {int(index)}")  # fmt: skip
+    if (got[0], got[1]) != (want["count"], want["sha256"]):
+        return "its pupils no longer match the digest in its leaf"
+    return ""
+
+
+def _store_agrees(store: Store, home: Home) -> list[str]:
+    """Every release record has one ledger entry saying the same, and no entry
+    claims a release the store does not hold."""
+    if not store.exists("releases"):
+        recorded = store.rows("SELECT entry_index, release_id FROM ledger_entries "
+                              "WHERE kind = 'release' ORDER BY 1")  # fmt: skip
+        return [f"entry {i}: release {r} is not in the store's records"
+                for i, r in recorded]  # fmt: skip
+    out = []
+    for (rid,) in store.rows(
+            "SELECT r.release_id FROM releases r "
+            "ANTI JOIN ledger_entries e ON e.release_id = r.release_id "
+            "ORDER BY r.created_at"):  # fmt: skip
+        out.append(f"release {rid}: in the store's records but not in the ledger")
+    entries = store.rows("SELECT entry_index, release_id, leaf FROM ledger_entries "
+                         "WHERE kind = 'release' ORDER BY entry_index")  # fmt: skip
+    records = {r[0]: r[1:] for r in store.rows(
+        "SELECT release_id, agreement_id, row_count, level FROM releases")}  # fmt: skip
+    files = {}
+    for rid, name, sha in store.rows("SELECT release_id, file_name, sha256 "
+                                     "FROM release_files"):  # fmt: skip
+        files.setdefault(rid, {})[name] = sha
+    aliases = log.aliases_sql(store) if store.exists("pupils") else None
+    dsql = keys.digest_sql(keys.digest_key(home), "a.alias_key")
+    for index, rid, leaf in entries:
+        f = json.loads(bytes(leaf))
+        if rid not in records:
+            out.append(f"entry {index}: release {rid} is not in the store's records")
+            continue
+        if (f["agreement_id"], f["row_count"], f["level"]) != records[rid]:
+            out.append(f"entry {index}: release {rid}'s record disagrees with the "
+                       "ledger (agreement, rows or level)")  # fmt: skip
+        if files.get(rid, {}) != f.get("files", {}):
+            out.append(f"entry {index}: release {rid}'s file hashes disagree with "
+                       "the ledger")  # fmt: skip
+        if aliases and store.exists("release_pupils"):
+            # the store's pupils of the release, as digests of every key they have
+            # had, against the ledger's digests: each side must cover the other
+            extra, missing = store.rows(f"""
+                WITH mine AS (SELECT DISTINCT pupil_key FROM release_pupils
+                              WHERE release_id = ?),
+                     dig AS (SELECT a.pupil_key, {dsql} AS d FROM ({aliases}) a
+                             SEMI JOIN mine m ON m.pupil_key = a.pupil_key),
+                     led AS (SELECT pupil_digest AS d FROM ledger_pupils
+                             WHERE entry_index = ?)
+                SELECT (SELECT count(*) FROM mine m WHERE NOT EXISTS (
+                            SELECT 1 FROM dig JOIN led USING (d)
+                            WHERE dig.pupil_key = m.pupil_key)),
+                       (SELECT count(*) FROM led WHERE d NOT IN (SELECT d FROM dig))
+            """, [rid, index])[0]  # fmt: skip
+            if extra or missing:
+                out.append(f"entry {index}: release {rid}'s pupils disagree with the "
+                           f"ledger ({extra} recorded only in the store, {missing} "
+                           "only in the ledger)")  # fmt: skip
+    return out
+
+
+def export(home: Home, out: Path) -> int:
+    """One JSON line per entry: index, leaf (hex of the exact bytes hashed), fields."""
+    with Store.open(home) as store:
+        n = log.size(store)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w") as f:
+            for i in range(n):
+                e = log.entry(store, i)
+                e.pop("leaf_hash")
+                f.write(json.dumps(e, sort_keys=True, default=str) + "\n")
+    return n
+
+
+def releases(home: Home) -> list[dict[str, Any]]:
+    """Releases as the ledger records them (for the register); none while the store
+    is absent or busy."""
+    if not home.store_path.exists():
+        return []
+    try:
+        con = duckdb.connect(str(home.store_path), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                           "table_name = 'ledger_entries'").fetchone()[0]:  # fmt: skip
+            return []
+        rows = con.execute(
+            "SELECT release_id, agreement_id, created_at, row_count FROM "
+            "ledger_entries WHERE kind = 'release' ORDER BY entry_index").fetchall()
+    finally:
+        con.close()
+    need = ("release_id", "agreement_id", "created_at", "row_count")
+    return [dict(zip(need, r, strict=True)) for r in rows]

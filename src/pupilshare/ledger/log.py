@@ -1,0 +1,262 @@
+"""The disclosure ledger: an append-only RFC 6962 log of entries in the store.
+
+Each entry is one disclosure. Its leaf is the canonical JSON of its fields (sorted
+keys, no spaces, UTF-8): those exact bytes are hashed, exported and proved. Pupils
+are not in the leaf; the leaf commits to them by count and by the SHA-256 of their
+sorted keyed digests, which sit in ``ledger_pupils`` (digests only).
+
+Every append signs the head it makes (tree size and root), and the row keeps that
+signed head: ``verify`` can then say which entry was the first to be edited, deleted,
+inserted or reordered, not only that the root is wrong. The newest head is also
+written to ``HOME/ledger/head.json`` outside the store.
+
+Appends run inside the caller's store transaction: the release record and its ledger
+entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from pupilshare.config import Home
+from pupilshare.ledger import keys, merkle
+from pupilshare.store import Store
+
+ORIGIN = "pupilshare disclosure ledger"
+PAUSE_ENV = "PUPILSHARE_LEDGER_PAUSE"
+KINDS = ("release", "lookup", "survey_sample", "subject_access")
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS ledger_entries (entry_index BIGINT NOT NULL, "
+    "kind VARCHAR NOT NULL, release_id VARCHAR, agreement_id VARCHAR, "
+    "created_at VARCHAR NOT NULL, row_count BIGINT, leaf BLOB NOT NULL, "
+    "leaf_hash BLOB NOT NULL, tree_size BIGINT NOT NULL, root_hash BLOB NOT NULL, "
+    "signature BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_pupils (entry_index BIGINT NOT NULL, "
+    "pupil_digest BLOB NOT NULL)",
+)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed tree head: what outsiders keep to hold the department to its log."""
+
+    tree_size: int
+    root_hash: bytes
+    signature: bytes
+    public_key: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tree_size": self.tree_size, "root_hash": self.root_hash.hex(),
+                "signature": self.signature.hex(),
+                "public_key": self.public_key.hex()}  # fmt: skip
+
+    def valid(self) -> bool:
+        return signature_valid(self.public_key, self.tree_size, self.root_hash,
+                               self.signature)  # fmt: skip
+
+
+def head_text(tree_size: int, root_hash: bytes) -> bytes:
+    """What is signed: the C2SP checkpoint body (origin, size, base64 root)."""
+    root64 = base64.b64encode(root_hash).decode()
+    return f"{ORIGIN}\n{tree_size}\n{root64}\n".encode()
+
+
+def signature_valid(public_key: bytes, size: int, root: bytes, sig: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            sig, head_text(size, root))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False, default=str).encode()  # fmt: skip
+
+
+def ensure(store: Store) -> None:
+    have = store.one("SELECT count(*) FROM duckdb_tables() WHERE table_name IN "
+                     "('ledger_entries', 'ledger_pupils')")  # fmt: skip
+    if have != 2:
+        for ddl in DDL:
+            store.rows(ddl)
+
+
+def size(store: Store) -> int:
+    if not store.exists("ledger_entries"):
+        return 0
+    return int(store.one("SELECT count(*) FROM ledger_entries") or 0)
+
+
+def leaf_hashes(store: Store, upto: int | None = None) -> list[bytes]:
+    """Leaf hashes recomputed from the leaves themselves, in entry order."""
+    if not store.exists("ledger_entries"):
+        return []
+    rows = store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index"
+                      + (f" LIMIT {int(upto)}" if upto is not None else ""))
+    return [merkle.leaf_hash(bytes(r[0])) for r in rows]
+
+
+def pupils_commitment(store: Store, digests_sql: str) -> tuple[int, str]:
+    """(count, SHA-256 hex of the sorted digests concatenated) of a digest query.
+
+    Hashes the Arrow column's data buffer directly: one pass, no Python loop."""
+    t = store.arrow(f"SELECT d FROM ({digests_sql}) s(d) ORDER BY d")
+    col = t.column(0).combine_chunks().cast(pa.large_binary())
+    h = hashlib.sha256()
+    if len(col):
+        offsets = np.frombuffer(col.buffers()[1], dtype=np.int64,
+                                count=len(col) + 1, offset=8 * col.offset)  # fmt: skip
+        h.update(memoryview(col.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+    return len(col), h.hexdigest()
+
+
+def append(store: Store, home: Home, fields: dict[str, Any],
+           pupil_keys_sql: str | None = None) -> int:  # fmt: skip
+    """Append one entry (inside the caller's transaction); returns its index.
+
+    ``pupil_keys_sql`` selects the pupil keys the disclosure held (column
+    ``pupil_key``); they are stored only as keyed digests.
+    """
+    if fields.get("kind") not in KINDS:
+        raise ValueError(f"unknown ledger entry kind {fields.get('kind')!r}")
+    ensure(store)
+    with store.transaction():
+        # one read of the leaves gives both the new index and the tree so far
+        hashes = [merkle.leaf_hash(bytes(r[0])) for r in store.rows(
+            "SELECT leaf FROM ledger_entries ORDER BY entry_index")]  # fmt: skip
+        index = len(hashes)
+        fields = dict(fields)
+        if pupil_keys_sql is not None:
+            dsql = keys.digest_sql(keys.digest_key(home), "pupil_key")
+            # sorted within the entry: row-group min/max then find one pupil's
+            # entries (subject access) without an index over every release
+            store.rows(f"INSERT INTO ledger_pupils SELECT {index}, {dsql} FROM "
+                       f"(SELECT DISTINCT pupil_key FROM ({pupil_keys_sql}) k "
+                       "WHERE pupil_key IS NOT NULL) ORDER BY 2")  # fmt: skip
+            count, sha = pupils_commitment(
+                store, f"SELECT pupil_digest FROM ledger_pupils "
+                f"WHERE entry_index = {index}")  # fmt: skip
+            fields["pupils"] = {"count": count, "sha256": sha}
+        leaf = canonical(fields)
+        hashes.append(merkle.leaf_hash(leaf))
+        root = merkle.root(hashes)
+        key = keys.signing_key(home)
+        sig = key.sign(head_text(len(hashes), root))
+        _pause()
+        store.rows(
+            "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [index, fields["kind"], fields.get("release_id"),
+             fields.get("agreement_id"), str(fields.get("created_at", "")),
+             fields.get("row_count"), leaf, hashes[-1], len(hashes), root, sig],
+        )  # fmt: skip
+    return index
+
+
+def _pause() -> None:
+    """Crash drills: wait inside the append's transaction (seconds in
+    ``PUPILSHARE_LEDGER_PAUSE``), so a test can kill a release there."""
+    seconds = float(os.environ.get(PAUSE_ENV) or 0)
+    if seconds:
+        import time
+
+        time.sleep(seconds)
+
+
+def write_head(home: Home, cp: Checkpoint) -> None:
+    """The newest head, outside the store (written after the commit): a later
+    ``verify`` finds entries cut from the end of the log by it."""
+    path = home.root / "ledger" / "head.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cp.as_json(), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def read_head(home: Home) -> Checkpoint | None:
+    path = home.root / "ledger" / "head.json"
+    if not path.exists():
+        return None
+    d = json.loads(path.read_text())
+    return Checkpoint(int(d["tree_size"]), bytes.fromhex(d["root_hash"]),
+                      bytes.fromhex(d["signature"]),
+                      bytes.fromhex(d["public_key"]))  # fmt: skip
+
+
+def checkpoint(store: Store, home: Home, tree_size: int | None = None,
+               hashes: list[bytes] | None = None) -> Checkpoint:  # fmt: skip
+    """A freshly signed head of the tree as the leaves now hash (of ``tree_size``
+    entries, default all; or of ``hashes`` already read)."""
+    hashes = leaf_hashes(store, tree_size) if hashes is None else hashes
+    root = merkle.root(hashes)
+    key = keys.signing_key(home)
+    return Checkpoint(len(hashes), root, key.sign(head_text(len(hashes), root)),
+                      keys.public_key_bytes(key))  # fmt: skip
+
+
+def entry(store: Store, index: int) -> dict[str, Any]:
+    """Entry ``index``: its fields, leaf (hex) and leaf hash."""
+    rows = store.rows("SELECT leaf FROM ledger_entries WHERE entry_index = ?",
+                      [int(index)]) if store.exists("ledger_entries") else []
+    if not rows:
+        from pupilshare.errors import NotFound
+
+        raise NotFound(f"no ledger entry {index}")
+    leaf = bytes(rows[0][0])
+    return {"index": int(index), "leaf": leaf.hex(),
+            "leaf_hash": merkle.leaf_hash(leaf).hex(), **json.loads(leaf)}
+
+
+def prove(store: Store, home: Home, index: int,
+          from_size: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """An inclusion proof of entry ``index`` against a freshly signed checkpoint of
+    the whole log, and a consistency proof from ``from_size`` to it."""
+    from pupilshare.errors import InvalidInput
+
+    hashes = leaf_hashes(store)
+    if not 0 <= index < len(hashes):
+        raise InvalidInput(f"entry {index} is not in a ledger of {len(hashes)}")
+    cp = checkpoint(store, home)
+    out: dict[str, Any] = {
+        "checkpoint": cp.as_json(),
+        "inclusion": {"leaf_index": index, "tree_size": len(hashes),
+                      "leaf_hash": hashes[index].hex(),
+                      "path": [h.hex() for h in merkle.inclusion_path(index, hashes)]},
+    }  # fmt: skip
+    if from_size is not None:
+        if not 1 <= from_size <= len(hashes):
+            raise InvalidInput(f"--from-size must be 1 to {len(hashes)}")
+        out["consistency"] = {
+            "old_size": from_size, "new_size": len(hashes),
+            "old_root": merkle.root(hashes[:from_size]).hex(),
+            "proof": [h.hex() for h in merkle.consistency_proof(from_size, hashes)],
+        }  # fmt: skip
+    return out
+
+
+def aliases_sql(store: Store) -> str:
+    """(pupil_key, alias_key): every key a current pupil has had, itself included, so
+    ledger digests of a key retired by a merge still find the pupil."""
+    own = "SELECT pupil_key, pupil_key AS alias_key FROM pupils"
+    if not store.exists("pupil_merges"):
+        return own
+    return (
+        "WITH RECURSIVE chain(retired_key, pupil_key) AS ("
+        "SELECT retired_key, pupil_key FROM pupil_merges UNION "
+        "SELECT c.retired_key, m.pupil_key FROM chain c "
+        "JOIN pupil_merges m ON m.retired_key = c.pupil_key) "
+        f"{own} UNION SELECT c.pupil_key, c.retired_key FROM chain c "
+        "SEMI JOIN pupils p ON p.pupil_key = c.pupil_key"
+    )
