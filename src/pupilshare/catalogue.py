@@ -76,6 +76,21 @@ class Item:
         return CODESETS[self.codeset] if self.codeset else None
 
 
+KEY_FUNCTIONS = ("la", "academic_year", "year")
+
+
+def key_part(part: str) -> tuple[str | None, str]:
+    """``(function, item)`` of one part of a return key: ``"laestab"`` is
+    ``(None, "laestab")``, ``"la(laestab)"`` is ``("la", "laestab")``."""
+    if "(" not in part:
+        return None, part
+    fn, _, rest = part.partition("(")
+    if fn not in KEY_FUNCTIONS or not rest.endswith(")"):
+        raise ValueError(f"return key part {part!r}: use an item or one of "
+                         f"{', '.join(f + '(item)' for f in KEY_FUNCTIONS)}")
+    return fn, rest[:-1]
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A dataset: what one kind of return or partner file carries.
@@ -87,6 +102,10 @@ class Dataset:
     ``release_only_where`` is a (coded item, value) that a row must carry to leave the
     store at all, e.g. a parent's consent to be contacted: releases filter on it and
     the output check verifies it.
+    ``return_key`` names what identifies one return: its source and its period, as
+    items or ``la(item)`` (the LA of a DfE number), ``academic_year(date)`` or
+    ``year(date)``. Rows of a later collection with the same key replace the earlier
+    ones as a new version (a corrected return); no key means every file stands alone.
     """
 
     name: str
@@ -99,6 +118,7 @@ class Dataset:
     reference: bool = False
     supplier: str = ""
     release_only_where: tuple[str, str] | None = None
+    return_key: tuple[str, ...] = ()
     _by_name: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -108,7 +128,9 @@ class Dataset:
         object.__setattr__(self, "items", bound)
         self._by_name.update({i.name: i for i in bound})
         condition = self.release_only_where[0] if self.release_only_where else None
-        for name in (*self.unique_key, self.event_date, self.year_group, condition):
+        keyed = [key_part(p)[1] for p in self.return_key]
+        for name in (*self.unique_key, self.event_date, self.year_group, condition,
+                     *keyed):  # fmt: skip
             if name is not None and name not in self._by_name:
                 raise ValueError(f"{self.name}: {name} is not one of its items")
 
@@ -206,6 +228,7 @@ CENSUS = Dataset(
         _la_code(),
     ),  # fmt: skip
     unique_key=("upn",),
+    return_key=("laestab", "census_date"),
     event_date="census_date",
     year_group="ncyear",
     supplier="schools",
@@ -240,6 +263,7 @@ KS_RESULTS = Dataset(
              quasi=True, derived=True, codeset="sen_provision"),
     ),  # fmt: skip
     unique_key=("upn", "key_stage", "subject"),
+    return_key=("la(laestab)", "academic_year", "key_stage"),
     event_date="assessment_date",
     supplier="assessment body",
 )
@@ -286,6 +310,7 @@ NCMP = Dataset(
         _la_code(),
     ),  # fmt: skip
     unique_key=("surname", "forename", "date_of_birth", "measurement_date"),
+    return_key=("la(laestab)", "academic_year(measurement_date)"),
     event_date="measurement_date",
     year_group="school_year",
     supplier="local authorities (NCMP)",
@@ -308,6 +333,7 @@ QUALIFICATIONS = Dataset(
         Item("grade", "code", "Grade", 2, required=True, codeset="qual_grade"),
     ),  # fmt: skip
     unique_key=("awarding_body", "uln", "qual_type", "subject", "award_date"),
+    return_key=("awarding_body", "year(award_date)"),
     event_date="award_date",
     supplier="awarding organisations",
 )
@@ -333,6 +359,7 @@ SURVEY_CONTACTS = Dataset(
              required=True, codeset="yes_no"),
     ),  # fmt: skip
     unique_key=("surname", "forename", "date_of_birth", "parent_name"),
+    return_key=("academic_year(collected_date)",),
     event_date="collected_date",
     supplier="schools",
     release_only_where=("contact_consent", "Y"),

@@ -84,8 +84,9 @@ def _root(
     token: str = typer.Option(None, "--token", help="Act as the user of this API "
                               "token (default $PUPILSHARE_TOKEN; see `users token`)."),
 ) -> None:  # fmt: skip
-    ctx.obj = Ctx(Home.resolve(home), user or os.environ.get("PUPILSHARE_USER"),
-                  token or os.environ.get("PUPILSHARE_TOKEN"))
+    ctx.obj = Ctx(Home.resolve(home).check(),  # a file named as the home is refused
+                  user or os.environ.get("PUPILSHARE_USER"),
+                  token or os.environ.get("PUPILSHARE_TOKEN"))  # fmt: skip
 
 
 def context(ctx: typer.Context) -> Ctx:

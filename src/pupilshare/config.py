@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pupilshare import private
+
 DEFAULT_HOME = "pupilshare-data"
 
 
@@ -26,9 +28,27 @@ class Home:
         chosen = home or os.environ.get("PUPILSHARE_HOME") or DEFAULT_HOME
         return cls(Path(chosen).resolve())
 
+    def check(self) -> Home:
+        """Refuse a home that is not a folder (a file named by ``--home``)."""
+        if self.root.exists() and not self.root.is_dir():
+            from pupilshare.errors import InvalidInput
+
+            raise InvalidInput(
+                f"the data home {self.root} is a file, not a folder: give --home "
+                "(or PUPILSHARE_HOME) a folder, new or made by pupilshare"
+            )
+        return self
+
     def ensure(self) -> Home:
+        """Create the home, private to its owner (``private``): 0700 folders and
+        0600 files from here on; an older, looser home is tightened once."""
+        self.check()
+        private.restrict()
+        fresh = not self.root.exists()
         for d in (self.root, self.reports_dir, self.releases_dir, self.keys_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=private.DIR_MODE, parents=True, exist_ok=True)
+        if not fresh and not private.is_private(self.root):
+            private.tighten(self.root)
         return self
 
     @property

@@ -171,7 +171,8 @@ def register_step(run: DemoRun) -> str:
     """The public register and privacy notice under HOME/register/."""
     out = run.home.root / "register"
     with governance.records(run.home, None) as (session, who):
-        paths = governance.publish_register(session, who, run.home, out)
+        paths = governance.publish_register(session, who, run.home, out,
+                                            force=True)  # its own home's register
     return f"register and privacy notice written to {paths['register_html'].parent}"
 
 

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Literal
 
 from pupilshare import catalogue
+from pupilshare.budget import Budget
 
 Level = Literal["identified", "pseudonymised", "anonymised", "aggregate"]
 LEVELS: tuple[Level, ...] = ("identified", "pseudonymised", "anonymised", "aggregate")
@@ -112,6 +113,7 @@ class ReleasePlan:
     opt_out_scope: str = "research"
     reference_date: date = field(default_factory=date.today)
     policy_version: str = ""
+    budget: Budget = field(default_factory=Budget)  # the agreement's own limits
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -171,6 +173,7 @@ def plan_from_dict(data: dict) -> ReleasePlan:
         opt_out_scope=data.get("opt_out_scope", "research"),
         reference_date=date.fromisoformat(ref) if ref else date.today(),
         policy_version=data.get("policy_version", ""),
+        budget=Budget(**(data.get("budget") or {})),
     )  # fmt: skip
 
 

@@ -81,4 +81,5 @@ def test_link_command_writes_pairs(tmp_path: Path) -> None:
         ]
     )
     assert code == 0
-    assert out.read_text().splitlines()[0] == "left_id,right_id,match_probability"
+    header = out.read_text().splitlines()[0].replace('"', "")  # text quoted: csvsafe
+    assert header == "left_id,right_id,match_probability"

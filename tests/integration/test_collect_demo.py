@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def test_demo_step_loads_the_nation_and_reports_rejections(home: Home) -> None:
         order = [r[0] for r in s.rows(
             "SELECT dataset FROM collections ORDER BY collection_id")]  # fmt: skip
     assert order[:2] == ["postcodes", "schools"]
-    rows = (home.root / run.facts["collect"]["report"]).read_text().splitlines()
+    text = (home.root / run.facts["collect"]["report"]).read_text()
+    rows = [",".join(r) for r in csv.reader(io.StringIO(text))]  # cells quoted
     assert rows[0] == "file,line,field,severity,reason"
     assert rows[1].startswith("census/census-1.csv,8,sex,error,")

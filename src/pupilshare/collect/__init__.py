@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from pupilshare.collect.load import Collector, FileOutcome, RunResult
 from pupilshare.collect.report import plural, problem_table
-from pupilshare.collect.run import collect_files, collect_nation, nation_files
+from pupilshare.collect.run import (
+    collect_files,
+    collect_nation,
+    nation_files,
+    withdraw_collection,
+)
 from pupilshare.collect.status import collection_status
 
 __all__ = [
     "Collector", "FileOutcome", "RunResult", "collect_files", "collect_nation",
     "collection_status", "nation_files", "plural", "problem_table",
+    "withdraw_collection",
 ]  # fmt: skip

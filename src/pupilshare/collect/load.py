@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from pupilshare.catalogue import Dataset
-from pupilshare.collect import report, rules
+from pupilshare.collect import report, returns, rules
 from pupilshare.collect.read import FileCheck, Problem, check_file
-from pupilshare.collect.stage import POSITIONS, drop_links, stage_batch
+from pupilshare.collect.stage import (
+    POSITIONS,
+    drop_links,
+    stage_batch,
+    unreadable_reason,
+)
 from pupilshare.config import Home
 from pupilshare.store import Store
 
@@ -121,25 +127,24 @@ class Collector:
         rows: dict[int, int] = {}
         found_by_reader: dict[int, list[Problem]] = {}
         if readable:
-            staged = stage_batch(self.store, ds, readable)
-            self._firsts = {st.seq: st.first_row for st in staged.files}
-            for st in staged.files:
-                rows[st.seq] = st.rows
-                found_by_reader[st.seq] = st.problems
-            self._name_files(readable)
-            self.store.execute(
-                f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
-                "p.field, p.severity, p.reason FROM ("
-                + rules.problems_sql(ds, POSITIONS, received.date(), staged.to_line)
-                + f") p JOIN {SEQ_NAMES} f USING (seq)"
-            )
-            # The insert is planned once per batch and run once per accepted file.
-            self.store.execute(rules.dataset_table_sql(ds))
-            self.store.execute(
-                "PREPARE collect_insert AS "
-                + rules.insert_rows_sql(ds, f"({staged.rows_sql})")
-            )
-            self._mapped = staged.mapped
+            try:
+                self._stage(ds, readable, received, rows, found_by_reader)
+            except duckdb.Error as e:
+                # One file the reader cannot cope with must not cost the others
+                # their load: each file of the batch is tried alone.
+                self.store.execute(
+                    f"DELETE FROM {report.PROBLEMS} WHERE seq IN (SELECT unnest(?))",
+                    [[seq for seq, _ in batch]],
+                )
+                if len(batch) > 1:
+                    for one in batch:
+                        self._batch(ds, [one], on_file)
+                    return
+                fc = batch[0][1]
+                fc.problems.append(Problem(fc.display, 0, "", "error",
+                                           unreadable_reason(e)))  # fmt: skip
+                rows.clear()
+                found_by_reader.clear()
         known = dict(
             self.store.rows(
                 "SELECT sha256, collection_id FROM collections WHERE sha256 IN "
@@ -191,6 +196,35 @@ class Collector:
             if out.status == "duplicate" and out.collection_id is None:
                 out.collection_id = self._seen.get(fc.sha256)  # a copy in this batch
             self._done(out, on_file)
+
+    def _stage(
+        self,
+        ds: Dataset,
+        readable: list[tuple[int, FileCheck]],
+        received: datetime,
+        rows: dict[int, int],
+        found_by_reader: dict[int, list[Problem]],
+    ) -> None:
+        """Stage the readable files of a batch and find their problems in SQL."""
+        staged = stage_batch(self.store, ds, readable)
+        self._firsts = {st.seq: st.first_row for st in staged.files}
+        for st in staged.files:
+            rows[st.seq] = st.rows
+            found_by_reader[st.seq] = st.problems
+        self._name_files(readable)
+        self.store.execute(
+            f"INSERT INTO {report.PROBLEMS} SELECT p.seq, f.display, p.line, "
+            "p.field, p.severity, p.reason FROM ("
+            + rules.problems_sql(ds, POSITIONS, received.date(), staged.to_line)
+            + f") p JOIN {SEQ_NAMES} f USING (seq)"
+        )
+        # The insert is planned once per batch and run once per accepted file.
+        self.store.execute(rules.dataset_table_sql(ds))
+        self.store.execute(
+            "PREPARE collect_insert AS "
+            + rules.insert_rows_sql(ds, f"({staged.rows_sql})")
+        )
+        self._mapped = staged.mapped
 
     def _name_files(self, batch: list[tuple[int, FileCheck]]) -> None:
         """Register the batch's display names so problems can carry them."""
@@ -267,6 +301,8 @@ class Collector:
                 first_row = self._firsts.get(seq, 0)
                 args = [int(cid), int(seq)] + ([] if self._mapped else [first_row])
                 s.execute(f"EXECUTE collect_insert({', '.join(map(str, args))})")
+                # A corrected return replaces the earlier version of it.
+                returns.supersede(s, ds, cid, received)
             if warnings:
                 s.execute(
                     "INSERT INTO collection_issues SELECT ?, ?, line, field, severity, "

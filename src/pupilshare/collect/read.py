@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pupilshare import catalogue
 from pupilshare.catalogue import Dataset
+from pupilshare.collect import lineends
 
 BOM = b"\xef\xbb\xbf"
 THREADED_HASH = 4_000_000  # bytes; hashing a larger file overlaps with its staging
@@ -62,7 +63,8 @@ class FileCheck:
     newlines: int
     ends_with_newline: bool
     problems: list[Problem] = field(default_factory=list)
-    data: bytes = b""
+    data: bytes = b""  # as the engine reads it: line ends outside quotes made LF
+    rewritten: bool = False  # True when ``data`` differs from the bytes sent
 
     @property
     def sha256(self) -> str:
@@ -95,20 +97,30 @@ class FileCheck:
 
 def check_file(path: Path, ds: Dataset, display: str | None = None) -> FileCheck:
     """Read ``path`` once and make the byte-level checks against dataset ``ds``."""
-    data = path.read_bytes()
     shown = display or str(path)
+    try:
+        sent = path.read_bytes()
+    except OSError as e:  # gone, unreadable or not a file since it was named
+        fc = FileCheck(path, shown, f"unreadable:{path}", 0, 0, False)
+        why = e.strerror or "operating system error"
+        fc.problems.append(Problem(shown, 0, "", "error", f"cannot read: {why}"))
+        return fc
+    # Binary data is never read, so its line ends are left as they are.
+    rewrite = lineends.needs_rewrite(sent) and b"\x00" not in sent
+    data = lineends.to_lf(sent) if rewrite else sent
     fc = FileCheck(
         path=path,
         display=shown,
         digest=(
-            _HASHER.submit(_sha256, data)
-            if len(data) > THREADED_HASH
-            else _sha256(data)
+            _HASHER.submit(_sha256, sent)
+            if len(sent) > THREADED_HASH
+            else _sha256(sent)
         ),
-        size=len(data),
+        size=len(sent),
         newlines=data.count(b"\n"),
         ends_with_newline=data.endswith(b"\n"),
         data=data,
+        rewritten=data is not sent,
     )
     body = data[len(BOM) :] if data.startswith(BOM) else data
     if not body.strip():
@@ -131,8 +143,28 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+UTF16_REASON = (
+    "UTF-16 text, not UTF-8: save the file as UTF-8 (in Excel, 'CSV UTF-8'); "
+    "nothing was converted"
+)
+
+
+def _utf16(body: bytes) -> bool:
+    """A UTF-16 file: its byte-order mark, or NULs in every other byte of the start
+    (ASCII text written as UTF-16 without a mark)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    head = body[:4096]
+    half = len(head) // 2
+    if half < 4:
+        return False
+    return any(head[k::2].count(0) >= 0.9 * half for k in (0, 1))
+
+
 def _binary_problem(body: bytes) -> tuple[bytes, str] | None:
     """A NUL byte or a run of control characters means this is not a text file."""
+    if _utf16(body):
+        return body[:1], UTF16_REASON
     if b"\x00" in body:
         return b"\x00", "binary data (NUL bytes): not a CSV text file"
     sample = body[:65536]
@@ -175,7 +207,10 @@ def _encoding_problems(fc: FileCheck, data: bytes) -> list[Problem]:
 
 def _header(body: bytes) -> list[str]:
     first = body.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
-    return next(csv.reader([first]), [])
+    try:
+        return next(csv.reader([first]), [])
+    except csv.Error:  # a quoted line break in the header: not a header we know
+        return [first]
 
 
 def header_problems(header: list[str], ds: Dataset, file: str) -> list[Problem]:

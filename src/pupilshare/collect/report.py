@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from pupilshare import csvsafe
 from pupilshare.collect.read import Problem
-from pupilshare.collect.rules import lit
 from pupilshare.config import Home
 from pupilshare.store import Store
 
@@ -43,9 +43,15 @@ def report_path(home: Home, label: str, started: datetime) -> Path:
 
 
 def write_report_sql(path: Path) -> str:
-    return (
-        f"COPY (SELECT file, line, field, severity, reason FROM {PROBLEMS} "
-        f"ORDER BY seq, line, field) TO {lit(str(path))} (HEADER, DELIMITER ',')"
+    """The report as a CSV for people: file names and column names come from the
+    submitter, so cells are neutralised against formula injection (``csvsafe``)."""
+    columns = [("file", "VARCHAR"), ("line", "INTEGER"), ("field", "VARCHAR"),
+               ("severity", "VARCHAR"), ("reason", "VARCHAR")]  # fmt: skip
+    return csvsafe.copy_sql(
+        columns,
+        f"SELECT file, line, field, severity, reason FROM {PROBLEMS} "
+        "ORDER BY seq, line, field",
+        path,
     )
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
@@ -13,8 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pupilshare import catalogue
 from pupilshare.collect.load import Collector, RunResult
+from pupilshare.collect.returns import Withdrawal, withdraw
 from pupilshare.config import Home
-from pupilshare.errors import Conflict, InvalidInput
+from pupilshare.errors import Conflict, InvalidInput, NotFound
 from pupilshare.store import Store
 
 
@@ -28,6 +31,26 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a return, or None when it can."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except PermissionError:
+        return "permission denied: cannot look at this path"
+    except OSError as e:
+        return f"cannot look at this path ({e.strerror or 'operating system error'})"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file: name the CSV files inside it"
+    if not stat.S_ISREG(mode):
+        what = "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+        return f"{what}, not a regular file: save the return as a file first"
+    if not os.access(path, os.R_OK):
+        return "permission denied: this user cannot read the file"
+    return None
+
+
 def collect_files(
     home: Home, dataset: str, paths: Sequence[Path], console: Console | None = None
 ) -> RunResult:
@@ -39,9 +62,13 @@ def collect_files(
         raise InvalidInput(str(e.args[0])) from None
     if not ds.collected:
         raise InvalidInput(f"dataset {dataset!r} is derived, not collected from files")
-    missing = [str(p) for p in paths if not Path(p).is_file()]
-    if missing:
-        raise InvalidInput("no such file", [f"{m}:0::no such file" for m in missing])
+    bad = [f"{p}:0::{why}" for p in paths if (why := not_a_file(Path(p)))]
+    if bad:
+        raise InvalidInput(
+            f"{len(bad)} of {len(paths)} paths cannot be collected (nothing was "
+            "loaded): name readable CSV files",
+            bad,
+        )
     try:
         store = Store.open(home)
     except duckdb.IOException as e:  # another process holds the store's write lock
@@ -84,3 +111,15 @@ def collect_nation(home: Home, nation: Path, console: Console,
                     on_file=lambda _: bar.advance(task),
                 )
         return collector.finish()
+
+
+def withdraw_collection(home: Home, collection_id: int, reason: str) -> Withdrawal:
+    """Withdraw a collection's current returns (``returns.withdraw``)."""
+    if not home.store_path.exists():
+        raise NotFound(f"no collection {collection_id}: nothing is collected yet")
+    try:
+        store = Store.open(home)
+    except duckdb.IOException as e:
+        raise Conflict(f"the store {home.store_path} is in use: {e}") from None
+    with store:
+        return withdraw(store, collection_id, reason)

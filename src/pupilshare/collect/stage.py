@@ -62,7 +62,7 @@ def stage_batch(store: Store, ds: Dataset, batch: list[tuple[int, FileCheck]]) -
     ``collect_positions`` view (rows with a position ``pos``) for the rules."""
     for suffix in ("_errors", "_scans"):
         store.execute(f"DROP TABLE IF EXISTS {REJECTS}{suffix}")
-    paths = [engine_path(fc.path, seq) for seq, fc in batch]
+    paths = [engine_file(fc, seq) for seq, fc in batch]
     seqs = [seq for seq, _ in batch]
     # The file's sequence number comes from the reader's file index as the read
     # streams in (an expression, not a join, so the rows keep their order).
@@ -131,15 +131,32 @@ def stage_batch(store: Store, ds: Dataset, batch: list[tuple[int, FileCheck]]) -
     return Batch(staged, to_line, rows_sql, mapped=bool(maps))
 
 
+def engine_file(fc: FileCheck, seq: int) -> str:
+    """The path the engine reads for ``fc``: the file itself, or, when its line ends
+    were rewritten (``lineends``), a private copy of the rewritten bytes."""
+    if not fc.rewritten:
+        return engine_path(fc.path, seq)
+    copy = _links_dir() / f"lf-{seq}.csv"
+    copy.unlink(missing_ok=True)
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(fc.data)
+    return str(copy)
+
+
+def _links_dir() -> Path:
+    links = Path(tempfile.gettempdir()) / f"pupilshare-collect-{os.getpid()}"
+    links.mkdir(mode=0o700, exist_ok=True)
+    return links
+
+
 def engine_path(path: Path, seq: int) -> str:
     """A path DuckDB reads as exactly this file: a name holding glob characters
     (``a[1].csv`` would match ``a1.csv``) is read through a plainly named link."""
     full = path.resolve()
     if not _GLOB.intersection(str(full)):
         return str(full)
-    links = Path(tempfile.gettempdir()) / f"pupilshare-collect-{os.getpid()}"
-    links.mkdir(exist_ok=True)
-    link = links / f"file-{seq}.csv"
+    link = _links_dir() / f"file-{seq}.csv"
     link.unlink(missing_ok=True)
     link.symlink_to(full)
     return str(link)
@@ -218,3 +235,16 @@ def reader_reason(kind: str, message: str) -> str:
     }
     # The reader's own message is not shown: it may quote the line's values.
     return reasons.get(kind, f"cannot read this line ({kind.lower()})")
+
+
+def unreadable_reason(error: Exception) -> str:
+    """Why the engine could not read a whole file, without quoting any of its values
+    (the engine's own message may hold a line of the file)."""
+    text = str(error).lower()
+    if "state machine" in text or "quote" in text:
+        why = "its quoting or line ends do not follow the CSV standard (RFC 4180)"
+    elif "unicode" in text or "utf" in text:
+        why = "it is not valid UTF-8 text"
+    else:
+        why = "the CSV reader could not parse it"
+    return f"cannot read this file as CSV: {why}; nothing was loaded from it"

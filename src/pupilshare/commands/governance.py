@@ -93,7 +93,7 @@ def agreements_show(ctx: typer.Context, agreement_id: str,
 def agreements_submit(ctx: typer.Context, file: Path) -> None:
     """Submit an agreement from a YAML file (refused at once, with every reason)."""
     with _records(ctx) as (s, who):
-        ag = gov.submit(s, who, gov.read_yaml(file))
+        ag = gov.submit(s, who, gov.read_yaml(file), home=context(ctx).home)
     _say(f"{ag.agreement_id} submitted; it now awaits the approval panel")
 
 
@@ -302,11 +302,13 @@ def gateways_confirm(ctx: typer.Context, gateway_id: str) -> None:
 
 
 def register_cmd(ctx: typer.Context,
-                 out: Path = typer.Option(..., "--out", help="Directory to write.")
+                 out: Path = typer.Option(..., "--out", help="Directory to write."),
+                 force: bool = typer.Option(False, "--force", help="Replace a "
+                                            "register already in that folder."),
                  ) -> None:  # fmt: skip
     """Write the public register (HTML, CSV) and the privacy notice (HTML, text)."""
     with _records(ctx) as (s, who):
-        paths = gov.publish_register(s, who, context(ctx).home, out)
+        paths = gov.publish_register(s, who, context(ctx).home, out, force=force)
     for p in paths.values():
         _say(str(p))
 

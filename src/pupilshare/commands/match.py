@@ -186,8 +186,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Where to write the pairs CSV."),
         threshold: float = typer.Option(0.9, "--threshold",
                                         help="Lowest match probability written."),
+        force: bool = typer.Option(False, "--force",
+                                   help="Replace --out if it exists."),
     ) -> None:  # fmt: skip
         """Link two files of people; write left_id, right_id, match_probability."""
+        from pupilshare.outputs import file_target
+
         context(ctx).require("link", "link files of people")
+        file_target(out, force)
         n = matching.link_files(left, right, out, threshold)
         console.print(f"{n:,} pairs at or above {threshold} written to {out}")

@@ -65,8 +65,9 @@ def agreement_plan(session: Session, who: Actor, agreement_id: str) -> str:
     return build_plan(session, agreement_id).to_json()
 
 
-def publish_register(session: Session, who: Actor, home: Home,
-                     out: Path) -> dict[str, Path]:  # fmt: skip
-    """Write the public register and privacy notice under ``out``."""
+def publish_register(session: Session, who: Actor, home: Home, out: Path,
+                     force: bool = False) -> dict[str, Path]:  # fmt: skip
+    """Write the public register and privacy notice under ``out`` (an earlier
+    register there is replaced only with ``force``)."""
     who.require("publish_register", "write the register")
-    return write_register(session, home, out)
+    return write_register(session, home, out, force=force)

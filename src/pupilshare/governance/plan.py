@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pupilshare.budget import Budget
 from pupilshare.config import Home
 from pupilshare.errors import Conflict
 from pupilshare.governance.db import session_scope
@@ -67,6 +68,7 @@ def build_plan(session: Session, agreement_id: str,
         opt_out_scope=t["opt_out_scope"],
         reference_date=today,
         policy_version=policy().version,
+        budget=Budget(**t.get("budget", {})),
     )
 
 

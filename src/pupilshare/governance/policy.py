@@ -24,6 +24,7 @@ import cedarpy
 from sqlalchemy.orm import Session
 
 from pupilshare.config import Home
+from pupilshare.errors import InvalidInput
 from pupilshare.governance.access import DEPARTMENT, OPERATOR
 from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Agreement, DisclosureDecision, User
@@ -120,7 +121,8 @@ def decide(session: Session, username: str | None, agreement_id: str,
     la_codes}`` of the pupils asked for (default: the agreement's own population),
     and is what the decision record keeps as the population."""
     if action not in ACTIONS:
-        raise ValueError(f"action must be one of {ACTIONS}")
+        raise InvalidInput(f"unknown action {action!r}: --action must be one of "
+                           f"{', '.join(ACTIONS)}")  # fmt: skip
     pol, today = policy(), today or date.today()
     ag = session.get(Agreement, agreement_id)
     known = ag is not None and (username is None or (

@@ -10,7 +10,6 @@ table (written by the release area) when it exists.
 
 from __future__ import annotations
 
-import csv
 import html
 from datetime import date
 from pathlib import Path
@@ -20,7 +19,7 @@ import duckdb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pupilshare import catalogue
+from pupilshare import catalogue, csvsafe, outputs
 from pupilshare.config import Home
 from pupilshare.governance import notice
 from pupilshare.governance.models import Agreement, Decision, Organisation
@@ -164,17 +163,22 @@ def _html_page(live: list[dict[str, Any]], ended: list[dict[str, Any]],
 
 
 def _write_csv(path: Path, regs: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(regs)
+    """The register as CSV, every cell safe to open in a spreadsheet (``csvsafe``):
+    titles and purposes come from submitters."""
+    csvsafe.write_rows(path, COLUMNS, regs)
+
+
+OUTPUT_NAMES = ("register.csv", "register-not-in-force.csv", "register.html",
+                "privacy-notice.html", "privacy-notice.txt")  # fmt: skip
 
 
 def write_register(session: Session, home: Home, out: Path,
-                   today: date | None = None) -> dict[str, Path]:  # fmt: skip
+                   today: date | None = None,
+                   force: bool = False) -> dict[str, Path]:  # fmt: skip
     """Write the register (CSV and HTML; shares in force, and separately those
     no longer in force) and the privacy notice (HTML and text) under ``out``."""
     today = today or date.today()
+    outputs.folder_target(out, OUTPUT_NAMES, force)
     out.mkdir(parents=True, exist_ok=True)
     releases = read_releases(home)
     exempt = read_exemptions(home)

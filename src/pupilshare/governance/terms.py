@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from pupilshare import budget
 from pupilshare.errors import InvalidInput
 from pupilshare.plan import LEVELS, Sdc
 
@@ -24,7 +25,7 @@ POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_ye
 KEYS = (
     "id", "title", "recipient", "gateway", "purpose", "level", "frequency", "start",
     "expiry", "destroy_by", "datasets", "population", "tables", "security", "users",
-    "access_route", "opt_out_scope", "retention", "sdc", "conditions",
+    "access_route", "opt_out_scope", "retention", "sdc", "conditions", "budget",
 )  # fmt: skip
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")  # also a directory name
 _RELATIVE = re.compile(r"^today\s*(?:([+-])\s*(\d+))?$")
@@ -143,6 +144,9 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
     terms["retention"] = str(raw.get("retention", ""))
     terms["sdc"] = dict(raw.get("sdc") or {})
     errors += sdc_errors(terms["sdc"])
+    if raw.get("budget"):  # limits below the service's (``pupilshare.budget``)
+        terms["budget"] = dict(raw["budget"])
+        errors += budget.errors(terms["budget"])
     if terms["id"] and not ID_PATTERN.match(terms["id"]):
         errors.append("id: lower-case letters, digits and hyphens only (2-64)")
     if terms["level"] and terms["level"] not in LEVELS:

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pupilshare import budget
+from pupilshare.config import Home
 from pupilshare.errors import Conflict, InvalidInput, NotFound
 from pupilshare.governance import rules, terms
 from pupilshare.governance.access import Actor
@@ -71,19 +73,25 @@ def gateway_facts(gw: Gateway) -> dict[str, Any]:
             "min_age": gw.min_age, "max_age": gw.max_age}  # fmt: skip
 
 
-def refusals(session: Session, t: dict[str, Any]) -> list[str]:
-    """Every reason these terms cannot be submitted."""
+def refusals(session: Session, t: dict[str, Any],
+             limits: budget.Budget = budget.DEFAULT,
+             dataset_rows: dict[str, int] | None = None) -> list[str]:  # fmt: skip
+    """Every reason these terms cannot be submitted (over budget included)."""
+    over = budget.above_service(t.get("budget") or {}, limits)
+    over += budget.plan_problems(t, budget.effective(t.get("budget"), limits),
+                                 dataset_rows)  # fmt: skip
     org = session.get(Organisation, t["recipient"])
     gw = session.get(Gateway, t["gateway"])
     missing = [f"no recipient organisation {t['recipient']!r}"] if org is None else []
     missing += [f"no legal gateway {t['gateway']!r}"] if gw is None else []
     if missing:
-        return missing
+        return missing + over
     assert org is not None and gw is not None
     unconfirmed = [] if gw.confirmed_by else [
         f"legal gateway {gw.gateway_id} has not been confirmed by the Chief "
         "Statistician"]  # fmt: skip
-    return unconfirmed + rules.check(t, gateway_facts(gw), org_facts(session, org))
+    return (unconfirmed + rules.check(t, gateway_facts(gw), org_facts(session, org))
+            + over)  # fmt: skip
 
 
 def apply_terms(ag: Agreement, t: dict[str, Any]) -> None:
@@ -98,7 +106,8 @@ def apply_terms(ag: Agreement, t: dict[str, Any]) -> None:
 
 
 def submit(session: Session, actor: Actor, raw: dict[str, Any],
-           today: date | None = None) -> Agreement:  # fmt: skip
+           today: date | None = None,
+           home: Home | None = None) -> Agreement:  # fmt: skip
     """Record the terms as a draft and submit them; refuse at once with every reason.
 
     A refusal is committed (the draft and a draft -> draft transition giving the
@@ -115,7 +124,8 @@ def submit(session: Session, actor: Actor, raw: dict[str, Any],
     if ag is not None and ag.status != "draft":
         raise Conflict(f"agreement {t['id']} is {ag.status}; change it by an "
                        "amendment, never in place")  # fmt: skip
-    reasons = refusals(session, t)
+    limits, rows = budget.limits_for(home) if home else (budget.DEFAULT, None)
+    reasons = refusals(session, t, limits, rows)
     if ag is None:
         if reasons and (session.get(Organisation, t["recipient"]) is None
                         or session.get(Gateway, t["gateway"]) is None):  # fmt: skip

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pupilshare import csvsafe
 from pupilshare.errors import InvalidInput
 from pupilshare.match.records import _name_sql, postcode_sql, splink_input_sql
 
@@ -70,12 +71,15 @@ def link_files(left: Path, right: Path, out: Path, threshold: float = 0.9) -> in
     con = duckdb.connect()
     try:
         con.register("pairs", pairs)
-        con.execute(
-            f"COPY (SELECT substr(unique_id_l, 2) AS left_id, "
-            f"substr(unique_id_r, 2) AS right_id, round(match_probability, 6) "
-            f"AS match_probability FROM pairs ORDER BY left_id, right_id) "
-            f"TO '{out}' (HEADER, DELIMITER ',')"
-        )
+        # ids come from the input files: written formula-safe (``csvsafe``)
+        con.execute(csvsafe.copy_sql(
+            [("left_id", "VARCHAR"), ("right_id", "VARCHAR"),
+             ("match_probability", "DOUBLE")],
+            "SELECT substr(unique_id_l, 2) AS left_id, "
+            "substr(unique_id_r, 2) AS right_id, round(match_probability, 6) "
+            "AS match_probability FROM pairs ORDER BY left_id, right_id",
+            Path(out),
+        ))  # fmt: skip
     finally:
         con.close()
     return pairs.num_rows

@@ -9,13 +9,14 @@ plan's level.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from pupilshare import budget, csvsafe
 from pupilshare.config import Home
 from pupilshare.errors import Blocked
 from pupilshare.ledger import publish_head
@@ -24,6 +25,7 @@ from pupilshare.release import (
     aggregate,
     anonymise,
     check,
+    delivery,
     derive,
     minimise,
     package,
@@ -48,7 +50,8 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
                   formats: tuple[str, ...] = FORMATS) -> Manifest:  # fmt: skip
     """Build, check and deliver one release; raises ``Blocked`` if the check fails."""
     release_id = new_release_id(plan)
-    staging = package.staging_dir(home, release_id)
+    limits = _within_budget(home, plan)
+    staging = delivery.prepare(store, home, release_id, Path(out_dir))
     try:
         manifest = Manifest(
             release_id=release_id, agreement_id=plan.agreement_id,
@@ -57,14 +60,19 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             out_dir=str(Path(out_dir).resolve()),
         )  # fmt: skip
-        if plan.level == "aggregate":
-            names, pupils = _aggregate(store, plan, staging, formats, manifest)
-        else:
-            names, pupils = _records(store, home, plan, staging, formats, manifest)
-        names.append(package.write_readme(staging, manifest))
-        manifest.files = package.describe_files(store, staging, names)
-        manifest_sha = package.write_manifest(staging, manifest)
-        reasons = check.check_release(store, home, plan, staging, pupils)
+        with budget.enforced(store.con, limits, f"release of {plan.agreement_id}"):
+            if plan.level == "aggregate":
+                names, pupils = _aggregate(store, plan, staging, formats, manifest)
+            else:
+                names, pupils = _records(store, home, plan, staging, formats,
+                                         manifest, limits.rows)  # fmt: skip
+            if "csv" in formats:
+                manifest.rules["csv_cells"] = csvsafe.RULE
+            manifest.rules["budget"] = dataclasses.asdict(limits)
+            names.append(package.write_readme(staging, manifest))
+            manifest.files = package.describe_files(store, staging, names)
+            manifest_sha = package.write_manifest(staging, manifest)
+            reasons = check.check_release(store, home, plan, staging, pupils)
         if reasons:
             raise Blocked(f"release of {plan.agreement_id} blocked by the output "
                           "check; nothing was delivered", reasons)  # fmt: skip
@@ -73,8 +81,21 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
                         home, facts)  # fmt: skip
         publish_head(store, home)
         return manifest
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    finally:  # nothing is left of a release that was not delivered
+        delivery.recover(store, home, only=release_id)
+
+
+def _within_budget(home: Home, plan: ReleasePlan) -> budget.Budget:
+    """The release's limits; a plan over them is refused before anything is built
+    (an agreement from before budgets is checked here, at its first release)."""
+    limits = budget.effective(plan.budget, budget.service(home.settings("release")))
+    terms = {"level": plan.level,
+             "tables": [dataclasses.asdict(t) for t in plan.tables]}  # fmt: skip
+    over = budget.plan_problems(terms, limits)
+    if over:
+        raise Blocked(f"release of {plan.agreement_id} is over its budget; nothing "
+                      "was built", over)  # fmt: skip
+    return limits
 
 
 def _aggregate(
@@ -128,9 +149,10 @@ def _source(store: Store, plan: ReleasePlan, dataset: str) -> str:
 
 def _records(
     store: Store, home: Home, plan: ReleasePlan, staging: Path,
-    formats: tuple[str, ...], manifest: Manifest,
+    formats: tuple[str, ...], manifest: Manifest, max_rows: int | None = None,
 ) -> tuple[list[str], pa.Table]:  # fmt: skip
     names: list[str] = []
+    rows = 0
     keys: list[pa.Table] = []
     pmap: str | None = None
     for dataset in [d for d in plan.datasets() if d != "pupil"]:
@@ -169,6 +191,11 @@ def _records(
         sql = minimise.select_sql(selection, view, joins)
         written = package.write_sql(store, staging, dataset, sql, formats)
         names += written
+        rows += pq.read_metadata(staging / written[0]).num_rows
+        if max_rows is not None and rows > max_rows:
+            raise Blocked(f"release of {plan.agreement_id} holds {rows:,} rows, "
+                          f"over its budget of {max_rows:,}; nothing was "
+                          "delivered")  # fmt: skip
         if pseudonymous:  # who is in it, read back from the delivered file itself
             path = derive.lit(str(staging / written[0]))
             keys.append(store.arrow(

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pupilshare import catalogue
+from pupilshare import catalogue, csvsafe
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import audit, population, promises
@@ -99,8 +99,8 @@ def _csv_matches(store: Store, csv: Path, parquet: Path) -> list[str]:
         return []
     meta = pq.read_metadata(parquet)
     try:
-        rows = store.rows(f"SELECT count(*) FROM read_csv({_lit(csv)}, header = true)")
-        header = csv.open().readline().strip().split(",")
+        header = csvsafe.header(csv)
+        rows = store.rows(f"SELECT count(*) FROM {csvsafe.read_sql(csv, header)}")
     except Exception:  # noqa: BLE001 - any parse failure blocks the release
         return [f"{csv.name}: not a readable CSV table"]
     if header != pq.read_schema(parquet).names or rows[0][0] != meta.num_rows:

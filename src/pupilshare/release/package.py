@@ -1,10 +1,10 @@
-"""Packaging and delivery: files written to a staging directory, moved into place only
-when complete, and recorded in the store.
+"""Packaging and delivery: files written to a staging directory beside the target,
+moved into place only when complete, and recorded in the store.
 
-A crash or kill before the move leaves only a staging directory under
-``home.releases_dir`` (removed by the next release) and nothing delivered. The record
-(``releases``, ``release_files``, ``release_pupils``) is committed in one transaction
-just before the move, so a delivered release is always recorded.
+The record (``releases``, ``release_files``, ``release_pupils``) is written in the
+transaction that renames the staging folder into place (``delivery``): a kill at any
+point leaves a complete, recorded delivery or nothing, and the next release removes
+what a crashed one left.
 """
 
 from __future__ import annotations
@@ -12,23 +12,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
+from pupilshare import csvsafe
 from pupilshare.config import Home
-from pupilshare.errors import Conflict
-from pupilshare.ledger.record import record_release, retract_last
+from pupilshare.ledger.record import record_release
+from pupilshare.release import delivery
 from pupilshare.release.derive import lit
 from pupilshare.store import Store
 
-STAGING_PREFIX = ".staging-"
 MANIFEST = "manifest.json"
 README = "README.txt"
 PAUSE_ENV = "PUPILSHARE_RELEASE_PAUSE"  # crash drills: seconds to wait after each file
+MOVED_PAUSE_ENV = "PUPILSHARE_RELEASE_PAUSE_MOVED"  # ... and once in place, uncommitted
 
 RECORD_DDL = (
     "CREATE TABLE IF NOT EXISTS releases (release_id VARCHAR PRIMARY KEY, "
@@ -85,30 +85,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def staging_dir(home: Home, release_id: str) -> Path:
-    """A fresh staging directory; stale ones of dead processes are removed first."""
-    home.releases_dir.mkdir(parents=True, exist_ok=True)
-    for old in home.releases_dir.glob(f"{STAGING_PREFIX}*"):
-        pid = old.name[len(STAGING_PREFIX) :].split("-")[0]
-        if not pid.isdigit() or not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    path = home.releases_dir / f"{STAGING_PREFIX}{os.getpid()}-{release_id}"
-    path.mkdir()
-    return path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _pause() -> None:
-    seconds = float(os.environ.get(PAUSE_ENV) or 0)
+def _pause(env: str = PAUSE_ENV) -> None:
+    seconds = float(os.environ.get(env) or 0)
     if seconds:
         time.sleep(seconds)
 
@@ -122,10 +100,9 @@ def write_sql(store: Store, staging: Path, name: str, sql: str,
     names = [parquet.name]
     if "csv" in formats:
         csv = staging / f"{name}.csv"
-        store.rows(
-            f"COPY (SELECT * FROM read_parquet({lit(str(parquet))})) "
-            f"TO {lit(str(csv))} (HEADER, DELIMITER ',')"
-        )
+        source = f"SELECT * FROM read_parquet({lit(str(parquet))})"
+        columns = [(r[0], r[1]) for r in store.rows(f"DESCRIBE {source}")]
+        store.rows(csvsafe.copy_sql(columns, source, csv))  # formula-safe CSV
         _pause()
         names.append(csv.name)
     return names
@@ -145,9 +122,11 @@ def describe_files(store: Store, staging: Path, names: list[str]) -> list[FileEn
     for name in names:
         path = staging / name
         rows = 0
-        if name.endswith((".parquet", ".csv")):
-            reader = "read_parquet" if name.endswith(".parquet") else "read_csv"
-            rows = store.one(f"SELECT count(*) FROM {reader}({lit(str(path))})")
+        if name.endswith(".parquet"):
+            rows = store.one(f"SELECT count(*) FROM read_parquet({lit(str(path))})")
+        elif name.endswith(".csv"):  # its dialect stated, never sniffed
+            read = csvsafe.read_sql(path, csvsafe.header(path))
+            rows = store.one(f"SELECT count(*) FROM {read}")
         out.append(FileEntry(name, int(rows), sha256_file(path), path.stat().st_size))
     return out
 
@@ -196,13 +175,13 @@ def ensure_record_tables(store: Store) -> None:
 def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
             manifest_sha: str, pupils: pa.Table, home: Home,
             ledger_facts: dict | None = None) -> Path:  # fmt: skip
-    """Record the release and append its ledger entry (one transaction), then move
-    the staging directory into place."""
+    """Record the release, append its ledger entry and move its staging folder
+    (beside the target) into place, all in one transaction: recorded only when
+    complete and in place (``delivery``); a failed move rolls back the ledger too."""
     out_dir = Path(out_dir).resolve()
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise Conflict(f"{out_dir} already exists and is not empty")
     ensure_record_tables(store)
     rid = manifest.release_id
+    delivery.ready(store, rid, manifest_sha)
     with store.transaction():
         store.rows(
             "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -223,28 +202,7 @@ def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
         record_release(store, home, manifest, manifest_sha, "_release_pupils",
                        ledger_facts)  # fmt: skip
         store.unregister("_release_pupils")
-    try:
-        _move(staging, out_dir)
-    except BaseException:
-        with store.transaction():
-            retract_last(store, rid)
-            for table in ("release_pupils", "release_files", "releases"):
-                store.rows(f"DELETE FROM {table} WHERE release_id = ?", [rid])
-        raise
+        delivery.record_sources(store, rid, manifest.items)
+        delivery.move_into_place(store, rid, staging, out_dir)
+        _pause(MOVED_PAUSE_ENV)
     return out_dir
-
-
-def _move(staging: Path, out_dir: Path) -> None:
-    """Atomic rename; across file systems, copy beside the target and rename there."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    if out_dir.exists():
-        out_dir.rmdir()
-    try:
-        os.rename(staging, out_dir)
-        return
-    except OSError:
-        pass
-    beside = out_dir.parent / f"{STAGING_PREFIX}{os.getpid()}-{out_dir.name}"
-    shutil.copytree(staging, beside)
-    os.rename(beside, out_dir)
-    shutil.rmtree(staging, ignore_errors=True)
