@@ -132,14 +132,16 @@ SWEEP = [
 ]
 
 
-def sweep(store: Store, home: Home, truth: Path) -> list[str]:
+def sweep(
+    store: Store, home: Home, truth: Path, points: list[tuple[float, float]] = SWEEP
+) -> list[str]:
     """Accuracy and review volume at several (lower, upper) thresholds, each a full
     match of the collected records, rolled back afterwards."""
     lines = [
         "| lower | upper | precision | recall | F1 | review share |",
         "|---|---|---|---|---|---|",
     ]
-    for lower, upper in SWEEP:
+    for lower, upper in points:
         over = {"lower_threshold": lower, "upper_threshold": upper}
         try:
             with store.transaction():
@@ -155,7 +157,9 @@ def sweep(store: Store, home: Home, truth: Path) -> list[str]:
     return lines
 
 
-def prepare(cache: Path, nation: Path, truth: Path, do_sweep: bool) -> dict:
+def prepare(
+    cache: Path, nation: Path, truth: Path, points: list[tuple[float, float]]
+) -> dict:
     """A home with every file but the last census year collected and matched (the
     index and a trained model), built once in ``cache`` and reused by later runs:
     only the census year's match is measured."""
@@ -169,7 +173,7 @@ def prepare(cache: Path, nation: Path, truth: Path, do_sweep: bool) -> dict:
         t = time.perf_counter()
         collect(store, home, nation, before)
         collected = time.perf_counter() - t
-        table = sweep(store, home, truth) if do_sweep else []
+        table = sweep(store, home, truth, points) if points else []
         t = time.perf_counter()
         first = run_match(store, home, reference_date=date(2025, 6, 1))
         indexed = time.perf_counter() - t
@@ -226,6 +230,11 @@ def main() -> None:
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--sweep", action="store_true", help="try other thresholds first")
     ap.add_argument(
+        "--points",
+        help="the sweep's (lower:upper) points, comma-separated (default: all of "
+        "SWEEP; each is a whole match of the earlier files)",
+    )
+    ap.add_argument(
         "--cache",
         type=Path,
         help="keep the indexed home here and reuse it (outside the repository)",
@@ -242,7 +251,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp) / "cache"
         cache.mkdir(parents=True, exist_ok=True)
-        info = prepare(cache, nation, truth, args.sweep)
+        points = (
+            [tuple(map(float, p.split(":"))) for p in args.points.split(",")]
+            if args.points
+            else SWEEP
+        )
+        info = prepare(cache, nation, truth, points if args.sweep else [])
         home = Home(args.keep or Path(tmp) / "home")
         shutil.copytree(cache / "home", home.root)
         r = measure(home.ensure(), nation, truth)

@@ -21,7 +21,7 @@ from pupilshare.config import Home
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from pupilshare.governance import Principal
+    from pupilshare.identity import Principal
 
 app = typer.Typer(
     name="pupilshare",
@@ -49,16 +49,19 @@ class Ctx:
         the credentials are missing or wrong."""
         if self._principal is None:
             # imported here to save start-up time: ``--help`` needs no governance
-            from pupilshare.governance import session_scope
+            from pupilshare import governance
             from pupilshare.identity import LOCAL_OPERATOR, resolve
+
+            def prove(s: Session) -> Principal:
+                return resolve(s, self.user, self.token)
 
             if not (self.user or self.token):
                 self._principal = LOCAL_OPERATOR
             elif session is not None:
-                self._principal = resolve(session, self.user, self.token)
+                self._principal = prove(session)
             else:
-                with session_scope(self.home) as s:
-                    self._principal = resolve(s, self.user, self.token)
+                with governance.records(self.home, prove) as (_, who):
+                    self._principal = who
         return self._principal
 
     def require(self, permission: str, what: str = "") -> Principal:

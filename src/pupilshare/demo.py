@@ -19,7 +19,7 @@ import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from pupilshare import collect, governance, identity, match, release, rights, synth
+from pupilshare import collect, governance, match, release, rights, synth
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict, PupilshareError
 from pupilshare.store import Store
@@ -125,7 +125,7 @@ def agreements_step(run: DemoRun) -> str:
     Statistician and made active; one refused submission shown with its reasons."""
     out = governance.load_seeds(run.home, la_codes=nation_las(run.home))
     run.facts["agreements"] = out.active
-    run.facts["users"] = out.credentials  # printed at the end of the demo
+    run.facts["users"] = out.credentials  # generated; printed when the demo ends
     refused = "; ".join(f"{k}: {len(v)} reasons" for k, v in out.refused.items())
     for key, reasons in out.refused.items():
         run.console.print(f"  refused submission {key}:", highlight=False)
@@ -170,7 +170,7 @@ def release_step(run: DemoRun) -> str:
 def register_step(run: DemoRun) -> str:
     """The public register and privacy notice under HOME/register/."""
     out = run.home.root / "register"
-    with governance.records(run.home, identity.LOCAL_OPERATOR) as (session, who):
+    with governance.records(run.home, None) as (session, who):
         paths = governance.publish_register(session, who, run.home, out,
                                             force=True)  # its own home's register
     return f"register and privacy notice written to {paths['register_html'].parent}"

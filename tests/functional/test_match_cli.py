@@ -83,3 +83,29 @@ def test_link_command_writes_pairs(tmp_path: Path) -> None:
     assert code == 0
     header = out.read_text().splitlines()[0].replace('"', "")  # text quoted: csvsafe
     assert header == "left_id,right_id,match_probability"
+
+
+def test_link_says_what_it_used_explains_a_pair_and_refuses_bad_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ["id,forename,surname,dob,sex,postcode,school"]
+    rows += [f"{i},Ann{chr(65 + i % 26)},Lee{i},2010-01-{1 + i % 28:02d},,"
+             f"LS1 {i % 9}AA,x" for i in range(60)]  # fmt: skip
+    (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "b.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "p.csv"
+    a, b = str(tmp_path / "a.csv"), str(tmp_path / "b.csv")
+    args = ["link", a, b, "--out", str(out)]
+    assert main([*args, "--explain", "3", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "compared: forename, surname, dob, postcode" in text
+    assert "ignored: sex (filled in 0% of the left file" in text
+    assert "ignored: school (not a person field" in text
+    assert "match weight +" in text and "match probability 0.9" in text
+    (tmp_path / "b.csv").write_text("id,forename,surname,dob\n1,A,B,2010-01-01\n"
+                                    "1,C,D,2011-01-01\n")  # fmt: skip
+    out.unlink()
+    assert main(args) == 2  # InvalidInput
+    err = capsys.readouterr()
+    assert "b.csv" in err.out + err.err and "unique" in err.out + err.err
+    assert not out.exists()

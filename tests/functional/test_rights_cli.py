@@ -4,13 +4,15 @@ internals)."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.integration.test_ledger import AGG, PSEUDO
 
-from pupilshare import identity
 from pupilshare.cli import main
 from pupilshare.config import Home
 from pupilshare.governance import db, seeds
@@ -24,15 +26,13 @@ ASK = ["--requester", "parent", "--requester-name", "A Parent",
        "--identity-check", "passport seen"]  # fmt: skip
 
 
+ISSUED: dict[str, Any] = {}  # the seed users' generated credentials
+
+
 @pytest.fixture
 def world(home: Home, tmp_path: Path) -> Home:
     with db.factory(home.db_url)() as session:
-        out = seeds.load_all(session)
-    with db.factory(home.db_url)() as session:  # the chief's token, made as a user does
-        for name in ("cass.chief", "dh.analyst"):
-            who = seeds.sign_in(session, out.credentials[name])
-            TOKENS[name] = identity.create_token(session, who, "tests")[0]
-            session.commit()
+        ISSUED.update(seeds.load_all(session).credentials)
     with Store.open(home) as store:
         sample.make_world(store, pupils=200, seed=6)
         population.ensure_opt_outs(store)
@@ -43,12 +43,19 @@ def world(home: Home, tmp_path: Path) -> Home:
     return home
 
 
-TOKENS: dict[str, str] = {}  # user -> an API token they made
-
-
 def _run(home: Home, *args: str, user: str | None = None) -> int:
-    who = ["--token", TOKENS[user]] if user else []
-    return main(["--home", str(home.root), *who, *args])
+    """Run a command as ``user``, signing in as they would (password and code piped
+    in: a name alone is not an identity)."""
+    who, lines = (["--user", user] if user else []), []
+    if user:
+        with db.factory(home.db_url)() as session:
+            code = seeds.next_code(session, ISSUED[user])
+        lines = [ISSUED[user].password, *([code] if code else [])]
+    stdin, sys.stdin = sys.stdin, io.StringIO("".join(f"{x}\n" for x in lines))
+    try:
+        return main(["--home", str(home.root), *who, *args])
+    finally:
+        sys.stdin = stdin
 
 
 def test_ledger_commands(world: Home, tmp_path: Path,

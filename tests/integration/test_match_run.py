@@ -473,6 +473,8 @@ def test_two_new_upns_never_join_one_pupil_on_names(home: Home) -> None:
         {"forename": "ZEBEDEE", "surname": "QUARTERMAINE"},
         # the pupil's names, but a permanent UPN it never held while it holds one
         {"upn": "A201361424123"},
+        # the pupil's names, but a school's temporary UPN its records never carried
+        {"upn": "B83740042100E"},
     ],
 )
 def test_a_uln_contradicted_by_the_record_is_not_an_exact_match(
@@ -494,3 +496,47 @@ def test_a_uln_contradicted_by_the_record_is_not_an_exact_match(
         got = store.rows("SELECT pupil_key, method FROM pupil_links WHERE "
                          "match_run = ?", [r.run])  # fmt: skip
         assert got and got[0][1] != "exact_uln"
+
+
+def test_a_temporary_upn_never_joins_a_pupil_known_by_another_upn(home: Home) -> None:
+    # A school's temporary UPN is an identity: a record under one, alike in name,
+    # birth date, sex and postcode to a pupil holding a different UPN it is not
+    # named for, is another child (two pupils alike): a new pupil, queued, even
+    # where the thresholds would let the model's score join them.
+    low = {"upper_threshold": 1e-7, "lower_threshold": 1e-12}
+    with Store.open(home) as store:
+        add_records(store, "census", [_census("A201361424123", "2012-03-04")])
+        run_match(store, home, reference_date=REF)
+        add_records(store, "census", [_census(TEMP, "2012-03-04")])
+        r = run_match(store, home, reference_date=REF, overrides=low)
+        assert (r.pupils, r.new_pupils, r.review) == (2, 1, 1)
+        assert store.one("SELECT count(DISTINCT pupil_key) FROM pupil_links") == 2
+
+
+def test_a_temporary_upn_is_an_identity_within_one_run(home: Home) -> None:
+    # In one run from an empty index: a pupil under a permanent UPN, a pupil under
+    # a school's temporary UPN alike in every other field, and a record without a
+    # UPN like both. The two UPNs are two people: they never join through the
+    # record, which goes with neither on a coin toss.
+    with Store.open(home) as store:
+        add_records(store, "census", [_census("A201361424123", "2012-03-04"),
+                                      _census(TEMP, "2012-03-04")])  # fmt: skip
+        add_records(store, "survey_contacts",
+                    [_contact("AMARA", "OKONJO", "2012-03-04")])  # fmt: skip
+        r = run_match(store, home, reference_date=REF)
+        assert (r.pupils, r.review) == (3, 1)
+        assert store.one("SELECT count(DISTINCT pupil_key) FROM pupil_links") == 3
+
+
+def test_a_temporary_upn_named_as_former_joins_its_permanent_upn_in_one_run(
+    home: Home,
+) -> None:
+    # The same pupil's records before and after the permanent UPN, new in one run:
+    # the former UPN makes them one identity, so they are one pupil, not split.
+    later = {**_census(PERM, "2009-07-15", "ALEX", "SMITH"), "former_upn": TEMP}
+    early = {**_census(TEMP, "2009-07-15", "ALEX", "SMITH"), "postcode": "FH4 7ZA"}
+    with Store.open(home) as store:
+        add_records(store, "census", [later, early])
+        r = run_match(store, home, reference_date=REF)
+        assert (r.pupils, r.review) == (1, 0)
+        assert store.one("SELECT count(DISTINCT method) FROM pupil_links") == 1

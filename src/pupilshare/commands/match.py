@@ -180,19 +180,67 @@ def register(app: typer.Typer) -> None:
     @app.command("link")
     def link_cmd(
         ctx: typer.Context,
-        left: Path = typer.Argument(..., help="CSV: id, forename, surname, dob, sex, "
-                                    "postcode[, upn]"),
+        left: Path = typer.Argument(..., help="CSV (UTF-8): id, forename, surname, "
+                                    "dob[, postcode, sex, upn]"),
         right: Path = typer.Argument(..., help="CSV with the same columns"),
         out: Path = typer.Option(..., "--out", help="Where to write the pairs CSV."),
         threshold: float = typer.Option(0.9, "--threshold",
                                         help="Lowest match probability written."),
+        charts: Path = typer.Option(None, "--charts", help="Also write the fitted "
+                                    "model's charts (match weights, m and u) to this "
+                                    "directory, as PNG and an offline HTML page."),
+        explain: tuple[str, str] | None = typer.Option(None, "--explain",
+                                                metavar="ID_LEFT ID_RIGHT",
+                                                help="Show the comparison levels and "
+                                                "weights behind one pair's score."),
         force: bool = typer.Option(False, "--force",
                                    help="Replace --out if it exists."),
     ) -> None:  # fmt: skip
-        """Link two files of people; write left_id, right_id, match_probability."""
+        """Link two files of people; write left_id, right_id, match_probability.
+
+        The model is fitted to the two files themselves (u by random sampling, m by
+        EM, the prior from exact agreement on three of the four person fields).
+        Dates that are not dates are compared as typed; postcodes as text and, where
+        UK shaped, by sector and district; a column filled in under half of either
+        file is ignored. A file with a required column missing, text that is not
+        UTF-8, or a missing or repeated id is refused and nothing is written.
+        """
         from pupilshare.outputs import file_target
 
         context(ctx).require("link", "link files of people")
         file_target(out, force)
-        n = matching.link_files(left, right, out, threshold)
-        console.print(f"{n:,} pairs at or above {threshold} written to {out}")
+        pair = explain if explain and explain[0] else None
+        r = matching.link_files(left, right, out, threshold, charts=charts,
+                                explain=pair)  # fmt: skip
+        console.print(f"compared: {', '.join(r.used)}")
+        if not r.fitted:
+            console.print("model: fixed default parameters (the files are too small "
+                          "to estimate m and u from)")  # fmt: skip
+        for col, why in r.ignored.items():
+            console.print(f"ignored: {col} ({why})")
+        console.print(f"{r.pairs:,} pairs at or above {threshold} written to {out}")
+        for path in r.charts:
+            console.print(f"  chart: {path}")
+        if r.explanation:
+            _print_explanation(pair, r.explanation)
+
+
+def _print_explanation(pair: tuple[str, str], e: dict) -> None:
+    """The pair's score built up as Splink's waterfall chart shows it."""
+    t = Table(title=f"why {pair[0]} and {pair[1]} score as they do")
+    for col in ("comparison", "left", "right", "level", "weight", "tf adjustment",
+                "running total"):  # fmt: skip
+        t.add_column(col)
+    total = e["prior_weight"]
+    t.add_row("prior", "", "", "two random records match", f"{total:+.2f}", "",
+              f"{total:+.2f}")  # fmt: skip
+    for s in e["steps"]:
+        total += s["weight"] + s["tf_weight"]
+        t.add_row(s["comparison"], s["left"], s["right"], s["level"],
+                  f"{s['weight']:+.2f}", f"{s['tf_weight']:+.2f}" if s["tf_weight"]
+                  else "", f"{total:+.2f}")  # fmt: skip
+    console.print(t)
+    console.print(f"match weight {e['match_weight']:+.2f}, match probability "
+                  f"{e['match_probability']:.6f}")  # fmt: skip
+    if not e["found_by_blocking"]:
+        console.print("no blocking rule finds this pair: a run never scores it")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pupilshare.config import Home
 from pupilshare.governance import amend, panel, workflow
-from pupilshare.governance.access import Actor
+from pupilshare.governance.access import LOCAL_OPERATOR, Actor
 from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Decision, PanelReview
 from pupilshare.governance.plan import build_plan
@@ -25,13 +25,15 @@ from pupilshare.governance.register import write_register
 
 
 @contextmanager
-def records(home: Home | str, who: Actor | Callable[[Session], Actor],
+def records(home: Home | str, who: Actor | Callable[[Session], Actor] | None,
             ) -> Iterator[tuple[Session, Actor]]:  # fmt: skip
     """One unit of work on the governance records and who is asking: a principal,
-    or a function proving one on this session (``pupilshare.identity``, called
-    before anything is read or written). Never a bare name: a name is not an
-    identity."""
+    a function proving one on this session (``pupilshare.identity``, called before
+    anything is read or written), or None for the unnamed local operator. Never a
+    bare name: a name is not an identity."""
     with session_scope(home) as session:
+        if who is None:
+            who = LOCAL_OPERATOR
         yield session, who if isinstance(who, Actor) else who(session)
 
 

@@ -12,7 +12,7 @@ page of SVG opens anywhere, including a secure room with no internet.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -39,8 +39,10 @@ def model_specs(model: Model) -> dict[str, dict]:
     return {stem: getattr(v, method)().chart_dict for stem, _, method in CHARTS}
 
 
-def write_charts(model: Model, out_dir: Path) -> list[Path]:
-    """PNG of each chart and one offline HTML page of both; the paths written."""
+def write_charts(model: Any, out_dir: Path, intro: str | None = None) -> list[Path]:
+    """PNG of each chart and one offline HTML page of both; the paths written.
+    ``model`` is anything holding a Splink ``linker`` (the index's model, or the
+    one ``link`` fits to two files)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written, sections = [], []
     specs = model_specs(model)
@@ -50,7 +52,7 @@ def write_charts(model: Model, out_dir: Path) -> list[Path]:
         written.append(png)
         sections.append(chart.section(f"{stem}-spec", title, specs[stem], svg))
     page = out_dir / PAGE
-    page.write_text(chart.page("pupilshare match model", INTRO, sections),
+    page.write_text(chart.page("pupilshare match model", intro or INTRO, sections),
                     encoding="utf-8")  # fmt: skip
     return [page, *written]
 

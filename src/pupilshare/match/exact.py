@@ -35,7 +35,9 @@ PASSES = {
 # record contradicts it: no valid permanent UPN the pupil has never held while it
 # holds another, and a forename or surname like the pupil's (both names different
 # and a birth date that happens to agree is how a mistyped or misattached ULN
-# looks). Such a record is left to the UPN passes and Splink.
+# looks). A school's temporary UPN is an identity too: a record under one that the
+# pupil's records never carried, while they carried others, contradicts the ULN.
+# Such a record is left to the UPN passes and Splink.
 _NAMED = """pupil_key IN (SELECT i.pupil_key FROM pupil_identifiers i
     JOIN match_profiles n ON i.kind = 'uln' AND i.value = n.uln
     WHERE n.uln_ok AND n.pupil_key IS NULL)"""
@@ -44,12 +46,19 @@ ULN_GUARD = f"""
                WHERE kind IN ('upn', 'former_upn') AND {_NAMED}
                GROUP BY pupil_key) u ON u.pupil_key = p.pupil_key
     LEFT JOIN (SELECT pupil_key, list(DISTINCT forename) AS fore,
-                   list(DISTINCT surname) || list(DISTINCT former_surname) AS sur
+                   list(DISTINCT surname) || list(DISTINCT former_surname) AS sur,
+                   list(DISTINCT upn) FILTER (WHERE upn IS NOT NULL)
+                   || list(DISTINCT former_upn) FILTER (WHERE former_upn IS NOT NULL)
+                   AS seen
                FROM pupil_history WHERE {_NAMED}
                GROUP BY pupil_key) h ON h.pupil_key = p.pupil_key
 """
 ULN_AGREES = """
           AND NOT (m.upn_ok AND u.upns IS NOT NULL AND NOT list_contains(u.upns, m.upn))
+          AND NOT (m.upn_wf AND NOT m.upn_ok
+                   AND len(coalesce(h.seen, []) || coalesce(u.upns, [])) > 0
+                   AND NOT list_contains(coalesce(h.seen, []) || coalesce(u.upns, []),
+                                         m.upn))
           AND (m.forename IS NULL OR m.surname IS NULL OR h.pupil_key IS NULL
                OR list_has_any(h.fore, [m.forename]) OR list_has_any(h.sur, [m.surname])
                OR jaro_winkler_similarity(m.forename, p.forename) >= 0.88
@@ -124,6 +133,41 @@ def groups_sql(pass_name: str) -> str:
     ) AS g ON m.{col} = g.ident
     WHERE m.pupil_key IS NULL AND m.{ok}
       AND {dob_agrees_sql("m.date_of_birth", "g.dob")}
+    """
+
+
+def temporary_groups_sql() -> str:
+    """Unlinked profiles under a school's temporary UPN that the index has not seen,
+    as (profile_id, grp), one identity within the run as a permanent UPN is: the
+    profiles agreeing with the UPN's most common birth date. A temporary UPN that
+    one permanent UPN of this run names as its former UPN (birth dates agreeing)
+    joins that UPN's group, ``upn:`` and the permanent UPN; any other is a group of
+    its own, ``upn:`` and the temporary UPN (it ends in a letter, so never equals a
+    permanent one). Two such identities in one group of alike records are then two
+    people, split as two permanent UPNs are (``probabilistic.SPLIT_CONFLICTS_SQL``)."""
+    return f"""
+    WITH t AS (
+        SELECT upn AS ident, arg_max(date_of_birth, n) AS dob FROM (
+            SELECT upn, date_of_birth, sum(records) AS n FROM match_profiles
+            WHERE pupil_key IS NULL AND upn_wf AND NOT upn_ok
+              AND date_of_birth IS NOT NULL
+              AND upn NOT IN (SELECT upn FROM pupil_history WHERE upn IS NOT NULL)
+            GROUP BY ALL
+        ) GROUP BY upn
+    ), named AS (
+        SELECT former_upn AS ident, min(upn) AS upn,
+            arg_max(date_of_birth, records) AS dob
+        FROM match_profiles
+        WHERE pupil_key IS NULL AND upn_ok AND former_wf AND NOT former_ok
+        GROUP BY former_upn HAVING count(DISTINCT upn) = 1
+    )
+    SELECT m.profile_id, 'upn:' || coalesce(n.upn, m.upn) AS grp
+    FROM match_profiles m JOIN t ON m.upn = t.ident
+    LEFT JOIN named n ON n.ident = t.ident
+        AND {dob_agrees_sql("t.dob", "n.dob")}
+        AND 'upn:' || n.upn IN (SELECT grp FROM match_groups)
+    WHERE m.pupil_key IS NULL AND m.upn_wf AND NOT m.upn_ok
+      AND {dob_agrees_sql("m.date_of_birth", "t.dob")}
     """
 
 

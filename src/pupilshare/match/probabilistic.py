@@ -11,7 +11,8 @@ and goes to the clerical review queue.
 
 No record is joined on a coin toss: a record joins only a candidate that is clearly
 the one (its share of the evidence among the record's candidates reaches the upper
-threshold too), and one pupil never takes two permanent UPNs on names alone.
+threshold too), and one pupil never takes two UPNs on names alone: permanent ones,
+or a school's temporary UPN, which is an identity within a run as a permanent one is.
 """
 
 from __future__ import annotations
@@ -205,6 +206,10 @@ def decide(
     # pupils alike in name and birth date) is a question for a clerk, never a coin
     # toss. And a permanent UPN never joins a pupil holding a different permanent
     # one on names alone (two pupils alike in name, birth date and area): queued.
+    # A school's temporary UPN is an identity within the run too: a record under
+    # one never joins on names a pupil known by a different UPN, temporary or
+    # permanent, that it is not named for (gamma_upn 0: both present, neither the
+    # other's former UPN nor one keying error away).
     store.execute(f"""
         UPDATE match_profiles AS m SET pupil_key = b.candidate_key, method = 'splink',
             match_probability = b.match_probability
@@ -212,7 +217,8 @@ def decide(
           AND b.match_probability >= {t.upper} AND b.share >= {t.upper}
           AND m.pupil_key IS NULL
           AND NOT (m.upn_ok AND b.gamma_upn = 0 AND b.candidate_key IN (
-              SELECT pupil_key FROM pupils WHERE upn IS NOT NULL))""")
+              SELECT pupil_key FROM pupils WHERE upn IS NOT NULL))
+          AND NOT (m.upn_wf AND NOT m.upn_ok AND b.gamma_upn = 0)""")
     # One pupil, one permanent UPN: two UPNs new to the index that join the same
     # pupil on names in one run cannot both be that pupil (the pupil is likely two
     # people already, joined on records without a UPN). Neither joins on a guess;
@@ -283,9 +289,11 @@ def decide(
         UPDATE match_profiles AS m SET pupil_key = k.pupil_key,
             method = CASE WHEN k.review THEN 'review'
                 WHEN m.profile_id IN (SELECT profile_id FROM match_groups
-                    WHERE grp LIKE 'upn:%') THEN 'exact_upn'
+                    WHERE regexp_matches(grp, '^upn:.*[0-9]$')) THEN 'exact_upn'
+                WHEN m.profile_id IN (SELECT profile_id FROM match_groups
+                    WHERE grp LIKE 'uln:%') THEN 'exact_uln'
                 WHEN m.profile_id IN (SELECT profile_id FROM match_groups)
-                    THEN 'exact_uln'
+                    AND k.size > 1 THEN 'exact_temporary_upn'
                 WHEN k.size > 1 THEN 'splink'
                 ELSE 'new' END,
             match_probability = b.match_probability

@@ -92,6 +92,7 @@ def run_match(
             "CREATE OR REPLACE TEMP TABLE match_groups AS "
             f"{exact.groups_sql('upn')} UNION ALL {exact.groups_sql('uln')}"
         )
+        store.execute(f"INSERT INTO match_groups {exact.temporary_groups_sql()}")
         left = store.one("SELECT count(*) FROM match_profiles WHERE pupil_key IS NULL")
         if left or retrain:
             retrained, charts = _probabilistic(

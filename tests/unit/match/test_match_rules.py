@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pupilshare.match.exact import dob_agrees_sql
+from pupilshare.match.link import dob_text_sql
 from pupilshare.match.probabilistic import _explained
 from pupilshare.match.records import _name_sql, postcode_sql
 
@@ -101,3 +102,25 @@ def test_best_candidate_share_is_its_part_of_the_evidence(weights: list[float]) 
         assert row["share"] == 1.0
     if len(weights) > 1 and max(weights) - sorted(weights)[-2] < 1e-9:
         assert row["share"] <= 0.5 + 1e-9  # a tie is never clear
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 12, 31)))
+def test_link_reads_a_date_the_same_in_each_format(d: date) -> None:
+    # ISO, UK day-first and compact forms of one date normalise to the same text
+    forms = [d.isoformat(), d.strftime("%d/%m/%Y"), d.strftime("%Y%m%d"),
+             f"{d.day}/{d.month}/{d.year}", d.strftime("%d.%m.%Y")]  # fmt: skip
+    con = duckdb.connect()
+    sql = f"SELECT {dob_text_sql('x')} FROM (SELECT ? AS x)"
+    got = {con.execute(sql, [f]).fetchall()[0][0] for f in forms}
+    assert got == {d.isoformat()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1900, 2030), st.integers(13, 99), st.integers(1, 31))
+def test_link_keeps_a_date_that_is_not_a_date_as_typed(y: int, m: int, d: int) -> None:
+    # month 13 and the like are not cast away to NULL: compared as text
+    con = duckdb.connect()
+    typed = f"{y}-{m:02d}-{d:02d}"
+    sql = f"SELECT {dob_text_sql('x')} FROM (SELECT ? AS x)"
+    assert con.execute(sql, [typed]).fetchall() == [(typed,)]
