@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".pupilshare-installed"
+# GOV.UK Frontend's compiled CSS, JS, fonts and images for the web service, fetched
+# from the npm registry (never committed); the version govuk-frontend-jinja 4.1 targets.
+GOVUK_FRONTEND = "6.3.0"
+ASSETS = ROOT / "src" / "pupilshare" / "web" / "assets"
 
 
 def _run(*cmd: str | Path) -> int:
@@ -40,11 +44,48 @@ def ensure_env() -> None:
     STAMP.write_text(want)
 
 
+def ensure_assets() -> None:
+    """Fetch govuk-frontend with ``npm pack`` and keep its ``dist/govuk`` build.
+
+    Without npm (or the registry) the service still runs, unstyled: it warns here.
+    """
+    stamp = ASSETS / ".version"
+    if stamp.exists() and stamp.read_text() == GOVUK_FRONTEND:
+        return
+    import shutil
+    import tarfile
+    import tempfile
+
+    npm = shutil.which("npm")
+    if npm is None:
+        print("warning: npm not found; the web service's pages will be unstyled")
+        return
+    print(f"fetching govuk-frontend {GOVUK_FRONTEND} from the npm registry ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        got = subprocess.run(
+            [npm, "pack", f"govuk-frontend@{GOVUK_FRONTEND}", "--silent"],
+            cwd=tmp, capture_output=True, text=True,
+        )  # fmt: skip
+        tgz = Path(tmp) / f"govuk-frontend-{GOVUK_FRONTEND}.tgz"
+        if got.returncode != 0 or not tgz.exists():
+            print(f"warning: could not fetch govuk-frontend: {got.stderr.strip()}")
+            return
+        with tarfile.open(tgz) as tar:
+            tar.extractall(tmp, filter="data")
+        dist = Path(tmp) / "package" / "dist" / "govuk"
+        shutil.rmtree(ASSETS, ignore_errors=True)
+        shutil.copytree(dist / "assets", ASSETS)
+        for name in ("govuk-frontend.min.css", "govuk-frontend.min.js"):
+            shutil.copy2(dist / name, ASSETS / name)
+    stamp.write_text(GOVUK_FRONTEND)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"demo", "test", "env"}:
         print("usage: python3 dev.py demo [ARGS...] | test [PYTEST ARGS...] | env")
         return 2
     ensure_env()
+    ensure_assets()
     command, rest = argv[0], argv[1:]
     if command == "env":
         return 0

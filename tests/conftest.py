@@ -68,3 +68,39 @@ def db_url(request: pytest.FixtureRequest, home: Home,
     for url in _pg_schema_url():
         monkeypatch.setenv("PUPILSHARE_DB_URL", url)
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2's cheapest parameters in tests: a real hash costs 0.2 s, and the seeds
+    alone hash twenty passwords. ``tests/unit/test_identity_parts.py`` checks the real
+    parameters."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from pupilshare.identity import passwords
+
+    monkeypatch.setattr(passwords, "HASHER", PasswordHasher.from_parameters(CHEAPEST))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One small whole-nation demo per test session (read it, never write it: copy
+    it with ``copy_home`` first). Shared by the acceptance and the web tests."""
+    from rich.console import Console
+
+    from pupilshare.demo import DemoRun, run_demo
+
+    home = Home.resolve(tmp_path_factory.mktemp("demo") / "home")
+    run = DemoRun(home, pupils=1500, seed=11, console=Console(quiet=True))
+    run_demo(run)
+    return run
+
+
+def copy_home(src: Home, dest: Path) -> Home:
+    """A writable copy of a data home (release records keep pointing at the
+    source's delivered files, which the copy may read)."""
+    import shutil
+
+    shutil.copytree(src.root, dest, symlinks=True)
+    return Home.resolve(dest)

@@ -23,7 +23,9 @@ def register_commands() -> typer.Typer:
     """Attach every area's commands to the app (once); the app."""
     global _registered
     if not _registered:
-        for module in commands.MODULES:
+        from pupilshare.web import command as web_command
+
+        for module in (*commands.MODULES, web_command):
             module.register(app)
         _registered = True
     return app

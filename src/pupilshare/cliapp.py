@@ -1,5 +1,6 @@
 """What every command module shares: the typer ``app``, the ``console`` and the
-context each command reads (the data home and who is asking).
+context each command reads (the data home and who is asking, proved by
+``pupilshare.identity``).
 
 It lives apart from ``cli.py`` (which attaches the commands and runs them) so the
 command modules import it and nothing imports back: ``cli`` -> ``commands`` ->
@@ -9,12 +10,18 @@ command modules import it and nothing imports back: ``cli`` -> ``commands`` ->
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from pupilshare.config import Home
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from pupilshare.identity import Principal
 
 app = typer.Typer(
     name="pupilshare",
@@ -29,17 +36,39 @@ err_console = Console(stderr=True)
 
 @dataclass
 class Ctx:
-    """What every command needs: the data home and who is asking."""
+    """What every command needs: the data home and who is asking (``--user`` or
+    ``--token``; proved once per command by ``pupilshare.identity``)."""
 
     home: Home
     user: str | None
+    token: str | None = None
+    _principal: Principal | None = field(default=None, repr=False)
 
-    def require(self, permission: str, what: str = "") -> None:
+    def principal(self, session: Session | None = None) -> Principal:
+        """Who is asking, signed in (or the local operator); ``SignInFailed`` when
+        the credentials are missing or wrong."""
+        if self._principal is None:
+            # imported here to save start-up time: ``--help`` needs no governance
+            from pupilshare import governance
+            from pupilshare.identity import LOCAL_OPERATOR, resolve
+
+            def prove(s: Session) -> Principal:
+                return resolve(s, self.user, self.token)
+
+            if not (self.user or self.token):
+                self._principal = LOCAL_OPERATOR
+            elif session is not None:
+                self._principal = prove(session)
+            else:
+                with governance.records(self.home, prove) as (_, who):
+                    self._principal = who
+        return self._principal
+
+    def require(self, permission: str, what: str = "") -> Principal:
         """Deny by default: raise ``Denied`` unless the asker holds ``permission``."""
-        # imported here to save start-up time: ``--help`` needs no governance
-        from pupilshare.governance import authorise
-
-        authorise(self.home, self.user, permission, what)
+        who = self.principal()
+        who.require(permission, what)
+        return who
 
 
 @app.callback()
@@ -49,10 +78,15 @@ def _root(
                              "or ./pupilshare-data)."),
     user: str = typer.Option(None, "--user", help="Act as this named user (default "
                              "$PUPILSHARE_USER, else the local data-operations "
-                             "operator)."),
+                             "operator): asks for their password, and an "
+                             "authentication code when their roles need one (on a "
+                             "terminal, else a line each on standard input)."),
+    token: str = typer.Option(None, "--token", help="Act as the user of this API "
+                              "token (default $PUPILSHARE_TOKEN; see `users token`)."),
 ) -> None:  # fmt: skip
     ctx.obj = Ctx(Home.resolve(home).check(),  # a file named as the home is refused
-                  user or os.environ.get("PUPILSHARE_USER"))  # fmt: skip
+                  user or os.environ.get("PUPILSHARE_USER"),
+                  token or os.environ.get("PUPILSHARE_TOKEN"))  # fmt: skip
 
 
 def context(ctx: typer.Context) -> Ctx:

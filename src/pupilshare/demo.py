@@ -125,6 +125,7 @@ def agreements_step(run: DemoRun) -> str:
     Statistician and made active; one refused submission shown with its reasons."""
     out = governance.load_seeds(run.home, la_codes=nation_las(run.home))
     run.facts["agreements"] = out.active
+    run.facts["users"] = out.credentials  # generated; printed when the demo ends
     refused = "; ".join(f"{k}: {len(v)} reasons" for k, v in out.refused.items())
     for key, reasons in out.refused.items():
         run.console.print(f"  refused submission {key}:", highlight=False)

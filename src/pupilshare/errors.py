@@ -38,6 +38,13 @@ class Denied(PupilshareError):
     status = 403
 
 
+class SignInFailed(Denied):
+    """Who is asking could not be proved: wrong or missing credentials, a locked
+    account, too many attempts, a revoked or expired token."""
+
+    status = 401
+
+
 class NotFound(PupilshareError):
     exit_code = 4
     status = 404
@@ -55,3 +62,10 @@ class Blocked(PupilshareError):
 
     exit_code = 6
     status = 422
+
+
+class Busy(Conflict):
+    """The store is held by another process for longer than we may wait (a
+    conflict with the state of the home; over the web, try again later)."""
+
+    status = 503

@@ -8,6 +8,8 @@ debug level only: logs never carry pupil values, only statements.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +19,45 @@ import duckdb
 import pyarrow as pa
 
 from pupilshare.config import Home
+from pupilshare.errors import Busy
 
 log = logging.getLogger(__name__)
+
+
+WAIT_ENV = "PUPILSHARE_STORE_WAIT"  # seconds a command waits for a busy store
+DEFAULT_WAIT = 60.0
+
+
+def _is_lock_conflict(e: duckdb.Error) -> bool:
+    return "lock" in str(e).lower()
+
+
+def connect(path: str, read_only: bool = False,
+            wait: float | None = None) -> duckdb.DuckDBPyConnection:  # fmt: skip
+    """Open the store, waiting up to ``wait`` seconds while another process holds it.
+
+    DuckDB lets one process write a database file and refuses every other open while
+    it does. The web service opens the store only for the length of one read (or one
+    review decision), so a command that meets it waits a moment and goes on; a
+    command that meets another command's long write waits up to ``wait`` (default
+    ``$PUPILSHARE_STORE_WAIT`` or 60 s) and then stops with ``Busy``.
+    """
+    if path == ":memory:":
+        return duckdb.connect(path, read_only=read_only)
+    if wait is None:
+        wait = float(os.environ.get(WAIT_ENV) or DEFAULT_WAIT)
+    deadline, pause = time.monotonic() + wait, 0.02
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as e:
+            if not _is_lock_conflict(e):
+                raise
+            if time.monotonic() >= deadline:
+                raise Busy(f"the store {path} is in use by another process; "
+                           "try again when its run ends") from None  # fmt: skip
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
 
 class Store:
@@ -28,15 +67,17 @@ class Store:
     record happens entirely inside one, so a crash or kill leaves the store as it was.
     """
 
-    def __init__(self, path: str | Path = ":memory:", read_only: bool = False) -> None:
+    def __init__(self, path: str | Path = ":memory:", read_only: bool = False,
+                 wait: float | None = None) -> None:  # fmt: skip
         self.path = str(path)
-        self.con = duckdb.connect(self.path, read_only=read_only)
+        self.con = connect(self.path, read_only, wait)
         self._depth = 0
 
     @classmethod
-    def open(cls, home: Home, read_only: bool = False) -> Store:
+    def open(cls, home: Home, read_only: bool = False,
+             wait: float | None = None) -> Store:  # fmt: skip
         home.ensure()
-        return cls(home.store_path, read_only=read_only)
+        return cls(home.store_path, read_only=read_only, wait=wait)
 
     def close(self) -> None:
         self.con.close()

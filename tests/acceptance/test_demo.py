@@ -12,21 +12,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from rich.console import Console
 
 from pupilshare import catalogue
-from pupilshare.config import Home
-from pupilshare.demo import STEPS, DemoRun, run_demo
+from pupilshare.demo import STEPS, DemoRun
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    home = Home.resolve(tmp_path_factory.mktemp("demo") / "home")
-    run = DemoRun(home, pupils=1500, seed=11, console=Console(quiet=True))
-    run_demo(run)
-    return run
+def demo(demo_run: DemoRun) -> DemoRun:
+    """The session's demo (``tests/conftest.py``), shared with the web tests."""
+    return demo_run
 
 
 def _store(run: DemoRun) -> duckdb.DuckDBPyConnection:

@@ -189,7 +189,10 @@ def test_unknown_dataset_and_missing_file(home: Home, write, capsys) -> None:
     assert loaded_rows(home) == 0
 
 
-def test_a_store_in_use_is_a_conflict(home: Home, write) -> None:
+def test_a_store_in_use_is_a_conflict(
+    home: Home, write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUPILSHARE_STORE_WAIT", "1")  # a command waits this long
     path = write("a.csv", "\n".join(sample_lines()) + "\n")
     code = (
         "import sys, duckdb, time; c = duckdb.connect(sys.argv[1]); "

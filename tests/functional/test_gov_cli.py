@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
@@ -13,23 +14,37 @@ import pytest
 import yaml
 from rich.console import Console
 
+from pupilshare import identity
 from pupilshare.cli import main
 from pupilshare.config import Home
 from pupilshare.demo import DemoRun, agreements_step, register_step
 from pupilshare.governance import db, seeds
 from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Agreement
+from pupilshare.governance.workflow import now
+from pupilshare.identity import totp
 
 DENIED = 3
 
 
+ACTING = ("dh.analyst", "cass.chief", "dora.ops", "pat.panel", "ier.researcher",
+          "lrs.officer")  # fmt: skip
+TOKENS: dict[str, str] = {}  # user -> an API token they made in the template
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeds made live once; each test's home starts from a copy."""
+    """The seeds made live once, and an API token for each user the tests act as
+    (made as a user does: signed in with password and code); each test's home
+    starts from a copy."""
     path = tmp_path_factory.mktemp("gov") / "seeded.sqlite"
     url = f"sqlite:///{path}"
     with session_scope(url) as s:
-        seeds.load_all(s)
+        out = seeds.load_all(s)
+    with session_scope(url) as s:
+        signed = [seeds.sign_in(s, out.credentials[u]) for u in ACTING]
+        for who in signed:
+            TOKENS[who.username] = identity.create_token(s, who, "tests")[0]
     db.dispose(url)
     return path
 
@@ -41,7 +56,10 @@ def seeded(home: Home, template: Path) -> Home:
 
 
 def run(home: Home, *args: str, user: str | None = None) -> int:
-    who = ["--user", user] if user else []
+    """Run a command as ``user``, with their API token (a user with none is asked
+    for a password, and has none to give)."""
+    who = (["--token", TOKENS[user]] if user in TOKENS else
+           ["--user", user] if user else [])  # fmt: skip
     return main(["--home", str(home.root), *who, *args])
 
 
@@ -134,7 +152,9 @@ def test_renaming_an_org_suspends_its_agreements(seeded: Home,
     assert [a["id"] for a in json.loads(capsys.readouterr().out)] == ["nab-awards"]
 
 
-def test_register_command_and_demo_steps(home: Home) -> None:
+def test_register_command_and_demo_steps(home: Home,
+                                         monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:  # fmt: skip
     con = duckdb.connect(str(home.store_path))
     con.execute("CREATE TABLE ds_schools AS SELECT * FROM (VALUES ('820'), ('820'), "
                 "('840'), ('916'), ('916'), ('916')) t(la_code)")  # fmt: skip
@@ -151,8 +171,11 @@ def test_register_command_and_demo_steps(home: Home) -> None:
         las = {a: s.get(Agreement, a).spec["population"]["la_codes"]
                for a in ("la1-own-pupils", "la2-own-pupils")}  # fmt: skip
     assert las == {"la1-own-pupils": ["916"], "la2-own-pupils": ["820"]}
-    assert run(home, "register", "--out", str(home.root / "r2"),
-               user="dora.ops") == 0  # fmt: skip
+    dora = demo.facts["users"]["dora.ops"]  # the demo's generated credentials work
+    code = totp.code_for(dora.totp_secret, totp.step_at(now()))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{dora.password}\n{code}\n"))
+    assert main(["--home", str(home.root), "--user", "dora.ops", "register",
+                 "--out", str(home.root / "r2")]) == 0  # fmt: skip
     register = (home.root / "r2" / "register.csv").read_text()
     # the department's own published statistics are a share like any other
     assert "dfe-ks-trends" in register and "publication" in register

@@ -4,8 +4,11 @@ internals)."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.integration.test_ledger import AGG, PSEUDO
@@ -23,10 +26,13 @@ ASK = ["--requester", "parent", "--requester-name", "A Parent",
        "--identity-check", "passport seen"]  # fmt: skip
 
 
+ISSUED: dict[str, Any] = {}  # the seed users' generated credentials
+
+
 @pytest.fixture
 def world(home: Home, tmp_path: Path) -> Home:
     with db.factory(home.db_url)() as session:
-        seeds.load_all(session)
+        ISSUED.update(seeds.load_all(session).credentials)
     with Store.open(home) as store:
         sample.make_world(store, pupils=200, seed=6)
         population.ensure_opt_outs(store)
@@ -38,8 +44,18 @@ def world(home: Home, tmp_path: Path) -> Home:
 
 
 def _run(home: Home, *args: str, user: str | None = None) -> int:
-    who = ["--user", user] if user else []
-    return main(["--home", str(home.root), *who, *args])
+    """Run a command as ``user``, signing in as they would (password and code piped
+    in: a name alone is not an identity)."""
+    who, lines = (["--user", user] if user else []), []
+    if user:
+        with db.factory(home.db_url)() as session:
+            code = seeds.next_code(session, ISSUED[user])
+        lines = [ISSUED[user].password, *([code] if code else [])]
+    stdin, sys.stdin = sys.stdin, io.StringIO("".join(f"{x}\n" for x in lines))
+    try:
+        return main(["--home", str(home.root), *who, *args])
+    finally:
+        sys.stdin = stdin
 
 
 def test_ledger_commands(world: Home, tmp_path: Path,

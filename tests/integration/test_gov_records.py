@@ -13,9 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.orm import Session
 
+from pupilshare import identity
 from pupilshare.errors import Conflict, Denied, InvalidInput
 from pupilshare.governance import amend, db, orgs, panel, seeds, workflow
-from pupilshare.governance.access import actor
+from pupilshare.governance.access import Principal, actor
 from pupilshare.governance.models import Agreement, Base, Transition, UserChange
 
 APPROVE = "approve"
@@ -77,34 +78,46 @@ def test_the_seeds_all_become_active(seeded: tuple) -> None:
     assert len(out.refused["lrs-younger-learners"]) == 3
 
 
+def _chief(session: Session, out: Any) -> Principal:
+    """The Chief Statistician, signed in with her seed credentials (sign in before
+    writing: on SQLite the sign-in record waits for the session's writes)."""
+    return seeds.sign_in(session, out.credentials["cass.chief"])
+
+
 def test_only_the_chief_statistician_decides(seeded: tuple) -> None:
-    session, _ = seeded
+    session, out = seeded
+    chief = _chief(session, out)
     ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
     _panel(session, ag.agreement_id)
     for who in (None, "pat.panel", "dora.ops", "ier.researcher"):
         with pytest.raises(Denied):
             workflow.decide(session, actor(session, who), ag.agreement_id, True, "ok")
-    workflow.decide(session, actor(session, "cass.chief"), ag.agreement_id, True, "ok")
+    with pytest.raises(Denied, match="without signing in"):  # a name is not enough
+        workflow.decide(session, actor(session, "cass.chief"), ag.agreement_id, True,
+                        "ok")  # fmt: skip
+    workflow.decide(session, chief, ag.agreement_id, True, "ok")
     assert ag.status == "approved"
 
 
 def test_nobody_decides_their_own_submission(seeded: tuple) -> None:
-    session, _ = seeded
-    orgs.add_user(session, actor(session, "cass.chief"), "cora.chief", "Cora",
+    session, out = seeded
+    chief = _chief(session, out)
+    orgs.add_user(session, chief, "cora.chief", "Cora",
                   "department", ["chief_statistician", "data_operations"])  # fmt: skip
-    cora = actor(session, "cora.chief")
+    issued = identity.issue(session, chief, "cora.chief")
+    session.commit()
+    cora = seeds.sign_in(session, issued)
     ag = workflow.submit(session, cora, _draft(session))
     _panel(session, ag.agreement_id)
     with pytest.raises(Conflict, match="may not decide"):
         workflow.decide(session, cora, ag.agreement_id, True, "mine")
-    workflow.decide(session, actor(session, "cass.chief"), ag.agreement_id, False,
-                    "not yet")  # fmt: skip
+    workflow.decide(session, chief, ag.agreement_id, False, "not yet")  # fmt: skip
     assert ag.status == "rejected"
 
 
 def test_a_decision_needs_a_quorate_panel(seeded: tuple) -> None:
-    session, _ = seeded
-    chief = actor(session, "cass.chief")
+    session, out = seeded
+    chief = _chief(session, out)
     ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
     with pytest.raises(Conflict, match="quorate"):
         workflow.decide(session, chief, ag.agreement_id, True, "ok")
@@ -123,8 +136,8 @@ def test_a_decision_needs_a_quorate_panel(seeded: tuple) -> None:
 
 
 def test_every_transition_is_recorded(seeded: tuple) -> None:
-    session, _ = seeded
-    chief = actor(session, "cass.chief")
+    session, out = seeded
+    chief = _chief(session, out)
     ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
     _panel(session, ag.agreement_id)
     workflow.decide(session, chief, ag.agreement_id, True, "sound design")
@@ -150,7 +163,8 @@ def test_expiry(seeded: tuple) -> None:
 
 
 def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
-    session, _ = seeded
+    session, out = seeded
+    chief = _chief(session, out)
     ier = actor(session, "ier.researcher")
     with pytest.raises(Conflict, match="amendment"):
         workflow.submit(session, ier, {**_draft(session), "id": "ier-attainment-gaps"})
@@ -176,7 +190,6 @@ def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
         "items.qualifications.grade": [None, "outcome"],
     }
     assert ag.spec == before and ag.version == 1
-    chief = actor(session, "cass.chief")
     with pytest.raises(Conflict, match="quorate"):
         amend.decide(session, chief, ag.agreement_id, am.amendment_id, True, "ok")
     _panel(session, ag.agreement_id, am.amendment_id)
@@ -192,8 +205,8 @@ def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
 
 
 def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
-    session, _ = seeded
-    op, chief = actor(session, None), actor(session, "cass.chief")
+    session, out = seeded
+    op, chief = actor(session, None), _chief(session, out)
     done = orgs.change_identity(session, op, "ofsted", "name", "Ofsted Ltd",
                                 "claims to be the new name of the inspectorate")
     assert sorted(done) == ["ofsted-inspection", "ofsted-la-children",
@@ -276,8 +289,8 @@ GATEWAY = {
 def test_a_new_gateway_takes_effect_only_when_the_chief_confirms_it(
     seeded: tuple,
 ) -> None:
-    session, _ = seeded
-    dora, chief = actor(session, "dora.ops"), actor(session, "cass.chief")
+    session, out = seeded
+    dora, chief = actor(session, "dora.ops"), _chief(session, out)
     orgs.add_gateway(session, dora, GATEWAY)
     draft = {**_draft(session, "ier-new-power"), "gateway": "new-gateway"}
     ier = actor(session, "ier.researcher")
@@ -287,6 +300,8 @@ def test_a_new_gateway_takes_effect_only_when_the_chief_confirms_it(
                                     "confirmed by the Chief Statistician"]  # fmt: skip
     with pytest.raises(Denied):
         orgs.confirm_gateway(session, dora, "new-gateway")
+    with pytest.raises(Denied, match="without signing in"):
+        orgs.confirm_gateway(session, actor(session, "cass.chief"), "new-gateway")
     orgs.add_gateway(session, chief, {**GATEWAY, "id": "chiefs-own"})
     with pytest.raises(Conflict, match="may not confirm"):
         orgs.confirm_gateway(session, chief, "chiefs-own")
@@ -299,10 +314,11 @@ def test_a_new_gateway_takes_effect_only_when_the_chief_confirms_it(
 def test_an_unconfirmed_gateway_stops_a_decision(seeded: tuple) -> None:
     """A gateway found unconfirmed after submission (a record from before
     confirmation existed) stops the decision too: fail closed."""
-    session, _ = seeded
+    session, out = seeded
+    chief = _chief(session, out)
     ag = workflow.submit(session, actor(session, "ier.researcher"), _draft(session))
     _panel(session, ag.agreement_id)
     ag.gateway.confirmed_by = None
     with pytest.raises(Conflict, match="not been confirmed"):
-        workflow.decide(session, actor(session, "cass.chief"), ag.agreement_id,
+        workflow.decide(session, chief, ag.agreement_id,
                         True, "ok")  # fmt: skip

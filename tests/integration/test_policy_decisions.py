@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from pupilshare import catalogue
 from pupilshare.errors import Conflict
-from pupilshare.governance import db, orgs, plan, policy, workflow
+from pupilshare.governance import db, orgs, plan, policy, seeds, workflow
 from pupilshare.governance.access import actor
 from pupilshare.governance.models import Agreement, DisclosureDecision
 
 
 @pytest.fixture
 def session(db_url: str, seed: Callable[[], tuple[Session, Any]]) -> Iterator[Session]:
-    s, _ = seed()
+    s, out = seed()
+    s.info["seeds"] = out
     yield s
     s.close()
     db.dispose(db_url)
@@ -63,11 +64,12 @@ def test_every_rule_that_applies_is_named(session: Session) -> None:
 
 
 def test_suspended_or_revoked_shares_are_denied(session: Session) -> None:
+    chief = seeds.sign_in(session, session.info["seeds"].credentials["cass.chief"])
     orgs.change_identity(session, actor(session, None), "lrs", "owner",
                          "Learner Data plc", "sold")  # fmt: skip
     a = ask(session, "lrs.officer")
     assert set(a.rules) == {"agreement-not-active", "recipient-not-in-good-standing"}
-    workflow.revoke(session, actor(session, "cass.chief"), "nab-awards", "ended")
+    workflow.revoke(session, chief, "nab-awards", "ended")
     assert ask(session, "nab.officer", "nab-awards",
                ["census.uln"]).rules == ("agreement-not-active",)  # fmt: skip
 

@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session
 from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.governance import db, seeds, workflow
-from pupilshare.governance.access import actor
 from pupilshare.governance.models import Agreement
 from pupilshare.governance.register import COLUMNS, write_register
 
 
 @pytest.fixture
 def session(db_url: str, seed: Callable[[], tuple[Session, Any]]) -> Iterator[Session]:
-    s, _ = seed()
-    workflow.revoke(s, actor(s, "cass.chief"), "ons-matching", "study ended")
+    s, out = seed()
+    chief = seeds.sign_in(s, out.credentials["cass.chief"])
+    workflow.revoke(s, chief, "ons-matching", "study ended")
     yield s
     s.close()
     db.dispose(db_url)

@@ -8,6 +8,7 @@ public surface.
 from __future__ import annotations
 
 from pupilshare.collect.load import Collector, FileOutcome, RunResult
+from pupilshare.collect.overview import overview
 from pupilshare.collect.report import plural, problem_table
 from pupilshare.collect.run import (
     collect_files,
@@ -19,6 +20,6 @@ from pupilshare.collect.status import collection_status
 
 __all__ = [
     "Collector", "FileOutcome", "RunResult", "collect_files", "collect_nation",
-    "collection_status", "nation_files", "plural", "problem_table",
+    "collection_status", "nation_files", "overview", "plural", "problem_table",
     "withdraw_collection",
 ]  # fmt: skip

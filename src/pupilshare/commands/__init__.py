@@ -15,6 +15,8 @@ from pupilshare.commands import (
     rights,
     status,
     synth,
+    users,
 )
 
-MODULES = [status, synth, collect, match, governance, release, ledger, rights, demo]
+MODULES = [status, synth, collect, match, governance, users, release, ledger, rights,
+           demo]

@@ -1,8 +1,9 @@
-"""``pupilshare agreements|orgs|gateways|users|register``: sharing governance.
+"""``pupilshare agreements|orgs|gateways|register``: sharing governance.
 
-Each command opens the governance records, finds who is asking (``--user``, else the
-local data-operations operator) and calls one function of ``pupilshare.governance``;
-that function checks the asker's roles (denied by default).
+Each command opens the governance records, finds who is asking (``--user`` or
+``--token``, proved by ``pupilshare.identity``; else the local data-operations
+operator) and calls one function of ``pupilshare.governance``; that function checks
+the asker's roles (denied by default). ``users`` is in ``commands/users.py``.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ agreements_app = typer.Typer(help="Data sharing agreements and their workflow.",
 orgs_app = typer.Typer(help="Recipient organisations (due diligence).",
                        no_args_is_help=True)  # fmt: skip
 gateways_app = typer.Typer(help="Legal gateways.", no_args_is_help=True)
-users_app = typer.Typer(help="Named users and their roles.", no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 @contextmanager
 def _records(ctx: typer.Context) -> Iterator[tuple[Session, gov.Actor]]:
     c = context(ctx)
-    with gov.records(c.home, c.user) as (session, who):
+    with gov.records(c.home, c.principal) as (session, who):
         yield session, who
 
 
@@ -187,8 +187,10 @@ def agreements_ask(
 ) -> None:  # fmt: skip
     """Ask the one decision point whether the current user may have these items."""
     c = context(ctx)
+    who = c.principal()
     refs = [i.strip() for i in items.split(",") if i.strip()]
-    a = gov.may_disclose(c.home, c.user, agreement_id, refs, purpose, action=action)
+    a = gov.may_disclose(c.home, who.username if who.named else None, agreement_id,
+                         refs, purpose, action=action)  # fmt: skip
     if as_json:
         return _print({"allowed": a.allowed, "rules": a.rules,
                        "policy_version": a.policy_version,
@@ -299,38 +301,6 @@ def gateways_confirm(ctx: typer.Context, gateway_id: str) -> None:
     _say(f"gateway {gateway_id} confirmed")
 
 
-@users_app.command("list")
-def users_list(ctx: typer.Context, as_json: bool = JSON) -> None:
-    """Named users, their organisations and roles."""
-    _list(ctx, as_json, "users", ["username", "name", "org", "roles", "active"],
-          gov.list_users)
-
-
-@users_app.command("add")
-def users_add(ctx: typer.Context, username: str,
-              name: str = typer.Option(..., "--name"),
-              org: str = typer.Option(..., "--org"),
-              role: list[str] = typer.Option(..., "--role")) -> None:  # fmt: skip
-    """Add a named user of an organisation with their roles."""
-    with _records(ctx) as (s, who):
-        gov.add_user(s, who, username, name, org, role)
-    _say(f"user {username} added")
-
-
-@users_app.command("roles")
-def users_roles(ctx: typer.Context, username: str,
-                role: list[str] = typer.Option([], "--role"),
-                active: bool = typer.Option(True, "--active/--inactive"),
-                reason: str = typer.Option(..., "--reason"),
-                ) -> None:  # fmt: skip
-    """Replace a user's roles, or deactivate them (deciding roles: only the Chief
-    Statistician grants them)."""
-    with _records(ctx) as (s, who):
-        gov.set_roles(s, who, username, role, active, reason)
-    _say(f"user {username}: {', '.join(role) or 'no roles'}"
-         f"{'' if active else ' (inactive)'}")  # fmt: skip
-
-
 def register_cmd(ctx: typer.Context,
                  out: Path = typer.Option(..., "--out", help="Directory to write."),
                  force: bool = typer.Option(False, "--force", help="Replace a "
@@ -347,5 +317,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(agreements_app, name="agreements")
     app.add_typer(orgs_app, name="orgs")
     app.add_typer(gateways_app, name="gateways")
-    app.add_typer(users_app, name="users")
     app.command("register")(register_cmd)

@@ -160,9 +160,9 @@ def register(app: typer.Typer) -> None:
     def _decide(ctx: typer.Context, review_id: int, decide: Any, said: str) -> None:
         """Accept and reject differ only in the decision and what is printed."""
         c = context(ctx)
-        c.require("review", "decide review items")
+        who = c.require("review", "decide review items")
         with Store.open(c.home) as store:
-            decide(store, review_id, c.user or DEFAULT_USER)
+            decide(store, review_id, who.username if who.named else DEFAULT_USER)
         console.print(f"review {review_id} {said}")
 
     @review.command("accept")

@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
         """Release one agreement at its level: minimise, filter, de-identify, check,
         deliver."""
         c = context(ctx)
-        m = releasing.release_agreement(c.home, agreement_id, out, c.user,
+        who = c.principal()
+        m = releasing.release_agreement(c.home, agreement_id, out,
+                                        who.username if who.named else None,
                                         ("parquet", "csv") if csv else ("parquet",))
         console.print(f"[bold green]delivered[/] {m.release_id} ({m.level}) to {out}")
         for f in m.files:

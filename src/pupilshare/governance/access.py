@@ -3,7 +3,10 @@
 Denied by default: a permission not granted to one of the asker's roles is refused.
 With no named user the CLI acts as the local data-operations operator of the home,
 who may collect, match, release and read the records but never decide: deciding
-needs a named user holding the Chief Statistician role.
+needs a named user holding the Chief Statistician role. A name alone is not an
+identity: the permissions in ``SIGNED_IN_ONLY`` (deciding, revoking, granting the
+deciding roles) are refused to a principal that did not sign in
+(``pupilshare.identity`` makes signed-in principals: password, second factor, token).
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from pupilshare.config import Home
 from pupilshare.errors import Denied
-from pupilshare.governance import db
 from pupilshare.governance.models import User
 
 OPERATOR = "operator"  # reserved: never the name of a user in the records
-PRIVILEGED = frozenset({"chief_statistician", "panel_member"})
+PRIVILEGED = frozenset({"chief_statistician", "panel_member"})  # the deciding roles
+# roles whose sign-in needs a second factor (TOTP); user management is held by
+# data operations ("manage_users" below)
+SECOND_FACTOR = frozenset({"chief_statistician", "panel_member", "data_operations"})
 DEPARTMENT = "department"
 
 # permission -> roles that hold it; anything not listed here is denied.
@@ -47,6 +51,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "link": frozenset({"data_operations"}),
     "run_demo": frozenset({"data_operations"}),
     "read_status": frozenset({"data_operations", "panel_member", "chief_statistician"}),
+    # the web service: a recipient's own releases; an officer's own authority's pupils
+    "download_own": frozenset({"recipient", "la_officer"}),
+    "la_pupils": frozenset({"la_officer"}),
     # the ledger: its signed head is for anyone to keep; verifying and proving need
     # the store; exporting publishes every entry (pupils only as keyed digests)
     "ledger_checkpoint": frozenset({"data_operations", "panel_member",
@@ -61,26 +68,43 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_rights": frozenset({"data_operations", "chief_statistician"}),
     "exempt_opt_outs": frozenset({"chief_statistician"}),
 }
+# refused to anyone who did not sign in, whatever their roles
+SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged", "confirm_gateway"})
 
 
 @dataclass(frozen=True)
-class Actor:
-    """Who is asking: a named user, or the home's unnamed local operator."""
+class Principal:
+    """Who is asking: a named user, or the home's unnamed local operator.
+
+    ``via`` says how they proved it: ``password``, ``password+totp`` or ``token``
+    (made only by ``pupilshare.identity``); empty when they did not sign in (the
+    local operator, or a name looked up by trusted code with ``actor``).
+    """
 
     username: str
     org_id: str
     roles: frozenset[str]
     named: bool = True
+    via: str = ""
+
+    @property
+    def signed_in(self) -> bool:
+        return self.named and bool(self.via)
 
     def may(self, permission: str) -> bool:
-        if permission in ("decide", "exempt_opt_outs") and not self.named:
+        if permission in SIGNED_IN_ONLY and not self.signed_in:
             return False
         return bool(self.roles & PERMISSIONS.get(permission, frozenset()))
 
     def require(self, permission: str, what: str = "") -> None:
         if not self.may(permission):
             who = self.username if self.named else "the local operator"
-            raise Denied(f"{who} may not {what or permission.replace('_', ' ')}")
+            why = ("" if self.signed_in or permission not in SIGNED_IN_ONLY
+                   else " without signing in")  # fmt: skip
+            raise Denied(f"{who} may not {what or permission.replace('_', ' ')}{why}")
+
+
+Actor = Principal  # the name the governance functions use for it
 
 
 LOCAL_OPERATOR = Actor(
@@ -88,25 +112,11 @@ LOCAL_OPERATOR = Actor(
 )
 
 
-def authorise(
-    home: Home, username: str | None, permission: str, what: str = ""
-) -> Actor:
-    """The one check every command makes before it acts: who is asking, and may they?
-
-    The local operator needs no records; a named user is looked up in the governance
-    records (an unknown or inactive user is denied).
-    """
-    if not username:
-        who = LOCAL_OPERATOR
-    else:
-        with db.factory(home.db_url)() as session:
-            who = actor(session, username)
-    who.require(permission, what)
-    return who
-
-
 def actor(session: Session, username: str | None) -> Actor:
-    """The actor for ``--user``: unknown or inactive named users are denied outright."""
+    """A user looked up by name, for trusted in-process code (seeds, tests): unknown
+    or inactive users are denied outright, and the principal is not signed in, so it
+    may not do what ``SIGNED_IN_ONLY`` holds. Faces (command line, web) never call
+    this with a name someone typed: they call ``pupilshare.identity``."""
     if not username:
         return LOCAL_OPERATOR
     user = session.get(User, username)

@@ -8,7 +8,7 @@ Faces (the command line in ``commands/``) parse, call one of these (or another n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from pupilshare.config import Home
 from pupilshare.governance import amend, panel, workflow
-from pupilshare.governance.access import Actor, actor
+from pupilshare.governance.access import LOCAL_OPERATOR, Actor
 from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Decision, PanelReview
 from pupilshare.governance.plan import build_plan
@@ -25,11 +25,16 @@ from pupilshare.governance.register import write_register
 
 
 @contextmanager
-def records(home: Home | str, username: str | None) -> Iterator[tuple[Session, Actor]]:
-    """One unit of work on the governance records and who is asking (an unknown or
-    inactive named user is denied before anything is read)."""
+def records(home: Home | str, who: Actor | Callable[[Session], Actor] | None,
+            ) -> Iterator[tuple[Session, Actor]]:  # fmt: skip
+    """One unit of work on the governance records and who is asking: a principal,
+    a function proving one on this session (``pupilshare.identity``, called before
+    anything is read or written), or None for the unnamed local operator. Never a
+    bare name: a name is not an identity."""
     with session_scope(home) as session:
-        yield session, actor(session, username)
+        if who is None:
+            who = LOCAL_OPERATOR
+        yield session, who if isinstance(who, Actor) else who(session)
 
 
 def decide_agreement(session: Session, who: Actor, agreement_id: str, approve: bool,

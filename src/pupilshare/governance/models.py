@@ -232,3 +232,55 @@ class DisclosureDecision(Base):
     allowed: Mapped[int] = mapped_column(Integer)
     rules: Mapped[list[Any]] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(64))
+
+
+# -- identity: credentials, API tokens, sign-ins (``pupilshare.identity``) -----------
+class Credential(Base):
+    """How a user proves who they are: an argon2 password hash, a TOTP secret (for
+    roles that need a second factor) with the last time step accepted (a code is
+    never accepted twice), and the lock state: ``failures`` in a row lock the account
+    until ``locked_until``; ``locked`` is a lock put on by user management, lifted
+    only by them."""
+
+    __tablename__ = "credentials"
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"),
+                                          primary_key=True)  # fmt: skip
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    locked: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    """An API token a user made for themselves: only the SHA-256 of its secret is
+    kept; it acts as that user until it expires or is revoked."""
+
+    __tablename__ = "api_tokens"
+    token_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SignIn(Base):
+    """Every sign-in attempt and its outcome (``ok``, a failure, ``locked_out`` when
+    failures lock the account, ``rate_limited``), every lock and unlock, and every
+    credential change. ``username`` is what was typed, so unknown names are kept
+    too; ``source`` is where the attempt came from (``cli``, ``web:ADDRESS``)."""
+
+    __tablename__ = "sign_ins"
+    sign_in_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(100), index=True)
+    outcome: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from pupilshare import catalogue
 from pupilshare.errors import Conflict, Denied, InvalidInput, NotFound
-from pupilshare.governance.access import OPERATOR, PRIVILEGED, Actor
+from pupilshare.governance.access import OPERATOR, PRIVILEGED, SECOND_FACTOR, Actor
 from pupilshare.governance.models import (
     ORG_TYPES,
     ROLES,
     Agreement,
+    Credential,
     Gateway,
     Organisation,
     OrgChange,
@@ -111,23 +112,40 @@ def changes_of(session: Session, org_id: str) -> list[OrgChange]:
 
 def _may_grant(session: Session, actor: Actor, username: str,
                roles: list[str]) -> None:  # fmt: skip
-    """Users are data operations' to manage, but the roles that decide (panel member,
-    Chief Statistician) are granted only by the Chief Statistician; data operations
-    may grant them only to set up a home with no Chief Statistician yet. Nobody
-    changes their own roles."""
     if [r for r in roles if r not in ROLES]:
         raise InvalidInput(f"roles must be among: {', '.join(ROLES)}")
     if username == actor.username:
         raise Denied(f"{actor.username} may not change their own roles")
-    if PRIVILEGED.isdisjoint(roles):
+    may_manage(session, actor, roles)
+
+
+def may_manage(session: Session, actor: Actor, roles: list[str]) -> None:
+    """May ``actor`` grant these roles, or manage the credentials of a user holding
+    them? Users are data operations' to manage, but a role that needs a second
+    factor is granted only by a signed-in principal, and the roles that decide
+    (panel member, Chief Statistician) only by the signed-in Chief Statistician.
+    Setting up a home, before any Chief Statistician can sign in, data operations
+    (the local operator too) may grant every role: someone has to make the first
+    Chief Statistician."""
+    if SECOND_FACTOR.isdisjoint(roles) or not chief_can_sign_in(session):
         actor.require("manage_users", "manage users")
-        return
-    chiefs = [u for u in session.scalars(select(User).where(User.active == 1))
-              if "chief_statistician" in (u.roles or [])]  # fmt: skip
-    if chiefs:
-        actor.require("grant_privileged", "grant panel or Chief Statistician roles")
+    elif not PRIVILEGED.isdisjoint(roles):
+        actor.require("grant_privileged", "grant or manage panel or Chief "
+                      "Statistician roles")  # fmt: skip
     else:
         actor.require("manage_users", "manage users")
+        if not actor.signed_in:
+            who = actor.username if actor.named else "the local operator"
+            raise Denied(f"{who} may not grant or manage data operations roles "
+                         "without signing in")  # fmt: skip
+
+
+def chief_can_sign_in(session: Session) -> bool:
+    """Is there an active Chief Statistician with a password?"""
+    rows = session.execute(select(User.roles).join(
+        Credential, Credential.username == User.username).where(
+        User.active == 1, Credential.password_hash.is_not(None)))  # fmt: skip
+    return any("chief_statistician" in (roles or []) for (roles,) in rows)
 
 
 def _record(session: Session, actor: Actor, user: User, before: list[str],

@@ -1,24 +1,32 @@
 """Load the seed recipients (``seeds.yaml``) and take them through the workflow, as
 the demo does: each recipient's named user submits, the panel sits, the demo Chief
-Statistician decides and data operations activates."""
+Statistician decides and data operations activates.
+
+Every seed user gets a generated password (and a TOTP secret when their roles need a
+second factor), returned in ``SeedOutcome.credentials`` for the demo to print; the
+Chief Statistician signs in with hers to decide, as anyone must."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pupilshare.config import Home
 from pupilshare.errors import InvalidInput
 from pupilshare.governance import orgs, panel, workflow
-from pupilshare.governance.access import actor
+from pupilshare.governance.access import Principal, actor
 from pupilshare.governance.db import session_scope
-from pupilshare.governance.models import Gateway, Organisation, User
+from pupilshare.governance.models import Credential, Gateway, Organisation, User
+
+if TYPE_CHECKING:
+    from pupilshare.identity import Issued
 
 SEEDS = Path(__file__).with_name("seeds.yaml")
 OPERATOR_USER = "dora.ops"
@@ -43,10 +51,12 @@ def for_nation(seeds: dict[str, Any], la_codes: list[str]) -> dict[str, Any]:
     return out
 
 
-def load_parties(session: Session, seeds: dict[str, Any]) -> None:
-    """Organisations, users and gateways (as the local operator; idempotent), each
-    gateway confirmed by the demo Chief Statistician."""
-    op = actor(session, None)
+def load_parties(session: Session, seeds: dict[str, Any]) -> dict[str, Issued]:
+    """Organisations, users and gateways (as the local operator; idempotent): the
+    credentials issued to the users it added."""
+    from pupilshare.identity import issue
+
+    op, issued = actor(session, None), {}
     for o in seeds["organisations"]:
         if session.get(Organisation, o["id"]) is None:
             orgs.add_org(session, op, o["id"], o["name"], o["type"], o["legal_id"],
@@ -55,14 +65,44 @@ def load_parties(session: Session, seeds: dict[str, Any]) -> None:
     for u in seeds["users"]:
         if session.get(User, u["username"]) is None:
             orgs.add_user(session, op, u["username"], u["name"], u["org"], u["roles"])
+            issued[u["username"]] = issue(session, op, u["username"])
     for g in seeds["gateways"]:
         if session.get(Gateway, g["id"]) is None:
             orgs.add_gateway(session, op, g)
-    chief = actor(session, CHIEF)
+    session.flush()
+    return issued
+
+
+def confirm_gateways(session: Session, seeds: dict[str, Any],
+                     chief: Principal) -> None:  # fmt: skip
+    """Each seed gateway confirmed by the demo Chief Statistician (signed in)."""
     for g in seeds["gateways"]:
         if session.get(Gateway, g["id"]).confirmed_by is None:
             orgs.confirm_gateway(session, chief, g["id"])
-    session.flush()
+
+
+def next_code(session: Session, issued: Issued,
+              at: datetime | None = None) -> str | None:  # fmt: skip
+    """The code a seed user's authenticator app would show next: the current time
+    step's, or the step after the last one used (a code is accepted once)."""
+    from pupilshare.identity import totp
+
+    if not issued.totp_secret:
+        return None
+    last = session.scalar(select(Credential.totp_last_step).where(
+        Credential.username == issued.username)) or 0  # fmt: skip
+    step = max(totp.step_at(at or workflow.now()), last + 1)
+    return totp.code_for(issued.totp_secret, step)
+
+
+def sign_in(session: Session, issued: Issued, source: str = "seeds") -> Principal:
+    """Sign a seed user in with the credentials they were issued. Call it before
+    writing in ``session`` (see ``pupilshare.identity``)."""
+    from pupilshare.identity import authenticate
+
+    assert issued.password is not None
+    return authenticate(session, issued.username, issued.password,
+                        next_code(session, issued), source=source)  # fmt: skip
 
 
 def panel_members(seeds: dict[str, Any]) -> list[str]:
@@ -73,12 +113,15 @@ def panel_members(seeds: dict[str, Any]) -> list[str]:
 class SeedOutcome:
     active: list[str] = field(default_factory=list)
     refused: dict[str, list[str]] = field(default_factory=dict)
+    credentials: dict[str, Issued] = field(default_factory=dict)
     recipients: set[str] = field(default_factory=set)
 
 
 def run_seed_agreement(session: Session, seeds: dict[str, Any], raw: dict[str, Any],
-                       today: date | None = None) -> str:  # fmt: skip
-    """Submit, sit the panel, decide and activate one seed agreement."""
+                       today: date | None = None,
+                       chief: Principal | None = None) -> str:  # fmt: skip
+    """Submit, sit the panel, decide (as ``chief``, signed in) and activate one seed
+    agreement."""
     applicant = actor(session, raw["users"][0])
     ag = workflow.submit(session, applicant, raw, today)
     views = [{"member": m, "view": "approve",
@@ -87,7 +130,7 @@ def run_seed_agreement(session: Session, seeds: dict[str, Any], raw: dict[str, A
              for m in panel_members(seeds)]  # fmt: skip
     panel.record(session, actor(session, OPERATOR_USER), ag.agreement_id, views,
                  list(seeds.get("panel_conditions", [])))  # fmt: skip
-    workflow.decide(session, actor(session, CHIEF), ag.agreement_id, True,
+    workflow.decide(session, chief or actor(session, CHIEF), ag.agreement_id, True,
                     "Lawful under the gateway, necessary and proportionate for the "
                     "stated purpose, on the panel's unanimous advice.")  # fmt: skip
     workflow.activate(session, actor(session, OPERATOR_USER), ag.agreement_id, today)
@@ -100,10 +143,13 @@ def load_all(session: Session, path: Path = SEEDS, today: date | None = None,
     seeds = read_seeds(path)
     if la_codes:
         seeds = for_nation(seeds, la_codes)
-    load_parties(session, seeds)
-    out = SeedOutcome()
+    out = SeedOutcome(credentials=load_parties(session, seeds))
+    session.commit()
+    issued = out.credentials.get(CHIEF)
+    chief = sign_in(session, issued) if issued else actor(session, CHIEF)
+    confirm_gateways(session, seeds, chief)
     for raw in seeds["agreements"]:
-        out.active.append(run_seed_agreement(session, seeds, raw, today))
+        out.active.append(run_seed_agreement(session, seeds, raw, today, chief))
         out.recipients.add(raw["recipient"])
     session.commit()
     for raw in seeds.get("refused_examples", []):

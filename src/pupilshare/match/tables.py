@@ -7,6 +7,8 @@ belong to matching alone.
 
 from __future__ import annotations
 
+import duckdb
+
 from pupilshare.store import Store
 
 DDL = [
@@ -57,6 +59,11 @@ DDL = [
 
 
 def ensure_tables(store: Store) -> None:
-    """Create every table matching reads or writes, if missing."""
+    """Create every table matching reads or writes, if missing. A read-only store
+    (the web service reads it so) refuses any DDL: it is read as it is."""
     for sql in DDL:
-        store.execute(sql)
+        try:
+            store.execute(sql)
+        except duckdb.InvalidInputException as e:
+            if "read-only" not in str(e):
+                raise

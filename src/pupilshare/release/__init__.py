@@ -9,7 +9,7 @@ These names are the area's public surface: the faces (the command line in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pupilshare.config import Home
 from pupilshare.release.status import release_status
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pupilshare.plan import ReleasePlan
     from pupilshare.release.package import Manifest
 
-__all__ = ["build_release", "release_agreement", "release_status"]
+__all__ = ["build_release", "published", "release_agreement", "release_status"]
 
 # The engine is imported on first use, in each function below: it loads SciPy
 # (about 0.7 s), which every other command would otherwise pay at start-up.
@@ -37,6 +37,14 @@ def release_agreement(
     from pupilshare.release import runner
 
     return runner.release_agreement(home, agreement_id, out, user, formats)
+
+
+def published() -> Any:
+    """Delivered releases as recipients and the public see them (records, files,
+    manifests, published statistics): ``pupilshare.release.public``."""
+    from pupilshare.release import public
+
+    return public
 
 
 def build_release(

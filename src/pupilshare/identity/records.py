@@ -1,0 +1,88 @@
+"""Sign-in records and the limits read from them.
+
+Every attempt is a ``sign_ins`` row, written in a session of its own and committed at
+once: a refused sign-in usually ends the caller's unit of work with a rollback, and
+the record of it must survive that. The rate limits count those same rows, so they
+hold across processes (the command line and the web service share them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pupilshare.governance.models import SignIn
+
+# outcomes that are failed attempts (counted against a source)
+FAILURES = frozenset({
+    "unknown_user", "no_password", "inactive", "bad_password", "bad_code",
+    "locked", "locked_out", "rate_limited", "no_second_factor", "token_unknown",
+    "token_revoked", "token_expired",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Lock-out and rate limits. An account locks for ``lock_for`` after
+    ``max_failures`` wrong passwords or codes in a row; one user name gets at most
+    ``per_user`` attempts a ``window`` (any outcome), one source at most
+    ``per_source`` failed attempts a ``window``."""
+
+    max_failures: int = 5
+    lock_for: timedelta = timedelta(minutes=15)
+    window: timedelta = timedelta(minutes=1)
+    per_user: int = 10
+    per_source: int = 30
+
+
+LIMITS = Limits()
+
+
+@contextmanager
+def own_session(session: Session) -> Iterator[Session]:
+    """A session on the caller's database that commits independently of it.
+
+    Call identity functions before writing in ``session``: on SQLite a second
+    writer waits for the first to commit."""
+    with Session(bind=session.get_bind(), expire_on_commit=False) as rec:
+        yield rec
+
+
+def record(session: Session, at: datetime, username: str, method: str, source: str,
+           outcome: str, detail: str = "") -> None:  # fmt: skip
+    session.add(SignIn(at=at, username=username[:64], method=method,
+                       source=source[:100], outcome=outcome,
+                       detail=detail))  # fmt: skip
+
+
+def too_many(session: Session, username: str, source: str, at: datetime,
+             limits: Limits) -> str:  # fmt: skip
+    """Why this attempt is over a rate limit (empty when it is not)."""
+    since = at - limits.window
+    by_user = session.scalar(select(func.count()).select_from(SignIn).where(
+        SignIn.username == username[:64], SignIn.at > since,
+        SignIn.method.in_(("password", "password+totp"))))  # fmt: skip
+    if by_user >= limits.per_user:
+        return f"more than {limits.per_user} sign-in attempts a minute for {username}"
+    by_source = session.scalar(select(func.count()).select_from(SignIn).where(
+        SignIn.source == source[:100], SignIn.at > since,
+        SignIn.outcome.in_(FAILURES)))  # fmt: skip
+    if by_source >= limits.per_source:
+        return f"more than {limits.per_source} failed sign-ins a minute from {source}"
+    return ""
+
+
+def history(session: Session, username: str | None = None,
+            limit: int = 100) -> list[dict[str, object]]:  # fmt: skip
+    """The newest sign-in records (of one user name, or all)."""
+    q = select(SignIn).order_by(SignIn.sign_in_id.desc()).limit(limit)
+    if username:
+        q = q.where(SignIn.username == username)
+    return [{"at": r.at, "username": r.username, "method": r.method,
+             "source": r.source, "outcome": r.outcome, "detail": r.detail}
+            for r in session.scalars(q)]  # fmt: skip

@@ -1,0 +1,28 @@
+"""The web service: GOV.UK pages and a JSON API over the same data home as the
+command line, every route denied by default (``permissions.ROUTES``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from pupilshare.config import Home
+
+__all__ = ["create_app", "serve"]
+
+
+def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
+    from pupilshare.web.app import create_app as _create
+
+    return _create(home, secure_cookies)
+
+
+def serve(home: Home, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the service until interrupted (one process: sessions live in memory,
+    and the store is opened only for the length of each read)."""
+    import uvicorn
+
+    uvicorn.run(create_app(home), host=host, port=port, log_level="warning",
+                access_log=False, server_header=False)  # fmt: skip

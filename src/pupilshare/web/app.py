@@ -1,0 +1,128 @@
+"""The web service: one FastAPI app over the same data home as the command line.
+
+``create_app`` wires the route table's guard in front of every route, the error
+shape (one JSON shape for ``/api``, a GOV.UK error page otherwise), the session
+cookie and the security headers. Routes live in one module per kind of user and
+only call the areas' public functions.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pupilshare.config import Home
+from pupilshare.errors import InvalidInput, NotFound, PupilshareError
+from pupilshare.web import render
+from pupilshare.web.context import RateLimited, SignInNeeded, WebState, guard
+from pupilshare.web.reader import StoreReader
+from pupilshare.web.sessions import ABSOLUTE, COOKIE
+
+API_PREFIX = "/api"
+
+
+def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
+    """The service for ``home``. ``secure_cookies`` stays on except for plain-HTTP
+    test clients (browsers treat loopback as secure, so ``serve`` keeps it on)."""
+    from pupilshare.web import local, operations, panel, people, public, recipients
+
+    app = FastAPI(
+        title="pupilshare", version="1", openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None, redoc_url=None, dependencies=[Depends(guard)],
+        description="The JSON API of the pupil data sharing service: the same "
+        "routes, sessions and permissions as its pages. Authenticate with a "
+        "session cookie (and the X-CSRF-Token header on changes) or an API token "
+        "(Authorization: Bearer).",
+    )  # fmt: skip
+    app.state.web = WebState(home, StoreReader(home), render.environment(),
+                             secure_cookies)  # fmt: skip
+    modules = (public, people, recipients, panel, operations, local)
+    for module in modules:
+        app.include_router(module.router)
+    # every route's name, for the test that the route table covers them all
+    app.state.route_names = sorted(
+        {r.name for m in modules for r in m.router.routes}
+        | {str(getattr(r, "name", "")) for r in app.routes if getattr(r, "name", None)})
+    app.mount("/assets", StaticFiles(directory=render.ASSETS, check_dir=False),
+              name="assets")  # fmt: skip
+    app.mount("/static", StaticFiles(directory=render.HERE / "static"), name="static")
+    _errors(app)
+    app.middleware("http")(_headers)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def error_response(request: Request, e: PupilshareError) -> Response:
+    if isinstance(e, SignInNeeded) and not _wants_json(request):
+        query = f"?{request.url.query}" if request.url.query else ""
+        target = request.url.path + query
+        return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
+    headers = {}
+    if isinstance(e, RateLimited):
+        headers["Retry-After"] = str(e.retry_after)
+    elif e.status == 503:
+        headers["Retry-After"] = "30"
+    if _wants_json(request):
+        return JSONResponse(e.as_json(), status_code=e.status, headers=headers)
+    resp = render.page(request, "error.html", status=e.status, error=e)
+    resp.headers.update(headers)
+    return resp
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(PupilshareError)
+    async def _known(request: Request, e: PupilshareError) -> Response:
+        return error_response(request, e)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, e: RequestValidationError) -> Response:
+        errors = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                  for err in e.errors()]  # fmt: skip
+        return error_response(request, InvalidInput("the request is not valid", errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, e: StarletteHTTPException) -> Response:
+        if e.status_code == 404:
+            return error_response(request, NotFound("there is no page at this address"))
+        err = PupilshareError(str(e.detail))
+        err.status = e.status_code
+        return error_response(request, err)
+
+
+async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    """The session cookie, when one was started, and the security headers."""
+    response: Response = await call_next(request)
+    token = getattr(request.state, "set_cookie", None)
+    web: WebState = request.app.state.web
+    if token is not None:
+        response.set_cookie(COOKIE, token, max_age=ABSOLUTE, httponly=True,
+                            secure=web.secure_cookies, samesite="lax",
+                            path="/")  # fmt: skip
+    if getattr(request.state, "clear_cookie", False):
+        response.delete_cookie(COOKIE, path="/", secure=web.secure_cookies,
+                               httponly=True, samesite="lax")  # fmt: skip
+    script = f"'self' '{render.SCRIPT_HASH}'"
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        f"default-src 'self'; script-src {script}; style-src 'self'; "
+        "img-src 'self' data:; font-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )  # fmt: skip
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.url.path != "/" and not request.url.path.startswith("/assets"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
