@@ -64,8 +64,10 @@ def ensure_assets() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         got = subprocess.run(
             [npm, "pack", f"govuk-frontend@{GOVUK_FRONTEND}", "--silent"],
-            cwd=tmp, capture_output=True, text=True,
-        )  # fmt: skip
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+        )
         tgz = Path(tmp) / f"govuk-frontend-{GOVUK_FRONTEND}.tgz"
         if got.returncode != 0 or not tgz.exists():
             print(f"warning: could not fetch govuk-frontend: {got.stderr.strip()}")
@@ -91,7 +93,10 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "demo":
         return _run(BIN / "pupilshare", "demo", *rest)
-    lint = _run(BIN / "ruff", "check", "src", "tests", "bench", "dev.py")
+    paths = ("src", "tests", "bench", "dev.py")
+    lint = _run(BIN / "ruff", "check", *paths) or _run(
+        BIN / "ruff", "format", "--check", *paths
+    )
     if lint != 0:
         return lint
     code = _run(BIN / "python", "-m", "pytest", *rest)

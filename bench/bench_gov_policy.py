@@ -45,26 +45,46 @@ def main() -> None:
             ents, principal, _ = policy._entities(s, "lrs.officer", ag)
             a = policy.decide(s, "lrs.officer", ag.agreement_id, items, purpose)
             assert a.allowed
-            req = {"principal": {"type": "User", "id": principal},
-                   "action": {"type": "Action", "id": "download"},
-                   "resource": {"type": "Agreement", "id": ag.agreement_id},
-                   "context": {"items": items, "purpose": purpose,
-                               "today": 739000 + 0, "min_age": 14, "max_age": 200,
-                               "la_codes": []}}  # fmt: skip
-            base = timed(lambda: cedarpy.is_authorized(req, pol.text, ents,
-                                                       pol.schema), n)  # fmt: skip
-            handles = timed(lambda: cedarpy.is_authorized(
-                req, pol.policies, ents, pol.schema_handle), n)  # fmt: skip
-            full = timed(lambda: policy.decide(s, "lrs.officer", ag.agreement_id,
-                                               items, purpose), n)  # fmt: skip
+            req = {
+                "principal": {"type": "User", "id": principal},
+                "action": {"type": "Action", "id": "download"},
+                "resource": {"type": "Agreement", "id": ag.agreement_id},
+                "context": {
+                    "items": items,
+                    "purpose": purpose,
+                    "today": 739000 + 0,
+                    "min_age": 14,
+                    "max_age": 200,
+                    "la_codes": [],
+                },
+            }
+            base = timed(
+                lambda: cedarpy.is_authorized(req, pol.text, ents, pol.schema), n
+            )
+            handles = timed(
+                lambda: cedarpy.is_authorized(
+                    req, pol.policies, ents, pol.schema_handle
+                ),
+                n,
+            )
+            full = timed(
+                lambda: policy.decide(
+                    s, "lrs.officer", ag.agreement_id, items, purpose
+                ),
+                n,
+            )
             s.commit()
         db.dispose(url)
     print(f"seeds: {len(out.active)} agreements made live in {seed_s:.2f} s")
     print(f"cedar, text policy (baseline): {base * 1e3:.3f} ms/decision")
-    print(f"cedar, parsed handles:         {handles * 1e3:.3f} ms/decision "
-          f"({base / handles:.1f}x faster than baseline)")
-    print(f"policy.decide with record:     {full * 1e3:.3f} ms/decision "
-          f"({full / base:.2f}x the baseline)")
+    print(
+        f"cedar, parsed handles:         {handles * 1e3:.3f} ms/decision "
+        f"({base / handles:.1f}x faster than baseline)"
+    )
+    print(
+        f"policy.decide with record:     {full * 1e3:.3f} ms/decision "
+        f"({full / base:.2f}x the baseline)"
+    )
 
 
 if __name__ == "__main__":

@@ -46,39 +46,89 @@ from pathlib import Path
 # Per-field error rates in file B (file A gets a fifth of each).
 SETTINGS = {
     "base": {
-        "name_typo": 0.12, "name_transpose": 0.05, "nickname": 0.08, "swap": 0.04,
-        "name_missing": 0.03, "dob_typo": 0.08, "dob_transpose": 0.04,
-        "dob_daymonth": 0.03, "dob_invalid": 0.03, "dob_format": 0.02,
-        "dob_missing": 0.03, "pc_typo": 0.08, "pc_format": 0.10, "pc_outward": 0.03,
-        "pc_foreign": 0.03, "pc_moved": 0.10, "pc_missing": 0.05, "sex_missing": 0.6,
+        "name_typo": 0.12,
+        "name_transpose": 0.05,
+        "nickname": 0.08,
+        "swap": 0.04,
+        "name_missing": 0.03,
+        "dob_typo": 0.08,
+        "dob_transpose": 0.04,
+        "dob_daymonth": 0.03,
+        "dob_invalid": 0.03,
+        "dob_format": 0.02,
+        "dob_missing": 0.03,
+        "pc_typo": 0.08,
+        "pc_format": 0.10,
+        "pc_outward": 0.03,
+        "pc_foreign": 0.03,
+        "pc_moved": 0.10,
+        "pc_missing": 0.05,
+        "sex_missing": 0.6,
         "sex_wrong": 0.02,
     },
     "hard": {
-        "name_typo": 0.25, "name_transpose": 0.10, "nickname": 0.15, "swap": 0.08,
-        "name_missing": 0.06, "dob_typo": 0.15, "dob_transpose": 0.08,
-        "dob_daymonth": 0.06, "dob_invalid": 0.06, "dob_format": 0.05,
-        "dob_missing": 0.06, "pc_typo": 0.15, "pc_format": 0.20, "pc_outward": 0.06,
-        "pc_foreign": 0.06, "pc_moved": 0.20, "pc_missing": 0.10, "sex_missing": 0.9,
+        "name_typo": 0.25,
+        "name_transpose": 0.10,
+        "nickname": 0.15,
+        "swap": 0.08,
+        "name_missing": 0.06,
+        "dob_typo": 0.15,
+        "dob_transpose": 0.08,
+        "dob_daymonth": 0.06,
+        "dob_invalid": 0.06,
+        "dob_format": 0.05,
+        "dob_missing": 0.06,
+        "pc_typo": 0.15,
+        "pc_format": 0.20,
+        "pc_outward": 0.06,
+        "pc_foreign": 0.06,
+        "pc_moved": 0.20,
+        "pc_missing": 0.10,
+        "sex_missing": 0.9,
         "sex_wrong": 0.04,
     },
-}  # fmt: skip
+}
 
 NICKNAMES = {
-    "WILLIAM": ["BILL", "WILL", "BILLY", "LIAM"], "ROBERT": ["BOB", "ROB", "BOBBY"],
-    "ELIZABETH": ["LIZ", "BETH", "LIZZIE", "BETTY"], "KATHERINE": ["KATE", "KATHY"],
-    "MARGARET": ["MAGGIE", "PEGGY", "MEG"], "JAMES": ["JIM", "JAMIE", "JIMMY"],
-    "MICHAEL": ["MIKE", "MICK"], "THOMAS": ["TOM", "TOMMY"], "CHRISTOPHER": ["CHRIS"],
-    "ALEXANDER": ["ALEX", "SANDY"], "JENNIFER": ["JEN", "JENNY"], "RICHARD": ["RICH",
-    "DICK", "RICKY"], "EDWARD": ["ED", "TED", "EDDIE"], "DANIEL": ["DAN", "DANNY"],
-    "SAMUEL": ["SAM"], "BENJAMIN": ["BEN"], "JONATHAN": ["JON"], "NICHOLAS": ["NICK"],
-    "MATTHEW": ["MATT"], "JOSEPH": ["JOE", "JOEY"], "ANTHONY": ["TONY"],
-    "SUSAN": ["SUE", "SUZY"], "REBECCA": ["BECKY", "BEX"], "VICTORIA": ["VICKY",
-    "TORI"], "PATRICIA": ["PAT", "TRISH"], "DEBORAH": ["DEBBIE", "DEB"],
-    "CHARLOTTE": ["LOTTIE", "CHARLIE"], "ABIGAIL": ["ABBY"], "OLIVIA": ["LIV"],
-    "ISABELLA": ["BELLA", "IZZY"], "FREDERICK": ["FRED", "FREDDIE"], "HENRY": ["HARRY"],
-    "JOHN": ["JACK", "JOHNNY"], "MOHAMMED": ["MO"], "ALEKSANDRA": ["OLA"],
-    "GABRIEL": ["GABE"], "NATHANIEL": ["NATE", "NAT"], "ELEANOR": ["ELLIE", "NELL"],
-}  # fmt: skip
+    "WILLIAM": ["BILL", "WILL", "BILLY", "LIAM"],
+    "ROBERT": ["BOB", "ROB", "BOBBY"],
+    "ELIZABETH": ["LIZ", "BETH", "LIZZIE", "BETTY"],
+    "KATHERINE": ["KATE", "KATHY"],
+    "MARGARET": ["MAGGIE", "PEGGY", "MEG"],
+    "JAMES": ["JIM", "JAMIE", "JIMMY"],
+    "MICHAEL": ["MIKE", "MICK"],
+    "THOMAS": ["TOM", "TOMMY"],
+    "CHRISTOPHER": ["CHRIS"],
+    "ALEXANDER": ["ALEX", "SANDY"],
+    "JENNIFER": ["JEN", "JENNY"],
+    "RICHARD": ["RICH", "DICK", "RICKY"],
+    "EDWARD": ["ED", "TED", "EDDIE"],
+    "DANIEL": ["DAN", "DANNY"],
+    "SAMUEL": ["SAM"],
+    "BENJAMIN": ["BEN"],
+    "JONATHAN": ["JON"],
+    "NICHOLAS": ["NICK"],
+    "MATTHEW": ["MATT"],
+    "JOSEPH": ["JOE", "JOEY"],
+    "ANTHONY": ["TONY"],
+    "SUSAN": ["SUE", "SUZY"],
+    "REBECCA": ["BECKY", "BEX"],
+    "VICTORIA": ["VICKY", "TORI"],
+    "PATRICIA": ["PAT", "TRISH"],
+    "DEBORAH": ["DEBBIE", "DEB"],
+    "CHARLOTTE": ["LOTTIE", "CHARLIE"],
+    "ABIGAIL": ["ABBY"],
+    "OLIVIA": ["LIV"],
+    "ISABELLA": ["BELLA", "IZZY"],
+    "FREDERICK": ["FRED", "FREDDIE"],
+    "HENRY": ["HARRY"],
+    "JOHN": ["JACK", "JOHNNY"],
+    "MOHAMMED": ["MO"],
+    "ALEKSANDRA": ["OLA"],
+    "GABRIEL": ["GABE"],
+    "NATHANIEL": ["NATE", "NAT"],
+    "ELEANOR": ["ELLIE", "NELL"],
+}
 OTHER_FORENAMES = (
     "OLIVER GEORGE ARTHUR NOAH LEO OSCAR ARCHIE JACOB ETHAN ADAM AMARA ZARA PRIYA "
     "AISHA FATIMA SOFIA EMILY GRACE MIA AVA RUBY FREYA POPPY DAISY EVIE ROSIE IMOGEN "
@@ -104,19 +154,44 @@ COMMON_SURNAMES = (
     "KING BAKER HARRISON MORGAN ALLEN KHAN ALI HUSSAIN BEGUM AHMED SINGH KAUR OKAFOR "
     "ADEYEMI NOWAK KOWALSKI MURPHY KELLY OBRIEN MACDONALD CAMPBELL STEWART"
 ).split()
-SOUNDS = [("PH", "F"), ("CK", "K"), ("Y", "I"), ("EE", "EA"), ("C", "K"), ("Z", "S"),
-          ("OU", "OW"), ("TH", "T"), ("IE", "Y"), ("AI", "AY")]  # fmt: skip
+SOUNDS = [
+    ("PH", "F"),
+    ("CK", "K"),
+    ("Y", "I"),
+    ("EE", "EA"),
+    ("C", "K"),
+    ("Z", "S"),
+    ("OU", "OW"),
+    ("TH", "T"),
+    ("IE", "Y"),
+    ("AI", "AY"),
+]
 AREAS = (
     "LS BD HX WF S M L B N NE SR DH TS YO HU DN LN NG DE LE CV WV WS DY ST SK CW CH "
     "WA BL OL PR BB FY LA CA EX PL TQ TR BS BA GL OX RG SO BH PO GU RH TN ME CT BN "
     "SW SE NW E W EC WC EN HA UB TW KT SM CR BR DA RM IG CB IP NR CO CM SS SG AL HP "
     "LU MK NN PE CF SA NP LL SY LD EH G KA PA AB DD IV KY FK BT"
 ).split()
-FOREIGN = ["75008", "10115", "D02 X285", "1012 AB", "00-950", "28013", "H3Z 2Y7",
-           "2000", "SE-114 55", "90210", "1050", "T12 Y2RP", "80331"]  # fmt: skip
+FOREIGN = [
+    "75008",
+    "10115",
+    "D02 X285",
+    "1012 AB",
+    "00-950",
+    "28013",
+    "H3Z 2Y7",
+    "2000",
+    "SE-114 55",
+    "90210",
+    "1050",
+    "T12 Y2RP",
+    "80331",
+]
 LETTERS = "ABCDEFGHJKLMNPQRSTUWXYZ"
-CLEANED = ", ".join(f"nullif(upper(trim({c})), '') AS {c}"
-                    for c in ("forename", "surname", "dob", "sex", "postcode"))
+CLEANED = ", ".join(
+    f"nullif(upper(trim({c})), '') AS {c}"
+    for c in ("forename", "surname", "dob", "sex", "postcode")
+)
 
 
 def _surname(r: random.Random) -> str:
@@ -148,11 +223,16 @@ def population(r: random.Random, n: int) -> list[dict]:
     people = []
     for i in range(n):
         born = date(1935, 1, 1) + timedelta(days=r.randint(0, 365 * 88))
-        people.append({
-            "forename": _forename(r), "surname": _surname(r),
-            "dob": born.isoformat(), "sex": r.choice("MF"),
-            "postcode": r.choice(postcodes), "person": i,
-        })  # fmt: skip
+        people.append(
+            {
+                "forename": _forename(r),
+                "surname": _surname(r),
+                "dob": born.isoformat(),
+                "sex": r.choice("MF"),
+                "postcode": r.choice(postcodes),
+                "person": i,
+            }
+        )
     return people
 
 
@@ -201,8 +281,15 @@ def _dob(r: random.Random, dob: str, e: dict, scale: float) -> str:
     if r.random() < e["dob_daymonth"] * scale and int(d) <= 12:
         m, d = d, m
     if r.random() < e["dob_invalid"] * scale:  # a date that is not a date
-        m, d = r.choice([("13", d), (str(int(m) + 10).zfill(2), d), ("02", "30"),
-                         (m, "32"), ("00", d)])  # fmt: skip
+        m, d = r.choice(
+            [
+                ("13", d),
+                (str(int(m) + 10).zfill(2), d),
+                ("02", "30"),
+                (m, "32"),
+                ("00", d),
+            ]
+        )
     s = f"{y}-{m}-{d}"
     if r.random() < e["dob_typo"] * scale:
         i = r.choice([2, 3, 5, 6, 8, 9])
@@ -226,11 +313,15 @@ def _pc(r: random.Random, pc: str, e: dict, scale: float) -> str:
     if r.random() < e["pc_outward"] * scale:
         return pc.split(" ")[0]
     if r.random() < e["pc_typo"] * scale:
-        pc = _typo(r, pc, LETTERS + "0123456789") if r.random() < 0.6 \
-            else _transpose(r, pc)  # fmt: skip
+        pc = (
+            _typo(r, pc, LETTERS + "0123456789")
+            if r.random() < 0.6
+            else _transpose(r, pc)
+        )
     if r.random() < e["pc_format"] * scale:
-        pc = r.choice([pc.replace(" ", ""), pc.lower(), f" {pc}  ",
-                       pc.replace(" ", "-")])  # fmt: skip
+        pc = r.choice(
+            [pc.replace(" ", ""), pc.lower(), f" {pc}  ", pc.replace(" ", "-")]
+        )
     return pc
 
 
@@ -256,10 +347,12 @@ def corrupt(r: random.Random, p: dict, e: dict, scale: float) -> dict:
         sex = ""
     case = r.choice([str.upper, str.title, str.lower]) if scale > 0.5 else str.title
     return {
-        "forename": case(fore), "surname": case(sur),
-        "dob": _dob(r, p["dob"], e, scale), "sex": sex,
+        "forename": case(fore),
+        "surname": case(sur),
+        "dob": _dob(r, p["dob"], e, scale),
+        "sex": sex,
         "postcode": _pc(r, p["postcode"], e, scale),
-    }  # fmt: skip
+    }
 
 
 def generate(out: Path, people: int, setting: str, seed: int) -> tuple[Path, Path]:
@@ -278,8 +371,9 @@ def generate(out: Path, people: int, setting: str, seed: int) -> tuple[Path, Pat
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             for i in order:
-                w.writerow({"id": f"{name.upper()}{ids[i]}",
-                            **corrupt(r, pop[i], e, scale)})  # fmt: skip
+                w.writerow(
+                    {"id": f"{name.upper()}{ids[i]}", **corrupt(r, pop[i], e, scale)}
+                )
     with (out / "truth.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["left_id", "right_id"])
@@ -306,10 +400,24 @@ def run_link(a: Path, b: Path, out: Path, threshold: float, home: Path) -> float
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pupilshare", "--home", str(home), "link", str(a),
-         str(b), "--out", str(out), "--threshold", str(threshold)],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pupilshare",
+            "--home",
+            str(home),
+            "link",
+            str(a),
+            str(b),
+            "--out",
+            str(out),
+            "--threshold",
+            str(threshold),
+        ],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -370,9 +478,7 @@ def splink_alone(a: Path, b: Path, threshold: float, postcode: str) -> tuple:
         block_on("postcode"), estimate_without_term_frequencies=True
     )
     df = linker.inference.predict(threshold_match_probability=threshold)
-    rows = con.sql(
-        f"SELECT id_l, id_r FROM {df.physical_name}"
-    ).fetchall()
+    rows = con.sql(f"SELECT id_l, id_r FROM {df.physical_name}").fetchall()
     seconds = time.perf_counter() - started
     con.close()
     # link_only: a pair's sides come in either order
@@ -380,8 +486,9 @@ def splink_alone(a: Path, b: Path, threshold: float, postcode: str) -> tuple:
     return pairs, seconds
 
 
-def evaluate(setting: str, seed: int, people: int, threshold: float,
-             keep: Path | None) -> list[str]:  # fmt: skip
+def evaluate(
+    setting: str, seed: int, people: int, threshold: float, keep: Path | None
+) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         d = keep or Path(tmp)
         a, b = generate(d, people, setting, seed)
@@ -427,7 +534,8 @@ def main() -> None:
                 f"\n### link, {date.today()}, {args.people:,} people a file\n\n"
                 f"`PYTHONPATH=src python bench/linkeval.py --people {args.people} "
                 f"--seed {args.seed} --threshold {args.threshold}`\n\n"
-                + "\n".join(lines) + "\n"
+                + "\n".join(lines)
+                + "\n"
             )
 
 

@@ -204,8 +204,10 @@ def measure(home: Home, nation: Path, truth: Path) -> dict:
         ours = run_match(store, home, reference_date=date(2025, 6, 1))
         ours_s = time.perf_counter() - t
         store.execute(resolved_links_sql(str(truth), "pupil_links", "resolved_links"))
-        for name, links in (("year_links", "pupil_links"),
-                            ("year_resolved", "resolved_links")):  # fmt: skip
+        for name, links in (
+            ("year_links", "pupil_links"),
+            ("year_resolved", "resolved_links"),
+        ):
             store.execute(f"""CREATE TEMP VIEW {name} AS SELECT * FROM {links}
                 WHERE collection_id >= {min(ids)}""")
         return {

@@ -98,8 +98,10 @@ class Timer:
 
     def row(self, label: str, name: str, base: str) -> str:
         w, c = self.wall[name], self.cpu[name]
-        return (f"| {label} | {w:.2f} | {w / self.wall[base]:.2f} | {c:.2f} | "
-                f"{c / self.cpu[base]:.2f} |")  # fmt: skip
+        return (
+            f"| {label} | {w:.2f} | {w / self.wall[base]:.2f} | {c:.2f} | "
+            f"{c / self.cpu[base]:.2f} |"
+        )
 
 
 def main() -> None:
@@ -139,24 +141,37 @@ def main() -> None:
         timed = Timer()
         for n in range(args.repeat):
             print(f"round {n + 1} of {args.repeat}")
-            timed(BARE, lambda: store.rows(
-                f"COPY (SELECT {COLUMNS}, upn FROM ds_ks_results) TO '{out}' "
-                "(FORMAT parquet)"
-            ))  # fmt: skip
-            timed(JOINED, lambda: store.rows(
-                f"COPY (SELECT {COLUMNS}, l.pupil_key FROM ds_ks_results d JOIN "
-                "pupil_links l ON l.dataset = 'ks_results' AND l.collection_id = "
-                f"d.collection_id AND l.line = d.line) TO '{out}' (FORMAT parquet)"
-            ))  # fmt: skip
-            timed(PSEUDO, lambda n=n: build_release(
-                store, home, plan, root / f"p{n}", formats=("parquet",)
-            ))  # fmt: skip
-            timed(GROUP, lambda: store.rows(
-                "SELECT substr(d.laestab, 1, 3), d.sex, d.outcome, count(DISTINCT "
-                "l.pupil_key) FROM ds_ks_results d JOIN pupil_links l ON l.dataset = "
-                "'ks_results' AND l.collection_id = d.collection_id "
-                "AND l.line = d.line GROUP BY ALL"
-            ))  # fmt: skip
+            timed(
+                BARE,
+                lambda: store.rows(
+                    f"COPY (SELECT {COLUMNS}, upn FROM ds_ks_results) TO '{out}' "
+                    "(FORMAT parquet)"
+                ),
+            )
+            timed(
+                JOINED,
+                lambda: store.rows(
+                    f"COPY (SELECT {COLUMNS}, l.pupil_key FROM ds_ks_results d JOIN "
+                    "pupil_links l ON l.dataset = 'ks_results' AND l.collection_id = "
+                    f"d.collection_id AND l.line = d.line) TO '{out}' (FORMAT parquet)"
+                ),
+            )
+            timed(
+                PSEUDO,
+                lambda n=n: build_release(
+                    store, home, plan, root / f"p{n}", formats=("parquet",)
+                ),
+            )
+            timed(
+                GROUP,
+                lambda: store.rows(
+                    "SELECT substr(d.laestab, 1, 3), d.sex, d.outcome, count(DISTINCT "
+                    "l.pupil_key) FROM ds_ks_results d JOIN pupil_links l "
+                    "ON l.dataset = "
+                    "'ks_results' AND l.collection_id = d.collection_id "
+                    "AND l.line = d.line GROUP BY ALL"
+                ),
+            )
             view = population.eligible(store, agg, "ks_results")
             timed(TABLE, lambda v=view: aggregate.build_table(store, spec, v, agg.sdc))
             timed(FULL, lambda n=n: build_release(store, home, agg, root / f"a{n}"))
@@ -169,12 +184,17 @@ def main() -> None:
             "|---|---|---|---|---|",
             timed.row(f"{BARE} (baseline)", BARE, BARE),
             timed.row("COPY with the pupil-link join", JOINED, BARE),
-            timed.row("pseudonymised release, goal within 2x (Parquet, check, "
-                      "record)", PSEUDO, BARE),  # fmt: skip
-            timed.row("bare GROUP BY over the link join (aggregate baseline)", GROUP,
-                      GROUP),  # fmt: skip
-            timed.row("area aggregate with full SDC (goal under 2 s wall)", TABLE,
-                      GROUP),  # fmt: skip
+            timed.row(
+                "pseudonymised release, goal within 2x (Parquet, check, record)",
+                PSEUDO,
+                BARE,
+            ),
+            timed.row(
+                "bare GROUP BY over the link join (aggregate baseline)", GROUP, GROUP
+            ),
+            timed.row(
+                "area aggregate with full SDC (goal under 2 s wall)", TABLE, GROUP
+            ),
             timed.row("aggregate release end to end", FULL, GROUP),
         ]
         print("\n".join(lines))

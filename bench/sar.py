@@ -26,8 +26,9 @@ from pupilshare.rights import sar
 from pupilshare.rights.identity import subject
 from pupilshare.store import Store
 
-FIELDS = ("pupil_key, upn, uln, forename, surname, date_of_birth, sex, postcode, "
-          "created_run")  # fmt: skip
+FIELDS = (
+    "pupil_key, upn, uln, forename, surname, date_of_birth, sex, postcode, created_run"
+)
 
 
 def build(store: Store, home: Home, n: int, releases: int) -> None:
@@ -38,14 +39,20 @@ def build(store: Store, home: Home, n: int, releases: int) -> None:
         DATE '2008-09-01' + CAST(i % 5000 AS INTEGER) AS date_of_birth,
         CASE WHEN i % 2 = 0 THEN 'M' ELSE 'F' END AS sex, 'AB1 2CD' AS postcode,
         1 AS created_run FROM range(1, {n + 1}) t(i)""")
-    store.rows("CREATE TABLE pupil_identifiers AS SELECT pupil_key, 'upn' AS kind, "
-               "upn AS value FROM pupils")
-    store.rows("CREATE TABLE pupil_merges (retired_key BIGINT, pupil_key BIGINT, "
-               "review_id BIGINT, merged_at TIMESTAMP, match_run INTEGER)")
-    store.rows("CREATE TABLE collections AS SELECT c AS collection_id, 'census' AS "
-               "dataset, 'census_' || c || '.csv' AS file_name, '' AS file_path, '' "
-               "AS sha256, now() AS received_at, 200 AS row_count, 0 AS "
-               f"warning_count FROM range(1, {n // 200 + 2}) t(c)")
+    store.rows(
+        "CREATE TABLE pupil_identifiers AS SELECT pupil_key, 'upn' AS kind, "
+        "upn AS value FROM pupils"
+    )
+    store.rows(
+        "CREATE TABLE pupil_merges (retired_key BIGINT, pupil_key BIGINT, "
+        "review_id BIGINT, merged_at TIMESTAMP, match_run INTEGER)"
+    )
+    store.rows(
+        "CREATE TABLE collections AS SELECT c AS collection_id, 'census' AS "
+        "dataset, 'census_' || c || '.csv' AS file_name, '' AS file_path, '' "
+        "AS sha256, now() AS received_at, 200 AS row_count, 0 AS "
+        f"warning_count FROM range(1, {n // 200 + 2}) t(c)"
+    )
     # records in collection order; each pupil in a school's return (census) and in
     # a results file, so links are in collection order and pupil keys scattered
     store.rows(f"""CREATE TABLE ds_census AS SELECT 1 + (r // 200) AS collection_id,
@@ -66,22 +73,36 @@ def build(store: Store, home: Home, n: int, releases: int) -> None:
     share = n // releases
     for i in range(releases):
         with store.transaction():
-            log.append(store, home, {
-                "kind": "release", "release_id": f"R{i}", "agreement_id": f"AGR-{i}",
-                "recipient": f"Recipient {i}", "purpose": "research",
-                "level": "pseudonymised", "row_count": share,
-                "created_at": "2026-01-01T00:00:00+00:00"},
+            log.append(
+                store,
+                home,
+                {
+                    "kind": "release",
+                    "release_id": f"R{i}",
+                    "agreement_id": f"AGR-{i}",
+                    "recipient": f"Recipient {i}",
+                    "purpose": "research",
+                    "level": "pseudonymised",
+                    "row_count": share,
+                    "created_at": "2026-01-01T00:00:00+00:00",
+                },
                 f"SELECT i AS pupil_key FROM range({i * share + 1}, "
-                f"{(i + 1) * share + 1}) t(i)")  # fmt: skip
-    print(f"ledger: {releases} releases of {share:,} pupils in "
-          f"{time.perf_counter() - t:.0f} s")  # fmt: skip
+                f"{(i + 1) * share + 1}) t(i)",
+            )
+    print(
+        f"ledger: {releases} releases of {share:,} pupils in "
+        f"{time.perf_counter() - t:.0f} s"
+    )
 
 
 def answer_times(store: Store, home: Home, keys: list[int], out: Path) -> list[float]:
     times = []
     for k in keys:
-        fn, sn, dob, upn = store.rows("SELECT forename, surname, date_of_birth, upn "
-                                      "FROM pupils WHERE pupil_key = ?", [k])[0]
+        fn, sn, dob, upn = store.rows(
+            "SELECT forename, surname, date_of_birth, upn "
+            "FROM pupils WHERE pupil_key = ?",
+            [k],
+        )[0]
         who = subject(fn, sn, dob.isoformat(), upn)
         rid = sar.request(store, who, "parent", "p", "passport", "bench", "consent")
         t = time.perf_counter()
@@ -108,19 +129,21 @@ def main() -> None:
         build(store, home, args.pupils, args.releases)
         rng = random.Random(1)
         pick = [rng.randint(1, args.pupils) for _ in range(args.requests)]
-        base = answer_times(store, home, pick[: args.baseline_requests],
-                            Path(tmp) / "packs")  # fmt: skip
+        base = answer_times(
+            store, home, pick[: args.baseline_requests], Path(tmp) / "packs"
+        )
         t = time.perf_counter()
         sar.prepare(store)  # what the first `sar request` does
         print(f"indexes built in {time.perf_counter() - t:.0f} s")
         times = answer_times(store, home, pick, Path(tmp) / "packs")
         store.close()
     Console().print(
-        f"{args.pupils:,} pupils, {args.requests} packs: p50 {p(times, .5):.1f} ms, "
-        f"p99 {p(times, .99):.1f} ms, max {max(times) * 1000:.1f} ms; baseline "
+        f"{args.pupils:,} pupils, {args.requests} packs: p50 {p(times, 0.5):.1f} ms, "
+        f"p99 {p(times, 0.99):.1f} ms, max {max(times) * 1000:.1f} ms; baseline "
         f"(no index, {len(base)} packs) median {statistics.median(base) * 1000:.1f} "
         f"ms: {statistics.median(base) / statistics.median(times):.1f}x",
-        highlight=False)
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

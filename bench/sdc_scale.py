@@ -35,18 +35,26 @@ from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release import aggregate, audit, cellkey, sdc
 from pupilshare.store import Store
 
-SPEC = TableSpec("outcomes_by_school", "ks_results",
-                 ("laestab", "key_stage", "subject"), ("outcome",))  # fmt: skip
-SUBJECTS = {"1": ("READ", "WRIT", "MATH", "SCI"),
-            "2": ("READ", "WRIT", "MATH", "GPS", "SCI"), "3": ("ENG", "MATH", "SCI")}
+SPEC = TableSpec(
+    "outcomes_by_school",
+    "ks_results",
+    ("laestab", "key_stage", "subject"),
+    ("outcome",),
+)
+SUBJECTS = {
+    "1": ("READ", "WRIT", "MATH", "SCI"),
+    "2": ("READ", "WRIT", "MATH", "GPS", "SCI"),
+    "3": ("ENG", "MATH", "SCI"),
+}
 
 
 def records_sql(pupils: int) -> list[str]:
     """The records: one row per pupil, key stage and subject assessed."""
     schools = max(pupils // 500, 2)
     pairs = [(k, s) for k, ss in SUBJECTS.items() for s in ss]
-    subjects = " UNION ALL ".join(f"SELECT '{k}' AS ks, '{s}' AS subject"
-                                  for k, s in pairs)  # fmt: skip
+    subjects = " UNION ALL ".join(
+        f"SELECT '{k}' AS ks, '{s}' AS subject" for k, s in pairs
+    )
     score = "(0.8 * ability + 0.6 * (random() + random() + random() - 1.5) * 2)"
     outcome = f"""CASE
       WHEN random() < 0.01 THEN 'A'
@@ -82,8 +90,12 @@ def run(pupils: int, method: str) -> dict:
     made = time.perf_counter() - t0
     rules = Sdc(method=method)
     t0 = time.perf_counter()
-    out: dict = {"pupils": pupils, "method": method, "records": rows,
-                 "generate_s": round(made, 2)}  # fmt: skip
+    out: dict = {
+        "pupils": pupils,
+        "method": method,
+        "records": rows,
+        "generate_s": round(made, 2),
+    }
     if method == "cell_key":
         keys = store.arrow("SELECT __pupil_key AS pupil_key FROM pupil")
         rk = cellkey.record_keys(b"\x07" * 32, keys.column("pupil_key").to_numpy())
@@ -92,10 +104,15 @@ def run(pupils: int, method: str) -> dict:
         build = time.perf_counter() - t0
         true = cube.contributors
         changed = (cube.values != true) | cube.suppressed
-        out.update(cells=int(true.size), changed=int(changed.sum()),
-                   mean_abs_change=float(np.where(cube.suppressed, true,
-                                                  np.abs(cube.values - true)).mean()),
-                   build_s=round(build, 2), audit_s=0.0)  # fmt: skip
+        out.update(
+            cells=int(true.size),
+            changed=int(changed.sum()),
+            mean_abs_change=float(
+                np.where(cube.suppressed, true, np.abs(cube.values - true)).mean()
+            ),
+            build_s=round(build, 2),
+            audit_s=0.0,
+        )
     else:
         cells = store.arrow(aggregate.cells_sql(SPEC, "recs", 2))
         cube = aggregate.cube_from_cells(SPEC, cells, 2)
@@ -103,13 +120,16 @@ def run(pupils: int, method: str) -> dict:
         build = time.perf_counter() - t0
         t1 = time.perf_counter()
         short = _audit(cube, rules)
-        out.update(cells=int(cube.values.size), changed=int(cube.suppressed.sum()),
-                   primary=int(np.isin(cube.status, (sdc.PRIMARY, sdc.GROUP)).sum()),
-                   mean_abs_change=float(np.where(cube.suppressed, cube.values,
-                                                  0).mean()),
-                   unprotected=int(short), withheld=cube.withheld,
-                   build_s=round(build, 2),
-                   audit_s=round(time.perf_counter() - t1, 2))  # fmt: skip
+        out.update(
+            cells=int(cube.values.size),
+            changed=int(cube.suppressed.sum()),
+            primary=int(np.isin(cube.status, (sdc.PRIMARY, sdc.GROUP)).sum()),
+            mean_abs_change=float(np.where(cube.suppressed, cube.values, 0).mean()),
+            unprotected=int(short),
+            withheld=cube.withheld,
+            build_s=round(build, 2),
+            audit_s=round(time.perf_counter() - t1, 2),
+        )
     out["total_s"] = round(out["build_s"] + out["audit_s"], 2)
     out["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
@@ -122,9 +142,11 @@ def _audit(cube: sdc.Cube, rules: Sdc) -> int:
     a, b, x0 = audit.line_equations(cube.values, m)
     x = cube.values[m]
     sensitive = (x > 0) & (x < rules.threshold)
-    need = audit.Need(np.where(sensitive, float(rules.min_interval), 1.0),
-                      np.where(sensitive, 1.0, 0.0),
-                      np.where(sensitive, np.minimum(x, 1.0), 0.0))  # fmt: skip
+    need = audit.Need(
+        np.where(sensitive, float(rules.min_interval), 1.0),
+        np.where(sensitive, 1.0, 0.0),
+        np.where(sensitive, np.minimum(x, 1.0), 0.0),
+    )
     column = np.full(m.size, -1, np.int64)
     column[np.flatnonzero(m)] = np.arange(int(m.sum()))
     corners = column[cube.cubes.corners]
@@ -134,16 +156,19 @@ def _audit(cube: sdc.Cube, rules: Sdc) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pupils", type=int, nargs="*",
-                    default=[200_000, 1_000_000, 10_000_000])  # fmt: skip
+    ap.add_argument(
+        "--pupils", type=int, nargs="*", default=[200_000, 1_000_000, 10_000_000]
+    )
     ap.add_argument("--methods", nargs="*", default=["suppression", "cell_key"])
     ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(run(int(args.one[0]), args.one[1])))
         return
-    print("| pupils | method | records | cells | changed | share | mean abs change "
-          "| build s | audit s | total s | x time | x cells | peak MB |")
+    print(
+        "| pupils | method | records | cells | changed | share | mean abs change "
+        "| build s | audit s | total s | x time | x cells | peak MB |"
+    )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     base: dict[str, dict] = {}
     for n in args.pupils:
@@ -154,14 +179,18 @@ def main() -> None:
             first = base.setdefault(method, r)
             ratio_t = r["total_s"] / max(first["total_s"], 1e-9)
             ratio_c = r["cells"] / first["cells"]
-            print(f"| {n:,} | {method} | {r['records']:,} | {r['cells']:,} | "
-                  f"{r['changed']:,} | {r['changed'] / r['cells']:.1%} | "
-                  f"{r['mean_abs_change']:.2f} | {r['build_s']} | {r['audit_s']} | "
-                  f"{r['total_s']} | {ratio_t:.1f} | {ratio_c:.1f} | {r['peak_mb']} |",
-                  flush=True)  # fmt: skip
+            print(
+                f"| {n:,} | {method} | {r['records']:,} | {r['cells']:,} | "
+                f"{r['changed']:,} | {r['changed'] / r['cells']:.1%} | "
+                f"{r['mean_abs_change']:.2f} | {r['build_s']} | {r['audit_s']} | "
+                f"{r['total_s']} | {ratio_t:.1f} | {ratio_c:.1f} | {r['peak_mb']} |",
+                flush=True,
+            )
             if r.get("unprotected") or r.get("withheld"):
-                print(f"  ! {r.get('unprotected')} cell(s) unprotected, "
-                      f"withheld: {r.get('withheld')}")
+                print(
+                    f"  ! {r.get('unprotected')} cell(s) unprotected, "
+                    f"withheld: {r.get('withheld')}"
+                )
 
 
 if __name__ == "__main__":

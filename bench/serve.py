@@ -50,8 +50,15 @@ def ensure_home(home: Path | None, pupils: int) -> Path:
     home = ROOT / "bench" / "out" / f"serve-home-{pupils}"
     if not (home / "pupils.duckdb").exists():
         print(f"making a {pupils:,}-pupil demo home in {home} ...", flush=True)
-        cmd = [_exe(), "--home", str(home), "demo", "--pupils", str(pupils),
-               "--no-serve"]  # fmt: skip
+        cmd = [
+            _exe(),
+            "--home",
+            str(home),
+            "demo",
+            "--pupils",
+            str(pupils),
+            "--no-serve",
+        ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return home
 
@@ -75,8 +82,10 @@ def free_port() -> int:
 
 
 def start_server(home: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([_exe(), "--home", str(home), "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [_exe(), "--home", str(home), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -102,17 +111,31 @@ def sign_in(base: str, password: str) -> dict[str, str]:
     with httpx.Client(base_url=base) as c:
         form = c.get("/sign-in")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-        r = c.post("/sign-in", data={"csrf_token": token, "username": RECIPIENT,
-                                     "password": password, "next": "/agreements"},
-                   headers={"Cookie": f"pupilshare_session={_session(form)}"})
+        r = c.post(
+            "/sign-in",
+            data={
+                "csrf_token": token,
+                "username": RECIPIENT,
+                "password": password,
+                "next": "/agreements",
+            },
+            headers={"Cookie": f"pupilshare_session={_session(form)}"},
+        )
         if r.status_code != 303:
             raise SystemExit(f"could not sign in: {r.status_code}")
         return {"Cookie": f"pupilshare_session={_session(r)}"}
 
 
-async def person(client: httpx.AsyncClient, cookies: dict[str, str], pages: list[str],
-                 until: float, think: float, seen: dict[str, list[float]],
-                 errors: dict[str, int], rng: random.Random) -> None:  # fmt: skip
+async def person(
+    client: httpx.AsyncClient,
+    cookies: dict[str, str],
+    pages: list[str],
+    until: float,
+    think: float,
+    seen: dict[str, list[float]],
+    errors: dict[str, int],
+    rng: random.Random,
+) -> None:
     await asyncio.sleep(rng.uniform(0, think))  # people arrive over the first moments
     while time.monotonic() < until:
         path = rng.choice(pages)
@@ -129,17 +152,28 @@ async def person(client: httpx.AsyncClient, cookies: dict[str, str], pages: list
         await asyncio.sleep(rng.expovariate(1 / think) if think else 0)
 
 
-async def run(base: str, cookies: dict[str, str], pages: list[str], clients: int,
-              seconds: float, think: float) -> tuple[dict, dict, float]:  # fmt: skip
+async def run(
+    base: str,
+    cookies: dict[str, str],
+    pages: list[str],
+    clients: int,
+    seconds: float,
+    think: float,
+) -> tuple[dict, dict, float]:
     seen: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         started = time.monotonic()
         until = started + seconds
-        await asyncio.gather(*(person(client, cookies, pages, until, think, seen,
-                                      errors, random.Random(i))
-                               for i in range(clients)))  # fmt: skip
+        await asyncio.gather(
+            *(
+                person(
+                    client, cookies, pages, until, think, seen, errors, random.Random(i)
+                )
+                for i in range(clients)
+            )
+        )
         elapsed = time.monotonic() - started
     return seen, errors, elapsed
 
@@ -150,30 +184,37 @@ def pct(xs: list[float], p: float) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[int(p) - 1]
 
 
-def report(seen: dict, errors: dict, elapsed: float, args: argparse.Namespace,
-           load: str) -> str:  # fmt: skip
+def report(
+    seen: dict, errors: dict, elapsed: float, args: argparse.Namespace, load: str
+) -> str:
     base = statistics.median(seen[BASELINE]) if seen[BASELINE] else float("nan")
     every = [x for xs in seen.values() for x in xs]
     where = f"`{args.home}`" if args.home else f"{args.pupils:,}-pupil demo"
     lines = [
-        f"## Web service under load ({date.today().isoformat()})", "",
+        f"## Web service under load ({date.today().isoformat()})",
+        "",
         "`flock /work/bench.lock .venv/bin/python bench/serve.py --home HOME "
         f"--clients {args.clients} --seconds {args.seconds:g} --think {args.think:g}` "
         f"(home: {where}; one uvicorn worker; clients in a second "
-        f"process on the same 2 cores; load average before the run {load}).", "",
+        f"process on the same 2 cores; load average before the run {load}).",
+        "",
         "| page | requests | req/s | p50 ms | p99 ms | errors | p50 / health p50 |",
         "|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for path in sorted(seen, key=lambda p: (p != BASELINE, p)):
         xs = seen[path]
-        lines.append(f"| `{path}` | {len(xs)} | {len(xs) / elapsed:.1f} | "
-                     f"{1000 * pct(xs, 50):.1f} | {1000 * pct(xs, 99):.1f} | "
-                     f"{errors.get(path, 0)} | "
-                     f"{pct(xs, 50) / base:.1f}x |")  # fmt: skip
+        lines.append(
+            f"| `{path}` | {len(xs)} | {len(xs) / elapsed:.1f} | "
+            f"{1000 * pct(xs, 50):.1f} | {1000 * pct(xs, 99):.1f} | "
+            f"{errors.get(path, 0)} | "
+            f"{pct(xs, 50) / base:.1f}x |"
+        )
     total_errors = sum(errors.values())
-    lines.append(f"| **all** | {len(every)} | {len(every) / elapsed:.1f} | "
-                 f"{1000 * pct(every, 50):.1f} | {1000 * pct(every, 99):.1f} | "
-                 f"{total_errors} | |")  # fmt: skip
+    lines.append(
+        f"| **all** | {len(every)} | {len(every) / elapsed:.1f} | "
+        f"{1000 * pct(every, 50):.1f} | {1000 * pct(every, 99):.1f} | "
+        f"{total_errors} | |"
+    )
     goal = "met" if total_errors == 0 and pct(every, 99) < 0.2 else "NOT met"
     lines += ["", f"Goal (no errors, p99 < 200 ms): {goal}.", ""]
     return "\n".join(lines)
@@ -198,11 +239,16 @@ def main() -> None:
         cookies = sign_in(base, password)
         with httpx.Client(base_url=base, headers=cookies) as c:
             rid = c.get("/api/releases").json()[0]["release_id"]
-        recipient = ["/agreements", f"/agreements/{AGREEMENT}", f"/releases/{rid}",
-                     "/api/releases"]  # fmt: skip
+        recipient = [
+            "/agreements",
+            f"/agreements/{AGREEMENT}",
+            f"/releases/{rid}",
+            "/api/releases",
+        ]
         pages = [*PUBLIC, *recipient, BASELINE]
         seen, errors, elapsed = asyncio.run(
-            run(base, cookies, pages, args.clients, args.seconds, args.think))
+            run(base, cookies, pages, args.clients, args.seconds, args.think)
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

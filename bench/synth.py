@@ -81,8 +81,10 @@ def main() -> int:
         shutil.rmtree(root / "nation")
     for name, seconds in stages.items():
         print(f"  {name:<20} {seconds:7.1f} s")
-    print(f"synthesise : {total:7.1f} s  ({cpu:.0f} s CPU) {args.pupils:,} pupils, "
-          f"{files:,} files, {rows:,} rows, {size:,.0f} MB")  # fmt: skip
+    print(
+        f"synthesise : {total:7.1f} s  ({cpu:.0f} s CPU) {args.pupils:,} pupils, "
+        f"{files:,} files, {rows:,} rows, {size:,.0f} MB"
+    )
     print(f"bare copy  : {bare:7.1f} s  (DuckDB read_csv + COPY of the same files)")
     print(f"ratio      : {total / bare:7.2f}x")
     if args.record:

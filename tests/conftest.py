@@ -54,12 +54,13 @@ def _pg_schema_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, home: Home,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """A governance database URL: SQLite in the home, or a fresh PostgreSQL schema.
 
     The URL is also put in ``PUPILSHARE_DB_URL`` so commands run in the test use it.
-    """  # fmt: skip
+    """
     if request.param == "sqlite":
         url = home.db_url
         monkeypatch.setenv("PUPILSHARE_DB_URL", url)

@@ -33,8 +33,13 @@ UNBOUNDED = 10**9  # distinct values of a free-text or measured item: no bound
 # Items with a known bound the catalogue does not state: derived ones from short
 # lists (release/derive.py), academic years (2000-2100, as ks_results declares) and
 # schools (England has about 24,000; 30,000 leaves room).
-KNOWN_VALUES = {"weight_category": 5, "ethnic_group": 10, "health_area": 300,
-                "academic_year": 101, "laestab": 30_000}  # fmt: skip
+KNOWN_VALUES = {
+    "weight_category": 5,
+    "ethnic_group": 10,
+    "health_area": 300,
+    "academic_year": 101,
+    "laestab": 30_000,
+}
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,11 @@ KEYS = tuple(f.name for f in dataclasses.fields(Budget))
 def errors(raw: Mapping[str, Any]) -> list[str]:
     """What is wrong with ``budget:`` terms: unknown keys, values that are not
     whole numbers above 0."""
-    out = [f"budget: unknown key {k!r} (known: {', '.join(KEYS)})"
-           for k in raw if k not in KEYS]  # fmt: skip
+    out = [
+        f"budget: unknown key {k!r} (known: {', '.join(KEYS)})"
+        for k in raw
+        if k not in KEYS
+    ]
     for k, v in raw.items():
         whole = isinstance(v, int) and not isinstance(v, bool)
         if k in KEYS and (not whole or v < 1):
@@ -74,14 +82,17 @@ def service(settings: Mapping[str, Any] | None = None) -> Budget:
     return dataclasses.replace(DEFAULT, **raw)
 
 
-def effective(agreement: Mapping[str, Any] | Budget | None,
-              limits: Budget = DEFAULT) -> Budget:  # fmt: skip
+def effective(
+    agreement: Mapping[str, Any] | Budget | None, limits: Budget = DEFAULT
+) -> Budget:
     """The agreement's limits, each capped by the service's."""
     own = agreement if isinstance(agreement, Budget) else Budget(**(agreement or {}))
-    return Budget(**{
-        k: min(v for v in (getattr(own, k), getattr(limits, k)) if v is not None)
-        for k in KEYS
-    })  # fmt: skip
+    return Budget(
+        **{
+            k: min(v for v in (getattr(own, k), getattr(limits, k)) if v is not None)
+            for k in KEYS
+        }
+    )
 
 
 def above_service(agreement: Mapping[str, Any], limits: Budget) -> list[str]:
@@ -131,9 +142,10 @@ def table_cells(table: Mapping[str, Any], rows: int | None = None) -> int:
 
 
 def plan_problems(
-    terms: Mapping[str, Any], budget: Budget,
+    terms: Mapping[str, Any],
+    budget: Budget,
     dataset_rows: Mapping[str, int] | None = None,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Why the terms would go over ``budget``, each with the figure."""
     out = []
     for t in terms.get("tables") or []:
@@ -143,16 +155,20 @@ def plan_problems(
             continue  # an unknown item: the catalogue check reports it
         if budget.cells is not None and cells > budget.cells:
             shown = "unbounded" if cells >= UNBOUNDED else f"up to {cells:,}"
-            out.append(f"table {t.get('name')!r} would have {shown} cells, over "
-                       f"the budget of {budget.cells:,}: group by fewer or coarser "
-                       "items")  # fmt: skip
+            out.append(
+                f"table {t.get('name')!r} would have {shown} cells, over "
+                f"the budget of {budget.cells:,}: group by fewer or coarser "
+                "items"
+            )
     if terms.get("level") != "aggregate" and dataset_rows and budget.rows is not None:
         datasets = {str(i).split(".")[0] for i in terms.get("items") or []}
         rows = sum(dataset_rows.get(d, 0) for d in datasets)
         if rows > budget.rows:
-            out.append(f"the release could hold up to {rows:,} rows, over the "
-                       f"budget of {budget.rows:,}: narrow the population or "
-                       "datasets")  # fmt: skip
+            out.append(
+                f"the release could hold up to {rows:,} rows, over the "
+                f"budget of {budget.rows:,}: narrow the population or "
+                "datasets"
+            )
     return out
 
 
@@ -197,11 +213,15 @@ def enforced(con: Any, budget: Budget, what: str) -> Iterator[None]:
     try:
         yield
     except duckdb.InterruptException:
-        raise Blocked(f"{what} stopped: over its time budget of "
-                      f"{budget.seconds:,} seconds; nothing was delivered") from None
+        raise Blocked(
+            f"{what} stopped: over its time budget of "
+            f"{budget.seconds:,} seconds; nothing was delivered"
+        ) from None
     except duckdb.OutOfMemoryException:
-        raise Blocked(f"{what} stopped: over its memory budget of "
-                      f"{budget.memory_mb:,} MB; nothing was delivered") from None
+        raise Blocked(
+            f"{what} stopped: over its memory budget of "
+            f"{budget.memory_mb:,} MB; nothing was delivered"
+        ) from None
     finally:
         if timer is not None:
             timer.cancel()

@@ -86,8 +86,10 @@ def key_part(part: str) -> tuple[str | None, str]:
         return None, part
     fn, _, rest = part.partition("(")
     if fn not in KEY_FUNCTIONS or not rest.endswith(")"):
-        raise ValueError(f"return key part {part!r}: use an item or one of "
-                         f"{', '.join(f + '(item)' for f in KEY_FUNCTIONS)}")
+        raise ValueError(
+            f"return key part {part!r}: use an item or one of "
+            f"{', '.join(f + '(item)' for f in KEY_FUNCTIONS)}"
+        )
     return fn, rest[:-1]
 
 
@@ -122,15 +124,18 @@ class Dataset:
     _by_name: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        bound = tuple(
-            Item(**{**i.__dict__, "dataset": self.name}) for i in self.items
-        )
+        bound = tuple(Item(**{**i.__dict__, "dataset": self.name}) for i in self.items)
         object.__setattr__(self, "items", bound)
         self._by_name.update({i.name: i for i in bound})
         condition = self.release_only_where[0] if self.release_only_where else None
         keyed = [key_part(p)[1] for p in self.return_key]
-        for name in (*self.unique_key, self.event_date, self.year_group, condition,
-                     *keyed):  # fmt: skip
+        for name in (
+            *self.unique_key,
+            self.event_date,
+            self.year_group,
+            condition,
+            *keyed,
+        ):
             if name is not None and name not in self._by_name:
                 raise ValueError(f"{self.name}: {name} is not one of its items")
 
@@ -162,38 +167,95 @@ class Dataset:
 # Shared item declarations: the person fields every pupil dataset uses for matching.
 
 
-def _upn(required: bool, desc: str = "Unique Pupil Number (permanent or temporary)",
-         ) -> Item:  # fmt: skip
-    return Item("upn", "text", desc, 4, identifying=True, required=required,
-                check="upn", max_length=13)  # fmt: skip
+def _upn(
+    required: bool,
+    desc: str = "Unique Pupil Number (permanent or temporary)",
+) -> Item:
+    return Item(
+        "upn",
+        "text",
+        desc,
+        4,
+        identifying=True,
+        required=required,
+        check="upn",
+        max_length=13,
+    )
 
 
 def _person(required_names: bool = True) -> tuple[Item, ...]:
     return (
-        Item("surname", "text", "Legal surname", 4, identifying=True,
-             required=required_names, check="name"),
-        Item("forename", "text", "Legal forename(s)", 4, identifying=True,
-             required=required_names, check="name"),
-        Item("date_of_birth", "date", "Date of birth", 4, identifying=True,
-             quasi=True, required=True, generalise=("month", "year")),
+        Item(
+            "surname",
+            "text",
+            "Legal surname",
+            4,
+            identifying=True,
+            required=required_names,
+            check="name",
+        ),
+        Item(
+            "forename",
+            "text",
+            "Legal forename(s)",
+            4,
+            identifying=True,
+            required=required_names,
+            check="name",
+        ),
+        Item(
+            "date_of_birth",
+            "date",
+            "Date of birth",
+            4,
+            identifying=True,
+            quasi=True,
+            required=True,
+            generalise=("month", "year"),
+        ),
         Item("sex", "code", "Sex", 4, quasi=True, required=True, codeset="sex"),
-    )  # fmt: skip
+    )
 
 
 def _postcode(required: bool = False) -> Item:
-    return Item("postcode", "text", "Home postcode", 4, identifying=True, quasi=True,
-                required=required, check="postcode", max_length=8,
-                generalise=("district", "area"))  # fmt: skip
+    return Item(
+        "postcode",
+        "text",
+        "Home postcode",
+        4,
+        identifying=True,
+        quasi=True,
+        required=required,
+        check="postcode",
+        max_length=8,
+        generalise=("district", "area"),
+    )
 
 
 def _laestab(desc: str = "School DfE number (LA number + establishment)") -> Item:
-    return Item("laestab", "text", desc, 4, quasi=True, required=True,
-                check="laestab", max_length=7, generalise=("la_code",))  # fmt: skip
+    return Item(
+        "laestab",
+        "text",
+        desc,
+        4,
+        quasi=True,
+        required=True,
+        check="laestab",
+        max_length=7,
+        generalise=("la_code",),
+    )
 
 
 def _la_code() -> Item:
-    return Item("la_code", "text", "Local authority (3-digit DfE number) of the school",
-                4, quasi=True, derived=True, check="la_code")  # fmt: skip
+    return Item(
+        "la_code",
+        "text",
+        "Local authority (3-digit DfE number) of the school",
+        4,
+        quasi=True,
+        derived=True,
+        check="la_code",
+    )
 
 
 CENSUS = Dataset(
@@ -204,29 +266,90 @@ CENSUS = Dataset(
         Item("census_date", "date", "Census day of the return", 4, required=True),
         _laestab(),
         _upn(required=True),
-        Item("former_upn", "text", "Former UPN", 4, identifying=True, check="upn",
-             max_length=13),
-        Item("uln", "text", "Unique Learner Number, where known", 4, identifying=True,
-             check="uln", max_length=10),
+        Item(
+            "former_upn",
+            "text",
+            "Former UPN",
+            4,
+            identifying=True,
+            check="upn",
+            max_length=13,
+        ),
+        Item(
+            "uln",
+            "text",
+            "Unique Learner Number, where known",
+            4,
+            identifying=True,
+            check="uln",
+            max_length=10,
+        ),
         *_person(),
-        Item("former_surname", "text", "Former surname", 4, identifying=True,
-             check="name"),
+        Item(
+            "former_surname",
+            "text",
+            "Former surname",
+            4,
+            identifying=True,
+            check="name",
+        ),
         _postcode(),
-        Item("ethnicity", "code", "Ethnic group", 1, quasi=True, required=True,
-             codeset="ethnicity", generalise=("major_group",)),
-        Item("first_language", "code", "First language", 1, required=True,
-             codeset="first_language"),
-        Item("ncyear", "code", "National Curriculum year group", 2, quasi=True,
-             required=True, codeset="nc_year"),
-        Item("enrol_status", "code", "Enrolment status", 2, required=True,
-             codeset="enrol_status"),
+        Item(
+            "ethnicity",
+            "code",
+            "Ethnic group",
+            1,
+            quasi=True,
+            required=True,
+            codeset="ethnicity",
+            generalise=("major_group",),
+        ),
+        Item(
+            "first_language",
+            "code",
+            "First language",
+            1,
+            required=True,
+            codeset="first_language",
+        ),
+        Item(
+            "ncyear",
+            "code",
+            "National Curriculum year group",
+            2,
+            quasi=True,
+            required=True,
+            codeset="nc_year",
+        ),
+        Item(
+            "enrol_status",
+            "code",
+            "Enrolment status",
+            2,
+            required=True,
+            codeset="enrol_status",
+        ),
         Item("entry_date", "date", "Date of admission to the school", 2),
-        Item("sen_provision", "code", "SEN provision", 1, quasi=True, required=True,
-             codeset="sen_provision"),
-        Item("fsm_eligible", "code", "Eligible for free school meals on census day", 1,
-             quasi=True, required=True, codeset="yes_no"),
+        Item(
+            "sen_provision",
+            "code",
+            "SEN provision",
+            1,
+            quasi=True,
+            required=True,
+            codeset="sen_provision",
+        ),
+        Item(
+            "fsm_eligible",
+            "code",
+            "Eligible for free school meals on census day",
+            1,
+            quasi=True,
+            required=True,
+            codeset="yes_no",
+        ),
         _la_code(),
-    ),  # fmt: skip
+    ),
     unique_key=("upn",),
     return_key=("laestab", "census_date"),
     event_date="census_date",
@@ -239,29 +362,79 @@ KS_RESULTS = Dataset(
     "Key stage assessments",
     "Key stage 1-3 assessment results, one row per pupil, key stage and subject.",
     (
-        Item("academic_year", "integer", "Academic year (its first calendar year)", 4,
-             required=True, minimum=2000, maximum=2100),
-        Item("assessment_date", "date", "Date the assessment was recorded", 4,
-             required=True),
+        Item(
+            "academic_year",
+            "integer",
+            "Academic year (its first calendar year)",
+            4,
+            required=True,
+            minimum=2000,
+            maximum=2100,
+        ),
+        Item(
+            "assessment_date",
+            "date",
+            "Date the assessment was recorded",
+            4,
+            required=True,
+        ),
         _laestab(),
         _upn(required=False),
         *_person(),
         Item("key_stage", "code", "Key stage", 2, required=True, codeset="key_stage"),
         Item("subject", "code", "Subject", 2, required=True, codeset="ks_subject"),
-        Item("outcome", "code", "Outcome or teacher assessment", 2, required=True,
-             codeset="ks_outcome"),
-        Item("scaled_score", "integer", "Scaled score (KS2 tests; 100 = expected)", 2,
-             minimum=80, maximum=120),
+        Item(
+            "outcome",
+            "code",
+            "Outcome or teacher assessment",
+            2,
+            required=True,
+            codeset="ks_outcome",
+        ),
+        Item(
+            "scaled_score",
+            "integer",
+            "Scaled score (KS2 tests; 100 = expected)",
+            2,
+            minimum=80,
+            maximum=120,
+        ),
         _la_code(),
-        Item("reached_expected", "code", "Outcome reaches the expected standard", 2,
-             derived=True, codeset="yes_no"),
-        Item("ethnic_group", "text", "Ethnicity major group (latest census that year)",
-             1, quasi=True, derived=True),
-        Item("fsm_eligible", "code", "FSM eligible (latest census that year)", 1,
-             quasi=True, derived=True, codeset="yes_no"),
-        Item("sen_provision", "code", "SEN provision (latest census that year)", 1,
-             quasi=True, derived=True, codeset="sen_provision"),
-    ),  # fmt: skip
+        Item(
+            "reached_expected",
+            "code",
+            "Outcome reaches the expected standard",
+            2,
+            derived=True,
+            codeset="yes_no",
+        ),
+        Item(
+            "ethnic_group",
+            "text",
+            "Ethnicity major group (latest census that year)",
+            1,
+            quasi=True,
+            derived=True,
+        ),
+        Item(
+            "fsm_eligible",
+            "code",
+            "FSM eligible (latest census that year)",
+            1,
+            quasi=True,
+            derived=True,
+            codeset="yes_no",
+        ),
+        Item(
+            "sen_provision",
+            "code",
+            "SEN provision (latest census that year)",
+            1,
+            quasi=True,
+            derived=True,
+            codeset="sen_provision",
+        ),
+    ),
     unique_key=("upn", "key_stage", "subject"),
     return_key=("la(laestab)", "academic_year", "key_stage"),
     event_date="assessment_date",
@@ -275,40 +448,106 @@ NCMP = Dataset(
     (
         Item("measurement_date", "date", "Date measured", 4, required=True),
         _laestab(),
-        Item("school_year", "code", "School year measured", 2, quasi=True,
-             required=True, codeset="ncmp_year"),
+        Item(
+            "school_year",
+            "code",
+            "School year measured",
+            2,
+            quasi=True,
+            required=True,
+            codeset="ncmp_year",
+        ),
         _upn(required=False),
         *_person(),
         _postcode(),
         # Measurements and their proxies are quasi-identifiers (a parent or school
         # knows them; a precise centile with height, weight and sex gives the age).
-        Item("height_cm", "decimal", "Height in centimetres", 1, quasi=True,
-             required=True, minimum=70, maximum=200,
-             generalise=("band5", "band10", "band20")),
-        Item("weight_kg", "decimal", "Weight in kilograms", 1, quasi=True,
-             required=True, minimum=8, maximum=150,
-             generalise=("band5", "band10", "band20")),
-        Item("bmi", "decimal", "Body mass index (kg/m2)", 1, quasi=True, derived=True,
-             generalise=("integer", "band2", "band5")),
-        Item("bmi_centile", "decimal", "BMI centile against UK90", 1, quasi=True,
-             derived=True, generalise=("integer", "category")),
-        Item("weight_category", "text",
-             "Population monitoring category (underweight, healthy weight, "
-             "overweight, obese; obese includes severely obese)", 1, quasi=True,
-             derived=True),
-        Item("severely_obese", "code",
-             "Of which severely obese (BMI centile at or above 99.6th; a subset of "
-             "obese)", 1, quasi=True, derived=True, codeset="yes_no"),
-        Item("academic_year", "integer",
-             "Academic year measured (its first calendar year)", 4, derived=True),
-        Item("age_months", "integer",
-             "Age in whole months when measured (in place of the birth date, or a "
-             "precise centile that would give the age to the day)", 2, quasi=True,
-             derived=True, generalise=("band6", "band12")),
-        Item("health_area", "text", "Health area (primary care trust) of home postcode",
-             4, quasi=True, derived=True),
+        Item(
+            "height_cm",
+            "decimal",
+            "Height in centimetres",
+            1,
+            quasi=True,
+            required=True,
+            minimum=70,
+            maximum=200,
+            generalise=("band5", "band10", "band20"),
+        ),
+        Item(
+            "weight_kg",
+            "decimal",
+            "Weight in kilograms",
+            1,
+            quasi=True,
+            required=True,
+            minimum=8,
+            maximum=150,
+            generalise=("band5", "band10", "band20"),
+        ),
+        Item(
+            "bmi",
+            "decimal",
+            "Body mass index (kg/m2)",
+            1,
+            quasi=True,
+            derived=True,
+            generalise=("integer", "band2", "band5"),
+        ),
+        Item(
+            "bmi_centile",
+            "decimal",
+            "BMI centile against UK90",
+            1,
+            quasi=True,
+            derived=True,
+            generalise=("integer", "category"),
+        ),
+        Item(
+            "weight_category",
+            "text",
+            "Population monitoring category (underweight, healthy weight, "
+            "overweight, obese; obese includes severely obese)",
+            1,
+            quasi=True,
+            derived=True,
+        ),
+        Item(
+            "severely_obese",
+            "code",
+            "Of which severely obese (BMI centile at or above 99.6th; a subset of "
+            "obese)",
+            1,
+            quasi=True,
+            derived=True,
+            codeset="yes_no",
+        ),
+        Item(
+            "academic_year",
+            "integer",
+            "Academic year measured (its first calendar year)",
+            4,
+            derived=True,
+        ),
+        Item(
+            "age_months",
+            "integer",
+            "Age in whole months when measured (in place of the birth date, or a "
+            "precise centile that would give the age to the day)",
+            2,
+            quasi=True,
+            derived=True,
+            generalise=("band6", "band12"),
+        ),
+        Item(
+            "health_area",
+            "text",
+            "Health area (primary care trust) of home postcode",
+            4,
+            quasi=True,
+            derived=True,
+        ),
         _la_code(),
-    ),  # fmt: skip
+    ),
     unique_key=("surname", "forename", "date_of_birth", "measurement_date"),
     return_key=("la(laestab)", "academic_year(measurement_date)"),
     event_date="measurement_date",
@@ -323,15 +562,28 @@ QUALIFICATIONS = Dataset(
     (
         Item("awarding_body", "text", "Awarding organisation", 4, required=True),
         Item("award_date", "date", "Date awarded", 4, required=True),
-        Item("uln", "text", "Unique Learner Number", 4, identifying=True, check="uln",
-             max_length=10),
+        Item(
+            "uln",
+            "text",
+            "Unique Learner Number",
+            4,
+            identifying=True,
+            check="uln",
+            max_length=10,
+        ),
         *_person(),
         _postcode(),
-        Item("qual_type", "code", "Qualification type", 2, required=True,
-             codeset="qual_type"),
+        Item(
+            "qual_type",
+            "code",
+            "Qualification type",
+            2,
+            required=True,
+            codeset="qual_type",
+        ),
         Item("subject", "text", "Subject", 2, required=True, max_length=40),
         Item("grade", "code", "Grade", 2, required=True, codeset="qual_grade"),
-    ),  # fmt: skip
+    ),
     unique_key=("awarding_body", "uln", "qual_type", "subject", "award_date"),
     return_key=("awarding_body", "year(award_date)"),
     event_date="award_date",
@@ -343,21 +595,51 @@ SURVEY_CONTACTS = Dataset(
     "Survey contact details",
     "Parents' contact details, for drawing samples for statistical surveys.",
     (
-        Item("collected_date", "date", "Date the contact details were collected", 4,
-             required=True),
+        Item(
+            "collected_date",
+            "date",
+            "Date the contact details were collected",
+            4,
+            required=True,
+        ),
         _upn(required=False),
         *_person(),
         _postcode(),
-        Item("parent_name", "text", "Parent or carer's name", 4, identifying=True,
-             required=True, check="name"),
+        Item(
+            "parent_name",
+            "text",
+            "Parent or carer's name",
+            4,
+            identifying=True,
+            required=True,
+            check="name",
+        ),
         Item("address_line", "text", "First line of address", 4, identifying=True),
-        Item("parent_email", "text", "Parent or carer's email", 4, identifying=True,
-             check="email"),
-        Item("parent_phone", "text", "Parent or carer's telephone", 4,
-             identifying=True, max_length=20),
-        Item("contact_consent", "code", "Parent agrees to be contacted for surveys", 2,
-             required=True, codeset="yes_no"),
-    ),  # fmt: skip
+        Item(
+            "parent_email",
+            "text",
+            "Parent or carer's email",
+            4,
+            identifying=True,
+            check="email",
+        ),
+        Item(
+            "parent_phone",
+            "text",
+            "Parent or carer's telephone",
+            4,
+            identifying=True,
+            max_length=20,
+        ),
+        Item(
+            "contact_consent",
+            "code",
+            "Parent agrees to be contacted for surveys",
+            2,
+            required=True,
+            codeset="yes_no",
+        ),
+    ),
     unique_key=("surname", "forename", "date_of_birth", "parent_name"),
     return_key=("academic_year(collected_date)",),
     event_date="collected_date",
@@ -372,15 +654,15 @@ SURVEY_RESPONSES = Dataset(
     "and matched to the index like any return (one row per question answered).",
     (
         Item("survey_id", "text", "Survey reference", 4, required=True, max_length=40),
-        Item("response_date", "date", "Date the response was received", 4,
-             required=True),
+        Item(
+            "response_date", "date", "Date the response was received", 4, required=True
+        ),
         _upn(required=False),
         *_person(),
         _postcode(),
-        Item("question", "text", "Question reference", 4, required=True,
-             max_length=40),
+        Item("question", "text", "Question reference", 4, required=True, max_length=40),
         Item("answer", "text", "Answer given", 2, max_length=200),
-    ),  # fmt: skip
+    ),
     unique_key=("survey_id", "surname", "forename", "date_of_birth", "question"),
     event_date="response_date",
     supplier="survey contractor",
@@ -391,14 +673,28 @@ POSTCODES = Dataset(
     "Postcode lookup",
     "Postcode to small area, local authority and health area (an ONSPD-like file).",
     (
-        Item("postcode", "text", "Postcode", 4, required=True, check="postcode",
-             max_length=8),
+        Item(
+            "postcode",
+            "text",
+            "Postcode",
+            4,
+            required=True,
+            check="postcode",
+            max_length=8,
+        ),
         Item("lsoa", "text", "Small area (LSOA)", 4, required=True),
-        Item("la_code", "text", "Local authority (3-digit DfE number)", 4,
-             required=True, check="la_code"),
-        Item("health_area", "text", "Health area (primary care trust)", 4,
-             required=True),
-    ),  # fmt: skip
+        Item(
+            "la_code",
+            "text",
+            "Local authority (3-digit DfE number)",
+            4,
+            required=True,
+            check="la_code",
+        ),
+        Item(
+            "health_area", "text", "Health area (primary care trust)", 4, required=True
+        ),
+    ),
     unique_key=("postcode",),
     reference=True,
     supplier="statistics office",
@@ -411,11 +707,18 @@ SCHOOLS = Dataset(
     (
         _laestab("School DfE number"),
         Item("school_name", "text", "School name", 4, required=True),
-        Item("la_code", "text", "Local authority (3-digit DfE number)", 4,
-             required=True, check="la_code"),
-        Item("phase", "text", "Phase (primary, secondary, all-through)", 4,
-             required=True),
-    ),  # fmt: skip
+        Item(
+            "la_code",
+            "text",
+            "Local authority (3-digit DfE number)",
+            4,
+            required=True,
+            check="la_code",
+        ),
+        Item(
+            "phase", "text", "Phase (primary, secondary, all-through)", 4, required=True
+        ),
+    ),
     unique_key=("laestab",),
     reference=True,
     supplier="department",
@@ -427,13 +730,19 @@ PUPIL = Dataset(
     "What the pupil index itself can give to a release: a per-agreement pseudonym "
     "and matched identifiers. The internal pupil key never leaves the store.",
     (
-        Item("pupil_pseudonym", "text",
-             "Keyed pseudonym, different for every agreement: 128 bits written "
-             "as a UUID (AES-256 of the pupil key)", 4, derived=True),
-        Item("upn", "text", "Current UPN", 4, identifying=True, derived=True,
-             check="upn"),
+        Item(
+            "pupil_pseudonym",
+            "text",
+            "Keyed pseudonym, different for every agreement: 128 bits written "
+            "as a UUID (AES-256 of the pupil key)",
+            4,
+            derived=True,
+        ),
+        Item(
+            "upn", "text", "Current UPN", 4, identifying=True, derived=True, check="upn"
+        ),
         Item("uln", "text", "ULN", 4, identifying=True, derived=True, check="uln"),
-    ),  # fmt: skip
+    ),
     reference=True,
 )
 
@@ -453,8 +762,17 @@ DATASETS: dict[str, Dataset] = {
 }
 
 # The person fields matching compares, in every pupil dataset that has them.
-PERSON_FIELDS = ("upn", "former_upn", "uln", "forename", "surname", "former_surname",
-                 "date_of_birth", "sex", "postcode")  # fmt: skip
+PERSON_FIELDS = (
+    "upn",
+    "former_upn",
+    "uln",
+    "forename",
+    "surname",
+    "former_surname",
+    "date_of_birth",
+    "sex",
+    "postcode",
+)
 
 
 def dataset(name: str) -> Dataset:

@@ -28,13 +28,17 @@ def section(chart_id: str, heading: str | None, spec: dict, svg: str) -> str:
     # "</" would end the script element early; JSON allows "<\/" for it
     data = json.dumps(spec, default=float).replace("</", "<\\/")
     head = f"<h2>{html.escape(heading)}</h2>\n" if heading else ""
-    return (f'{head}{svg}\n<script type="application/json" id="{chart_id}">'
-            f"{data}</script>")  # fmt: skip
+    return (
+        f'{head}{svg}\n<script type="application/json" id="{chart_id}">{data}</script>'
+    )
 
 
 def page(title: str, intro: str, sections: list[str]) -> str:
     """A self-contained HTML page of ``section``s under a title and a short note."""
     t = html.escape(title)
-    return (f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{t}</title>'
-            f"</head>\n<body><h1>{t}</h1>\n<p>{html.escape(intro)}</p>\n"
-            + "\n".join(sections) + "\n</body></html>\n")  # fmt: skip
+    return (
+        f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{t}</title>'
+        f"</head>\n<body><h1>{t}</h1>\n<p>{html.escape(intro)}</p>\n"
+        + "\n".join(sections)
+        + "\n</body></html>\n"
+    )

@@ -74,19 +74,32 @@ class Ctx:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    home: str = typer.Option(None, "--home", help="Data home (default $PUPILSHARE_HOME "
-                             "or ./pupilshare-data)."),
-    user: str = typer.Option(None, "--user", help="Act as this named user (default "
-                             "$PUPILSHARE_USER, else the local data-operations "
-                             "operator): asks for their password, and an "
-                             "authentication code when their roles need one (on a "
-                             "terminal, else a line each on standard input)."),
-    token: str = typer.Option(None, "--token", help="Act as the user of this API "
-                              "token (default $PUPILSHARE_TOKEN; see `users token`)."),
-) -> None:  # fmt: skip
-    ctx.obj = Ctx(Home.resolve(home).check(),  # a file named as the home is refused
-                  user or os.environ.get("PUPILSHARE_USER"),
-                  token or os.environ.get("PUPILSHARE_TOKEN"))  # fmt: skip
+    home: str = typer.Option(
+        None,
+        "--home",
+        help="Data home (default $PUPILSHARE_HOME or ./pupilshare-data).",
+    ),
+    user: str = typer.Option(
+        None,
+        "--user",
+        help="Act as this named user (default "
+        "$PUPILSHARE_USER, else the local data-operations "
+        "operator): asks for their password, and an "
+        "authentication code when their roles need one (on a "
+        "terminal, else a line each on standard input).",
+    ),
+    token: str = typer.Option(
+        None,
+        "--token",
+        help="Act as the user of this API "
+        "token (default $PUPILSHARE_TOKEN; see `users token`).",
+    ),
+) -> None:
+    ctx.obj = Ctx(
+        Home.resolve(home).check(),  # a file named as the home is refused
+        user or os.environ.get("PUPILSHARE_USER"),
+        token or os.environ.get("PUPILSHARE_TOKEN"),
+    )
 
 
 def context(ctx: typer.Context) -> Ctx:

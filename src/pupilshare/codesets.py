@@ -39,17 +39,27 @@ _ETHNICITY_GROUPS = {
     "Unknown": ["REFU", "NOBT"],
 }
 _ETHNICITY_NAMES = {
-    "WBRI": "White British", "WIRI": "White Irish",
-    "WIRT": "Traveller of Irish heritage", "WROM": "Gypsy / Roma",
-    "WOTH": "Any other White background", "MWBC": "White and Black Caribbean",
-    "MWBA": "White and Black African", "MWAS": "White and Asian",
-    "MOTH": "Any other Mixed background", "AIND": "Indian", "APKN": "Pakistani",
-    "ABAN": "Bangladeshi", "AOTH": "Any other Asian background",
-    "BCRB": "Black Caribbean", "BAFR": "Black African",
-    "BOTH": "Any other Black background", "CHNE": "Chinese",
-    "OOTH": "Any other ethnic group", "REFU": "Refused",
+    "WBRI": "White British",
+    "WIRI": "White Irish",
+    "WIRT": "Traveller of Irish heritage",
+    "WROM": "Gypsy / Roma",
+    "WOTH": "Any other White background",
+    "MWBC": "White and Black Caribbean",
+    "MWBA": "White and Black African",
+    "MWAS": "White and Asian",
+    "MOTH": "Any other Mixed background",
+    "AIND": "Indian",
+    "APKN": "Pakistani",
+    "ABAN": "Bangladeshi",
+    "AOTH": "Any other Asian background",
+    "BCRB": "Black Caribbean",
+    "BAFR": "Black African",
+    "BOTH": "Any other Black background",
+    "CHNE": "Chinese",
+    "OOTH": "Any other ethnic group",
+    "REFU": "Refused",
     "NOBT": "Information not obtained",
-}  # fmt: skip
+}
 
 SEX = CodeSet("sex", "Sex", {"M": "Male", "F": "Female", "U": "Unknown"})
 ETHNICITY = CodeSet(
@@ -142,9 +152,15 @@ QUAL_GRADE = CodeSet(
     "Qualification grade (GCSE 9-1, A level A*-E, U ungraded)",
     {
         **{str(g): f"GCSE grade {g}" for g in range(9, 0, -1)},
-        "A*": "A*", "A": "A", "B": "B", "C": "C", "D": "D", "E": "E", "U": "Ungraded",
+        "A*": "A*",
+        "A": "A",
+        "B": "B",
+        "C": "C",
+        "D": "D",
+        "E": "E",
+        "U": "Ungraded",
     },
-)  # fmt: skip
+)
 QUAL_TYPE = CodeSet(
     "qual_type",
     "Qualification type",

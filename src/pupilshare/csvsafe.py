@@ -47,8 +47,9 @@ def restore(cell: str) -> str:
     return cell[1:] if cell.startswith(PREFIX) else cell
 
 
-def write_rows(path: Path, columns: Sequence[str],
-               rows: Iterable[Mapping[str, Any]]) -> None:  # fmt: skip
+def write_rows(
+    path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
+) -> None:
     """Write dict rows as a neutralised CSV: every cell quoted, text made safe."""
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, quoting=csv.QUOTE_ALL, lineterminator="\r\n")

@@ -113,9 +113,14 @@ def nation_las(home: Home, n: int = 2) -> list[str]:
         with Store(home.store_path, read_only=True) as store:
             if not store.exists("ds_schools"):
                 return []
-            return [r[0] for r in store.rows(
-                "SELECT la_code FROM ds_schools GROUP BY la_code "
-                "ORDER BY count(*) DESC, la_code LIMIT ?", [n])]  # fmt: skip
+            return [
+                r[0]
+                for r in store.rows(
+                    "SELECT la_code FROM ds_schools GROUP BY la_code "
+                    "ORDER BY count(*) DESC, la_code LIMIT ?",
+                    [n],
+                )
+            ]
     except duckdb.Error:
         return []
 
@@ -131,9 +136,11 @@ def agreements_step(run: DemoRun) -> str:
         run.console.print(f"  refused submission {key}:", highlight=False)
         for r in reasons:
             run.console.print(f"    - {r}", highlight=False, markup=False)
-    return (f"{len(out.active)} agreements active for {len(out.recipients)} "
-            f"recipients; {len(out.refused)} refused submission shown "
-            f"({refused})")  # fmt: skip
+    return (
+        f"{len(out.active)} agreements active for {len(out.recipients)} "
+        f"recipients; {len(out.refused)} refused submission shown "
+        f"({refused})"
+    )
 
 
 def release_step(run: DemoRun) -> str:
@@ -171,8 +178,9 @@ def register_step(run: DemoRun) -> str:
     """The public register and privacy notice under HOME/register/."""
     out = run.home.root / "register"
     with governance.records(run.home, None) as (session, who):
-        paths = governance.publish_register(session, who, run.home, out,
-                                            force=True)  # its own home's register
+        paths = governance.publish_register(
+            session, who, run.home, out, force=True
+        )  # its own home's register
     return f"register and privacy notice written to {paths['register_html'].parent}"
 
 

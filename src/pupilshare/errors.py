@@ -20,8 +20,12 @@ class PupilshareError(Exception):
     def as_json(self) -> dict:
         """The one error shape for machine-readable output (``ok``, ``error``,
         ``errors``, ``status``)."""
-        return {"ok": False, "error": self.message, "errors": self.errors,
-                "status": self.status}  # fmt: skip
+        return {
+            "ok": False,
+            "error": self.message,
+            "errors": self.errors,
+            "status": self.status,
+        }
 
 
 class InvalidInput(PupilshareError):

@@ -29,8 +29,9 @@ def file_target(path: Path, force: bool, option: str = "--out") -> Path:
     return path
 
 
-def folder_target(path: Path, names: Iterable[str], force: bool,
-                  option: str = "--out") -> Path:  # fmt: skip
+def folder_target(
+    path: Path, names: Iterable[str], force: bool, option: str = "--out"
+) -> Path:
     """``path`` as a folder to write ``names`` into: refused when it is a file, or
     when it already holds any of them and ``force`` is not given."""
     path = Path(path)

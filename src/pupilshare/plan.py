@@ -96,20 +96,28 @@ class Sdc:
                 ("dominance_n", self.dominance_n >= 1, "must be 1 or more"),
                 ("dominance_k", 0 < self.dominance_k <= 1, "must be in (0, 1]"),
                 ("p_ratio", 0 <= self.p_ratio < 1, "must be in [0, 1)"),
-                ("rounding", not self.rounding or self.rounding >= 1,
-                 "must be a base of 1 or more (or none)"),
+                (
+                    "rounding",
+                    not self.rounding or self.rounding >= 1,
+                    "must be a base of 1 or more (or none)",
+                ),
                 ("k_anonymity", self.k_anonymity >= 1, "must be 1 or more"),
-                ("max_suppression", 0 <= self.max_suppression < 1,
-                 "must be in [0, 1)"),
-                ("method", self.method in ("suppression", "cell_key"),
-                 "must be suppression or cell_key"),
+                ("max_suppression", 0 <= self.max_suppression < 1, "must be in [0, 1)"),
+                (
+                    "method",
+                    self.method in ("suppression", "cell_key"),
+                    "must be suppression or cell_key",
+                ),
                 ("min_interval", self.min_interval >= 1, "must be 1 or more"),
                 ("ptable_max", 1 <= self.ptable_max <= 20, "must be 1 to 20"),
-                ("ptable_variance", 0 < self.ptable_variance
-                 <= self.ptable_max**2 / 2, "must be in (0, ptable_max**2 / 2]"),
+                (
+                    "ptable_variance",
+                    0 < self.ptable_variance <= self.ptable_max**2 / 2,
+                    "must be in (0, ptable_max**2 / 2]",
+                ),
             )
             if not ok
-        ]  # fmt: skip
+        ]
         if bad:
             raise ValueError("disclosure control: " + "; ".join(bad))
 
@@ -136,8 +144,12 @@ class ReleasePlan:
         for ref in self.items:
             catalogue.item(ref)  # raises for an item the catalogue does not know
         for t in self.tables:
-            named = (*t.rows, *t.columns, *([t.measure] if t.measure else []),
-                     *(f[0] for f in t.filters))  # fmt: skip
+            named = (
+                *t.rows,
+                *t.columns,
+                *([t.measure] if t.measure else []),
+                *(f[0] for f in t.filters),
+            )
             for name in named:
                 catalogue.dataset(t.dataset).item(name)
         if self.level in ("anonymised", "aggregate"):
@@ -160,12 +172,15 @@ def plan_from_dict(data: dict) -> ReleasePlan:
     """The inverse of ``asdict``/``to_json``: rebuild a plan from its JSON form."""
     tables = tuple(
         TableSpec(
-            name=t["name"], dataset=t["dataset"], rows=tuple(t["rows"]),
-            columns=tuple(t.get("columns", ())), measure=t.get("measure"),
+            name=t["name"],
+            dataset=t["dataset"],
+            rows=tuple(t["rows"]),
+            columns=tuple(t.get("columns", ())),
+            measure=t.get("measure"),
             filters=tuple((f[0], tuple(f[1])) for f in t.get("filters", ())),
         )
         for t in data.get("tables", ())
-    )  # fmt: skip
+    )
     pop = data.get("population") or {}
     ref = data.get("reference_date")
     return ReleasePlan(
@@ -176,7 +191,8 @@ def plan_from_dict(data: dict) -> ReleasePlan:
         level=data["level"],
         items=tuple(data.get("items", ())),
         population=Population(
-            min_age=pop.get("min_age"), max_age=pop.get("max_age"),
+            min_age=pop.get("min_age"),
+            max_age=pop.get("max_age"),
             year_groups=tuple(pop.get("year_groups", ())),
             la_codes=tuple(pop.get("la_codes", ())),
             academic_years=tuple(pop.get("academic_years", ())),
@@ -189,7 +205,7 @@ def plan_from_dict(data: dict) -> ReleasePlan:
         reference_date=date.fromisoformat(ref) if ref else date.today(),
         policy_version=data.get("policy_version", ""),
         budget=Budget(**(data.get("budget") or {})),
-    )  # fmt: skip
+    )
 
 
 def plan_from_json(text: str) -> ReleasePlan:

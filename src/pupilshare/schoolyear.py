@@ -14,7 +14,10 @@ from datetime import date
 # The year groups of each key stage (National Curriculum): KS1 Years 1-2, KS2 Years
 # 3-6, KS3 Years 7-9, KS4 Years 10-11.
 KEY_STAGE_YEARS: dict[str, tuple[str, ...]] = {
-    "1": ("1", "2"), "2": ("3", "4", "5", "6"), "3": ("7", "8", "9"), "4": ("10", "11"),
+    "1": ("1", "2"),
+    "2": ("3", "4", "5", "6"),
+    "3": ("7", "8", "9"),
+    "4": ("10", "11"),
 }
 
 

@@ -34,13 +34,21 @@ def _datasets(store: Store) -> dict[str, Any]:
         collections = []
         if has_collections:
             collections = [
-                {"collection_id": cid, "file": f, "sha256": sha, "rows": n,
-                 "warnings": w, "received_at": str(t)}
+                {
+                    "collection_id": cid,
+                    "file": f,
+                    "sha256": sha,
+                    "rows": n,
+                    "warnings": w,
+                    "received_at": str(t),
+                }
                 for cid, f, sha, n, w, t in store.rows(
                     "SELECT collection_id, file_name, sha256, row_count, "
                     "warning_count, received_at FROM collections WHERE dataset = ? "
-                    "ORDER BY collection_id", [ds.name])
-            ]  # fmt: skip
+                    "ORDER BY collection_id",
+                    [ds.name],
+                )
+            ]
         rejected = 0
         if has_rejections:
             rejected = store.one(
@@ -57,8 +65,11 @@ def _datasets(store: Store) -> dict[str, Any]:
 def store_status(home: Home) -> dict[str, Any]:
     report: dict[str, Any] = {"home": str(home.root), "datasets": {}}
     if not home.store_path.exists():
-        report["datasets"] = {d: {"collections": [], "rows": 0, "rejected": 0}
-                              for d in catalogue.DATASETS if d != "pupil"}  # fmt: skip
+        report["datasets"] = {
+            d: {"collections": [], "rows": 0, "rejected": 0}
+            for d in catalogue.DATASETS
+            if d != "pupil"
+        }
         return report
     with Store(home.store_path, read_only=True) as store:
         report["datasets"] = _datasets(store)

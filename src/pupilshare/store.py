@@ -32,8 +32,9 @@ def _is_lock_conflict(e: duckdb.Error) -> bool:
     return "lock" in str(e).lower()
 
 
-def connect(path: str, read_only: bool = False,
-            wait: float | None = None) -> duckdb.DuckDBPyConnection:  # fmt: skip
+def connect(
+    path: str, read_only: bool = False, wait: float | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the store, waiting up to ``wait`` seconds while another process holds it.
 
     DuckDB lets one process write a database file and refuses every other open while
@@ -54,8 +55,10 @@ def connect(path: str, read_only: bool = False,
             if not _is_lock_conflict(e):
                 raise
             if time.monotonic() >= deadline:
-                raise Busy(f"the store {path} is in use by another process; "
-                           "try again when its run ends") from None  # fmt: skip
+                raise Busy(
+                    f"the store {path} is in use by another process; "
+                    "try again when its run ends"
+                ) from None
             time.sleep(pause)
             pause = min(pause * 2, 0.5)
 
@@ -67,15 +70,20 @@ class Store:
     record happens entirely inside one, so a crash or kill leaves the store as it was.
     """
 
-    def __init__(self, path: str | Path = ":memory:", read_only: bool = False,
-                 wait: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        read_only: bool = False,
+        wait: float | None = None,
+    ) -> None:
         self.path = str(path)
         self.con = connect(self.path, read_only, wait)
         self._depth = 0
 
     @classmethod
-    def open(cls, home: Home, read_only: bool = False,
-             wait: float | None = None) -> Store:  # fmt: skip
+    def open(
+        cls, home: Home, read_only: bool = False, wait: float | None = None
+    ) -> Store:
         home.ensure()
         return cls(home.store_path, read_only=read_only, wait=wait)
 

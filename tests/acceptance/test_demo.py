@@ -31,17 +31,25 @@ def _store(run: DemoRun) -> duckdb.DuckDBPyConnection:
 
 def test_every_step_ran_in_order(demo: DemoRun) -> None:
     assert [t for t, _ in STEPS] == [
-        "synthesise", "collect", "match", "agreements", "opt-outs", "release",
-        "register", "access", "ledger",
-    ]  # fmt: skip
+        "synthesise",
+        "collect",
+        "match",
+        "agreements",
+        "opt-outs",
+        "release",
+        "register",
+        "access",
+        "ledger",
+    ]
     assert demo.facts["collect"]["rejected"] >= 1  # faulty files are rejected
     assert demo.facts["collect"]["loaded"] > 50
 
 
 def test_every_collected_record_is_linked_to_exactly_one_pupil(demo: DemoRun) -> None:
     con = _store(demo)
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()")
-              .fetchall()}  # fmt: skip
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    }
     for ds in catalogue.pupil_datasets():
         if ds.name == "pupil":
             continue
@@ -77,8 +85,10 @@ def test_nothing_leaves_without_a_live_agreement(demo: DemoRun) -> None:
     """Every delivery, the department's own published statistics too, is made under
     an active agreement that the public register lists."""
     active = set(demo.facts["agreements"])
-    released = {json.loads(p.read_text())["agreement_id"]
-                for p in demo.home.releases_dir.glob("*/manifest.json")}  # fmt: skip
+    released = {
+        json.loads(p.read_text())["agreement_id"]
+        for p in demo.home.releases_dir.glob("*/manifest.json")
+    }
     assert "dfe-ks-trends" in released and released <= active
     register = (demo.home.root / "register" / "register.csv").read_text()
     assert all(a in register for a in released)
@@ -119,8 +129,12 @@ def test_survey_sample_holds_only_parents_who_agreed(demo: DemoRun) -> None:
     con = duckdb.connect()
     for release in surveys:
         for p in release.glob("*.parquet"):
-            values = {r[0] for r in con.execute(
-                f"SELECT DISTINCT contact_consent FROM '{p}'").fetchall()}  # fmt: skip
+            values = {
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT contact_consent FROM '{p}'"
+                ).fetchall()
+            }
             assert values == {"Y"}
 
 
@@ -150,8 +164,9 @@ def test_every_release_is_in_a_ledger_that_verifies(demo: DemoRun) -> None:
     releases = list(demo.home.releases_dir.glob("*/manifest.json"))
     con = _store(demo)
     try:
-        n = con.execute("SELECT count(*) FROM ledger_entries WHERE kind = 'release'"
-                        ).fetchone()[0]  # fmt: skip
+        n = con.execute(
+            "SELECT count(*) FROM ledger_entries WHERE kind = 'release'"
+        ).fetchone()[0]
         removed = con.execute("SELECT count(*) FROM opt_outs").fetchone()[0]
     finally:
         con.close()

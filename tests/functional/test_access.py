@@ -42,16 +42,24 @@ def typed(monkeypatch: pytest.MonkeyPatch, *lines: str) -> None:
 
 def outcomes(home: Home) -> list[str]:
     with db.factory(home.db_url)() as s:
-        return list(s.scalars(sa.select(SignIn.outcome).where(
-            SignIn.method != "manage").order_by(SignIn.sign_in_id)))  # fmt: skip
+        return list(
+            s.scalars(
+                sa.select(SignIn.outcome)
+                .where(SignIn.method != "manage")
+                .order_by(SignIn.sign_in_id)
+            )
+        )
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 @pytest.mark.parametrize("user", ["dh.analyst", "nobody.at.all"])
-def test_recipients_and_strangers_are_denied(home: Home, issued: dict[str, Any],
-                                             args: list[str], user: str,
-                                             monkeypatch: pytest.MonkeyPatch
-                                             ) -> None:  # fmt: skip
+def test_recipients_and_strangers_are_denied(
+    home: Home,
+    issued: dict[str, Any],
+    args: list[str],
+    user: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     seeded, mine = home, issued.get(user)
     typed(monkeypatch, mine.password if mine else "a guess at a password")
     code = main(["--home", str(seeded.root), "--user", user, *args])
@@ -65,9 +73,9 @@ def test_recipients_and_strangers_are_denied(home: Home, issued: dict[str, Any],
     ).exists("collections")
 
 
-def test_data_operations_may_read_status(home: Home, issued: dict[str, Any],
-                                        monkeypatch: pytest.MonkeyPatch
-                                        ) -> None:  # fmt: skip
+def test_data_operations_may_read_status(
+    home: Home, issued: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     seeded, dora = home, issued["dora.ops"]
     code = totp.code_for(dora.totp_secret, totp.step_at(seeds.workflow.now()))
     typed(monkeypatch, dora.password, code)

@@ -89,8 +89,14 @@ def assert_rejected(
     assert loaded_rows(home) == 0
     rows = report_rows(home)
     assert set(rows[0]) == {"file", "line", "field", "severity", "reason"}
-    hits = [r for r in rows if r["severity"] == "error" and int(r["line"]) == line
-            and field in (None, r["field"]) and words in r["reason"]]  # fmt: skip
+    hits = [
+        r
+        for r in rows
+        if r["severity"] == "error"
+        and int(r["line"]) == line
+        and field in (None, r["field"])
+        and words in r["reason"]
+    ]
     assert hits, rows[:10]
     with Store(home.store_path, read_only=True) as s:
         assert s.one("SELECT count(*) FROM rejections") == 1
@@ -107,7 +113,8 @@ def test_valid_file_loads_with_provenance(home: Home, write, capsys) -> None:
     with Store(home.store_path, read_only=True) as s:
         (cid, ds, name, sha, n, w) = s.rows(
             "SELECT collection_id, dataset, file_name, sha256, row_count, "
-            "warning_count FROM collections")[0]  # fmt: skip
+            "warning_count FROM collections"
+        )[0]
         import hashlib
 
         assert (ds, name, n, w) == ("census", "good.csv", 20, 0)
@@ -201,8 +208,11 @@ def test_a_store_in_use_is_a_conflict(
     import subprocess
     import sys
 
-    holder = subprocess.Popen([sys.executable, "-c", code, str(home.store_path)],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(home.store_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         assert run(home, "census", path) == 5  # Conflict

@@ -40,8 +40,9 @@ def sample_lines(rows: int, start: int = 0) -> list[str]:
 
 GOOD = sample_lines(rows=3, start=900)
 VALID = sample_lines(rows=4)
-FUZZ = settings(max_examples=25, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+FUZZ = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 ENDS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
 
 
@@ -133,8 +134,14 @@ def test_every_line_end_loads_the_same_rows(tmp_path: Path, kind: str) -> None:
     assert collect(tmp_path / "home", path) == 0
     with Store(Home(tmp_path / "home").store_path, read_only=True) as s:
         got = s.rows("SELECT line, surname, forename FROM ds_census ORDER BY line")
-    want = [(i + 2, r.split(",")[COLS.index("surname")],
-             r.split(",")[COLS.index("forename")]) for i, r in enumerate(VALID[1:])]
+    want = [
+        (
+            i + 2,
+            r.split(",")[COLS.index("surname")],
+            r.split(",")[COLS.index("forename")],
+        )
+        for i, r in enumerate(VALID[1:])
+    ]
     assert got == want
 
 

@@ -26,8 +26,14 @@ from pupilshare.store import Store
 from pupilshare.synth.valid_returns import sample_sql
 
 CENSUS = catalogue.dataset("census")
-PLAN = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                   ("census.upn", "census.forename", "census.census_date"))  # fmt: skip
+PLAN = ReleasePlan(
+    "LA-1",
+    "LA",
+    "SI 2009/1563",
+    "own pupils",
+    "identified",
+    ("census.upn", "census.forename", "census.census_date"),
+)
 
 
 def one_school(rows: int) -> list[dict[str, str]]:
@@ -83,17 +89,25 @@ def test_a_corrected_return_replaces_the_first(
         assert s.one("SELECT count(*) FROM ds_census") == 5
         assert s.rows("SELECT DISTINCT collection_id FROM ds_census") == [(2,)]
         assert s.one("SELECT count(*) FROM history_census") == 6
-        versions = s.rows("SELECT collection_id, status, replaced_by FROM returns "
-                          "ORDER BY 1")  # fmt: skip
+        versions = s.rows(
+            "SELECT collection_id, status, replaced_by FROM returns ORDER BY 1"
+        )
         assert versions == [(1, "replaced", 2), (2, "current", None)]
         # every current record is matched, and only once
-        assert s.one("SELECT count(*) FROM ds_census d JOIN pupil_links l ON "
-                     "l.dataset = 'census' AND l.collection_id = d.collection_id "
-                     "AND l.line = d.line") == 5  # fmt: skip
+        assert (
+            s.one(
+                "SELECT count(*) FROM ds_census d JOIN pupil_links l ON "
+                "l.dataset = 'census' AND l.collection_id = d.collection_id "
+                "AND l.line = d.line"
+            )
+            == 5
+        )
         # what the first release delivered, from version 1, stays recorded
-        sources = s.rows("SELECT r.release_id, s.collection_id FROM releases r "
-                         "JOIN release_sources s USING (release_id) "
-                         "ORDER BY r.created_at, r.release_id")  # fmt: skip
+        sources = s.rows(
+            "SELECT r.release_id, s.collection_id FROM releases r "
+            "JOIN release_sources s USING (release_id) "
+            "ORDER BY r.created_at, r.release_id"
+        )
         assert [c for _, c in sources] == [1, 2]
 
 
@@ -117,7 +131,8 @@ def test_withdraw_takes_a_return_out_of_current_data(
     with Store.open(home, read_only=True) as s:
         assert s.one("SELECT count(*) FROM ds_census") == 0
         assert s.rows("SELECT status, reason FROM returns") == [
-            ("withdrawn", "wrong school")]
+            ("withdrawn", "wrong school")
+        ]
         assert s.one("SELECT count(*) FROM history_census") == 6
     assert cli(home, "collect", "--withdraw", "1", "--reason", "again") == 5
     capsys.readouterr()

@@ -27,8 +27,14 @@ from pupilshare.identity import totp
 DENIED = 3
 
 
-ACTING = ("dh.analyst", "cass.chief", "dora.ops", "pat.panel", "ier.researcher",
-          "lrs.officer")  # fmt: skip
+ACTING = (
+    "dh.analyst",
+    "cass.chief",
+    "dora.ops",
+    "pat.panel",
+    "ier.researcher",
+    "lrs.officer",
+)
 TOKENS: dict[str, str] = {}  # user -> an API token they made in the template
 
 
@@ -58,8 +64,13 @@ def seeded(home: Home, template: Path) -> Home:
 def run(home: Home, *args: str, user: str | None = None) -> int:
     """Run a command as ``user``, with their API token (a user with none is asked
     for a password, and has none to give)."""
-    who = (["--token", TOKENS[user]] if user in TOKENS else
-           ["--user", user] if user else [])  # fmt: skip
+    who = (
+        ["--token", TOKENS[user]]
+        if user in TOKENS
+        else ["--user", user]
+        if user
+        else []
+    )
     return main(["--home", str(home.root), *who, *args])
 
 
@@ -77,41 +88,93 @@ def test_denied_by_default(seeded: Home) -> None:
     assert run(seeded, "orgs", "list", user="ier.researcher") == DENIED
     assert run(seeded, "agreements", "show", "dh-ncmp", user="ier.researcher") == DENIED
     assert run(seeded, "register", "--out", "x", user="ier.researcher") == DENIED
-    assert run(seeded, "users", "add", "eve", "--name", "Eve", "--org", "dh",
-               "--role", "chief_statistician", user="dh.analyst") == DENIED
+    assert (
+        run(
+            seeded,
+            "users",
+            "add",
+            "eve",
+            "--name",
+            "Eve",
+            "--org",
+            "dh",
+            "--role",
+            "chief_statistician",
+            user="dh.analyst",
+        )
+        == DENIED
+    )
     assert run(seeded, "agreements", "revoke", "dh-ncmp", "--reason", "x") == DENIED
 
 
-def test_an_application_end_to_end(seeded: Home, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+def test_an_application_end_to_end(
+    seeded: Home, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     raw = next(a for a in seeds.read_seeds()["agreements"] if a["id"] == "dh-ncmp")
     f = tmp_path / "app.yaml"
     f.write_text(yaml.safe_dump({**raw, "id": "dh-ncmp-2"}))
     assert run(seeded, "agreements", "submit", str(f), user="dh.analyst") == 0
-    views = [a for m in ("pat.panel", "priya.panel", "peter.panel")
-             for a in ("--view", f"{m}=approve: justified")]  # fmt: skip
-    assert run(seeded, "agreements", "panel", "dh-ncmp-2", *views,
-               "--condition", "annual report of use") == 0  # fmt: skip
-    assert run(seeded, "agreements", "decide", "dh-ncmp-2", "--approve", "--reason",
-               "sound", user="cass.chief") == 0  # fmt: skip
+    views = [
+        a
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+        for a in ("--view", f"{m}=approve: justified")
+    ]
+    assert (
+        run(
+            seeded,
+            "agreements",
+            "panel",
+            "dh-ncmp-2",
+            *views,
+            "--condition",
+            "annual report of use",
+        )
+        == 0
+    )
+    assert (
+        run(
+            seeded,
+            "agreements",
+            "decide",
+            "dh-ncmp-2",
+            "--approve",
+            "--reason",
+            "sound",
+            user="cass.chief",
+        )
+        == 0
+    )
     assert run(seeded, "agreements", "activate", "dh-ncmp-2", user="dora.ops") == 0
     capsys.readouterr()
-    assert run(seeded, "agreements", "show", "dh-ncmp-2", "--json",
-               user="dh.analyst") == 0  # fmt: skip
+    assert (
+        run(seeded, "agreements", "show", "dh-ncmp-2", "--json", user="dh.analyst") == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["status"] == "active"
     assert [h["to"] for h in d["history"]] == ["submitted", "approved", "active"]
     assert d["panel"][0]["quorate"] and len(d["panel"][0]["members"]) == 3
     assert "annual report of use" in d["decisions"][0]["conditions"]
-    assert run(seeded, "agreements", "ask", "dh-ncmp-2", "--items",
-               "ncmp.height_cm", "--purpose", raw["purpose"], "--json",
-               user="dh.analyst") == 0  # fmt: skip
+    assert (
+        run(
+            seeded,
+            "agreements",
+            "ask",
+            "dh-ncmp-2",
+            "--items",
+            "ncmp.height_cm",
+            "--purpose",
+            raw["purpose"],
+            "--json",
+            user="dh.analyst",
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["allowed"] is True
 
 
-def test_a_refused_submission_gives_every_reason(seeded: Home, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture
-                                                ) -> None:  # fmt: skip
+def test_a_refused_submission_gives_every_reason(
+    seeded: Home, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     raw = seeds.read_seeds()["refused_examples"][0]
     f = tmp_path / "bad.yaml"
     f.write_text(yaml.safe_dump({**raw, "id": "lrs-again"}))
@@ -125,39 +188,95 @@ def test_an_amendment_through_the_cli(
 ) -> None:
     f = tmp_path / "amend.yaml"
     f.write_text(yaml.safe_dump({"frequency": "termly"}))
-    assert run(seeded, "agreements", "amend", "dh-ncmp", str(f), "--reason",
-               "termly monitoring", user="dh.analyst") == 0  # fmt: skip
+    assert (
+        run(
+            seeded,
+            "agreements",
+            "amend",
+            "dh-ncmp",
+            str(f),
+            "--reason",
+            "termly monitoring",
+            user="dh.analyst",
+        )
+        == 0
+    )
     assert "frequency: 'annual' -> 'termly'" in capsys.readouterr().out
-    views = [a for m in ("pat.panel", "priya.panel", "peter.panel")
-             for a in ("--view", f"{m}=approve: fine")]  # fmt: skip
-    assert run(seeded, "agreements", "panel", "dh-ncmp", "--amendment", "1",
-               *views) == 0  # fmt: skip
-    assert run(seeded, "agreements", "decide", "dh-ncmp", "--amendment", "1",
-               "--approve", "--reason", "ok", user="dh.analyst") == DENIED  # fmt: skip
-    assert run(seeded, "agreements", "decide", "dh-ncmp", "--amendment", "1",
-               "--approve", "--reason", "ok", user="cass.chief") == 0  # fmt: skip
+    views = [
+        a
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+        for a in ("--view", f"{m}=approve: fine")
+    ]
+    assert (
+        run(seeded, "agreements", "panel", "dh-ncmp", "--amendment", "1", *views) == 0
+    )
+    assert (
+        run(
+            seeded,
+            "agreements",
+            "decide",
+            "dh-ncmp",
+            "--amendment",
+            "1",
+            "--approve",
+            "--reason",
+            "ok",
+            user="dh.analyst",
+        )
+        == DENIED
+    )
+    assert (
+        run(
+            seeded,
+            "agreements",
+            "decide",
+            "dh-ncmp",
+            "--amendment",
+            "1",
+            "--approve",
+            "--reason",
+            "ok",
+            user="cass.chief",
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(seeded, "agreements", "show", "dh-ncmp") == 0
     shown = capsys.readouterr().out
     assert "version 2" in shown and "amendment 1 (approved" in shown
 
 
-def test_renaming_an_org_suspends_its_agreements(seeded: Home,
-                                                 capsys: pytest.CaptureFixture
-                                                 ) -> None:  # fmt: skip
-    assert run(seeded, "orgs", "change", "nab", "--field", "name", "--value",
-               "NAB Holdings", "--reason", "claimed new name") == 0  # fmt: skip
+def test_renaming_an_org_suspends_its_agreements(
+    seeded: Home, capsys: pytest.CaptureFixture
+) -> None:
+    assert (
+        run(
+            seeded,
+            "orgs",
+            "change",
+            "nab",
+            "--field",
+            "name",
+            "--value",
+            "NAB Holdings",
+            "--reason",
+            "claimed new name",
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(seeded, "agreements", "list", "--status", "suspended", "--json") == 0
     assert [a["id"] for a in json.loads(capsys.readouterr().out)] == ["nab-awards"]
 
 
-def test_register_command_and_demo_steps(home: Home,
-                                         monkeypatch: pytest.MonkeyPatch
-                                         ) -> None:  # fmt: skip
+def test_register_command_and_demo_steps(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     con = duckdb.connect(str(home.store_path))
-    con.execute("CREATE TABLE ds_schools AS SELECT * FROM (VALUES ('820'), ('820'), "
-                "('840'), ('916'), ('916'), ('916')) t(la_code)")  # fmt: skip
+    con.execute(
+        "CREATE TABLE ds_schools AS SELECT * FROM (VALUES ('820'), ('820'), "
+        "('840'), ('916'), ('916'), ('916')) t(la_code)"
+    )
     con.close()
     out = io.StringIO()
     demo = DemoRun(home, 100, 1, Console(file=out, width=200))
@@ -168,14 +287,28 @@ def test_register_command_and_demo_steps(home: Home,
     notice = (home.root / "register" / "privacy-notice.txt").read_text()
     assert "Local authority 916 receives" in notice and "Birmingham" not in notice
     with session_scope(home) as s:
-        las = {a: s.get(Agreement, a).spec["population"]["la_codes"]
-               for a in ("la1-own-pupils", "la2-own-pupils")}  # fmt: skip
+        las = {
+            a: s.get(Agreement, a).spec["population"]["la_codes"]
+            for a in ("la1-own-pupils", "la2-own-pupils")
+        }
     assert las == {"la1-own-pupils": ["916"], "la2-own-pupils": ["820"]}
     dora = demo.facts["users"]["dora.ops"]  # the demo's generated credentials work
     code = totp.code_for(dora.totp_secret, totp.step_at(now()))
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{dora.password}\n{code}\n"))
-    assert main(["--home", str(home.root), "--user", "dora.ops", "register",
-                 "--out", str(home.root / "r2")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--home",
+                str(home.root),
+                "--user",
+                "dora.ops",
+                "register",
+                "--out",
+                str(home.root / "r2"),
+            ]
+        )
+        == 0
+    )
     register = (home.root / "r2" / "register.csv").read_text()
     # the department's own published statistics are a share like any other
     assert "dfe-ks-trends" in register and "publication" in register

@@ -72,14 +72,29 @@ def new_application(tmp_path: Path) -> Path:
     return f
 
 
-def test_a_typed_name_cannot_decide(home: Home, tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+def test_a_typed_name_cannot_decide(
+    home: Home,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
     pipe(monkeypatch, *creds(home, "dh.analyst"))
-    assert cli(home, "--user", "dh.analyst", "agreements", "submit",
-               str(new_application(tmp_path))) == 0  # fmt: skip
-    views = [a for m in ("pat.panel", "priya.panel", "peter.panel")
-             for a in ("--view", f"{m}=approve: justified")]  # fmt: skip
+    assert (
+        cli(
+            home,
+            "--user",
+            "dh.analyst",
+            "agreements",
+            "submit",
+            str(new_application(tmp_path)),
+        )
+        == 0
+    )
+    views = [
+        a
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+        for a in ("--view", f"{m}=approve: justified")
+    ]
     assert cli(home, "agreements", "panel", "dh-ncmp-2", *views) == 0
     decide = ["agreements", "decide", "dh-ncmp-2", "--approve", "--reason", "ok"]
     pipe(monkeypatch)  # nothing to give
@@ -99,17 +114,36 @@ def test_a_typed_name_cannot_decide(home: Home, tmp_path: Path,
     assert "cass.chief" in capsys.readouterr().out
 
 
-def _token(home: Home, user: str, monkeypatch: pytest.MonkeyPatch,
-           capsys: pytest.CaptureFixture, days: int = 30) -> str:  # fmt: skip
+def _token(
+    home: Home,
+    user: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    days: int = 30,
+) -> str:
     pipe(monkeypatch, *creds(home, user))
     capsys.readouterr()
-    assert cli(home, "--user", user, "users", "token", "create", "--label", "ci",
-               "--days", str(days)) == 0  # fmt: skip
+    assert (
+        cli(
+            home,
+            "--user",
+            user,
+            "users",
+            "token",
+            "create",
+            "--label",
+            "ci",
+            "--days",
+            str(days),
+        )
+        == 0
+    )
     return capsys.readouterr().out.strip().splitlines()[-1]
 
 
-def test_revoked_and_expired_tokens_fail(home: Home, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_revoked_and_expired_tokens_fail(
+    home: Home, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     token = _token(home, "cass.chief", monkeypatch, capsys)
     assert token.startswith("pst_")
     revoke = ["agreements", "revoke", "ons-matching", "--reason", "ended"]
@@ -121,8 +155,9 @@ def test_revoked_and_expired_tokens_fail(home: Home, monkeypatch: pytest.MonkeyP
     assert status_of(home, "ons-matching") == "active"
     # an expired one fails too (dh.analyst's: a code is accepted once, and the
     # chief's next one is not due yet)
-    monkeypatch.setenv("PUPILSHARE_TOKEN", _token(home, "dh.analyst", monkeypatch,
-                                                  capsys))  # fmt: skip
+    monkeypatch.setenv(
+        "PUPILSHARE_TOKEN", _token(home, "dh.analyst", monkeypatch, capsys)
+    )
     assert cli(home, "agreements", "list") == 0
     with session_scope(home) as s:
         for row in s.scalars(sa.select(ApiToken).where(ApiToken.revoked_at.is_(None))):
@@ -137,8 +172,9 @@ def test_revoked_and_expired_tokens_fail(home: Home, monkeypatch: pytest.MonkeyP
     assert status_of(home, "ons-matching") == "active"
 
 
-def test_a_locked_account_fails(home: Home, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture) -> None:
+def test_a_locked_account_fails(
+    home: Home, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     token = _token(home, "cass.chief", monkeypatch, capsys)
     assert cli(home, "users", "lock", "cass.chief", "--reason", "phished") == 0
     revoke = ["agreements", "revoke", "ons-matching", "--reason", "ended"]
@@ -147,48 +183,103 @@ def test_a_locked_account_fails(home: Home, monkeypatch: pytest.MonkeyPatch,
     assert cli(home, "--token", token, *revoke) == DENIED
     assert status_of(home, "ons-matching") == "active"
     # the local operator cannot lift it (it may be a stolen account)
-    assert cli(home, "users", "lock", "cass.chief", "--unlock", "--reason",
-               "x") == DENIED  # fmt: skip
+    assert (
+        cli(home, "users", "lock", "cass.chief", "--unlock", "--reason", "x") == DENIED
+    )
     capsys.readouterr()
     assert cli(home, "users", "sign-ins", "cass.chief", "--json") == 0
     seen = [r["outcome"] for r in json.loads(capsys.readouterr().out)]
     assert seen[:3] == ["locked", "locked", "lock"]
 
 
-def test_repeated_failures_lock_the_account(home: Home,
-                                            monkeypatch: pytest.MonkeyPatch
-                                            ) -> None:  # fmt: skip
+def test_repeated_failures_lock_the_account(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for _ in range(5):
         pipe(monkeypatch, "not it at all")
         assert cli(home, "--user", "lrs.officer", "agreements", "list") == DENIED
     pipe(monkeypatch, *creds(home, "lrs.officer"))
     assert cli(home, "--user", "lrs.officer", "agreements", "list") == DENIED
     with session_scope(home) as s:
-        got = list(s.scalars(sa.select(SignIn.outcome).where(
-            SignIn.username == "lrs.officer", SignIn.method == "password")
-            .order_by(SignIn.sign_in_id)))  # fmt: skip
+        got = list(
+            s.scalars(
+                sa.select(SignIn.outcome)
+                .where(SignIn.username == "lrs.officer", SignIn.method == "password")
+                .order_by(SignIn.sign_in_id)
+            )
+        )
     assert got == ["bad_password"] * 4 + ["locked_out", "locked"]
 
 
-def test_nobody_grants_what_they_may_not(home: Home, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_nobody_grants_what_they_may_not(
+    home: Home, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     analyst = _token(home, "dh.analyst", monkeypatch, capsys)
     dora = _token(home, "dora.ops", monkeypatch, capsys)
-    grant = ["users", "roles", "dh.analyst", "--role", "chief_statistician",
-             "--reason", "promotion"]  # fmt: skip
+    grant = [
+        "users",
+        "roles",
+        "dh.analyst",
+        "--role",
+        "chief_statistician",
+        "--reason",
+        "promotion",
+    ]
     for who in (["--token", analyst], ["--token", dora], []):
         assert cli(home, *who, *grant) == DENIED
-        assert cli(home, *who, "users", "add", "eve", "--name", "Eve", "--org",
-                   "department", "--role", "panel_member") == DENIED  # fmt: skip
+        assert (
+            cli(
+                home,
+                *who,
+                "users",
+                "add",
+                "eve",
+                "--name",
+                "Eve",
+                "--org",
+                "department",
+                "--role",
+                "panel_member",
+            )
+            == DENIED
+        )
         assert cli(home, *who, "users", "passwd", "cass.chief") == DENIED
     # the local operator makes no named data operations user either
-    assert cli(home, "users", "add", "mallory", "--name", "M", "--org", "department",
-               "--role", "data_operations") == DENIED  # fmt: skip
+    assert (
+        cli(
+            home,
+            "users",
+            "add",
+            "mallory",
+            "--name",
+            "M",
+            "--org",
+            "department",
+            "--role",
+            "data_operations",
+        )
+        == DENIED
+    )
     # the Chief Statistician does, and the new user's credentials are handed over
     chief = _token(home, "cass.chief", monkeypatch, capsys)
-    assert cli(home, "--token", chief, "users", "add", "paula.panel", "--name",
-               "Paula", "--org", "department", "--role", "panel_member",
-               "--json") == 0  # fmt: skip
+    assert (
+        cli(
+            home,
+            "--token",
+            chief,
+            "users",
+            "add",
+            "paula.panel",
+            "--name",
+            "Paula",
+            "--org",
+            "department",
+            "--role",
+            "panel_member",
+            "--json",
+        )
+        == 0
+    )
     issued = json.loads(capsys.readouterr().out)
     assert issued["password"] and issued["totp_uri"].startswith("otpauth://")
 
@@ -196,8 +287,22 @@ def test_nobody_grants_what_they_may_not(home: Home, monkeypatch: pytest.MonkeyP
 def test_a_new_user_signs_in_and_changes_their_password(
     home: Home, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    assert cli(home, "users", "add", "new.analyst", "--name", "New", "--org", "dh",
-               "--role", "recipient", "--json") == 0  # fmt: skip
+    assert (
+        cli(
+            home,
+            "users",
+            "add",
+            "new.analyst",
+            "--name",
+            "New",
+            "--org",
+            "dh",
+            "--role",
+            "recipient",
+            "--json",
+        )
+        == 0
+    )
     first = json.loads(capsys.readouterr().out)["password"]
     assert first and "totp" not in first
     pipe(monkeypatch, first, "a new and long password")

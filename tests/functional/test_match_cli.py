@@ -58,7 +58,8 @@ def test_match_charts_show_every_comparison_of_the_model(
         assert comparisons <= charted
     # the match weights chart draws each level's weight as log2(m/u)
     level = next(
-        r for r in specs[0]["data"]["values"]
+        r
+        for r in specs[0]["data"]["values"]
         if r["comparison_name"] == "date_of_birth" and r["label_for_charts"] == "exact"
     )
     assert level["log2_bayes_factor"] > 0
@@ -89,8 +90,10 @@ def test_link_says_what_it_used_explains_a_pair_and_refuses_bad_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = ["id,forename,surname,dob,sex,postcode,school"]
-    rows += [f"{i},Ann{chr(65 + i % 26)},Lee{i},2010-01-{1 + i % 28:02d},,"
-             f"LS1 {i % 9}AA,x" for i in range(60)]  # fmt: skip
+    rows += [
+        f"{i},Ann{chr(65 + i % 26)},Lee{i},2010-01-{1 + i % 28:02d},,LS1 {i % 9}AA,x"
+        for i in range(60)
+    ]
     (tmp_path / "a.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "b.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "p.csv"
@@ -102,8 +105,9 @@ def test_link_says_what_it_used_explains_a_pair_and_refuses_bad_files(
     assert "ignored: sex (filled in 0% of the left file" in text
     assert "ignored: school (not a person field" in text
     assert "match weight +" in text and "match probability 0.9" in text
-    (tmp_path / "b.csv").write_text("id,forename,surname,dob\n1,A,B,2010-01-01\n"
-                                    "1,C,D,2011-01-01\n")  # fmt: skip
+    (tmp_path / "b.csv").write_text(
+        "id,forename,surname,dob\n1,A,B,2010-01-01\n1,C,D,2011-01-01\n"
+    )
     out.unlink()
     assert main(args) == 2  # InvalidInput
     err = capsys.readouterr()

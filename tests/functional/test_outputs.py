@@ -26,8 +26,9 @@ def gist(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def test_register_out_onto_a_file_is_refused(home: Home, tmp_path: Path,
-                                             capsys) -> None:  # fmt: skip
+def test_register_out_onto_a_file_is_refused(
+    home: Home, tmp_path: Path, capsys
+) -> None:
     target = tmp_path / "register.csv"
     target.write_text("mine")
     assert run(home, "register", "--out", str(target)) == 2
@@ -35,8 +36,9 @@ def test_register_out_onto_a_file_is_refused(home: Home, tmp_path: Path,
     assert target.read_text() == "mine"
 
 
-def test_register_never_overwrites_without_force(home: Home, tmp_path: Path,
-                                                 capsys) -> None:  # fmt: skip
+def test_register_never_overwrites_without_force(
+    home: Home, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "reg"
     assert run(home, "register", "--out", str(out)) == 0
     (out / "register.csv").write_text("published yesterday")
@@ -48,19 +50,32 @@ def test_register_never_overwrites_without_force(home: Home, tmp_path: Path,
 
 
 def test_an_unknown_action_is_named(home: Home, capsys) -> None:
-    code = run(home, "agreements", "ask", "x", "--items", "census.upn",
-               "--purpose", "p", "--action", "read", user=None)  # fmt: skip
+    code = run(
+        home,
+        "agreements",
+        "ask",
+        "x",
+        "--items",
+        "census.upn",
+        "--purpose",
+        "p",
+        "--action",
+        "read",
+        user=None,
+    )
     assert code == 2
     assert gist("unknown action 'read'") in said(capsys)
 
 
-def test_link_never_overwrites_without_force(home: Home, tmp_path: Path,
-                                             capsys) -> None:  # fmt: skip
+def test_link_never_overwrites_without_force(
+    home: Home, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "pairs.csv"
     out.write_text("earlier pairs")
     left = tmp_path / "l.csv"
-    left.write_text("id,forename,surname,dob,sex,postcode\n"
-                    "1,A,B,2010-01-01,F,AB1 2CD\n")
+    left.write_text(
+        "id,forename,surname,dob,sex,postcode\n1,A,B,2010-01-01,F,AB1 2CD\n"
+    )
     assert run(home, "link", str(left), str(left), "--out", str(out)) == 5
     assert gist("already exists") in said(capsys) and out.read_text() == "earlier pairs"
     assert run(home, "link", str(left), str(left), "--out", str(tmp_path)) == 2

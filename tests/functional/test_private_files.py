@@ -60,15 +60,21 @@ def test_releases_are_private_wherever_they_go(tmp_path: Path, loose_umask) -> N
     with Store.open(home) as store:
         linked_world.make_world(store, pupils=100, seed=2)
         population.ensure_opt_outs(store)
-        plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                           ("census.census_date", "census.upn",
-                            "census.surname"))  # fmt: skip
+        plan = ReleasePlan(
+            "LA-1",
+            "LA",
+            "SI 2009/1563",
+            "own pupils",
+            "identified",
+            ("census.census_date", "census.upn", "census.surname"),
+        )
         m = build_release(store, home, plan, tmp_path / "out" / "r1")
     assert loose(Path(m.out_dir)) == [] and loose(home.root) == []
 
 
-def test_an_older_loose_home_is_tightened_when_opened(tmp_path: Path,
-                                                      loose_umask) -> None:  # fmt: skip
+def test_an_older_loose_home_is_tightened_when_opened(
+    tmp_path: Path, loose_umask
+) -> None:
     root = tmp_path / "home"
     (root / "reports").mkdir(parents=True)
     (root / "reports" / "old.csv").write_text("x")

@@ -22,8 +22,14 @@ from pupilshare.store import Store
 from pupilshare.synth import linked_world as sample
 
 PUPIL = ["--forename", "F3", "--surname", "S3"]
-ASK = ["--requester", "parent", "--requester-name", "A Parent",
-       "--identity-check", "passport seen"]  # fmt: skip
+ASK = [
+    "--requester",
+    "parent",
+    "--requester-name",
+    "A Parent",
+    "--identity-check",
+    "passport seen",
+]
 
 
 ISSUED: dict[str, Any] = {}  # the seed users' generated credentials
@@ -58,8 +64,9 @@ def _run(home: Home, *args: str, user: str | None = None) -> int:
         sys.stdin = stdin
 
 
-def test_ledger_commands(world: Home, tmp_path: Path,
-                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_ledger_commands(
+    world: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _run(world, "ledger", "verify") == 0
     capsys.readouterr()
     assert _run(world, "ledger", "checkpoint", "--json") == 0
@@ -71,8 +78,9 @@ def test_ledger_commands(world: Home, tmp_path: Path,
     assert {"inclusion", "consistency", "checkpoint"} <= set(proof)
     out = tmp_path / "ledger.jsonl"
     assert _run(world, "ledger", "export", "--out", str(out)) == 0
-    assert {"index", "leaf", "release_id"} <= set(json.loads(out.read_text()
-                                                             .splitlines()[0]))
+    assert {"index", "leaf", "release_id"} <= set(
+        json.loads(out.read_text().splitlines()[0])
+    )
     with Store.open(world) as store:
         store.rows("UPDATE ledger_entries SET row_count = row_count + 1")
     assert _run(world, "ledger", "verify") == 1
@@ -90,10 +98,22 @@ def test_optouts_and_sar_commands(
     assert "1 events" in capsys.readouterr().out
     assert _run(world, "optouts", "check") == 0
     assert _run(world, "optouts", "exempt", "AGR-1", "--legal-duty", "x") == 3
-    assert _run(world, "optouts", "exempt", "dh-ncmp", "--legal-duty",
-                "Health and Social Care Act 2012 s.259", user="cass.chief") == 0
-    assert _run(world, "sar", "request", *PUPIL, *ASK, "--child-consent",
-                "form signed") == 0
+    assert (
+        _run(
+            world,
+            "optouts",
+            "exempt",
+            "dh-ncmp",
+            "--legal-duty",
+            "Health and Social Care Act 2012 s.259",
+            user="cass.chief",
+        )
+        == 0
+    )
+    assert (
+        _run(world, "sar", "request", *PUPIL, *ASK, "--child-consent", "form signed")
+        == 0
+    )
     rid = capsys.readouterr().out.split()[-1]
     assert _run(world, "sar", "answer", rid, "--out", str(tmp_path / "pack")) == 0
     assert (tmp_path / "pack" / f"{rid}.html").exists()
@@ -101,11 +121,18 @@ def test_optouts_and_sar_commands(
     assert _run(world, "ledger", "verify") == 0
 
 
-@pytest.mark.parametrize("args", [
-    ["optouts", "add", "--type", "survey", *PUPIL[:4], "--dob", "2014-01-01", *ASK],
-    ["optouts", "list"], ["optouts", "check"],
-    ["sar", "request", *PUPIL[:4], "--dob", "2014-01-01", *ASK], ["sar", "list"],
-    ["ledger", "verify"], ["ledger", "export", "--out", "x.jsonl"],
-], ids=lambda a: " ".join(a[:2]))  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["optouts", "add", "--type", "survey", *PUPIL[:4], "--dob", "2014-01-01", *ASK],
+        ["optouts", "list"],
+        ["optouts", "check"],
+        ["sar", "request", *PUPIL[:4], "--dob", "2014-01-01", *ASK],
+        ["sar", "list"],
+        ["ledger", "verify"],
+        ["ledger", "export", "--out", "x.jsonl"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
 def test_recipients_are_denied(world: Home, args: list[str]) -> None:
     assert _run(world, *args, user="dh.analyst") == 3

@@ -66,8 +66,10 @@ def test_sigkill_mid_load_leaves_the_store_as_before(
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(home.root), str(big)],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "inside"
     child.send_signal(signal.SIGKILL)

@@ -27,8 +27,13 @@ def make_nation(root: Path) -> None:
         for ds, files in (("census", 3), ("ncmp", 2), ("ks_results", 1)):
             (root / ds).mkdir()
             for k in range(files):
-                write_sample(s, catalogue.dataset(ds), root / ds / f"{ds}-{k}.csv", 40,
-                             start=k * 40)  # fmt: skip
+                write_sample(
+                    s,
+                    catalogue.dataset(ds),
+                    root / ds / f"{ds}-{k}.csv",
+                    40,
+                    start=k * 40,
+                )
     bad = root / "census" / "census-1.csv"
     lines = bad.read_text().splitlines()
     values = lines[7].split(",")  # sample values hold no commas
@@ -51,8 +56,10 @@ def test_demo_step_loads_the_nation_and_reports_rejections(home: Home) -> None:
     assert report["ncmp"]["rows"] == 80
     # Reference datasets were collected before pupil datasets.
     with Store(home.store_path, read_only=True) as s:
-        order = [r[0] for r in s.rows(
-            "SELECT dataset FROM collections ORDER BY collection_id")]  # fmt: skip
+        order = [
+            r[0]
+            for r in s.rows("SELECT dataset FROM collections ORDER BY collection_id")
+        ]
     assert order[:2] == ["postcodes", "schools"]
     text = (home.root / run.facts["collect"]["report"]).read_text()
     rows = [",".join(r) for r in csv.reader(io.StringIO(text))]  # cells quoted

@@ -41,19 +41,32 @@ def seeded(
 
 def _draft(session: Session, agreement_id: str = "ier-second") -> dict:
     """A fresh application from the independent researcher (copy of a seed)."""
-    raw = next(a for a in seeds.read_seeds()["agreements"]
-               if a["id"] == "ier-attainment-gaps")  # fmt: skip
+    raw = next(
+        a for a in seeds.read_seeds()["agreements"] if a["id"] == "ier-attainment-gaps"
+    )
     return {**raw, "id": agreement_id}
 
 
-def _panel(session: Session, agreement_id: str, amendment_id: int | None = None,
-           conflicted: str | None = None) -> None:  # fmt: skip
-    views = [{"member": m, "view": APPROVE, "reasons": "justified"}
-             for m in ("pat.panel", "priya.panel", "peter.panel")]  # fmt: skip
+def _panel(
+    session: Session,
+    agreement_id: str,
+    amendment_id: int | None = None,
+    conflicted: str | None = None,
+) -> None:
+    views = [
+        {"member": m, "view": APPROVE, "reasons": "justified"}
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+    ]
     if conflicted:
         views[0]["conflict"] = conflicted
-    panel.record(session, actor(session, "dora.ops"), agreement_id, views,
-                 ["no onward sharing"], amendment_id)  # fmt: skip
+    panel.record(
+        session,
+        actor(session, "dora.ops"),
+        agreement_id,
+        views,
+        ["no onward sharing"],
+        amendment_id,
+    )
 
 
 def test_migration_matches_the_models(db_url: str) -> None:
@@ -93,8 +106,9 @@ def test_only_the_chief_statistician_decides(seeded: tuple) -> None:
         with pytest.raises(Denied):
             workflow.decide(session, actor(session, who), ag.agreement_id, True, "ok")
     with pytest.raises(Denied, match="without signing in"):  # a name is not enough
-        workflow.decide(session, actor(session, "cass.chief"), ag.agreement_id, True,
-                        "ok")  # fmt: skip
+        workflow.decide(
+            session, actor(session, "cass.chief"), ag.agreement_id, True, "ok"
+        )
     workflow.decide(session, chief, ag.agreement_id, True, "ok")
     assert ag.status == "approved"
 
@@ -102,8 +116,14 @@ def test_only_the_chief_statistician_decides(seeded: tuple) -> None:
 def test_nobody_decides_their_own_submission(seeded: tuple) -> None:
     session, out = seeded
     chief = _chief(session, out)
-    orgs.add_user(session, chief, "cora.chief", "Cora",
-                  "department", ["chief_statistician", "data_operations"])  # fmt: skip
+    orgs.add_user(
+        session,
+        chief,
+        "cora.chief",
+        "Cora",
+        "department",
+        ["chief_statistician", "data_operations"],
+    )
     issued = identity.issue(session, chief, "cora.chief")
     session.commit()
     cora = seeds.sign_in(session, issued)
@@ -111,7 +131,7 @@ def test_nobody_decides_their_own_submission(seeded: tuple) -> None:
     _panel(session, ag.agreement_id)
     with pytest.raises(Conflict, match="may not decide"):
         workflow.decide(session, cora, ag.agreement_id, True, "mine")
-    workflow.decide(session, chief, ag.agreement_id, False, "not yet")  # fmt: skip
+    workflow.decide(session, chief, ag.agreement_id, False, "not yet")
     assert ag.status == "rejected"
 
 
@@ -130,9 +150,12 @@ def test_a_decision_needs_a_quorate_panel(seeded: tuple) -> None:
     with pytest.raises(Conflict, match="quorate"):
         workflow.decide(session, chief, ag.agreement_id, True, "ok")
     with pytest.raises(InvalidInput, match="panel record refused"):
-        panel.record(session, actor(session, "dora.ops"), ag.agreement_id,
-                     [{"member": "ier.researcher", "view": APPROVE,
-                       "reasons": "x"}])  # fmt: skip
+        panel.record(
+            session,
+            actor(session, "dora.ops"),
+            ag.agreement_id,
+            [{"member": "ier.researcher", "view": APPROVE, "reasons": "x"}],
+        )
 
 
 def test_every_transition_is_recorded(seeded: tuple) -> None:
@@ -145,10 +168,17 @@ def test_every_transition_is_recorded(seeded: tuple) -> None:
     workflow.revoke(session, chief, ag.agreement_id, "breach reported")
     hist = workflow.history(session, ag.agreement_id)
     assert [(t.from_status, t.to_status) for t in hist] == [
-        ("draft", "submitted"), ("submitted", "approved"), ("approved", "active"),
-        ("active", "revoked")]  # fmt: skip
-    assert [t.actor for t in hist] == ["ier.researcher", "cass.chief", "dora.ops",
-                                       "cass.chief"]  # fmt: skip
+        ("draft", "submitted"),
+        ("submitted", "approved"),
+        ("approved", "active"),
+        ("active", "revoked"),
+    ]
+    assert [t.actor for t in hist] == [
+        "ier.researcher",
+        "cass.chief",
+        "dora.ops",
+        "cass.chief",
+    ]
     assert hist[-1].reason == "breach reported" and all(t.at for t in hist)
     with pytest.raises(Conflict):
         workflow.activate(session, actor(session, "dora.ops"), ag.agreement_id)
@@ -174,14 +204,23 @@ def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
     before = dict(ag.spec)
     later = ag.expiry_date + timedelta(days=90)
     with pytest.raises(InvalidInput) as refused:
-        amend.propose(session, ier, ag.agreement_id, {"expiry": later.isoformat()},
-                      "extend")  # fmt: skip
-    assert refused.value.errors == ["data must be destroyed on or after expiry, "
-                                    "not before the share ends"]  # fmt: skip
-    changes = {"expiry": later.isoformat(), "destroy_by": later.isoformat(),
-               "datasets": {**amend.to_raw(ag.spec)["datasets"],
-                            "qualifications": {"justification": "later outcomes",
-                                               "items": {"grade": "outcome"}}}}
+        amend.propose(
+            session, ier, ag.agreement_id, {"expiry": later.isoformat()}, "extend"
+        )
+    assert refused.value.errors == [
+        "data must be destroyed on or after expiry, not before the share ends"
+    ]
+    changes = {
+        "expiry": later.isoformat(),
+        "destroy_by": later.isoformat(),
+        "datasets": {
+            **amend.to_raw(ag.spec)["datasets"],
+            "qualifications": {
+                "justification": "later outcomes",
+                "items": {"grade": "outcome"},
+            },
+        },
+    }
     am = amend.propose(session, ier, ag.agreement_id, changes, "extend the study")
     assert am.diff == {
         "datasets.qualifications": [None, "later outcomes"],
@@ -200,17 +239,27 @@ def test_approved_agreements_change_only_by_amendment(seeded: tuple) -> None:
     raw["census"]["items"]["upn"] = "to link with our own records"
     with pytest.raises(InvalidInput, match="refused") as e:
         amend.propose(session, ier, ag.agreement_id, {"datasets": raw}, "link")
-    assert e.value.errors == ["item census.upn identifies a pupil and cannot be "
-                              "shared at level pseudonymised"]  # fmt: skip
+    assert e.value.errors == [
+        "item census.upn identifies a pupil and cannot be shared at level pseudonymised"
+    ]
 
 
 def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
     session, out = seeded
     op, chief = actor(session, None), _chief(session, out)
-    done = orgs.change_identity(session, op, "ofsted", "name", "Ofsted Ltd",
-                                "claims to be the new name of the inspectorate")
-    assert sorted(done) == ["ofsted-inspection", "ofsted-la-children",
-                            "ofsted-performance"]  # fmt: skip
+    done = orgs.change_identity(
+        session,
+        op,
+        "ofsted",
+        "name",
+        "Ofsted Ltd",
+        "claims to be the new name of the inspectorate",
+    )
+    assert sorted(done) == [
+        "ofsted-inspection",
+        "ofsted-la-children",
+        "ofsted-performance",
+    ]
     ag = session.get(Agreement, "ofsted-inspection")
     assert ag.status == "suspended"
     (change,) = orgs.changes_of(session, "ofsted")
@@ -222,9 +271,11 @@ def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
     orgs.reinstate_org(session, chief, "ofsted", "identity checked")
     workflow.decide(session, chief, "ofsted-inspection", True, "identity checked")
     assert ag.status == "active"
-    last = session.scalars(sa.select(Transition).where(
-        Transition.agreement_id == "ofsted-inspection")
-        .order_by(Transition.transition_id.desc())).first()  # fmt: skip
+    last = session.scalars(
+        sa.select(Transition)
+        .where(Transition.agreement_id == "ofsted-inspection")
+        .order_by(Transition.transition_id.desc())
+    ).first()
     assert (last.from_status, last.to_status) == ("suspended", "active")
 
 
@@ -246,11 +297,18 @@ def test_only_the_chief_statistician_grants_deciding_roles(seeded: tuple) -> Non
     orgs.set_roles(session, dora, "dh.analyst", [], active=False, reason="left")
     with pytest.raises(Denied):
         actor(session, "dh.analyst")
-    (change,) = [c for c in session.scalars(sa.select(UserChange)
-                 .where(UserChange.username == "dh.analyst"))
-                 if c.reason == "left"]  # fmt: skip
+    (change,) = [
+        c
+        for c in session.scalars(
+            sa.select(UserChange).where(UserChange.username == "dh.analyst")
+        )
+        if c.reason == "left"
+    ]
     assert (change.roles_before, change.roles_after, change.changed_by) == (
-        ["recipient"], [], "dora.ops")
+        ["recipient"],
+        [],
+        "dora.ops",
+    )
 
 
 def test_unknown_users_are_denied(session: Session) -> None:
@@ -267,23 +325,37 @@ def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
     ag = workflow.submit(session, dora, _draft(session))
     with pytest.raises(Conflict, match="may not record its panel"):
         _panel(session, ag.agreement_id)
-    panel.record(session, actor(session, None), ag.agreement_id,
-                 [{"member": m, "view": APPROVE, "reasons": "justified"}
-                  for m in ("pat.panel", "priya.panel", "peter.panel")])  # fmt: skip
+    panel.record(
+        session,
+        actor(session, None),
+        ag.agreement_id,
+        [
+            {"member": m, "view": APPROVE, "reasons": "justified"}
+            for m in ("pat.panel", "priya.panel", "peter.panel")
+        ],
+    )
     assert panel.reviews_of(session, ag.agreement_id)[-1].quorate
     live = session.get(Agreement, "ier-attainment-gaps")
-    am = amend.propose(session, dora, live.agreement_id,
-                       {"title": "Attainment gaps at key stage 2, extended"},
-                       "clearer title")  # fmt: skip
+    am = amend.propose(
+        session,
+        dora,
+        live.agreement_id,
+        {"title": "Attainment gaps at key stage 2, extended"},
+        "clearer title",
+    )
     with pytest.raises(Conflict, match="may not record its panel"):
         _panel(session, live.agreement_id, am.amendment_id)
 
 
 GATEWAY = {
-    "id": "new-gateway", "title": "A new power", "statute": "An Act 2026",
-    "section": "s.1", "allows": "Research.", "levels": ["pseudonymised"],
+    "id": "new-gateway",
+    "title": "A new power",
+    "statute": "An Act 2026",
+    "section": "s.1",
+    "allows": "Research.",
+    "levels": ["pseudonymised"],
     "datasets": ["census", "ks_results", "pupil"],
-}  # fmt: skip
+}
 
 
 def test_a_new_gateway_takes_effect_only_when_the_chief_confirms_it(
@@ -296,8 +368,9 @@ def test_a_new_gateway_takes_effect_only_when_the_chief_confirms_it(
     ier = actor(session, "ier.researcher")
     with pytest.raises(InvalidInput) as refused:
         workflow.submit(session, ier, draft)
-    assert refused.value.errors == ["legal gateway new-gateway has not been "
-                                    "confirmed by the Chief Statistician"]  # fmt: skip
+    assert refused.value.errors == [
+        "legal gateway new-gateway has not been confirmed by the Chief Statistician"
+    ]
     with pytest.raises(Denied):
         orgs.confirm_gateway(session, dora, "new-gateway")
     with pytest.raises(Denied, match="without signing in"):
@@ -320,5 +393,4 @@ def test_an_unconfirmed_gateway_stops_a_decision(seeded: tuple) -> None:
     _panel(session, ag.agreement_id)
     ag.gateway.confirmed_by = None
     with pytest.raises(Conflict, match="not been confirmed"):
-        workflow.decide(session, chief, ag.agreement_id,
-                        True, "ok")  # fmt: skip
+        workflow.decide(session, chief, ag.agreement_id, True, "ok")

@@ -25,8 +25,9 @@ from pupilshare.identity.signin import WRONG
 
 
 @pytest.fixture
-def seeded(db_url: str,
-           seed: Callable[[], tuple[Session, Any]]) -> Iterator[tuple[Session, Any]]:
+def seeded(
+    db_url: str, seed: Callable[[], tuple[Session, Any]]
+) -> Iterator[tuple[Session, Any]]:
     s, out = seed()
     s.commit()
     yield s, out.credentials
@@ -42,16 +43,24 @@ def code(s: Session, issued: Any, at: datetime | None = None) -> str:
 
 
 def outcomes(session: Session, username: str) -> list[str]:
-    return list(session.scalars(sa.select(SignIn.outcome).where(
-        SignIn.username == username, SignIn.method != "manage")
-        .order_by(SignIn.sign_in_id)))  # fmt: skip
+    return list(
+        session.scalars(
+            sa.select(SignIn.outcome)
+            .where(SignIn.username == username, SignIn.method != "manage")
+            .order_by(SignIn.sign_in_id)
+        )
+    )
 
 
 def test_a_password_signs_a_recipient_in(seeded: tuple) -> None:
     s, creds = seeded
     who = identity.authenticate(s, "dh.analyst", creds["dh.analyst"].password)
     assert (who.username, who.org_id, who.roles, who.via) == (
-        "dh.analyst", "dh", frozenset({"recipient"}), "password")
+        "dh.analyst",
+        "dh",
+        frozenset({"recipient"}),
+        "password",
+    )
     assert who.signed_in and outcomes(s, "dh.analyst") == ["ok"]
 
 
@@ -71,7 +80,12 @@ def test_privileged_roles_need_the_code_once(seeded: tuple) -> None:
         old = totp.code_for(cass.totp_secret, totp.step_at(T0) - 3)
         identity.authenticate(s, "cass.chief", cass.password, old, at=T0)
     assert outcomes(s, "cass.chief")[-5:] == [
-        "code_needed", "bad_code", "ok", "bad_code", "bad_code"]
+        "code_needed",
+        "bad_code",
+        "ok",
+        "bad_code",
+        "bad_code",
+    ]
 
 
 def test_wrong_passwords_lock_the_account(seeded: tuple) -> None:
@@ -85,7 +99,9 @@ def test_wrong_passwords_lock_the_account(seeded: tuple) -> None:
     with pytest.raises(SignInFailed, match="locked"):  # the right one is refused too
         identity.authenticate(s, "ier.researcher", right, at=T0)
     assert outcomes(s, "ier.researcher") == ["bad_password"] * 4 + [
-        "locked_out", "locked"]
+        "locked_out",
+        "locked",
+    ]
     later = T0 + identity.LIMITS.lock_for + timedelta(seconds=1)
     assert identity.authenticate(s, "ier.researcher", right, at=later).signed_in
 
@@ -94,8 +110,9 @@ def test_unknown_and_inactive_users_read_as_a_wrong_password(seeded: tuple) -> N
     s, creds = seeded
     with pytest.raises(SignInFailed, match=WRONG):
         identity.authenticate(s, "no.such.user", "whatever it is")
-    orgs.set_roles(s, actor(s, None), "sfa.analyst", ["recipient"], active=False,
-                   reason="left")  # fmt: skip
+    orgs.set_roles(
+        s, actor(s, None), "sfa.analyst", ["recipient"], active=False, reason="left"
+    )
     s.commit()
     with pytest.raises(SignInFailed, match=WRONG):
         identity.authenticate(s, "sfa.analyst", creds["sfa.analyst"].password)
@@ -117,11 +134,18 @@ def test_sign_in_is_rate_limited(seeded: tuple) -> None:
     per_source = identity.Limits(per_source=4)
     for i in range(4):
         with pytest.raises(SignInFailed, match=WRONG):
-            identity.authenticate(s, f"user{i}", "x" * 12, source="web:10.0.0.9",
-                                  at=T0, limits=per_source)  # fmt: skip
+            identity.authenticate(
+                s, f"user{i}", "x" * 12, source="web:10.0.0.9", at=T0, limits=per_source
+            )
     with pytest.raises(SignInFailed, match="web:10.0.0.9"):
-        identity.authenticate(s, "cqc.analyst", creds["cqc.analyst"].password,
-                              source="web:10.0.0.9", at=T0, limits=per_source)
+        identity.authenticate(
+            s,
+            "cqc.analyst",
+            creds["cqc.analyst"].password,
+            source="web:10.0.0.9",
+            at=T0,
+            limits=per_source,
+        )
     assert outcomes(s, "cqc.analyst") == ["rate_limited"]
 
 
@@ -140,7 +164,8 @@ def test_tokens(seeded: tuple) -> None:
     token, row = identity.create_token(s, who, "nightly extract", days=7, at=T0)
     s.commit()
     assert token.startswith(f"pst_{row.token_id}_") and token not in str(
-        s.get(ApiToken, row.token_id).__dict__)  # only a digest is kept
+        s.get(ApiToken, row.token_id).__dict__
+    )  # only a digest is kept
     by_token = identity.verify_token(s, token, at=T0)
     assert (by_token.username, by_token.via) == ("lrs.officer", "token")
     with pytest.raises(Denied):  # a token cannot make tokens
@@ -151,8 +176,9 @@ def test_tokens(seeded: tuple) -> None:
         identity.verify_token(s, token[:-2] + "xx", at=T0)
     with pytest.raises(InvalidInput):
         identity.create_token(s, who, "too long", days=400)
-    dora = identity.authenticate(s, "dora.ops", creds["dora.ops"].password,
-                                 code(s, creds["dora.ops"]))  # fmt: skip
+    dora = identity.authenticate(
+        s, "dora.ops", creds["dora.ops"].password, code(s, creds["dora.ops"])
+    )
     with pytest.raises(InvalidInput, match="1 to 30 days"):  # it stands in for a code
         identity.create_token(s, dora, "a year", days=365)
     identity.lock(s, LOCAL_OPERATOR, "lrs.officer", "laptop stolen")
@@ -167,7 +193,11 @@ def test_tokens(seeded: tuple) -> None:
         identity.verify_token(s, token, at=T0)
     assert [t["state"] for t in identity.list_tokens(s, who)] == ["revoked"]
     assert outcomes(s, "lrs.officer")[-4:] == [
-        "token_expired", "token_unknown", "locked", "token_revoked"]
+        "token_expired",
+        "token_unknown",
+        "locked",
+        "token_revoked",
+    ]
 
 
 @cache
@@ -178,9 +208,12 @@ def _empty_records() -> sa.Engine:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.one_of(st.text(max_size=80),
-                 st.builds("pst_{}_{}".format, st.text(max_size=14),
-                           st.text(max_size=50))))  # fmt: skip
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.builds("pst_{}_{}".format, st.text(max_size=14), st.text(max_size=50)),
+    )
+)
 def test_any_string_is_refused_as_a_token(text: str) -> None:
     with Session(_empty_records()) as s, pytest.raises(SignInFailed):
         identity.verify_token(s, text)
@@ -189,8 +222,9 @@ def test_any_string_is_refused_as_a_token(text: str) -> None:
 def test_who_may_touch_whose_credentials(seeded: tuple) -> None:
     s, creds = seeded
     dora_issued = creds["dora.ops"]
-    dora = identity.authenticate(s, "dora.ops", dora_issued.password,
-                                 code(s, dora_issued))  # fmt: skip
+    dora = identity.authenticate(
+        s, "dora.ops", dora_issued.password, code(s, dora_issued)
+    )
     op = LOCAL_OPERATOR
     # the local operator, or data operations, may not take over a deciding account
     for who in (op, dora, actor(s, "dora.ops")):
@@ -200,8 +234,9 @@ def test_who_may_touch_whose_credentials(seeded: tuple) -> None:
             identity.enrol_totp(s, who, "pat.panel")
     # nor make, or reset, a data operations account without signing in
     with pytest.raises(Denied, match="without signing in"):
-        orgs.add_user(s, op, "mallory.ops", "Mallory", "department",
-                      ["data_operations"])  # fmt: skip
+        orgs.add_user(
+            s, op, "mallory.ops", "Mallory", "department", ["data_operations"]
+        )
     with pytest.raises(Denied, match="without signing in"):
         identity.issue(s, op, "dora.ops")
     with pytest.raises(Denied, match="sign in with your password"):
@@ -226,21 +261,26 @@ def test_a_home_with_no_chief_who_can_sign_in_is_set_up_by_data_operations(
     session: Session,
 ) -> None:
     op = LOCAL_OPERATOR
-    orgs.add_org(session, op, "department", "Department", "government department",
-                 "GOV-1")  # fmt: skip
-    orgs.add_user(session, op, "first.chief", "First", "department",
-                  ["chief_statistician"])  # fmt: skip
+    orgs.add_org(
+        session, op, "department", "Department", "government department", "GOV-1"
+    )
+    orgs.add_user(
+        session, op, "first.chief", "First", "department", ["chief_statistician"]
+    )
     issued = identity.issue(session, op, "first.chief")
     assert issued.totp_secret and issued.totp_uri.startswith("otpauth://totp/")
     session.commit()
     # from now on only she grants deciding roles
     with pytest.raises(Denied):
-        orgs.add_user(session, op, "second.chief", "Second", "department",
-                      ["chief_statistician"])  # fmt: skip
-    chief = identity.authenticate(session, "first.chief", issued.password,
-                                  code(session, issued))  # fmt: skip
-    orgs.add_user(session, chief, "second.chief", "Second", "department",
-                  ["chief_statistician"])  # fmt: skip
+        orgs.add_user(
+            session, op, "second.chief", "Second", "department", ["chief_statistician"]
+        )
+    chief = identity.authenticate(
+        session, "first.chief", issued.password, code(session, issued)
+    )
+    orgs.add_user(
+        session, chief, "second.chief", "Second", "department", ["chief_statistician"]
+    )
     assert identity.issue(session, chief, "second.chief").totp_secret
 
 
@@ -278,21 +318,26 @@ def test_a_home_from_before_identity_upgrades_and_is_set_up_again(db_url: str) -
         cfg = db.alembic_config(con)
         assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1
         command.upgrade(cfg, "0001")
-        con.execute(sa.text(
-            "INSERT INTO organisations VALUES ('department', 'Department', "
-            "'government department', 'GOV-1', '', '', NULL, 'active', "
-            "'2026-01-01 00:00:00')"))  # fmt: skip
-        con.execute(sa.text(
-            "INSERT INTO users VALUES ('old.chief', 'Old', 'department', "
-            "'[\"chief_statistician\"]', 1, '2026-01-01 00:00:00')"))  # fmt: skip
+        con.execute(
+            sa.text(
+                "INSERT INTO organisations VALUES ('department', 'Department', "
+                "'government department', 'GOV-1', '', '', NULL, 'active', "
+                "'2026-01-01 00:00:00')"
+            )
+        )
+        con.execute(
+            sa.text(
+                "INSERT INTO users VALUES ('old.chief', 'Old', 'department', "
+                "'[\"chief_statistician\"]', 1, '2026-01-01 00:00:00')"
+            )
+        )
     engine.dispose()
     with db.factory(db_url)() as s:  # migrates to head
         with pytest.raises(SignInFailed):
             identity.authenticate(s, "old.chief", "anything at all")
         issued = identity.issue(s, LOCAL_OPERATOR, "old.chief")
         s.commit()
-        chief = identity.authenticate(s, "old.chief", issued.password,
-                                      code(s, issued))  # fmt: skip
+        chief = identity.authenticate(s, "old.chief", issued.password, code(s, issued))
         assert chief.may("decide")
         assert outcomes(s, "old.chief") == ["no_password", "ok"]
     db.dispose(db_url)

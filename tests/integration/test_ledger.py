@@ -23,16 +23,28 @@ from pupilshare.store import Store
 from pupilshare.synth import linked_world as sample
 
 PSEUDO = ReleasePlan(
-    "AGR-1", "University", "SI 2009/1563", "research", "pseudonymised",
-    ("ks_results.academic_year", "ks_results.subject", "ks_results.outcome",
-     "pupil.pupil_pseudonym"),
-)  # fmt: skip
+    "AGR-1",
+    "University",
+    "SI 2009/1563",
+    "research",
+    "pseudonymised",
+    (
+        "ks_results.academic_year",
+        "ks_results.subject",
+        "ks_results.outcome",
+        "pupil.pupil_pseudonym",
+    ),
+)
 AGG = ReleasePlan(
-    "AGR-CQC", "Care Quality Commission", "SI 2009/1563", "health", "aggregate",
+    "AGR-CQC",
+    "Care Quality Commission",
+    "SI 2009/1563",
+    "health",
+    "aggregate",
     ("ncmp.la_code", "ncmp.weight_category"),
     tables=(TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),),
     opt_out_scope="health",
-)  # fmt: skip
+)
 
 
 @pytest.fixture
@@ -56,18 +68,26 @@ def test_each_release_appends_one_entry_that_verifies(released: Home) -> None:
     assert report.tree_size == 3
     with Store.open(released) as store:
         e = log.entry(store, 0)
-        n = store.one("SELECT count(DISTINCT pupil_key) FROM release_pupils WHERE "
-                      "release_id = ?", [e["release_id"]])  # fmt: skip
+        n = store.one(
+            "SELECT count(DISTINCT pupil_key) FROM release_pupils WHERE release_id = ?",
+            [e["release_id"]],
+        )
         leaf = bytes.fromhex(e["leaf"])
         assert json.loads(leaf)["pupils"]["count"] == n > 0
         assert e["agreement_id"] == "AGR-1" and e["level"] == "pseudonymised"
         # pupils only as keyed digests: no key, UPN or name in the ledger
         assert b"H8012" not in leaf
-        digests = {bytes(r[0]) for r in store.rows(
-            "SELECT pupil_digest FROM ledger_pupils WHERE entry_index = 0")}
+        digests = {
+            bytes(r[0])
+            for r in store.rows(
+                "SELECT pupil_digest FROM ledger_pupils WHERE entry_index = 0"
+            )
+        }
         key = keys.digest_key(released)
-        some = store.one("SELECT min(pupil_key) FROM release_pupils WHERE "
-                         "release_id = ?", [e["release_id"]])  # fmt: skip
+        some = store.one(
+            "SELECT min(pupil_key) FROM release_pupils WHERE release_id = ?",
+            [e["release_id"]],
+        )
         assert keys.pupil_digest(key, some) in digests
     head = json.loads((released.root / "ledger" / "head.json").read_text())
     assert head["tree_size"] == 3 and head["root_hash"] == report.root_hash
@@ -76,16 +96,29 @@ def test_each_release_appends_one_entry_that_verifies(released: Home) -> None:
 def test_checkpoint_and_proofs_check_with_outside_code(released: Home) -> None:
     cp = ledger.checkpoint(released)
     assert set(cp) == {"tree_size", "root_hash", "signature", "public_key"}
-    assert log.signature_valid(bytes.fromhex(cp["public_key"]), cp["tree_size"],
-                               bytes.fromhex(cp["root_hash"]),
-                               bytes.fromhex(cp["signature"]))  # fmt: skip
+    assert log.signature_valid(
+        bytes.fromhex(cp["public_key"]),
+        cp["tree_size"],
+        bytes.fromhex(cp["root_hash"]),
+        bytes.fromhex(cp["signature"]),
+    )
     proof = ledger.prove(released, 1, from_size=1)
     inc, con = proof["inclusion"], proof["consistency"]
     root = bytes.fromhex(proof["checkpoint"]["root_hash"])
-    assert merkle.verify_inclusion(1, 3, bytes.fromhex(inc["leaf_hash"]),
-                                   [bytes.fromhex(h) for h in inc["path"]], root)
-    assert merkle.verify_consistency(1, 3, bytes.fromhex(con["old_root"]), root,
-                                     [bytes.fromhex(h) for h in con["proof"]])
+    assert merkle.verify_inclusion(
+        1,
+        3,
+        bytes.fromhex(inc["leaf_hash"]),
+        [bytes.fromhex(h) for h in inc["path"]],
+        root,
+    )
+    assert merkle.verify_consistency(
+        1,
+        3,
+        bytes.fromhex(con["old_root"]),
+        root,
+        [bytes.fromhex(h) for h in con["proof"]],
+    )
 
 
 def test_export_recomputes_the_root(released: Home, tmp_path: Path) -> None:
@@ -104,8 +137,11 @@ def _tamper(home: Home, *sql: str) -> None:
 
 
 def test_verify_names_an_edited_entry(released: Home) -> None:
-    _tamper(released, "UPDATE ledger_entries SET leaf = CAST(replace(CAST(leaf AS "
-            "VARCHAR), 'University', 'Someone else') AS BLOB) WHERE entry_index = 2")
+    _tamper(
+        released,
+        "UPDATE ledger_entries SET leaf = CAST(replace(CAST(leaf AS "
+        "VARCHAR), 'University', 'Someone else') AS BLOB) WHERE entry_index = 2",
+    )
     assert _problems(released)[0].startswith("entry 2: edited")
 
 
@@ -122,31 +158,43 @@ def test_verify_finds_the_last_entry_cut_off(released: Home) -> None:
 
 
 def test_verify_names_a_reordered_entry(released: Home) -> None:
-    _tamper(released, "UPDATE ledger_entries SET entry_index = CASE entry_index "
-            "WHEN 0 THEN 1 WHEN 1 THEN 0 ELSE entry_index END")
+    _tamper(
+        released,
+        "UPDATE ledger_entries SET entry_index = CASE entry_index "
+        "WHEN 0 THEN 1 WHEN 1 THEN 0 ELSE entry_index END",
+    )
     assert _problems(released)[0].startswith("entry 0: reordered")
 
 
 def test_verify_names_an_inserted_entry(released: Home) -> None:
-    _tamper(released, "UPDATE ledger_entries SET entry_index = entry_index + 1 "
-            "WHERE entry_index >= 1",
-            "INSERT INTO ledger_entries SELECT 1, kind, release_id, agreement_id, "
-            "created_at, row_count, leaf, leaf_hash, tree_size, root_hash, signature "
-            "FROM ledger_entries WHERE entry_index = 0")  # fmt: skip
+    _tamper(
+        released,
+        "UPDATE ledger_entries SET entry_index = entry_index + 1 "
+        "WHERE entry_index >= 1",
+        "INSERT INTO ledger_entries SELECT 1, kind, release_id, agreement_id, "
+        "created_at, row_count, leaf, leaf_hash, tree_size, root_hash, signature "
+        "FROM ledger_entries WHERE entry_index = 0",
+    )
     assert _problems(released)[0].startswith("entry 1: inserted")
 
 
 def test_verify_finds_the_store_and_ledger_disagreeing(released: Home) -> None:
-    _tamper(released, "DELETE FROM release_pupils WHERE pupil_key IN "
-            "(SELECT min(pupil_key) FROM release_pupils)")
+    _tamper(
+        released,
+        "DELETE FROM release_pupils WHERE pupil_key IN "
+        "(SELECT min(pupil_key) FROM release_pupils)",
+    )
     assert any("pupils disagree" in p for p in _problems(released))
     _tamper(released, "UPDATE releases SET row_count = row_count + 1")
     assert any("record disagrees" in p for p in _problems(released))
 
 
 def test_verify_finds_edited_pupil_digests(released: Home) -> None:
-    _tamper(released, "DELETE FROM ledger_pupils WHERE entry_index = 0 AND "
-            "pupil_digest = (SELECT min(pupil_digest) FROM ledger_pupils)")
+    _tamper(
+        released,
+        "DELETE FROM ledger_pupils WHERE entry_index = 0 AND "
+        "pupil_digest = (SELECT min(pupil_digest) FROM ledger_pupils)",
+    )
     assert _problems(released)[0].startswith("entry 0: edited")
 
 
@@ -175,8 +223,10 @@ def test_a_release_killed_inside_the_ledger_append_leaves_neither(
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", script, str(home.root), str(plan_file), str(out)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     key = home.keys_dir / keys.SIGNING_KEY
     deadline = time.time() + 60
     while time.time() < deadline and not key.exists():
@@ -189,7 +239,8 @@ def test_a_release_killed_inside_the_ledger_append_leaves_neither(
     with Store.open(home) as store:
         assert log.size(store) == 0
         assert not store.exists("releases") or not store.one(
-            "SELECT count(*) FROM releases")  # fmt: skip
+            "SELECT count(*) FROM releases"
+        )
     assert ledger.verify(home).ok
     with Store.open(home) as store:  # and the next release goes through
         build_release(store, home, PSEUDO, out)
@@ -198,7 +249,15 @@ def test_a_release_killed_inside_the_ledger_append_leaves_neither(
 
 def test_a_lookup_is_a_disclosure_too(released: Home) -> None:
     with Store.open(released) as store:
-        i = ledger.record_lookup(store, released, "AGR-1", "University", "research",
-                                 ["census.upn"], "SELECT 5::BIGINT AS pupil_key", 1)
+        i = ledger.record_lookup(
+            store,
+            released,
+            "AGR-1",
+            "University",
+            "research",
+            ["census.upn"],
+            "SELECT 5::BIGINT AS pupil_key",
+            1,
+        )
         assert log.entry(store, i)["kind"] == "lookup"
     assert ledger.verify(released).ok

@@ -83,16 +83,25 @@ def _files(tmp_path: Path, n: int = 300, seed: int = 5) -> tuple[Path, Path, lis
     ("fault", "message", "errors"),
     [
         # a required column missing
-        (lambda rows: [{k: v for k, v in r.items() if k != "dob"} for r in rows],
-         "lacks required columns: dob", [":1:dob:required column missing"]),
+        (
+            lambda rows: [{k: v for k, v in r.items() if k != "dob"} for r in rows],
+            "lacks required columns: dob",
+            [":1:dob:required column missing"],
+        ),
         # an id used twice (lines count the header as line 1)
-        (lambda rows: [*rows[:5], {**rows[5], "id": rows[2]["id"]}, *rows[6:]],
-         "ids must be present and unique", [":7:id:id used on line 4 too"]),
+        (
+            lambda rows: [*rows[:5], {**rows[5], "id": rows[2]["id"]}, *rows[6:]],
+            "ids must be present and unique",
+            [":7:id:id used on line 4 too"],
+        ),
         # an id missing
-        (lambda rows: [{**rows[0], "id": ""}, *rows[1:]],
-         "ids must be present and unique", [":2:id:id missing"]),
+        (
+            lambda rows: [{**rows[0], "id": ""}, *rows[1:]],
+            "ids must be present and unique",
+            [":2:id:id missing"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_the_file_and_fault_and_writes_nothing(
     tmp_path: Path, fault, message: str, errors: list[str]
 ) -> None:
@@ -105,15 +114,20 @@ def test_bad_input_names_the_file_and_fault_and_writes_nothing(
     assert str(bad) in e.value.message
     assert [x.removeprefix(str(bad)) for x in e.value.errors] == errors
     assert out.read_text() == "earlier output\n"  # untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "l.csv",
-                                                          "out.csv", "r.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.csv",
+        "l.csv",
+        "out.csv",
+        "r.csv",
+    ]
 
 
 def test_a_file_not_in_utf8_is_refused_by_name_and_line(tmp_path: Path) -> None:
     left, _, _ = _files(tmp_path)
     bad = tmp_path / "latin1.csv"
-    bad.write_bytes("id,forename,surname,dob\n1,Zoë,Brontë,2010-01-02\n".encode(
-        "latin-1"))  # fmt: skip
+    bad.write_bytes(
+        "id,forename,surname,dob\n1,Zoë,Brontë,2010-01-02\n".encode("latin-1")
+    )
     out = tmp_path / "out.csv"
     with pytest.raises(InvalidInput, match="not UTF-8") as e:
         link_files(left, bad, out)
@@ -135,8 +149,9 @@ def test_invalid_dates_are_compared_as_typed_and_empty_sex_ignored(
             q["dob"] = q["dob"][:5] + "13" + q["dob"][7:]
         right.append(q)
     out = tmp_path / "pairs.csv"
-    r = link_files(_write(tmp_path / "l.csv", left),
-                   _write(tmp_path / "r.csv", right), out)  # fmt: skip
+    r = link_files(
+        _write(tmp_path / "l.csv", left), _write(tmp_path / "r.csv", right), out
+    )
     assert "sex" in r.ignored and "filled in 0%" in r.ignored["sex"]
     with out.open() as f:
         got = {(row["left_id"], row["right_id"]) for row in csv.DictReader(f)}
@@ -146,11 +161,21 @@ def test_invalid_dates_are_compared_as_typed_and_empty_sex_ignored(
 
 def test_explain_builds_the_score_and_charts_are_drawn(tmp_path: Path) -> None:
     left, right, _ = _files(tmp_path)
-    r = link_files(left, right, tmp_path / "p.csv", charts=tmp_path / "charts",
-                   explain=("L3", "R3"))  # fmt: skip
+    r = link_files(
+        left,
+        right,
+        tmp_path / "p.csv",
+        charts=tmp_path / "charts",
+        explain=("L3", "R3"),
+    )
     e = r.explanation
     assert [s["comparison"] for s in e["steps"]] == [
-        "forename", "surname", "date_of_birth", "postcode", "sex"]  # fmt: skip
+        "forename",
+        "surname",
+        "date_of_birth",
+        "postcode",
+        "sex",
+    ]
     assert all(s["level"] == "exact" for s in e["steps"])
     total = e["prior_weight"] + sum(s["weight"] + s["tf_weight"] for s in e["steps"])
     assert total == pytest.approx(e["match_weight"], abs=1e-6)

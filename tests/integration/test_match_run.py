@@ -352,8 +352,11 @@ def test_record_under_a_temporary_upn_meets_the_pupil_that_replaced_it(
     # A school's temporary UPN, later named as the former UPN of the permanent one:
     # a record kept only under the temporary UPN belongs to that pupil.
     temp = "B83740042100E"
-    later = {**_census("U837400421007", "2009-07-15", "ALEX", "SMITH"),
-             "former_upn": temp, "postcode": "FH4 7ZA"}  # fmt: skip
+    later = {
+        **_census("U837400421007", "2009-07-15", "ALEX", "SMITH"),
+        "former_upn": temp,
+        "postcode": "FH4 7ZA",
+    }
     early = {**_census(temp, "2009-07-15", "ALEX", "SMITH"), "postcode": None}
     with Store.open(home) as store:
         add_records(store, "census", [later])
@@ -376,12 +379,19 @@ def _two_pupils_one_person(store: Store, home: Home, later_dob: str) -> int:
     add_records(store, "census", [_census(PERM, later_dob, "ALEX", "SMITH")])
     run_match(store, home, reference_date=REF)
     assert store.one("SELECT count(*) FROM pupils") == 2
-    store.execute("CREATE TABLE IF NOT EXISTS opt_outs (pupil_key BIGINT, "
-                  "scope VARCHAR, recorded_at TIMESTAMP)")  # fmt: skip
-    store.execute("INSERT INTO opt_outs SELECT pupil_key, 'all', now() FROM pupils "
-                  "WHERE upn IS NULL")  # fmt: skip
-    add_records(store, "census", [{**_census(PERM, later_dob, "ALEX", "SMITH"),
-                                   "former_upn": TEMP}])  # fmt: skip
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS opt_outs (pupil_key BIGINT, "
+        "scope VARCHAR, recorded_at TIMESTAMP)"
+    )
+    store.execute(
+        "INSERT INTO opt_outs SELECT pupil_key, 'all', now() FROM pupils "
+        "WHERE upn IS NULL"
+    )
+    add_records(
+        store,
+        "census",
+        [{**_census(PERM, later_dob, "ALEX", "SMITH"), "former_upn": TEMP}],
+    )
     return run_match(store, home, reference_date=REF).run
 
 
@@ -391,15 +401,17 @@ def test_pupils_a_record_shows_are_one_person_are_merged(home: Home) -> None:
     # recorded against the retired pupil follows to the kept one.
     with Store.open(home) as store:
         run = _two_pupils_one_person(store, home, "2009-07-15")
-        assert store.rows("SELECT count(*), count(DISTINCT pupil_key) FROM "
-                          "pupil_links") == [(3, 1)]  # fmt: skip
+        assert store.rows(
+            "SELECT count(*), count(DISTINCT pupil_key) FROM pupil_links"
+        ) == [(3, 1)]
         (kept,) = store.rows("SELECT pupil_key, upn FROM pupils")
         assert kept[1] == PERM
         merges = store.rows("SELECT pupil_key, review_id, match_run FROM pupil_merges")
         assert merges == [(kept[0], None, run)]
         assert store.rows("SELECT pupil_key FROM opt_outs") == [(kept[0],)]
-        assert store.one("SELECT merged FROM match_runs WHERE match_run = ?",
-                         [run]) == 1  # fmt: skip
+        assert (
+            store.one("SELECT merged FROM match_runs WHERE match_run = ?", [run]) == 1
+        )
         assert store.one("SELECT count(*) FROM match_review") == 0
 
 
@@ -414,16 +426,20 @@ def test_pupils_shown_one_person_on_weaker_evidence_are_queued(home: Home) -> No
         assert store.one("SELECT count(*) FROM pupil_merges") == 0
         (rid, prob, key, cand) = store.rows(
             "SELECT review_id, match_probability, pupil_key, candidate_key "
-            "FROM match_review")[0]  # fmt: skip
+            "FROM match_review"
+        )[0]
         assert prob is None
         assert store.one("SELECT upn FROM pupils WHERE pupil_key = ?", [cand]) == PERM
-        assert "former UPN" in show_review(store, rid)["comparisons"]["former_upn"][
-            "level"]  # fmt: skip
+        assert (
+            "former UPN"
+            in show_review(store, rid)["comparisons"]["former_upn"]["level"]
+        )
         accept_review(store, rid, "clerk")
         assert store.rows("SELECT pupil_key FROM pupils") == [(cand,)]
         assert store.rows("SELECT pupil_key FROM opt_outs") == [(cand,)]
         assert store.rows("SELECT retired_key, review_id FROM pupil_merges") == [
-            (key, rid)]  # fmt: skip
+            (key, rid)
+        ]
 
 
 def test_a_record_as_like_two_pupils_joins_neither_and_is_queued(home: Home) -> None:
@@ -437,13 +453,16 @@ def test_a_record_as_like_two_pupils_joins_neither_and_is_queued(home: Home) -> 
         add_records(store, "census", twins)
         run_match(store, home, reference_date=REF)
         # a survey contact alike in name, birth date, sex and postcode, no UPN
-        add_records(store, "survey_contacts",
-                    [_contact("AMARA", "OKONJO", "2012-03-04")])  # fmt: skip
+        add_records(
+            store, "survey_contacts", [_contact("AMARA", "OKONJO", "2012-03-04")]
+        )
         r = run_match(store, home, reference_date=REF)
         assert (r.pupils, r.new_pupils, r.review) == (3, 1, 1)
         cand = store.one("SELECT candidate_key FROM match_review")
         assert store.one("SELECT upn FROM pupils WHERE pupil_key = ?", [cand]) in (
-            "A201361424123", "R936401223457")  # fmt: skip
+            "A201361424123",
+            "R936401223457",
+        )
 
 
 def test_two_new_upns_never_join_one_pupil_on_names(home: Home) -> None:
@@ -451,18 +470,27 @@ def test_two_new_upns_never_join_one_pupil_on_names(home: Home) -> None:
     # different permanent UPNs, each like that pupil. One pupil holds one permanent
     # UPN: they cannot both be it, so neither joins on a guess; both are queued.
     with Store.open(home) as store:
-        add_records(store, "survey_contacts",
-                    [_contact("AMARA", "OKONJO", "2012-03-04")])  # fmt: skip
+        add_records(
+            store, "survey_contacts", [_contact("AMARA", "OKONJO", "2012-03-04")]
+        )
         run_match(store, home, reference_date=REF)
         (known,) = store.rows("SELECT pupil_key FROM pupils")[0]
-        add_records(store, "census", [_census("A201361424123", "2012-03-04"),
-                                      _census("R936401223457", "2012-03-04")])
+        add_records(
+            store,
+            "census",
+            [
+                _census("A201361424123", "2012-03-04"),
+                _census("R936401223457", "2012-03-04"),
+            ],
+        )
         r = run_match(store, home, reference_date=REF)
         assert (r.pupils, r.new_pupils, r.review) == (3, 2, 2)
         assert store.rows("SELECT DISTINCT candidate_key FROM match_review") == [
-            (known,)]  # fmt: skip
-        joined = store.one("SELECT count(*) FROM pupil_links WHERE pupil_key = ?",
-                           [known])  # fmt: skip
+            (known,)
+        ]
+        joined = store.one(
+            "SELECT count(*) FROM pupil_links WHERE pupil_key = ?", [known]
+        )
         assert joined == 1
 
 
@@ -493,8 +521,9 @@ def test_a_uln_contradicted_by_the_record_is_not_an_exact_match(
             record["upn"] = None
         add_records(store, "census", [record])
         r = run_match(store, copy, reference_date=REF)
-        got = store.rows("SELECT pupil_key, method FROM pupil_links WHERE "
-                         "match_run = ?", [r.run])  # fmt: skip
+        got = store.rows(
+            "SELECT pupil_key, method FROM pupil_links WHERE match_run = ?", [r.run]
+        )
         assert got and got[0][1] != "exact_uln"
 
 
@@ -519,10 +548,14 @@ def test_a_temporary_upn_is_an_identity_within_one_run(home: Home) -> None:
     # UPN like both. The two UPNs are two people: they never join through the
     # record, which goes with neither on a coin toss.
     with Store.open(home) as store:
-        add_records(store, "census", [_census("A201361424123", "2012-03-04"),
-                                      _census(TEMP, "2012-03-04")])  # fmt: skip
-        add_records(store, "survey_contacts",
-                    [_contact("AMARA", "OKONJO", "2012-03-04")])  # fmt: skip
+        add_records(
+            store,
+            "census",
+            [_census("A201361424123", "2012-03-04"), _census(TEMP, "2012-03-04")],
+        )
+        add_records(
+            store, "survey_contacts", [_contact("AMARA", "OKONJO", "2012-03-04")]
+        )
         r = run_match(store, home, reference_date=REF)
         assert (r.pupils, r.review) == (3, 1)
         assert store.one("SELECT count(DISTINCT pupil_key) FROM pupil_links") == 3

@@ -29,13 +29,23 @@ def session(db_url: str, seed: Callable[[], tuple[Session, Any]]) -> Iterator[Se
     db.dispose(db_url)
 
 
-def ask(session: Session, user: str | None, agreement_id: str = "lrs-uln-plr",
-        items: list[str] | None = None, purpose: str | None = None,
-        **kw: object) -> policy.Answer:  # fmt: skip
+def ask(
+    session: Session,
+    user: str | None,
+    agreement_id: str = "lrs-uln-plr",
+    items: list[str] | None = None,
+    purpose: str | None = None,
+    **kw: object,
+) -> policy.Answer:
     ag = session.get(Agreement, agreement_id)
-    return policy.decide(session, user, agreement_id,
-                         items or ["census.uln", "census.surname"],
-                         purpose or ag.purpose, **kw)  # fmt: skip
+    return policy.decide(
+        session,
+        user,
+        agreement_id,
+        items or ["census.uln", "census.surname"],
+        purpose or ag.purpose,
+        **kw,
+    )
 
 
 def test_a_named_user_of_the_recipient_is_allowed(session: Session) -> None:
@@ -54,24 +64,35 @@ def test_denied_by_default_for_anyone_else(session: Session) -> None:
 
 
 def test_every_rule_that_applies_is_named(session: Session) -> None:
-    a = ask(session, "lrs.officer", items=["census.uln", "census.ethnicity"],
-            purpose="marketing", pupils={"min_age": 11, "max_age": 16},
-            today=date.today() + timedelta(days=2000))  # fmt: skip
+    a = ask(
+        session,
+        "lrs.officer",
+        items=["census.uln", "census.ethnicity"],
+        purpose="marketing",
+        pupils={"min_age": 11, "max_age": 16},
+        today=date.today() + timedelta(days=2000),
+    )
     assert not a.allowed
-    assert set(a.rules) == {"items-not-agreed", "purpose-differs",
-                            "pupils-outside-population", "outside-term"}  # fmt: skip
+    assert set(a.rules) == {
+        "items-not-agreed",
+        "purpose-differs",
+        "pupils-outside-population",
+        "outside-term",
+    }
     assert len(a.explanations) == 4
 
 
 def test_suspended_or_revoked_shares_are_denied(session: Session) -> None:
     chief = seeds.sign_in(session, session.info["seeds"].credentials["cass.chief"])
-    orgs.change_identity(session, actor(session, None), "lrs", "owner",
-                         "Learner Data plc", "sold")  # fmt: skip
+    orgs.change_identity(
+        session, actor(session, None), "lrs", "owner", "Learner Data plc", "sold"
+    )
     a = ask(session, "lrs.officer")
     assert set(a.rules) == {"agreement-not-active", "recipient-not-in-good-standing"}
     workflow.revoke(session, chief, "nab-awards", "ended")
-    assert ask(session, "nab.officer", "nab-awards",
-               ["census.uln"]).rules == ("agreement-not-active",)  # fmt: skip
+    assert ask(session, "nab.officer", "nab-awards", ["census.uln"]).rules == (
+        "agreement-not-active",
+    )
 
 
 def test_data_operations_may_prepare_a_release(session: Session) -> None:
@@ -82,8 +103,9 @@ def test_data_operations_may_prepare_a_release(session: Session) -> None:
 def test_la_codes_bound_an_las_own_pupils(session: Session) -> None:
     ag = "la1-own-pupils"
     ok = ask(session, "la1.officer", ag, ["census.upn"], pupils={"la_codes": ["330"]})
-    other = ask(session, "la1.officer", ag, ["census.upn"],
-                pupils={"la_codes": ["330", "873"]})  # fmt: skip
+    other = ask(
+        session, "la1.officer", ag, ["census.upn"], pupils={"la_codes": ["330", "873"]}
+    )
     assert ok.allowed and other.rules == ("pupils-outside-population",)
 
 
@@ -99,10 +121,18 @@ def test_plan_for_an_active_agreement(session: Session) -> None:
     # The care regulator's tables go through the health department (the notice).
     p = plan.plan_for(session, "dh-ncmp-prevalence")
     assert p.level == "aggregate" and p.recipient == "dh"
-    assert p.items == ("ncmp.academic_year", "ncmp.health_area", "ncmp.school_year",
-                       "ncmp.severely_obese", "ncmp.weight_category")
-    assert [t.name for t in p.tables] == ["prevalence_by_area", "prevalence_by_year",
-                                          "of_which_severely_obese"]
+    assert p.items == (
+        "ncmp.academic_year",
+        "ncmp.health_area",
+        "ncmp.school_year",
+        "ncmp.severely_obese",
+        "ncmp.weight_category",
+    )
+    assert [t.name for t in p.tables] == [
+        "prevalence_by_area",
+        "prevalence_by_year",
+        "of_which_severely_obese",
+    ]
     assert all("academic_year" in t.rows for t in p.tables)  # each table its year
     assert p.population.year_groups == ("R", "6") and p.opt_out_scope == "health"
     assert p.policy_version == policy.policy().version
@@ -113,17 +143,27 @@ def test_plan_for_an_active_agreement(session: Session) -> None:
 CENSUS_REFS = [i.ref for i in catalogue.dataset("census").items]
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(st.sets(st.sampled_from(CENSUS_REFS), min_size=1, max_size=6),
-       st.integers(0, 25), st.integers(0, 25))  # fmt: skip
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.sets(st.sampled_from(CENSUS_REFS), min_size=1, max_size=6),
+    st.integers(0, 25),
+    st.integers(0, 25),
+)
 def test_allowed_exactly_within_items_and_population(
     session: Session, refs: set[str], a: int, b: int
 ) -> None:
     ag = session.get(Agreement, "lrs-uln-plr")
     lo, hi = min(a, b), max(a, b)
-    answer = ask(session, "lrs.officer", items=sorted(refs),
-                 pupils={"min_age": lo, "max_age": hi})  # fmt: skip
+    answer = ask(
+        session,
+        "lrs.officer",
+        items=sorted(refs),
+        pupils={"min_age": lo, "max_age": hi},
+    )
     inside_items = refs <= set(ag.spec["items"])
     inside_ages = lo >= 14
     assert answer.allowed == (inside_items and inside_ages)

@@ -33,11 +33,22 @@ def _releases(home: Home) -> None:
     from pupilshare.store import Store
 
     with Store.open(home) as store:
-        for rid, aid, n in (("r1", "dh-ncmp", 1200), ("r2", "dh-ncmp", 1300),
-                            ("r3", "ons-matching", 10)):  # fmt: skip
-            log.append(store, home, {"kind": "release", "release_id": rid,
-                                     "agreement_id": aid, "row_count": n,
-                                     "created_at": "2026-01-05T10:00:00+00:00"})
+        for rid, aid, n in (
+            ("r1", "dh-ncmp", 1200),
+            ("r2", "dh-ncmp", 1300),
+            ("r3", "ons-matching", 10),
+        ):
+            log.append(
+                store,
+                home,
+                {
+                    "kind": "release",
+                    "release_id": rid,
+                    "agreement_id": aid,
+                    "row_count": n,
+                    "created_at": "2026-01-05T10:00:00+00:00",
+                },
+            )
 
 
 def test_register_has_every_active_agreement_and_its_releases(
@@ -66,7 +77,9 @@ def test_register_has_every_active_agreement_and_its_releases(
     with paths["ended_csv"].open() as f:
         ended = list(csv.DictReader(f))
     assert [(r["row_type"], r["reference"], r["status"]) for r in ended] == [
-        ("agreement", "ons-matching", "revoked"), ("release", "ons-matching", "")]
+        ("agreement", "ons-matching", "revoked"),
+        ("release", "ons-matching", ""),
+    ]
 
 
 def test_notice_names_every_live_share_and_nothing_else(
@@ -92,8 +105,11 @@ def test_notice_says_what_the_department_s_notice_said(
     """The seed notice's promises: the data controller, how to ask for one's data,
     opting out of sharing achievements in the learning record, information back to
     authorities and institutions, and matching with survey responses."""
-    text = " ".join(write_register(session, home, home.root / "r")["notice_text"]
-                    .read_text().split())  # fmt: skip
+    text = " ".join(
+        write_register(session, home, home.root / "r")["notice_text"]
+        .read_text()
+        .split()
+    )
     for words in (
         "Department for Education is the data controller",
         "To make a subject access request, contact the Department for Education",

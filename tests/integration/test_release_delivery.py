@@ -28,10 +28,18 @@ from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
 PLAN = ReleasePlan(
-    "AGR-1", "University", "SI 2009/1563", "research", "pseudonymised",
-    ("ks_results.academic_year", "ks_results.subject", "ks_results.outcome",
-     "pupil.pupil_pseudonym"),
-)  # fmt: skip
+    "AGR-1",
+    "University",
+    "SI 2009/1563",
+    "research",
+    "pseudonymised",
+    (
+        "ks_results.academic_year",
+        "ks_results.subject",
+        "ks_results.outcome",
+        "pupil.pupil_pseudonym",
+    ),
+)
 SCRIPT = (
     "import sys; from pathlib import Path; from pupilshare.config import Home; "
     "from pupilshare.store import Store; "
@@ -47,8 +55,11 @@ SCRIPT = (
 def other_fs(tmp_path: Path) -> Iterator[Path]:
     """A folder on another device than the home (a tmpfs), else a plain folder."""
     shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK) and \
-            shm.stat().st_dev != tmp_path.stat().st_dev:  # fmt: skip
+    if (
+        shm.is_dir()
+        and os.access(shm, os.W_OK)
+        and shm.stat().st_dev != tmp_path.stat().st_dev
+    ):
         root = shm / f"pupilshare-test-{uuid.uuid4().hex[:8]}"
         root.mkdir()
         yield root
@@ -67,15 +78,17 @@ def world(home: Home) -> Home:
     return home
 
 
-def _kill_when(home: Home, tmp_path: Path, out: Path, env: dict[str, str],
-               ready) -> None:  # fmt: skip
+def _kill_when(
+    home: Home, tmp_path: Path, out: Path, env: dict[str, str], ready
+) -> None:
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(PLAN.to_json())
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(home.root), str(plan_file), str(out)],
         env={**os.environ, "PYTHONPATH": "src", **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not ready():
         assert proc.poll() is None, "the release ended before it could be killed"
@@ -94,8 +107,13 @@ def test_a_delivery_killed_while_writing_records_nothing_and_is_cleaned(
     world: Home, tmp_path: Path, other_fs: Path
 ) -> None:
     out = other_fs / "recipient" / "release-1"
-    _kill_when(world, tmp_path, out, {"PUPILSHARE_RELEASE_PAUSE": "5"},
-               lambda: any(out.parent.glob(".staging-*/*.parquet")))  # fmt: skip
+    _kill_when(
+        world,
+        tmp_path,
+        out,
+        {"PUPILSHARE_RELEASE_PAUSE": "5"},
+        lambda: any(out.parent.glob(".staging-*/*.parquet")),
+    )
     staged = list(out.parent.glob(".staging-*"))
     assert staged and not out.exists()  # staged beside the target, nothing delivered
     assert _recorded(world) == 0
@@ -113,8 +131,13 @@ def test_a_delivery_killed_in_place_before_its_record_is_withdrawn(
     """Renamed into place, killed before the record commits: the next run removes
     the unrecorded folder (every disclosure is recorded) and its pending note."""
     out = other_fs / "release-2"
-    _kill_when(world, tmp_path, out, {"PUPILSHARE_RELEASE_PAUSE_MOVED": "30"},
-               lambda: (out / "manifest.json").exists())  # fmt: skip
+    _kill_when(
+        world,
+        tmp_path,
+        out,
+        {"PUPILSHARE_RELEASE_PAUSE_MOVED": "30"},
+        lambda: (out / "manifest.json").exists(),
+    )
     assert _recorded(world) == 0
     with Store.open(world) as store:
         other = other_fs / "release-3"

@@ -18,14 +18,21 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
-TABLES = (TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),
-          TableSpec("by_la_year", "ncmp", ("la_code", "school_year"),
-                    ("weight_category",)))  # fmt: skip
+TABLES = (
+    TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),
+    TableSpec("by_la_year", "ncmp", ("la_code", "school_year"), ("weight_category",)),
+)
 PLAN = ReleasePlan(
-    "AGR-CK", "Care Quality Commission", "SI 2009/1563", "health", "aggregate",
-    ("ncmp.la_code", "ncmp.school_year", "ncmp.weight_category"), tables=TABLES,
-    opt_out_scope="health", sdc=Sdc(method="cell_key"),
-)  # fmt: skip
+    "AGR-CK",
+    "Care Quality Commission",
+    "SI 2009/1563",
+    "health",
+    "aggregate",
+    ("ncmp.la_code", "ncmp.school_year", "ncmp.weight_category"),
+    tables=TABLES,
+    opt_out_scope="health",
+    sdc=Sdc(method="cell_key"),
+)
 
 
 @pytest.fixture
@@ -50,8 +57,9 @@ def test_a_perturbed_release_is_consistent_recorded_and_explained(
     dims = ["la_code", "weight_category"]
     first = _cells(tmp_path / "one", "by_la", dims)
     assert first == _cells(tmp_path / "two", "by_la", dims)  # every release
-    by_year = _cells(tmp_path / "one", "by_la_year",
-                     ["la_code", "school_year", "weight_category"])  # fmt: skip
+    by_year = _cells(
+        tmp_path / "one", "by_la_year", ["la_code", "school_year", "weight_category"]
+    )
     for (la, cat), v in first.items():  # every table
         assert by_year[(la, "Total", cat)] == v
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
@@ -60,9 +68,10 @@ def test_a_perturbed_release_is_consistent_recorded_and_explained(
     assert "ptable" in said and "need not add up" in said["additivity"]
     secret = home.keys_dir / cellkey.SECRET
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    shown = {r[0] for r in world.rows(
-        f"SELECT DISTINCT shown FROM {published.TABLE}")}  # fmt: skip
+    shown = {r[0] for r in world.rows(f"SELECT DISTINCT shown FROM {published.TABLE}")}
     assert "perturbed" in shown
     # Record keys are never written to the store (only registered for a release).
-    assert not world.rows("SELECT table_name FROM duckdb_columns() WHERE "
-                          "column_name = 'rk' AND database_name <> 'temp'")  # fmt: skip
+    assert not world.rows(
+        "SELECT table_name FROM duckdb_columns() WHERE "
+        "column_name = 'rk' AND database_name <> 'temp'"
+    )

@@ -46,8 +46,13 @@ def _delivered(home: Home) -> int:
 
 def _decisions(home: Home) -> list[DisclosureDecision]:
     with db.session_scope(home) as s:
-        return list(s.scalars(sa.select(DisclosureDecision).where(
-            DisclosureDecision.action == "release")))  # fmt: skip
+        return list(
+            s.scalars(
+                sa.select(DisclosureDecision).where(
+                    DisclosureDecision.action == "release"
+                )
+            )
+        )
 
 
 def test_the_policy_log_records_the_population_released(
@@ -83,14 +88,18 @@ def test_a_release_refuses_when_governance_says_no(
 
 
 WIDENINGS = {
-    "population": ("la1-own-pupils",
-                   lambda p: p["population"].update(la_codes=["201", "202", "203"])),
+    "population": (
+        "la1-own-pupils",
+        lambda p: p["population"].update(la_codes=["201", "202", "203"]),
+    ),
     "level": ("dh-ncmp", lambda p: p.update(level="identified")),
-    "items": ("dh-ncmp-prevalence",
-              lambda p: p.update(items=[*p["items"], "ncmp.la_code"])),
+    "items": (
+        "dh-ncmp-prevalence",
+        lambda p: p.update(items=[*p["items"], "ncmp.la_code"]),
+    ),
     "opt-outs": ("ier-attainment-gaps", lambda p: p.update(opt_out_scope="none")),
     "recipient": ("la1-own-pupils", lambda p: p.update(recipient="la2")),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("widened", sorted(WIDENINGS))
@@ -103,8 +112,18 @@ def test_a_plan_file_never_widens_a_release(
     file = tmp_path / "plan.json"
     file.write_text(json.dumps(plan))
     out = tmp_path / "out"
-    code = main(["--home", str(governed.root), "release", agreement_id, "--out",
-                 str(out), "--plan", str(file)])  # fmt: skip
+    code = main(
+        [
+            "--home",
+            str(governed.root),
+            "release",
+            agreement_id,
+            "--out",
+            str(out),
+            "--plan",
+            str(file),
+        ]
+    )
     assert code == 2  # no such option: any other plan is an amendment
     assert not out.exists() and _delivered(governed) == 0
     assert _decisions(governed) == []

@@ -27,22 +27,48 @@ from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
 PSEUDO = ReleasePlan(
-    "AGR-1", "University", "SI 2009/1563", "research", "pseudonymised",
-    ("ks_results.academic_year", "ks_results.subject", "ks_results.outcome",
-     "ks_results.date_of_birth", "ks_results.surname", "pupil.pupil_pseudonym"),
-)  # fmt: skip
+    "AGR-1",
+    "University",
+    "SI 2009/1563",
+    "research",
+    "pseudonymised",
+    (
+        "ks_results.academic_year",
+        "ks_results.subject",
+        "ks_results.outcome",
+        "ks_results.date_of_birth",
+        "ks_results.surname",
+        "pupil.pupil_pseudonym",
+    ),
+)
 ANON = ReleasePlan(
-    "AGR-DH", "Department of Health", "SI 2009/1563", "health", "anonymised",
-    ("ncmp.sex", "ncmp.school_year", "ncmp.la_code", "ncmp.health_area",
-     "ncmp.height_cm", "ncmp.weight_kg", "ncmp.bmi_centile", "ncmp.weight_category"),
+    "AGR-DH",
+    "Department of Health",
+    "SI 2009/1563",
+    "health",
+    "anonymised",
+    (
+        "ncmp.sex",
+        "ncmp.school_year",
+        "ncmp.la_code",
+        "ncmp.health_area",
+        "ncmp.height_cm",
+        "ncmp.weight_kg",
+        "ncmp.bmi_centile",
+        "ncmp.weight_category",
+    ),
     opt_out_scope="health",
-)  # fmt: skip
+)
 AGG = ReleasePlan(
-    "AGR-CQC", "Care Quality Commission", "SI 2009/1563", "health", "aggregate",
+    "AGR-CQC",
+    "Care Quality Commission",
+    "SI 2009/1563",
+    "health",
+    "aggregate",
     ("ncmp.la_code", "ncmp.weight_category"),
     tables=(TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),),
     opt_out_scope="health",
-)  # fmt: skip
+)
 
 
 @pytest.fixture
@@ -58,13 +84,15 @@ def _opt_out(store: Store, key: int, scope: str) -> None:
     """Register an opt-out as the rights area does: by the pupil's identifiers."""
     optouts.ensure(store)
     forename, surname, born = store.rows(
-        "SELECT forename, surname, date_of_birth FROM pupils WHERE pupil_key = ?",
-        [key])[0]  # fmt: skip
+        "SELECT forename, surname, date_of_birth FROM pupils WHERE pupil_key = ?", [key]
+    )[0]
     who = Subject(forename, surname, born)
     n = store.one("SELECT count(*) FROM optout_events")
-    store.rows("INSERT INTO optout_events VALUES (?, 'add', ?, ?, NULL, NULL, ?, ?, "
-               "?, 'parent', 'a parent', 'letter', 'test', now())",
-               [n + 1, scope, who.key, forename, surname, born])  # fmt: skip
+    store.rows(
+        "INSERT INTO optout_events VALUES (?, 'add', ?, ?, NULL, NULL, ?, ?, "
+        "?, 'parent', 'a parent', 'letter', 'test', now())",
+        [n + 1, scope, who.key, forename, surname, born],
+    )
     optouts.refresh(store)
 
 
@@ -77,8 +105,9 @@ def _keys_in(store: Store, release_id: str) -> set[int]:
     }
 
 
-def test_opt_outs_remove_pupils_from_every_level(world: Store, home: Home,
-                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_opt_outs_remove_pupils_from_every_level(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
     first = build_release(world, home, AGG, tmp_path / "a")
     before = _keys_in(world, first.release_id)
     for key, scope in ((5, "all"), (6, "health"), (7, "marketing")):
@@ -94,26 +123,43 @@ def test_pseudonyms_are_stable_within_an_agreement_and_differ_across(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
     other = ReleasePlan(**{**PSEUDO.__dict__, "agreement_id": "AGR-2"})
-    a = pq.read_table(Path(build_release(world, home, PSEUDO, tmp_path / "a").out_dir)
-                      / "ks_results.parquet")  # fmt: skip
-    a2 = pq.read_table(Path(build_release(world, home, PSEUDO, tmp_path / "a2").out_dir)
-                       / "ks_results.parquet")  # fmt: skip
-    b = pq.read_table(Path(build_release(world, home, other, tmp_path / "b").out_dir)
-                      / "ks_results.parquet")  # fmt: skip
+    a = pq.read_table(
+        Path(build_release(world, home, PSEUDO, tmp_path / "a").out_dir)
+        / "ks_results.parquet"
+    )
+    a2 = pq.read_table(
+        Path(build_release(world, home, PSEUDO, tmp_path / "a2").out_dir)
+        / "ks_results.parquet"
+    )
+    b = pq.read_table(
+        Path(build_release(world, home, other, tmp_path / "b").out_dir)
+        / "ks_results.parquet"
+    )
     pa_, pa2, pb = (set(t.column("pupil_pseudonym").to_pylist()) for t in (a, a2, b))
     assert pa_ == pa2 and len(pa_) == 600
     assert not pa_ & pb
     # 16 fixed bytes in Parquet (a UUID), the 8-4-4-4-12 form in the CSV
     assert a.schema.field("pupil_pseudonym").type == pa.uuid()
-    csv = (Path(build_release(world, home, PSEUDO, tmp_path / "c").out_dir)
-           / "ks_results.csv").read_text().replace('"', "").splitlines()  # fmt: skip
+    csv = (
+        (
+            Path(build_release(world, home, PSEUDO, tmp_path / "c").out_dir)
+            / "ks_results.csv"
+        )
+        .read_text()
+        .replace('"', "")
+        .splitlines()
+    )
     column = csv[0].split(",").index("pupil_pseudonym")
-    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}",
-                        csv[1].split(",")[column])  # fmt: skip
+    assert re.fullmatch(
+        r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", csv[1].split(",")[column]
+    )
     assert "surname" not in a.column_names
     assert a.column("date_of_birth_month").to_pylist()[0][4] == "-"
-    assert not list(world.rows("SELECT * FROM information_schema.tables "
-                               "WHERE table_name ILIKE '%key%'"))  # fmt: skip
+    assert not list(
+        world.rows(
+            "SELECT * FROM information_schema.tables WHERE table_name ILIKE '%key%'"
+        )
+    )
     assert (home.keys_dir / "AGR-1.key").stat().st_mode & 0o077 == 0
 
 
@@ -138,8 +184,9 @@ def test_anonymised_release_is_k_anonymous_and_reports_risk(
 def _staged(world: Store, home: Home, plan: ReleasePlan, tmp_path: Path):
     """A release built and delivered, then copied back for corrupting."""
     m = build_release(world, home, plan, tmp_path / "good")
-    pupils = world.arrow("SELECT pupil_key FROM release_pupils WHERE release_id = ?",
-                         [m.release_id])  # fmt: skip
+    pupils = world.arrow(
+        "SELECT pupil_key FROM release_pupils WHERE release_id = ?", [m.release_id]
+    )
     return Path(m.out_dir), pupils
 
 
@@ -169,19 +216,20 @@ def test_checker_passes_a_good_release_and_blocks_corrupted_ones(
     reasons = check.check_release(world, home, PSEUDO, out, pupils)
     assert any("opted-out" in r for r in reasons)
     (out / "ks_results.csv").write_text("tampered")
-    assert any("SHA-256" in r for r in check.check_release(world, home, PSEUDO, out,
-                                                               pupils))  # fmt: skip
+    assert any(
+        "SHA-256" in r for r in check.check_release(world, home, PSEUDO, out, pupils)
+    )
 
 
 def test_checker_blocks_k_failure(world: Store, home: Home, tmp_path: Path) -> None:
     out, pupils = _staged(world, home, ANON, tmp_path)
     f = out / "ncmp.parquet"
     t = pq.read_table(f)
-    _rewrite(f, t.slice(0, t.num_rows - 3).concat_arrays if False else
-             t.slice(0, 3))  # fmt: skip
+    _rewrite(f, t.slice(0, t.num_rows - 3).concat_arrays if False else t.slice(0, 3))
     big = pq.read_table(f)
-    odd = big.set_column(big.column_names.index("la_code"), "la_code",
-                         pa.array(["999", "201", "201"]))  # fmt: skip
+    odd = big.set_column(
+        big.column_names.index("la_code"), "la_code", pa.array(["999", "201", "201"])
+    )
     _rewrite(f, odd)
     reasons = check.check_release(world, home, ANON, out, pupils)
     assert any("k-anonymity fails" in r for r in reasons)
@@ -212,8 +260,9 @@ def test_checker_blocks_small_and_recoverable_cells(
 def _republished(t: pa.Table, values: pa.Array, symbols: list) -> pa.Table:
     """The table with its value and symbol columns replaced (a corrupted copy)."""
     t = t.set_column(t.column_names.index("value"), "value", values)
-    return t.set_column(t.column_names.index("symbol"), "symbol",
-                        pa.array(symbols, pa.string()))  # fmt: skip
+    return t.set_column(
+        t.column_names.index("symbol"), "symbol", pa.array(symbols, pa.string())
+    )
 
 
 def build_true_values(world: Store, plan: ReleasePlan, t) -> list[int]:
@@ -228,8 +277,9 @@ def build_true_values(world: Store, plan: ReleasePlan, t) -> list[int]:
     return raw.column("value").to_pylist()
 
 
-def test_a_blocked_release_delivers_nothing(world: Store, home: Home,
-                                            tmp_path: Path) -> None:  # fmt: skip
+def test_a_blocked_release_delivers_nothing(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
     _opt_out(world, 1, "research")
     plan = ReleasePlan(**{**PSEUDO.__dict__, "opt_out_scope": "research"})
     # Sabotage the one population function: the checker must still catch it.
@@ -245,8 +295,9 @@ def test_a_blocked_release_delivers_nothing(world: Store, home: Home,
     assert not list(home.releases_dir.iterdir())
 
 
-def test_a_killed_release_delivers_nothing(world: Store, home: Home,
-                                           tmp_path: Path) -> None:  # fmt: skip
+def test_a_killed_release_delivers_nothing(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(PSEUDO.to_json())
     world.close()
@@ -263,8 +314,10 @@ def test_a_killed_release_delivers_nothing(world: Store, home: Home,
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", script, str(home.root), str(plan_file), str(out)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         staged = list(tmp_path.glob(".staging-*/*.parquet"))  # beside the target
@@ -277,9 +330,14 @@ def test_a_killed_release_delivers_nothing(world: Store, home: Home,
     assert not out.exists()
     store = Store.open(home)
     try:
-        assert store.rows("SELECT count(*) FROM information_schema.tables "
-                          "WHERE table_name = 'releases'")[0][0] == 0 or \
-            store.rows("SELECT count(*) FROM releases")[0][0] == 0  # fmt: skip
+        assert (
+            store.rows(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = 'releases'"
+            )[0][0]
+            == 0
+            or store.rows("SELECT count(*) FROM releases")[0][0] == 0
+        )
     finally:
         store.close()
 
@@ -297,10 +355,15 @@ def test_status_reports_releases(world: Store, home: Home, tmp_path: Path) -> No
 def test_identified_release_carries_the_index_identifiers(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
-    plan = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                       ("census.census_date", "census.upn", "census.surname",
-                        "pupil.upn"),
-                       population=Population(la_codes=("201",)))  # fmt: skip
+    plan = ReleasePlan(
+        "LA-1",
+        "LA",
+        "SI 2009/1563",
+        "own pupils",
+        "identified",
+        ("census.census_date", "census.upn", "census.surname", "pupil.upn"),
+        population=Population(la_codes=("201",)),
+    )
     m = build_release(world, home, plan, tmp_path / "i")
     t = pq.read_table(Path(m.out_dir) / "census.parquet")
     assert t.column_names == ["census_date", "upn", "surname", "pupil_upn"]
@@ -313,11 +376,17 @@ def test_sums_and_rounded_counts_are_checked_on_the_store_s_true_values(
 ) -> None:
     """The check recomputes the sums from the population in its own SQL: the good
     release passes, and a suppressed sum cell published on purpose blocks it."""
-    sums = TableSpec("weight_by_la", "ncmp", ("la_code",), ("sex",),
-                     measure="weight_kg")  # fmt: skip
-    plan = ReleasePlan(**{**AGG.__dict__, "tables": (*AGG.tables, sums),
-                          "items": (*AGG.items, "ncmp.sex", "ncmp.weight_kg"),
-                          "sdc": Sdc(threshold=40, rounding=5)})  # fmt: skip
+    sums = TableSpec(
+        "weight_by_la", "ncmp", ("la_code",), ("sex",), measure="weight_kg"
+    )
+    plan = ReleasePlan(
+        **{
+            **AGG.__dict__,
+            "tables": (*AGG.tables, sums),
+            "items": (*AGG.items, "ncmp.sex", "ncmp.weight_kg"),
+            "sdc": Sdc(threshold=40, rounding=5),
+        }
+    )
     out, pupils = _staged(world, home, plan, tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
     audits = manifest["rules"]["output_check"]

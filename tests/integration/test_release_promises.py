@@ -36,8 +36,16 @@ def world(home: Home) -> Store:
 
 
 def _plan(level: str, items: tuple[str, ...], pop: Population, **kw) -> ReleasePlan:
-    return ReleasePlan("AGR-X", "Recipient", "SI 2009/1563", "purpose", level, items,
-                       population=pop, **kw)  # fmt: skip
+    return ReleasePlan(
+        "AGR-X",
+        "Recipient",
+        "SI 2009/1563",
+        "purpose",
+        level,
+        items,
+        population=pop,
+        **kw,
+    )
 
 
 def _rows(world: Store, m, name: str) -> list[dict]:
@@ -58,13 +66,21 @@ def _dob(world: Store) -> dict[str, object]:
 def test_a_year_6_agreement_gets_only_results_from_the_year_the_pupil_was_in_year_6(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
-    plan = _plan("identified",
-                 ("ks_results.upn", "ks_results.assessment_date", "ks_results.subject",
-                  "ks_results.outcome"), Population(year_groups=("6",)))  # fmt: skip
+    plan = _plan(
+        "identified",
+        (
+            "ks_results.upn",
+            "ks_results.assessment_date",
+            "ks_results.subject",
+            "ks_results.outcome",
+        ),
+        Population(year_groups=("6",)),
+    )
     rows = _rows(world, build_release(world, home, plan, tmp_path / "o"), "ks_results")
     born = _dob(world)
-    assert rows and {_year_group_on(born[r["upn"]], r["assessment_date"])
-                     for r in rows} == {"6"}  # fmt: skip
+    assert rows and {
+        _year_group_on(born[r["upn"]], r["assessment_date"]) for r in rows
+    } == {"6"}
     every = world.one("SELECT count(*) FROM ds_ks_results")
     assert len(rows) < every / 2  # before: every result of every pupil passed
 
@@ -74,9 +90,12 @@ def test_an_age_floor_carries_no_census_row_from_before_that_age(
 ) -> None:
     # The world's oldest pupils turn 10 in 2022: judged on a release date years on
     # (when all are 14+), every row would pass; judged at each census day, none may.
-    plan = _plan("identified", ("census.upn", "census.census_date"),
-                 Population(min_age=10), reference_date=__import__("datetime").date(
-                     2031, 1, 1))  # fmt: skip
+    plan = _plan(
+        "identified",
+        ("census.upn", "census.census_date"),
+        Population(min_age=10),
+        reference_date=__import__("datetime").date(2031, 1, 1),
+    )
     rows = _rows(world, build_release(world, home, plan, tmp_path / "o"), "census")
     born = _dob(world)
 
@@ -90,10 +109,19 @@ def test_an_age_floor_carries_no_census_row_from_before_that_age(
 def test_an_la_release_carries_no_other_la_s_records_in_any_dataset(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
-    plan = _plan("identified",
-                 ("census.upn", "census.census_date", "census.laestab",
-                  "ks_results.upn", "ks_results.laestab", "ks_results.academic_year",
-                  "ks_results.subject"), Population(la_codes=("201",)))  # fmt: skip
+    plan = _plan(
+        "identified",
+        (
+            "census.upn",
+            "census.census_date",
+            "census.laestab",
+            "ks_results.upn",
+            "ks_results.laestab",
+            "ks_results.academic_year",
+            "ks_results.subject",
+        ),
+        Population(la_codes=("201",)),
+    )
     m = build_release(world, home, plan, tmp_path / "o")
     for name in ("census", "ks_results"):
         rows = _rows(world, m, name)
@@ -103,9 +131,16 @@ def test_an_la_release_carries_no_other_la_s_records_in_any_dataset(
 def test_a_dataset_that_cannot_be_scoped_refuses_the_release_naming_it(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
-    plan = _plan("identified", ("census.upn", "census.census_date",
-                                "qualifications.uln", "qualifications.grade"),
-                 Population(la_codes=("201",)))  # fmt: skip
+    plan = _plan(
+        "identified",
+        (
+            "census.upn",
+            "census.census_date",
+            "qualifications.uln",
+            "qualifications.grade",
+        ),
+        Population(la_codes=("201",)),
+    )
     with pytest.raises(Conflict) as e:
         build_release(world, home, plan, tmp_path / "o")
     assert any("qualifications" in r for r in e.value.errors)
@@ -113,11 +148,23 @@ def test_a_dataset_that_cannot_be_scoped_refuses_the_release_naming_it(
 
 
 ANON = ReleasePlan(
-    "AGR-DH", "Department of Health", "SI 2009/1563", "health", "anonymised",
-    ("ncmp.sex", "ncmp.school_year", "ncmp.health_area", "ncmp.age_months",
-     "ncmp.height_cm", "ncmp.weight_kg", "ncmp.bmi_centile", "ncmp.weight_category"),
+    "AGR-DH",
+    "Department of Health",
+    "SI 2009/1563",
+    "health",
+    "anonymised",
+    (
+        "ncmp.sex",
+        "ncmp.school_year",
+        "ncmp.health_area",
+        "ncmp.age_months",
+        "ncmp.height_cm",
+        "ncmp.weight_kg",
+        "ncmp.bmi_centile",
+        "ncmp.weight_category",
+    ),
     opt_out_scope="health",
-)  # fmt: skip
+)
 
 
 def test_the_linkage_attack_with_another_recipient_s_release_fails(
@@ -128,9 +175,18 @@ def test_the_linkage_attack_with_another_recipient_s_release_fails(
     anonymised release by the columns both carry, coarsened as the release shows
     them. Every pupil it looks for matches at least k records that are identical in
     every column, so no record is singled out and nothing new is learnt."""
-    la = _plan("identified", ("ncmp.upn", "ncmp.measurement_date", "ncmp.sex",
-                              "ncmp.school_year", "ncmp.height_cm", "ncmp.weight_kg"),
-               Population())  # fmt: skip
+    la = _plan(
+        "identified",
+        (
+            "ncmp.upn",
+            "ncmp.measurement_date",
+            "ncmp.sex",
+            "ncmp.school_year",
+            "ncmp.height_cm",
+            "ncmp.weight_kg",
+        ),
+        Population(),
+    )
     known = _rows(world, build_release(world, home, la, tmp_path / "la"), "ncmp")
     m = build_release(world, home, ANON, tmp_path / "dh")
     released = pq.read_table(Path(m.out_dir) / "ncmp.parquet")
@@ -149,8 +205,10 @@ def test_the_linkage_attack_with_another_recipient_s_release_fails(
     )
     assert singled == 0
     # Each matched set is one class: identical rows, so the match says nothing more.
-    assert store.one("SELECT count(*) FROM (SELECT DISTINCT * FROM dh)") == \
-        m.risk["ncmp"]["classes"]  # fmt: skip
+    assert (
+        store.one("SELECT count(*) FROM (SELECT DISTINCT * FROM dh)")
+        == m.risk["ncmp"]["classes"]
+    )
     # Before: exact height and weight with sex and year single out most pupils.
     exact = store.one(
         "SELECT count(*) FROM (SELECT sex, school_year, height_cm, weight_kg, "
@@ -173,8 +231,9 @@ def _as_released(column: str, level: str) -> str:
 
 def _staged(world: Store, home: Home, plan: ReleasePlan, tmp_path: Path):
     m = build_release(world, home, plan, tmp_path / "good")
-    pupils = world.arrow("SELECT pupil_key FROM release_pupils WHERE release_id = ?",
-                         [m.release_id])  # fmt: skip
+    pupils = world.arrow(
+        "SELECT pupil_key FROM release_pupils WHERE release_id = ?", [m.release_id]
+    )
     return Path(m.out_dir), pupils
 
 
@@ -184,8 +243,9 @@ def _rewrite(path: Path, table: pa.Table) -> None:
     pq.write_table(table, path)
     (path.with_suffix(".csv")).unlink(missing_ok=True)
     manifest = json.loads((path.parent / "manifest.json").read_text())
-    manifest["files"] = [f for f in manifest["files"] if f["name"] != path.with_suffix(
-        ".csv").name]  # fmt: skip
+    manifest["files"] = [
+        f for f in manifest["files"] if f["name"] != path.with_suffix(".csv").name
+    ]
     for f in manifest["files"]:
         if f["name"] == path.name:
             f["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -197,9 +257,11 @@ def test_checker_blocks_rows_and_pupils_outside_the_scope_at_their_dates(
 ) -> None:
     """Today's builder skipped the year-group filter for results: the checker,
     given what it would have delivered, refuses it."""
-    plan = _plan("pseudonymised", ("pupil.pupil_pseudonym", "ks_results.subject",
-                                   "ks_results.outcome"),
-                 Population(year_groups=("6",)))  # fmt: skip
+    plan = _plan(
+        "pseudonymised",
+        ("pupil.pupil_pseudonym", "ks_results.subject", "ks_results.outcome"),
+        Population(year_groups=("6",)),
+    )
     out, pupils = _staged(world, home, plan, tmp_path)
     assert check.check_release(world, home, plan, out, pupils) == []
     wide = dataclasses.replace(plan, population=Population())
@@ -229,8 +291,11 @@ def test_checker_blocks_an_anonymised_file_unique_on_all_its_columns(
 def test_checker_blocks_an_identified_extract_without_identifier_or_distinct_rows(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
-    plan = _plan("identified", ("census.upn", "census.census_date", "census.surname"),
-                 Population(la_codes=("201",)))  # fmt: skip
+    plan = _plan(
+        "identified",
+        ("census.upn", "census.census_date", "census.surname"),
+        Population(la_codes=("201",)),
+    )
     out, pupils = _staged(world, home, plan, tmp_path)
     assert check.check_release(world, home, plan, out, pupils) == []
     f = out / "census.parquet"
@@ -250,15 +315,21 @@ def test_a_lookup_agreement_receives_only_its_candidates(
     never a national file; the checker refuses a file with anyone else."""
     school = world.one("SELECT min(laestab) FROM ds_census")
     pop = Population(records_at=("census", "laestab", school))
-    plan = _plan("identified", ("census.upn", "census.census_date", "census.laestab"),
-                 pop)  # fmt: skip
+    plan = _plan(
+        "identified", ("census.upn", "census.census_date", "census.laestab"), pop
+    )
     out, pupils = _staged(world, home, plan, tmp_path)
-    theirs = {r[0] for r in world.rows(
-        "SELECT DISTINCT upn FROM ds_census WHERE laestab = ?", [school])}  # fmt: skip
+    theirs = {
+        r[0]
+        for r in world.rows(
+            "SELECT DISTINCT upn FROM ds_census WHERE laestab = ?", [school]
+        )
+    }
     got = {r["upn"] for r in pq.read_table(out / "census.parquet").to_pylist()}
     assert got == theirs and len(got) < 600
-    national, everyone = _staged(world, home, dataclasses.replace(
-        plan, population=Population()), tmp_path / "n")  # fmt: skip
+    national, everyone = _staged(
+        world, home, dataclasses.replace(plan, population=Population()), tmp_path / "n"
+    )
     _rewrite(out / "census.parquet", pq.read_table(national / "census.parquet"))
     reasons = check.check_release(world, home, plan, out, everyone)
     assert any("no record in the agreement's scope" in r for r in reasons)
@@ -274,13 +345,17 @@ def test_blocked_is_raised_for_a_release_the_checker_refuses(
     real = scope.conditions
 
     def skip_year_groups(pop, dataset, row="s"):
-        pop = dataclasses.replace(pop, year_groups=()) if dataset == "ks_results" \
-            else pop  # fmt: skip
+        pop = (
+            dataclasses.replace(pop, year_groups=()) if dataset == "ks_results" else pop
+        )
         return real(pop, dataset, row)
 
     monkeypatch.setattr(scope, "conditions", skip_year_groups)
-    plan = _plan("pseudonymised", ("pupil.pupil_pseudonym", "ks_results.outcome"),
-                 Population(year_groups=("6",)))  # fmt: skip
+    plan = _plan(
+        "pseudonymised",
+        ("pupil.pupil_pseudonym", "ks_results.outcome"),
+        Population(year_groups=("6",)),
+    )
     with pytest.raises(Blocked):
         build_release(world, home, plan, tmp_path / "o")
     assert not (tmp_path / "o").exists()
@@ -303,18 +378,24 @@ POPULATIONS = st.builds(
     Population,
     min_age=st.none() | st.integers(4, 12),
     max_age=st.none() | st.integers(5, 13),
-    year_groups=st.lists(st.sampled_from(["R", *map(str, range(1, 10))]),
-                         max_size=3, unique=True).map(tuple),
+    year_groups=st.lists(
+        st.sampled_from(["R", *map(str, range(1, 10))]), max_size=3, unique=True
+    ).map(tuple),
     la_codes=st.lists(st.sampled_from(sample.LAS), max_size=2, unique=True).map(tuple),
-    academic_years=st.lists(st.integers(2021, 2024), max_size=2,
-                            unique=True).map(tuple),
-    key_stages=st.lists(st.sampled_from(["1", "2", "3"]), max_size=2,
-                        unique=True).map(tuple),
-)  # fmt: skip
+    academic_years=st.lists(st.integers(2021, 2024), max_size=2, unique=True).map(
+        tuple
+    ),
+    key_stages=st.lists(st.sampled_from(["1", "2", "3"]), max_size=2, unique=True).map(
+        tuple
+    ),
+)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(pop=POPULATIONS, dataset=st.sampled_from(["census", "ks_results", "ncmp"]))
 def test_the_builder_and_the_checker_read_every_scope_alike(
     shared_world: Store, pop: Population, dataset: str
@@ -332,11 +413,19 @@ def test_the_builder_and_the_checker_read_every_scope_alike(
 def test_a_key_stage_2_agreement_gets_ks2_results_and_census_rows_from_years_3_to_6(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
-    plan = _plan("identified",
-                 ("census.upn", "census.census_date", "census.ncyear",
-                  "ks_results.upn", "ks_results.academic_year", "ks_results.key_stage",
-                  "ks_results.subject"),
-                 Population(key_stages=("2",)))  # fmt: skip
+    plan = _plan(
+        "identified",
+        (
+            "census.upn",
+            "census.census_date",
+            "census.ncyear",
+            "ks_results.upn",
+            "ks_results.academic_year",
+            "ks_results.key_stage",
+            "ks_results.subject",
+        ),
+        Population(key_stages=("2",)),
+    )
     m = build_release(world, home, plan, tmp_path / "o")
     assert {r["ncyear"] for r in _rows(world, m, "census")} <= {"3", "4", "5", "6"}
     assert {r["key_stage"] for r in _rows(world, m, "ks_results")} == {"2"}

@@ -27,16 +27,34 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
-PLAN = ReleasePlan("LA-1", "LA", "SI 2009/1563", "own pupils", "identified",
-                   ("census.census_date", "census.upn", "census.surname",
-                    "census.forename"))  # fmt: skip
-HOSTILE = ['=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
-           "-2+3", "\tx", "O'Brien", 'say "hi"', "a,b", "two\nlines", "cr\r\nlf"]
+PLAN = ReleasePlan(
+    "LA-1",
+    "LA",
+    "SI 2009/1563",
+    "own pupils",
+    "identified",
+    ("census.census_date", "census.upn", "census.surname", "census.forename"),
+)
+HOSTILE = [
+    '=HYPERLINK("http://x","click")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3",
+    "\tx",
+    "O'Brien",
+    'say "hi"',
+    "a,b",
+    "two\nlines",
+    "cr\r\nlf",
+]
 TEXT = st.lists(
-    st.sampled_from(list("aZ \"',;\n\r\t=+-@|!") + ["é", "ß", "Ж", "中", "ا", "😀",
-                                                     "👩‍👧", "\u200b"]),
-    min_size=1, max_size=12,
-).map("".join)  # fmt: skip
+    st.sampled_from(
+        list("aZ \"',;\n\r\t=+-@|!")
+        + ["é", "ß", "Ж", "中", "ا", "😀", "👩‍👧", "\u200b"]
+    ),
+    min_size=1,
+    max_size=12,
+).map("".join)
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +70,24 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Store:
 def _release(store: Store, names: list[str], out: Path) -> tuple[dict, Path]:
     """Give the first census records these surnames (forename = a row tag) and
     release them; returns the tag -> surname sent and the delivered folder."""
-    keys = [(r[0], r[1]) for r in store.rows(
-        "SELECT l.collection_id, l.line FROM ds_census c JOIN pupil_links l ON "
-        "l.dataset = 'census' AND l.collection_id = c.collection_id AND "
-        "l.line = c.line ORDER BY l.collection_id, l.line LIMIT ?",
-        [len(names)])]  # fmt: skip
+    keys = [
+        (r[0], r[1])
+        for r in store.rows(
+            "SELECT l.collection_id, l.line FROM ds_census c JOIN pupil_links l ON "
+            "l.dataset = 'census' AND l.collection_id = c.collection_id AND "
+            "l.line = c.line ORDER BY l.collection_id, l.line LIMIT ?",
+            [len(names)],
+        )
+    ]
     assert len(keys) == len(names)
     sent = {}
     for i, (name, (cid, line)) in enumerate(zip(names, keys, strict=True)):
         tag = f"T{i}"
-        store.rows("UPDATE ds_census SET surname = ?, forename = ? "
-                   "WHERE collection_id = ? AND line = ?", [name, tag, cid, line])
+        store.rows(
+            "UPDATE ds_census SET surname = ?, forename = ? "
+            "WHERE collection_id = ? AND line = ?",
+            [name, tag, cid, line],
+        )
         sent[tag] = name
     home = Home(Path(store.path).parent)
     m = build_release(store, home, PLAN, out)
@@ -84,12 +109,15 @@ def _check(sent: dict, out: Path) -> None:
     assert manifest["rules"]["csv_cells"] == csvsafe.RULE
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(names=st.lists(TEXT, min_size=1, max_size=6))
-def test_any_text_survives_every_release_format(world: Store, tmp_path_factory,
-                                                names: list[str]) -> None:  # fmt: skip
+def test_any_text_survives_every_release_format(
+    world: Store, tmp_path_factory, names: list[str]
+) -> None:
     sent, out = _release(world, names, tmp_path_factory.mktemp("rel") / "out")
     _check(sent, out)
 
@@ -103,14 +131,24 @@ def test_the_pen_test_names_are_delivered_neutralised(
     _check(sent, out)
     raw = (out / "census.csv").read_text(encoding="utf-8")
     assert '"\'=HYPERLINK(""http://x"",""click"")"' in raw
-    assert "\"'@SUM(1+1)\"" in raw
+    assert '"\'@SUM(1+1)"' in raw
 
 
 @pytest.mark.parametrize(
     "value, cell",
-    [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"),
-     ("\rx", "'\rx"), ("'x", "''x"), ("x=1", "x=1"), ("", ""), (5, 5)],
-)  # fmt: skip
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("'x", "''x"),
+        ("x=1", "x=1"),
+        ("", ""),
+        (5, 5),
+    ],
+)
 def test_neutralise_follows_owasp_and_is_reversible(value, cell) -> None:
     assert csvsafe.neutralise(value) == cell
     if isinstance(value, str):

@@ -21,10 +21,19 @@ from pupilshare.store import Store
 from pupilshare.synth import linked_world as sample
 
 PLAN = ReleasePlan(
-    "AGR-LR", "Learning Records", "SI 2009/1563", "learning records", "pseudonymised",
-    ("ks_results.academic_year", "ks_results.subject", "ks_results.outcome",
-     "pupil.pupil_pseudonym"), opt_out_scope="learning_records",
-)  # fmt: skip
+    "AGR-LR",
+    "Learning Records",
+    "SI 2009/1563",
+    "learning records",
+    "pseudonymised",
+    (
+        "ks_results.academic_year",
+        "ks_results.subject",
+        "ks_results.outcome",
+        "pupil.pupil_pseudonym",
+    ),
+    opt_out_scope="learning_records",
+)
 
 
 @pytest.fixture
@@ -37,23 +46,31 @@ def world(home: Home):
 
 
 def _pupil(store: Store, key: int):
-    f, s, dob, upn = store.rows("SELECT forename, surname, date_of_birth, upn FROM "
-                                "pupils WHERE pupil_key = ?", [key])[0]  # fmt: skip
+    f, s, dob, upn = store.rows(
+        "SELECT forename, surname, date_of_birth, upn FROM pupils WHERE pupil_key = ?",
+        [key],
+    )[0]
     return subject(f, s, dob.isoformat(), upn)
 
 
 def _opt(store: Store, who, action="add", requester="parent", kind="learning_records"):
-    return optouts.record(store, who, kind, action, requester, "A Parent",
-                          "birth certificate seen", "ops")  # fmt: skip
+    return optouts.record(
+        store, who, kind, action, requester, "A Parent", "birth certificate seen", "ops"
+    )
 
 
 def _keys(store: Store, rid: str) -> set[int]:
-    return {r[0] for r in store.rows("SELECT pupil_key FROM release_pupils WHERE "
-                                     "release_id = ?", [rid])}  # fmt: skip
+    return {
+        r[0]
+        for r in store.rows(
+            "SELECT pupil_key FROM release_pupils WHERE release_id = ?", [rid]
+        )
+    }
 
 
-def test_opt_outs_apply_idempotently_with_history(world: Store, home: Home,
-                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_opt_outs_apply_idempotently_with_history(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
     first = build_release(world, home, PLAN, tmp_path / "a")
     assert 7 in _keys(world, first.release_id)
     who = _pupil(world, 7)
@@ -62,8 +79,9 @@ def test_opt_outs_apply_idempotently_with_history(world: Store, home: Home,
     assert 7 not in _keys(world, m.release_id)
     entry = ledger.prove(home, 1)["inclusion"]
     with Store.open(home) if False else _same(world) as s:
-        fields = json.loads(bytes(s.one("SELECT leaf FROM ledger_entries WHERE "
-                                        "entry_index = 1")))  # fmt: skip
+        fields = json.loads(
+            bytes(s.one("SELECT leaf FROM ledger_entries WHERE entry_index = 1"))
+        )
     assert fields["opt_outs_removed"] == 1 and fields["opt_out_snapshot"]
     assert entry["leaf_index"] == 1
     assert _opt(world, who, "withdraw").changed
@@ -85,8 +103,11 @@ class _same:
 
 
 def test_only_the_pupil_of_12_or_a_parent_may_opt_out(world: Store) -> None:
-    young = next(k for (k,) in world.rows("SELECT pupil_key FROM pupils")
-                 if age_on(_pupil(world, k).date_of_birth, date.today()) < 12)
+    young = next(
+        k
+        for (k,) in world.rows("SELECT pupil_key FROM pupils")
+        if age_on(_pupil(world, k).date_of_birth, date.today()) < 12
+    )
     with pytest.raises(Denied):
         _opt(world, _pupil(world, young), requester="pupil")
     with pytest.raises(Denied):
@@ -101,14 +122,17 @@ def test_an_opt_out_before_the_match_applies_once_matched(world: Store) -> None:
     out = _opt(world, who)
     assert out.changed and not out.matched
     assert optouts.refresh(world) == 1
-    world.rows("INSERT INTO pupils (pupil_key, upn, forename, surname, date_of_birth) "
-               "VALUES (99999, 'H801200099999', 'Newly', 'Arrived', DATE '2014-03-03')")
+    world.rows(
+        "INSERT INTO pupils (pupil_key, upn, forename, surname, date_of_birth) "
+        "VALUES (99999, 'H801200099999', 'Newly', 'Arrived', DATE '2014-03-03')"
+    )
     assert optouts.refresh(world) == 0
     assert world.rows("SELECT pupil_key FROM opt_outs") == [(99999,)]
 
 
-def test_optouts_check_fails_loudly_on_a_breach(world: Store, home: Home,
-                                               tmp_path: Path) -> None:  # fmt: skip
+def test_optouts_check_fails_loudly_on_a_breach(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
     m = build_release(world, home, PLAN, tmp_path / "a")
     _opt(world, _pupil(world, min(_keys(world, m.release_id))))
     assert audit.check(world, home) == (1, [])  # opted out after: no breach
@@ -123,24 +147,34 @@ def test_optouts_check_fails_loudly_on_a_breach(world: Store, home: Home,
 def test_an_exemption_overrides_opt_outs_for_its_agreement(
     world: Store, home: Home, tmp_path: Path
 ) -> None:
-    inside = min(_keys(world, build_release(world, home, PLAN, tmp_path / "0")
-                       .release_id))  # fmt: skip
+    inside = min(
+        _keys(world, build_release(world, home, PLAN, tmp_path / "0").release_id)
+    )
     _opt(world, _pupil(world, inside))
     optouts.set_exemption(world, "AGR-LR", "cass.chief", "Education Act 1996 s.537A")
     m = build_release(world, home, PLAN, tmp_path / "a")
     assert inside in _keys(world, m.release_id)
-    leaf = json.loads(bytes(world.one("SELECT leaf FROM ledger_entries "
-                                      "WHERE entry_index = 1")))
+    leaf = json.loads(
+        bytes(world.one("SELECT leaf FROM ledger_entries WHERE entry_index = 1"))
+    )
     assert leaf["opt_out_exemption"]["approver"] == "cass.chief"
     assert audit.check(world, home) == (2, [])
 
 
-def test_subject_access_answer_with_proofs(world: Store, home: Home,
-                                          tmp_path: Path) -> None:  # fmt: skip
+def test_subject_access_answer_with_proofs(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
     m = build_release(world, home, PLAN, tmp_path / "a")
     who = _pupil(world, min(_keys(world, m.release_id)))
-    rid = sar.request(world, who, "parent", "A Parent", "passport seen", "ops",
-                      child_consent="signed consent form")  # fmt: skip
+    rid = sar.request(
+        world,
+        who,
+        "parent",
+        "A Parent",
+        "passport seen",
+        "ops",
+        child_consent="signed consent form",
+    )
     pack = sar.answer(world, home, rid, tmp_path / "sar", "ops")
     assert pack.outcome == "answered" and pack.records > 0
     data = json.loads(pack.json_path.read_text())
@@ -150,9 +184,12 @@ def test_subject_access_answer_with_proofs(world: Store, home: Home,
     assert kinds == ["release", "subject_access"]
     for d in data["disclosures"]:
         assert merkle.verify_inclusion(
-            d["entry_index"], d["tree_size"],
+            d["entry_index"],
+            d["tree_size"],
             merkle.leaf_hash(bytes.fromhex(d["leaf"])),
-            [bytes.fromhex(h) for h in d["inclusion_path"]], root)
+            [bytes.fromhex(h) for h in d["inclusion_path"]],
+            root,
+        )
     html = pack.html_path.read_text()
     assert "How to check" in html and "<script" not in html
     assert ledger.verify(home).ok
@@ -165,9 +202,11 @@ def test_subject_access_never_answers_with_another_pupils_data(
     rid = sar.request(world, nobody, "parent", "P", "passport", "ops", "consent")
     assert sar.answer(world, home, rid, tmp_path / "x", "ops").outcome == "no_match"
     twin = world.rows("SELECT * FROM pupils WHERE pupil_key = 5")[0]
-    world.rows("INSERT INTO pupils SELECT 77777, 'H801200077777', uln, forename, "
-               "surname, date_of_birth, sex, postcode, created_run FROM pupils "
-               "WHERE pupil_key = 5")
+    world.rows(
+        "INSERT INTO pupils SELECT 77777, 'H801200077777', uln, forename, "
+        "surname, date_of_birth, sex, postcode, created_run FROM pupils "
+        "WHERE pupil_key = 5"
+    )
     who = subject(twin[3], twin[4], twin[5].isoformat())  # no UPN: two fit
     rid = sar.request(world, who, "parent", "P", "passport", "ops", "consent")
     pack = sar.answer(world, home, rid, tmp_path / "y", "ops")
@@ -180,10 +219,21 @@ def test_subject_access_never_answers_with_another_pupils_data(
 
 def test_deadlines_and_the_consent_rule(world: Store) -> None:
     assert sar.one_month_after(date(2026, 1, 31)) == date(2026, 2, 28)
-    old = next(k for (k,) in world.rows("SELECT pupil_key FROM pupils")
-               if age_on(_pupil(world, k).date_of_birth, date.today()) >= 12)
+    old = next(
+        k
+        for (k,) in world.rows("SELECT pupil_key FROM pupils")
+        if age_on(_pupil(world, k).date_of_birth, date.today()) >= 12
+    )
     with pytest.raises(Denied):
         sar.request(world, _pupil(world, old), "parent", "P", "passport", "ops")
-    rid = sar.request(world, _pupil(world, old), "parent", "P", "passport", "ops",
-                      "consent form", received=date(2020, 1, 1))  # fmt: skip
+    rid = sar.request(
+        world,
+        _pupil(world, old),
+        "parent",
+        "P",
+        "passport",
+        "ops",
+        "consent form",
+        received=date(2020, 1, 1),
+    )
     assert [r["request_id"] for r in sar.requests(world, overdue=True)] == [rid]

@@ -26,19 +26,42 @@ def test_responses_are_collected_and_matched(home: Home) -> None:
     cols = catalogue.dataset("survey_responses").columns
     path = home.root / "responses.csv"
     rows = [
-        {"survey_id": "PARENTS-2025", "response_date": "2025-05-01", "upn": UPN,
-         "surname": sur, "forename": fore, "date_of_birth": "2012-03-04",
-         "sex": "F", "postcode": "", "question": "Q1", "answer": "Agree"},
-        {"survey_id": "PARENTS-2025", "response_date": "2025-05-01", "upn": UPN,
-         "surname": sur, "forename": fore, "date_of_birth": "2012-03-04",
-         "sex": "F", "postcode": "", "question": "Q2", "answer": "=cmd()"},
-    ]  # fmt: skip
-    path.write_text(",".join(cols) + "\n" + "".join(
-        ",".join(r.get(c, "") for c in cols) + "\n" for r in rows))  # fmt: skip
+        {
+            "survey_id": "PARENTS-2025",
+            "response_date": "2025-05-01",
+            "upn": UPN,
+            "surname": sur,
+            "forename": fore,
+            "date_of_birth": "2012-03-04",
+            "sex": "F",
+            "postcode": "",
+            "question": "Q1",
+            "answer": "Agree",
+        },
+        {
+            "survey_id": "PARENTS-2025",
+            "response_date": "2025-05-01",
+            "upn": UPN,
+            "surname": sur,
+            "forename": fore,
+            "date_of_birth": "2012-03-04",
+            "sex": "F",
+            "postcode": "",
+            "question": "Q2",
+            "answer": "=cmd()",
+        },
+    ]
+    path.write_text(
+        ",".join(cols)
+        + "\n"
+        + "".join(",".join(r.get(c, "") for c in cols) + "\n" for r in rows)
+    )
     result = collect_files(home, "survey_responses", [path], Console(quiet=True))
     assert [o.status for o in result.outcomes] == ["loaded"]
     with Store.open(home) as store:
         run_match(store, home, reference_date=date(2025, 6, 1))
-        links = store.rows("SELECT DISTINCT pupil_key FROM pupil_links "
-                           "WHERE dataset = 'survey_responses'")  # fmt: skip
+        links = store.rows(
+            "SELECT DISTINCT pupil_key FROM pupil_links "
+            "WHERE dataset = 'survey_responses'"
+        )
         assert links == store.rows("SELECT pupil_key FROM pupils")

@@ -25,17 +25,23 @@ COUNTS = TableSpec("reached", "ks_results", ("la_code", "sex"), ("reached_expect
 # Records of a weight (a few weigh a lot: dominance and p% bite); a pupil may have
 # several records, in one cell or in several, and contributes their sum to each.
 pupils = st.lists(
-    st.tuples(st.sampled_from(["201", "202", "203"]), st.sampled_from(["F", "M"]),
-              st.one_of(st.floats(15, 40), st.floats(200, 2000)),
-              st.integers(0, 60)),
-    min_size=1, max_size=150)  # fmt: skip
+    st.tuples(
+        st.sampled_from(["201", "202", "203"]),
+        st.sampled_from(["F", "M"]),
+        st.one_of(st.floats(15, 40), st.floats(200, 2000)),
+        st.integers(0, 60),
+    ),
+    min_size=1,
+    max_size=150,
+)
 
 
 def _plan(spec: TableSpec, rules: Sdc) -> ReleasePlan:
     dims = (*spec.rows, *spec.columns, *([spec.measure] if spec.measure else []))
     items = tuple(f"{spec.dataset}.{d}" for d in dims)
-    return ReleasePlan("A", "r", "g", "p", "aggregate", items, tables=(spec,),
-                       sdc=rules)  # fmt: skip
+    return ReleasePlan(
+        "A", "r", "g", "p", "aggregate", items, tables=(spec,), sdc=rules
+    )
 
 
 def _store(rows: list[tuple], spec: TableSpec) -> Store:
@@ -57,16 +63,20 @@ def _published(rows: list[tuple], rules: Sdc) -> tuple[Store, sdc.Cube, pa.Table
 def _republished(table: pa.Table, values: pa.Array, symbols: list) -> pa.Table:
     """The table with some cells published on purpose."""
     table = table.set_column(table.column_names.index("value"), "value", values)
-    return table.set_column(table.column_names.index("symbol"), "symbol",
-                            pa.array(symbols, pa.string()))  # fmt: skip
+    return table.set_column(
+        table.column_names.index("symbol"), "symbol", pa.array(symbols, pa.string())
+    )
 
 
 def _contributions(rows: list[tuple], table: pa.Table) -> list[list[float]]:
     """Each published row's contributions, straight from the records: per pupil,
     the sum of their records in the cell, largest first."""
     out = []
-    for la, sex in zip(table.column("la_code").to_pylist(),
-                       table.column("sex").to_pylist(), strict=True):  # fmt: skip
+    for la, sex in zip(
+        table.column("la_code").to_pylist(),
+        table.column("sex").to_pylist(),
+        strict=True,
+    ):
         per: dict[int, float] = {}
         for r_la, r_sex, w, pupil in rows:
             if la in ("Total", r_la) and sex in ("Total", r_sex):
@@ -80,8 +90,9 @@ def _contributions(rows: list[tuple], table: pa.Table) -> list[list[float]]:
 def test_no_published_sum_cell_breaks_the_rules(rows: list, k: int, p: float) -> None:
     rules = Sdc(threshold=k, p_ratio=p)
     store, cube, table = _published(rows, rules)
-    for c, symbol in zip(_contributions(rows, table),
-                         table.column("symbol").to_pylist(), strict=True):  # fmt: skip
+    for c, symbol in zip(
+        _contributions(rows, table), table.column("symbol").to_pylist(), strict=True
+    ):
         if symbol == "c" or not c or sum(c) == 0:
             continue
         total, first, second = sum(c), c[0], (c[1] if len(c) > 1 else 0.0)
@@ -89,8 +100,10 @@ def test_no_published_sum_cell_breaks_the_rules(rows: list, k: int, p: float) ->
         assert len(c) >= k
         assert first + second < rules.dominance_k * total + slack
         assert total - first - second >= p * first - slack
-    assert check._check_table(store, _plan(SUMS, rules), "weights", table,
-                              source="recs") == []  # fmt: skip
+    assert (
+        check._check_table(store, _plan(SUMS, rules), "weights", table, source="recs")
+        == []
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -108,16 +121,23 @@ def test_the_check_blocks_a_sensitive_sum_published_on_purpose(
     symbols = table.column("symbol").to_pylist()
     values[i], symbols[i] = round(float(cube.values.ravel()[i]), 2), None
     leaked = _republished(table, pa.array(values, pa.float64()), symbols)
-    reasons = check._check_table(store, _plan(SUMS, rules), "weights", leaked,
-                                 source="recs")  # fmt: skip
-    assert any("break the rules" in r and ("dominance" in r or "p% rule" in r)
-               for r in reasons)  # fmt: skip
+    reasons = check._check_table(
+        store, _plan(SUMS, rules), "weights", leaked, source="recs"
+    )
+    assert any(
+        "break the rules" in r and ("dominance" in r or "p% rule" in r) for r in reasons
+    )
 
 
 records = st.lists(
-    st.tuples(st.sampled_from(["201", "202", "203", "204"]),
-              st.sampled_from(["M", "F"]), st.sampled_from(["Y", "N"])),
-    min_size=20, max_size=300)  # fmt: skip
+    st.tuples(
+        st.sampled_from(["201", "202", "203", "204"]),
+        st.sampled_from(["M", "F"]),
+        st.sampled_from(["Y", "N"]),
+    ),
+    min_size=20,
+    max_size=300,
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -138,7 +158,7 @@ def test_with_rounding_the_check_passes_a_good_table_and_catches_a_recoverable_o
     values = table.column("value").to_pylist()
     symbols = table.column("symbol").to_pylist()
     for i in hidden[1:]:
-        values[i] = int(sdc.rounded(cube.values.ravel()[i:i + 1], base)[0])
+        values[i] = int(sdc.rounded(cube.values.ravel()[i : i + 1], base)[0])
         symbols[i] = None
     leaked = _republished(table, pa.array(values, pa.int64()), symbols)
     reasons = check._check_table(store, plan, "reached", leaked, source="recs")

@@ -36,8 +36,9 @@ LAS = ["201", "202", "203", "204"]
 def _intervals(cube: sdc.Cube) -> tuple[np.ndarray, np.ndarray]:
     """Least and greatest value of every suppressed cell given all published cells,
     every line equation and non-negative cells: two LPs per cell."""
-    a, b, _ = audit.line_equations(np.where(cube.suppressed, np.nan, cube.values),
-                                   cube.suppressed)  # fmt: skip
+    a, b, _ = audit.line_equations(
+        np.where(cube.suppressed, np.nan, cube.values), cube.suppressed
+    )
     a = a.toarray()
     lo, hi = [], []
     for j in range(a.shape[1]):
@@ -49,8 +50,9 @@ def _intervals(cube: sdc.Cube) -> tuple[np.ndarray, np.ndarray]:
     return np.array(lo), np.array(hi)
 
 
-three_way = st.lists(st.one_of(st.integers(0, 9), st.integers(10, 60)),
-                     min_size=24, max_size=24)  # fmt: skip
+three_way = st.lists(
+    st.one_of(st.integers(0, 9), st.integers(10, 60)), min_size=24, max_size=24
+)
 
 
 @settings(max_examples=30, deadline=None)
@@ -75,20 +77,26 @@ def test_every_small_count_keeps_its_protection_interval(
 def _records(seed: int, n: int = 400) -> pa.Table:
     rng = np.random.default_rng(seed)
     la = rng.choice(LAS, n, p=[0.45, 0.35, 0.17, 0.03])
-    return pa.table({
-        "la_code": la, "sex": rng.choice(["F", "M"], n),
-        "reached_expected": rng.choice(["Y", "N"], n, p=[0.8, 0.2]),
-        "__pupil_key": np.arange(n)})  # fmt: skip
+    return pa.table(
+        {
+            "la_code": la,
+            "sex": rng.choice(["F", "M"], n),
+            "reached_expected": rng.choice(["Y", "N"], n, p=[0.8, 0.2]),
+            "__pupil_key": np.arange(n),
+        }
+    )
 
 
 def _plan(rules: Sdc, spec: TableSpec = SPEC) -> ReleasePlan:
     items = tuple(f"ks_results.{d}" for d in (*spec.rows, *spec.columns))
-    return ReleasePlan("A", "r", "g", "p", "aggregate", items, tables=(spec,),
-                       sdc=rules)  # fmt: skip
+    return ReleasePlan(
+        "A", "r", "g", "p", "aggregate", items, tables=(spec,), sdc=rules
+    )
 
 
-def _built(store: Store, rules: Sdc,
-           spec: TableSpec = SPEC) -> tuple[sdc.Cube, pa.Table]:  # fmt: skip
+def _built(
+    store: Store, rules: Sdc, spec: TableSpec = SPEC
+) -> tuple[sdc.Cube, pa.Table]:
     cube = aggregate.build_table(store, spec, "recs", rules)
     return cube, aggregate.table_arrow(spec, cube, rules)
 
@@ -105,21 +113,28 @@ def test_the_audit_passes_the_builder_and_refuses_a_weakened_table() -> None:
     assert cube.suppressed.any()
     plan = _plan(rules)
     for offered in (_witness(cube), None):  # the check also finds its own
-        assert check._check_table(store, plan, "reached", table, source="recs",
-                                  witness=offered) == []  # fmt: skip
+        assert (
+            check._check_table(
+                store, plan, "reached", table, source="recs", witness=offered
+            )
+            == []
+        )
     # Weaken on purpose: publish one complement (a secondary cell) again.
     flat = cube.status.ravel()
     symbols = table.column("symbol").to_pylist()
     values = table.column("value").to_pylist()
     i = int(np.flatnonzero(flat == sdc.SECONDARY)[0])
     values[i], symbols[i] = int(cube.values.ravel()[i]), None
-    weak = table.set_column(table.column_names.index("value"), "value",
-                            pa.array(values, pa.int64()))  # fmt: skip
-    weak = weak.set_column(weak.column_names.index("symbol"), "symbol",
-                           pa.array(symbols, pa.string()))  # fmt: skip
+    weak = table.set_column(
+        table.column_names.index("value"), "value", pa.array(values, pa.int64())
+    )
+    weak = weak.set_column(
+        weak.column_names.index("symbol"), "symbol", pa.array(symbols, pa.string())
+    )
     for witness in (_witness(cube), None):  # the builder's cubes no longer vouch
-        reasons = check._check_table(store, plan, "reached", weak, source="recs",
-                                     witness=witness)  # fmt: skip
+        reasons = check._check_table(
+            store, plan, "reached", weak, source="recs", witness=witness
+        )
         assert any("protection interval" in r for r in reasons), reasons
 
 
@@ -146,18 +161,26 @@ def test_a_cell_an_earlier_release_published_is_not_protection() -> None:
     plan = _plan(rules)
     names = aggregate.grid_names(SPEC, cube)
     margins = np.array(["la_code=" not in n for n in names])  # national cells
-    published.record(store, "earlier", "trends", "national", names[margins],
-                     cube.values.ravel()[margins],
-                     np.full(int(margins.sum()), "exact"))  # fmt: skip
+    published.record(
+        store,
+        "earlier",
+        "trends",
+        "national",
+        names[margins],
+        cube.values.ravel()[margins],
+        np.full(int(margins.sum()), "exact"),
+    )
     symbols = table.column("symbol").to_pylist()
     grand = int(np.flatnonzero(margins & (cube.values.ravel() > 0))[-1])
     symbols[grand] = "c"
     values = table.column("value").to_pylist()
     values[grand] = None
-    hid = table.set_column(table.column_names.index("value"), "value",
-                           pa.array(values, pa.int64()))  # fmt: skip
-    hid = hid.set_column(hid.column_names.index("symbol"), "symbol",
-                         pa.array(symbols, pa.string()))  # fmt: skip
+    hid = table.set_column(
+        table.column_names.index("value"), "value", pa.array(values, pa.int64())
+    )
+    hid = hid.set_column(
+        hid.column_names.index("symbol"), "symbol", pa.array(symbols, pa.string())
+    )
     reasons = check._check_table(store, plan, "reached", hid, source="recs")
     assert any("earlier release" in r for r in reasons), reasons
     # The builder, told of the earlier release, never picks a public complement.
@@ -176,8 +199,9 @@ def _perturbed(store: Store, spec: TableSpec, rules: Sdc) -> dict[tuple, int | N
 def _with_keys(store: Store, n: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     keys = rng.integers(0, cellkey.KEYS, n)
-    store.register(cellkey.RECORD_KEYS, pa.table({"pupil_key": np.arange(n),
-                                                  "rk": keys}))  # fmt: skip
+    store.register(
+        cellkey.RECORD_KEYS, pa.table({"pupil_key": np.arange(n), "rk": keys})
+    )
 
 
 def test_the_same_cell_has_the_same_value_in_every_table() -> None:
@@ -186,12 +210,17 @@ def test_the_same_cell_has_the_same_value_in_every_table() -> None:
     _with_keys(store, 2000)
     rules = Sdc(method="cell_key")
     by_sex = _perturbed(store, SPEC, rules)
-    by_la = _perturbed(store, TableSpec("la", "ks_results", ("la_code",),
-                                        ("reached_expected",)), rules)  # fmt: skip
+    by_la = _perturbed(
+        store, TableSpec("la", "ks_results", ("la_code",), ("reached_expected",)), rules
+    )
     for (la, r), v in by_la.items():
         assert by_sex[(la, "Total", r)] == v
-    true = {(la, s, r): n for la, s, r, n in store.rows(
-        "SELECT la_code, sex, reached_expected, count(*) FROM recs GROUP BY ALL")}
+    true = {
+        (la, s, r): n
+        for la, s, r, n in store.rows(
+            "SELECT la_code, sex, reached_expected, count(*) FROM recs GROUP BY ALL"
+        )
+    }
     changed = [k for k, n in true.items() if by_sex[k] not in (None, n)]
     assert changed  # the noise is real
     assert all(v is None or v == 0 or v >= rules.threshold for v in by_sex.values())
@@ -249,8 +278,9 @@ def test_the_check_refuses_a_perturbed_value_changed_by_hand() -> None:
     values = table.column("value").to_pylist()
     i = next(j for j, v in enumerate(values) if v and v > 20)
     values[i] += 1
-    bad = table.set_column(table.column_names.index("value"), "value",
-                           pa.array(values, pa.int64()))  # fmt: skip
+    bad = table.set_column(
+        table.column_names.index("value"), "value", pa.array(values, pa.int64())
+    )
     reasons = check._check_table(store, plan, "reached", bad, source="recs")
     assert any("perturbation" in r for r in reasons), reasons
 
@@ -273,18 +303,34 @@ def test_a_cell_whose_file_was_rejected_is_x_never_0() -> None:
     year = rng.choice(["2022", "2023"], n)
     la = rng.choice(["201", "202"], n)
     keep = ~((year == "2023") & (la == "202"))
-    store.register("recs", pa.table({
-        "academic_year": year[keep], "la_code": la[keep],
-        "reached_expected": rng.choice(["Y", "N"], n)[keep],
-        "key_stage": np.full(int(keep.sum()), "2"),
-        "__pupil_key": np.arange(n)[keep]}))  # fmt: skip
-    store.rows("CREATE TABLE rejections (rejection_id INTEGER, dataset VARCHAR, "
-               "file_name VARCHAR, sha256 VARCHAR, received_at TIMESTAMP, "
-               "error_count BIGINT, report_path VARCHAR)")  # fmt: skip
-    store.rows("INSERT INTO rejections VALUES (1, 'ks_results', "
-               "'ks_results/ks2_2023_202.csv', 'x', now(), 3, NULL)")  # fmt: skip
-    spec = TableSpec("t", "ks_results", ("academic_year", "la_code"),
-                     ("reached_expected",), filters=(("key_stage", ("2",)),))
+    store.register(
+        "recs",
+        pa.table(
+            {
+                "academic_year": year[keep],
+                "la_code": la[keep],
+                "reached_expected": rng.choice(["Y", "N"], n)[keep],
+                "key_stage": np.full(int(keep.sum()), "2"),
+                "__pupil_key": np.arange(n)[keep],
+            }
+        ),
+    )
+    store.rows(
+        "CREATE TABLE rejections (rejection_id INTEGER, dataset VARCHAR, "
+        "file_name VARCHAR, sha256 VARCHAR, received_at TIMESTAMP, "
+        "error_count BIGINT, report_path VARCHAR)"
+    )
+    store.rows(
+        "INSERT INTO rejections VALUES (1, 'ks_results', "
+        "'ks_results/ks2_2023_202.csv', 'x', now(), 3, NULL)"
+    )
+    spec = TableSpec(
+        "t",
+        "ks_results",
+        ("academic_year", "la_code"),
+        ("reached_expected",),
+        filters=(("key_stage", ("2",)),),
+    )
     for rules in (Sdc(), Sdc(method="cell_key")):
         _with_keys(store, n)
         cube = aggregate.build_table(store, spec, "recs", rules)
@@ -299,8 +345,9 @@ def test_a_cell_whose_file_was_rejected_is_x_never_0() -> None:
 def test_the_register_says_which_method_protects_a_share() -> None:
     from pupilshare.governance.register import disclosure_phrase
 
-    assert "cell key perturbation" in disclosure_phrase("aggregate",
-                                                        {"method": "cell_key"})
+    assert "cell key perturbation" in disclosure_phrase(
+        "aggregate", {"method": "cell_key"}
+    )
     said = disclosure_phrase("aggregate", {"min_interval": 7})
     assert "suppression" in said and "7" in said
     assert disclosure_phrase("pseudonymised", {}) == ""

@@ -90,8 +90,9 @@ def test_dominance_suppresses_a_sum_led_by_two_contributors() -> None:
     top[0, 1] = [40, 30]
     top[1, 0] = [50, 40]
     top[1, 1] = [60, 50]
-    cube = sdc.Cube(("r", "c"), (("a", "b"), ("x", "y")), values, counts,
-                    top=_with_margin_tops(top))  # fmt: skip
+    cube = sdc.Cube(
+        ("r", "c"), (("a", "b"), ("x", "y")), values, counts, top=_with_margin_tops(top)
+    )
     sdc.protect(cube, Sdc())
     assert cube.status[0, 0] == sdc.DOMINANCE
     assert cube.suppressed.sum() >= 4
@@ -106,13 +107,15 @@ def test_p_percent_suppresses_a_sum_the_second_largest_could_estimate() -> None:
     top = np.zeros((2, 2, 2))
     top[0, 0] = [500, 300]
     top[0, 1] = top[1, 0] = top[1, 1] = [200, 200]
-    cube = sdc.Cube(("r", "c"), (("a", "b"), ("x", "y")), values, counts,
-                    top=_with_margin_tops(top))  # fmt: skip
+    cube = sdc.Cube(
+        ("r", "c"), (("a", "b"), ("x", "y")), values, counts, top=_with_margin_tops(top)
+    )
     sdc.protect(cube, Sdc(p_ratio=0.5))
     assert cube.status[0, 0] == sdc.P_PERCENT
     assert len(sdc.determined_cells(cube.suppressed)[0]) == 0
-    calm = sdc.Cube(("r", "c"), (("a", "b"), ("x", "y")), values, counts,
-                    top=_with_margin_tops(top))  # fmt: skip
+    calm = sdc.Cube(
+        ("r", "c"), (("a", "b"), ("x", "y")), values, counts, top=_with_margin_tops(top)
+    )
     sdc.protect(calm, Sdc(p_ratio=0.1))  # 200 is not under 10% of 500
     assert not calm.suppressed.any()
 
@@ -126,9 +129,16 @@ def test_the_rules_printed_name_the_p_percent_rule() -> None:
 tables = st.integers(2, 6).flatmap(
     lambda r: st.integers(2, 5).flatmap(
         lambda c: st.lists(
-            st.lists(st.one_of(st.integers(0, 12), st.integers(10, 80)),
-                     min_size=c, max_size=c),
-            min_size=r, max_size=r)))  # fmt: skip
+            st.lists(
+                st.one_of(st.integers(0, 12), st.integers(10, 80)),
+                min_size=c,
+                max_size=c,
+            ),
+            min_size=r,
+            max_size=r,
+        )
+    )
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -157,8 +167,9 @@ three_way = st.lists(st.integers(0, 30), min_size=18, max_size=18)
 @given(three_way)
 def test_three_way_tables_with_all_margins(cells: list[int]) -> None:
     a = sdc.with_margins(np.array(cells, dtype=float).reshape(3, 3, 2))
-    cube = sdc.Cube(("a", "b", "c"), (("0", "1", "2"), ("0", "1", "2"), ("0", "1")),
-                    a, a.copy())  # fmt: skip
+    cube = sdc.Cube(
+        ("a", "b", "c"), (("0", "1", "2"), ("0", "1", "2"), ("0", "1")), a, a.copy()
+    )
     sdc.protect(cube, Sdc())
     shown = cube.values[~cube.suppressed]
     assert not ((shown > 0) & (shown < 10)).any()
@@ -174,10 +185,12 @@ def test_linked_tables_suppress_a_shared_margin_in_both() -> None:
     # Year 2020's margin (year x cat) is shared; suppress it in the first table.
     a = sdc.with_margins(np.array([[[50.0, 60.0], [70.0, 80.0]]]))
     b = sdc.with_margins(np.array([[[100.0, 60.0], [20.0, 80.0]]]))
-    ca = sdc.Cube(("year", "la", "cat"), (("2020",), ("201", "202"), ("Y", "N")),
-                  a, a.copy())  # fmt: skip
-    cb = sdc.Cube(("year", "sex", "cat"), (("2020",), ("F", "M"), ("Y", "N")),
-                  b, b.copy())  # fmt: skip
+    ca = sdc.Cube(
+        ("year", "la", "cat"), (("2020",), ("201", "202"), ("Y", "N")), a, a.copy()
+    )
+    cb = sdc.Cube(
+        ("year", "sex", "cat"), (("2020",), ("F", "M"), ("Y", "N")), b, b.copy()
+    )
     ca.status[0, 2, 0] = sdc.PRIMARY  # 2020, all LAs, Y
     sdc.secondary(ca)
     added = aggregate.harmonise([by_la, by_sex], [ca, cb])
@@ -189,8 +202,13 @@ def test_linked_tables_suppress_a_shared_margin_in_both() -> None:
 def test_a_group_all_in_one_category_is_not_shown() -> None:
     """| group | reached | not reached | -> a group of 30, all reached: suppressed."""
     a = sdc.with_margins(np.array([[30.0, 0.0], [40.0, 25.0], [50.0, 35.0]]))
-    cube = sdc.Cube(("group", "reached"), (("a", "b", "c"), ("Y", "N")), a, a.copy(),
-                    attribute_axes=(1,))  # fmt: skip
+    cube = sdc.Cube(
+        ("group", "reached"),
+        (("a", "b", "c"), ("Y", "N")),
+        a,
+        a.copy(),
+        attribute_axes=(1,),
+    )
     sdc.protect(cube, Sdc())
     assert cube.status[0, 0] == sdc.GROUP and cube.status[0, 1] == sdc.GROUP
     assert not cube.suppressed[2].any()  # a mixed group not needed as complement
@@ -205,9 +223,14 @@ def test_rounding_publishes_multiples_of_the_base() -> None:
 
 
 records = st.lists(
-    st.tuples(st.sampled_from(["201", "202", "203", "204"]),
-              st.sampled_from(["M", "F"]), st.sampled_from(["Y", "N"])),
-    min_size=1, max_size=400)  # fmt: skip
+    st.tuples(
+        st.sampled_from(["201", "202", "203", "204"]),
+        st.sampled_from(["M", "F"]),
+        st.sampled_from(["Y", "N"]),
+    ),
+    min_size=1,
+    max_size=400,
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -221,10 +244,17 @@ def test_no_table_built_from_records_shows_a_small_cell(rows: list, k: int) -> N
     from pupilshare.store import Store
 
     store = Store()
-    store.register("recs", pa.table({
-        "la_code": [r[0] for r in rows], "sex": [r[1] for r in rows],
-        "reached_expected": [r[2] for r in rows],
-        "__pupil_key": list(range(len(rows)))}))  # fmt: skip
+    store.register(
+        "recs",
+        pa.table(
+            {
+                "la_code": [r[0] for r in rows],
+                "sex": [r[1] for r in rows],
+                "reached_expected": [r[2] for r in rows],
+                "__pupil_key": list(range(len(rows))),
+            }
+        ),
+    )
     spec = TableSpec("t", "ks_results", ("la_code", "sex"), ("reached_expected",))
     cube = aggregate.build_table(store, spec, "recs", Sdc(threshold=k))
     out = aggregate.table_arrow(spec, cube, Sdc(threshold=k))

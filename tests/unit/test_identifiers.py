@@ -28,9 +28,15 @@ LAS = sorted(int(n) for n in LA_NUMBERS)
 
 @pytest.mark.parametrize(
     "upn",
-    ["H801200001001", "B801200005001", "A201361424123", "R936401223457",
-     "G80120000101A", "M33020012412A"],
-)  # fmt: skip
+    [
+        "H801200001001",
+        "B801200005001",
+        "A201361424123",
+        "R936401223457",
+        "G80120000101A",
+        "M33020012412A",
+    ],
+)
 def test_domain_valid_upns(upn: str) -> None:
     assert upn_problem(upn) is None
 
@@ -73,10 +79,11 @@ upns = st.builds(
     st.integers(0, 99),
     st.one_of(
         st.integers(0, 999),
-        st.builds(lambda n, c: f"{n:02d}{c}", st.integers(0, 99),
-                  st.sampled_from(UPN_LETTERS)),
+        st.builds(
+            lambda n, c: f"{n:02d}{c}", st.integers(0, 99), st.sampled_from(UPN_LETTERS)
+        ),
     ),
-)  # fmt: skip
+)
 
 
 def _ulns() -> st.SearchStrategy[str]:
@@ -107,8 +114,10 @@ def _kind_alias(upn: str, changed: str) -> bool:
     weighted sum, or back."""
     a, b = upn[12], changed[12]
     value = {c: (int(c) if c.isdigit() else UPN_LETTERS.index(c)) for c in (a, b)}
-    return upn[:12] == changed[:12] and a.isdigit() != b.isdigit() and (
-        value[a] == value[b]
+    return (
+        upn[:12] == changed[:12]
+        and a.isdigit() != b.isdigit()
+        and (value[a] == value[b])
     )
 
 
@@ -137,8 +146,11 @@ def test_every_single_digit_change_to_a_uln_is_caught(
 
 
 @settings(max_examples=300)
-@given(st.one_of(upns, st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=0,
-                               max_size=14)))
+@given(
+    st.one_of(
+        upns, st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=0, max_size=14)
+    )
+)
 def test_upn_sql_agrees_with_python(value: str) -> None:
     sql = f"SELECT {upn_problem_sql('v')} FROM (SELECT ?::VARCHAR AS v)"
     assert duckdb.execute(sql, [value]).fetchone()[0] == upn_problem(value)

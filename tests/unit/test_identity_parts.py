@@ -37,7 +37,9 @@ def test_codes_are_six_digits_and_rfc6238() -> None:
     assert totp.accept(rfc, "287 082", 0, at) == 1
     assert totp.accept(rfc, "28708", 0, at) is None
     assert totp.accept(rfc, "abcdef", 0, at) is None
-    assert totp.uri(rfc, "cass.chief").startswith("otpauth://totp/pupilshare:cass.chief")
+    assert totp.uri(rfc, "cass.chief").startswith(
+        "otpauth://totp/pupilshare:cass.chief"
+    )
 
 
 def test_production_hashes_are_argon2id_at_rfc9106_strength() -> None:
@@ -61,11 +63,18 @@ def test_faces_never_take_a_typed_name_as_an_identity() -> None:
     """``governance.access.actor`` makes an unproved principal from a name; the
     command line and the web service must go through ``pupilshare.identity``."""
     root = Path(pupilshare.__file__).parent
-    faces = [*root.joinpath("commands").glob("*.py"), root / "cli.py",
-             *root.joinpath("web").rglob("*.py")]  # fmt: skip
-    offenders = [str(p.relative_to(root)) for p in faces
-                 if re.search(r"\bactor\(|import actor\b|access import .*\bactor\b",
-                              p.read_text())]  # fmt: skip
+    faces = [
+        *root.joinpath("commands").glob("*.py"),
+        root / "cli.py",
+        *root.joinpath("web").rglob("*.py"),
+    ]
+    offenders = [
+        str(p.relative_to(root))
+        for p in faces
+        if re.search(
+            r"\bactor\(|import actor\b|access import .*\bactor\b", p.read_text()
+        )
+    ]
     assert offenders == []
 
 
@@ -79,9 +88,13 @@ def test_the_demo_prints_each_users_credentials_whole() -> None:
 
     out = io.StringIO()
     secret = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    show_users(Console(file=out, width=40), {
-        "cass.chief": Issued("cass.chief", "p" * 20, secret),
-        "riverside.admissions": Issued("riverside.admissions", "q" * 20, None)})
+    show_users(
+        Console(file=out, width=40),
+        {
+            "cass.chief": Issued("cass.chief", "p" * 20, secret),
+            "riverside.admissions": Issued("riverside.admissions", "q" * 20, None),
+        },
+    )
     text = out.getvalue()
     assert secret in text and "p" * 20 in text and "q" * 20 in text
     assert "riverside.admissions" in text

@@ -26,9 +26,10 @@ def _is_package(module: str) -> bool:
 
 
 def _is_module(module: str) -> bool:
-    return _is_package(module) or SRC.joinpath(*module.split(".")).with_suffix(
-        ".py"
-    ).exists()
+    return (
+        _is_package(module)
+        or SRC.joinpath(*module.split(".")).with_suffix(".py").exists()
+    )
 
 
 def _public(package: str) -> set[str]:

@@ -19,7 +19,15 @@ from pupilshare.collect.run import (
 from pupilshare.collect.status import collection_status
 
 __all__ = [
-    "Collector", "FileOutcome", "RunResult", "collect_files", "collect_nation",
-    "collection_status", "nation_files", "overview", "plural", "problem_table",
+    "Collector",
+    "FileOutcome",
+    "RunResult",
+    "collect_files",
+    "collect_nation",
+    "collection_status",
+    "nation_files",
+    "overview",
+    "plural",
+    "problem_table",
     "withdraw_collection",
-]  # fmt: skip
+]

@@ -141,8 +141,9 @@ class Collector:
                         self._batch(ds, [one], on_file)
                     return
                 fc = batch[0][1]
-                fc.problems.append(Problem(fc.display, 0, "", "error",
-                                           unreadable_reason(e)))  # fmt: skip
+                fc.problems.append(
+                    Problem(fc.display, 0, "", "error", unreadable_reason(e))
+                )
                 rows.clear()
                 found_by_reader.clear()
         known = dict(

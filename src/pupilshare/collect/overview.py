@@ -36,25 +36,44 @@ def overview(store: Store, limit: int = SHOWN) -> dict[str, Any]:
         rows = store.rows(
             "SELECT collection_id, dataset, file_name, row_count, warning_count, "
             "received_at FROM collections "
-            "ORDER BY received_at DESC, collection_id DESC")
+            "ORDER BY received_at DESC, collection_id DESC"
+        )
         warnings: dict[int, list[str]] = {}
         if store.exists("collection_issues"):
             for cid, name, line, field, reason in store.rows(
                 "SELECT collection_id, file_name, line, field, reason FROM ("
                 "SELECT *, row_number() OVER (PARTITION BY collection_id ORDER BY line,"
                 " field) AS n FROM collection_issues) WHERE n <= ? "
-                "ORDER BY collection_id, line, field", [limit]):  # fmt: skip
+                "ORDER BY collection_id, line, field",
+                [limit],
+            ):
                 warnings.setdefault(cid, []).append(f"{name}:{line}:{field}:{reason}")
-        loaded = [{"collection_id": cid, "dataset": ds, "file": name, "rows": n,
-                   "warnings": w, "received_at": str(at),
-                   "first_warnings": warnings.get(cid, [])}
-                  for cid, ds, name, n, w, at in rows]  # fmt: skip
+        loaded = [
+            {
+                "collection_id": cid,
+                "dataset": ds,
+                "file": name,
+                "rows": n,
+                "warnings": w,
+                "received_at": str(at),
+                "first_warnings": warnings.get(cid, []),
+            }
+            for cid, ds, name, n, w, at in rows
+        ]
     rejected: list[dict[str, Any]] = []
     if store.exists("rejections"):
-        rejected = [{"dataset": ds, "file": name, "errors": n, "received_at": str(at),
-                     "first_errors": _report_lines(report, limit, name)}
-                    for ds, name, n, report, at in store.rows(
-                        "SELECT dataset, file_name, error_count, report_path, "
-                        "received_at FROM rejections "
-                        "ORDER BY received_at DESC, rejection_id DESC")]  # fmt: skip
+        rejected = [
+            {
+                "dataset": ds,
+                "file": name,
+                "errors": n,
+                "received_at": str(at),
+                "first_errors": _report_lines(report, limit, name),
+            }
+            for ds, name, n, report, at in store.rows(
+                "SELECT dataset, file_name, error_count, report_path, "
+                "received_at FROM rejections "
+                "ORDER BY received_at DESC, rejection_id DESC"
+            )
+        ]
     return {"loaded": loaded, "rejected": rejected}

@@ -45,8 +45,13 @@ def report_path(home: Home, label: str, started: datetime) -> Path:
 def write_report_sql(path: Path) -> str:
     """The report as a CSV for people: file names and column names come from the
     submitter, so cells are neutralised against formula injection (``csvsafe``)."""
-    columns = [("file", "VARCHAR"), ("line", "INTEGER"), ("field", "VARCHAR"),
-               ("severity", "VARCHAR"), ("reason", "VARCHAR")]  # fmt: skip
+    columns = [
+        ("file", "VARCHAR"),
+        ("line", "INTEGER"),
+        ("field", "VARCHAR"),
+        ("severity", "VARCHAR"),
+        ("reason", "VARCHAR"),
+    ]
     return csvsafe.copy_sql(
         columns,
         f"SELECT file, line, field, severity, reason FROM {PROBLEMS} "
@@ -107,8 +112,12 @@ def problem_table(problems: list[Problem], total: int) -> Table:
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
         # Text, not markup: a file name or reason may hold square brackets.
-        table.add_row(Text(f"{p.file}:{p.line}"), Text(p.field),
-                      Text(p.severity, style=style), Text(p.reason))  # fmt: skip
+        table.add_row(
+            Text(f"{p.file}:{p.line}"),
+            Text(p.field),
+            Text(p.severity, style=style),
+            Text(p.reason),
+        )
     if total > len(problems):
         table.caption = f"... and {total - len(problems):,} more in the CSV report"
     return table

@@ -69,8 +69,7 @@ def ensure_tables(store: Store, ds: Dataset) -> None:
     )
 
 
-def supersede(store: Store, ds: Dataset, collection_id: int,
-              received: datetime) -> int:  # fmt: skip
+def supersede(store: Store, ds: Dataset, collection_id: int, received: datetime) -> int:
     """Inside the load's transaction: note collection ``collection_id``'s returns
     and move the rows of earlier versions of them to history; returns how many
     earlier rows were replaced."""
@@ -152,9 +151,13 @@ def withdraw(store: Store, collection_id: int, reason: str) -> Withdrawal:
     ds = catalogue.dataset(name)
     with store.transaction():
         ensure_tables(store, ds)
-        states = dict(store.rows(
-            "SELECT status, count(*) FROM returns WHERE collection_id = ? "
-            "GROUP BY 1", [collection_id]))  # fmt: skip
+        states = dict(
+            store.rows(
+                "SELECT status, count(*) FROM returns WHERE collection_id = ? "
+                "GROUP BY 1",
+                [collection_id],
+            )
+        )
         if not states.get("current"):
             if not states and store.exists(ds.table):  # loaded before versioning
                 _note_legacy(store, ds, collection_id)
@@ -165,13 +168,18 @@ def withdraw(store: Store, collection_id: int, reason: str) -> Withdrawal:
                     f"return to withdraw ({why or 'none'})"
                 )
         rows = _move_to_history(
-            store, ds,
+            store,
+            ds,
             "SELECT collection_id, return_key FROM returns WHERE status = 'current' "
             f"AND collection_id = {int(collection_id)}",
-        )  # fmt: skip
-        n = int(store.one(
-            "SELECT count(*) FROM returns WHERE collection_id = ? AND "
-            "status = 'current'", [collection_id]))  # fmt: skip
+        )
+        n = int(
+            store.one(
+                "SELECT count(*) FROM returns WHERE collection_id = ? AND "
+                "status = 'current'",
+                [collection_id],
+            )
+        )
         store.execute(
             "UPDATE returns SET status = 'withdrawn', changed_at = ?, reason = ? "
             "WHERE collection_id = ? AND status = 'current'",

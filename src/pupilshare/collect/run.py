@@ -95,8 +95,9 @@ def nation_files(nation: Path) -> list[tuple[catalogue.Dataset, Path]]:
     return out
 
 
-def collect_nation(home: Home, nation: Path, console: Console,
-                   label: str = "demo") -> RunResult:  # fmt: skip
+def collect_nation(
+    home: Home, nation: Path, console: Console, label: str = "demo"
+) -> RunResult:
     """Collect every file of a synthetic nation; rejected files are in the result
     (and its report), never raised."""
     files = nation_files(nation)

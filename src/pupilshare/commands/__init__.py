@@ -18,5 +18,15 @@ from pupilshare.commands import (
     users,
 )
 
-MODULES = [status, synth, collect, match, governance, users, release, ledger, rights,
-           demo]
+MODULES = [
+    status,
+    synth,
+    collect,
+    match,
+    governance,
+    users,
+    release,
+    ledger,
+    rights,
+    demo,
+]

@@ -17,12 +17,17 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         dataset: str = typer.Argument(None, help="Catalogue dataset, e.g. census."),
         files: list[Path] = typer.Argument(None, help="CSV files of that dataset."),
-        withdraw: int = typer.Option(None, "--withdraw", metavar="COLLECTION_ID",
-                                     help="Withdraw this collection's returns from "
-                                     "the current data (kept in history)."),
-        reason: str = typer.Option(None, "--reason",
-                                   help="Why the return is withdrawn (required)."),
-    ) -> None:  # fmt: skip
+        withdraw: int = typer.Option(
+            None,
+            "--withdraw",
+            metavar="COLLECTION_ID",
+            help="Withdraw this collection's returns from "
+            "the current data (kept in history).",
+        ),
+        reason: str = typer.Option(
+            None, "--reason", help="Why the return is withdrawn (required)."
+        ),
+    ) -> None:
         """Validate each file against the catalogue; load it whole or reject it.
 
         Every problem is listed as file:line:field:reason on screen and in a CSV
@@ -34,8 +39,9 @@ def register(app: typer.Typer) -> None:
         c.require("collect", "collect files")
         if withdraw is not None:
             if dataset or files:
-                raise InvalidInput("--withdraw takes a collection id alone: "
-                                   "no DATASET or FILE")  # fmt: skip
+                raise InvalidInput(
+                    "--withdraw takes a collection id alone: no DATASET or FILE"
+                )
             from pupilshare.collect import withdraw_collection
 
             w = withdraw_collection(c.home, withdraw, reason or "")
@@ -47,8 +53,10 @@ def register(app: typer.Typer) -> None:
             )
             return
         if not dataset or not files:
-            raise InvalidInput("name a DATASET and one or more FILEs (or "
-                               "--withdraw COLLECTION_ID --reason TEXT)")  # fmt: skip
+            raise InvalidInput(
+                "name a DATASET and one or more FILEs (or "
+                "--withdraw COLLECTION_ID --reason TEXT)"
+            )
         result = collect_files(c.home, dataset, files, console)
         for o in result.outcomes:
             if o.status == "duplicate":

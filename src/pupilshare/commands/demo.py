@@ -17,11 +17,14 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         pupils: int = typer.Option(20_000, "--pupils", help="Pupils in the nation."),
         seed: int = typer.Option(7, "--seed", help="Random seed of the nation."),
-        no_serve: bool = typer.Option(False, "--no-serve", help="Stop after the "
-                                      "last step instead of serving the pages."),
+        no_serve: bool = typer.Option(
+            False,
+            "--no-serve",
+            help="Stop after the last step instead of serving the pages.",
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
         port: int = typer.Option(8000, "--port", help="Port to serve on."),
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Run a synthetic nation through collect, match, share, release, register,
         then serve the pages (the address and the demo users are printed)."""
         c = context(ctx)
@@ -46,11 +49,17 @@ def show_users(console: Console, issued: dict[str, Any]) -> None:
     short to fit a terminal."""
     if not issued:
         return
-    console.print("[bold]demo users[/] (credentials generated for this home; the "
-                  "authentication code comes from any authenticator app given the "
-                  "TOTP secret):")  # fmt: skip
+    console.print(
+        "[bold]demo users[/] (credentials generated for this home; the "
+        "authentication code comes from any authenticator app given the "
+        "TOTP secret):"
+    )
     width = max(map(len, issued))
     for name, i in issued.items():
         secret = f"  TOTP secret {i.totp_secret}" if i.totp_secret else ""
-        console.print(f"  {name:<{width}}  password {i.password}{secret}",
-                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            f"  {name:<{width}}  password {i.password}{secret}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )

@@ -22,10 +22,12 @@ from pupilshare import governance as gov
 from pupilshare.cliapp import console, context
 from pupilshare.errors import NotFound
 
-agreements_app = typer.Typer(help="Data sharing agreements and their workflow.",
-                             no_args_is_help=True)  # fmt: skip
-orgs_app = typer.Typer(help="Recipient organisations (due diligence).",
-                       no_args_is_help=True)  # fmt: skip
+agreements_app = typer.Typer(
+    help="Data sharing agreements and their workflow.", no_args_is_help=True
+)
+orgs_app = typer.Typer(
+    help="Recipient organisations (due diligence).", no_args_is_help=True
+)
 gateways_app = typer.Typer(help="Legal gateways.", no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
@@ -52,13 +54,22 @@ def _table(title: str, rows: list[dict[str, Any]], cols: list[str]) -> None:
     for c in cols:
         t.add_column(c, no_wrap=c == cols[0])
     for r in rows:
-        t.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v)
-                    for v in (r.get(c, "") for c in cols)))  # fmt: skip
+        t.add_row(
+            *(
+                ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+                for v in (r.get(c, "") for c in cols)
+            )
+        )
     console.print(t)
 
 
-def _list(ctx: typer.Context, as_json: bool, title: str, cols: list[str],  # fmt: skip
-          fetch: Callable[[Session, gov.Actor], list[dict[str, Any]]]) -> None:
+def _list(
+    ctx: typer.Context,
+    as_json: bool,
+    title: str,
+    cols: list[str],
+    fetch: Callable[[Session, gov.Actor], list[dict[str, Any]]],
+) -> None:
     """The shape of every list command: read, then JSON or a table."""
     with _records(ctx) as (s, who):
         rows = fetch(s, who)
@@ -69,17 +80,25 @@ def _list(ctx: typer.Context, as_json: bool, title: str, cols: list[str],  # fmt
 
 # -- agreements ---------------------------------------------------------------
 @agreements_app.command("list")
-def agreements_list(ctx: typer.Context, status: str = typer.Option(None, "--status"),
-                    as_json: bool = JSON) -> None:  # fmt: skip
+def agreements_list(
+    ctx: typer.Context,
+    status: str = typer.Option(None, "--status"),
+    as_json: bool = JSON,
+) -> None:
     """Agreements (a recipient sees only its own)."""
-    _list(ctx, as_json, "agreements", ["id", "recipient", "level", "status",
-                                       "version", "expiry", "items"],
-          lambda s, who: gov.list_agreements(s, who, status))  # fmt: skip
+    _list(
+        ctx,
+        as_json,
+        "agreements",
+        ["id", "recipient", "level", "status", "version", "expiry", "items"],
+        lambda s, who: gov.list_agreements(s, who, status),
+    )
 
 
 @agreements_app.command("show")
-def agreements_show(ctx: typer.Context, agreement_id: str,
-                    as_json: bool = JSON) -> None:  # fmt: skip
+def agreements_show(
+    ctx: typer.Context, agreement_id: str, as_json: bool = JSON
+) -> None:
     """One agreement: terms, history, panel, decisions and amendments."""
     with _records(ctx) as (s, who):
         d = gov.detail(s, who, agreement_id)
@@ -99,13 +118,15 @@ def agreements_submit(ctx: typer.Context, file: Path) -> None:
 
 @agreements_app.command("panel")
 def agreements_panel(
-    ctx: typer.Context, agreement_id: str,
-    view: list[str] = typer.Option([], "--view", help="member=approve|reject|abstain: "
-                                   "reasons"),
+    ctx: typer.Context,
+    agreement_id: str,
+    view: list[str] = typer.Option(
+        [], "--view", help="member=approve|reject|abstain: reasons"
+    ),
     conflict: list[str] = typer.Option([], "--conflict", help="member=declaration"),
     condition: list[str] = typer.Option([], "--condition", help="Attach a condition."),
     amendment: int = typer.Option(None, "--amendment", help="Sit on this amendment."),
-) -> None:  # fmt: skip
+) -> None:
     """Record a sitting of the approval panel: views with reasons, conflicts.
 
     Quorum is "quorum" in the governance section of pupilshare.toml (default 3).
@@ -114,30 +135,36 @@ def agreements_panel(
     for v in view:
         member, _, rest = v.partition("=")
         kind, _, reasons = rest.partition(":")
-        views.append({"member": member.strip(), "view": kind.strip(),
-                      "reasons": reasons.strip()})  # fmt: skip
+        views.append(
+            {"member": member.strip(), "view": kind.strip(), "reasons": reasons.strip()}
+        )
     for c in conflict:
         member, _, text = c.partition("=")
         views.append({"member": member.strip(), "conflict": text.strip() or "declared"})
     with _records(ctx) as (s, who):
-        r = gov.record_panel(s, who, context(ctx).home, agreement_id, views,
-                             condition, amendment)  # fmt: skip
-    _say(f"panel review {r.review_id} on {agreement_id}: "
-         f"{'quorate' if r.quorate else 'NOT quorate'} (quorum {r.quorum})")
+        r = gov.record_panel(
+            s, who, context(ctx).home, agreement_id, views, condition, amendment
+        )
+    _say(
+        f"panel review {r.review_id} on {agreement_id}: "
+        f"{'quorate' if r.quorate else 'NOT quorate'} (quorum {r.quorum})"
+    )
 
 
 @agreements_app.command("decide")
 def agreements_decide(
-    ctx: typer.Context, agreement_id: str,
+    ctx: typer.Context,
+    agreement_id: str,
     approve: bool = typer.Option(..., "--approve/--reject"),
     reason: str = typer.Option(..., "--reason"),
     condition: list[str] = typer.Option([], "--condition"),
     amendment: int = typer.Option(None, "--amendment"),
-) -> None:  # fmt: skip
+) -> None:
     """The Chief Statistician's decision (never on their own submission)."""
     with _records(ctx) as (s, who):
-        d, status = gov.decide_agreement(s, who, agreement_id, approve, reason,
-                                         condition, amendment)  # fmt: skip
+        d, status = gov.decide_agreement(
+            s, who, agreement_id, approve, reason, condition, amendment
+        )
     _say(f"{agreement_id}: {d.outcome} by {d.decided_by}; now {status}")
 
 
@@ -158,8 +185,9 @@ def agreements_expire(ctx: typer.Context) -> None:
 
 
 @agreements_app.command("revoke")
-def agreements_revoke(ctx: typer.Context, agreement_id: str,
-                      reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+def agreements_revoke(
+    ctx: typer.Context, agreement_id: str, reason: str = typer.Option(..., "--reason")
+) -> None:
     """Revoke an agreement (Chief Statistician)."""
     with _records(ctx) as (s, who):
         gov.revoke(s, who, agreement_id, reason)
@@ -167,8 +195,12 @@ def agreements_revoke(ctx: typer.Context, agreement_id: str,
 
 
 @agreements_app.command("amend")
-def agreements_amend(ctx: typer.Context, agreement_id: str, file: Path,
-                     reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+def agreements_amend(
+    ctx: typer.Context,
+    agreement_id: str,
+    file: Path,
+    reason: str = typer.Option(..., "--reason"),
+) -> None:
     """Propose an amendment: FILE holds only the terms that change."""
     with _records(ctx) as (s, who):
         am = gov.propose_amendment(s, who, agreement_id, gov.read_yaml(file), reason)
@@ -179,24 +211,38 @@ def agreements_amend(ctx: typer.Context, agreement_id: str, file: Path,
 
 @agreements_app.command("ask")
 def agreements_ask(
-    ctx: typer.Context, agreement_id: str,
+    ctx: typer.Context,
+    agreement_id: str,
     items: str = typer.Option(..., "--items", help="comma-separated dataset.item"),
     purpose: str = typer.Option(..., "--purpose"),
     action: str = typer.Option("download", "--action"),
     as_json: bool = JSON,
-) -> None:  # fmt: skip
+) -> None:
     """Ask the one decision point whether the current user may have these items."""
     c = context(ctx)
     who = c.principal()
     refs = [i.strip() for i in items.split(",") if i.strip()]
-    a = gov.may_disclose(c.home, who.username if who.named else None, agreement_id,
-                         refs, purpose, action=action)  # fmt: skip
+    a = gov.may_disclose(
+        c.home,
+        who.username if who.named else None,
+        agreement_id,
+        refs,
+        purpose,
+        action=action,
+    )
     if as_json:
-        return _print({"allowed": a.allowed, "rules": a.rules,
-                       "policy_version": a.policy_version,
-                       "decision_id": a.decision_id})  # fmt: skip
-    _say(f"{'ALLOW' if a.allowed else 'DENY'} (policy {a.policy_version}): "
-         + "; ".join(a.explanations))
+        return _print(
+            {
+                "allowed": a.allowed,
+                "rules": a.rules,
+                "policy_version": a.policy_version,
+                "decision_id": a.decision_id,
+            }
+        )
+    _say(
+        f"{'ALLOW' if a.allowed else 'DENY'} (policy {a.policy_version}): "
+        + "; ".join(a.explanations)
+    )
 
 
 @agreements_app.command("plan")
@@ -210,33 +256,41 @@ def agreements_plan(ctx: typer.Context, agreement_id: str) -> None:
 @orgs_app.command("list")
 def orgs_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Recipient organisations with their legal identity and status."""
-    _list(ctx, as_json, "organisations", ["id", "name", "type", "legal_id", "status"],
-          gov.list_orgs)
+    _list(
+        ctx,
+        as_json,
+        "organisations",
+        ["id", "name", "type", "legal_id", "status"],
+        gov.list_orgs,
+    )
 
 
 @orgs_app.command("show")
-def orgs_show(ctx: typer.Context, org_id: str,
-              as_json: bool = JSON) -> None:  # fmt: skip
+def orgs_show(ctx: typer.Context, org_id: str, as_json: bool = JSON) -> None:
     """One organisation: identity, identity changes, users and agreements."""
     with _records(ctx) as (s, who):
         d = gov.show_org(s, who, org_id)
     if as_json:
         return _print(d)
-    _say(f"[bold]{d['id']}[/] {d['name']} ({d['type']}, {d['legal_id']}) - "
-         f"{d['status']}; users: {', '.join(d['users'])}")  # fmt: skip
+    _say(
+        f"[bold]{d['id']}[/] {d['name']} ({d['type']}, {d['legal_id']}) - "
+        f"{d['status']}; users: {', '.join(d['users'])}"
+    )
     _table("agreements", d["agreements"], ["id", "level", "status", "expiry"])
     for c in d["changes"]:
         _say(f"  {c['at']} {c['field']}: {c['old']!r} -> {c['new']!r} by {c['by']}")
 
 
 @orgs_app.command("add")
-def orgs_add(ctx: typer.Context, org_id: str,
-             name: str = typer.Option(..., "--name"),
-             org_type: str = typer.Option(..., "--type"),
-             legal_id: str = typer.Option(..., "--legal-id"),
-             owner: str = typer.Option("", "--owner"),
-             min_pupil_age: int = typer.Option(None, "--min-pupil-age"),
-             ) -> None:  # fmt: skip
+def orgs_add(
+    ctx: typer.Context,
+    org_id: str,
+    name: str = typer.Option(..., "--name"),
+    org_type: str = typer.Option(..., "--type"),
+    legal_id: str = typer.Option(..., "--legal-id"),
+    owner: str = typer.Option("", "--owner"),
+    min_pupil_age: int = typer.Option(None, "--min-pupil-age"),
+) -> None:
     """Add a recipient organisation with its legal identity."""
     with _records(ctx) as (s, who):
         gov.add_org(s, who, org_id, name, org_type, legal_id, owner, "", min_pupil_age)
@@ -244,10 +298,13 @@ def orgs_add(ctx: typer.Context, org_id: str,
 
 
 @orgs_app.command("change")
-def orgs_change(ctx: typer.Context, org_id: str,
-                field: str = typer.Option(..., "--field", help="name|legal_id|owner"),
-                value: str = typer.Option(..., "--value"),
-                reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+def orgs_change(
+    ctx: typer.Context,
+    org_id: str,
+    field: str = typer.Option(..., "--field", help="name|legal_id|owner"),
+    value: str = typer.Option(..., "--value"),
+    reason: str = typer.Option(..., "--reason"),
+) -> None:
     """Record a change of name, identity or ownership: suspends its agreements."""
     with _records(ctx) as (s, who):
         done = gov.change_identity(s, who, org_id, field, value, reason)
@@ -255,8 +312,9 @@ def orgs_change(ctx: typer.Context, org_id: str,
 
 
 @orgs_app.command("reinstate")
-def orgs_reinstate(ctx: typer.Context, org_id: str,
-                   reason: str = typer.Option(..., "--reason")) -> None:  # fmt: skip
+def orgs_reinstate(
+    ctx: typer.Context, org_id: str, reason: str = typer.Option(..., "--reason")
+) -> None:
     """Confirm a changed identity (Chief Statistician); each agreement is then
     re-approved with ``agreements decide``."""
     with _records(ctx) as (s, who):
@@ -265,11 +323,15 @@ def orgs_reinstate(ctx: typer.Context, org_id: str,
 
 
 @gateways_app.command("list")
-def gateways_list(ctx: typer.Context,
-                  as_json: bool = JSON) -> None:  # fmt: skip
+def gateways_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Legal gateways and what each allows."""
-    _list(ctx, as_json, "legal gateways", ["id", "title", "levels", "datasets",
-                                           "min_age"], gov.list_gateways)  # fmt: skip
+    _list(
+        ctx,
+        as_json,
+        "legal gateways",
+        ["id", "title", "levels", "datasets", "min_age"],
+        gov.list_gateways,
+    )
 
 
 @gateways_app.command("show")
@@ -288,8 +350,10 @@ def gateways_add(ctx: typer.Context, file: Path) -> None:
     levels, datasets, min_age, max_age)."""
     with _records(ctx) as (s, who):
         g = gov.add_gateway(s, who, gov.read_yaml(file))
-    _say(f"gateway {g.gateway_id} added; it takes effect once the Chief Statistician "
-         "confirms it")
+    _say(
+        f"gateway {g.gateway_id} added; it takes effect once the Chief Statistician "
+        "confirms it"
+    )
 
 
 @gateways_app.command("confirm")
@@ -301,11 +365,13 @@ def gateways_confirm(ctx: typer.Context, gateway_id: str) -> None:
     _say(f"gateway {gateway_id} confirmed")
 
 
-def register_cmd(ctx: typer.Context,
-                 out: Path = typer.Option(..., "--out", help="Directory to write."),
-                 force: bool = typer.Option(False, "--force", help="Replace a "
-                                            "register already in that folder."),
-                 ) -> None:  # fmt: skip
+def register_cmd(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Directory to write."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace a register already in that folder."
+    ),
+) -> None:
     """Write the public register (HTML, CSV) and the privacy notice (HTML, text)."""
     with _records(ctx) as (s, who):
         paths = gov.publish_register(s, who, context(ctx).home, out, force=force)

@@ -9,8 +9,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="The disclosure ledger: verify, signed checkpoint, "
-                        "export, proofs.", no_args_is_help=True)  # fmt: skip
+    group = typer.Typer(
+        help="The disclosure ledger: verify, signed checkpoint, export, proofs.",
+        no_args_is_help=True,
+    )
     app.add_typer(group, name="ledger")
 
     @group.command("verify")
@@ -26,8 +28,10 @@ def register(app: typer.Typer) -> None:
         report = ledger.verify(c.home)
         if not report.ok:
             raise PupilshareError("the ledger does not verify", report.problems)
-        console.print(f"ledger verified: {report.tree_size} entries, root "
-                      f"{report.root_hash}", highlight=False)  # fmt: skip
+        console.print(
+            f"ledger verified: {report.tree_size} entries, root {report.root_hash}",
+            highlight=False,
+        )
 
     @group.command("checkpoint")
     def checkpoint(
@@ -66,10 +70,13 @@ def register(app: typer.Typer) -> None:
     def prove(
         ctx: typer.Context,
         entry_index: int = typer.Argument(..., help="The entry (from 0)."),
-        from_size: int = typer.Option(None, "--from-size", help="Also prove the "
-                                      "current head extends the tree of N entries."),
+        from_size: int = typer.Option(
+            None,
+            "--from-size",
+            help="Also prove the current head extends the tree of N entries.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    ) -> None:  # fmt: skip
+    ) -> None:
         """An inclusion proof of the entry (and a consistency proof from N)."""
         from pupilshare import ledger
         from pupilshare.cliapp import console, context

@@ -35,13 +35,29 @@ def _num(value: float | None, spec: str) -> str:
 def _print_accuracy(acc: dict) -> None:
 
     t = Table(title="Pupil index against truth (pairwise, on records)")
-    for col in ("precision", "recall", "F1", "records", "pupils", "persons",
-                "in review", "review share", "unusable"):  # fmt: skip
+    for col in (
+        "precision",
+        "recall",
+        "F1",
+        "records",
+        "pupils",
+        "persons",
+        "in review",
+        "review share",
+        "unusable",
+    ):
         t.add_column(col, justify="right")
-    t.add_row(f"{acc['precision']:.4f}", f"{acc['recall']:.4f}", f"{acc['f1']:.4f}",
-              f"{acc['records']:,}", f"{acc['pupils']:,}", f"{acc['persons']:,}",
-              f"{acc['review_records']:,}", f"{acc['review_share']:.2%}",
-              f"{acc['unusable']:,}")  # fmt: skip
+    t.add_row(
+        f"{acc['precision']:.4f}",
+        f"{acc['recall']:.4f}",
+        f"{acc['f1']:.4f}",
+        f"{acc['records']:,}",
+        f"{acc['pupils']:,}",
+        f"{acc['persons']:,}",
+        f"{acc['review_records']:,}",
+        f"{acc['review_share']:.2%}",
+        f"{acc['unusable']:,}",
+    )
     console.print(t)
     console.print(
         f"F1 {acc['f1']:.4f} (precision {acc['precision']:.4f}, recall "
@@ -54,19 +70,36 @@ def register(app: typer.Typer) -> None:
     @app.command("match")
     def match_cmd(
         ctx: typer.Context,
-        retrain: bool = typer.Option(False, "--retrain", help="Train the Splink "
-                                     "model again instead of reusing the saved one."),
-        report: bool = typer.Option(False, "--report", help="Print precision, recall "
-                                    "and F1 against the nation's truth file."),
-        truth: Path = typer.Option(None, "--truth", help="Truth file (default: the "
-                                   "demo nation's, or beside the collected files)."),
-        reference_date: str = typer.Option(None, "--reference-date", help="Date on "
-                                           "which age 14 is judged (default today)."),
-        charts: Path = typer.Option(None, "--charts", help="Only write Splink's "
-                                    "charts of the current model (match weights, m "
-                                    "and u) to this directory, as PNG and an offline "
-                                    "HTML page; match nothing."),
-    ) -> None:  # fmt: skip
+        retrain: bool = typer.Option(
+            False,
+            "--retrain",
+            help="Train the Splink model again instead of reusing the saved one.",
+        ),
+        report: bool = typer.Option(
+            False,
+            "--report",
+            help="Print precision, recall and F1 against the nation's truth file.",
+        ),
+        truth: Path = typer.Option(
+            None,
+            "--truth",
+            help="Truth file (default: the "
+            "demo nation's, or beside the collected files).",
+        ),
+        reference_date: str = typer.Option(
+            None,
+            "--reference-date",
+            help="Date on which age 14 is judged (default today).",
+        ),
+        charts: Path = typer.Option(
+            None,
+            "--charts",
+            help="Only write Splink's "
+            "charts of the current model (match weights, m "
+            "and u) to this directory, as PNG and an offline "
+            "HTML page; match nothing.",
+        ),
+    ) -> None:
         """Match every record not yet matched into the pupil index.
 
         Thresholds are upper_threshold (default 0.9) and lower_threshold (default
@@ -84,8 +117,9 @@ def register(app: typer.Typer) -> None:
                 console.print(f"  chart: {path}")
             return
         with Store.open(home) as store:
-            r = matching.run_match(store, home, retrain=retrain,
-                                   reference_date=_date(reference_date))  # fmt: skip
+            r = matching.run_match(
+                store, home, retrain=retrain, reference_date=_date(reference_date)
+            )
             console.print(
                 f"match run {r.run}: {r.records:,} new records; {r.exact:,} exact, "
                 f"{r.probabilistic:,} by Splink; {r.new_pupils:,} new pupils; "
@@ -102,16 +136,18 @@ def register(app: typer.Typer) -> None:
                     raise NotFound("no truth file found; give --truth")
                 _print_accuracy(matching.accuracy(store, Path(path)))
 
-    review = typer.Typer(help="The clerical review queue of uncertain matches.",
-                         no_args_is_help=True)  # fmt: skip
+    review = typer.Typer(
+        help="The clerical review queue of uncertain matches.", no_args_is_help=True
+    )
     app.add_typer(review, name="review")
 
     @review.command("list")
     def review_list(
         ctx: typer.Context,
-        status: str = typer.Option("pending", "--status",
-                                   help="pending, accepted, rejected or all"),
-    ) -> None:  # fmt: skip
+        status: str = typer.Option(
+            "pending", "--status", help="pending, accepted, rejected or all"
+        ),
+    ) -> None:
         """Items in the queue, most likely matches first."""
         c = context(ctx)
         c.require("review", "read the review queue")
@@ -121,10 +157,14 @@ def register(app: typer.Typer) -> None:
         for col in ("id", "run", "probability", "weight", "records", "status"):
             t.add_column(col, justify="right")
         for i in items:
-            t.add_row(str(i["review_id"]), str(i["match_run"]),
-                      _num(i["match_probability"], ".4f"),
-                      _num(i["match_weight"], ".2f"),
-                      str(i["records"]), i["status"])  # fmt: skip
+            t.add_row(
+                str(i["review_id"]),
+                str(i["match_run"]),
+                _num(i["match_probability"], ".4f"),
+                _num(i["match_weight"], ".2f"),
+                str(i["records"]),
+                i["status"],
+            )
         console.print(t)
 
     @review.command("show")
@@ -146,15 +186,25 @@ def register(app: typer.Typer) -> None:
             t.add_row(field, c["level"], _num(c["weight"], "+.2f"))
         console.print(t)
         people = Table(title="candidate pupil and records under review")
-        cols = ("source", "upn", "uln", "forename", "surname", "date_of_birth", "sex",
-                "postcode")  # fmt: skip
+        cols = (
+            "source",
+            "upn",
+            "uln",
+            "forename",
+            "surname",
+            "date_of_birth",
+            "sex",
+            "postcode",
+        )
         for col in cols:
             people.add_column(col)
         cand = item["candidate"]
         people.add_row("candidate", *(str(cand.get(c) or "") for c in cols[1:]))
         for r in item["records"]:
-            people.add_row(f"{r['dataset']}:{r['collection_id']}:{r['line']}",
-                           *(str(r.get(c) or "") for c in cols[1:]))  # fmt: skip
+            people.add_row(
+                f"{r['dataset']}:{r['collection_id']}:{r['line']}",
+                *(str(r.get(c) or "") for c in cols[1:]),
+            )
         console.print(people)
 
     def _decide(ctx: typer.Context, review_id: int, decide: Any, said: str) -> None:
@@ -168,34 +218,51 @@ def register(app: typer.Typer) -> None:
     @review.command("accept")
     def review_accept(ctx: typer.Context, review_id: int) -> None:
         """Same person: merge the records into the candidate pupil."""
-        _decide(ctx, review_id, matching.accept_review,
-                "accepted: records merged into the candidate")  # fmt: skip
+        _decide(
+            ctx,
+            review_id,
+            matching.accept_review,
+            "accepted: records merged into the candidate",
+        )
 
     @review.command("reject")
     def review_reject(ctx: typer.Context, review_id: int) -> None:
         """Different people: the records stay a pupil of their own."""
-        _decide(ctx, review_id, matching.reject_review,
-                "rejected: the records stay a separate pupil")  # fmt: skip
+        _decide(
+            ctx,
+            review_id,
+            matching.reject_review,
+            "rejected: the records stay a separate pupil",
+        )
 
     @app.command("link")
     def link_cmd(
         ctx: typer.Context,
-        left: Path = typer.Argument(..., help="CSV (UTF-8): id, forename, surname, "
-                                    "dob[, postcode, sex, upn]"),
+        left: Path = typer.Argument(
+            ..., help="CSV (UTF-8): id, forename, surname, dob[, postcode, sex, upn]"
+        ),
         right: Path = typer.Argument(..., help="CSV with the same columns"),
         out: Path = typer.Option(..., "--out", help="Where to write the pairs CSV."),
-        threshold: float = typer.Option(0.9, "--threshold",
-                                        help="Lowest match probability written."),
-        charts: Path = typer.Option(None, "--charts", help="Also write the fitted "
-                                    "model's charts (match weights, m and u) to this "
-                                    "directory, as PNG and an offline HTML page."),
-        explain: tuple[str, str] | None = typer.Option(None, "--explain",
-                                                metavar="ID_LEFT ID_RIGHT",
-                                                help="Show the comparison levels and "
-                                                "weights behind one pair's score."),
-        force: bool = typer.Option(False, "--force",
-                                   help="Replace --out if it exists."),
-    ) -> None:  # fmt: skip
+        threshold: float = typer.Option(
+            0.9, "--threshold", help="Lowest match probability written."
+        ),
+        charts: Path = typer.Option(
+            None,
+            "--charts",
+            help="Also write the fitted "
+            "model's charts (match weights, m and u) to this "
+            "directory, as PNG and an offline HTML page.",
+        ),
+        explain: tuple[str, str] | None = typer.Option(
+            None,
+            "--explain",
+            metavar="ID_LEFT ID_RIGHT",
+            help="Show the comparison levels and weights behind one pair's score.",
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="Replace --out if it exists."
+        ),
+    ) -> None:
         """Link two files of people; write left_id, right_id, match_probability.
 
         The model is fitted to the two files themselves (u by random sampling, m by
@@ -210,12 +277,15 @@ def register(app: typer.Typer) -> None:
         context(ctx).require("link", "link files of people")
         file_target(out, force)
         pair = explain if explain and explain[0] else None
-        r = matching.link_files(left, right, out, threshold, charts=charts,
-                                explain=pair)  # fmt: skip
+        r = matching.link_files(
+            left, right, out, threshold, charts=charts, explain=pair
+        )
         console.print(f"compared: {', '.join(r.used)}")
         if not r.fitted:
-            console.print("model: fixed default parameters (the files are too small "
-                          "to estimate m and u from)")  # fmt: skip
+            console.print(
+                "model: fixed default parameters (the files are too small "
+                "to estimate m and u from)"
+            )
         for col, why in r.ignored.items():
             console.print(f"ignored: {col} ({why})")
         console.print(f"{r.pairs:,} pairs at or above {threshold} written to {out}")
@@ -228,19 +298,41 @@ def register(app: typer.Typer) -> None:
 def _print_explanation(pair: tuple[str, str], e: dict) -> None:
     """The pair's score built up as Splink's waterfall chart shows it."""
     t = Table(title=f"why {pair[0]} and {pair[1]} score as they do")
-    for col in ("comparison", "left", "right", "level", "weight", "tf adjustment",
-                "running total"):  # fmt: skip
+    for col in (
+        "comparison",
+        "left",
+        "right",
+        "level",
+        "weight",
+        "tf adjustment",
+        "running total",
+    ):
         t.add_column(col)
     total = e["prior_weight"]
-    t.add_row("prior", "", "", "two random records match", f"{total:+.2f}", "",
-              f"{total:+.2f}")  # fmt: skip
+    t.add_row(
+        "prior",
+        "",
+        "",
+        "two random records match",
+        f"{total:+.2f}",
+        "",
+        f"{total:+.2f}",
+    )
     for s in e["steps"]:
         total += s["weight"] + s["tf_weight"]
-        t.add_row(s["comparison"], s["left"], s["right"], s["level"],
-                  f"{s['weight']:+.2f}", f"{s['tf_weight']:+.2f}" if s["tf_weight"]
-                  else "", f"{total:+.2f}")  # fmt: skip
+        t.add_row(
+            s["comparison"],
+            s["left"],
+            s["right"],
+            s["level"],
+            f"{s['weight']:+.2f}",
+            f"{s['tf_weight']:+.2f}" if s["tf_weight"] else "",
+            f"{total:+.2f}",
+        )
     console.print(t)
-    console.print(f"match weight {e['match_weight']:+.2f}, match probability "
-                  f"{e['match_probability']:.6f}")  # fmt: skip
+    console.print(
+        f"match weight {e['match_weight']:+.2f}, match probability "
+        f"{e['match_probability']:.6f}"
+    )
     if not e["found_by_blocking"]:
         console.print("no blocking rule finds this pair: a run never scores it")

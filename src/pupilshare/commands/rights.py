@@ -9,8 +9,12 @@ import typer
 
 REQUESTER = typer.Option(..., "--requester", help="Who asks: pupil or parent.")
 REQUESTER_NAME = typer.Option(..., "--requester-name", help="The asker's name.")
-IDENTITY = typer.Option(..., "--identity-check", help="How the asker's identity was "
-                        "checked (e.g. 'passport seen at school office').")
+IDENTITY = typer.Option(
+    ...,
+    "--identity-check",
+    help="How the asker's identity was "
+    "checked (e.g. 'passport seen at school office').",
+)
 FORENAME = typer.Option(..., "--forename", help="The pupil's forename.")
 SURNAME = typer.Option(..., "--surname", help="The pupil's surname.")
 DOB = typer.Option(..., "--dob", help="The pupil's date of birth, YYYY-MM-DD.")
@@ -28,25 +32,30 @@ def _actor(ctx: typer.Context, permission: str, what: str):  # type: ignore[no-u
 
 
 def register(app: typer.Typer) -> None:
-    optouts = typer.Typer(help="Opt-outs: add, withdraw, list, check, exempt.",
-                          no_args_is_help=True)  # fmt: skip
-    sar = typer.Typer(help="Subject access requests: request, answer, list.",
-                      no_args_is_help=True)  # fmt: skip
-    survey = typer.Typer(help="Survey samples of parents' contact details.",
-                         no_args_is_help=True)  # fmt: skip
+    optouts = typer.Typer(
+        help="Opt-outs: add, withdraw, list, check, exempt.", no_args_is_help=True
+    )
+    sar = typer.Typer(
+        help="Subject access requests: request, answer, list.", no_args_is_help=True
+    )
+    survey = typer.Typer(
+        help="Survey samples of parents' contact details.", no_args_is_help=True
+    )
     app.add_typer(optouts, name="optouts")
     app.add_typer(sar, name="sar")
     app.add_typer(survey, name="survey")
 
     @survey.command("sample")
-    def sample(ctx: typer.Context,
-               agreement_id: str = typer.Argument(..., help="The survey agreement."),
-               size: int = typer.Option(..., "--size", help="Contacts to draw."),
-               strata: str = typer.Option("region,school_type,fsm", "--strata",
-                                          help="Comma-separated strata."),
-               seed: int = typer.Option(1, "--seed", help="Seed of the draw."),
-               out: Path = typer.Option(..., "--out", help="Directory to deliver "
-                                        "into.")) -> None:  # fmt: skip
+    def sample(
+        ctx: typer.Context,
+        agreement_id: str = typer.Argument(..., help="The survey agreement."),
+        size: int = typer.Option(..., "--size", help="Contacts to draw."),
+        strata: str = typer.Option(
+            "region,school_type,fsm", "--strata", help="Comma-separated strata."
+        ),
+        seed: int = typer.Option(1, "--seed", help="Seed of the draw."),
+        out: Path = typer.Option(..., "--out", help="Directory to deliver into."),
+    ) -> None:
         """Draw a reproducible stratified random sample of contact details, only of
         parents who agreed and did not opt out; recorded in the ledger."""
         from pupilshare import rights
@@ -54,47 +63,102 @@ def register(app: typer.Typer) -> None:
 
         c, _ = _actor(ctx, "release", "draw survey samples")
         names = tuple(s.strip() for s in strata.split(",") if s.strip())
-        got = rights.survey_sample(c.home, c.user, agreement_id, size, names, seed,
-                                   out)  # fmt: skip
-        console.print(f"drew {got.size} contacts into {got.out_dir} (ledger entry "
-                      f"{got.entry_index})", highlight=False)  # fmt: skip
+        got = rights.survey_sample(c.home, c.user, agreement_id, size, names, seed, out)
+        console.print(
+            f"drew {got.size} contacts into {got.out_dir} (ledger entry "
+            f"{got.entry_index})",
+            highlight=False,
+        )
         for stratum, n in got.strata.items():
             console.print(f"  {stratum}: {n}", highlight=False)
 
-    def _record(ctx: typer.Context, action: str, optout_type: str, forename: str,
-                surname: str, dob: str, upn: str | None, uln: str | None,
-                requester: str, requester_name: str, identity_check: str) -> None:
+    def _record(
+        ctx: typer.Context,
+        action: str,
+        optout_type: str,
+        forename: str,
+        surname: str,
+        dob: str,
+        upn: str | None,
+        uln: str | None,
+        requester: str,
+        requester_name: str,
+        identity_check: str,
+    ) -> None:
         from pupilshare import rights
         from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "record_rights", "record opt-outs")
         who = rights.subject(forename, surname, dob, upn, uln)
-        outcome = rights.opt_out(c.home, who, optout_type, action, requester,
-                                 requester_name, identity_check, actor)
+        outcome = rights.opt_out(
+            c.home,
+            who,
+            optout_type,
+            action,
+            requester,
+            requester_name,
+            identity_check,
+            actor,
+        )
         console.print(outcome.message, highlight=False)
 
     @optouts.command("add")
-    def add(ctx: typer.Context,
-            optout_type: str = typer.Option(..., "--type", help="learning_records, "
-                                            "survey, research or all."),
-            forename: str = FORENAME, surname: str = SURNAME, dob: str = DOB,
-            upn: str = UPN, uln: str = ULN, requester: str = REQUESTER,
-            requester_name: str = REQUESTER_NAME,
-            identity_check: str = IDENTITY) -> None:  # fmt: skip
+    def add(
+        ctx: typer.Context,
+        optout_type: str = typer.Option(
+            ..., "--type", help="learning_records, survey, research or all."
+        ),
+        forename: str = FORENAME,
+        surname: str = SURNAME,
+        dob: str = DOB,
+        upn: str = UPN,
+        uln: str = ULN,
+        requester: str = REQUESTER,
+        requester_name: str = REQUESTER_NAME,
+        identity_check: str = IDENTITY,
+    ) -> None:
         """Register an opt-out (idempotent); kept until the pupil is matched."""
-        _record(ctx, "add", optout_type, forename, surname, dob, upn, uln, requester,
-                requester_name, identity_check)  # fmt: skip
+        _record(
+            ctx,
+            "add",
+            optout_type,
+            forename,
+            surname,
+            dob,
+            upn,
+            uln,
+            requester,
+            requester_name,
+            identity_check,
+        )
 
     @optouts.command("withdraw")
-    def withdraw(ctx: typer.Context,
-                 optout_type: str = typer.Option(..., "--type", help="The type."),
-                 forename: str = FORENAME, surname: str = SURNAME, dob: str = DOB,
-                 upn: str = UPN, uln: str = ULN, requester: str = REQUESTER,
-                 requester_name: str = REQUESTER_NAME,
-                 identity_check: str = IDENTITY) -> None:  # fmt: skip
+    def withdraw(
+        ctx: typer.Context,
+        optout_type: str = typer.Option(..., "--type", help="The type."),
+        forename: str = FORENAME,
+        surname: str = SURNAME,
+        dob: str = DOB,
+        upn: str = UPN,
+        uln: str = ULN,
+        requester: str = REQUESTER,
+        requester_name: str = REQUESTER_NAME,
+        identity_check: str = IDENTITY,
+    ) -> None:
         """Withdraw an opt-out (the history keeps both)."""
-        _record(ctx, "withdraw", optout_type, forename, surname, dob, upn, uln,
-                requester, requester_name, identity_check)  # fmt: skip
+        _record(
+            ctx,
+            "withdraw",
+            optout_type,
+            forename,
+            surname,
+            dob,
+            upn,
+            uln,
+            requester,
+            requester_name,
+            identity_check,
+        )
 
     @optouts.command("list")
     def list_(ctx: typer.Context) -> None:
@@ -108,9 +172,15 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"{e['event_id']:>4} {e['recorded_at']:%Y-%m-%d %H:%M} {e['action']:8} "
                 f"{e['optout_type']:16} by {e['requester']} ({e['identity_check']}); "
-                f"recorded by {e['recorded_by']}", highlight=False, markup=False)
-        console.print(f"{len(events)} events; {waiting} opt-outs wait for their "
-                      "pupil to be matched", highlight=False)  # fmt: skip
+                f"recorded by {e['recorded_by']}",
+                highlight=False,
+                markup=False,
+            )
+        console.print(
+            f"{len(events)} events; {waiting} opt-outs wait for their "
+            "pupil to be matched",
+            highlight=False,
+        )
 
     @optouts.command("check")
     def check(ctx: typer.Context) -> None:
@@ -123,63 +193,92 @@ def register(app: typer.Typer) -> None:
         c, _ = _actor(ctx, "read_rights", "check opt-outs")
         n, problems = rights.check_opt_outs(c.home)
         if problems:
-            raise PupilshareError(f"OPT-OUTS BREACHED: {len(problems)} problem(s) in "
-                                  f"{n} releases", problems)  # fmt: skip
-        console.print(f"opt-outs honoured in all {n} releases in the ledger "
-                      "(files unchanged since delivery)", highlight=False)
+            raise PupilshareError(
+                f"OPT-OUTS BREACHED: {len(problems)} problem(s) in {n} releases",
+                problems,
+            )
+        console.print(
+            f"opt-outs honoured in all {n} releases in the ledger "
+            "(files unchanged since delivery)",
+            highlight=False,
+        )
 
     @optouts.command("exempt")
-    def exempt(ctx: typer.Context,
-               agreement_id: str = typer.Argument(..., help="The agreement."),
-               legal_duty: str = typer.Option(..., "--legal-duty", help="The legal "
-                                              "duty that overrides opt-outs.")) -> None:
+    def exempt(
+        ctx: typer.Context,
+        agreement_id: str = typer.Argument(..., help="The agreement."),
+        legal_duty: str = typer.Option(
+            ..., "--legal-duty", help="The legal duty that overrides opt-outs."
+        ),
+    ) -> None:
         """Exempt an agreement from opt-outs (a named Chief Statistician only)."""
         from pupilshare import rights
         from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "exempt_opt_outs", "exempt an agreement from opt-outs")
         rights.exempt(c.home, agreement_id, actor, legal_duty)
-        console.print(f"{agreement_id}: opt-outs overridden by {legal_duty} "
-                      f"(approved by {actor})", highlight=False)
+        console.print(
+            f"{agreement_id}: opt-outs overridden by {legal_duty} "
+            f"(approved by {actor})",
+            highlight=False,
+        )
 
     @sar.command("request")
-    def request(ctx: typer.Context, forename: str = FORENAME,
-                surname: str = SURNAME, dob: str = DOB, upn: str = UPN,
-                uln: str = ULN, requester: str = REQUESTER,
-                requester_name: str = REQUESTER_NAME, identity_check: str = IDENTITY,
-                child_consent: str = typer.Option(None, "--child-consent", help=(
-                    "For a parent asking about a pupil of 12 or over: how the "
-                    "pupil's consent was recorded."))) -> None:  # fmt: skip
+    def request(
+        ctx: typer.Context,
+        forename: str = FORENAME,
+        surname: str = SURNAME,
+        dob: str = DOB,
+        upn: str = UPN,
+        uln: str = ULN,
+        requester: str = REQUESTER,
+        requester_name: str = REQUESTER_NAME,
+        identity_check: str = IDENTITY,
+        child_consent: str = typer.Option(
+            None,
+            "--child-consent",
+            help=(
+                "For a parent asking about a pupil of 12 or over: how the "
+                "pupil's consent was recorded."
+            ),
+        ),
+    ) -> None:
         """Record a subject access request; the one-month deadline starts today."""
         from pupilshare import rights
         from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "record_rights", "record subject access requests")
         who = rights.subject(forename, surname, dob, upn, uln)
-        rid = rights.sar_request(c.home, who, requester, requester_name,
-                                 identity_check, actor, child_consent)
+        rid = rights.sar_request(
+            c.home, who, requester, requester_name, identity_check, actor, child_consent
+        )
         console.print(f"recorded {rid}", highlight=False)
 
     @sar.command("answer")
-    def answer(ctx: typer.Context,
-               request_id: str = typer.Argument(..., help="The request."),
-               out: Path = typer.Option(..., "--out", help="Directory for the pack."),
-               ) -> None:  # fmt: skip
+    def answer(
+        ctx: typer.Context,
+        request_id: str = typer.Argument(..., help="The request."),
+        out: Path = typer.Option(..., "--out", help="Directory for the pack."),
+    ) -> None:
         """Write the response pack (JSON and HTML) with ledger proofs."""
         from pupilshare import rights
         from pupilshare.cliapp import console
 
         c, actor = _actor(ctx, "record_rights", "answer subject access requests")
         pack = rights.sar_answer(c.home, request_id, out, actor)
-        console.print(f"{pack.request_id}: {pack.outcome}; {pack.records} records, "
-                      f"{pack.disclosures} disclosures; {pack.html_path}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"{pack.request_id}: {pack.outcome}; {pack.records} records, "
+            f"{pack.disclosures} disclosures; {pack.html_path}",
+            highlight=False,
+        )
 
     @sar.command("list")
-    def list_sar(ctx: typer.Context,
-                 overdue: bool = typer.Option(False, "--overdue",
-                                              help="Only open requests past their "
-                                              "deadline.")) -> None:  # fmt: skip
+    def list_sar(
+        ctx: typer.Context,
+        overdue: bool = typer.Option(
+            False, "--overdue", help="Only open requests past their deadline."
+        ),
+    ) -> None:
         """Requests with their status and deadline."""
         from pupilshare import rights
         from pupilshare.cliapp import console
@@ -187,6 +286,9 @@ def register(app: typer.Typer) -> None:
         c, _ = _actor(ctx, "read_rights", "list subject access requests")
         rows = rights.sar_list(c.home, overdue)
         for r in rows:
-            console.print(f"{r['request_id']} {r['status']:9} due {r['due_date']} "
-                          f"({r['requester']})", highlight=False)  # fmt: skip
+            console.print(
+                f"{r['request_id']} {r['status']:9} due {r['due_date']} "
+                f"({r['requester']})",
+                highlight=False,
+            )
         console.print(f"{len(rows)} request(s)" + (" overdue" if overdue else ""))

@@ -28,8 +28,9 @@ def register(app: typer.Typer) -> None:
         for col in ("dataset", "collections", "rows", "rejected files"):
             table.add_column(col, justify="right" if col != "dataset" else "left")
         for name, ds in report["datasets"].items():
-            table.add_row(name, str(len(ds["collections"])), str(ds["rows"]),
-                          str(ds["rejected"]))  # fmt: skip
+            table.add_row(
+                name, str(len(ds["collections"])), str(ds["rows"]), str(ds["rejected"])
+            )
         console.print(table)
         for key, value in report.items():
             if key not in ("home", "datasets"):

@@ -56,11 +56,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "la_pupils": frozenset({"la_officer"}),
     # the ledger: its signed head is for anyone to keep; verifying and proving need
     # the store; exporting publishes every entry (pupils only as keyed digests)
-    "ledger_checkpoint": frozenset({"data_operations", "panel_member",
-                                    "chief_statistician", "recipient", "la_officer",
-                                    "parent_or_pupil", "public"}),
-    "ledger_verify": frozenset({"data_operations", "panel_member",
-                                "chief_statistician"}),
+    "ledger_checkpoint": frozenset(
+        {
+            "data_operations",
+            "panel_member",
+            "chief_statistician",
+            "recipient",
+            "la_officer",
+            "parent_or_pupil",
+            "public",
+        }
+    ),
+    "ledger_verify": frozenset(
+        {"data_operations", "panel_member", "chief_statistician"}
+    ),
     "ledger_export": frozenset({"data_operations", "chief_statistician"}),
     # people's rights: recorded by data operations on the pupil's or parent's word
     # (never by a recipient); exemptions only by a named Chief Statistician
@@ -99,8 +108,11 @@ class Principal:
     def require(self, permission: str, what: str = "") -> None:
         if not self.may(permission):
             who = self.username if self.named else "the local operator"
-            why = ("" if self.signed_in or permission not in SIGNED_IN_ONLY
-                   else " without signing in")  # fmt: skip
+            why = (
+                ""
+                if self.signed_in or permission not in SIGNED_IN_ONLY
+                else " without signing in"
+            )
             raise Denied(f"{who} may not {what or permission.replace('_', ' ')}{why}")
 
 

@@ -25,8 +25,10 @@ from pupilshare.governance.register import write_register
 
 
 @contextmanager
-def records(home: Home | str, who: Actor | Callable[[Session], Actor] | None,
-            ) -> Iterator[tuple[Session, Actor]]:  # fmt: skip
+def records(
+    home: Home | str,
+    who: Actor | Callable[[Session], Actor] | None,
+) -> Iterator[tuple[Session, Actor]]:
     """One unit of work on the governance records and who is asking: a principal,
     a function proving one on this session (``pupilshare.identity``, called before
     anything is read or written), or None for the unnamed local operator. Never a
@@ -37,10 +39,15 @@ def records(home: Home | str, who: Actor | Callable[[Session], Actor] | None,
         yield session, who if isinstance(who, Actor) else who(session)
 
 
-def decide_agreement(session: Session, who: Actor, agreement_id: str, approve: bool,
-                     reason: str, conditions: list[str] | None = None,
-                     amendment_id: int | None = None,
-                     ) -> tuple[Decision, str]:  # fmt: skip
+def decide_agreement(
+    session: Session,
+    who: Actor,
+    agreement_id: str,
+    approve: bool,
+    reason: str,
+    conditions: list[str] | None = None,
+    amendment_id: int | None = None,
+) -> tuple[Decision, str]:
     """The Chief Statistician's decision on an agreement or one of its amendments;
     the decision and the agreement's status after it."""
     if amendment_id is None:
@@ -50,13 +57,20 @@ def decide_agreement(session: Session, who: Actor, agreement_id: str, approve: b
     return d, workflow.get(session, agreement_id).status
 
 
-def record_panel(session: Session, who: Actor, home: Home, agreement_id: str,
-                 views: list[dict[str, Any]], conditions: list[str] | None = None,
-                 amendment_id: int | None = None) -> PanelReview:  # fmt: skip
+def record_panel(
+    session: Session,
+    who: Actor,
+    home: Home,
+    agreement_id: str,
+    views: list[dict[str, Any]],
+    conditions: list[str] | None = None,
+    amendment_id: int | None = None,
+) -> PanelReview:
     """A panel sitting, quorate by ``[governance] quorum`` of the home's settings."""
     quorum = int(home.settings("governance").get("quorum", panel.QUORUM))
-    return panel.record(session, who, agreement_id, views, conditions, amendment_id,
-                        quorum)  # fmt: skip
+    return panel.record(
+        session, who, agreement_id, views, conditions, amendment_id, quorum
+    )
 
 
 def agreement_plan(session: Session, who: Actor, agreement_id: str) -> str:
@@ -65,8 +79,9 @@ def agreement_plan(session: Session, who: Actor, agreement_id: str) -> str:
     return build_plan(session, agreement_id).to_json()
 
 
-def publish_register(session: Session, who: Actor, home: Home, out: Path,
-                     force: bool = False) -> dict[str, Path]:  # fmt: skip
+def publish_register(
+    session: Session, who: Actor, home: Home, out: Path, force: bool = False
+) -> dict[str, Path]:
     """Write the public register and privacy notice under ``out`` (an earlier
     register there is replaced only with ``force``)."""
     who.require("publish_register", "write the register")

@@ -33,9 +33,15 @@ ROLES = (
     "public",
 )
 STATUSES = (
-    "draft", "submitted", "approved", "rejected", "active", "suspended", "expired",
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "active",
+    "suspended",
+    "expired",
     "revoked",
-)  # fmt: skip
+)
 FREQUENCIES = ("one-off", "termly", "annual")
 
 
@@ -243,8 +249,9 @@ class Credential(Base):
     only by them."""
 
     __tablename__ = "credentials"
-    username: Mapped[str] = mapped_column(ForeignKey("users.username"),
-                                          primary_key=True)  # fmt: skip
+    username: Mapped[str] = mapped_column(
+        ForeignKey("users.username"), primary_key=True
+    )
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)

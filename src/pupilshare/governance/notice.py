@@ -64,13 +64,17 @@ RIGHTS = (
     "how to do so is available from the Learning Records Service.",
 )
 # The department's contact for subject access, as its notice gave it (configuration).
-CONTACT = ("Public Communications Unit, Sanctuary Buildings, Great Smith Street, "
-           "London SW1P 3BT; email info@education.gsi.gov.uk; telephone 0870 000 2288")
+CONTACT = (
+    "Public Communications Unit, Sanctuary Buildings, Great Smith Street, "
+    "London SW1P 3BT; email info@education.gsi.gov.uk; telephone 0870 000 2288"
+)
 
 
 def population_phrase(pop: dict[str, Any]) -> str:
-    groups = [("Reception" if g.upper() == "R" else f"Year {g}")
-              for g in pop.get("year_groups") or []]  # fmt: skip
+    groups = [
+        ("Reception" if g.upper() == "R" else f"Year {g}")
+        for g in pop.get("year_groups") or []
+    ]
     parts = []
     if groups:
         parts.append("pupils in " + _join(groups))
@@ -110,36 +114,51 @@ def sentence(ag: Agreement) -> str:
     source = f"data from the {_join(titles)}" if titles else "pupil data"
     who = population_phrase(t["population"])
     scope = t["opt_out_scope"].replace("_", " ")
-    return (f"{ag.organisation.name} receives {source} about {who} "
-            f"{FREQUENCY_PHRASE[ag.frequency]}, {LEVEL_PHRASE[ag.level]}, to "
-            f"{ag.purpose}. "
-            f"The law that allows this is {ag.gateway.statute}, "
-            f"{ag.gateway.section}. Where a pupil or parent has objected to sharing "
-            f"for {scope}, their records are left out.")  # fmt: skip
+    return (
+        f"{ag.organisation.name} receives {source} about {who} "
+        f"{FREQUENCY_PHRASE[ag.frequency]}, {LEVEL_PHRASE[ag.level]}, to "
+        f"{ag.purpose}. "
+        f"The law that allows this is {ag.gateway.statute}, "
+        f"{ag.gateway.section}. Where a pupil or parent has objected to sharing "
+        f"for {scope}, their records are left out."
+    )
 
 
-def sections(agreements: list[Agreement], dept: Organisation | None,
-             today: date) -> list[tuple[str, list[str]]]:  # fmt: skip
+def sections(
+    agreements: list[Agreement], dept: Organisation | None, today: date
+) -> list[tuple[str, list[str]]]:
     """The notice as (heading, paragraphs), one paragraph per recipient."""
     dept_name = dept.name if dept else "department"
     by_org: dict[str, list[Agreement]] = {}
     for ag in agreements:
         by_org.setdefault(ag.org_id, []).append(ag)
-    recipients = [" ".join(sentence(a) for a in ags)
-                  + (f" More: {ags[0].organisation.website}"
-                     if ags[0].organisation.website else "")
-                  for ags in by_org.values()]  # fmt: skip
+    recipients = [
+        " ".join(sentence(a) for a in ags)
+        + (
+            f" More: {ags[0].organisation.website}"
+            if ags[0].organisation.website
+            else ""
+        )
+        for ags in by_org.values()
+    ]
     return [
-        (f"What the {dept_name} does with pupils' and children's data",
-         [p.format(dept=dept_name) for p in (*INTRO, *USES)]),
-        (f"Who the {dept_name} passes pupil data to",
-         recipients or ["No pupil data is passed to any other organisation today."]),
-        ("Your rights",
-         [p.format(dept=dept_name, contact=CONTACT) for p in RIGHTS]),
-        ("About this notice",
-         [f"Generated on {today.isoformat()} from {len(agreements)} agreements in "
-          f"force with {len(by_org)} organisations."]),
-    ]  # fmt: skip
+        (
+            f"What the {dept_name} does with pupils' and children's data",
+            [p.format(dept=dept_name) for p in (*INTRO, *USES)],
+        ),
+        (
+            f"Who the {dept_name} passes pupil data to",
+            recipients or ["No pupil data is passed to any other organisation today."],
+        ),
+        ("Your rights", [p.format(dept=dept_name, contact=CONTACT) for p in RIGHTS]),
+        (
+            "About this notice",
+            [
+                f"Generated on {today.isoformat()} from {len(agreements)} "
+                f"agreements in force with {len(by_org)} organisations."
+            ],
+        ),
+    ]
 
 
 def as_text(secs: list[tuple[str, list[str]]]) -> str:
@@ -159,8 +178,9 @@ def as_html(secs: list[tuple[str, list[str]]]) -> str:
     for heading, paras in secs:
         body.append(f"<h2>{html.escape(heading)}</h2>")
         body += [f"<p>{_links(html.escape(p))}</p>" for p in paras]
-    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>Privacy notice</title><style>body{font-family:sans-serif;"
-            "max-width:48em;margin:2em auto;line-height:1.5}</style></head><body>\n"
-            "<h1>Privacy notice</h1>\n"
-            + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>Privacy notice</title><style>body{font-family:sans-serif;"
+        "max-width:48em;margin:2em auto;line-height:1.5}</style></head><body>\n"
+        "<h1>Privacy notice</h1>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

@@ -28,7 +28,7 @@ from pupilshare.governance.models import (
     OrgChange,
     User,
     UserChange,
-)  # fmt: skip
+)
 from pupilshare.governance.terms import ID_PATTERN
 from pupilshare.governance.workflow import move, now
 from pupilshare.plan import LEVELS
@@ -44,9 +44,17 @@ def get_org(session: Session, org_id: str) -> Organisation:
     return org
 
 
-def add_org(session: Session, actor: Actor, org_id: str, name: str, org_type: str,
-            legal_id: str, owner: str = "", website: str = "",
-            min_pupil_age: int | None = None) -> Organisation:  # fmt: skip
+def add_org(
+    session: Session,
+    actor: Actor,
+    org_id: str,
+    name: str,
+    org_type: str,
+    legal_id: str,
+    owner: str = "",
+    website: str = "",
+    min_pupil_age: int | None = None,
+) -> Organisation:
     actor.require("manage_orgs", "add organisations")
     errors = [] if ID_PATTERN.match(org_id) else ["id: lower-case letters, digits, -"]
     if org_type not in ORG_TYPES:
@@ -57,16 +65,25 @@ def add_org(session: Session, actor: Actor, org_id: str, name: str, org_type: st
         raise Conflict(f"organisation {org_id} exists")
     if errors:
         raise InvalidInput(f"organisation {org_id} refused", errors)
-    org = Organisation(org_id=org_id, name=name, org_type=org_type, legal_id=legal_id,
-                       owner=owner, website=website, min_pupil_age=min_pupil_age,
-                       status="active", created_at=now())  # fmt: skip
+    org = Organisation(
+        org_id=org_id,
+        name=name,
+        org_type=org_type,
+        legal_id=legal_id,
+        owner=owner,
+        website=website,
+        min_pupil_age=min_pupil_age,
+        status="active",
+        created_at=now(),
+    )
     session.add(org)
     session.flush()
     return org
 
 
-def change_identity(session: Session, actor: Actor, org_id: str, field: str,
-                    value: str, reason: str) -> list[str]:  # fmt: skip
+def change_identity(
+    session: Session, actor: Actor, org_id: str, field: str, value: str, reason: str
+) -> list[str]:
     """Record a change of name, legal identity or ownership; suspend the
     organisation and its live agreements. Returns the agreements suspended."""
     actor.require("manage_orgs", "change organisations")
@@ -76,18 +93,33 @@ def change_identity(session: Session, actor: Actor, org_id: str, field: str,
     old = getattr(org, field)
     if old == value:
         raise InvalidInput(f"{org_id} already has {field} {value!r}")
-    session.add(OrgChange(org_id=org_id, field=field, old=old, new=value,
-                          changed_by=actor.username, changed_at=now(),
-                          reason=reason))  # fmt: skip
+    session.add(
+        OrgChange(
+            org_id=org_id,
+            field=field,
+            old=old,
+            new=value,
+            changed_by=actor.username,
+            changed_at=now(),
+            reason=reason,
+        )
+    )
     setattr(org, field, value)
     org.status = "suspended"
-    live = session.scalars(select(Agreement).where(
-        Agreement.org_id == org_id, Agreement.status.in_(("approved", "active")))
-    ).all()  # fmt: skip
+    live = session.scalars(
+        select(Agreement).where(
+            Agreement.org_id == org_id, Agreement.status.in_(("approved", "active"))
+        )
+    ).all()
     for ag in live:
-        move(session, ag, "suspended", actor,
-             f"recipient's {field} changed from {old!r} to {value!r}; re-approval "
-             "needed")  # fmt: skip
+        move(
+            session,
+            ag,
+            "suspended",
+            actor,
+            f"recipient's {field} changed from {old!r} to {value!r}; re-approval "
+            "needed",
+        )
     session.flush()
     return [ag.agreement_id for ag in live]
 
@@ -100,18 +132,30 @@ def reinstate_org(session: Session, actor: Actor, org_id: str, reason: str) -> N
     if org.status != "suspended":
         raise Conflict(f"{org_id} is {org.status}, not suspended")
     org.status = "active"
-    session.add(OrgChange(org_id=org_id, field="status", old="suspended",
-                          new="active", changed_by=actor.username,
-                          changed_at=now(), reason=reason))  # fmt: skip
+    session.add(
+        OrgChange(
+            org_id=org_id,
+            field="status",
+            old="suspended",
+            new="active",
+            changed_by=actor.username,
+            changed_at=now(),
+            reason=reason,
+        )
+    )
 
 
 def changes_of(session: Session, org_id: str) -> list[OrgChange]:
-    return list(session.scalars(select(OrgChange).where(
-        OrgChange.org_id == org_id).order_by(OrgChange.change_id)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(OrgChange)
+            .where(OrgChange.org_id == org_id)
+            .order_by(OrgChange.change_id)
+        )
+    )
 
 
-def _may_grant(session: Session, actor: Actor, username: str,
-               roles: list[str]) -> None:  # fmt: skip
+def _may_grant(session: Session, actor: Actor, username: str, roles: list[str]) -> None:
     if [r for r in roles if r not in ROLES]:
         raise InvalidInput(f"roles must be among: {', '.join(ROLES)}")
     if username == actor.username:
@@ -130,34 +174,54 @@ def may_manage(session: Session, actor: Actor, roles: list[str]) -> None:
     if SECOND_FACTOR.isdisjoint(roles) or not chief_can_sign_in(session):
         actor.require("manage_users", "manage users")
     elif not PRIVILEGED.isdisjoint(roles):
-        actor.require("grant_privileged", "grant or manage panel or Chief "
-                      "Statistician roles")  # fmt: skip
+        actor.require(
+            "grant_privileged", "grant or manage panel or Chief Statistician roles"
+        )
     else:
         actor.require("manage_users", "manage users")
         if not actor.signed_in:
             who = actor.username if actor.named else "the local operator"
-            raise Denied(f"{who} may not grant or manage data operations roles "
-                         "without signing in")  # fmt: skip
+            raise Denied(
+                f"{who} may not grant or manage data operations roles "
+                "without signing in"
+            )
 
 
 def chief_can_sign_in(session: Session) -> bool:
     """Is there an active Chief Statistician with a password?"""
-    rows = session.execute(select(User.roles).join(
-        Credential, Credential.username == User.username).where(
-        User.active == 1, Credential.password_hash.is_not(None)))  # fmt: skip
+    rows = session.execute(
+        select(User.roles)
+        .join(Credential, Credential.username == User.username)
+        .where(User.active == 1, Credential.password_hash.is_not(None))
+    )
     return any("chief_statistician" in (roles or []) for (roles,) in rows)
 
 
-def _record(session: Session, actor: Actor, user: User, before: list[str],
-            reason: str) -> None:  # fmt: skip
-    session.add(UserChange(username=user.username, roles_before=before,
-                           roles_after=list(user.roles), active=user.active,
-                           changed_by=actor.username, changed_at=now(),
-                           reason=reason))  # fmt: skip
+def _record(
+    session: Session, actor: Actor, user: User, before: list[str], reason: str
+) -> None:
+    session.add(
+        UserChange(
+            username=user.username,
+            roles_before=before,
+            roles_after=list(user.roles),
+            active=user.active,
+            changed_by=actor.username,
+            changed_at=now(),
+            reason=reason,
+        )
+    )
 
 
-def add_user(session: Session, actor: Actor, username: str, full_name: str,
-             org_id: str, roles: list[str], reason: str = "added") -> User:  # fmt: skip
+def add_user(
+    session: Session,
+    actor: Actor,
+    username: str,
+    full_name: str,
+    org_id: str,
+    roles: list[str],
+    reason: str = "added",
+) -> User:
     """A named user of an organisation (never an organisation-wide login)."""
     if not roles:
         raise InvalidInput("a user needs at least one role")
@@ -167,16 +231,28 @@ def add_user(session: Session, actor: Actor, username: str, full_name: str,
         raise Conflict(f"user name {username} is taken")
     _may_grant(session, actor, username, roles)
     get_org(session, org_id)
-    user = User(username=username, full_name=full_name, org_id=org_id,
-                roles=list(roles), active=1, created_at=now())  # fmt: skip
+    user = User(
+        username=username,
+        full_name=full_name,
+        org_id=org_id,
+        roles=list(roles),
+        active=1,
+        created_at=now(),
+    )
     session.add(user)
     session.flush()
     _record(session, actor, user, [], reason)
     return user
 
 
-def set_roles(session: Session, actor: Actor, username: str, roles: list[str],
-              active: bool = True, reason: str = "") -> User:  # fmt: skip
+def set_roles(
+    session: Session,
+    actor: Actor,
+    username: str,
+    roles: list[str],
+    active: bool = True,
+    reason: str = "",
+) -> User:
     user = session.get(User, username)
     if user is None:
         raise NotFound(f"no user {username!r}")
@@ -190,24 +266,37 @@ def set_roles(session: Session, actor: Actor, username: str, roles: list[str],
 def add_gateway(session: Session, actor: Actor, spec: dict[str, Any]) -> Gateway:
     """A legal gateway; its levels and datasets are checked against the catalogue."""
     actor.require("manage_gateways", "add gateways")
-    errors = [f"{k}: required" for k in
-              ("id", "title", "statute", "section", "allows", "levels", "datasets")
-              if not spec.get(k)]  # fmt: skip
+    errors = [
+        f"{k}: required"
+        for k in ("id", "title", "statute", "section", "allows", "levels", "datasets")
+        if not spec.get(k)
+    ]
     if not ID_PATTERN.match(str(spec.get("id", ""))):
         errors.append("id: lower-case letters, digits and hyphens only")
-    errors += [f"level {lv!r} unknown" for lv in spec.get("levels") or []
-               if lv not in LEVELS]  # fmt: skip
-    errors += [f"dataset {d!r} unknown" for d in spec.get("datasets") or []
-               if d not in catalogue.DATASETS]  # fmt: skip
+    errors += [
+        f"level {lv!r} unknown" for lv in spec.get("levels") or [] if lv not in LEVELS
+    ]
+    errors += [
+        f"dataset {d!r} unknown"
+        for d in spec.get("datasets") or []
+        if d not in catalogue.DATASETS
+    ]
     if errors:
         raise InvalidInput(f"gateway {spec.get('id', '?')} refused", errors)
     if session.get(Gateway, spec["id"]) is not None:
         raise Conflict(f"gateway {spec['id']} exists")
-    gw = Gateway(gateway_id=spec["id"], title=spec["title"], statute=spec["statute"],
-                 section=spec["section"], allows=" ".join(spec["allows"].split()),
-                 levels=list(spec["levels"]), datasets=list(spec["datasets"]),
-                 min_age=spec.get("min_age"), max_age=spec.get("max_age"),
-                 added_by=actor.username)  # fmt: skip
+    gw = Gateway(
+        gateway_id=spec["id"],
+        title=spec["title"],
+        statute=spec["statute"],
+        section=spec["section"],
+        allows=" ".join(spec["allows"].split()),
+        levels=list(spec["levels"]),
+        datasets=list(spec["datasets"]),
+        min_age=spec.get("min_age"),
+        max_age=spec.get("max_age"),
+        added_by=actor.username,
+    )
     session.add(gw)
     session.flush()
     return gw
@@ -223,8 +312,9 @@ def confirm_gateway(session: Session, actor: Actor, gateway_id: str) -> Gateway:
     if gw.confirmed_by is not None:
         raise Conflict(f"gateway {gateway_id} was confirmed by {gw.confirmed_by}")
     if gw.added_by == actor.username:
-        raise Conflict(f"{actor.username} added gateway {gateway_id} and may not "
-                       "confirm it")  # fmt: skip
+        raise Conflict(
+            f"{actor.username} added gateway {gateway_id} and may not confirm it"
+        )
     gw.confirmed_by, gw.confirmed_at = actor.username, now()
     session.flush()
     return gw

@@ -22,10 +22,15 @@ QUORUM = 3
 VIEWS = ("approve", "reject", "abstain")
 
 
-def record(session: Session, actor: Actor, agreement_id: str,
-           views: list[dict[str, Any]], conditions: list[str] | None = None,
-           amendment_id: int | None = None,
-           quorum: int = QUORUM) -> PanelReview:  # fmt: skip
+def record(
+    session: Session,
+    actor: Actor,
+    agreement_id: str,
+    views: list[dict[str, Any]],
+    conditions: list[str] | None = None,
+    amendment_id: int | None = None,
+    quorum: int = QUORUM,
+) -> PanelReview:
     """Record one sitting; ``views`` are ``{member, view, reasons, conflict}``."""
     actor.require("record_panel", "record the panel")
     ag = get(session, agreement_id)
@@ -33,14 +38,16 @@ def record(session: Session, actor: Actor, agreement_id: str,
     if amendment_id is not None:
         am = session.get(Amendment, amendment_id)
         if am is None or am.agreement_id != agreement_id or am.status != "submitted":
-            raise Conflict(f"no amendment {amendment_id} awaiting the panel on "
-                           f"{agreement_id}")  # fmt: skip
+            raise Conflict(
+                f"no amendment {amendment_id} awaiting the panel on {agreement_id}"
+            )
         submitter = am.proposed_by
     elif ag.status != "submitted":
         raise Conflict(f"agreement {agreement_id} is {ag.status}, not before the panel")
     if actor.username == submitter:  # separation of duties
-        raise Conflict(f"{actor.username} submitted {agreement_id} and may not record "
-                       "its panel")  # fmt: skip
+        raise Conflict(
+            f"{actor.username} submitted {agreement_id} and may not record its panel"
+        )
     errors: list[str] = []
     rows: list[PanelView] = []
     seen: set[str] = set()
@@ -62,15 +69,26 @@ def record(session: Session, actor: Actor, agreement_id: str,
             errors.append(f"{member}: view must be one of {', '.join(VIEWS)}")
         elif not str(v.get("reasons") or "").strip():
             errors.append(f"{member}: a view needs its reasons")
-        rows.append(PanelView(member=member, view=view, conflict=conflict,
-                              reasons=str(v.get("reasons") or "")))  # fmt: skip
+        rows.append(
+            PanelView(
+                member=member,
+                view=view,
+                conflict=conflict,
+                reasons=str(v.get("reasons") or ""),
+            )
+        )
     if errors:
         raise InvalidInput("panel record refused", errors)
     counted = sum(1 for r in rows if r.view != "conflicted")
-    review = PanelReview(agreement_id=agreement_id, amendment_id=amendment_id,
-                         held_at=now(), recorded_by=actor.username, quorum=quorum,
-                         quorate=int(counted >= quorum),
-                         conditions=list(conditions or []))  # fmt: skip
+    review = PanelReview(
+        agreement_id=agreement_id,
+        amendment_id=amendment_id,
+        held_at=now(),
+        recorded_by=actor.username,
+        quorum=quorum,
+        quorate=int(counted >= quorum),
+        conditions=list(conditions or []),
+    )
     session.add(review)
     session.flush()
     for r in rows:
@@ -81,10 +99,20 @@ def record(session: Session, actor: Actor, agreement_id: str,
 
 
 def views_of(session: Session, review_id: int) -> list[PanelView]:
-    return list(session.scalars(select(PanelView).where(
-        PanelView.review_id == review_id).order_by(PanelView.view_id)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(PanelView)
+            .where(PanelView.review_id == review_id)
+            .order_by(PanelView.view_id)
+        )
+    )
 
 
 def reviews_of(session: Session, agreement_id: str) -> list[PanelReview]:
-    return list(session.scalars(select(PanelReview).where(
-        PanelReview.agreement_id == agreement_id).order_by(PanelReview.review_id)))
+    return list(
+        session.scalars(
+            select(PanelReview)
+            .where(PanelReview.agreement_id == agreement_id)
+            .order_by(PanelReview.review_id)
+        )
+    )

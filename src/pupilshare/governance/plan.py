@@ -22,8 +22,13 @@ from pupilshare.plan import Population, ReleasePlan, Sdc, TableSpec
 def _table(x: dict[str, Any]) -> dict[str, Any]:
     """A table's plan fields; ``filters`` (only rows with these values) is passed
     only when the terms have any, so plans from older terms stay the same."""
-    spec = {"name": x["name"], "dataset": x["dataset"], "rows": tuple(x["rows"]),
-            "columns": tuple(x["columns"]), "measure": x.get("measure")}  # fmt: skip
+    spec = {
+        "name": x["name"],
+        "dataset": x["dataset"],
+        "rows": tuple(x["rows"]),
+        "columns": tuple(x["columns"]),
+        "measure": x.get("measure"),
+    }
     if x.get("filters"):
         spec["filters"] = tuple((k, tuple(v)) for k, v in sorted(x["filters"].items()))
     return spec
@@ -36,13 +41,16 @@ def _records_at(value: dict[str, str] | None) -> tuple[str, ...]:
     return (str(value["dataset"]), str(value["item"]), str(value["value"]))
 
 
-def build_plan(session: Session, agreement_id: str,
-               today: date | None = None) -> ReleasePlan:  # fmt: skip
+def build_plan(
+    session: Session, agreement_id: str, today: date | None = None
+) -> ReleasePlan:
     ag = get(session, agreement_id)
     today = today or date.today()
     if ag.status != "active":
-        raise Conflict(f"agreement {agreement_id} is {ag.status}; only an active "
-                       "agreement is released")  # fmt: skip
+        raise Conflict(
+            f"agreement {agreement_id} is {ag.status}; only an active "
+            "agreement is released"
+        )
     if not ag.start_date <= today <= ag.expiry_date:
         raise Conflict(f"agreement {agreement_id} is outside its term on {today}")
     t = ag.spec
@@ -56,13 +64,14 @@ def build_plan(session: Session, agreement_id: str,
         level=ag.level,  # type: ignore[arg-type]
         items=tuple(sorted(t["items"])),
         population=Population(
-            min_age=pop.get("min_age"), max_age=pop.get("max_age"),
+            min_age=pop.get("min_age"),
+            max_age=pop.get("max_age"),
             year_groups=tuple(pop.get("year_groups") or ()),
             la_codes=tuple(pop.get("la_codes") or ()),
             academic_years=tuple(pop.get("academic_years") or ()),
             key_stages=tuple(pop.get("key_stages") or ()),
             records_at=_records_at(pop.get("records_at")),
-        ),  # fmt: skip
+        ),
         tables=tables,
         sdc=Sdc(**t.get("sdc", {})),
         opt_out_scope=t["opt_out_scope"],
@@ -72,8 +81,9 @@ def build_plan(session: Session, agreement_id: str,
     )
 
 
-def plan_for(home_or_session: Home | str | Session, agreement_id: str,
-             today: date | None = None) -> ReleasePlan:  # fmt: skip
+def plan_for(
+    home_or_session: Home | str | Session, agreement_id: str, today: date | None = None
+) -> ReleasePlan:
     """The release plan of an active agreement, as it stands today."""
     if isinstance(home_or_session, Session):
         return build_plan(home_or_session, agreement_id, today)
@@ -96,14 +106,22 @@ def pupils_of(population: Population) -> dict[str, Any]:
     return {**asdict(population), "min_age": lo, "max_age": hi}
 
 
-def approved_release(home: Home | str, username: str | None, agreement_id: str,
-                     today: date | None = None) -> Approval:  # fmt: skip
+def approved_release(
+    home: Home | str, username: str | None, agreement_id: str, today: date | None = None
+) -> Approval:
     """The agreement's plan as it stands today and the decision point's answer on
     exactly that plan (its items, purpose and population), in one session, so the
     decision recorded is the decision on what is released."""
     with session_scope(home) as session:
         plan = build_plan(session, agreement_id, today)
-        answer = decide(session, username, agreement_id, list(plan.items),
-                        plan.purpose, pupils_of(plan.population), action="release",
-                        today=today)  # fmt: skip
+        answer = decide(
+            session,
+            username,
+            agreement_id,
+            list(plan.items),
+            plan.purpose,
+            pupils_of(plan.population),
+            action="release",
+            today=today,
+        )
         return Approval(plan, answer)

@@ -33,9 +33,11 @@ def _days(a: datetime, b: datetime) -> float:
 
 def decision_days(session: Session) -> list[float]:
     """Days from each submission to the decision on it, over every agreement."""
-    rows = session.execute(select(Transition.agreement_id, Transition.to_status,
-                                  Transition.at)
-                           .order_by(Transition.transition_id)).all()  # fmt: skip
+    rows = session.execute(
+        select(Transition.agreement_id, Transition.to_status, Transition.at).order_by(
+            Transition.transition_id
+        )
+    ).all()
     opened: dict[str, datetime] = {}
     out = []
     for agreement_id, to, at in rows:
@@ -51,10 +53,16 @@ def service_level(session: Session) -> dict[str, Any]:
     days = sorted(decision_days(session))
     if not days:
         return {"decisions": 0, "median_days": None, "p90_days": None}
-    p90 = statistics.quantiles(days, n=10, method="inclusive")[-1] if len(days) > 1 \
-        else days[0]  # fmt: skip
-    return {"decisions": len(days), "median_days": round(statistics.median(days), 1),
-            "p90_days": round(p90, 1)}  # fmt: skip
+    p90 = (
+        statistics.quantiles(days, n=10, method="inclusive")[-1]
+        if len(days) > 1
+        else days[0]
+    )
+    return {
+        "decisions": len(days),
+        "median_days": round(statistics.median(days), 1),
+        "p90_days": round(p90, 1),
+    }
 
 
 def stages(detail: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,15 +77,17 @@ def stages(detail: dict[str, Any]) -> list[dict[str, Any]]:
         "decision": bool(detail["decisions"]),
         "active": "active" in when,
     }
-    dates = {"submitted": when.get("submitted"),
-             "panel": next((p["held_at"] for p in detail["panel"] if p["quorate"]),
-                           None),
-             "decision": detail["decisions"][-1]["at"] if detail["decisions"] else None,
-             "active": when.get("active")}  # fmt: skip
+    dates = {
+        "submitted": when.get("submitted"),
+        "panel": next((p["held_at"] for p in detail["panel"] if p["quorate"]), None),
+        "decision": detail["decisions"][-1]["at"] if detail["decisions"] else None,
+        "active": when.get("active"),
+    }
     out, current_found = [], False
     for name in STAGES:
-        state = "done" if done[name] else (
-            "current" if not current_found else "to come")
+        state = (
+            "done" if done[name] else ("current" if not current_found else "to come")
+        )
         if not done[name]:
             current_found = True
         out.append({"stage": name, "state": state, "at": dates[name]})
@@ -92,16 +102,23 @@ def refusal_reasons(detail: dict[str, Any]) -> list[str]:
     """Why the application was refused: the decision's reasons, or the submission
     checks that turned it away."""
     out = [d["reasons"] for d in detail["decisions"] if d["outcome"] == "rejected"]
-    out += [h["why"] for h in detail["history"]
-            if h["from"] == "draft" and h["to"] == "draft"]  # fmt: skip
+    out += [
+        h["why"]
+        for h in detail["history"]
+        if h["from"] == "draft" and h["to"] == "draft"
+    ]
     return out
 
 
 def progress(session: Session, actor: Actor, agreement_id: str) -> dict[str, Any]:
     """One application as its applicant follows it (read checks in ``views``)."""
     d = views.detail(session, actor, agreement_id)
-    return {**d, "stages": stages(d), "refusals": refusal_reasons(d),
-            "service_level": service_level(session)}  # fmt: skip
+    return {
+        **d,
+        "stages": stages(d),
+        "refusals": refusal_reasons(d),
+        "service_level": service_level(session),
+    }
 
 
 def check_application(session: Session, raw: dict[str, Any]) -> list[str]:
@@ -119,14 +136,25 @@ def review(session: Session, actor: Actor, agreement_id: str) -> dict[str, Any]:
     d = views.detail(session, actor, agreement_id)
     gw = session.get(Gateway, d["gateway"])
     answer = workflow.refusals(session, d["terms"])
-    items = [{"ref": ref, "why": why, "tier": catalogue.item(ref).tier,
-              "identifying": catalogue.item(ref).identifying}
-             for ref, why in sorted(d["terms"]["items"].items())
-             if _known(ref)]  # fmt: skip
-    return {**d, "gateway_limits": views.gateway_dict(gw) if gw else None,
-            "rules_answer": answer, "items_detail": items,
-            "panel_members": panel_members(session),
-            "stages": stages(d), "service_level": service_level(session)}  # fmt: skip
+    items = [
+        {
+            "ref": ref,
+            "why": why,
+            "tier": catalogue.item(ref).tier,
+            "identifying": catalogue.item(ref).identifying,
+        }
+        for ref, why in sorted(d["terms"]["items"].items())
+        if _known(ref)
+    ]
+    return {
+        **d,
+        "gateway_limits": views.gateway_dict(gw) if gw else None,
+        "rules_answer": answer,
+        "items_detail": items,
+        "panel_members": panel_members(session),
+        "stages": stages(d),
+        "service_level": service_level(session),
+    }
 
 
 def _known(ref: str) -> bool:
@@ -139,7 +167,11 @@ def _known(ref: str) -> bool:
 
 def panel_members(session: Session) -> list[dict[str, str]]:
     """Active users who may sit on the panel, to record their views."""
-    users = session.scalars(select(User).where(User.active == 1)
-                            .order_by(User.username)).all()  # fmt: skip
-    return [{"username": u.username, "name": u.full_name} for u in users
-            if set(u.roles or ()) & PERMISSIONS["sit_on_panel"]]
+    users = session.scalars(
+        select(User).where(User.active == 1).order_by(User.username)
+    ).all()
+    return [
+        {"username": u.username, "name": u.full_name}
+        for u in users
+        if set(u.roles or ()) & PERMISSIONS["sit_on_panel"]
+    ]

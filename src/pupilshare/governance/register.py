@@ -26,16 +26,42 @@ from pupilshare.governance.models import Agreement, Decision, Organisation
 from pupilshare.plan import Sdc
 
 COLUMNS = (
-    "row_type", "reference", "title", "recipient", "recipient_type",
-    "recipient_legal_id", "purpose", "legal_gateway", "level", "status", "datasets",
+    "row_type",
+    "reference",
+    "title",
+    "recipient",
+    "recipient_type",
+    "recipient_legal_id",
+    "purpose",
+    "legal_gateway",
+    "level",
+    "status",
+    "datasets",
     "items",
-    "access_route", "frequency", "population", "decision_date", "decided_by",
-    "conditions", "start", "expiry", "retention", "destroy_by",
-    "destruction_status", "opt_outs_applied", "releases_made", "release_id",
-    "release_date", "release_rows", "disclosure_control",
-)  # fmt: skip
-TIER = {1: "tier 1 highly sensitive", 2: "tier 2 sensitive",
-        3: "tier 3 aggregate", 4: "tier 4 not sensitive"}  # fmt: skip
+    "access_route",
+    "frequency",
+    "population",
+    "decision_date",
+    "decided_by",
+    "conditions",
+    "start",
+    "expiry",
+    "retention",
+    "destroy_by",
+    "destruction_status",
+    "opt_outs_applied",
+    "releases_made",
+    "release_id",
+    "release_date",
+    "release_rows",
+    "disclosure_control",
+)
+TIER = {
+    1: "tier 1 highly sensitive",
+    2: "tier 2 sensitive",
+    3: "tier 3 aggregate",
+    4: "tier 4 not sensitive",
+}
 
 
 def read_releases(home: Home) -> list[dict[str, Any]]:
@@ -55,11 +81,15 @@ def read_exemptions(home: Home) -> dict[str, str]:
     except duckdb.Error:
         return {}
     try:
-        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                           "table_name = 'optout_exemptions'").fetchone()[0]:
+        if not con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE "
+            "table_name = 'optout_exemptions'"
+        ).fetchone()[0]:
             return {}
-        rows = con.execute("SELECT agreement_id, legal_duty, approver FROM "
-                           "optout_exemptions WHERE withdrawn_at IS NULL").fetchall()
+        rows = con.execute(
+            "SELECT agreement_id, legal_duty, approver FROM "
+            "optout_exemptions WHERE withdrawn_at IS NULL"
+        ).fetchall()
     finally:
         con.close()
     return {a: f"no: exempt under {d} (approved by {who})" for a, d, who in rows}
@@ -86,54 +116,85 @@ IN_FORCE = ("active",)
 ENDED = ("suspended", "expired", "revoked")
 
 
-def rows(session: Session, releases: list[dict[str, Any]], today: date | None = None,
-         statuses: tuple[str, ...] = IN_FORCE,
-         exemptions: dict[str, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def rows(
+    session: Session,
+    releases: list[dict[str, Any]],
+    today: date | None = None,
+    statuses: tuple[str, ...] = IN_FORCE,
+    exemptions: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """Register rows: each agreement in ``statuses`` followed by its releases."""
     exemptions = exemptions or {}
     today = today or date.today()
-    active = session.scalars(select(Agreement).where(Agreement.status.in_(statuses))
-                             .order_by(Agreement.agreement_id)).all()  # fmt: skip
+    active = session.scalars(
+        select(Agreement)
+        .where(Agreement.status.in_(statuses))
+        .order_by(Agreement.agreement_id)
+    ).all()
     by_ag: dict[str, list[dict[str, Any]]] = {}
     for r in releases:
         by_ag.setdefault(str(r["agreement_id"]), []).append(r)
     out = []
     for ag in active:
-        d = session.scalar(select(Decision).where(
-            Decision.agreement_id == ag.agreement_id, Decision.outcome == "approved",
-            Decision.amendment_id.is_(None)).order_by(Decision.decision_id.desc()))
+        d = session.scalar(
+            select(Decision)
+            .where(
+                Decision.agreement_id == ag.agreement_id,
+                Decision.outcome == "approved",
+                Decision.amendment_id.is_(None),
+            )
+            .order_by(Decision.decision_id.desc())
+        )
         t, mine = ag.spec, by_ag.get(ag.agreement_id, [])
         base = {
-            "row_type": "agreement", "reference": ag.agreement_id, "title": ag.title,
+            "row_type": "agreement",
+            "reference": ag.agreement_id,
+            "title": ag.title,
             "recipient": ag.organisation.name,
             "recipient_type": ag.organisation.org_type,
-            "recipient_legal_id": ag.organisation.legal_id, "purpose": ag.purpose,
+            "recipient_legal_id": ag.organisation.legal_id,
+            "purpose": ag.purpose,
             "legal_gateway": f"{ag.gateway.statute}, {ag.gateway.section}",
-            "level": ag.level, "status": ag.status,
+            "level": ag.level,
+            "status": ag.status,
             "datasets": "; ".join(t["datasets"]),
-            "items": _items(t), "access_route": t["access_route"],
+            "items": _items(t),
+            "access_route": t["access_route"],
             "frequency": ag.frequency,
             "population": notice.population_phrase(t["population"]),
             "decision_date": d.decided_at.date().isoformat() if d else "",
             "decided_by": "Chief Statistician" if d else "",
-            "conditions": "; ".join([*(d.conditions if d else []),
-                                     *t.get("conditions", [])]),
-            "start": ag.start_date.isoformat(), "expiry": ag.expiry_date.isoformat(),
-            "retention": t["retention"], "destroy_by": ag.destroy_by.isoformat(),
+            "conditions": "; ".join(
+                [*(d.conditions if d else []), *t.get("conditions", [])]
+            ),
+            "start": ag.start_date.isoformat(),
+            "expiry": ag.expiry_date.isoformat(),
+            "retention": t["retention"],
+            "destroy_by": ag.destroy_by.isoformat(),
             "destruction_status": _destruction(ag, today),
             "opt_outs_applied": exemptions.get(
-                ag.agreement_id, f"yes: objections for {t['opt_out_scope']}"),
+                ag.agreement_id, f"yes: objections for {t['opt_out_scope']}"
+            ),
             "releases_made": len(mine),
-            "release_id": "", "release_date": "", "release_rows": "",
+            "release_id": "",
+            "release_date": "",
+            "release_rows": "",
             "disclosure_control": disclosure_phrase(ag.level, t.get("sdc") or {}),
-        }  # fmt: skip
+        }
         out.append(base)
         for r in mine:
-            out.append({**{k: "" for k in COLUMNS}, "row_type": "release",
-                        "reference": ag.agreement_id, "recipient": base["recipient"],
-                        "level": ag.level, "release_id": str(r["release_id"]),
-                        "release_date": str(r["created_at"])[:10],
-                        "release_rows": r["row_count"]})  # fmt: skip
+            out.append(
+                {
+                    **{k: "" for k in COLUMNS},
+                    "row_type": "release",
+                    "reference": ag.agreement_id,
+                    "recipient": base["recipient"],
+                    "level": ag.level,
+                    "release_id": str(r["release_id"]),
+                    "release_date": str(r["created_at"])[:10],
+                    "release_rows": r["row_count"],
+                }
+            )
     return out
 
 
@@ -143,42 +204,50 @@ def disclosure_phrase(level: str, terms: dict[str, Any]) -> str:
         return ""
     sdc = Sdc(**terms)
     if sdc.method == "cell_key":
-        return (f"cell key perturbation (the ONS's Census 2021 method): every count "
-                f"changed by up to {sdc.ptable_max} either way, the same pupils giving "
-                "the same value in every table; counts from 1 to "
-                f"{sdc.threshold - 1} not shown (c); cells need not add up to totals")
-    return (f"cell suppression: cells of 1 to {sdc.threshold - 1} pupils (and sums "
-            "failing dominance or the p% rule) shown as c, with other cells suppressed "
-            "so none can be worked out to within "
-            f"{sdc.min_interval} (counts) or {sdc.p_ratio:.0%} (sums), also with "
-            "earlier releases")
+        return (
+            f"cell key perturbation (the ONS's Census 2021 method): every count "
+            f"changed by up to {sdc.ptable_max} either way, the same pupils giving "
+            "the same value in every table; counts from 1 to "
+            f"{sdc.threshold - 1} not shown (c); cells need not add up to totals"
+        )
+    return (
+        f"cell suppression: cells of 1 to {sdc.threshold - 1} pupils (and sums "
+        "failing dominance or the p% rule) shown as c, with other cells suppressed "
+        "so none can be worked out to within "
+        f"{sdc.min_interval} (counts) or {sdc.p_ratio:.0%} (sums), also with "
+        "earlier releases"
+    )
 
 
 def _html_table(regs: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
     body = "\n".join(
-        f"<tr class=\"{r['row_type']}\">"
-        + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in COLUMNS) + "</tr>"
+        f'<tr class="{r["row_type"]}">'
+        + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in COLUMNS)
+        + "</tr>"
         for r in regs
-    )  # fmt: skip
+    )
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
 
 
-def _html_page(live: list[dict[str, Any]], ended: list[dict[str, Any]],
-               today: date) -> str:  # fmt: skip
+def _html_page(
+    live: list[dict[str, Any]], ended: list[dict[str, Any]], today: date
+) -> str:
     n = sum(r["row_type"] == "agreement" for r in live)
     m = sum(r["row_type"] == "agreement" for r in ended)
-    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>Register of pupil data shares</title><style>body{font-family:"
-            "sans-serif}table{border-collapse:collapse;font-size:small}td,th{border:"
-            "1px solid #bbb;padding:2px 4px;vertical-align:top}tr.release{color:"
-            "#555}</style></head><body>\n"
-            f"<h1>Register of pupil data shares</h1>\n<p>{n} agreements in force on "
-            f"{today.isoformat()}, with every release made under them.</p>\n"
-            f"{_html_table(live)}\n<h2>Shares no longer in force</h2>\n<p>{m} "
-            "agreements suspended, expired or revoked, with the releases made under "
-            f"them (listed separately: they are not in force).</p>\n"
-            f"{_html_table(ended)}\n</body></html>\n")  # fmt: skip
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<title>Register of pupil data shares</title><style>body{font-family:"
+        "sans-serif}table{border-collapse:collapse;font-size:small}td,th{border:"
+        "1px solid #bbb;padding:2px 4px;vertical-align:top}tr.release{color:"
+        "#555}</style></head><body>\n"
+        f"<h1>Register of pupil data shares</h1>\n<p>{n} agreements in force on "
+        f"{today.isoformat()}, with every release made under them.</p>\n"
+        f"{_html_table(live)}\n<h2>Shares no longer in force</h2>\n<p>{m} "
+        "agreements suspended, expired or revoked, with the releases made under "
+        f"them (listed separately: they are not in force).</p>\n"
+        f"{_html_table(ended)}\n</body></html>\n"
+    )
 
 
 def _write_csv(path: Path, regs: list[dict[str, Any]]) -> None:
@@ -187,13 +256,22 @@ def _write_csv(path: Path, regs: list[dict[str, Any]]) -> None:
     csvsafe.write_rows(path, COLUMNS, regs)
 
 
-OUTPUT_NAMES = ("register.csv", "register-not-in-force.csv", "register.html",
-                "privacy-notice.html", "privacy-notice.txt")  # fmt: skip
+OUTPUT_NAMES = (
+    "register.csv",
+    "register-not-in-force.csv",
+    "register.html",
+    "privacy-notice.html",
+    "privacy-notice.txt",
+)
 
 
-def write_register(session: Session, home: Home, out: Path,
-                   today: date | None = None,
-                   force: bool = False) -> dict[str, Path]:  # fmt: skip
+def write_register(
+    session: Session,
+    home: Home,
+    out: Path,
+    today: date | None = None,
+    force: bool = False,
+) -> dict[str, Path]:
     """Write the register (CSV and HTML; shares in force, and separately those
     no longer in force) and the privacy notice (HTML and text) under ``out``."""
     today = today or date.today()
@@ -203,16 +281,23 @@ def write_register(session: Session, home: Home, out: Path,
     exempt = read_exemptions(home)
     live = rows(session, releases, today, exemptions=exempt)
     ended = rows(session, releases, today, ENDED, exempt)
-    paths = {"register_csv": out / "register.csv",
-             "ended_csv": out / "register-not-in-force.csv",
-             "register_html": out / "register.html",
-             "notice_html": out / "privacy-notice.html",
-             "notice_text": out / "privacy-notice.txt"}  # fmt: skip
+    paths = {
+        "register_csv": out / "register.csv",
+        "ended_csv": out / "register-not-in-force.csv",
+        "register_html": out / "register.html",
+        "notice_html": out / "privacy-notice.html",
+        "notice_text": out / "privacy-notice.txt",
+    }
     _write_csv(paths["register_csv"], live)
     _write_csv(paths["ended_csv"], ended)
     paths["register_html"].write_text(_html_page(live, ended, today))
-    active = list(session.scalars(select(Agreement).where(Agreement.status == "active")
-                                  .order_by(Agreement.agreement_id)))  # fmt: skip
+    active = list(
+        session.scalars(
+            select(Agreement)
+            .where(Agreement.status == "active")
+            .order_by(Agreement.agreement_id)
+        )
+    )
     secs = notice.sections(active, session.get(Organisation, "department"), today)
     paths["notice_html"].write_text(notice.as_html(secs))
     paths["notice_text"].write_text(notice.as_text(secs))

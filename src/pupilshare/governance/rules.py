@@ -32,11 +32,15 @@ def population_ages(pop: dict[str, Any]) -> tuple[int | None, int | None]:
     year groups and by its key stages' year groups, whichever is tighter; None where
     unbounded."""
     lo, hi = pop.get("min_age"), pop.get("max_age")
-    stages = [y for k in pop.get("key_stages") or []
-              for y in KEY_STAGE_YEARS.get(k, ())]  # fmt: skip
+    stages = [
+        y for k in pop.get("key_stages") or [] for y in KEY_STAGE_YEARS.get(k, ())
+    ]
     for codes in (pop.get("year_groups") or [], stages):
-        groups = [year_group_ages(y) for y in codes
-                  if str(y).upper() == "R" or str(y).isdigit()]  # fmt: skip
+        groups = [
+            year_group_ages(y)
+            for y in codes
+            if str(y).upper() == "R" or str(y).isdigit()
+        ]
         if groups:
             g_lo, g_hi = min(a for a, _ in groups), max(b for _, b in groups)
             lo = g_lo if lo is None else max(lo, g_lo)
@@ -77,14 +81,18 @@ def _identifying(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
         except KeyError:
             continue
         if ident:
-            yield (f"item {ref} identifies a pupil and cannot be shared at level "
-                   f"{terms['level']}")  # fmt: skip
+            yield (
+                f"item {ref} identifies a pupil and cannot be shared at level "
+                f"{terms['level']}"
+            )
 
 
 def _gateway_level(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
     if terms["level"] not in gw["levels"]:
-        yield (f"gateway {gw['gateway_id']} does not allow level {terms['level']} "
-               f"(allows {', '.join(gw['levels'])})")  # fmt: skip
+        yield (
+            f"gateway {gw['gateway_id']} does not allow level {terms['level']} "
+            f"(allows {', '.join(gw['levels'])})"
+        )
 
 
 def _gateway_datasets(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
@@ -96,11 +104,15 @@ def _gateway_datasets(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
 def _gateway_ages(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
     lo, hi = population_ages(terms["population"])
     if gw.get("min_age") is not None and (lo is None or lo < gw["min_age"]):
-        yield (f"population includes pupils younger than {gw['min_age']}, the "
-               f"youngest gateway {gw['gateway_id']} allows")  # fmt: skip
+        yield (
+            f"population includes pupils younger than {gw['min_age']}, the "
+            f"youngest gateway {gw['gateway_id']} allows"
+        )
     if gw.get("max_age") is not None and (hi is None or hi > gw["max_age"]):
-        yield (f"population includes pupils older than {gw['max_age']}, the oldest "
-               f"gateway {gw['gateway_id']} allows")  # fmt: skip
+        yield (
+            f"population includes pupils older than {gw['max_age']}, the oldest "
+            f"gateway {gw['gateway_id']} allows"
+        )
 
 
 def _recipient_ages(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
@@ -109,14 +121,18 @@ def _recipient_ages(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
     floor = org.get("min_pupil_age")
     lo, _ = population_ages(terms["population"])
     if floor is not None and (lo is None or lo < floor):
-        yield (f"{org['name']} may receive only pupils aged {floor} and over; the "
-               f"population includes younger pupils")  # fmt: skip
+        yield (
+            f"{org['name']} may receive only pupils aged {floor} and over; the "
+            f"population includes younger pupils"
+        )
 
 
 def _recipient_standing(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
     if org.get("status") != "active":
-        yield (f"recipient {org['org_id']} is {org.get('status')}: its identity must "
-               "be re-approved first")  # fmt: skip
+        yield (
+            f"recipient {org['org_id']} is {org.get('status')}: its identity must "
+            "be re-approved first"
+        )
 
 
 def _tables(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
@@ -133,8 +149,9 @@ def _tables(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
 
 
 def _dates(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
-    start, expiry, destroy = (date.fromisoformat(terms[k])
-                              for k in ("start", "expiry", "destroy_by"))  # fmt: skip
+    start, expiry, destroy = (
+        date.fromisoformat(terms[k]) for k in ("start", "expiry", "destroy_by")
+    )
     if expiry <= start:
         yield "expiry must be after the start"
     if destroy < expiry:
@@ -155,10 +172,15 @@ def _lookup_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
     never receives a national file: its population names where its candidates have a
     record (``records_at``), until a learner lookup service answers one at a time."""
     at = terms["population"].get("records_at")
-    if "lookup" in terms.get("access_route", "") and terms["level"] == "identified" \
-            and not at:  # fmt: skip
-        yield ("a per-candidate lookup receives only learners with a record at the "
-               "organisation: give population.records_at (dataset, item, value)")
+    if (
+        "lookup" in terms.get("access_route", "")
+        and terms["level"] == "identified"
+        and not at
+    ):
+        yield (
+            "a per-candidate lookup receives only learners with a record at the "
+            "organisation: give population.records_at (dataset, item, value)"
+        )
     if at:
         try:
             catalogue.dataset(at["dataset"]).item(at["item"])
@@ -167,10 +189,19 @@ def _lookup_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
 
 
 RULES: tuple[Rule, ...] = (
-    _known_items, _justified, _identifying, _gateway_level, _gateway_datasets,
-    _gateway_ages, _recipient_ages, _recipient_standing, _tables, _dates, _named_users,
+    _known_items,
+    _justified,
+    _identifying,
+    _gateway_level,
+    _gateway_datasets,
+    _gateway_ages,
+    _recipient_ages,
+    _recipient_standing,
+    _tables,
+    _dates,
+    _named_users,
     _lookup_scope,
-)  # fmt: skip
+)
 
 
 def check(terms: Terms, gateway: Facts, org: Facts) -> list[str]:

@@ -59,9 +59,17 @@ def load_parties(session: Session, seeds: dict[str, Any]) -> dict[str, Issued]:
     op, issued = actor(session, None), {}
     for o in seeds["organisations"]:
         if session.get(Organisation, o["id"]) is None:
-            orgs.add_org(session, op, o["id"], o["name"], o["type"], o["legal_id"],
-                         o.get("owner", ""), o.get("website", ""),
-                         o.get("min_pupil_age"))  # fmt: skip
+            orgs.add_org(
+                session,
+                op,
+                o["id"],
+                o["name"],
+                o["type"],
+                o["legal_id"],
+                o.get("owner", ""),
+                o.get("website", ""),
+                o.get("min_pupil_age"),
+            )
     for u in seeds["users"]:
         if session.get(User, u["username"]) is None:
             orgs.add_user(session, op, u["username"], u["name"], u["org"], u["roles"])
@@ -73,24 +81,30 @@ def load_parties(session: Session, seeds: dict[str, Any]) -> dict[str, Issued]:
     return issued
 
 
-def confirm_gateways(session: Session, seeds: dict[str, Any],
-                     chief: Principal) -> None:  # fmt: skip
+def confirm_gateways(session: Session, seeds: dict[str, Any], chief: Principal) -> None:
     """Each seed gateway confirmed by the demo Chief Statistician (signed in)."""
     for g in seeds["gateways"]:
         if session.get(Gateway, g["id"]).confirmed_by is None:
             orgs.confirm_gateway(session, chief, g["id"])
 
 
-def next_code(session: Session, issued: Issued,
-              at: datetime | None = None) -> str | None:  # fmt: skip
+def next_code(
+    session: Session, issued: Issued, at: datetime | None = None
+) -> str | None:
     """The code a seed user's authenticator app would show next: the current time
     step's, or the step after the last one used (a code is accepted once)."""
     from pupilshare.identity import totp
 
     if not issued.totp_secret:
         return None
-    last = session.scalar(select(Credential.totp_last_step).where(
-        Credential.username == issued.username)) or 0  # fmt: skip
+    last = (
+        session.scalar(
+            select(Credential.totp_last_step).where(
+                Credential.username == issued.username
+            )
+        )
+        or 0
+    )
     step = max(totp.step_at(at or workflow.now()), last + 1)
     return totp.code_for(issued.totp_secret, step)
 
@@ -101,8 +115,13 @@ def sign_in(session: Session, issued: Issued, source: str = "seeds") -> Principa
     from pupilshare.identity import authenticate
 
     assert issued.password is not None
-    return authenticate(session, issued.username, issued.password,
-                        next_code(session, issued), source=source)  # fmt: skip
+    return authenticate(
+        session,
+        issued.username,
+        issued.password,
+        next_code(session, issued),
+        source=source,
+    )
 
 
 def panel_members(seeds: dict[str, Any]) -> list[str]:
@@ -117,28 +136,51 @@ class SeedOutcome:
     recipients: set[str] = field(default_factory=set)
 
 
-def run_seed_agreement(session: Session, seeds: dict[str, Any], raw: dict[str, Any],
-                       today: date | None = None,
-                       chief: Principal | None = None) -> str:  # fmt: skip
+def run_seed_agreement(
+    session: Session,
+    seeds: dict[str, Any],
+    raw: dict[str, Any],
+    today: date | None = None,
+    chief: Principal | None = None,
+) -> str:
     """Submit, sit the panel, decide (as ``chief``, signed in) and activate one seed
     agreement."""
     applicant = actor(session, raw["users"][0])
     ag = workflow.submit(session, applicant, raw, today)
-    views = [{"member": m, "view": "approve",
-              "reasons": f"Items are justified for the purpose; {ag.level} is the "
-                         "least identifying level that serves it."}
-             for m in panel_members(seeds)]  # fmt: skip
-    panel.record(session, actor(session, OPERATOR_USER), ag.agreement_id, views,
-                 list(seeds.get("panel_conditions", [])))  # fmt: skip
-    workflow.decide(session, chief or actor(session, CHIEF), ag.agreement_id, True,
-                    "Lawful under the gateway, necessary and proportionate for the "
-                    "stated purpose, on the panel's unanimous advice.")  # fmt: skip
+    views = [
+        {
+            "member": m,
+            "view": "approve",
+            "reasons": f"Items are justified for the purpose; {ag.level} is the "
+            "least identifying level that serves it.",
+        }
+        for m in panel_members(seeds)
+    ]
+    panel.record(
+        session,
+        actor(session, OPERATOR_USER),
+        ag.agreement_id,
+        views,
+        list(seeds.get("panel_conditions", [])),
+    )
+    workflow.decide(
+        session,
+        chief or actor(session, CHIEF),
+        ag.agreement_id,
+        True,
+        "Lawful under the gateway, necessary and proportionate for the "
+        "stated purpose, on the panel's unanimous advice.",
+    )
     workflow.activate(session, actor(session, OPERATOR_USER), ag.agreement_id, today)
     return ag.agreement_id
 
 
-def load_all(session: Session, path: Path = SEEDS, today: date | None = None,
-             la_codes: list[str] | None = None) -> SeedOutcome:  # fmt: skip
+def load_all(
+    session: Session,
+    path: Path = SEEDS,
+    today: date | None = None,
+    la_codes: list[str] | None = None,
+) -> SeedOutcome:
     """Every seed agreement active, and every refused example's reasons."""
     seeds = read_seeds(path)
     if la_codes:

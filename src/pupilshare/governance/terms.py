@@ -20,13 +20,38 @@ from pupilshare.errors import InvalidInput
 from pupilshare.plan import LEVELS, Sdc
 
 FREQUENCIES = ("one-off", "termly", "annual")
-POPULATION_KEYS = ("min_age", "max_age", "year_groups", "la_codes", "academic_years",
-                   "key_stages", "records_at")
+POPULATION_KEYS = (
+    "min_age",
+    "max_age",
+    "year_groups",
+    "la_codes",
+    "academic_years",
+    "key_stages",
+    "records_at",
+)
 KEYS = (
-    "id", "title", "recipient", "gateway", "purpose", "level", "frequency", "start",
-    "expiry", "destroy_by", "datasets", "population", "tables", "security", "users",
-    "access_route", "opt_out_scope", "retention", "sdc", "conditions", "budget",
-)  # fmt: skip
+    "id",
+    "title",
+    "recipient",
+    "gateway",
+    "purpose",
+    "level",
+    "frequency",
+    "start",
+    "expiry",
+    "destroy_by",
+    "datasets",
+    "population",
+    "tables",
+    "security",
+    "users",
+    "access_route",
+    "opt_out_scope",
+    "retention",
+    "sdc",
+    "conditions",
+    "budget",
+)
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")  # also a directory name
 _RELATIVE = re.compile(r"^today\s*(?:([+-])\s*(\d+))?$")
 
@@ -74,8 +99,9 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
     today = today or date.today()
     if not isinstance(raw, dict):
         raise InvalidInput("an agreement file must be a mapping of terms")
-    errors: list[str] = [f"{k}: not a term of an agreement" for k in raw
-                         if k not in KEYS]  # fmt: skip
+    errors: list[str] = [
+        f"{k}: not a term of an agreement" for k in raw if k not in KEYS
+    ]
     terms: dict[str, Any] = {
         k: _text(raw, k, errors)
         for k in ("id", "title", "recipient", "gateway", "purpose", "level")
@@ -131,8 +157,10 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
             "rows": [str(r) for r in t.get("rows") or []],
             "columns": [str(c) for c in t.get("columns") or []],
             "measure": t.get("measure"),
-            "filters": {str(k): [str(v) for v in (vs or [])]
-                        for k, vs in (t.get("filters") or {}).items()},
+            "filters": {
+                str(k): [str(v) for v in (vs or [])]
+                for k, vs in (t.get("filters") or {}).items()
+            },
         }
         for t in raw.get("tables") or []
     ]
@@ -152,8 +180,9 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
     if terms["level"] and terms["level"] not in LEVELS:
         errors.append(f"level: {terms['level']!r} is not one of {', '.join(LEVELS)}")
     if terms["frequency"] not in FREQUENCIES:
-        errors.append(f"frequency: {terms['frequency']!r} is not one of "
-                      f"{', '.join(FREQUENCIES)}")  # fmt: skip
+        errors.append(
+            f"frequency: {terms['frequency']!r} is not one of {', '.join(FREQUENCIES)}"
+        )
     if errors:
         raise InvalidInput(f"agreement {terms['id'] or '?'} cannot be read", errors)
     return terms
@@ -165,8 +194,10 @@ def sdc_errors(sdc: dict[str, Any]) -> list[str]:
     known = {f.name for f in dataclasses.fields(Sdc)}
     unknown = sorted(set(sdc) - known)
     if unknown:
-        return [f"sdc: unknown keys {', '.join(unknown)} (known: "
-                f"{', '.join(sorted(known))})"]  # fmt: skip
+        return [
+            f"sdc: unknown keys {', '.join(unknown)} (known: "
+            f"{', '.join(sorted(known))})"
+        ]
     try:
         Sdc(**sdc)
     except (TypeError, ValueError) as e:
@@ -203,8 +234,9 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     """Each changed term mapped to ``[old, new]`` (None where absent)."""
     a, b = flatten(old), flatten(new)
-    return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b))
-            if a.get(k) != b.get(k)}  # fmt: skip
+    return {
+        k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+    }
 
 
 def apply_diff(terms: dict[str, Any], changes: dict[str, list[Any]]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from pupilshare.governance.models import (
     PanelReview,
     Transition,
     User,
-)  # fmt: skip
+)
 
 ALLOWED: dict[str, set[str]] = {
     "draft": {"draft", "submitted"},
@@ -54,32 +54,54 @@ def get(session: Session, agreement_id: str) -> Agreement:
 def move(session: Session, ag: Agreement, to: str, actor: Actor, why: str) -> None:
     """Change status (only along the workflow) and record the transition."""
     if to not in ALLOWED.get(ag.status, set()):
-        raise Conflict(f"agreement {ag.agreement_id} is {ag.status}; it cannot "
-                       f"become {to}")  # fmt: skip
-    session.add(Transition(agreement_id=ag.agreement_id, from_status=ag.status,
-                           to_status=to, actor=actor.username, at=now(),
-                           reason=why))  # fmt: skip
+        raise Conflict(
+            f"agreement {ag.agreement_id} is {ag.status}; it cannot become {to}"
+        )
+    session.add(
+        Transition(
+            agreement_id=ag.agreement_id,
+            from_status=ag.status,
+            to_status=to,
+            actor=actor.username,
+            at=now(),
+            reason=why,
+        )
+    )
     ag.status = to
 
 
 def org_facts(session: Session, org: Organisation) -> dict[str, Any]:
     users = session.scalars(select(User.username).where(User.org_id == org.org_id))
-    return {"org_id": org.org_id, "name": org.name, "status": org.status,
-            "min_pupil_age": org.min_pupil_age, "users": list(users)}  # fmt: skip
+    return {
+        "org_id": org.org_id,
+        "name": org.name,
+        "status": org.status,
+        "min_pupil_age": org.min_pupil_age,
+        "users": list(users),
+    }
 
 
 def gateway_facts(gw: Gateway) -> dict[str, Any]:
-    return {"gateway_id": gw.gateway_id, "levels": gw.levels, "datasets": gw.datasets,
-            "min_age": gw.min_age, "max_age": gw.max_age}  # fmt: skip
+    return {
+        "gateway_id": gw.gateway_id,
+        "levels": gw.levels,
+        "datasets": gw.datasets,
+        "min_age": gw.min_age,
+        "max_age": gw.max_age,
+    }
 
 
-def refusals(session: Session, t: dict[str, Any],
-             limits: budget.Budget = budget.DEFAULT,
-             dataset_rows: dict[str, int] | None = None) -> list[str]:  # fmt: skip
+def refusals(
+    session: Session,
+    t: dict[str, Any],
+    limits: budget.Budget = budget.DEFAULT,
+    dataset_rows: dict[str, int] | None = None,
+) -> list[str]:
     """Every reason these terms cannot be submitted (over budget included)."""
     over = budget.above_service(t.get("budget") or {}, limits)
-    over += budget.plan_problems(t, budget.effective(t.get("budget"), limits),
-                                 dataset_rows)  # fmt: skip
+    over += budget.plan_problems(
+        t, budget.effective(t.get("budget"), limits), dataset_rows
+    )
     org = session.get(Organisation, t["recipient"])
     gw = session.get(Gateway, t["gateway"])
     missing = [f"no recipient organisation {t['recipient']!r}"] if org is None else []
@@ -87,11 +109,17 @@ def refusals(session: Session, t: dict[str, Any],
     if missing:
         return missing + over
     assert org is not None and gw is not None
-    unconfirmed = [] if gw.confirmed_by else [
-        f"legal gateway {gw.gateway_id} has not been confirmed by the Chief "
-        "Statistician"]  # fmt: skip
-    return (unconfirmed + rules.check(t, gateway_facts(gw), org_facts(session, org))
-            + over)  # fmt: skip
+    unconfirmed = (
+        []
+        if gw.confirmed_by
+        else [
+            f"legal gateway {gw.gateway_id} has not been confirmed by the Chief "
+            "Statistician"
+        ]
+    )
+    return (
+        unconfirmed + rules.check(t, gateway_facts(gw), org_facts(session, org)) + over
+    )
 
 
 def apply_terms(ag: Agreement, t: dict[str, Any]) -> None:
@@ -105,9 +133,13 @@ def apply_terms(ag: Agreement, t: dict[str, Any]) -> None:
     ag.spec = t
 
 
-def submit(session: Session, actor: Actor, raw: dict[str, Any],
-           today: date | None = None,
-           home: Home | None = None) -> Agreement:  # fmt: skip
+def submit(
+    session: Session,
+    actor: Actor,
+    raw: dict[str, Any],
+    today: date | None = None,
+    home: Home | None = None,
+) -> Agreement:
     """Record the terms as a draft and submit them; refuse at once with every reason.
 
     A refusal is committed (the draft and a draft -> draft transition giving the
@@ -116,22 +148,32 @@ def submit(session: Session, actor: Actor, raw: dict[str, Any],
     actor.require("submit", "submit agreements")
     t = terms.normalise(raw, today)
     if actor.roles.isdisjoint({"data_operations"}) and t["recipient"] != actor.org_id:
-        raise InvalidInput(f"{actor.username} may submit only for their own "
-                           "organisation")  # fmt: skip
+        raise InvalidInput(
+            f"{actor.username} may submit only for their own organisation"
+        )
     ag = session.get(Agreement, t["id"])
     if ag is not None and ag.org_id != t["recipient"]:
         raise Conflict(f"agreement id {t['id']} is taken by another recipient")
     if ag is not None and ag.status != "draft":
-        raise Conflict(f"agreement {t['id']} is {ag.status}; change it by an "
-                       "amendment, never in place")  # fmt: skip
+        raise Conflict(
+            f"agreement {t['id']} is {ag.status}; change it by an "
+            "amendment, never in place"
+        )
     limits, rows = budget.limits_for(home) if home else (budget.DEFAULT, None)
     reasons = refusals(session, t, limits, rows)
     if ag is None:
-        if reasons and (session.get(Organisation, t["recipient"]) is None
-                        or session.get(Gateway, t["gateway"]) is None):  # fmt: skip
+        if reasons and (
+            session.get(Organisation, t["recipient"]) is None
+            or session.get(Gateway, t["gateway"]) is None
+        ):
             raise InvalidInput(f"submission {t['id']} refused", reasons)
-        ag = Agreement(agreement_id=t["id"], status="draft", version=1,
-                       submitted_by=actor.username, created_at=now())  # fmt: skip
+        ag = Agreement(
+            agreement_id=t["id"],
+            status="draft",
+            version=1,
+            submitted_by=actor.username,
+            created_at=now(),
+        )
         session.add(ag)
     apply_terms(ag, t)
     ag.submitted_by = actor.username
@@ -146,26 +188,42 @@ def submit(session: Session, actor: Actor, raw: dict[str, Any],
 
 def last_entered(session: Session, agreement_id: str, status: str) -> datetime | None:
     return session.scalar(
-        select(Transition.at).where(Transition.agreement_id == agreement_id,
-                                    Transition.to_status == status)
-        .order_by(Transition.transition_id.desc()).limit(1))  # fmt: skip
+        select(Transition.at)
+        .where(Transition.agreement_id == agreement_id, Transition.to_status == status)
+        .order_by(Transition.transition_id.desc())
+        .limit(1)
+    )
 
 
-def quorate_review(session: Session, agreement_id: str,
-                   amendment_id: int | None = None) -> PanelReview | None:  # fmt: skip
+def quorate_review(
+    session: Session, agreement_id: str, amendment_id: int | None = None
+) -> PanelReview | None:
     """The latest quorate panel sitting on this submission (or amendment)."""
     since = last_entered(session, agreement_id, "submitted") or datetime.min
-    q = select(PanelReview).where(
-        PanelReview.agreement_id == agreement_id, PanelReview.quorate == 1,
-        PanelReview.held_at >= since,
-        PanelReview.amendment_id.is_(None) if amendment_id is None
-        else PanelReview.amendment_id == amendment_id,
-    ).order_by(PanelReview.review_id.desc()).limit(1)  # fmt: skip
+    q = (
+        select(PanelReview)
+        .where(
+            PanelReview.agreement_id == agreement_id,
+            PanelReview.quorate == 1,
+            PanelReview.held_at >= since,
+            PanelReview.amendment_id.is_(None)
+            if amendment_id is None
+            else PanelReview.amendment_id == amendment_id,
+        )
+        .order_by(PanelReview.review_id.desc())
+        .limit(1)
+    )
     return session.scalar(q)
 
 
-def decide(session: Session, actor: Actor, agreement_id: str, approve: bool,
-           reason: str, conditions: list[str] | None = None) -> Decision:  # fmt: skip
+def decide(
+    session: Session,
+    actor: Actor,
+    agreement_id: str,
+    approve: bool,
+    reason: str,
+    conditions: list[str] | None = None,
+) -> Decision:
     """The Chief Statistician's decision, after a quorate panel; never their own.
 
     On a suspended agreement (the recipient's identity changed) approval re-approves
@@ -176,43 +234,57 @@ def decide(session: Session, actor: Actor, agreement_id: str, approve: bool,
     if not reason.strip():
         raise InvalidInput("a decision needs its reasons")
     if ag.submitted_by == actor.username:
-        raise Conflict(f"{actor.username} submitted {agreement_id} and may not "
-                       "decide it")  # fmt: skip
+        raise Conflict(
+            f"{actor.username} submitted {agreement_id} and may not decide it"
+        )
     if ag.gateway.confirmed_by is None:
-        raise Conflict(f"legal gateway {ag.gateway_id} of {agreement_id} has not been "
-                       "confirmed by the Chief Statistician")  # fmt: skip
+        raise Conflict(
+            f"legal gateway {ag.gateway_id} of {agreement_id} has not been "
+            "confirmed by the Chief Statistician"
+        )
     review = None
     if ag.status == "submitted":
         review = quorate_review(session, agreement_id)
         if review is None:
-            raise Conflict(f"{agreement_id} has no quorate panel review since it was "
-                           "submitted")  # fmt: skip
+            raise Conflict(
+                f"{agreement_id} has no quorate panel review since it was submitted"
+            )
         to = "approved" if approve else "rejected"
     elif ag.status == "suspended":
         if approve and ag.organisation.status != "active":
-            raise Conflict(f"{ag.org_id}'s changed identity must be re-approved "
-                           "before its agreements")  # fmt: skip
+            raise Conflict(
+                f"{ag.org_id}'s changed identity must be re-approved "
+                "before its agreements"
+            )
         to = "active" if approve else "revoked"
     else:
         raise Conflict(f"agreement {agreement_id} is {ag.status}; nothing to decide")
     all_conditions = [*(review.conditions if review else []), *(conditions or [])]
-    d = Decision(agreement_id=agreement_id, review_id=review and review.review_id,
-                 decided_by=actor.username, decided_at=now(),
-                 outcome="approved" if approve else "rejected", reasons=reason,
-                 conditions=all_conditions)  # fmt: skip
+    d = Decision(
+        agreement_id=agreement_id,
+        review_id=review and review.review_id,
+        decided_by=actor.username,
+        decided_at=now(),
+        outcome="approved" if approve else "rejected",
+        reasons=reason,
+        conditions=all_conditions,
+    )
     session.add(d)
     move(session, ag, to, actor, reason)
     session.flush()
     return d
 
 
-def activate(session: Session, actor: Actor, agreement_id: str,
-             today: date | None = None) -> Agreement:  # fmt: skip
+def activate(
+    session: Session, actor: Actor, agreement_id: str, today: date | None = None
+) -> Agreement:
     actor.require("activate", "activate agreements")
     ag, today = get(session, agreement_id), today or date.today()
     if not ag.start_date <= today <= ag.expiry_date:
-        raise Conflict(f"{agreement_id} runs {ag.start_date} to {ag.expiry_date}; it "
-                       f"cannot be active on {today}")  # fmt: skip
+        raise Conflict(
+            f"{agreement_id} runs {ag.start_date} to {ag.expiry_date}; it "
+            f"cannot be active on {today}"
+        )
     move(session, ag, "active", actor, "approved and within its term")
     return ag
 
@@ -221,9 +293,11 @@ def expire_due(session: Session, actor: Actor, today: date | None = None) -> lis
     """Expire every active or approved agreement past its expiry date."""
     actor.require("activate", "expire agreements")
     today = today or date.today()
-    due = session.scalars(select(Agreement).where(
-        Agreement.status.in_(("active", "approved")), Agreement.expiry_date < today)
-    ).all()  # fmt: skip
+    due = session.scalars(
+        select(Agreement).where(
+            Agreement.status.in_(("active", "approved")), Agreement.expiry_date < today
+        )
+    ).all()
     for ag in due:
         to = "expired" if ag.status == "active" else "revoked"
         move(session, ag, to, actor, f"expiry date {ag.expiry_date} passed")
@@ -240,5 +314,10 @@ def revoke(session: Session, actor: Actor, agreement_id: str, reason: str) -> Ag
 
 
 def history(session: Session, agreement_id: str) -> list[Transition]:
-    return list(session.scalars(select(Transition).where(
-        Transition.agreement_id == agreement_id).order_by(Transition.transition_id)))
+    return list(
+        session.scalars(
+            select(Transition)
+            .where(Transition.agreement_id == agreement_id)
+            .order_by(Transition.transition_id)
+        )
+    )

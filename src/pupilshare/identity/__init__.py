@@ -19,7 +19,7 @@ from pupilshare.identity.manage import (
     lock,
     needs_enrolment,
     unlock,
-)  # fmt: skip
+)
 from pupilshare.identity.records import LIMITS, Limits, history
 from pupilshare.identity.signin import SecondFactorRequired, authenticate, resume
 from pupilshare.identity.terminal import ask, resolve
@@ -28,7 +28,7 @@ from pupilshare.identity.tokens import (
     list_tokens,
     revoke_token,
     verify_token,
-)  # fmt: skip
+)
 
 __all__ = [
     "LIMITS",

@@ -49,8 +49,9 @@ def _user(session: Session, username: str) -> User:
 def _credential(session: Session, username: str, at: datetime) -> Credential:
     cred = session.get(Credential, username)
     if cred is None:
-        cred = Credential(username=username, totp_last_step=0, failures=0, locked=0,
-                          changed_at=at)  # fmt: skip
+        cred = Credential(
+            username=username, totp_last_step=0, failures=0, locked=0, changed_at=at
+        )
         session.add(cred)
     return cred
 
@@ -71,9 +72,15 @@ def _password(new: str | None) -> str:
     return new
 
 
-def issue(session: Session, principal: Principal, username: str,
-          password: str | None = None, *, source: str = "cli",
-          at: datetime | None = None) -> Issued:  # fmt: skip
+def issue(
+    session: Session,
+    principal: Principal,
+    username: str,
+    password: str | None = None,
+    *,
+    source: str = "cli",
+    at: datetime | None = None,
+) -> Issued:
     """Set a user's password (generated when ``password`` is None) and, when their
     roles need one and they have none, enrol a TOTP secret: for a new user, or a
     reset. Returns what to hand them."""
@@ -87,15 +94,27 @@ def issue(session: Session, principal: Principal, username: str,
     if needs_second_factor(user.roles) and not cred.totp_secret:
         secret = cred.totp_secret = totp.new_secret()
         cred.totp_last_step = 0
-    record(session, at, username, "manage", source, "password_set",
-           f"by {principal.username}" + (", second factor enrolled" if secret
-                                         else ""))  # fmt: skip
+    record(
+        session,
+        at,
+        username,
+        "manage",
+        source,
+        "password_set",
+        f"by {principal.username}" + (", second factor enrolled" if secret else ""),
+    )
     session.flush()
     return Issued(username, password, secret)
 
 
-def enrol_totp(session: Session, principal: Principal, username: str, *,
-               source: str = "cli", at: datetime | None = None) -> Issued:  # fmt: skip
+def enrol_totp(
+    session: Session,
+    principal: Principal,
+    username: str,
+    *,
+    source: str = "cli",
+    at: datetime | None = None,
+) -> Issued:
     """A new TOTP secret for a user (replacing any old one): after a lost phone, or
     when a role that needs it is granted."""
     at = at or now()
@@ -103,8 +122,15 @@ def enrol_totp(session: Session, principal: Principal, username: str, *,
     _may_change(session, principal, user)
     cred = _credential(session, username, at)
     cred.totp_secret, cred.totp_last_step, cred.changed_at = totp.new_secret(), 0, at
-    record(session, at, username, "manage", source, "totp_enrolled",
-           f"by {principal.username}")  # fmt: skip
+    record(
+        session,
+        at,
+        username,
+        "manage",
+        source,
+        "totp_enrolled",
+        f"by {principal.username}",
+    )
     session.flush()
     return Issued(username, None, cred.totp_secret)
 
@@ -112,12 +138,22 @@ def enrol_totp(session: Session, principal: Principal, username: str, *,
 def needs_enrolment(session: Session, username: str) -> bool:
     """Do this user's roles need a second factor they have not enrolled?"""
     user, cred = session.get(User, username), session.get(Credential, username)
-    return (user is not None and needs_second_factor(user.roles)
-            and (cred is None or not cred.totp_secret))  # fmt: skip
+    return (
+        user is not None
+        and needs_second_factor(user.roles)
+        and (cred is None or not cred.totp_secret)
+    )
 
 
-def lock(session: Session, principal: Principal, username: str, reason: str, *,
-         source: str = "cli", at: datetime | None = None) -> None:  # fmt: skip
+def lock(
+    session: Session,
+    principal: Principal,
+    username: str,
+    reason: str,
+    *,
+    source: str = "cli",
+    at: datetime | None = None,
+) -> None:
     """Lock an account (its passwords and tokens stop working) until unlocked:
     user management may lock anyone, and anyone may lock themselves."""
     if not (principal.named and principal.username == username):
@@ -126,13 +162,27 @@ def lock(session: Session, principal: Principal, username: str, reason: str, *,
     _user(session, username)
     cred = _credential(session, username, at)
     cred.locked, cred.changed_at = 1, at
-    record(session, at, username, "manage", source, "lock",
-           f"by {principal.username}: {reason}")  # fmt: skip
+    record(
+        session,
+        at,
+        username,
+        "manage",
+        source,
+        "lock",
+        f"by {principal.username}: {reason}",
+    )
     session.flush()
 
 
-def unlock(session: Session, principal: Principal, username: str, reason: str, *,
-           source: str = "cli", at: datetime | None = None) -> None:  # fmt: skip
+def unlock(
+    session: Session,
+    principal: Principal,
+    username: str,
+    reason: str,
+    *,
+    source: str = "cli",
+    at: datetime | None = None,
+) -> None:
     """Lift a lock (either kind): as privileged as resetting their password, since
     a lock may have been put on a stolen account."""
     at = at or now()
@@ -142,6 +192,13 @@ def unlock(session: Session, principal: Principal, username: str, reason: str, *
     may_manage(session, principal, list(user.roles or ()))
     cred = _credential(session, username, at)
     cred.locked, cred.locked_until, cred.failures, cred.changed_at = 0, None, 0, at
-    record(session, at, username, "manage", source, "unlock",
-           f"by {principal.username}: {reason}")  # fmt: skip
+    record(
+        session,
+        at,
+        username,
+        "manage",
+        source,
+        "unlock",
+        f"by {principal.username}: {reason}",
+    )
     session.flush()

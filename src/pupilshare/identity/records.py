@@ -19,11 +19,22 @@ from sqlalchemy.orm import Session
 from pupilshare.governance.models import SignIn
 
 # outcomes that are failed attempts (counted against a source)
-FAILURES = frozenset({
-    "unknown_user", "no_password", "inactive", "bad_password", "bad_code",
-    "locked", "locked_out", "rate_limited", "no_second_factor", "token_unknown",
-    "token_revoked", "token_expired",
-})  # fmt: skip
+FAILURES = frozenset(
+    {
+        "unknown_user",
+        "no_password",
+        "inactive",
+        "bad_password",
+        "bad_code",
+        "locked",
+        "locked_out",
+        "rate_limited",
+        "no_second_factor",
+        "token_unknown",
+        "token_revoked",
+        "token_expired",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -53,36 +64,72 @@ def own_session(session: Session) -> Iterator[Session]:
         yield rec
 
 
-def record(session: Session, at: datetime, username: str, method: str, source: str,
-           outcome: str, detail: str = "") -> None:  # fmt: skip
-    session.add(SignIn(at=at, username=username[:64], method=method,
-                       source=source[:100], outcome=outcome,
-                       detail=detail))  # fmt: skip
+def record(
+    session: Session,
+    at: datetime,
+    username: str,
+    method: str,
+    source: str,
+    outcome: str,
+    detail: str = "",
+) -> None:
+    session.add(
+        SignIn(
+            at=at,
+            username=username[:64],
+            method=method,
+            source=source[:100],
+            outcome=outcome,
+            detail=detail,
+        )
+    )
 
 
-def too_many(session: Session, username: str, source: str, at: datetime,
-             limits: Limits) -> str:  # fmt: skip
+def too_many(
+    session: Session, username: str, source: str, at: datetime, limits: Limits
+) -> str:
     """Why this attempt is over a rate limit (empty when it is not)."""
     since = at - limits.window
-    by_user = session.scalar(select(func.count()).select_from(SignIn).where(
-        SignIn.username == username[:64], SignIn.at > since,
-        SignIn.method.in_(("password", "password+totp"))))  # fmt: skip
+    by_user = session.scalar(
+        select(func.count())
+        .select_from(SignIn)
+        .where(
+            SignIn.username == username[:64],
+            SignIn.at > since,
+            SignIn.method.in_(("password", "password+totp")),
+        )
+    )
     if by_user >= limits.per_user:
         return f"more than {limits.per_user} sign-in attempts a minute for {username}"
-    by_source = session.scalar(select(func.count()).select_from(SignIn).where(
-        SignIn.source == source[:100], SignIn.at > since,
-        SignIn.outcome.in_(FAILURES)))  # fmt: skip
+    by_source = session.scalar(
+        select(func.count())
+        .select_from(SignIn)
+        .where(
+            SignIn.source == source[:100],
+            SignIn.at > since,
+            SignIn.outcome.in_(FAILURES),
+        )
+    )
     if by_source >= limits.per_source:
         return f"more than {limits.per_source} failed sign-ins a minute from {source}"
     return ""
 
 
-def history(session: Session, username: str | None = None,
-            limit: int = 100) -> list[dict[str, object]]:  # fmt: skip
+def history(
+    session: Session, username: str | None = None, limit: int = 100
+) -> list[dict[str, object]]:
     """The newest sign-in records (of one user name, or all)."""
     q = select(SignIn).order_by(SignIn.sign_in_id.desc()).limit(limit)
     if username:
         q = q.where(SignIn.username == username)
-    return [{"at": r.at, "username": r.username, "method": r.method,
-             "source": r.source, "outcome": r.outcome, "detail": r.detail}
-            for r in session.scalars(q)]  # fmt: skip
+    return [
+        {
+            "at": r.at,
+            "username": r.username,
+            "method": r.method,
+            "source": r.source,
+            "outcome": r.outcome,
+            "detail": r.detail,
+        }
+        for r in session.scalars(q)
+    ]

@@ -30,13 +30,16 @@ class SecondFactorRequired(SignInFailed):
 def locked_message(cred: Credential, at: datetime) -> str:
     if cred.locked:
         return "sign-in refused: the account is locked; ask user management"
-    return ("sign-in refused: the account is locked after repeated failures until "
-            f"{cred.locked_until:%H:%M} UTC")  # fmt: skip
+    return (
+        "sign-in refused: the account is locked after repeated failures until "
+        f"{cred.locked_until:%H:%M} UTC"
+    )
 
 
 def is_locked(cred: Credential | None, at: datetime) -> bool:
     return cred is not None and bool(
-        cred.locked or (cred.locked_until is not None and cred.locked_until > at))
+        cred.locked or (cred.locked_until is not None and cred.locked_until > at)
+    )
 
 
 def needs_second_factor(roles: object) -> bool:
@@ -52,10 +55,16 @@ def _fail(rec: Session, cred: Credential, at: datetime, limits: Limits) -> str:
     return ""
 
 
-def authenticate(session: Session, username: str, password: str,
-                 totp_code: str | None = None, *, source: str = "cli",
-                 at: datetime | None = None,
-                 limits: Limits = LIMITS) -> Principal:  # fmt: skip
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    totp_code: str | None = None,
+    *,
+    source: str = "cli",
+    at: datetime | None = None,
+    limits: Limits = LIMITS,
+) -> Principal:
     """Prove ``username`` with their password (and code): a signed-in principal, or
     ``SignInFailed`` (``SecondFactorRequired`` when only the code is missing).
 
@@ -65,8 +74,12 @@ def authenticate(session: Session, username: str, password: str,
     at = at or now()
     with own_session(session) as rec:
 
-        def refuse(outcome: str, message: str = WRONG, method: str = "password",
-                   cls: type[SignInFailed] = SignInFailed) -> SignInFailed:  # fmt: skip
+        def refuse(
+            outcome: str,
+            message: str = WRONG,
+            method: str = "password",
+            cls: type[SignInFailed] = SignInFailed,
+        ) -> SignInFailed:
             record(rec, at, username, method, source, outcome)
             rec.commit()
             return cls(message)
@@ -89,12 +102,20 @@ def authenticate(session: Session, username: str, password: str,
         if needs_second_factor(user.roles):
             method = "password+totp"
             if not cred.totp_secret:
-                raise refuse("no_second_factor", f"sign-in refused: {username}'s roles "
-                             "need a second factor and none is enrolled; ask user "
-                             "management", method)  # fmt: skip
+                raise refuse(
+                    "no_second_factor",
+                    f"sign-in refused: {username}'s roles "
+                    "need a second factor and none is enrolled; ask user "
+                    "management",
+                    method,
+                )
             if not totp_code:
-                raise refuse("code_needed", f"{username} needs an authentication code",
-                             method, SecondFactorRequired)  # fmt: skip
+                raise refuse(
+                    "code_needed",
+                    f"{username} needs an authentication code",
+                    method,
+                    SecondFactorRequired,
+                )
             step = totp.accept(cred.totp_secret, totp_code, cred.totp_last_step, at)
             if step is None:
                 raise refuse(_fail(rec, cred, at, limits) or "bad_code", WRONG, method)
@@ -104,12 +125,18 @@ def authenticate(session: Session, username: str, password: str,
         cred.failures = 0
         record(rec, at, username, method, source, "ok")
         rec.commit()
-        return Principal(user.username, user.org_id, frozenset(user.roles or ()),
-                         named=True, via=method)  # fmt: skip
+        return Principal(
+            user.username,
+            user.org_id,
+            frozenset(user.roles or ()),
+            named=True,
+            via=method,
+        )
 
 
-def resume(session: Session, username: str, via: str, *,
-           at: datetime | None = None) -> Principal:  # fmt: skip
+def resume(
+    session: Session, username: str, via: str, *, at: datetime | None = None
+) -> Principal:
     """The principal of a sign-in made earlier (a web session), with the user's
     roles as they are now: ``SignInFailed`` once the user is gone, inactive or
     locked. Only for a ``(username, via)`` the server itself kept from
@@ -122,5 +149,6 @@ def resume(session: Session, username: str, via: str, *,
         raise SignInFailed("signed out: the account is locked or inactive")
     if via == "password" and needs_second_factor(user.roles):
         raise SignInFailed("signed out: your roles now need an authentication code")
-    return Principal(user.username, user.org_id, frozenset(user.roles or ()),
-                     named=True, via=via)  # fmt: skip
+    return Principal(
+        user.username, user.org_id, frozenset(user.roles or ()), named=True, via=via
+    )

@@ -38,8 +38,14 @@ def ask(prompt: str, hidden: bool = True) -> str | None:
     return line.rstrip("\r\n") or None
 
 
-def resolve(session: Session, username: str | None, token: str | None, *,
-            source: str = "cli", asker: Ask = ask) -> Principal:  # fmt: skip
+def resolve(
+    session: Session,
+    username: str | None,
+    token: str | None,
+    *,
+    source: str = "cli",
+    asker: Ask = ask,
+) -> Principal:
     """The principal for ``--user``/``--token``: signed in, or ``SignInFailed``."""
     if token:
         who = verify_token(session, token, source=source)
@@ -48,9 +54,11 @@ def resolve(session: Session, username: str | None, token: str | None, *,
         return who
     if not username:
         return LOCAL_OPERATOR
-    needs = (f"acting as {username} needs their password (prompted on a terminal, "
-             "or a line on standard input) or an API token (--token or "
-             "$PUPILSHARE_TOKEN)")  # fmt: skip
+    needs = (
+        f"acting as {username} needs their password (prompted on a terminal, "
+        "or a line on standard input) or an API token (--token or "
+        "$PUPILSHARE_TOKEN)"
+    )
     password = asker(f"password for {username}: ", True)
     if password is None:
         raise SignInFailed(needs)

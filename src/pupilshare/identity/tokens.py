@@ -37,9 +37,15 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(session: Session, principal: Principal, label: str,
-                 days: int = DEFAULT_DAYS, *, source: str = "cli",
-                 at: datetime | None = None) -> tuple[str, ApiToken]:  # fmt: skip
+def create_token(
+    session: Session,
+    principal: Principal,
+    label: str,
+    days: int = DEFAULT_DAYS,
+    *,
+    source: str = "cli",
+    at: datetime | None = None,
+) -> tuple[str, ApiToken]:
     """A new token for the signed-in ``principal`` itself: ``(token, row)``. The
     token text is returned only here; keep it secret."""
     if not principal.signed_in or principal.via == "token":
@@ -52,19 +58,36 @@ def create_token(session: Session, principal: Principal, label: str,
         raise InvalidInput("name the token (what it is for)")
     at = at or now()
     token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    row = ApiToken(token_id=token_id, username=principal.username, label=label,
-                   secret_sha256=_digest(secret), created_at=at,
-                   expires_at=at + timedelta(days=days))  # fmt: skip
+    row = ApiToken(
+        token_id=token_id,
+        username=principal.username,
+        label=label,
+        secret_sha256=_digest(secret),
+        created_at=at,
+        expires_at=at + timedelta(days=days),
+    )
     session.add(row)
-    record(session, at, principal.username, "manage", source, "token_created",
-           f"{token_id} ({label}), expires {row.expires_at:%Y-%m-%d}")  # fmt: skip
+    record(
+        session,
+        at,
+        principal.username,
+        "manage",
+        source,
+        "token_created",
+        f"{token_id} ({label}), expires {row.expires_at:%Y-%m-%d}",
+    )
     session.flush()
     return f"{PREFIX}_{token_id}_{secret}", row
 
 
-def verify_token(session: Session, token: str, *, source: str = "web",
-                 at: datetime | None = None,
-                 limits: Limits = LIMITS) -> Principal:  # fmt: skip
+def verify_token(
+    session: Session,
+    token: str,
+    *,
+    source: str = "web",
+    at: datetime | None = None,
+    limits: Limits = LIMITS,
+) -> Principal:
     """The signed-in principal a token stands for, or ``SignInFailed``.
 
     Failures are always recorded; a success at most once a minute per token (with
@@ -83,8 +106,9 @@ def verify_token(session: Session, token: str, *, source: str = "web",
             raise refuse("", "rate_limited", why)
         row = rec.get(ApiToken, token_id) if prefix == PREFIX and secret else None
         if row is None or not hmac.compare_digest(row.secret_sha256, _digest(secret)):
-            raise refuse(row.username if row else "", "token_unknown",
-                         "API token not recognised")  # fmt: skip
+            raise refuse(
+                row.username if row else "", "token_unknown", "API token not recognised"
+            )
         if row.revoked_at is not None:
             raise refuse(row.username, "token_revoked", "API token revoked")
         if row.expires_at <= at:
@@ -98,13 +122,24 @@ def verify_token(session: Session, token: str, *, source: str = "web",
             row.last_used_at = at
             record(rec, at, row.username, "token", source, "ok", token_id)
             rec.commit()
-        return Principal(user.username, user.org_id, frozenset(user.roles or ()),
-                         named=True, via="token")  # fmt: skip
+        return Principal(
+            user.username,
+            user.org_id,
+            frozenset(user.roles or ()),
+            named=True,
+            via="token",
+        )
 
 
-def revoke_token(session: Session, principal: Principal, token_id: str,
-                 reason: str = "", *, source: str = "cli",
-                 at: datetime | None = None) -> ApiToken:  # fmt: skip
+def revoke_token(
+    session: Session,
+    principal: Principal,
+    token_id: str,
+    reason: str = "",
+    *,
+    source: str = "cli",
+    at: datetime | None = None,
+) -> ApiToken:
     """Revoke a token: its owner, or user management (revoking only takes away)."""
     row = session.get(ApiToken, token_id)
     if row is None:
@@ -114,24 +149,45 @@ def revoke_token(session: Session, principal: Principal, token_id: str,
     if row.revoked_at is None:
         at = at or now()
         row.revoked_at, row.revoked_by = at, principal.username
-        record(session, at, row.username, "manage", source, "token_revoked_by",
-               f"{token_id} by {principal.username}: {reason}".strip())  # fmt: skip
+        record(
+            session,
+            at,
+            row.username,
+            "manage",
+            source,
+            "token_revoked_by",
+            f"{token_id} by {principal.username}: {reason}".strip(),
+        )
         session.flush()
     return row
 
 
-def list_tokens(session: Session, principal: Principal,
-                username: str | None = None) -> list[dict[str, object]]:  # fmt: skip
+def list_tokens(
+    session: Session, principal: Principal, username: str | None = None
+) -> list[dict[str, object]]:
     """A user's tokens (never their secrets): one's own, or anyone's for user
     management."""
     username = username or principal.username
     if not (principal.named and principal.username == username):
         principal.require("manage_users", "list other users' API tokens")
-    rows = session.scalars(select(ApiToken).where(ApiToken.username == username)
-                           .order_by(ApiToken.created_at))  # fmt: skip
+    rows = session.scalars(
+        select(ApiToken)
+        .where(ApiToken.username == username)
+        .order_by(ApiToken.created_at)
+    )
     at = now()
-    return [{"id": r.token_id, "label": r.label, "created": r.created_at,
-             "expires": r.expires_at, "last_used": r.last_used_at,
-             "state": "revoked" if r.revoked_at else
-                      "expired" if r.expires_at <= at else "live"}
-            for r in rows]  # fmt: skip
+    return [
+        {
+            "id": r.token_id,
+            "label": r.label,
+            "created": r.created_at,
+            "expires": r.expires_at,
+            "last_used": r.last_used_at,
+            "state": "revoked"
+            if r.revoked_at
+            else "expired"
+            if r.expires_at <= at
+            else "live",
+        }
+        for r in rows
+    ]

@@ -12,9 +12,15 @@ if TYPE_CHECKING:
     from pupilshare.store import Store
 
 __all__ = [
-    "checkpoint", "export", "ledger_status", "prove", "publish_head",
-    "record_lookup", "releases_by_agreement", "verify",
-]  # fmt: skip
+    "checkpoint",
+    "export",
+    "ledger_status",
+    "prove",
+    "publish_head",
+    "record_lookup",
+    "releases_by_agreement",
+    "verify",
+]
 
 
 def publish_head(store: Store, home: Home) -> dict[str, Any]:
@@ -26,14 +32,31 @@ def publish_head(store: Store, home: Home) -> dict[str, Any]:
     return cp.as_json()
 
 
-def record_lookup(store: Store, home: Home, agreement_id: str, recipient: str,
-                  purpose: str, items: list[str], pupil_keys_sql: str,
-                  row_count: int, policy_version: str = "") -> int:  # fmt: skip
+def record_lookup(
+    store: Store,
+    home: Home,
+    agreement_id: str,
+    recipient: str,
+    purpose: str,
+    items: list[str],
+    pupil_keys_sql: str,
+    row_count: int,
+    policy_version: str = "",
+) -> int:
     """Append an identified lookup (inside the caller's transaction, if any)."""
     from pupilshare.ledger.record import record_lookup as _record
 
-    return _record(store, home, agreement_id, recipient, purpose, items,
-                   pupil_keys_sql, row_count, policy_version)  # fmt: skip
+    return _record(
+        store,
+        home,
+        agreement_id,
+        recipient,
+        purpose,
+        items,
+        pupil_keys_sql,
+        row_count,
+        policy_version,
+    )
 
 
 def checkpoint(home: Home) -> dict[str, Any]:
@@ -73,8 +96,14 @@ def ledger_status(store: Store, home: Home) -> dict[str, Any]:
     """Entries by kind and the last published head (for ``status --json``)."""
     from pupilshare.ledger import log
 
-    kinds = dict(store.rows("SELECT kind, count(*) FROM ledger_entries GROUP BY 1")) \
-        if store.exists("ledger_entries") else {}  # fmt: skip
+    kinds = (
+        dict(store.rows("SELECT kind, count(*) FROM ledger_entries GROUP BY 1"))
+        if store.exists("ledger_entries")
+        else {}
+    )
     head = log.read_head(home)
-    return {"entries": sum(kinds.values()), "by_kind": kinds,
-            "head": head.as_json() if head else None}  # fmt: skip
+    return {
+        "entries": sum(kinds.values()),
+        "by_kind": kinds,
+        "head": head.as_json() if head else None,
+    }

@@ -43,13 +43,17 @@ def verify_store(store: Store, home: Home) -> Report:
             report.problems.append("the store records releases but the ledger is empty")
         return report
     if not (home.keys_dir / keys.SIGNING_KEY).exists():
-        report.problems.append(f"the ledger's signing key {keys.SIGNING_KEY} is "
-                               "missing from HOME/keys: no entry can be checked")
+        report.problems.append(
+            f"the ledger's signing key {keys.SIGNING_KEY} is "
+            "missing from HOME/keys: no entry can be checked"
+        )
         return report
     public = keys.public_key_bytes(keys.signing_key(home))
-    rows = store.rows("SELECT entry_index, leaf, tree_size, root_hash, signature, "
-                      "kind, release_id, agreement_id, row_count FROM ledger_entries "
-                      "ORDER BY entry_index, tree_size")  # fmt: skip
+    rows = store.rows(
+        "SELECT entry_index, leaf, tree_size, root_hash, signature, "
+        "kind, release_id, agreement_id, row_count FROM ledger_entries "
+        "ORDER BY entry_index, tree_size"
+    )
     hashes: list[bytes] = []
     sizes = [int(r[2]) for r in rows]
     for pos, (idx, leaf, size, root, sig, kind, rid, aid, nrows) in enumerate(rows):
@@ -57,33 +61,47 @@ def verify_store(store: Store, home: Home) -> Report:
         hashes.append(merkle.leaf_hash(leaf))
         where = f"entry {pos}"
         if not log.signature_valid(public, int(size), bytes(root), bytes(sig)):
-            report.problems.append(f"{where}: inserted (its signed head does not "
-                                   "verify with the ledger's key)")  # fmt: skip
+            report.problems.append(
+                f"{where}: inserted (its signed head does not "
+                "verify with the ledger's key)"
+            )
             break
         if int(idx) != pos or int(size) != pos + 1:
             if int(size) in sizes[:pos]:
-                report.problems.append(f"{where}: inserted (a copy of entry "
-                                       f"{int(size) - 1})")  # fmt: skip
-            elif (pos + 1) in sizes[pos + 1:]:
-                report.problems.append(f"{where}: reordered (signed as entry "
-                                       f"{int(size) - 1})")  # fmt: skip
+                report.problems.append(
+                    f"{where}: inserted (a copy of entry {int(size) - 1})"
+                )
+            elif (pos + 1) in sizes[pos + 1 :]:
+                report.problems.append(
+                    f"{where}: reordered (signed as entry {int(size) - 1})"
+                )
             elif int(size) > pos + 1:
                 report.problems.append(
                     f"{where}: deleted (entry {pos} is missing; the next entry was "
-                    f"signed as entry {int(size) - 1})")  # fmt: skip
+                    f"signed as entry {int(size) - 1})"
+                )
             else:
-                report.problems.append(f"{where}: inserted (signed as entry "
-                                       f"{int(size) - 1}, which is already held)")
+                report.problems.append(
+                    f"{where}: inserted (signed as entry "
+                    f"{int(size) - 1}, which is already held)"
+                )
             break
         if merkle.root(hashes) != bytes(root):
-            report.problems.append(f"{where}: edited (its leaf no longer gives the "
-                                   "root of its signed head)")  # fmt: skip
+            report.problems.append(
+                f"{where}: edited (its leaf no longer gives the "
+                "root of its signed head)"
+            )
             break
         fields = json.loads(leaf)
-        if (fields.get("kind"), fields.get("release_id"), fields.get("agreement_id"),
-                fields.get("row_count")) != (kind, rid, aid, nrows):  # fmt: skip
-            report.problems.append(f"{where}: edited (its columns disagree with "
-                                   "its leaf)")  # fmt: skip
+        if (
+            fields.get("kind"),
+            fields.get("release_id"),
+            fields.get("agreement_id"),
+            fields.get("row_count"),
+        ) != (kind, rid, aid, nrows):
+            report.problems.append(
+                f"{where}: edited (its columns disagree with its leaf)"
+            )
             break
         problem = _pupils_problem(store, pos, fields)
         if problem:
@@ -94,12 +112,14 @@ def verify_store(store: Store, home: Home) -> Report:
     head = log.read_head(home)
     if report.ok and head is not None:
         if not head.valid():
-            report.problems.append("HOME/ledger/head.json: its signature does not "
-                                   "verify")  # fmt: skip
+            report.problems.append(
+                "HOME/ledger/head.json: its signature does not verify"
+            )
         elif head.tree_size > len(rows):
             report.problems.append(
                 f"entry {len(rows)}: deleted (the last published head has "
-                f"{head.tree_size} entries, the ledger {len(rows)})")  # fmt: skip
+                f"{head.tree_size} entries, the ledger {len(rows)})"
+            )
         elif merkle.root(hashes[: head.tree_size]) != head.root_hash:
             report.problems.append("the ledger does not extend its last published head")
     report.problems += _store_agrees(store, home)
@@ -110,8 +130,10 @@ def _pupils_problem(store: Store, index: int, fields: dict[str, Any]) -> str:
     want = fields.get("pupils")
     if want is None:
         return ""
-    got = log.pupils_commitment(store, "SELECT pupil_digest FROM ledger_pupils "
-                                f"WHERE entry_index = {int(index)}")  # fmt: skip
+    got = log.pupils_commitment(
+        store,
+        f"SELECT pupil_digest FROM ledger_pupils WHERE entry_index = {int(index)}",
+    )
     if (got[0], got[1]) != (want["count"], want["sha256"]):
         return "its pupils no longer match the digest in its leaf"
     return ""
@@ -121,23 +143,34 @@ def _store_agrees(store: Store, home: Home) -> list[str]:
     """Every release record has one ledger entry saying the same, and no entry
     claims a release the store does not hold."""
     if not store.exists("releases"):
-        recorded = store.rows("SELECT entry_index, release_id FROM ledger_entries "
-                              "WHERE kind = 'release' ORDER BY 1")  # fmt: skip
-        return [f"entry {i}: release {r} is not in the store's records"
-                for i, r in recorded]  # fmt: skip
+        recorded = store.rows(
+            "SELECT entry_index, release_id FROM ledger_entries "
+            "WHERE kind = 'release' ORDER BY 1"
+        )
+        return [
+            f"entry {i}: release {r} is not in the store's records" for i, r in recorded
+        ]
     out = []
     for (rid,) in store.rows(
-            "SELECT r.release_id FROM releases r "
-            "ANTI JOIN ledger_entries e ON e.release_id = r.release_id "
-            "ORDER BY r.created_at"):  # fmt: skip
+        "SELECT r.release_id FROM releases r "
+        "ANTI JOIN ledger_entries e ON e.release_id = r.release_id "
+        "ORDER BY r.created_at"
+    ):
         out.append(f"release {rid}: in the store's records but not in the ledger")
-    entries = store.rows("SELECT entry_index, release_id, leaf FROM ledger_entries "
-                         "WHERE kind = 'release' ORDER BY entry_index")  # fmt: skip
-    records = {r[0]: r[1:] for r in store.rows(
-        "SELECT release_id, agreement_id, row_count, level FROM releases")}  # fmt: skip
+    entries = store.rows(
+        "SELECT entry_index, release_id, leaf FROM ledger_entries "
+        "WHERE kind = 'release' ORDER BY entry_index"
+    )
+    records = {
+        r[0]: r[1:]
+        for r in store.rows(
+            "SELECT release_id, agreement_id, row_count, level FROM releases"
+        )
+    }
     files = {}
-    for rid, name, sha in store.rows("SELECT release_id, file_name, sha256 "
-                                     "FROM release_files"):  # fmt: skip
+    for rid, name, sha in store.rows(
+        "SELECT release_id, file_name, sha256 FROM release_files"
+    ):
         files.setdefault(rid, {})[name] = sha
     aliases = log.aliases_sql(store) if store.exists("pupils") else None
     dsql = keys.digest_sql(keys.digest_key(home), "a.alias_key")
@@ -147,15 +180,19 @@ def _store_agrees(store: Store, home: Home) -> list[str]:
             out.append(f"entry {index}: release {rid} is not in the store's records")
             continue
         if (f["agreement_id"], f["row_count"], f["level"]) != records[rid]:
-            out.append(f"entry {index}: release {rid}'s record disagrees with the "
-                       "ledger (agreement, rows or level)")  # fmt: skip
+            out.append(
+                f"entry {index}: release {rid}'s record disagrees with the "
+                "ledger (agreement, rows or level)"
+            )
         if files.get(rid, {}) != f.get("files", {}):
-            out.append(f"entry {index}: release {rid}'s file hashes disagree with "
-                       "the ledger")  # fmt: skip
+            out.append(
+                f"entry {index}: release {rid}'s file hashes disagree with the ledger"
+            )
         if aliases and store.exists("release_pupils"):
             # the store's pupils of the release, as digests of every key they have
             # had, against the ledger's digests: each side must cover the other
-            extra, missing = store.rows(f"""
+            extra, missing = store.rows(
+                f"""
                 WITH mine AS (SELECT DISTINCT pupil_key FROM release_pupils
                               WHERE release_id = ?),
                      dig AS (SELECT a.pupil_key, {dsql} AS d FROM ({aliases}) a
@@ -166,11 +203,15 @@ def _store_agrees(store: Store, home: Home) -> list[str]:
                             SELECT 1 FROM dig JOIN led USING (d)
                             WHERE dig.pupil_key = m.pupil_key)),
                        (SELECT count(*) FROM led WHERE d NOT IN (SELECT d FROM dig))
-            """, [rid, index])[0]  # fmt: skip
+            """,
+                [rid, index],
+            )[0]
             if extra or missing:
-                out.append(f"entry {index}: release {rid}'s pupils disagree with the "
-                           f"ledger ({extra} recorded only in the store, {missing} "
-                           "only in the ledger)")  # fmt: skip
+                out.append(
+                    f"entry {index}: release {rid}'s pupils disagree with the "
+                    f"ledger ({extra} recorded only in the store, {missing} "
+                    "only in the ledger)"
+                )
     return out
 
 
@@ -198,12 +239,15 @@ def releases(home: Home) -> list[dict[str, Any]]:
     except duckdb.Error:
         return []
     try:
-        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                           "table_name = 'ledger_entries'").fetchone()[0]:  # fmt: skip
+        if not con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE "
+            "table_name = 'ledger_entries'"
+        ).fetchone()[0]:
             return []
         rows = con.execute(
             "SELECT release_id, agreement_id, created_at, row_count FROM "
-            "ledger_entries WHERE kind = 'release' ORDER BY entry_index").fetchall()
+            "ledger_entries WHERE kind = 'release' ORDER BY entry_index"
+        ).fetchall()
     finally:
         con.close()
     need = ("release_id", "agreement_id", "created_at", "row_count")

@@ -48,10 +48,15 @@ def digest_key(home: Home) -> bytes:
 
 
 def signing_key(home: Home) -> Ed25519PrivateKey:
-    raw = _secret_file(home, SIGNING_KEY, lambda: Ed25519PrivateKey.generate()
-                       .private_bytes(serialization.Encoding.Raw,
-                                      serialization.PrivateFormat.Raw,
-                                      serialization.NoEncryption()))  # fmt: skip
+    raw = _secret_file(
+        home,
+        SIGNING_KEY,
+        lambda: Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        ),
+    )
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 

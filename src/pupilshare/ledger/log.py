@@ -57,13 +57,17 @@ class Checkpoint:
     public_key: bytes
 
     def as_json(self) -> dict[str, Any]:
-        return {"tree_size": self.tree_size, "root_hash": self.root_hash.hex(),
-                "signature": self.signature.hex(),
-                "public_key": self.public_key.hex()}  # fmt: skip
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "signature": self.signature.hex(),
+            "public_key": self.public_key.hex(),
+        }
 
     def valid(self) -> bool:
-        return signature_valid(self.public_key, self.tree_size, self.root_hash,
-                               self.signature)  # fmt: skip
+        return signature_valid(
+            self.public_key, self.tree_size, self.root_hash, self.signature
+        )
 
 
 def head_text(tree_size: int, root_hash: bytes) -> bytes:
@@ -75,20 +79,24 @@ def head_text(tree_size: int, root_hash: bytes) -> bytes:
 def signature_valid(public_key: bytes, size: int, root: bytes, sig: bytes) -> bool:
     try:
         Ed25519PublicKey.from_public_bytes(public_key).verify(
-            sig, head_text(size, root))
+            sig, head_text(size, root)
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
 
 
 def canonical(fields: dict[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, default=str).encode()  # fmt: skip
+    return json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 def ensure(store: Store) -> None:
-    have = store.one("SELECT count(*) FROM duckdb_tables() WHERE table_name IN "
-                     "('ledger_entries', 'ledger_pupils')")  # fmt: skip
+    have = store.one(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name IN "
+        "('ledger_entries', 'ledger_pupils')"
+    )
     if have != 2:
         for ddl in DDL:
             store.rows(ddl)
@@ -104,8 +112,10 @@ def leaf_hashes(store: Store, upto: int | None = None) -> list[bytes]:
     """Leaf hashes recomputed from the leaves themselves, in entry order."""
     if not store.exists("ledger_entries"):
         return []
-    rows = store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index"
-                      + (f" LIMIT {int(upto)}" if upto is not None else ""))
+    rows = store.rows(
+        "SELECT leaf FROM ledger_entries ORDER BY entry_index"
+        + (f" LIMIT {int(upto)}" if upto is not None else "")
+    )
     return [merkle.leaf_hash(bytes(r[0])) for r in rows]
 
 
@@ -117,14 +127,16 @@ def pupils_commitment(store: Store, digests_sql: str) -> tuple[int, str]:
     col = t.column(0).combine_chunks().cast(pa.large_binary())
     h = hashlib.sha256()
     if len(col):
-        offsets = np.frombuffer(col.buffers()[1], dtype=np.int64,
-                                count=len(col) + 1, offset=8 * col.offset)  # fmt: skip
-        h.update(memoryview(col.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+        offsets = np.frombuffer(
+            col.buffers()[1], dtype=np.int64, count=len(col) + 1, offset=8 * col.offset
+        )
+        h.update(memoryview(col.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
     return len(col), h.hexdigest()
 
 
-def append(store: Store, home: Home, fields: dict[str, Any],
-           pupil_keys_sql: str | None = None) -> int:  # fmt: skip
+def append(
+    store: Store, home: Home, fields: dict[str, Any], pupil_keys_sql: str | None = None
+) -> int:
     """Append one entry (inside the caller's transaction); returns its index.
 
     ``pupil_keys_sql`` selects the pupil keys the disclosure held (column
@@ -135,20 +147,25 @@ def append(store: Store, home: Home, fields: dict[str, Any],
     ensure(store)
     with store.transaction():
         # one read of the leaves gives both the new index and the tree so far
-        hashes = [merkle.leaf_hash(bytes(r[0])) for r in store.rows(
-            "SELECT leaf FROM ledger_entries ORDER BY entry_index")]  # fmt: skip
+        hashes = [
+            merkle.leaf_hash(bytes(r[0]))
+            for r in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index")
+        ]
         index = len(hashes)
         fields = dict(fields)
         if pupil_keys_sql is not None:
             dsql = keys.digest_sql(keys.digest_key(home), "pupil_key")
             # sorted within the entry: row-group min/max then find one pupil's
             # entries (subject access) without an index over every release
-            store.rows(f"INSERT INTO ledger_pupils SELECT {index}, {dsql} FROM "
-                       f"(SELECT DISTINCT pupil_key FROM ({pupil_keys_sql}) k "
-                       "WHERE pupil_key IS NOT NULL) ORDER BY 2")  # fmt: skip
+            store.rows(
+                f"INSERT INTO ledger_pupils SELECT {index}, {dsql} FROM "
+                f"(SELECT DISTINCT pupil_key FROM ({pupil_keys_sql}) k "
+                "WHERE pupil_key IS NOT NULL) ORDER BY 2"
+            )
             count, sha = pupils_commitment(
-                store, f"SELECT pupil_digest FROM ledger_pupils "
-                f"WHERE entry_index = {index}")  # fmt: skip
+                store,
+                f"SELECT pupil_digest FROM ledger_pupils WHERE entry_index = {index}",
+            )
             fields["pupils"] = {"count": count, "sha256": sha}
         leaf = canonical(fields)
         hashes.append(merkle.leaf_hash(leaf))
@@ -158,10 +175,20 @@ def append(store: Store, home: Home, fields: dict[str, Any],
         _pause()
         store.rows(
             "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [index, fields["kind"], fields.get("release_id"),
-             fields.get("agreement_id"), str(fields.get("created_at", "")),
-             fields.get("row_count"), leaf, hashes[-1], len(hashes), root, sig],
-        )  # fmt: skip
+            [
+                index,
+                fields["kind"],
+                fields.get("release_id"),
+                fields.get("agreement_id"),
+                str(fields.get("created_at", "")),
+                fields.get("row_count"),
+                leaf,
+                hashes[-1],
+                len(hashes),
+                root,
+                sig,
+            ],
+        )
     return index
 
 
@@ -190,37 +217,58 @@ def read_head(home: Home) -> Checkpoint | None:
     if not path.exists():
         return None
     d = json.loads(path.read_text())
-    return Checkpoint(int(d["tree_size"]), bytes.fromhex(d["root_hash"]),
-                      bytes.fromhex(d["signature"]),
-                      bytes.fromhex(d["public_key"]))  # fmt: skip
+    return Checkpoint(
+        int(d["tree_size"]),
+        bytes.fromhex(d["root_hash"]),
+        bytes.fromhex(d["signature"]),
+        bytes.fromhex(d["public_key"]),
+    )
 
 
-def checkpoint(store: Store, home: Home, tree_size: int | None = None,
-               hashes: list[bytes] | None = None) -> Checkpoint:  # fmt: skip
+def checkpoint(
+    store: Store,
+    home: Home,
+    tree_size: int | None = None,
+    hashes: list[bytes] | None = None,
+) -> Checkpoint:
     """A freshly signed head of the tree as the leaves now hash (of ``tree_size``
     entries, default all; or of ``hashes`` already read)."""
     hashes = leaf_hashes(store, tree_size) if hashes is None else hashes
     root = merkle.root(hashes)
     key = keys.signing_key(home)
-    return Checkpoint(len(hashes), root, key.sign(head_text(len(hashes), root)),
-                      keys.public_key_bytes(key))  # fmt: skip
+    return Checkpoint(
+        len(hashes),
+        root,
+        key.sign(head_text(len(hashes), root)),
+        keys.public_key_bytes(key),
+    )
 
 
 def entry(store: Store, index: int) -> dict[str, Any]:
     """Entry ``index``: its fields, leaf (hex) and leaf hash."""
-    rows = store.rows("SELECT leaf FROM ledger_entries WHERE entry_index = ?",
-                      [int(index)]) if store.exists("ledger_entries") else []
+    rows = (
+        store.rows(
+            "SELECT leaf FROM ledger_entries WHERE entry_index = ?", [int(index)]
+        )
+        if store.exists("ledger_entries")
+        else []
+    )
     if not rows:
         from pupilshare.errors import NotFound
 
         raise NotFound(f"no ledger entry {index}")
     leaf = bytes(rows[0][0])
-    return {"index": int(index), "leaf": leaf.hex(),
-            "leaf_hash": merkle.leaf_hash(leaf).hex(), **json.loads(leaf)}
+    return {
+        "index": int(index),
+        "leaf": leaf.hex(),
+        "leaf_hash": merkle.leaf_hash(leaf).hex(),
+        **json.loads(leaf),
+    }
 
 
-def prove(store: Store, home: Home, index: int,
-          from_size: int | None = None) -> dict[str, Any]:  # fmt: skip
+def prove(
+    store: Store, home: Home, index: int, from_size: int | None = None
+) -> dict[str, Any]:
     """An inclusion proof of entry ``index`` against a freshly signed checkpoint of
     the whole log, and a consistency proof from ``from_size`` to it."""
     from pupilshare.errors import InvalidInput
@@ -231,18 +279,22 @@ def prove(store: Store, home: Home, index: int,
     cp = checkpoint(store, home)
     out: dict[str, Any] = {
         "checkpoint": cp.as_json(),
-        "inclusion": {"leaf_index": index, "tree_size": len(hashes),
-                      "leaf_hash": hashes[index].hex(),
-                      "path": [h.hex() for h in merkle.inclusion_path(index, hashes)]},
-    }  # fmt: skip
+        "inclusion": {
+            "leaf_index": index,
+            "tree_size": len(hashes),
+            "leaf_hash": hashes[index].hex(),
+            "path": [h.hex() for h in merkle.inclusion_path(index, hashes)],
+        },
+    }
     if from_size is not None:
         if not 1 <= from_size <= len(hashes):
             raise InvalidInput(f"--from-size must be 1 to {len(hashes)}")
         out["consistency"] = {
-            "old_size": from_size, "new_size": len(hashes),
+            "old_size": from_size,
+            "new_size": len(hashes),
             "old_root": merkle.root(hashes[:from_size]).hex(),
             "proof": [h.hex() for h in merkle.consistency_proof(from_size, hashes)],
-        }  # fmt: skip
+        }
     return out
 
 

@@ -87,8 +87,9 @@ def _subproof(m: int, hashes: Sequence[bytes], complete: bool) -> list[bytes]:
     return _subproof(m - k, hashes[k:], False) + [root(hashes[:k])]
 
 
-def root_from_inclusion(index: int, size: int, leaf: bytes,
-                        path: Sequence[bytes]) -> bytes:  # fmt: skip
+def root_from_inclusion(
+    index: int, size: int, leaf: bytes, path: Sequence[bytes]
+) -> bytes:
     """The root an audit path implies (RFC 9162 2.1.3.2); raises when it cannot be
     a path of leaf ``index`` in a tree of ``size``."""
     if not 0 <= index < size:
@@ -112,8 +113,9 @@ def root_from_inclusion(index: int, size: int, leaf: bytes,
     return r
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes],
-                     expected_root: bytes) -> bool:  # fmt: skip
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, path: Sequence[bytes], expected_root: bytes
+) -> bool:
     """True when ``path`` proves leaf hash ``leaf`` is entry ``index`` of the tree
     of ``size`` whose root is ``expected_root``."""
     try:
@@ -122,8 +124,13 @@ def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes],
         return False
 
 
-def verify_consistency(old_size: int, new_size: int, old_root: bytes,
-                       new_root: bytes, proof: Sequence[bytes]) -> bool:  # fmt: skip
+def verify_consistency(
+    old_size: int,
+    new_size: int,
+    old_root: bytes,
+    new_root: bytes,
+    proof: Sequence[bytes],
+) -> bool:
     """RFC 9162 2.1.4.2: the tree of ``new_size`` extends the tree of ``old_size``."""
     if not 0 <= old_size <= new_size:
         return False

@@ -12,12 +12,18 @@ if TYPE_CHECKING:
     from pupilshare.release.package import Manifest
 
 
-def release_fields(manifest: Manifest, manifest_sha: str,
-                   facts: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def release_fields(
+    manifest: Manifest, manifest_sha: str, facts: dict[str, Any]
+) -> dict[str, Any]:
     """The entry of one release: who got what, when, why, allowed by which policy."""
     aggregate = manifest.level == "aggregate"
-    tables = sorted({f.name.rsplit(".", 1)[0] for f in manifest.files
-                     if f.name.endswith(".parquet")})  # fmt: skip
+    tables = sorted(
+        {
+            f.name.rsplit(".", 1)[0]
+            for f in manifest.files
+            if f.name.endswith(".parquet")
+        }
+    )
     return {
         "kind": "release",
         "release_id": manifest.release_id,
@@ -30,8 +36,10 @@ def release_fields(manifest: Manifest, manifest_sha: str,
         "items": sorted(manifest.items),
         "row_count": manifest.row_count,
         "created_at": manifest.created_at,
-        "files": {**{f.name: f.sha256 for f in manifest.files},
-                  "manifest.json": manifest_sha},
+        "files": {
+            **{f.name: f.sha256 for f in manifest.files},
+            "manifest.json": manifest_sha,
+        },
         "plan_sha256": manifest.plan_sha256,
         "policy_version": facts.get("policy_version", ""),
         "opt_out_scope": facts.get("opt_out_scope"),
@@ -46,8 +54,14 @@ def release_fields(manifest: Manifest, manifest_sha: str,
     }
 
 
-def record_release(store: Store, home: Home, manifest: Manifest, manifest_sha: str,
-                   pupils_view: str, facts: dict[str, Any] | None = None) -> int:
+def record_release(
+    store: Store,
+    home: Home,
+    manifest: Manifest,
+    manifest_sha: str,
+    pupils_view: str,
+    facts: dict[str, Any] | None = None,
+) -> int:
     """Append the release's entry; the caller's transaction holds the release
     record, so both commit or neither does."""
     fields = release_fields(manifest, manifest_sha, facts or {})
@@ -59,25 +73,45 @@ def retract_last(store: Store, release_id: str) -> None:
     the newest entry, so the log stays a prefix of what was signed."""
     if not store.exists("ledger_entries"):
         return
-    last = store.rows("SELECT entry_index, release_id FROM ledger_entries "
-                      "ORDER BY entry_index DESC LIMIT 1")  # fmt: skip
+    last = store.rows(
+        "SELECT entry_index, release_id FROM ledger_entries "
+        "ORDER BY entry_index DESC LIMIT 1"
+    )
     if last and last[0][1] == release_id:
         store.rows("DELETE FROM ledger_pupils WHERE entry_index = ?", [last[0][0]])
         store.rows("DELETE FROM ledger_entries WHERE entry_index = ?", [last[0][0]])
 
 
-def record_lookup(store: Store, home: Home, agreement_id: str, recipient: str,
-                  purpose: str, items: list[str], pupil_keys_sql: str,
-                  row_count: int, policy_version: str = "") -> int:  # fmt: skip
+def record_lookup(
+    store: Store,
+    home: Home,
+    agreement_id: str,
+    recipient: str,
+    purpose: str,
+    items: list[str],
+    pupil_keys_sql: str,
+    row_count: int,
+    policy_version: str = "",
+) -> int:
     """An identified record lookup (one pupil's records shown to a recipient, e.g.
     through the web service): one entry, the pupils as digests."""
     from datetime import UTC, datetime
 
     with store.transaction():
-        return log.append(store, home, {
-            "kind": "lookup", "release_id": None, "agreement_id": agreement_id,
-            "recipient": recipient, "purpose": purpose, "level": "identified",
-            "items": sorted(items), "row_count": int(row_count),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "policy_version": policy_version,
-        }, pupil_keys_sql)  # fmt: skip
+        return log.append(
+            store,
+            home,
+            {
+                "kind": "lookup",
+                "release_id": None,
+                "agreement_id": agreement_id,
+                "recipient": recipient,
+                "purpose": purpose,
+                "level": "identified",
+                "items": sorted(items),
+                "row_count": int(row_count),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "policy_version": policy_version,
+            },
+            pupil_keys_sql,
+        )

@@ -52,8 +52,9 @@ def write_charts(model: Any, out_dir: Path, intro: str | None = None) -> list[Pa
         written.append(png)
         sections.append(chart.section(f"{stem}-spec", title, specs[stem], svg))
     page = out_dir / PAGE
-    page.write_text(chart.page("pupilshare match model", intro or INTRO, sections),
-                    encoding="utf-8")  # fmt: skip
+    page.write_text(
+        chart.page("pupilshare match model", intro or INTRO, sections), encoding="utf-8"
+    )
     return [page, *written]
 
 

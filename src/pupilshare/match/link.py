@@ -220,9 +220,11 @@ def _columns_used(
         }
         low = [s for s, f in filled.items() if f < MIN_FILLED]
         if low:
-            ignored[col] = "filled in " + ", ".join(
-                f"{filled[s]:.0%} of the {s} file" for s in low
-            ) + f" (under {MIN_FILLED:.0%}: too little to learn from)"
+            ignored[col] = (
+                "filled in "
+                + ", ".join(f"{filled[s]:.0%} of the {s} file" for s in low)
+                + f" (under {MIN_FILLED:.0%}: too little to learn from)"
+            )
             continue
         used.append(col)
         if col != "postcode":
@@ -251,8 +253,10 @@ def _prepare(
 
 
 def _table(con: duckdb.DuckDBPyConnection, side: str, extra: list[str]) -> pa.Table:
-    base = ("unique_id, forename, surname, dob_s, date_of_birth, postcode, "
-            "pc_sector, pc_outward, forename_roots, surname_parts")  # fmt: skip
+    base = (
+        "unique_id, forename, surname, dob_s, date_of_birth, postcode, "
+        "pc_sector, pc_outward, forename_roots, surname_parts"
+    )
     more = "".join(f", {c}" for c in extra)
     return con.sql(f"SELECT {base}{more} FROM prep_{side}").to_arrow_table()
 
@@ -262,8 +266,9 @@ def _record(table: pa.Table, unique_id: str, path_side: str, given: str) -> dict
 
     rows = table.filter(pc.equal(table["unique_id"], unique_id)).to_pylist()
     if not rows:
-        raise InvalidInput(f"--explain: no record with id {given!r} in the "
-                           f"{path_side} file")  # fmt: skip
+        raise InvalidInput(
+            f"--explain: no record with id {given!r} in the {path_side} file"
+        )
     return rows[0]
 
 
@@ -322,17 +327,22 @@ def _write_pairs(pairs: pa.Table, out: Path) -> None:
         con.register("pairs", pairs)
         # link_only pairs come with either file on the left; ids come from the
         # input files: written formula-safe (``csvsafe``)
-        con.execute(csvsafe.copy_sql(
-            [("left_id", "VARCHAR"), ("right_id", "VARCHAR"),
-             ("match_probability", "DOUBLE")],
-            "SELECT CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_l, 2) "
-            "ELSE substr(unique_id_r, 2) END AS left_id, "
-            "CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_r, 2) "
-            "ELSE substr(unique_id_l, 2) END AS right_id, "
-            "round(match_probability, 6) AS match_probability FROM pairs "
-            "ORDER BY left_id, right_id",
-            Path(tmp),
-        ))  # fmt: skip
+        con.execute(
+            csvsafe.copy_sql(
+                [
+                    ("left_id", "VARCHAR"),
+                    ("right_id", "VARCHAR"),
+                    ("match_probability", "DOUBLE"),
+                ],
+                "SELECT CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_l, 2) "
+                "ELSE substr(unique_id_r, 2) END AS left_id, "
+                "CASE WHEN unique_id_l LIKE 'l%' THEN substr(unique_id_r, 2) "
+                "ELSE substr(unique_id_l, 2) END AS right_id, "
+                "round(match_probability, 6) AS match_probability FROM pairs "
+                "ORDER BY left_id, right_id",
+                Path(tmp),
+            )
+        )
         os.replace(tmp, out)
     finally:
         con.close()

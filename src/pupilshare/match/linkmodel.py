@@ -72,21 +72,35 @@ def forename_comparison() -> dict[str, Any]:
         "comparison_description": "forename: typos, nicknames, swapped with surname",
         "comparison_levels": [
             _null("forename"),
-            _level("forename_l = forename_r", "exact", tf_adjustment_column="forename",
-                   tf_adjustment_weight=1.0),  # fmt: skip
+            _level(
+                "forename_l = forename_r",
+                "exact",
+                tf_adjustment_column="forename",
+                tf_adjustment_weight=1.0,
+            ),
             _level(one_edit("forename"), "one letter wrong or transposed"),
-            _level("list_has_any(forename_roots_l, forename_roots_r)",
-                   "nickname of the same name"),  # fmt: skip
-            _level(f"jaro_winkler_similarity(forename_l, forename_r) >= {CLOSE}",
-                   f"Jaro-Winkler >= {CLOSE}"),  # fmt: skip
-            _level("forename_l = surname_r OR surname_l = forename_r OR "
-                   f"jaro_winkler_similarity(forename_l, surname_r) >= {CLOSE}",
-                   "forename is the other's surname (swapped)"),  # fmt: skip
-            _level("starts_with(forename_l, forename_r) OR "
-                   "starts_with(forename_r, forename_l)",
-                   "one is the start of the other"),  # fmt: skip
-            _level(f"jaro_winkler_similarity(forename_l, forename_r) >= {ALIKE}",
-                   f"Jaro-Winkler >= {ALIKE}"),  # fmt: skip
+            _level(
+                "list_has_any(forename_roots_l, forename_roots_r)",
+                "nickname of the same name",
+            ),
+            _level(
+                f"jaro_winkler_similarity(forename_l, forename_r) >= {CLOSE}",
+                f"Jaro-Winkler >= {CLOSE}",
+            ),
+            _level(
+                "forename_l = surname_r OR surname_l = forename_r OR "
+                f"jaro_winkler_similarity(forename_l, surname_r) >= {CLOSE}",
+                "forename is the other's surname (swapped)",
+            ),
+            _level(
+                "starts_with(forename_l, forename_r) OR "
+                "starts_with(forename_r, forename_l)",
+                "one is the start of the other",
+            ),
+            _level(
+                f"jaro_winkler_similarity(forename_l, forename_r) >= {ALIKE}",
+                f"Jaro-Winkler >= {ALIKE}",
+            ),
             _level("ELSE", "all other"),
         ],
     }
@@ -98,18 +112,30 @@ def surname_comparison() -> dict[str, Any]:
         "comparison_description": "surname: typos, parts, swapped with forename",
         "comparison_levels": [
             _null("surname"),
-            _level("surname_l = surname_r", "exact", tf_adjustment_column="surname",
-                   tf_adjustment_weight=1.0),  # fmt: skip
+            _level(
+                "surname_l = surname_r",
+                "exact",
+                tf_adjustment_column="surname",
+                tf_adjustment_weight=1.0,
+            ),
             _level(one_edit("surname"), "one letter wrong or transposed"),
-            _level(f"jaro_winkler_similarity(surname_l, surname_r) >= {CLOSE}",
-                   f"Jaro-Winkler >= {CLOSE}"),  # fmt: skip
-            _level("surname_l = forename_r OR forename_l = surname_r OR "
-                   f"jaro_winkler_similarity(surname_l, forename_r) >= {CLOSE}",
-                   "surname is the other's forename (swapped)"),  # fmt: skip
-            _level("list_has_any(surname_parts_l, surname_parts_r)",
-                   "a part of a double-barrelled surname"),  # fmt: skip
-            _level(f"jaro_winkler_similarity(surname_l, surname_r) >= {ALIKE}",
-                   f"Jaro-Winkler >= {ALIKE}"),  # fmt: skip
+            _level(
+                f"jaro_winkler_similarity(surname_l, surname_r) >= {CLOSE}",
+                f"Jaro-Winkler >= {CLOSE}",
+            ),
+            _level(
+                "surname_l = forename_r OR forename_l = surname_r OR "
+                f"jaro_winkler_similarity(surname_l, forename_r) >= {CLOSE}",
+                "surname is the other's forename (swapped)",
+            ),
+            _level(
+                "list_has_any(surname_parts_l, surname_parts_r)",
+                "a part of a double-barrelled surname",
+            ),
+            _level(
+                f"jaro_winkler_similarity(surname_l, surname_r) >= {ALIKE}",
+                f"Jaro-Winkler >= {ALIKE}",
+            ),
             _level("ELSE", "all other"),
         ],
     }
@@ -118,8 +144,10 @@ def surname_comparison() -> dict[str, Any]:
 def dob_comparison() -> dict[str, Any]:
     # dob_s is the date as typed, normalised to YYYY-MM-DD where its shape allows,
     # valid or not; date_of_birth is the date where it is one
-    swap = ("substr(dob_s_l, 1, 5) || substr(dob_s_l, 9, 2) || '-' || "
-            "substr(dob_s_l, 6, 2) = dob_s_r")  # fmt: skip
+    swap = (
+        "substr(dob_s_l, 1, 5) || substr(dob_s_l, 9, 2) || '-' || "
+        "substr(dob_s_l, 6, 2) = dob_s_r"
+    )
     return {
         "output_column_name": "date_of_birth",
         "comparison_description": "date of birth as typed: typos, transpositions, "
@@ -128,13 +156,18 @@ def dob_comparison() -> dict[str, Any]:
             _null("dob_s"),
             _level("dob_s_l = dob_s_r", "exact"),
             _level(swap, "day and month swapped"),
-            _level(one_edit("dob_s"),
-                   "one digit wrong or two transposed (valid or not)"),  # fmt: skip
-            _level("CASE WHEN length(dob_s_l) = length(dob_s_r) "
-                   "THEN hamming(dob_s_l, dob_s_r) <= 2 ELSE false END",
-                   "two digits wrong"),  # fmt: skip
-            _level("abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 366",
-                   "within a year"),  # fmt: skip
+            _level(
+                one_edit("dob_s"), "one digit wrong or two transposed (valid or not)"
+            ),
+            _level(
+                "CASE WHEN length(dob_s_l) = length(dob_s_r) "
+                "THEN hamming(dob_s_l, dob_s_r) <= 2 ELSE false END",
+                "two digits wrong",
+            ),
+            _level(
+                "abs(date_diff('day', date_of_birth_l, date_of_birth_r)) <= 366",
+                "within a year",
+            ),
             _level("ELSE", "all other"),
         ],
     }
@@ -175,8 +208,7 @@ BLOCKING = [
     "l.forename = r.forename AND substr(l.surname, 1, 1) = substr(r.surname, 1, 1)",
     "l.forename = r.forename AND substr(l.dob_s, 1, 4) = substr(r.dob_s, 1, 4)",
     "l.postcode = r.postcode",
-    "l.pc_outward = r.pc_outward AND substr(l.surname, 1, 2) = "
-    "substr(r.surname, 1, 2)",
+    "l.pc_outward = r.pc_outward AND substr(l.surname, 1, 2) = substr(r.surname, 1, 2)",
     "l.forename = r.surname AND substr(l.surname, 1, 1) = substr(r.forename, 1, 1)",
     "l.surname = r.forename AND substr(l.forename, 1, 1) = substr(r.surname, 1, 1)",
     # a year keyed wrong: month and day right, and two letters of the surname
@@ -197,16 +229,37 @@ DETERMINISTIC = [
 # (EM needs pairs): textbook magnitudes, not fitted to any data. Used only when
 # training fails, and the result says so.
 FALLBACK = {
-    "forename": [(0.85, 0.01), (0.04, 5e-4), (0.03, 1e-3), (0.02, 2e-3), (0.02, 1e-4),
-                 (0.01, 2e-3), (0.02, 0.02), (0.01, 0.96)],
-    "surname": [(0.85, 2e-3), (0.05, 3e-4), (0.03, 1e-3), (0.02, 1e-4), (0.01, 1e-4),
-                (0.02, 0.01), (0.02, 0.985)],
-    "date_of_birth": [(0.9, 1e-4), (0.01, 1e-5), (0.05, 1e-3), (0.02, 5e-3),
-                      (0.01, 0.03), (0.01, 0.96)],
+    "forename": [
+        (0.85, 0.01),
+        (0.04, 5e-4),
+        (0.03, 1e-3),
+        (0.02, 2e-3),
+        (0.02, 1e-4),
+        (0.01, 2e-3),
+        (0.02, 0.02),
+        (0.01, 0.96),
+    ],
+    "surname": [
+        (0.85, 2e-3),
+        (0.05, 3e-4),
+        (0.03, 1e-3),
+        (0.02, 1e-4),
+        (0.01, 1e-4),
+        (0.02, 0.01),
+        (0.02, 0.985),
+    ],
+    "date_of_birth": [
+        (0.9, 1e-4),
+        (0.01, 1e-5),
+        (0.05, 1e-3),
+        (0.02, 5e-3),
+        (0.01, 0.03),
+        (0.01, 0.96),
+    ],
     "postcode": [(0.7, 5e-4), (0.05, 5e-4), (0.05, 2e-3), (0.08, 0.01), (0.12, 0.987)],
     "sex": [(0.97, 0.5), (0.03, 0.5)],
     "upn": [(0.9, 1e-5), (0.1, 0.99999)],
-}  # fmt: skip
+}
 
 
 def _with_fallback(comparison: dict[str, Any]) -> dict[str, Any]:
@@ -313,12 +366,16 @@ class LinkModel:
             gamma = int(rec[f"gamma_{name}"])
             tf = _number(rec.get(f"mw_tf_adj_{name}"))
             col = "dob_s" if name == "date_of_birth" else name
-            steps.append({
-                "comparison": name, "level": levels.get(gamma, str(gamma)),
-                "left": _shown(rec.get(f"{col}_l")),
-                "right": _shown(rec.get(f"{col}_r")),
-                "weight": _number(rec[f"mw_{name}"]), "tf_weight": tf,
-            })  # fmt: skip
+            steps.append(
+                {
+                    "comparison": name,
+                    "level": levels.get(gamma, str(gamma)),
+                    "left": _shown(rec.get(f"{col}_l")),
+                    "right": _shown(rec.get(f"{col}_r")),
+                    "weight": _number(rec[f"mw_{name}"]),
+                    "tf_weight": tf,
+                }
+            )
         return {
             "prior_weight": math.log2(prior / (1 - prior)),
             "steps": steps,

@@ -69,8 +69,9 @@ def merge_pupils(store: Store, method: str | None) -> int:
         f"INSERT INTO pupil_merges SELECT retired_key, pupil_key, review_id, "
         f"current_timestamp, match_run FROM {PAIRS}"
     )
-    store.execute(f"DELETE FROM pupils WHERE pupil_key IN "
-                  f"(SELECT retired_key FROM {PAIRS})")  # fmt: skip
+    store.execute(
+        f"DELETE FROM pupils WHERE pupil_key IN (SELECT retired_key FROM {PAIRS})"
+    )
     for col in ("pupil_key", "candidate_key"):
         store.execute(
             f"UPDATE match_review SET {col} = m.pupil_key FROM {PAIRS} m "

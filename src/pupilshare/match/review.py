@@ -31,8 +31,14 @@ def list_reviews(store: Store, status: str = "pending") -> list[dict[str, Any]]:
         "WHERE ? = 'all' OR r.status = ? ORDER BY r.match_probability DESC, review_id",
         [status, status],
     )
-    keys = ("review_id", "match_run", "match_probability", "match_weight", "status",
-            "records")  # fmt: skip
+    keys = (
+        "review_id",
+        "match_run",
+        "match_probability",
+        "match_weight",
+        "status",
+        "records",
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 

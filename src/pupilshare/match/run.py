@@ -109,8 +109,7 @@ def run_match(
             records=n_records,
             exact=_count(store, "method LIKE 'exact%'"),
             probabilistic=_count(store, "method = 'splink'"),
-            new_pupils=int(store.one("SELECT count(*) FROM pupils")) - before
-            + merged,
+            new_pupils=int(store.one("SELECT count(*) FROM pupils")) - before + merged,
             merged=merged,
             review=int(
                 store.one(

@@ -27,4 +27,3 @@ def match_status(store: Store, home: Home) -> dict[str, Any]:
     if store.exists("match_runs"):
         out["runs"] = store.rows("SELECT count(*) FROM match_runs")[0][0]
     return out
-

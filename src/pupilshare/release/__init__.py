@@ -58,4 +58,3 @@ def build_release(
     from pupilshare.release import build
 
     return build.build_release(store, home, plan, out, formats)
-

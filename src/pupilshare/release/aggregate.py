@@ -85,11 +85,13 @@ def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
         np.add.at(counts, tuple(index), n)
         full = sdc.with_margins(counts)
         attrs = tuple(range(len(spec.rows), len(dims)))
-        return sdc.Cube(tuple(dims), tuple(labels), full, full.copy(),
-                        attribute_axes=attrs)  # fmt: skip
+        return sdc.Cube(
+            tuple(dims), tuple(labels), full, full.copy(), attribute_axes=attrs
+        )
     at = tuple(index)
-    finest = np.all([i < len(lab) for i, lab in zip(index, labels, strict=True)],
-                    axis=0)  # fmt: skip
+    finest = np.all(
+        [i < len(lab) for i, lab in zip(index, labels, strict=True)], axis=0
+    )
     total = np.zeros(shape)
     sums = cells.column("total").to_numpy(zero_copy_only=False).astype(float)
     np.add.at(total, tuple(i[finest] for i in index), sums[finest])
@@ -100,8 +102,9 @@ def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
     for i in range(n_top):
         col = cells.column(f"top{i}").to_numpy(zero_copy_only=False).astype(float)
         top[(*at, np.full(len(col), i))] = col
-    return sdc.Cube(tuple(dims), tuple(labels), sdc.with_margins(total), contributors,
-                    top=top)  # fmt: skip
+    return sdc.Cube(
+        tuple(dims), tuple(labels), sdc.with_margins(total), contributors, top=top
+    )
 
 
 def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.Cube:
@@ -134,16 +137,16 @@ def mark_missing(store: Store, spec: TableSpec, cube: sdc.Cube) -> sdc.Cube:
     return cube
 
 
-def perturbed_table(store: Store, spec: TableSpec, source: str,
-                    rules: Sdc) -> sdc.Cube:  # fmt: skip
+def perturbed_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.Cube:
     """Counts perturbed by their cell keys; perturbed counts under the threshold
     hidden (``c``). ``contributors`` keeps the true counts (for the record)."""
     cells = store.arrow(cellkey.cells_sql(spec, source, cellkey.RECORD_KEYS))
     dims = [*spec.rows, *spec.columns]
     if cells.num_rows == 0:
         empty = np.zeros((1,) * len(dims))
-        return sdc.Cube(tuple(dims), tuple(() for _ in dims), empty, empty.copy(),
-                        perturbed=True)  # fmt: skip
+        return sdc.Cube(
+            tuple(dims), tuple(() for _ in dims), empty, empty.copy(), perturbed=True
+        )
     labels, index = _axes(cells, dims)
     shape = tuple(len(lab) for lab in labels)
     n = np.zeros(shape)
@@ -175,16 +178,19 @@ def _axes(cells: pa.Table, dims: list[str]) -> tuple[list[tuple], list[np.ndarra
 def grid_names(spec: TableSpec, cube: sdc.Cube) -> np.ndarray:
     """The published name of every cell of the cube (``published.cell_names``)."""
     grids = np.meshgrid(*[np.arange(s) for s in cube.values.shape], indexing="ij")
-    labels = [np.array([*lab, sdc.TOTAL], dtype=object)[g.ravel()]
-              for lab, g in zip(cube.labels, grids, strict=True)]
+    labels = [
+        np.array([*lab, sdc.TOTAL], dtype=object)[g.ravel()]
+        for lab, g in zip(cube.labels, grids, strict=True)
+    ]
     return published.cell_names(spec, list(cube.dims), labels)
 
 
 def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     """Cells earlier releases over the same records published are public (never
     complements); cells they suppressed are suppressed here too."""
-    public, hidden, _ = published.earlier(store, grid_names(spec, cube),
-                                          cube.values.ravel())  # fmt: skip
+    public, hidden, _ = published.earlier(
+        store, grid_names(spec, cube), cube.values.ravel()
+    )
     cube.public = public.reshape(cube.values.shape)
     hidden = hidden.reshape(cube.values.shape) & ~cube.suppressed
     cube.status[hidden] = sdc.SECONDARY
@@ -214,8 +220,9 @@ def _cell_keys(cube: sdc.Cube) -> dict[frozenset, tuple]:
     return out
 
 
-def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube],
-              rules: Sdc | None = None) -> int:
+def harmonise(
+    specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc | None = None
+) -> int:
     """Linked tables: a cell two tables share (same records, same categories) must be
     suppressed in both or neither, else one table gives away the other's secret.
     Repeats secondary suppression until consistent; returns cells newly suppressed."""
@@ -230,8 +237,12 @@ def harmonise(specs: list[TableSpec], cubes: list[sdc.Cube],
             continue
         keys = {i: _cell_keys(cubes[i]) for i in members}
         for _ in range(50):
-            hidden = {k for i in members for k, at in keys[i].items()
-                      if cubes[i].suppressed[at]}  # fmt: skip
+            hidden = {
+                k
+                for i in members
+                for k, at in keys[i].items()
+                if cubes[i].suppressed[at]
+            }
             changed = False
             for i in members:
                 for k in hidden & keys[i].keys():

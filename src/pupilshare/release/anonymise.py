@@ -90,7 +90,7 @@ def anonymise(
 
     ``population_sql`` is the wider population an intruder might identify from (all
     matched records of the dataset), for journalist risk.
-    """  # fmt: skip
+    """
     cols = ", ".join(f"{c.sql} AS {c.name}" for c in selection.columns)
     for table, sql in (
         (SOURCE, source_sql),
@@ -122,16 +122,21 @@ def anonymise(
     else:
         best = _greedy_search(sizes, dropped, limit, distinct)
     chosen = {c.name: _levels(c)[i] for c, i in zip(quasi, best, strict=True)}
-    return Result(_release_sql(selection, chosen, k), chosen,
-                  _risk(store, selection, chosen, k, total))  # fmt: skip
+    return Result(
+        _release_sql(selection, chosen, k),
+        chosen,
+        _risk(store, selection, chosen, k, total),
+    )
 
 
-def _full_search(sizes: list[int], dropped: Callable[[tuple[int, ...]], int],
-                 limit: float) -> tuple[int, ...]:  # fmt: skip
+def _full_search(
+    sizes: list[int], dropped: Callable[[tuple[int, ...]], int], limit: float
+) -> tuple[int, ...]:
     """The least general node (by height) within the suppression limit; among nodes
     of that height, the one that drops fewest records."""
-    lattice = sorted(itertools.product(*[range(n) for n in sizes]),
-                     key=lambda n: (sum(n), n))  # fmt: skip
+    lattice = sorted(
+        itertools.product(*[range(n) for n in sizes]), key=lambda n: (sum(n), n)
+    )
     best: tuple[tuple[int, ...], int] | None = None
     for node in lattice:
         if best is not None and sum(node) > sum(best[0]):
@@ -142,9 +147,12 @@ def _full_search(sizes: list[int], dropped: Callable[[tuple[int, ...]], int],
     return best[0] if best else tuple(n - 1 for n in sizes)  # top: all suppressed
 
 
-def _greedy_search(sizes: list[int], dropped: Callable[[tuple[int, ...]], int],
-                   limit: float,
-                   distinct: Callable[[int, int], int]) -> tuple[int, ...]:  # fmt: skip
+def _greedy_search(
+    sizes: list[int],
+    dropped: Callable[[tuple[int, ...]], int],
+    limit: float,
+    distinct: Callable[[int, int], int],
+) -> tuple[int, ...]:
     """Climb one column at a time (the one with most distinct values at its level)
     until within the limit, then bring back down every column that can come down."""
     node = tuple(0 for _ in sizes)
@@ -153,13 +161,13 @@ def _greedy_search(sizes: list[int], dropped: Callable[[tuple[int, ...]], int],
         if not up:
             break
         i = max(up, key=lambda i: (distinct(i, node[i]), -i))
-        node = node[:i] + (node[i] + 1,) + node[i + 1:]
+        node = node[:i] + (node[i] + 1,) + node[i + 1 :]
     lowered = True
     while lowered:
         lowered = False
         for i in range(len(sizes)):
             if node[i] > 0:
-                down = node[:i] + (node[i] - 1,) + node[i + 1:]
+                down = node[:i] + (node[i] - 1,) + node[i + 1 :]
                 if dropped(down) <= limit:
                     node, lowered = down, True
     return node

@@ -35,9 +35,9 @@ from scipy.sparse.csgraph import connected_components
 ROUNDS = 12  # LP pairs aimed at the open cells (stop after two idle rounds)
 
 
-def line_equations(v: np.ndarray, m: np.ndarray) -> tuple[
-    sparse.csr_matrix, np.ndarray, np.ndarray | None
-]:  # fmt: skip
+def line_equations(
+    v: np.ndarray, m: np.ndarray
+) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray | None]:
     """``a @ x = b`` over the suppressed cells ``x`` (mask ``m``) of a table ``v``
     whose last index on each axis is the total: one equation per line (all axes but
     one fixed) that holds a suppressed cell, its total counted -1 and every
@@ -59,8 +59,10 @@ def line_equations(v: np.ndarray, m: np.ndarray) -> tuple[
         rhs.append(-interior.ravel())
         base += int(np.prod(other_shape)) if other_shape else 1
     cols = np.tile(np.arange(len(cells)), m.ndim)
-    a = sparse.csr_matrix((np.concatenate(eq_coef), (np.concatenate(eq_rows), cols)),
-                          shape=(base, len(cells)))  # fmt: skip
+    a = sparse.csr_matrix(
+        (np.concatenate(eq_coef), (np.concatenate(eq_rows), cols)),
+        shape=(base, len(cells)),
+    )
     keep = np.unique(a.nonzero()[0])
     x0 = v[m]
     return a[keep], np.concatenate(rhs)[keep], None if np.isnan(x0).any() else x0
@@ -81,15 +83,19 @@ class Need:
 
     def met(self, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         tol = 1e-9
-        return ((hi - lo >= self.width - tol) & (hi - x >= self.up - tol)
-                & (x - lo >= self.down - tol))  # fmt: skip
+        return (
+            (hi - lo >= self.width - tol)
+            & (hi - x >= self.up - tol)
+            & (x - lo >= self.down - tol)
+        )
 
     def part(self, index: np.ndarray) -> Need:
         return Need(self.width[index], self.up[index], self.down[index])
 
 
-def witnessed(a: sparse.spmatrix, x0: np.ndarray, corners: np.ndarray,
-              signs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def witnessed(
+    a: sparse.spmatrix, x0: np.ndarray, corners: np.ndarray, signs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """How far each cell can surely rise and fall, from offered directions.
 
     ``corners`` (k, c) are columns of ``a`` (-1: a cell not suppressed) and ``signs``
@@ -121,8 +127,9 @@ def witnessed(a: sparse.spmatrix, x0: np.ndarray, corners: np.ndarray,
     return rise_all, fall_all
 
 
-def search(v: np.ndarray, m: np.ndarray, cells: np.ndarray | None = None,
-           k: int = 3) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def search(
+    v: np.ndarray, m: np.ndarray, cells: np.ndarray | None = None, k: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Directions among the suppressed cells themselves, found by this audit: for a
     cell, one other suppressed index on every axis (of the ``k`` largest suppressed
     cells of its line there) whose ``2**d`` crossings are all suppressed. Returns
@@ -149,15 +156,19 @@ def search(v: np.ndarray, m: np.ndarray, cells: np.ndarray | None = None,
         pool = np.where(ok, pool, -1)
         other = [c for i, c in enumerate(p.T) if i != j]
         other_shape = [n for i, n in enumerate(shape) if i != j]
-        line = np.ravel_multi_index(other, other_shape) if other else np.zeros(
-            len(p), np.int64)  # fmt: skip
+        line = (
+            np.ravel_multi_index(other, other_shape)
+            if other
+            else np.zeros(len(p), np.int64)
+        )
         mine = pool[line]
         mine = np.where(mine == p[:, j][:, None], -1, mine)
         order = np.argsort(mine < 0, axis=1, kind="stable")
         cands.append(np.take_along_axis(mine, order, axis=1)[:, :k])
     grids = np.meshgrid(*[np.arange(c.shape[1]) for c in cands], indexing="ij")
-    alt = np.stack([c[:, g.ravel()] for c, g in zip(cands, grids, strict=True)],
-                   axis=-1)  # (n, combos, d)  # fmt: skip
+    alt = np.stack(
+        [c[:, g.ravel()] for c, g in zip(cands, grids, strict=True)], axis=-1
+    )  # (n, combos, d)
     bits = (np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1
     valid_alt = (alt >= 0).all(axis=-1)
     alt = np.where(alt < 0, p[:, None, :], alt)
@@ -171,9 +182,14 @@ def search(v: np.ndarray, m: np.ndarray, cells: np.ndarray | None = None,
     return cols[whole], signs[whole]
 
 
-def audit(a: sparse.spmatrix, b: np.ndarray, x0: np.ndarray | None,
-          width: float | Need, rise: np.ndarray | None = None,
-          fall: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def audit(
+    a: sparse.spmatrix,
+    b: np.ndarray,
+    x0: np.ndarray | None,
+    width: float | Need,
+    rise: np.ndarray | None = None,
+    fall: np.ndarray | None = None,
+) -> np.ndarray:
     """Which cells of ``a @ x = b, x >= 0`` lack their protection (``width``: the
     least feasible interval of every cell, or a ``Need`` per cell). ``x0``, when
     given, is a feasible point (the true values); ``rise``/``fall``, how far each
@@ -215,8 +231,7 @@ def audit(a: sparse.spmatrix, b: np.ndarray, x0: np.ndarray | None,
         seed = None
         if start is not None and rise is not None and fall is not None:
             seed = (start - fall[cells], start + rise[cells])
-        pinned[cells] = _narrow(part[used], b[used], start, need.part(cells), cap,
-                                seed)  # fmt: skip
+        pinned[cells] = _narrow(part[used], b[used], start, need.part(cells), cap, seed)
     return pinned
 
 
@@ -231,8 +246,9 @@ def _groups(a: sparse.csr_matrix) -> np.ndarray:
     return label[:n]
 
 
-def _peel(a: sparse.csc_matrix, b: np.ndarray,
-          x0: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _peel(
+    a: sparse.csc_matrix, b: np.ndarray, x0: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Cells given away by single lines, repeated to a fixed point; returns them and
     the right-hand side with their values moved over."""
     n = a.shape[1]
@@ -262,24 +278,33 @@ def _peel(a: sparse.csc_matrix, b: np.ndarray,
         pinned |= hit
 
 
-def _spread_point(a: sparse.csr_matrix, b: np.ndarray,
-                  cap: float) -> np.ndarray | None:  # fmt: skip
+def _spread_point(a: sparse.csr_matrix, b: np.ndarray, cap: float) -> np.ndarray | None:
     """A feasible point with as many cells at 1 or more as can be (one LP: maximise
     the sum of ``s`` with ``s <= x``, ``s <= 1``). Vertices sit at 0 in many cells;
     this point does not, so with two vertices it already spreads most cells."""
     n = a.shape[1]
     a_eq = sparse.hstack([a, sparse.csr_matrix((a.shape[0], n))], format="csr")
     a_ub = sparse.hstack([-sparse.identity(n), sparse.identity(n)], format="csr")
-    r = linprog(np.concatenate([np.zeros(n), -np.ones(n)]), A_ub=a_ub,
-                b_ub=np.zeros(n), A_eq=a_eq, b_eq=b,
-                bounds=[(0, cap)] * n + [(0, 1)] * n, method="highs")  # fmt: skip
+    r = linprog(
+        np.concatenate([np.zeros(n), -np.ones(n)]),
+        A_ub=a_ub,
+        b_ub=np.zeros(n),
+        A_eq=a_eq,
+        b_eq=b,
+        bounds=[(0, cap)] * n + [(0, 1)] * n,
+        method="highs",
+    )
     return r.x[:n] if r.status == 0 else None
 
 
-def _narrow(a: sparse.csr_matrix, b: np.ndarray, x0: np.ndarray | None,
-            need: Need, cap: float,
-            seed: tuple[np.ndarray, np.ndarray] | None = None,
-            ) -> np.ndarray:  # fmt: skip
+def _narrow(
+    a: sparse.csr_matrix,
+    b: np.ndarray,
+    x0: np.ndarray | None,
+    need: Need,
+    cap: float,
+    seed: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Cells of one linked group whose exact feasible interval misses ``need``."""
     n = a.shape[1]
     truth = x0

@@ -49,29 +49,41 @@ def new_release_id(plan: ReleasePlan) -> str:
     return f"{plan.agreement_id}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Path,
-                  formats: tuple[str, ...] = FORMATS) -> Manifest:  # fmt: skip
+def build_release(
+    store: Store,
+    home: Home,
+    plan: ReleasePlan,
+    out_dir: str | Path,
+    formats: tuple[str, ...] = FORMATS,
+) -> Manifest:
     """Build, check and deliver one release; raises ``Blocked`` if the check fails."""
     release_id = new_release_id(plan)
     limits = _within_budget(home, plan)
     staging = delivery.prepare(store, home, release_id, Path(out_dir))
     try:
         manifest = Manifest(
-            release_id=release_id, agreement_id=plan.agreement_id,
-            recipient=plan.recipient, gateway=plan.gateway, purpose=plan.purpose,
-            level=plan.level, items=list(plan.items), plan_sha256=plan.digest,
+            release_id=release_id,
+            agreement_id=plan.agreement_id,
+            recipient=plan.recipient,
+            gateway=plan.gateway,
+            purpose=plan.purpose,
+            level=plan.level,
+            items=list(plan.items),
+            plan_sha256=plan.digest,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             out_dir=str(Path(out_dir).resolve()),
-        )  # fmt: skip
+        )
         witness: dict[str, tablecheck.Witness] = {}
         cells: list[tuple] = []
         with budget.enforced(store.con, limits, f"release of {plan.agreement_id}"):
             if plan.level == "aggregate":
-                names, pupils = _aggregate(store, home, plan, staging, formats,
-                                           manifest, witness, cells)  # fmt: skip
+                names, pupils = _aggregate(
+                    store, home, plan, staging, formats, manifest, witness, cells
+                )
             else:
-                names, pupils = _records(store, home, plan, staging, formats,
-                                         manifest, limits.rows)  # fmt: skip
+                names, pupils = _records(
+                    store, home, plan, staging, formats, manifest, limits.rows
+                )
             if "csv" in formats:
                 manifest.rules["csv_cells"] = csvsafe.RULE
             manifest.rules["budget"] = dataclasses.asdict(limits)
@@ -80,15 +92,27 @@ def build_release(store: Store, home: Home, plan: ReleasePlan, out_dir: str | Pa
             manifest_sha = package.write_manifest(staging, manifest)
             reasons = check.check_release(store, home, plan, staging, pupils, witness)
         if reasons:
-            raise Blocked(f"release of {plan.agreement_id} blocked by the output "
-                          "check; nothing was delivered", reasons)  # fmt: skip
+            raise Blocked(
+                f"release of {plan.agreement_id} blocked by the output "
+                "check; nothing was delivered",
+                reasons,
+            )
         for name, cell_names, values, how in cells:
-            published.record(store, release_id, plan.agreement_id, name, cell_names,
-                             values, how)  # fmt: skip
+            published.record(
+                store, release_id, plan.agreement_id, name, cell_names, values, how
+            )
         facts = ledger_facts(store, home, plan)
         try:
-            package.deliver(store, staging, Path(out_dir), manifest, manifest_sha,
-                            pupils, home, facts)  # fmt: skip
+            package.deliver(
+                store,
+                staging,
+                Path(out_dir),
+                manifest,
+                manifest_sha,
+                pupils,
+                home,
+                facts,
+            )
         except BaseException:
             published.forget(store, release_id)
             raise
@@ -102,20 +126,29 @@ def _within_budget(home: Home, plan: ReleasePlan) -> budget.Budget:
     """The release's limits; a plan over them is refused before anything is built
     (an agreement from before budgets is checked here, at its first release)."""
     limits = budget.effective(plan.budget, budget.service(home.settings("release")))
-    terms = {"level": plan.level,
-             "tables": [dataclasses.asdict(t) for t in plan.tables]}  # fmt: skip
+    terms = {
+        "level": plan.level,
+        "tables": [dataclasses.asdict(t) for t in plan.tables],
+    }
     over = budget.plan_problems(terms, limits)
     if over:
-        raise Blocked(f"release of {plan.agreement_id} is over its budget; nothing "
-                      "was built", over)  # fmt: skip
+        raise Blocked(
+            f"release of {plan.agreement_id} is over its budget; nothing was built",
+            over,
+        )
     return limits
 
 
 def _aggregate(
-    store: Store, home: Home, plan: ReleasePlan, staging: Path,
-    formats: tuple[str, ...], manifest: Manifest,
-    witness: dict[str, tablecheck.Witness], cells: list[tuple],
-) -> tuple[list[str], pa.Table]:  # fmt: skip
+    store: Store,
+    home: Home,
+    plan: ReleasePlan,
+    staging: Path,
+    formats: tuple[str, ...],
+    manifest: Manifest,
+    witness: dict[str, tablecheck.Witness],
+    cells: list[tuple],
+) -> tuple[list[str], pa.Table]:
     """Build every table; fills ``witness`` (the hypercubes offered to the check)
     and ``cells`` (what the record of published tables will hold)."""
     names: list[str] = []
@@ -142,26 +175,44 @@ def _aggregate(
         table = aggregate.table_arrow(spec, cube, plan.sdc)
         tables[spec.name] = table
         names += package.write_arrow(store, staging, spec.name, table, formats)
-        witness[spec.name] = tablecheck.Witness(cube.labels, cube.cubes.corners,
-                                                cube.cubes.signs)  # fmt: skip
+        witness[spec.name] = tablecheck.Witness(
+            cube.labels, cube.cubes.corners, cube.cubes.signs
+        )
         truth = cube.contributors if cube.perturbed else cube.values
-        cells.append((spec.name, aggregate.grid_names(spec, cube), truth.ravel(),
-                      aggregate.shown(cube, plan.sdc)))
+        cells.append(
+            (
+                spec.name,
+                aggregate.grid_names(spec, cube),
+                truth.ravel(),
+                aggregate.shown(cube, plan.sdc),
+            )
+        )
         if cube.not_available:
             shown_x = bool((cube.status == sdc.MISSING).any())
             lacking[spec.name] = (
-                ("cells shown x lie wholly in, and other figures lack, "
-                 if shown_x else "the figures lack ")
-                + "files rejected at collection: " + ", ".join(cube.not_available))
+                (
+                    "cells shown x lie wholly in, and other figures lack, "
+                    if shown_x
+                    else "the figures lack "
+                )
+                + "files rejected at collection: "
+                + ", ".join(cube.not_available)
+            )
         if cube.withheld:
-            manifest.risk[spec.name] = ("withheld whole: a cell could not be "
-                                        "protected (its margins are already public)")
+            manifest.risk[spec.name] = (
+                "withheld whole: a cell could not be "
+                "protected (its margins are already public)"
+            )
     manifest.risk["linked_table_suppressions"] = linked
     names += trends.charts(plan, tables, staging)
     extra: dict = {}
     if plan.sdc.method == "cell_key":
-        extra = {"cell_key": {**cellkey.rules(plan.sdc), "tables": [
-            t.name for t in plan.tables if t.measure is None]}}  # fmt: skip
+        extra = {
+            "cell_key": {
+                **cellkey.rules(plan.sdc),
+                "tables": [t.name for t in plan.tables if t.measure is None],
+            }
+        }
     manifest.rules = {
         **sdc.rules(plan.sdc),
         "method": plan.sdc.method,
@@ -181,15 +232,22 @@ def _source(store: Store, plan: ReleasePlan, dataset: str) -> str:
         return view
     cols = ", ".join(sorted(pop.needed_items(plan, dataset)))
     table = f"{view}_kept"
-    store.rows(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-               f"SELECT {cols}, {pop.PUPIL_KEY} FROM {view}")  # fmt: skip
+    store.rows(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS "
+        f"SELECT {cols}, {pop.PUPIL_KEY} FROM {view}"
+    )
     return table
 
 
 def _records(
-    store: Store, home: Home, plan: ReleasePlan, staging: Path,
-    formats: tuple[str, ...], manifest: Manifest, max_rows: int | None = None,
-) -> tuple[list[str], pa.Table]:  # fmt: skip
+    store: Store,
+    home: Home,
+    plan: ReleasePlan,
+    staging: Path,
+    formats: tuple[str, ...],
+    manifest: Manifest,
+    max_rows: int | None = None,
+) -> tuple[list[str], pa.Table]:
     names: list[str] = []
     rows = 0
     keys: list[pa.Table] = []
@@ -205,9 +263,12 @@ def _records(
                 for r in store.rows("SELECT table_name FROM information_schema.tables")
             }
             result = anonymise.anonymise(
-                store, selection, f"SELECT * FROM {view}", plan.sdc,
+                store,
+                selection,
+                f"SELECT * FROM {view}",
+                plan.sdc,
                 population_sql=pop.eligible_sql(wide, dataset, tables),
-            )  # fmt: skip
+            )
             manifest.risk[dataset] = {**result.risk, "levels": result.levels}
             names += package.write_sql(store, staging, dataset, result.sql, formats)
             kept = anonymise.pupils_sql(selection, result.levels, plan.sdc.k_anonymity)
@@ -232,19 +293,24 @@ def _records(
         names += written
         rows += pq.read_metadata(staging / written[0]).num_rows
         if max_rows is not None and rows > max_rows:
-            raise Blocked(f"release of {plan.agreement_id} holds {rows:,} rows, "
-                          f"over its budget of {max_rows:,}; nothing was "
-                          "delivered")  # fmt: skip
+            raise Blocked(
+                f"release of {plan.agreement_id} holds {rows:,} rows, "
+                f"over its budget of {max_rows:,}; nothing was "
+                "delivered"
+            )
         if pseudonymous:  # who is in it, read back from the delivered file itself
             path = derive.lit(str(staging / written[0]))
-            keys.append(store.arrow(
-                f"SELECT pm.pupil_key FROM {pmap} pm SEMI JOIN read_parquet({path}) f "
-                "ON f.pupil_pseudonym = pm.pupil_pseudonym"
-            ))  # fmt: skip
+            keys.append(
+                store.arrow(
+                    f"SELECT pm.pupil_key FROM {pmap} pm "
+                    f"SEMI JOIN read_parquet({path}) f "
+                    "ON f.pupil_pseudonym = pm.pupil_pseudonym"
+                )
+            )
         else:
-            keys.append(store.arrow(
-                f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
-            ))  # fmt: skip
+            keys.append(
+                store.arrow(f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}")
+            )
     manifest.rules = _record_rules(plan)
     return names, _union(keys)
 
@@ -252,24 +318,31 @@ def _records(
 def _record_rules(plan: ReleasePlan) -> dict:
     """The rules a record-level release applied, as printed in it."""
     scope = plan.opt_out_scope
-    rules: dict = {"level": plan.level,
-                   "population": "the agreement's scope, judged at each record's "
-                   "own date, minus every opt-out of "
-                   f"'all' or '{scope}'; matched records only"}  # fmt: skip
+    rules: dict = {
+        "level": plan.level,
+        "population": "the agreement's scope, judged at each record's "
+        "own date, minus every opt-out of "
+        f"'all' or '{scope}'; matched records only",
+    }
     if plan.level == "pseudonymised":
-        rules["pseudonym"] = ("AES-256 of the pupil key under this agreement's secret, "
-                              "written as a UUID (128 random-looking bits)")
-        rules["coarsening"] = {k: f"to {v}" for k, v in
-                               minimise.PSEUDONYMISED_COARSENING.items()}  # fmt: skip
+        rules["pseudonym"] = (
+            "AES-256 of the pupil key under this agreement's secret, "
+            "written as a UUID (128 random-looking bits)"
+        )
+        rules["coarsening"] = {
+            k: f"to {v}" for k, v in minimise.PSEUDONYMISED_COARSENING.items()
+        }
         rules["removed"] = "names, reference numbers and contact details"
     if plan.level == "anonymised":
-        rules["model"] = (f"k-anonymity, k = {plan.sdc.k_anonymity}, distinct pupils "
-                          "per class of every released column together (each one an "
-                          "intruder may know or infer, or hold in another release); "
-                          "measurements never exact; full-domain generalisation "
-                          "along the catalogue hierarchies, then record suppression of "
-                          f"at most {plan.sdc.max_suppression:.0%}; risk under ARX's "
-                          "prosecutor, journalist and marketer models")  # fmt: skip
+        rules["model"] = (
+            f"k-anonymity, k = {plan.sdc.k_anonymity}, distinct pupils "
+            "per class of every released column together (each one an "
+            "intruder may know or infer, or hold in another release); "
+            "measurements never exact; full-domain generalisation "
+            "along the catalogue hierarchies, then record suppression of "
+            f"at most {plan.sdc.max_suppression:.0%}; risk under ARX's "
+            "prosecutor, journalist and marketer models"
+        )
     return rules
 
 

@@ -87,12 +87,19 @@ def _row(v: np.ndarray, variance: float) -> np.ndarray:
     def neg_entropy(p: np.ndarray) -> float:
         return float(np.sum(p * np.log(np.maximum(p, 1e-300))))
 
-    cons = [{"type": "eq", "fun": lambda p: p.sum() - 1},
-            {"type": "eq", "fun": lambda p: p @ v},
-            {"type": "eq", "fun": lambda p: p @ (v * v) - var}]  # fmt: skip
+    cons = [
+        {"type": "eq", "fun": lambda p: p.sum() - 1},
+        {"type": "eq", "fun": lambda p: p @ v},
+        {"type": "eq", "fun": lambda p: p @ (v * v) - var},
+    ]
     start = np.exp(-(v**2) / (2 * max(var, 0.5)))
-    r = minimize(neg_entropy, start / start.sum(), constraints=cons,
-                 bounds=[(0, 1)] * n, method="SLSQP")  # fmt: skip
+    r = minimize(
+        neg_entropy,
+        start / start.sum(),
+        constraints=cons,
+        bounds=[(0, 1)] * n,
+        method="SLSQP",
+    )
     p = np.clip(r.x, 0, None)
     return p / p.sum()
 
@@ -108,12 +115,16 @@ def cells_sql(spec: TableSpec, source: str, keys: str) -> str:
     """Every finest cell's distinct pupils and the sum of their record keys, in one
     pass. Margins are sums of cells (as in every table here), keys included."""
     dims = [*spec.rows, *spec.columns]
-    cats = ", ".join(f"coalesce(CAST({d} AS VARCHAR), {lit('Unknown')}) AS {d}"
-                     for d in dims)  # fmt: skip
-    where = " AND ".join(
-        f"CAST({item} AS VARCHAR) IN ({', '.join(lit(v) for v in values)})"
-        for item, values in spec.filters
-    ) or "TRUE"  # fmt: skip
+    cats = ", ".join(
+        f"coalesce(CAST({d} AS VARCHAR), {lit('Unknown')}) AS {d}" for d in dims
+    )
+    where = (
+        " AND ".join(
+            f"CAST({item} AS VARCHAR) IN ({', '.join(lit(v) for v in values)})"
+            for item, values in spec.filters
+        )
+        or "TRUE"
+    )
     dim_list = ", ".join(dims)
     return (
         f"SELECT {dim_list}, count(*) AS n, CAST(sum(rk) AS BIGINT) AS ck FROM "
@@ -144,10 +155,12 @@ def rules(sdc: Sdc) -> dict:
         "need not add up to its totals; use the published total, never a sum of "
         "cells, and expect a difference of two published counts to be off by up to "
         f"{2 * sdc.ptable_max}",
-        "ptable": {"max_change": sdc.ptable_max, "variance": sdc.ptable_variance,
-                   "key_range": KEYS,
-                   "rows": {str(c): _ranges(row) for c, row in enumerate(table)
-                            if c}},  # fmt: skip
+        "ptable": {
+            "max_change": sdc.ptable_max,
+            "variance": sdc.ptable_variance,
+            "key_range": KEYS,
+            "rows": {str(c): _ranges(row) for c, row in enumerate(table) if c},
+        },
     }
 
 

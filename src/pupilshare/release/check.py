@@ -65,10 +65,14 @@ def allowed_columns(plan: ReleasePlan, dataset: str) -> set[str]:
     return out
 
 
-def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
-                  pupils: pa.Table,
-                  witness: dict[str, tablecheck.Witness] | None = None,
-                  ) -> list[str]:  # fmt: skip
+def check_release(
+    store: Store,
+    home: Home,
+    plan: ReleasePlan,
+    staging: Path,
+    pupils: pa.Table,
+    witness: dict[str, tablecheck.Witness] | None = None,
+) -> list[str]:
     """Reasons to block the release (empty: it may be delivered). ``witness``: the
     builder's offered hypercubes per table, verified, never trusted."""
     reasons: list[str] = []
@@ -91,8 +95,13 @@ def check_release(store: Store, home: Home, plan: ReleasePlan, staging: Path,
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
-            reasons += _check_table(store, plan, stem, pq.read_table(path),
-                                    witness=(witness or {}).get(stem))
+            reasons += _check_table(
+                store,
+                plan,
+                stem,
+                pq.read_table(path),
+                witness=(witness or {}).get(stem),
+            )
         else:
             reasons += _check_records(store, home, plan, stem, path)
     return reasons
@@ -134,8 +143,9 @@ def _opt_outs(store: Store, plan: ReleasePlan, pupils: pa.Table) -> list[str]:
     return [f"{n} opted-out pupil(s) are in the release"] if n else []
 
 
-def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
-                   path: Path) -> list[str]:  # fmt: skip
+def _check_records(
+    store: Store, home: Home, plan: ReleasePlan, dataset: str, path: Path
+) -> list[str]:
     reasons = []
     allowed = allowed_columns(plan, dataset)
     columns = pq.read_schema(path).names
@@ -143,11 +153,16 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
         if col not in allowed:
             reasons.append(f"{dataset}: column {col} is outside the agreement")
     if "pupil_pseudonym" in columns and store.exists("opt_outs"):
-        keys = [r[0] for r in store.rows(
-            "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?) AND "
-            "NOT EXISTS (SELECT 1 FROM optout_exemptions e WHERE e.agreement_id = ? "
-            "AND e.withdrawn_at IS NULL)",
-            [plan.opt_out_scope, plan.agreement_id])]  # fmt: skip
+        keys = [
+            r[0]
+            for r in store.rows(
+                "SELECT DISTINCT pupil_key FROM opt_outs WHERE scope IN ('all', ?) AND "
+                "NOT EXISTS (SELECT 1 FROM optout_exemptions e "
+                "WHERE e.agreement_id = ? "
+                "AND e.withdrawn_at IS NULL)",
+                [plan.opt_out_scope, plan.agreement_id],
+            )
+        ]
         if keys:
             banned = pseudonyms_for(home, plan.agreement_id, keys)
             hits = store.rows(
@@ -161,12 +176,16 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
     if ds.release_only_where:
         item, value = ds.release_only_where
         if item not in columns:
-            reasons.append(f"{dataset}: {item} must be released to show every row "
-                           f"has {item} = {value}")  # fmt: skip
+            reasons.append(
+                f"{dataset}: {item} must be released to show every row "
+                f"has {item} = {value}"
+            )
         else:
             bad = store.rows(
                 f"SELECT count(*) FROM read_parquet({_lit(path)}) "
-                f"WHERE {item} IS DISTINCT FROM ?", [value])[0][0]  # fmt: skip
+                f"WHERE {item} IS DISTINCT FROM ?",
+                [value],
+            )[0][0]
             if bad:
                 reasons.append(f"{dataset}: {bad} row(s) without {item} = {value}")
     quasi = [c for c in columns if c in ds and ds.item(c).quasi]
@@ -176,10 +195,11 @@ def _check_records(store: Store, home: Home, plan: ReleasePlan, dataset: str,
             sizes = table.group_by(quasi).aggregate([([], "count_all")])
             smallest = min(sizes.column("count_all").to_pylist())
             if smallest < plan.sdc.k_anonymity:
-                reasons.append(f"{dataset}: k-anonymity fails (a class of {smallest} "
-                               f"records, k = {plan.sdc.k_anonymity})")  # fmt: skip
+                reasons.append(
+                    f"{dataset}: k-anonymity fails (a class of {smallest} "
+                    f"records, k = {plan.sdc.k_anonymity})"
+                )
     return reasons
-
 
 
 def audit_method(plan: ReleasePlan) -> dict[str, str]:
@@ -198,9 +218,14 @@ def audit_method(plan: ReleasePlan) -> dict[str, str]:
     return out
 
 
-def _check_table(store: Store, plan: ReleasePlan, name: str, table: pa.Table,
-                 source: str | None = None,
-                 witness: tablecheck.Witness | None = None) -> list[str]:  # fmt: skip
+def _check_table(
+    store: Store,
+    plan: ReleasePlan,
+    name: str,
+    table: pa.Table,
+    source: str | None = None,
+    witness: tablecheck.Witness | None = None,
+) -> list[str]:
     """Reasons to block one published table. ``source`` names the population its
     true values are recomputed from (default: the release population)."""
     specs = {t.name: t for t in plan.tables}
@@ -225,26 +250,32 @@ def _check_table(store: Store, plan: ReleasePlan, name: str, table: pa.Table,
     if spec.measure is None and not plan.sdc.rounding:  # rounded: on true counts
         small = shown & (values > 0) & (values < plan.sdc.threshold)
         if small.any():
-            reasons.append(f"{name}: {int(small.sum())} published cell(s) under the "
-                           f"threshold of {plan.sdc.threshold}")  # fmt: skip
+            reasons.append(
+                f"{name}: {int(small.sum())} published cell(s) under the "
+                f"threshold of {plan.sdc.threshold}"
+            )
     if spec.measure is None and spec.columns:
         grid = _grid(table, dims, values, suppressed)
         if grid is not None:
             attrs = range(len(spec.rows), len(dims))
             n = _revealing_zeros(*grid, attrs)
             if n:
-                reasons.append(f"{name}: {n} group(s) shown wholly in one category "
-                               "by published zeros")  # fmt: skip
+                reasons.append(
+                    f"{name}: {n} group(s) shown wholly in one category "
+                    "by published zeros"
+                )
     source = source or population.eligible(store, plan, spec.dataset)
     truth = _truth(store, plan, spec, table, source)
     reasons += _truth_rules(plan, spec, values, suppressed, truth)
-    reasons += tablecheck.protection_reasons(store, plan, spec, table, truth,
-                                             suppressed, witness)  # fmt: skip
+    reasons += tablecheck.protection_reasons(
+        store, plan, spec, table, truth, suppressed, witness
+    )
     return reasons
 
 
-def _truth(store: Store, plan: ReleasePlan, spec: TableSpec, table: pa.Table,
-           view: str) -> dict[str, np.ndarray]:  # fmt: skip
+def _truth(
+    store: Store, plan: ReleasePlan, spec: TableSpec, table: pa.Table, view: str
+) -> dict[str, np.ndarray]:
     """Each published row's true value, recomputed from the population in SQL.
 
     Counts: distinct pupils per cell, margins the sum of their cells (the table is
@@ -254,10 +285,13 @@ def _truth(store: Store, plan: ReleasePlan, spec: TableSpec, table: pa.Table,
     ``table``; a row with no records gets zeros.
     """
     dims = [*spec.rows, *spec.columns]
-    cats = ", ".join(f"coalesce(CAST({d} AS VARCHAR), {_lit(UNKNOWN)}) AS {d}"
-                     for d in dims)  # fmt: skip
-    where = [f"CAST({item} AS VARCHAR) IN ({', '.join(_lit(v) for v in vals)})"
-             for item, vals in spec.filters]  # fmt: skip
+    cats = ", ".join(
+        f"coalesce(CAST({d} AS VARCHAR), {_lit(UNKNOWN)}) AS {d}" for d in dims
+    )
+    where = [
+        f"CAST({item} AS VARCHAR) IN ({', '.join(_lit(v) for v in vals)})"
+        for item, vals in spec.filters
+    ]
     if spec.measure:
         where.append(f"{spec.measure} IS NOT NULL")
     cond = " AND ".join(where) or "TRUE"
@@ -295,14 +329,19 @@ def _truth(store: Store, plan: ReleasePlan, spec: TableSpec, table: pa.Table,
         )
     finally:
         store.unregister("_check_cells")
-    return {c: out.column(c).to_numpy(zero_copy_only=False).astype(float)
-            for c in out.column_names}  # fmt: skip
+    return {
+        c: out.column(c).to_numpy(zero_copy_only=False).astype(float)
+        for c in out.column_names
+    }
 
 
 def _truth_rules(
-    plan: ReleasePlan, spec: TableSpec, values: np.ndarray, suppressed: np.ndarray,
+    plan: ReleasePlan,
+    spec: TableSpec,
+    values: np.ndarray,
+    suppressed: np.ndarray,
     truth: dict[str, np.ndarray],
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Rules only the true values can show: a published value that is not the
     store's (beyond rounding), and for sums the threshold on contributors, (n, k)
     dominance and the p% rule on every published cell."""
@@ -312,18 +351,23 @@ def _truth_rules(
     shown = ~np.isnan(values)
     off = shown & (np.abs(np.where(shown, values, 0) - truth["value"]) > tol)
     if off.any():
-        out.append(f"{name}: {int(off.sum())} published value(s) differ from the "
-                   "store's true values")  # fmt: skip
+        out.append(
+            f"{name}: {int(off.sum())} published value(s) differ from the "
+            "store's true values"
+        )
     if spec.measure is None:
         small = published & (truth["n"] > 0) & (truth["n"] < rules.threshold)
         if rules.rounding and small.any():
-            out.append(f"{name}: {int(small.sum())} published cell(s) under the "
-                       f"threshold of {rules.threshold} before rounding")  # fmt: skip
+            out.append(
+                f"{name}: {int(small.sum())} published cell(s) under the "
+                f"threshold of {rules.threshold} before rounding"
+            )
         return out
     total, n, first = truth["value"], truth["n"], truth["top1"]
     positive = published & (total > 0)
     checks = {
-        f"fewer than {rules.threshold} contributors": published & (n > 0)
+        f"fewer than {rules.threshold} contributors": published
+        & (n > 0)
         & (n < rules.threshold),
         f"dominance: the {rules.dominance_n} largest contributions make "
         f"{rules.dominance_k:.0%} or more": positive
@@ -331,16 +375,19 @@ def _truth_rules(
         f"p% rule: the total less the 2 largest contributions is under "
         f"{rules.p_ratio:.0%} of the largest": positive
         & (total - first - truth["top2"] < rules.p_ratio * first),
-    }  # fmt: skip
+    }
     for rule, bad in checks.items():
         if bad.any():
-            out.append(f"{name}: {int(bad.sum())} published sum cell(s) break the "
-                       f"rules ({rule})")  # fmt: skip
+            out.append(
+                f"{name}: {int(bad.sum())} published sum cell(s) break the "
+                f"rules ({rule})"
+            )
     return out
 
 
-def _grid(table: pa.Table, dims: list[str], values: np.ndarray,
-          suppressed: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+def _grid(
+    table: pa.Table, dims: list[str], values: np.ndarray, suppressed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The file as a full array, totals last on each axis (None: not a full grid)."""
     codes, shape = [], []
     for d in dims:

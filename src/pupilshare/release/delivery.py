@@ -50,9 +50,13 @@ def prepare(store: Store, home: Home, release_id: str, out_dir: Path) -> Path:
     staging = out_dir.parent / f"{STAGING_PREFIX}{os.getpid()}-{release_id}"
     store.rows(
         "INSERT INTO release_pending VALUES (?, ?, ?, NULL, ?)",
-        [release_id, str(out_dir), str(staging),
-         datetime.now(UTC).replace(tzinfo=None)],
-    )  # fmt: skip
+        [
+            release_id,
+            str(out_dir),
+            str(staging),
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
     staging.mkdir(mode=0o700)
     return staging
 
@@ -87,8 +91,9 @@ def ready(store: Store, release_id: str, manifest_sha: str) -> None:
     )
 
 
-def move_into_place(store: Store, release_id: str, staging: Path,
-                    out_dir: Path) -> None:  # fmt: skip
+def move_into_place(
+    store: Store, release_id: str, staging: Path, out_dir: Path
+) -> None:
     """Inside the record's transaction: flush the files, rename the staging folder
     onto the target (same file system), and drop the pending note."""
     for path in staging.iterdir():
@@ -111,8 +116,9 @@ def recover(store: Store, home: Home, only: str | None = None) -> list[str]:
     store.rows(PENDING_DDL)
     removed: list[str] = []
     sql = "SELECT release_id, out_dir, staging, manifest_sha256 FROM release_pending"
-    rows = store.rows(sql + (" WHERE release_id = ?" if only else ""),
-                      [only] if only else None)  # fmt: skip
+    rows = store.rows(
+        sql + (" WHERE release_id = ?" if only else ""), [only] if only else None
+    )
     recorded = _recorded(store, [r[0] for r in rows])
     mine = f"{STAGING_PREFIX}{os.getpid()}-"
     for rid, out, staging, sha in rows:

@@ -40,9 +40,11 @@ GENERALISERS: dict[str, str] = {
     "major_group": case_map("{x}", codesets.ETHNICITY.groups, "'Unknown'"),
     # Measurements: whole units, then bands written "lo-hi" (lo included).
     "integer": "CAST(floor({x}) AS INTEGER)",
-    **{f"band{w}": f"CAST(floor({{x}} / {w}) * {w} AS INTEGER) || '-' || "
-       f"CAST(floor({{x}} / {w}) * {w} + {w} AS INTEGER)"
-       for w in (2, 5, 6, 10, 12, 20)},
+    **{
+        f"band{w}": f"CAST(floor({{x}} / {w}) * {w} AS INTEGER) || '-' || "
+        f"CAST(floor({{x}} / {w}) * {w} + {w} AS INTEGER)"
+        for w in (2, 5, 6, 10, 12, 20)
+    },
     # A centile as its population monitoring category.
     "category": ncmp.weight_category_sql("{x}"),
 }
@@ -119,8 +121,9 @@ def _census_join(has_table: set[str]) -> str:
             "NULL::VARCHAR AS ethnic_group, NULL::VARCHAR AS fsm_eligible, "
             "NULL::VARCHAR AS sen_provision WHERE FALSE) ks_census ON FALSE"
         )
-    group = case_map("arg_max(c.ethnicity, c.census_date)",
-                     codesets.ETHNICITY.groups, "'Unknown'")  # fmt: skip
+    group = case_map(
+        "arg_max(c.ethnicity, c.census_date)", codesets.ETHNICITY.groups, "'Unknown'"
+    )
     ay = academic_year_sql("c.census_date")
     return (
         "LEFT JOIN (SELECT l.pupil_key, "

@@ -22,15 +22,25 @@ def ledger_facts(store: Store, home: Home, plan: Any) -> dict[str, Any]:
     dsql = keys.digest_sql(keys.digest_key(home), "pupil_key")
     scope = plan.opt_out_scope.replace("'", "''")
     count, snap = log.pupils_commitment(
-        store, f"SELECT {dsql} || encode(scope) FROM opt_outs "
-        f"WHERE scope IN ('all', '{scope}')")  # fmt: skip
-    tables = {r[0] for r in
-              store.rows("SELECT table_name FROM information_schema.tables")}
-    datasets = sorted({*(d for d in plan.datasets() if d != "pupil"),
-                       *(t.dataset for t in plan.tables)})  # fmt: skip
-    parts = [f"SELECT {pop.PUPIL_KEY} AS k FROM "
-             f"({pop.eligible_sql(plan, d, tables, opted_join='SEMI')})"
-             for d in datasets if store.exists(catalogue.dataset(d).table)]  # fmt: skip
+        store,
+        f"SELECT {dsql} || encode(scope) FROM opt_outs "
+        f"WHERE scope IN ('all', '{scope}')",
+    )
+    tables = {
+        r[0] for r in store.rows("SELECT table_name FROM information_schema.tables")
+    }
+    datasets = sorted(
+        {
+            *(d for d in plan.datasets() if d != "pupil"),
+            *(t.dataset for t in plan.tables),
+        }
+    )
+    parts = [
+        f"SELECT {pop.PUPIL_KEY} AS k FROM "
+        f"({pop.eligible_sql(plan, d, tables, opted_join='SEMI')})"
+        for d in datasets
+        if store.exists(catalogue.dataset(d).table)
+    ]
     union = " UNION ALL ".join(parts)
     removed = store.one(f"SELECT count(DISTINCT k) FROM ({union})") if parts else 0
     return {
@@ -52,8 +62,10 @@ def agreement_version(home: Home, agreement_id: str) -> int | None:
     try:
         engine = create_engine(home.db_url)
         with engine.connect() as con:
-            v = con.execute(text("SELECT version FROM agreements WHERE "
-                                 "agreement_id = :a"), {"a": agreement_id}).scalar()
+            v = con.execute(
+                text("SELECT version FROM agreements WHERE agreement_id = :a"),
+                {"a": agreement_id},
+            ).scalar()
         engine.dispose()
     except Exception:  # noqa: BLE001  (no governance records here)
         return None

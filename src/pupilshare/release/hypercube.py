@@ -50,12 +50,20 @@ class Cubes:
         return cls(np.zeros((0, 2**d), np.int64), np.zeros((0, 2**d), np.int8))
 
 
-def met(up: np.ndarray, down: np.ndarray, need_up: np.ndarray,
-        need_down: np.ndarray, need_width: np.ndarray) -> np.ndarray:
+def met(
+    up: np.ndarray,
+    down: np.ndarray,
+    need_up: np.ndarray,
+    need_down: np.ndarray,
+    need_width: np.ndarray,
+) -> np.ndarray:
     """Whether moves of ``up`` and ``down`` give the protection needed."""
     tol = 1e-9
-    return ((up >= need_up - tol) & (down >= need_down - tol)
-            & (up + down >= need_width - tol))  # fmt: skip
+    return (
+        (up >= need_up - tol)
+        & (down >= need_down - tol)
+        & (up + down >= need_width - tol)
+    )
 
 
 def covers(values: np.ndarray, cubes: Cubes) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +83,14 @@ def covers(values: np.ndarray, cubes: Cubes) -> tuple[np.ndarray, np.ndarray]:
     return up, down
 
 
-def protect(values: np.ndarray, suppressed: np.ndarray, need_up: np.ndarray,
-            need_down: np.ndarray, need_width: np.ndarray,
-            usable: np.ndarray) -> tuple[np.ndarray, Cubes]:  # fmt: skip
+def protect(
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    need_up: np.ndarray,
+    need_down: np.ndarray,
+    need_width: np.ndarray,
+    usable: np.ndarray,
+) -> tuple[np.ndarray, Cubes]:
     """Suppress corners until every cell with a need is covered.
 
     ``suppressed`` (bool, updated in place) is the pattern so far; ``need_up`` and
@@ -110,18 +123,28 @@ def protect(values: np.ndarray, suppressed: np.ndarray, need_up: np.ndarray,
     for turn, start in enumerate(range(0, len(todo), batch)):
         if turn % REFRESH == 0:  # long axes' pools, re-scored per cell anyway
             level = float(max(need_up.max(initial=0), need_down.max(initial=0)))
-            pools = {j: _line_pools(flat_v, supp, use, shape, j, level)
-                     for j in range(d) if shape[j] > POOL + 1}  # fmt: skip
+            pools = {
+                j: _line_pools(flat_v, supp, use, shape, j, level)
+                for j in range(d)
+                if shape[j] > POOL + 1
+            }
         cells = todo[start : start + batch]
-        open_ = ~met(cover_up[cells], cover_down[cells], need_up[cells],
-                     need_down[cells], need_width[cells])  # fmt: skip
+        open_ = ~met(
+            cover_up[cells],
+            cover_down[cells],
+            need_up[cells],
+            need_down[cells],
+            need_width[cells],
+        )
         cells = cells[open_]
         if len(cells) == 0:
             continue
         up, down, width = need_up[cells], need_down[cells], need_width[cells]
         p = np.stack(np.unravel_index(cells, shape), axis=1)  # (B, d)
-        cands = [_candidates(flat_v, supp, use, shape, strides, p, j, up, down,
-                             pools.get(j)) for j in range(d)]  # fmt: skip
+        cands = [
+            _candidates(flat_v, supp, use, shape, strides, p, j, up, down, pools.get(j))
+            for j in range(d)
+        ]
         combos = _combos(cands)  # (B, M, d), -1 where none
         alt = np.where(combos < 0, p[:, None, :], combos)
         # Corner k takes alt_j on the axes of its bits, p_j elsewhere (matmuls,
@@ -155,9 +178,14 @@ def protect(values: np.ndarray, suppressed: np.ndarray, need_up: np.ndarray,
         cu, cd = covers(values, new)
         np.maximum(cover_up, cu, out=cover_up)
         np.maximum(cover_down, cd, out=cover_down)
-    cubes = Cubes(np.concatenate([c.corners for c in chosen]),
-                  np.concatenate([c.signs for c in chosen])) if chosen \
-        else Cubes.empty(d)  # fmt: skip
+    cubes = (
+        Cubes(
+            np.concatenate([c.corners for c in chosen]),
+            np.concatenate([c.signs for c in chosen]),
+        )
+        if chosen
+        else Cubes.empty(d)
+    )
     return (np.concatenate(failed) if failed else np.zeros(0, np.int64)), cubes
 
 
@@ -168,10 +196,18 @@ def _price(v: np.ndarray, zero: float) -> np.ndarray:
     return np.where(v == 0, zero, v + 1.0)
 
 
-def _candidates(flat_v: np.ndarray, supp: np.ndarray, use: np.ndarray,
-                shape: tuple[int, ...], strides: np.ndarray, p: np.ndarray, j: int,
-                up: np.ndarray, down: np.ndarray,
-                lines: np.ndarray | None) -> np.ndarray:  # fmt: skip
+def _candidates(
+    flat_v: np.ndarray,
+    supp: np.ndarray,
+    use: np.ndarray,
+    shape: tuple[int, ...],
+    strides: np.ndarray,
+    p: np.ndarray,
+    j: int,
+    up: np.ndarray,
+    down: np.ndarray,
+    lines: np.ndarray | None,
+) -> np.ndarray:
     """Alternative indices on axis ``j`` for each cell (B, k), best first, -1 padding.
 
     The neighbour of ``p`` along the axis is itself a corner; it must give the
@@ -205,9 +241,14 @@ def _candidates(flat_v: np.ndarray, supp: np.ndarray, use: np.ndarray,
     return np.take_along_axis(out, order, axis=1)
 
 
-def _line_pools(flat_v: np.ndarray, supp: np.ndarray, use: np.ndarray,
-                shape: tuple[int, ...], j: int,
-                level: float) -> np.ndarray:  # fmt: skip
+def _line_pools(
+    flat_v: np.ndarray,
+    supp: np.ndarray,
+    use: np.ndarray,
+    shape: tuple[int, ...],
+    j: int,
+    level: float,
+) -> np.ndarray:
     """For a long axis, per line: the suppressed cells and smallest usable ones, and
     the smallest that meet the largest need (one partial sort of all lines)."""
     v = np.moveaxis(flat_v.reshape(shape), j, -1)
@@ -215,9 +256,11 @@ def _line_pools(flat_v: np.ndarray, supp: np.ndarray, use: np.ndarray,
     u = np.moveaxis(use.reshape(shape), j, -1)
     lines = v.reshape(-1, shape[j])
     dear = 2.0 * (float(lines.max(initial=0.0)) + 1.0)
-    score = np.where(u.reshape(lines.shape),
-                     np.where(s.reshape(lines.shape), 0.0, _price(lines, dear)),
-                     np.inf)  # fmt: skip
+    score = np.where(
+        u.reshape(lines.shape),
+        np.where(s.reshape(lines.shape), 0.0, _price(lines, dear)),
+        np.inf,
+    )
     score[:, -1] = np.inf  # the total is added on its own
     half = POOL // 2
     small = np.argpartition(score, half, axis=1)[:, : half + 1]

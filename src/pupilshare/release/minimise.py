@@ -68,8 +68,11 @@ def select(plan: ReleasePlan, dataset: str) -> Selection:
             cols.append(Column(it.name, f"s.{it.name}", ref, it.quasi, it.generalise))
         elif level == "pseudonymised" and it.name in PSEUDONYMISED_COARSENING:
             to = PSEUDONYMISED_COARSENING[it.name]
-            cols.append(Column(f"{it.name}_{to}", generalise_sql(to, f"s.{it.name}"),
-                               ref, it.quasi))  # fmt: skip
+            cols.append(
+                Column(
+                    f"{it.name}_{to}", generalise_sql(to, f"s.{it.name}"), ref, it.quasi
+                )
+            )
         else:
             removed.append(f"{ref}: identifying, removed at level {level}")
     return Selection(tuple(cols), tuple(removed))

@@ -24,24 +24,30 @@ from pupilshare.store import Store
 TOTAL = "Total"
 SCOPES: dict[str, re.Pattern] = {
     "ks_results": re.compile(
-        r"ks(?P<key_stage>\d)_(?P<academic_year>\d{4})_(?P<la_code>\d{3})\.csv$"),
+        r"ks(?P<key_stage>\d)_(?P<academic_year>\d{4})_(?P<la_code>\d{3})\.csv$"
+    ),
     "ncmp": re.compile(r"ncmp_(?P<academic_year>\d{4})_(?P<la_code>\d{3})\.csv$"),
     "census": re.compile(
-        r"census_(?P<academic_year>\d{4})_(?P<term>[a-z]+)_(?P<laestab>\d{7})\.csv$"),
-}  # fmt: skip
+        r"census_(?P<academic_year>\d{4})_(?P<term>[a-z]+)_(?P<laestab>\d{7})\.csv$"
+    ),
+}
 
 
 def rejected(store: Store, dataset: str) -> list[tuple[str, dict[str, str]]]:
     """Rejected files of ``dataset`` never replaced, with the scope each covered."""
     if dataset not in SCOPES or not store.exists("rejections"):
         return []
-    later = ("AND NOT EXISTS (SELECT 1 FROM collections c WHERE c.dataset = r.dataset "
-             "AND c.file_name = r.file_name AND c.received_at >= r.received_at)"
-             if store.exists("collections") else "")  # fmt: skip
+    later = (
+        "AND NOT EXISTS (SELECT 1 FROM collections c WHERE c.dataset = r.dataset "
+        "AND c.file_name = r.file_name AND c.received_at >= r.received_at)"
+        if store.exists("collections")
+        else ""
+    )
     names = store.rows(
         f"SELECT DISTINCT file_name FROM rejections r WHERE dataset = ? {later} "
-        "ORDER BY file_name", [dataset],
-    )  # fmt: skip
+        "ORDER BY file_name",
+        [dataset],
+    )
     out = []
     for (name,) in names:
         m = SCOPES[dataset].search(str(name).replace("\\", "/").split("/")[-1])
@@ -50,8 +56,12 @@ def rejected(store: Store, dataset: str) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def cells(spec: TableSpec, dims: tuple[str, ...], labels: tuple[tuple[str, ...], ...],
-          scopes: list[dict[str, str]]) -> np.ndarray:  # fmt: skip
+def cells(
+    spec: TableSpec,
+    dims: tuple[str, ...],
+    labels: tuple[tuple[str, ...], ...],
+    scopes: list[dict[str, str]],
+) -> np.ndarray:
     """Which cells of the grid (categories then ``Total`` on each axis) lie wholly
     inside one of the scopes."""
     shape = tuple(len(lab) + 1 for lab in labels)

@@ -36,8 +36,10 @@ def weight_category_sql(centile: str) -> str:
 
 def severely_obese_sql(centile: str) -> str:
     """'Y' for the subset of obese children at or above the 99.6th centile."""
-    return (f"CASE WHEN {centile} IS NULL THEN NULL WHEN {centile} >= "
-            f"{SEVERELY_OBESE_MIN} THEN 'Y' ELSE 'N' END")  # fmt: skip
+    return (
+        f"CASE WHEN {centile} IS NULL THEN NULL WHEN {centile} >= "
+        f"{SEVERELY_OBESE_MIN} THEN 'Y' ELSE 'N' END"
+    )
 
 
 def bmi_sql(alias: str) -> str:

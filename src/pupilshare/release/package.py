@@ -91,8 +91,9 @@ def _pause(env: str = PAUSE_ENV) -> None:
         time.sleep(seconds)
 
 
-def write_sql(store: Store, staging: Path, name: str, sql: str,
-              formats: tuple[str, ...]) -> list[str]:  # fmt: skip
+def write_sql(
+    store: Store, staging: Path, name: str, sql: str, formats: tuple[str, ...]
+) -> list[str]:
     """COPY a query to Parquet (and CSV from that Parquet); returns the file names."""
     parquet = staging / f"{name}.parquet"
     store.rows(f"COPY ({sql}) TO {lit(str(parquet))} (FORMAT parquet)")
@@ -108,8 +109,9 @@ def write_sql(store: Store, staging: Path, name: str, sql: str,
     return names
 
 
-def write_arrow(store: Store, staging: Path, name: str, table: pa.Table,
-                formats: tuple[str, ...]) -> list[str]:  # fmt: skip
+def write_arrow(
+    store: Store, staging: Path, name: str, table: pa.Table, formats: tuple[str, ...]
+) -> list[str]:
     store.register("_release_out", table)
     try:
         return write_sql(store, staging, name, "SELECT * FROM _release_out", formats)
@@ -172,9 +174,16 @@ def ensure_record_tables(store: Store) -> None:
         store.rows(ddl)
 
 
-def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
-            manifest_sha: str, pupils: pa.Table, home: Home,
-            ledger_facts: dict | None = None) -> Path:  # fmt: skip
+def deliver(
+    store: Store,
+    staging: Path,
+    out_dir: Path,
+    manifest: Manifest,
+    manifest_sha: str,
+    pupils: pa.Table,
+    home: Home,
+    ledger_facts: dict | None = None,
+) -> Path:
     """Record the release, append its ledger entry and move its staging folder
     (beside the target) into place, all in one transaction: recorded only when
     complete and in place (``delivery``); a failed move rolls back the ledger too."""
@@ -185,22 +194,33 @@ def deliver(store: Store, staging: Path, out_dir: Path, manifest: Manifest,
     with store.transaction():
         store.rows(
             "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [rid, manifest.agreement_id, manifest.created_at, manifest.level,
-             str(out_dir), manifest.row_count, manifest_sha],
-        )  # fmt: skip
+            [
+                rid,
+                manifest.agreement_id,
+                manifest.created_at,
+                manifest.level,
+                str(out_dir),
+                manifest.row_count,
+                manifest_sha,
+            ],
+        )
         for f in manifest.files:
-            store.rows("INSERT INTO release_files VALUES (?, ?, ?, ?, ?)",
-                          [rid, f.name, f.sha256, f.bytes, f.rows])  # fmt: skip
-        store.rows("INSERT INTO release_files VALUES (?, ?, ?, ?, ?)",
-                      [rid, MANIFEST, manifest_sha,
-                       (staging / MANIFEST).stat().st_size, 0])  # fmt: skip
+            store.rows(
+                "INSERT INTO release_files VALUES (?, ?, ?, ?, ?)",
+                [rid, f.name, f.sha256, f.bytes, f.rows],
+            )
+        store.rows(
+            "INSERT INTO release_files VALUES (?, ?, ?, ?, ?)",
+            [rid, MANIFEST, manifest_sha, (staging / MANIFEST).stat().st_size, 0],
+        )
         store.register("_release_pupils", pupils)
         store.rows(
             f"INSERT INTO release_pupils SELECT DISTINCT {lit(rid)}, pupil_key "
             "FROM _release_pupils"
         )
-        record_release(store, home, manifest, manifest_sha, "_release_pupils",
-                       ledger_facts)  # fmt: skip
+        record_release(
+            store, home, manifest, manifest_sha, "_release_pupils", ledger_facts
+        )
         store.unregister("_release_pupils")
         delivery.record_sources(store, rid, manifest.items)
         delivery.move_into_place(store, rid, staging, out_dir)

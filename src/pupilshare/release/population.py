@@ -31,8 +31,9 @@ def opt_out_scopes(plan: ReleasePlan) -> tuple[str, ...]:
     return ("all", plan.opt_out_scope)
 
 
-def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str],
-                 opted_join: str = "ANTI") -> str:  # fmt: skip
+def eligible_sql(
+    plan: ReleasePlan, dataset: str, tables: set[str], opted_join: str = "ANTI"
+) -> str:
     """Rows of ``dataset`` (with derived items and ``__pupil_key``) in scope.
 
     Pure: ``tables`` names the store tables that exist. ``opted_join="SEMI"`` gives
@@ -50,8 +51,10 @@ def eligible_sql(plan: ReleasePlan, dataset: str, tables: set[str],
     where = scope.conditions(plan.population, dataset)
     joins = ""
     if scope.needs_pupils(plan.population, dataset):
-        joins = f"LEFT JOIN pupils {scope.PUPILS_ALIAS} " \
-            f"ON {scope.PUPILS_ALIAS}.pupil_key = s.{PUPIL_KEY}"  # fmt: skip
+        joins = (
+            f"LEFT JOIN pupils {scope.PUPILS_ALIAS} "
+            f"ON {scope.PUPILS_ALIAS}.pupil_key = s.{PUPIL_KEY}"
+        )
     if ds.release_only_where:
         item, value = ds.release_only_where
         where.append(f"s.{item} = {lit(value)}")
@@ -90,8 +93,9 @@ def eligible(store: Store, plan: ReleasePlan, dataset: str) -> str:
         r[0] for r in store.rows("SELECT table_name FROM information_schema.tables")
     }
     view = f"release_pop_{dataset}"
-    store.rows(f"CREATE OR REPLACE TEMP VIEW {view} AS "
-                  f"{eligible_sql(plan, dataset, tables)}")  # fmt: skip
+    store.rows(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS {eligible_sql(plan, dataset, tables)}"
+    )
     return view
 
 

@@ -29,8 +29,9 @@ from pupilshare.store import Store
 IDENTIFIERS = ("upn", "uln", "pupil_upn", "pupil_uln")
 
 
-def check(store: Store, plan: ReleasePlan, staging: Path,
-          pupils: pa.Table) -> list[str]:  # fmt: skip
+def check(
+    store: Store, plan: ReleasePlan, staging: Path, pupils: pa.Table
+) -> list[str]:
     """Reasons to block the release for a broken promise (empty: none broken)."""
     files = {p.name[: -len(".parquet")]: p for p in staging.glob("*.parquet")}
     if plan.level == "aggregate":
@@ -46,8 +47,9 @@ def check(store: Store, plan: ReleasePlan, staging: Path,
         else:
             scoped.append(ds)
     for ds in scoped:  # each scope read once, for the counts and the pupils
-        store.rows(f"CREATE OR REPLACE TEMP TABLE _promise_{ds} AS "
-                   f"{in_scope_sql(plan, ds)}")  # fmt: skip
+        store.rows(
+            f"CREATE OR REPLACE TEMP TABLE _promise_{ds} AS {in_scope_sql(plan, ds)}"
+        )
     try:
         reasons += _pupils_in_scope(store, scoped, pupils)
         if plan.level != "aggregate":
@@ -65,23 +67,30 @@ def check(store: Store, plan: ReleasePlan, staging: Path,
     return reasons
 
 
-def _rows_in_scope(store: Store, scoped: list[str],
-                   files: dict[str, Path]) -> list[str]:  # fmt: skip
+def _rows_in_scope(
+    store: Store, scoped: list[str], files: dict[str, Path]
+) -> list[str]:
     reasons = []
     for ds in scoped:
         n = pq.read_metadata(files[ds]).num_rows
         allowed = store.one(f"SELECT count(*) FROM _promise_{ds}") or 0
         if n > allowed:
-            reasons.append(f"{ds}: {n} rows, but only {allowed} records are in the "
-                           "agreement's scope at their own dates")  # fmt: skip
+            reasons.append(
+                f"{ds}: {n} rows, but only {allowed} records are in the "
+                "agreement's scope at their own dates"
+            )
     return reasons
 
 
 def _unscopable(plan: ReleasePlan, dataset: str) -> str:
     ds, pop = catalogue.dataset(dataset), plan.population
-    dated = pop.min_age is not None or pop.max_age is not None or pop.academic_years \
-        or (pop.year_groups and not ds.year_group) \
-        or (pop.key_stages and not ds.year_group and "key_stage" not in ds)  # fmt: skip
+    dated = (
+        pop.min_age is not None
+        or pop.max_age is not None
+        or pop.academic_years
+        or (pop.year_groups and not ds.year_group)
+        or (pop.key_stages and not ds.year_group and "key_stage" not in ds)
+    )
     if dated and not ds.event_date:
         return "no record date"
     if pop.la_codes and "laestab" not in ds:
@@ -94,15 +103,25 @@ def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
     opt-outs, as (pupil_key): this check's own reading of the population."""
     ds, pop = catalogue.dataset(dataset), plan.population
     when = f"r.{ds.event_date}" if ds.event_date else "NULL"
-    born = ("coalesce(p.date_of_birth, r.date_of_birth)" if "date_of_birth" in ds
-            else "p.date_of_birth")  # fmt: skip
-    age = (f"(year({when}) - year({born}) - CASE WHEN month({when}) * 100 + "
-           f"day({when}) < month({born}) * 100 + day({born}) THEN 1 ELSE 0 END)")
+    born = (
+        "coalesce(p.date_of_birth, r.date_of_birth)"
+        if "date_of_birth" in ds
+        else "p.date_of_birth"
+    )
+    age = (
+        f"(year({when}) - year({born}) - CASE WHEN month({when}) * 100 + "
+        f"day({when}) < month({born}) * 100 + day({born}) THEN 1 ELSE 0 END)"
+    )
     school_year = f"(year({when}) - CASE WHEN month({when}) >= 9 THEN 0 ELSE 1 END)"
     cohort = f"(year({born}) - CASE WHEN month({born}) >= 9 THEN 0 ELSE 1 END)"
-    group = f"r.{ds.year_group}" if ds.year_group else (
-        f"CASE WHEN {school_year} - {cohort} - 5 = 0 THEN 'R' ELSE "
-        f"CAST({school_year} - {cohort} - 5 AS VARCHAR) END")  # fmt: skip
+    group = (
+        f"r.{ds.year_group}"
+        if ds.year_group
+        else (
+            f"CASE WHEN {school_year} - {cohort} - 5 = 0 THEN 'R' ELSE "
+            f"CAST({school_year} - {cohort} - 5 AS VARCHAR) END"
+        )
+    )
     cond = []
     if pop.min_age is not None:
         cond.append(f"{age} >= {int(pop.min_age)}")
@@ -114,8 +133,10 @@ def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
         cond.append(f"r.key_stage IN ({_strings(pop.key_stages)})")
     elif pop.key_stages:
         stage = {"1": (1, 2), "2": (3, 6), "3": (7, 9), "4": (10, 11)}  # NC years
-        ranges = " OR ".join(f"TRY_CAST({group} AS INTEGER) BETWEEN {lo} AND {hi}"
-                             for lo, hi in (stage[k] for k in pop.key_stages))
+        ranges = " OR ".join(
+            f"TRY_CAST({group} AS INTEGER) BETWEEN {lo} AND {hi}"
+            for lo, hi in (stage[k] for k in pop.key_stages)
+        )
         cond.append(f"({ranges})")
     if pop.la_codes:
         cond.append(f"left(r.laestab, 3) IN ({_strings(pop.la_codes)})")
@@ -133,12 +154,15 @@ def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
             f"{_strings((value,))})"
         )
     if ds.release_only_where:
-        cond.append(f"r.{ds.release_only_where[0]} = "
-                    f"{_strings((ds.release_only_where[1],))}")  # fmt: skip
-    opted = f"SELECT pupil_key FROM opt_outs WHERE scope IN ('all', " \
-        f"{_strings((plan.opt_out_scope,))}) AND NOT EXISTS (SELECT 1 FROM " \
-        "optout_exemptions e WHERE e.withdrawn_at IS NULL AND e.agreement_id = " \
-        f"{_strings((plan.agreement_id,))})"  # fmt: skip
+        cond.append(
+            f"r.{ds.release_only_where[0]} = {_strings((ds.release_only_where[1],))}"
+        )
+    opted = (
+        f"SELECT pupil_key FROM opt_outs WHERE scope IN ('all', "
+        f"{_strings((plan.opt_out_scope,))}) AND NOT EXISTS (SELECT 1 FROM "
+        "optout_exemptions e WHERE e.withdrawn_at IS NULL AND e.agreement_id = "
+        f"{_strings((plan.agreement_id,))})"
+    )
     cond.append(f"l.pupil_key NOT IN ({opted})")
     return (
         f"SELECT l.pupil_key FROM {ds.table} r JOIN pupil_links l ON l.dataset = "
@@ -147,20 +171,23 @@ def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
     )
 
 
-def _pupils_in_scope(store: Store, datasets: list[str],
-                     pupils: pa.Table) -> list[str]:  # fmt: skip
+def _pupils_in_scope(store: Store, datasets: list[str], pupils: pa.Table) -> list[str]:
     if not datasets or not pupils.num_rows:
         return []
     union = " UNION ".join(f"SELECT pupil_key FROM _promise_{d}" for d in datasets)
     store.register("_promise_pupils", pupils)
     try:
-        n = store.one(f"SELECT count(DISTINCT pupil_key) FROM _promise_pupils "
-                      f"WHERE pupil_key NOT IN ({union})")  # fmt: skip
+        n = store.one(
+            f"SELECT count(DISTINCT pupil_key) FROM _promise_pupils "
+            f"WHERE pupil_key NOT IN ({union})"
+        )
     finally:
         store.unregister("_promise_pupils")
     if n:
-        return [f"{n} pupil(s) in the release have no record in the agreement's "
-                "scope at the record's date"]  # fmt: skip
+        return [
+            f"{n} pupil(s) in the release have no record in the agreement's "
+            "scope at the record's date"
+        ]
     return []
 
 
@@ -176,13 +203,14 @@ def _anonymous(plan: ReleasePlan, dataset: str, path: Path) -> list[str]:
     frame = table.to_pandas().astype(str)  # pycanon: every column a quasi-identifier
     k = anonymity.k_anonymity(frame, list(frame.columns))
     if k < plan.sdc.k_anonymity:
-        reasons.append(f"{dataset}: k-anonymity over all released columns together "
-                       f"is {k} (pycanon), under k = {plan.sdc.k_anonymity}")
+        reasons.append(
+            f"{dataset}: k-anonymity over all released columns together "
+            f"is {k} (pycanon), under k = {plan.sdc.k_anonymity}"
+        )
     return reasons
 
 
-def _identified(store: Store, plan: ReleasePlan, dataset: str,
-                path: Path) -> list[str]:  # fmt: skip
+def _identified(store: Store, plan: ReleasePlan, dataset: str, path: Path) -> list[str]:
     """An agreement that files records by UPN or ULN gets one in every file, and the
     rows that carry one are distinct (a contact list, filed by no number, is not
     held to it)."""
@@ -192,16 +220,22 @@ def _identified(store: Store, plan: ReleasePlan, dataset: str,
     columns = pq.read_schema(path).names
     ids = [c for c in IDENTIFIERS if c in columns]
     if not ids:
-        return [f"{dataset}: an identified extract must carry the UPN or ULN its "
-                "recipient files each record by"]  # fmt: skip
+        return [
+            f"{dataset}: an identified extract must carry the UPN or ULN its "
+            "recipient files each record by"
+        ]
     f = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
     named = " OR ".join(f"{c} IS NOT NULL" for c in ids)
-    dupes = store.one(f"SELECT (SELECT count(*) FROM {f} WHERE {named}) - "
-                      f"(SELECT count(*) FROM (SELECT DISTINCT * FROM {f} "
-                      f"WHERE {named}))")  # fmt: skip
+    dupes = store.one(
+        f"SELECT (SELECT count(*) FROM {f} WHERE {named}) - "
+        f"(SELECT count(*) FROM (SELECT DISTINCT * FROM {f} "
+        f"WHERE {named}))"
+    )
     if dupes:
-        return [f"{dataset}: {dupes} row(s) repeat another row exactly; the column "
-                "that makes rows distinct is missing"]  # fmt: skip
+        return [
+            f"{dataset}: {dupes} row(s) repeat another row exactly; the column "
+            "that makes rows distinct is missing"
+        ]
     return []
 
 

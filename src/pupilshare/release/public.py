@@ -23,8 +23,15 @@ from pupilshare.release.package import MANIFEST
 from pupilshare.store import Store
 
 PUBLIC_RECIPIENTS = ("public", "department")
-RELEASE_COLUMNS = ("release_id", "agreement_id", "created_at", "level", "out_dir",
-                   "row_count", "manifest_sha256")  # fmt: skip
+RELEASE_COLUMNS = (
+    "release_id",
+    "agreement_id",
+    "created_at",
+    "level",
+    "out_dir",
+    "row_count",
+    "manifest_sha256",
+)
 
 
 def releases(store: Store, agreement_ids: list[str] | None = None) -> list[dict]:
@@ -46,9 +53,12 @@ def releases(store: Store, agreement_ids: list[str] | None = None) -> list[dict]
         for rid, name, sha, size, n in store.rows(
             "SELECT release_id, file_name, sha256, bytes, row_count FROM release_files "
             f"WHERE release_id IN ({', '.join('?' for _ in ids)}) "
-            "ORDER BY release_id, file_name", ids):  # fmt: skip
+            "ORDER BY release_id, file_name",
+            ids,
+        ):
             files.setdefault(rid, []).append(
-                {"name": name, "sha256": sha, "bytes": size, "rows": n})
+                {"name": name, "sha256": sha, "bytes": size, "rows": n}
+            )
     for r in out:
         r["created_at"] = str(r["created_at"])
         r["files"] = files.get(r["release_id"], [])
@@ -90,9 +100,12 @@ def is_published(man: dict) -> bool:
 def _table(path: Path, name: str) -> dict[str, Any]:
     table = pq.read_table(path)
     cols = table.column_names
-    out: dict[str, Any] = {"name": name, "columns": cols,
-                           "rows": [list(r.values()) for r in table.to_pylist()],
-                           "trend": []}  # fmt: skip
+    out: dict[str, Any] = {
+        "name": name,
+        "columns": cols,
+        "rows": [list(r.values()) for r in table.to_pylist()],
+        "trend": [],
+    }
     if trends.YEAR in cols and trends.EXPECTED in cols and "value" in cols:
         dims = tuple(c for c in cols if c not in (trends.EXPECTED, "value", "symbol"))
         if dims[:1] == (trends.YEAR,) and len(dims) <= 2:
@@ -108,12 +121,22 @@ def statistics(store: Store) -> list[dict[str, Any]]:
         man = manifest(rec)
         if not is_published(man):
             continue
-        tables = [_table(Path(rec["out_dir"]) / f["name"], f["name"][:-8])
-                  for f in rec["files"] if f["name"].endswith(".parquet")
-                  and (Path(rec["out_dir"]) / f["name"]).is_file()]  # fmt: skip
+        tables = [
+            _table(Path(rec["out_dir"]) / f["name"], f["name"][:-8])
+            for f in rec["files"]
+            if f["name"].endswith(".parquet")
+            and (Path(rec["out_dir"]) / f["name"]).is_file()
+        ]
         tables.sort(key=lambda t: ("national" not in t["name"], t["name"]))
-        out.append({"release_id": rec["release_id"], "title": man.get("purpose", ""),
-                    "created_at": rec["created_at"], "tables": tables,
-                    "rules": {k: v for k, v in (man.get("rules") or {}).items()
-                              if k != "tables"}})  # fmt: skip
+        out.append(
+            {
+                "release_id": rec["release_id"],
+                "title": man.get("purpose", ""),
+                "created_at": rec["created_at"],
+                "tables": tables,
+                "rules": {
+                    k: v for k, v in (man.get("rules") or {}).items() if k != "tables"
+                },
+            }
+        )
     return out

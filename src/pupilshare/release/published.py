@@ -34,12 +34,16 @@ DDL = (
 )
 
 
-def cell_names(spec: TableSpec, dims: list[str],
-               labels: list[np.ndarray]) -> np.ndarray:  # fmt: skip
+def cell_names(
+    spec: TableSpec, dims: list[str], labels: list[np.ndarray]
+) -> np.ndarray:
     """The name of each cell (one per row of ``labels``, ``Total`` where a margin)."""
     fixed = [f"{item}={values[0]}" for item, values in spec.filters if len(values) == 1]
-    fixed += [f"{item} in {'|'.join(sorted(values))}"
-              for item, values in spec.filters if len(values) > 1]  # fmt: skip
+    fixed += [
+        f"{item} in {'|'.join(sorted(values))}"
+        for item, values in spec.filters
+        if len(values) > 1
+    ]
     head = f"{spec.dataset}:{spec.measure or 'count'}"
     n = len(labels[0]) if labels else 0
     parts = [np.full(n, f, dtype=object) for f in fixed]
@@ -50,23 +54,36 @@ def cell_names(spec: TableSpec, dims: list[str],
     if not parts:
         return np.full(n, head, dtype=object)
     stacked = np.stack(parts, axis=1)
-    return np.array([head + ";" + ";".join(sorted(p for p in row if p))
-                     for row in stacked], dtype=object)  # fmt: skip
+    return np.array(
+        [head + ";" + ";".join(sorted(p for p in row if p)) for row in stacked],
+        dtype=object,
+    )
 
 
-def record(store: Store, release_id: str, agreement_id: str, name: str,
-           cells: np.ndarray, values: np.ndarray,
-           shown: np.ndarray) -> None:  # fmt: skip
+def record(
+    store: Store,
+    release_id: str,
+    agreement_id: str,
+    name: str,
+    cells: np.ndarray,
+    values: np.ndarray,
+    shown: np.ndarray,
+) -> None:
     """Add one delivered table's cells (true values and how each was shown)."""
     store.rows(DDL)
-    store.register("_published", pa.table({
-        "release_id": pa.array([release_id] * len(cells), pa.string()),
-        "agreement_id": pa.array([agreement_id] * len(cells), pa.string()),
-        "table_name": pa.array([name] * len(cells), pa.string()),
-        "cell": pa.array(cells.astype(str), pa.string()),
-        "value": pa.array(values.astype(float)),
-        "shown": pa.array(shown.astype(str), pa.string()),
-    }))  # fmt: skip
+    store.register(
+        "_published",
+        pa.table(
+            {
+                "release_id": pa.array([release_id] * len(cells), pa.string()),
+                "agreement_id": pa.array([agreement_id] * len(cells), pa.string()),
+                "table_name": pa.array([name] * len(cells), pa.string()),
+                "cell": pa.array(cells.astype(str), pa.string()),
+                "value": pa.array(values.astype(float)),
+                "shown": pa.array(shown.astype(str), pa.string()),
+            }
+        ),
+    )
     try:
         store.rows(f"INSERT INTO {TABLE} SELECT * FROM _published")
     finally:
@@ -79,23 +96,34 @@ def forget(store: Store, release_id: str) -> None:
         store.rows(f"DELETE FROM {TABLE} WHERE release_id = ?", [release_id])
 
 
-def earlier(store: Store, cells: np.ndarray, values: np.ndarray,
-            exclude: str | None = None,
-            ) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+def earlier(
+    store: Store,
+    cells: np.ndarray,
+    values: np.ndarray,
+    exclude: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """For each cell: whether an earlier release showed it exactly with the same
     value, whether one suppressed it (same value), and the releases involved."""
     n = len(cells)
     if n == 0 or not store.exists(TABLE):
         return np.zeros(n, bool), np.zeros(n, bool), []
-    store.register("_asked", pa.table({
-        "row_no": pa.array(np.arange(n)), "cell": pa.array(cells.astype(str)),
-        "value": pa.array(values.astype(float))}))  # fmt: skip
+    store.register(
+        "_asked",
+        pa.table(
+            {
+                "row_no": pa.array(np.arange(n)),
+                "cell": pa.array(cells.astype(str)),
+                "value": pa.array(values.astype(float)),
+            }
+        ),
+    )
     try:
         hits = store.arrow(
             f"SELECT a.row_no, p.shown, p.release_id FROM _asked a JOIN {TABLE} p "
             "ON p.cell = a.cell AND abs(p.value - a.value) < 1e-6 "
-            "WHERE p.release_id IS DISTINCT FROM ?", [exclude],
-        )  # fmt: skip
+            "WHERE p.release_id IS DISTINCT FROM ?",
+            [exclude],
+        )
     finally:
         store.unregister("_asked")
     row = hits.column("row_no").to_numpy().astype(np.int64)

@@ -22,8 +22,9 @@ from pupilshare.store import Store
 log = logging.getLogger(__name__)
 
 
-def approval(home: Home, agreement_id: str, user: str | None = None,
-             today: date | None = None) -> governance.Approval:  # fmt: skip
+def approval(
+    home: Home, agreement_id: str, user: str | None = None, today: date | None = None
+) -> governance.Approval:
     """Governance's plan and allowing decision, or ``Denied``: fail closed.
 
     A refusal governance explains (not active, outside its term) keeps its own
@@ -52,11 +53,13 @@ def approval(home: Home, agreement_id: str, user: str | None = None,
 
 
 def release_agreement(
-    home: Home, agreement_id: str, out: Path, user: str | None = None,
+    home: Home,
+    agreement_id: str,
+    out: Path,
+    user: str | None = None,
     formats: tuple[str, ...] = ("parquet", "csv"),
-) -> Manifest:  # fmt: skip
+) -> Manifest:
     """Plan and decide (one governance call), then build and deliver one release."""
     plan = approval(home, agreement_id, user).plan
     with Store.open(home) as store:
         return build_release(store, home, plan, out, formats)
-

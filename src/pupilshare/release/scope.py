@@ -36,7 +36,8 @@ def unscopable(pop: Population, dataset: str) -> list[str]:
     why = []
     dated = pop.min_age is not None or pop.max_age is not None or pop.academic_years
     by_group = (pop.year_groups and not ds.year_group) or (
-        pop.key_stages and not ds.year_group and "key_stage" not in ds)
+        pop.key_stages and not ds.year_group and "key_stage" not in ds
+    )
     if (dated or by_group) and not ds.event_date:
         why.append("it has no date to judge age, year group or academic year at")
     if pop.la_codes and "laestab" not in ds:
@@ -48,7 +49,8 @@ def needs_pupils(pop: Population, dataset: str) -> bool:
     """Whether the conditions need the pupil index (for the date of birth)."""
     ds = catalogue.dataset(dataset)
     by_group = not ds.year_group and (
-        pop.year_groups or (pop.key_stages and "key_stage" not in ds))
+        pop.year_groups or (pop.key_stages and "key_stage" not in ds)
+    )
     return pop.min_age is not None or pop.max_age is not None or bool(by_group)
 
 
@@ -57,13 +59,19 @@ def conditions(pop: Population, dataset: str, row: str = "s") -> list[str]:
     ``needs_pupils``); raises ``Conflict`` naming a dataset that cannot be scoped."""
     why = unscopable(pop, dataset)
     if why:
-        raise Conflict("the release refuses: a population condition cannot be "
-                       f"applied to {dataset}", why)  # fmt: skip
+        raise Conflict(
+            "the release refuses: a population condition cannot be "
+            f"applied to {dataset}",
+            why,
+        )
     ds = catalogue.dataset(dataset)
     where: list[str] = []
     on = f"{row}.{ds.event_date}" if ds.event_date else ""
-    dob = (f"coalesce({PUPILS_ALIAS}.date_of_birth, {row}.date_of_birth)"
-           if "date_of_birth" in ds else f"{PUPILS_ALIAS}.date_of_birth")  # fmt: skip
+    dob = (
+        f"coalesce({PUPILS_ALIAS}.date_of_birth, {row}.date_of_birth)"
+        if "date_of_birth" in ds
+        else f"{PUPILS_ALIAS}.date_of_birth"
+    )
     if pop.min_age is not None:
         where.append(f"{age_on_sql(dob, on)} >= {int(pop.min_age)}")
     if pop.max_age is not None:

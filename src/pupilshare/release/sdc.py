@@ -102,9 +102,9 @@ def with_margins(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def magnitude_rules(values: np.ndarray, top: np.ndarray, sdc: Sdc) -> tuple[
-    np.ndarray, np.ndarray
-]:  # fmt: skip
+def magnitude_rules(
+    values: np.ndarray, top: np.ndarray, sdc: Sdc
+) -> tuple[np.ndarray, np.ndarray]:
     """Sums failing (n, k) dominance, and sums failing the p% rule.
 
     ``top`` holds each cell's largest contributions, largest first (zeros where a
@@ -267,8 +267,10 @@ def secondary(cube: Cube, rules: Sdc | None = None) -> None:
     mask = cube.suppressed.copy()
     failed, cubes = hypercube.protect(cube.values, mask, up, down, width, usable)
     cube.status[mask & ~cube.suppressed] = SECONDARY
-    cube.cubes = hypercube.Cubes(np.concatenate([cube.cubes.corners, cubes.corners]),
-                                 np.concatenate([cube.cubes.signs, cubes.signs]))
+    cube.cubes = hypercube.Cubes(
+        np.concatenate([cube.cubes.corners, cubes.corners]),
+        np.concatenate([cube.cubes.signs, cubes.signs]),
+    )
     if len(failed):
         # Withheld whole, except cells an earlier release already published: hiding
         # those protects nothing, and the output check refuses a table that does.

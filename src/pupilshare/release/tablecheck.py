@@ -37,8 +37,9 @@ class Witness:
     signs: np.ndarray
 
 
-def _codes(table: pa.Table,
-           dims: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
+def _codes(
+    table: pa.Table, dims: list[str]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     codes, cats = [], []
     for d in dims:
         labels = np.asarray(table.column(d).to_pylist(), dtype=object).astype(str)
@@ -48,8 +49,9 @@ def _codes(table: pa.Table,
     return codes, cats
 
 
-def needs(plan: ReleasePlan, spec: TableSpec,
-          truth: dict[str, np.ndarray]) -> audit.Need:  # fmt: skip
+def needs(
+    plan: ReleasePlan, spec: TableSpec, truth: dict[str, np.ndarray]
+) -> audit.Need:
     """What every cell must keep if suppressed, by the check's own reading of the
     rules: sensitive counts (1 to threshold - 1 pupils) an interval of
     ``min_interval`` with room both ways; sensitive sums (too few contributors,
@@ -60,46 +62,63 @@ def needs(plan: ReleasePlan, spec: TableSpec,
     if spec.measure is None:
         sensitive = (n > 0) & (n < rules.threshold)
         width = np.where(sensitive, float(rules.min_interval), 1.0)
-        return audit.Need(width, np.where(sensitive, 1.0, 0.0),
-                          np.where(sensitive, np.minimum(x, 1.0), 0.0))  # fmt: skip
+        return audit.Need(
+            width,
+            np.where(sensitive, 1.0, 0.0),
+            np.where(sensitive, np.minimum(x, 1.0), 0.0),
+        )
     first, second = truth["top1"], truth["top2"]
     positive = x > 0
-    sensitive = ((n > 0) & (n < rules.threshold)) | (
-        positive & (truth["top_n"] >= rules.dominance_k * x)) | (
-        positive & (x - first - second < rules.p_ratio * first))  # fmt: skip
+    sensitive = (
+        ((n > 0) & (n < rules.threshold))
+        | (positive & (truth["top_n"] >= rules.dominance_k * x))
+        | (positive & (x - first - second < rules.p_ratio * first))
+    )
     up = np.where(sensitive, np.maximum(rules.p_ratio * np.abs(x), 0.01), 0.0)
     down = np.minimum(np.abs(x), up)
     return audit.Need(np.maximum(up + down, 0.01), up, down)
 
 
-def protection_reasons(store: Store, plan: ReleasePlan, spec: TableSpec,
-                       table: pa.Table, truth: dict[str, np.ndarray],
-                       suppressed: np.ndarray,
-                       witness: Witness | None = None) -> list[str]:  # fmt: skip
+def protection_reasons(
+    store: Store,
+    plan: ReleasePlan,
+    spec: TableSpec,
+    table: pa.Table,
+    truth: dict[str, np.ndarray],
+    suppressed: np.ndarray,
+    witness: Witness | None = None,
+) -> list[str]:
     """Reasons the table's suppression does not protect (empty: it does)."""
     name = spec.name
     dims = [*spec.rows, *spec.columns]
     x = truth["value"]
-    cells = published.cell_names(spec, dims, [table.column(d).to_numpy(
-        zero_copy_only=False) for d in dims])  # fmt: skip
+    cells = published.cell_names(
+        spec, dims, [table.column(d).to_numpy(zero_copy_only=False) for d in dims]
+    )
     public, hidden, _ = published.earlier(store, cells, x)
     reasons = []
     shown_hidden = ~suppressed & hidden
     if shown_hidden.any():
-        reasons.append(f"{name}: {int(shown_hidden.sum())} cell(s) shown that an "
-                       "earlier release over the same records suppressed")  # fmt: skip
+        reasons.append(
+            f"{name}: {int(shown_hidden.sum())} cell(s) shown that an "
+            "earlier release over the same records suppressed"
+        )
     known = suppressed & public
     if known.any():
-        reasons.append(f"{name}: {int(known.sum())} suppressed cell(s) already "
-                       "published by an earlier release of the same records")
+        reasons.append(
+            f"{name}: {int(known.sum())} suppressed cell(s) already "
+            "published by an earlier release of the same records"
+        )
     hide = suppressed & ~public
     if not hide.any():
         return reasons
     codes, cats = _codes(table, dims)
     shape = tuple(len(c) + 1 for c in cats)
     if int(np.prod(shape)) != len(x):
-        return [*reasons, f"{name}: not a complete table; its suppression cannot be "
-                "audited"]  # fmt: skip
+        return [
+            *reasons,
+            f"{name}: not a complete table; its suppression cannot be audited",
+        ]
     grid_v = np.zeros(shape)
     grid_m = np.zeros(shape, bool)
     grid_v[tuple(codes)] = x
@@ -119,20 +138,22 @@ def protection_reasons(store: Store, plan: ReleasePlan, spec: TableSpec,
         # Cells the offers leave short: directions this audit finds for itself.
         short = ~need.met(x0, x0 - fall, x0 + rise)
         if short.any():
-            found, signs = audit.search(grid_v, grid_m,
-                                        np.flatnonzero(grid_m)[short])  # fmt: skip
+            found, signs = audit.search(grid_v, grid_m, np.flatnonzero(grid_m)[short])
             more_rise, more_fall = audit.witnessed(a, x0, found, signs)
             rise, fall = np.maximum(rise, more_rise), np.maximum(fall, more_fall)
     short = audit.audit(a, b, x0, need, rise, fall)
     if short.any():
-        reasons.append(f"{name}: {int(short.sum())} suppressed cell(s) can be "
-                       "recovered, or narrowed below their protection interval, from "
-                       "the rows, columns or totals")  # fmt: skip
+        reasons.append(
+            f"{name}: {int(short.sum())} suppressed cell(s) can be "
+            "recovered, or narrowed below their protection interval, from "
+            "the rows, columns or totals"
+        )
     return reasons
 
 
-def _columns(witness: Witness, cats: list[np.ndarray],
-             grid_m: np.ndarray) -> np.ndarray | None:  # fmt: skip
+def _columns(
+    witness: Witness, cats: list[np.ndarray], grid_m: np.ndarray
+) -> np.ndarray | None:
     """The builder's corners as columns of the audit's system (-1: not suppressed
     here); None when its categories are not this table's."""
     if len(witness.labels) != len(cats):
@@ -145,15 +166,17 @@ def _columns(witness: Witness, cats: list[np.ndarray],
         maps.append(np.append(np.searchsorted(c, lab), len(c)))
     shape_b = tuple(len(lab) + 1 for lab in witness.labels)
     at = np.unravel_index(witness.corners.ravel(), shape_b)
-    mine = np.ravel_multi_index(tuple(m[i] for m, i in zip(maps, at, strict=True)),
-                                grid_m.shape)  # fmt: skip
+    mine = np.ravel_multi_index(
+        tuple(m[i] for m, i in zip(maps, at, strict=True)), grid_m.shape
+    )
     column = np.full(grid_m.size, -1, np.int64)
     column[np.flatnonzero(grid_m)] = np.arange(int(grid_m.sum()))
     return column[mine].reshape(witness.corners.shape)
 
 
-def perturbation_reasons(store: Store, plan: ReleasePlan, spec: TableSpec,
-                         table: pa.Table, source: str) -> list[str]:  # fmt: skip
+def perturbation_reasons(
+    store: Store, plan: ReleasePlan, spec: TableSpec, table: pa.Table, source: str
+) -> list[str]:
     """A perturbed count table: every published value must be the true count plus
     the perturbation table's change for its cell key, recomputed here (true counts
     and cell keys by this check's own SQL: distinct pupils per finest cell, margins
@@ -166,20 +189,30 @@ def perturbation_reasons(store: Store, plan: ReleasePlan, spec: TableSpec,
     if not store.exists(cellkey.RECORD_KEYS):
         return [f"{name}: perturbed, but the record keys are not available"]
     dims = [*spec.rows, *spec.columns]
-    cond = " AND ".join(
-        f"CAST({item} AS VARCHAR) IN ({', '.join(_lit(v) for v in vals)})"
-        for item, vals in spec.filters) or "TRUE"  # fmt: skip
+    cond = (
+        " AND ".join(
+            f"CAST({item} AS VARCHAR) IN ({', '.join(_lit(v) for v in vals)})"
+            for item, vals in spec.filters
+        )
+        or "TRUE"
+    )
     unknown = _lit("Unknown")
     cats = ", ".join(f"coalesce(CAST({d} AS VARCHAR), {unknown}) AS {d}" for d in dims)
-    base = (f"SELECT DISTINCT {cats}, s.__pupil_key AS pk, k.rk FROM {source} s "
-            f"JOIN {cellkey.RECORD_KEYS} k ON k.pupil_key = s.__pupil_key "
-            f"WHERE {cond}")  # fmt: skip
-    finest = (f"SELECT {', '.join(dims)}, count(*) AS n, sum(rk) AS keysum FROM "
-              f"({base}) GROUP BY ALL")
+    base = (
+        f"SELECT DISTINCT {cats}, s.__pupil_key AS pk, k.rk FROM {source} s "
+        f"JOIN {cellkey.RECORD_KEYS} k ON k.pupil_key = s.__pupil_key "
+        f"WHERE {cond}"
+    )
+    finest = (
+        f"SELECT {', '.join(dims)}, count(*) AS n, sum(rk) AS keysum FROM "
+        f"({base}) GROUP BY ALL"
+    )
     labels = ", ".join(f"coalesce({d}, {_lit(TOTAL)}) AS {d}" for d in dims)
-    sql = (f"SELECT {labels}, CAST(sum(n) AS BIGINT) AS n, "
-           f"CAST(sum(keysum) AS BIGINT) AS keysum FROM ({finest}) "
-           f"GROUP BY CUBE({', '.join(dims)})")  # fmt: skip
+    sql = (
+        f"SELECT {labels}, CAST(sum(n) AS BIGINT) AS n, "
+        f"CAST(sum(keysum) AS BIGINT) AS keysum FROM ({finest}) "
+        f"GROUP BY CUBE({', '.join(dims)})"
+    )
     truth = store.arrow(sql)
     key = {tuple(r[d] for d in dims): (r["n"], r["keysum"]) for r in truth.to_pylist()}
     rows = table.to_pylist()

@@ -45,8 +45,14 @@ def percentages(spec: TableSpec, table: pa.Table) -> list[dict]:
     out = []
     for (year, label), v in sorted(cells.items()):
         if "Y" in v and v.get(TOTAL):
-            out.append({"year": year, "group": label, "table": spec.name,
-                        "percent": round(100 * v["Y"] / v[TOTAL], 1)})  # fmt: skip
+            out.append(
+                {
+                    "year": year,
+                    "group": label,
+                    "table": spec.name,
+                    "percent": round(100 * v["Y"] / v[TOTAL], 1),
+                }
+            )
     return out
 
 
@@ -58,16 +64,21 @@ def chart_spec(records: list[dict]) -> dict:
         "data": {"values": records},
         "facet": {"row": {"field": "table", "type": "nominal", "title": None}},
         "spec": {
-            "width": 420, "height": 160, "mark": {"type": "line", "point": True},
+            "width": 420,
+            "height": 160,
+            "mark": {"type": "line", "point": True},
             "encoding": {
                 "x": {"field": "year", "type": "ordinal", "title": "academic year"},
-                "y": {"field": "percent", "type": "quantitative",
-                      "scale": {"domain": [0, 100]}},
+                "y": {
+                    "field": "percent",
+                    "type": "quantitative",
+                    "scale": {"domain": [0, 100]},
+                },
                 "color": {"field": "group", "type": "nominal"},
             },
         },
         "resolve": {"scale": {"color": "independent"}},
-    }  # fmt: skip
+    }
 
 
 def charts(plan: ReleasePlan, tables: dict[str, pa.Table], staging: Path) -> list[str]:
@@ -78,16 +89,20 @@ def charts(plan: ReleasePlan, tables: dict[str, pa.Table], staging: Path) -> lis
     environment can open either without fetching anything.
     """
     records = [
-        r for spec in plan.tables if is_trend(spec) and spec.name in tables
+        r
+        for spec in plan.tables
+        if is_trend(spec) and spec.name in tables
         for r in percentages(spec, tables[spec.name])
-    ]  # fmt: skip
+    ]
     if not records:
         return []
     spec = chart_spec(records)
     svg = chart.write_png(spec, staging / CHART_PNG)
-    (staging / CHART).write_text(chart.page(
-        "Attainment trends",
-        "Percentages from published (disclosure-controlled) counts only.",
-        [chart.section("vega-lite-spec", None, spec, svg)],
-    ))  # fmt: skip
+    (staging / CHART).write_text(
+        chart.page(
+            "Attainment trends",
+            "Percentages from published (disclosure-controlled) counts only.",
+            [chart.section("vega-lite-spec", None, spec, svg)],
+        )
+    )
     return [CHART, CHART_PNG]

@@ -10,27 +10,57 @@ from typing import Any
 from pupilshare.config import Home
 
 __all__ = [
-    "check_opt_outs", "exempt", "list_opt_outs", "opt_out", "sar_answer",
-    "ledger_step", "optouts_step", "sar_list", "sar_request", "sar_step", "subject",
+    "check_opt_outs",
+    "exempt",
+    "list_opt_outs",
+    "opt_out",
+    "sar_answer",
+    "ledger_step",
+    "optouts_step",
+    "sar_list",
+    "sar_request",
+    "sar_step",
+    "subject",
     "survey_sample",
-]  # fmt: skip
+]
 
 
-def subject(forename: str | None, surname: str | None, dob: str | None,
-            upn: str | None = None, uln: str | None = None) -> Any:  # fmt: skip
+def subject(
+    forename: str | None,
+    surname: str | None,
+    dob: str | None,
+    upn: str | None = None,
+    uln: str | None = None,
+) -> Any:
     from pupilshare.rights.identity import subject as _subject
 
     return _subject(forename, surname, dob, upn, uln)
 
 
-def opt_out(home: Home, who: Any, optout_type: str, action: str, requester: str,
-            requester_name: str, identity_check: str, recorded_by: str) -> Any:
+def opt_out(
+    home: Home,
+    who: Any,
+    optout_type: str,
+    action: str,
+    requester: str,
+    requester_name: str,
+    identity_check: str,
+    recorded_by: str,
+) -> Any:
     from pupilshare.rights import optouts
     from pupilshare.store import Store
 
     with Store.open(home) as store:
-        return optouts.record(store, who, optout_type, action, requester,
-                              requester_name, identity_check, recorded_by)  # fmt: skip
+        return optouts.record(
+            store,
+            who,
+            optout_type,
+            action,
+            requester,
+            requester_name,
+            identity_check,
+            recorded_by,
+        )
 
 
 def list_opt_outs(home: Home) -> tuple[list[dict[str, Any]], int]:
@@ -59,15 +89,28 @@ def check_opt_outs(home: Home) -> tuple[int, list[str]]:
         return audit.check(store, home)
 
 
-def sar_request(home: Home, who: Any, requester: str, requester_name: str,
-                identity_check: str, recorded_by: str,
-                child_consent: str | None = None) -> str:  # fmt: skip
+def sar_request(
+    home: Home,
+    who: Any,
+    requester: str,
+    requester_name: str,
+    identity_check: str,
+    recorded_by: str,
+    child_consent: str | None = None,
+) -> str:
     from pupilshare.rights import sar
     from pupilshare.store import Store
 
     with Store.open(home) as store:
-        rid = sar.request(store, who, requester, requester_name, identity_check,
-                          recorded_by, child_consent)  # fmt: skip
+        rid = sar.request(
+            store,
+            who,
+            requester,
+            requester_name,
+            identity_check,
+            recorded_by,
+            child_consent,
+        )
         sar.prepare(store)
         return rid
 
@@ -88,8 +131,15 @@ def sar_list(home: Home, overdue: bool = False) -> list[dict[str, Any]]:
         return sar.requests(store, overdue)
 
 
-def survey_sample(home: Home, user: str | None, agreement_id: str, size: int,
-                  strata: tuple[str, ...], seed: int, out: Path) -> Any:  # fmt: skip
+def survey_sample(
+    home: Home,
+    user: str | None,
+    agreement_id: str,
+    size: int,
+    strata: tuple[str, ...],
+    seed: int,
+    out: Path,
+) -> Any:
     """Draw a survey sample under an agreement: its plan and a decision to disclose
     from governance (fail closed), then the draw, recorded in the ledger."""
     from pupilshare.release.runner import approval

@@ -21,9 +21,11 @@ TYPES = ("research", "learning_records", "survey", "research")
 
 
 def _people(store: Store, n: int) -> list[tuple]:
-    return store.rows("SELECT pupil_key, forename, surname, date_of_birth, upn "
-                      "FROM pupils WHERE upn IS NOT NULL ORDER BY hash(pupil_key) "
-                      f"LIMIT {int(n)}")  # fmt: skip
+    return store.rows(
+        "SELECT pupil_key, forename, surname, date_of_birth, upn "
+        "FROM pupils WHERE upn IS NOT NULL ORDER BY hash(pupil_key) "
+        f"LIMIT {int(n)}"
+    )
 
 
 def optouts_step(run: DemoRun) -> str:
@@ -33,17 +35,34 @@ def optouts_step(run: DemoRun) -> str:
         people = _people(store, len(TYPES))
         for (_, fn, sn, dob, upn), kind in zip(people, TYPES, strict=False):
             who = subject(fn, sn, dob.isoformat(), upn)
-            asker = "pupil" if age_on(dob, date.today()) >= OWN_RIGHTS_AGE \
-                else "parent"  # fmt: skip
-            optouts.record(store, who, kind, "add", asker, f"{asker} of {fn}",
-                           "school confirmed identity by letter", "operator")
-        optouts.record(store, subject("Not", "Yetmatched", "2015-02-02"), "survey",
-                       "add", "parent", "a parent", "passport seen", "operator")
+            asker = "pupil" if age_on(dob, date.today()) >= OWN_RIGHTS_AGE else "parent"
+            optouts.record(
+                store,
+                who,
+                kind,
+                "add",
+                asker,
+                f"{asker} of {fn}",
+                "school confirmed identity by letter",
+                "operator",
+            )
+        optouts.record(
+            store,
+            subject("Not", "Yetmatched", "2015-02-02"),
+            "survey",
+            "add",
+            "parent",
+            "a parent",
+            "passport seen",
+            "operator",
+        )
         waiting = optouts.refresh(store)
         applied = store.one("SELECT count(*) FROM opt_outs")
     run.facts["sar_pupil"] = people[0] if people else None
-    return (f"{len(people) + 1} opt-outs registered ({applied} applied to matched "
-            f"pupils, {waiting} waiting for a match)")  # fmt: skip
+    return (
+        f"{len(people) + 1} opt-outs registered ({applied} applied to matched "
+        f"pupils, {waiting} waiting for a match)"
+    )
 
 
 def sar_step(run: DemoRun) -> str:
@@ -54,13 +73,19 @@ def sar_step(run: DemoRun) -> str:
     _, fn, sn, dob, upn = person
     who = subject(fn, sn, dob.isoformat(), upn)
     with Store.open(run.home) as store:
-        consent = "pupil's signed consent form" \
-            if age_on(dob, date.today()) >= OWN_RIGHTS_AGE else None  # fmt: skip
-        rid = sar.request(store, who, "parent", "a parent", "passport seen",
-                          "operator", consent)  # fmt: skip
+        consent = (
+            "pupil's signed consent form"
+            if age_on(dob, date.today()) >= OWN_RIGHTS_AGE
+            else None
+        )
+        rid = sar.request(
+            store, who, "parent", "a parent", "passport seen", "operator", consent
+        )
         pack = sar.answer(store, run.home, rid, run.home.root / "sar", "operator")
-    return (f"{rid} answered: {pack.records} records, {pack.disclosures} "
-            f"disclosures with inclusion proofs, {pack.html_path}")  # fmt: skip
+    return (
+        f"{rid} answered: {pack.records} records, {pack.disclosures} "
+        f"disclosures with inclusion proofs, {pack.html_path}"
+    )
 
 
 def ledger_step(run: DemoRun) -> str:
@@ -74,5 +99,7 @@ def ledger_step(run: DemoRun) -> str:
     run.console.print(f"  checkpoint {json.dumps(cp)}", highlight=False, markup=False)
     state = "verified" if report.ok else "DOES NOT VERIFY"
     honoured = "opt-outs honoured" if not problems else "OPT-OUTS BREACHED"
-    return (f"{report.tree_size} entries {state}; {honoured} in {n} releases; "
-            f"signed head {cp['root_hash'][:16]}... at size {cp['tree_size']}")
+    return (
+        f"{report.tree_size} entries {state}; {honoured} in {n} releases; "
+        f"signed head {cp['root_hash'][:16]}... at size {cp['tree_size']}"
+    )

@@ -37,13 +37,23 @@ class Subject:
     def key(self) -> str:
         """One text per person as given, so repeated requests are recognised."""
         ref = self.upn or self.uln or ""
-        return "|".join([ref.upper(), self.forename.strip().lower(),
-                         self.surname.strip().lower(),
-                         self.date_of_birth.isoformat()])  # fmt: skip
+        return "|".join(
+            [
+                ref.upper(),
+                self.forename.strip().lower(),
+                self.surname.strip().lower(),
+                self.date_of_birth.isoformat(),
+            ]
+        )
 
 
-def subject(forename: str | None, surname: str | None, dob: str | None,
-            upn: str | None = None, uln: str | None = None) -> Subject:  # fmt: skip
+def subject(
+    forename: str | None,
+    surname: str | None,
+    dob: str | None,
+    upn: str | None = None,
+    uln: str | None = None,
+) -> Subject:
     """Checked identifiers, or ``InvalidInput`` naming every missing or bad one."""
     errors = []
     if not (forename or "").strip():
@@ -59,13 +69,22 @@ def subject(forename: str | None, surname: str | None, dob: str | None,
         errors.append("request:date_of_birth: in the future")
     if errors:
         raise InvalidInput("the pupil is not identified", errors)
-    return Subject(str(forename).strip(), str(surname).strip(), born,  # type: ignore[arg-type]
-                   (upn or "").strip().upper() or None,
-                   (uln or "").strip() or None)  # fmt: skip
+    return Subject(
+        str(forename).strip(),
+        str(surname).strip(),
+        born,  # type: ignore[arg-type]
+        (upn or "").strip().upper() or None,
+        (uln or "").strip() or None,
+    )
 
 
-def check_requester(who: Subject, requester: str, today: date | None = None,
-                    child_consent: str | None = None, access: bool = False) -> None:
+def check_requester(
+    who: Subject,
+    requester: str,
+    today: date | None = None,
+    child_consent: str | None = None,
+    access: bool = False,
+) -> None:
     """The notice's rule: a parent acts for a child under 12; a pupil of 12 or over
     acts for themself. For subject access (``access``) a parent's request for a
     child of 12 or over needs the child's consent recorded."""
@@ -73,24 +92,38 @@ def check_requester(who: Subject, requester: str, today: date | None = None,
         raise Denied(f"only the pupil or a parent may ask, not {requester!r}")
     age = age_on(who.date_of_birth, today or date.today())
     if requester == "pupil" and age < OWN_RIGHTS_AGE:
-        raise Denied(f"a pupil under {OWN_RIGHTS_AGE} cannot ask for themself: "
-                     "a parent asks for them")  # fmt: skip
-    if access and requester == "parent" and age >= OWN_RIGHTS_AGE \
-            and not (child_consent or "").strip():  # fmt: skip
-        raise Denied(f"the pupil is {OWN_RIGHTS_AGE} or over: a parent's request "
-                     "needs the pupil's consent recorded (--child-consent)")
+        raise Denied(
+            f"a pupil under {OWN_RIGHTS_AGE} cannot ask for themself: "
+            "a parent asks for them"
+        )
+    if (
+        access
+        and requester == "parent"
+        and age >= OWN_RIGHTS_AGE
+        and not (child_consent or "").strip()
+    ):
+        raise Denied(
+            f"the pupil is {OWN_RIGHTS_AGE} or over: a parent's request "
+            "needs the pupil's consent recorded (--child-consent)"
+        )
 
 
 def resolve_sql(table: str, identifiers: bool = True) -> str:
     """(subject, pupil_key, matches) for each row of ``table`` (columns subject, upn,
     uln, forename, surname, date_of_birth); it resolves when ``matches`` is 1.
     ``identifiers``: the index's ``pupil_identifiers`` table exists (former UPNs)."""
-    upn_held = ("EXISTS (SELECT 1 FROM pupil_identifiers i WHERE i.pupil_key = "
-                "p.pupil_key AND i.kind IN ('upn', 'former_upn') AND i.value = r.upn)"
-                if identifiers else "FALSE")  # fmt: skip
-    uln_held = ("EXISTS (SELECT 1 FROM pupil_identifiers i WHERE i.pupil_key = "
-                "p.pupil_key AND i.kind = 'uln' AND i.value = r.uln)"
-                if identifiers else "FALSE")  # fmt: skip
+    upn_held = (
+        "EXISTS (SELECT 1 FROM pupil_identifiers i WHERE i.pupil_key = "
+        "p.pupil_key AND i.kind IN ('upn', 'former_upn') AND i.value = r.upn)"
+        if identifiers
+        else "FALSE"
+    )
+    uln_held = (
+        "EXISTS (SELECT 1 FROM pupil_identifiers i WHERE i.pupil_key = "
+        "p.pupil_key AND i.kind = 'uln' AND i.value = r.uln)"
+        if identifiers
+        else "FALSE"
+    )
     return f"""
         WITH cand AS (
             SELECT DISTINCT r.subject, p.pupil_key FROM {table} r
@@ -110,16 +143,30 @@ def resolve(store: Store, who: Subject) -> tuple[int | None, int]:
     # Constant predicates (not a join to a request table): the date of birth or an
     # identifier narrows the index first, as ``resolve_sql`` does for many at once.
     idents = store.exists("pupil_identifiers")
-    where, params = ["p.date_of_birth = ?", "lower(p.forename) = lower(?)",
-                     "lower(p.surname) = lower(?)"], [who.date_of_birth, who.forename,
-                                                      who.surname]  # fmt: skip
-    for value, kinds, col in ((who.upn, "'upn', 'former_upn'", "upn"),
-                              (who.uln, "'uln'", "uln")):  # fmt: skip
+    where, params = (
+        [
+            "p.date_of_birth = ?",
+            "lower(p.forename) = lower(?)",
+            "lower(p.surname) = lower(?)",
+        ],
+        [who.date_of_birth, who.forename, who.surname],
+    )
+    for value, kinds, col in (
+        (who.upn, "'upn', 'former_upn'", "upn"),
+        (who.uln, "'uln'", "uln"),
+    ):
         if value:
-            held = (f" OR p.pupil_key IN (SELECT pupil_key FROM pupil_identifiers "
-                    f"WHERE value = ? AND kind IN ({kinds}))") if idents else ""
+            held = (
+                (
+                    f" OR p.pupil_key IN (SELECT pupil_key FROM pupil_identifiers "
+                    f"WHERE value = ? AND kind IN ({kinds}))"
+                )
+                if idents
+                else ""
+            )
             where.append(f"(p.{col} = ?{held})")
             params += [value, value] if idents else [value]
-    keys = store.rows(f"SELECT DISTINCT p.pupil_key FROM pupils p "
-                      f"WHERE {' AND '.join(where)}", params)  # fmt: skip
+    keys = store.rows(
+        f"SELECT DISTINCT p.pupil_key FROM pupils p WHERE {' AND '.join(where)}", params
+    )
     return (int(keys[0][0]) if len(keys) == 1 else None), len(keys)

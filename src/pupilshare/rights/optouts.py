@@ -80,10 +80,13 @@ def refresh(store: Store) -> int:
             SELECT r.pupil_key, s.optout_type, s.since FROM _optout_state s
             JOIN ({resolved}) r ON r.subject = s.subject
             WHERE r.matches = 1""")
-        return int(store.one(f"""
+        return int(
+            store.one(f"""
             SELECT count(*) FROM _optout_state s WHERE s.subject NOT IN (
                 SELECT subject FROM ({resolved}) r
-                WHERE r.matches = 1)""") or 0)
+                WHERE r.matches = 1)""")
+            or 0
+        )
 
 
 @dataclass(frozen=True)
@@ -93,38 +96,63 @@ class Outcome:
     matched: bool
 
 
-def record(store: Store, who: Subject, optout_type: str, action: str,
-           requester: str, requester_name: str, identity_check: str,
-           recorded_by: str, today: date | None = None) -> Outcome:  # fmt: skip
+def record(
+    store: Store,
+    who: Subject,
+    optout_type: str,
+    action: str,
+    requester: str,
+    requester_name: str,
+    identity_check: str,
+    recorded_by: str,
+    today: date | None = None,
+) -> Outcome:
     """Add or withdraw one opt-out; repeating one that is already so changes nothing."""
     if optout_type not in TYPES:
-        raise InvalidInput(f"unknown opt-out type {optout_type!r}; one of "
-                           + ", ".join(TYPES))  # fmt: skip
+        raise InvalidInput(
+            f"unknown opt-out type {optout_type!r}; one of " + ", ".join(TYPES)
+        )
     if action not in ("add", "withdraw"):
         raise InvalidInput(f"unknown action {action!r}")
     if not identity_check.strip():
-        raise InvalidInput("say how the requester's identity was checked "
-                           "(--identity-check)")  # fmt: skip
+        raise InvalidInput(
+            "say how the requester's identity was checked (--identity-check)"
+        )
     check_requester(who, requester, today)
     ensure(store)
     with store.transaction():
         active = store.one(
             f"SELECT count(*) FROM ({state_sql()}) s WHERE subject = ? "
-            "AND optout_type = ?", [who.key, optout_type])  # fmt: skip
+            "AND optout_type = ?",
+            [who.key, optout_type],
+        )
         if (action == "add") == bool(active):
             state = "already registered" if active else "no opt-out to withdraw"
             refresh(store)
-            return Outcome(False, f"{optout_type}: {state}; nothing changed",
-                           _matched(store, who))  # fmt: skip
-        next_id = store.one(
-            "SELECT coalesce(max(event_id), 0) + 1 FROM optout_events")
+            return Outcome(
+                False, f"{optout_type}: {state}; nothing changed", _matched(store, who)
+            )
+        next_id = store.one("SELECT coalesce(max(event_id), 0) + 1 FROM optout_events")
         store.rows(
             "INSERT INTO optout_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "?)",
-            [next_id, action, optout_type, who.key, who.upn, who.uln, who.forename,
-             who.surname, who.date_of_birth, requester, requester_name,
-             identity_check, recorded_by, now()],
-        )  # fmt: skip
+            [
+                next_id,
+                action,
+                optout_type,
+                who.key,
+                who.upn,
+                who.uln,
+                who.forename,
+                who.surname,
+                who.date_of_birth,
+                requester,
+                requester_name,
+                identity_check,
+                recorded_by,
+                now(),
+            ],
+        )
         refresh(store)
     verb = "registered" if action == "add" else "withdrawn"
     matched = _matched(store, who)
@@ -141,45 +169,64 @@ def _matched(store: Store, who: Subject) -> bool:
 def history(store: Store) -> list[dict[str, Any]]:
     """Every event, oldest first (identifiers shown only as given, for the record)."""
     ensure(store)
-    cols = ("event_id", "action", "optout_type", "upn", "forename", "surname",
-            "date_of_birth", "requester", "requester_name", "identity_check",
-            "recorded_by", "recorded_at")  # fmt: skip
-    rows = store.rows(f"SELECT {', '.join(cols)} FROM optout_events "
-                      "ORDER BY event_id")  # fmt: skip
+    cols = (
+        "event_id",
+        "action",
+        "optout_type",
+        "upn",
+        "forename",
+        "surname",
+        "date_of_birth",
+        "requester",
+        "requester_name",
+        "identity_check",
+        "recorded_by",
+        "recorded_at",
+    )
+    rows = store.rows(f"SELECT {', '.join(cols)} FROM optout_events ORDER BY event_id")
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
-def set_exemption(store: Store, agreement_id: str, approver: str,
-                  legal_duty: str) -> None:  # fmt: skip
+def set_exemption(
+    store: Store, agreement_id: str, approver: str, legal_duty: str
+) -> None:
     """A legal duty overrides every opt-out for this agreement (shown in the register
     and recorded in each release's ledger entry)."""
     if not legal_duty.strip():
         raise InvalidInput("name the legal duty that overrides opt-outs (--legal-duty)")
     ensure(store)
-    if store.one("SELECT count(*) FROM optout_exemptions WHERE agreement_id = ? "
-                 "AND withdrawn_at IS NULL", [agreement_id]):  # fmt: skip
+    if store.one(
+        "SELECT count(*) FROM optout_exemptions WHERE agreement_id = ? "
+        "AND withdrawn_at IS NULL",
+        [agreement_id],
+    ):
         raise Conflict(f"{agreement_id} already has an opt-out exemption")
-    store.rows("INSERT INTO optout_exemptions VALUES (?, ?, ?, ?, NULL)",
-               [agreement_id, approver, legal_duty, now()])  # fmt: skip
+    store.rows(
+        "INSERT INTO optout_exemptions VALUES (?, ?, ?, ?, NULL)",
+        [agreement_id, approver, legal_duty, now()],
+    )
 
 
 def exemption(store: Store, agreement_id: str) -> dict[str, Any] | None:
     if not store.exists("optout_exemptions"):
         return None
-    rows = store.rows("SELECT approver, legal_duty, recorded_at FROM optout_exemptions "
-                      "WHERE agreement_id = ? AND withdrawn_at IS NULL",
-                      [agreement_id])  # fmt: skip
+    rows = store.rows(
+        "SELECT approver, legal_duty, recorded_at FROM optout_exemptions "
+        "WHERE agreement_id = ? AND withdrawn_at IS NULL",
+        [agreement_id],
+    )
     if not rows:
         return None
-    return {"approver": rows[0][0], "legal_duty": rows[0][1],
-            "since": str(rows[0][2])}  # fmt: skip
+    return {"approver": rows[0][0], "legal_duty": rows[0][1], "since": str(rows[0][2])}
 
 
 def exempt_sql(agreement_id: str) -> str:
     """SQL condition: true when ``agreement_id`` has an exemption in force."""
     aid = agreement_id.replace("'", "''")
-    return (f"EXISTS (SELECT 1 FROM optout_exemptions e WHERE e.agreement_id = "
-            f"'{aid}' AND e.withdrawn_at IS NULL)")  # fmt: skip
+    return (
+        f"EXISTS (SELECT 1 FROM optout_exemptions e WHERE e.agreement_id = "
+        f"'{aid}' AND e.withdrawn_at IS NULL)"
+    )
 
 
 def as_json(rows: list[dict[str, Any]]) -> str:

@@ -34,18 +34,36 @@ DDL = (
     "status VARCHAR NOT NULL, answered_at TIMESTAMP, answered_by VARCHAR, "
     "ledger_entry BIGINT)"
 )
-COLS = ("request_id", "received_at", "due_date", "forename", "surname",
-        "date_of_birth", "upn", "uln", "requester", "requester_name",
-        "identity_check", "child_consent", "recorded_by", "status", "answered_at",
-        "answered_by", "ledger_entry")  # fmt: skip
+COLS = (
+    "request_id",
+    "received_at",
+    "due_date",
+    "forename",
+    "surname",
+    "date_of_birth",
+    "upn",
+    "uln",
+    "requester",
+    "requester_name",
+    "identity_check",
+    "child_consent",
+    "recorded_by",
+    "status",
+    "answered_at",
+    "answered_by",
+    "ledger_entry",
+)
 
 
 def ensure(store: Store) -> None:
     store.rows(DDL)
 
 
-INDEXES = (("pupil_links", "pupil_key"), ("pupils", "date_of_birth"),
-           ("pupil_identifiers", "value"))  # fmt: skip
+INDEXES = (
+    ("pupil_links", "pupil_key"),
+    ("pupils", "date_of_birth"),
+    ("pupil_identifiers", "value"),
+)
 
 
 def prepare(store: Store) -> None:
@@ -54,8 +72,9 @@ def prepare(store: Store) -> None:
     once, by the first request; match runs keep them up to date as they write."""
     for table, column in INDEXES:
         if store.exists(table):
-            store.rows(f"CREATE INDEX IF NOT EXISTS {table}_{column}_sar "
-                       f"ON {table} ({column})")  # fmt: skip
+            store.rows(
+                f"CREATE INDEX IF NOT EXISTS {table}_{column}_sar ON {table} ({column})"
+            )
 
 
 def one_month_after(d: date) -> date:
@@ -65,13 +84,21 @@ def one_month_after(d: date) -> date:
     return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
 
 
-def request(store: Store, who: Subject, requester: str, requester_name: str,
-            identity_check: str, recorded_by: str, child_consent: str | None = None,
-            received: date | None = None) -> str:  # fmt: skip
+def request(
+    store: Store,
+    who: Subject,
+    requester: str,
+    requester_name: str,
+    identity_check: str,
+    recorded_by: str,
+    child_consent: str | None = None,
+    received: date | None = None,
+) -> str:
     """Record a request; returns its id. The requester rule is checked now."""
     if not identity_check.strip():
-        raise InvalidInput("say how the requester's identity was checked "
-                           "(--identity-check)")  # fmt: skip
+        raise InvalidInput(
+            "say how the requester's identity was checked (--identity-check)"
+        )
     received = received or date.today()
     check_requester(who, requester, received, child_consent, access=True)
     ensure(store)
@@ -79,27 +106,43 @@ def request(store: Store, who: Subject, requester: str, requester_name: str,
     store.rows(
         "INSERT INTO sar_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "'open', NULL, NULL, NULL)",
-        [rid, datetime.combine(received, now().time()), one_month_after(received),
-         who.forename, who.surname, who.date_of_birth, who.upn, who.uln, requester,
-         requester_name, identity_check, child_consent, recorded_by],
-    )  # fmt: skip
+        [
+            rid,
+            datetime.combine(received, now().time()),
+            one_month_after(received),
+            who.forename,
+            who.surname,
+            who.date_of_birth,
+            who.upn,
+            who.uln,
+            requester,
+            requester_name,
+            identity_check,
+            child_consent,
+            recorded_by,
+        ],
+    )
     return rid
 
 
-def requests(store: Store, overdue: bool = False,
-             today: date | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def requests(
+    store: Store, overdue: bool = False, today: date | None = None
+) -> list[dict[str, Any]]:
     ensure(store)
     where = "WHERE status = 'open' AND due_date < ?" if overdue else ""
-    rows = store.rows(f"SELECT {', '.join(COLS)} FROM sar_requests {where} "
-                      "ORDER BY due_date, request_id",
-                      [today or date.today()] if overdue else [])  # fmt: skip
+    rows = store.rows(
+        f"SELECT {', '.join(COLS)} FROM sar_requests {where} "
+        "ORDER BY due_date, request_id",
+        [today or date.today()] if overdue else [],
+    )
     return [dict(zip(COLS, r, strict=True)) for r in rows]
 
 
 def get(store: Store, request_id: str) -> dict[str, Any]:
     ensure(store)
-    rows = store.rows(f"SELECT {', '.join(COLS)} FROM sar_requests "
-                      "WHERE request_id = ?", [request_id])  # fmt: skip
+    rows = store.rows(
+        f"SELECT {', '.join(COLS)} FROM sar_requests WHERE request_id = ?", [request_id]
+    )
     if not rows:
         raise NotFound(f"no subject access request {request_id}")
     return dict(zip(COLS, rows[0], strict=True))
@@ -115,14 +158,16 @@ class Pack:
     disclosures: int
 
 
-def answer(store: Store, home: Home, request_id: str, out: Path,
-           answered_by: str) -> Pack:  # fmt: skip
+def answer(
+    store: Store, home: Home, request_id: str, out: Path, answered_by: str
+) -> Pack:
     """Write the response pack (JSON and a self-contained HTML page) into ``out``."""
     req = get(store, request_id)
     if req["status"] != "open":
         raise Conflict(f"{request_id} was already answered ({req['status']})")
-    who = Subject(req["forename"], req["surname"], req["date_of_birth"],
-                  req["upn"], req["uln"])  # fmt: skip
+    who = Subject(
+        req["forename"], req["surname"], req["date_of_birth"], req["upn"], req["uln"]
+    )
     key, n = resolve(store, who)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,9 +176,12 @@ def answer(store: Store, home: Home, request_id: str, out: Path,
         outcome = "no_match" if n == 0 else "several"
         pack["outcome"] = outcome
         pack["message"] = (
-            "We hold no record that matches every detail given." if n == 0 else
-            "More than one pupil matches the details given, so we cannot tell which "
-            "records are yours: please send a Unique Pupil Number or more details.")
+            "We hold no record that matches every detail given."
+            if n == 0
+            else "More than one pupil matches the details given, so we cannot "
+            "tell which records are yours: please send a Unique Pupil Number or more "
+            "details."
+        )
         entry = None
         records: list[dict[str, Any]] = []
         disclosures: list[dict[str, Any]] = []
@@ -142,46 +190,70 @@ def answer(store: Store, home: Home, request_id: str, out: Path,
         aliases = _aliases(store, key)
         records = _records(store, aliases)
         with store.transaction():
-            entry = log.append(store, home, {
-                "kind": "subject_access", "release_id": request_id,
-                "agreement_id": None, "recipient": f"the {req['requester']}",
-                "purpose": "subject access request (UK GDPR Article 15)",
-                "level": "identified", "row_count": len(records),
-                "created_at": now().isoformat(timespec="seconds"),
-            }, f"SELECT {key}::BIGINT AS pupil_key")  # fmt: skip
-            store.rows("UPDATE sar_requests SET ledger_entry = ?, status = ?, "
-                       "answered_at = ?, answered_by = ? WHERE request_id = ?",
-                       [entry, outcome, now(), answered_by, request_id])
-        leaves = [bytes(r[0]) for r in store.rows(
-            "SELECT leaf FROM ledger_entries ORDER BY entry_index")]  # fmt: skip
+            entry = log.append(
+                store,
+                home,
+                {
+                    "kind": "subject_access",
+                    "release_id": request_id,
+                    "agreement_id": None,
+                    "recipient": f"the {req['requester']}",
+                    "purpose": "subject access request (UK GDPR Article 15)",
+                    "level": "identified",
+                    "row_count": len(records),
+                    "created_at": now().isoformat(timespec="seconds"),
+                },
+                f"SELECT {key}::BIGINT AS pupil_key",
+            )
+            store.rows(
+                "UPDATE sar_requests SET ledger_entry = ?, status = ?, "
+                "answered_at = ?, answered_by = ? WHERE request_id = ?",
+                [entry, outcome, now(), answered_by, request_id],
+            )
+        leaves = [
+            bytes(r[0])
+            for r in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index")
+        ]
         hashes = [merkle.leaf_hash(x) for x in leaves]
         cp = log.checkpoint(store, home, hashes=hashes)
         log.write_head(home, cp)
         disclosures = _disclosures(store, home, aliases, cp, leaves, hashes)
-        pack.update({
-            "outcome": outcome,
-            "pupil": _pupil(store, key),
-            "records": records,
-            "purposes": _purposes(records, disclosures),
-            "disclosures": disclosures,
-            "opt_outs": _opt_outs(store, key),
-            "checkpoint": cp.as_json(),
-        })  # fmt: skip
+        pack.update(
+            {
+                "outcome": outcome,
+                "pupil": _pupil(store, key),
+                "records": records,
+                "purposes": _purposes(records, disclosures),
+                "disclosures": disclosures,
+                "opt_outs": _opt_outs(store, key),
+                "checkpoint": cp.as_json(),
+            }
+        )
     if entry is None:
-        store.rows("UPDATE sar_requests SET status = ?, answered_at = ?, "
-                   "answered_by = ? WHERE request_id = ?",
-                   [outcome, now(), answered_by, request_id])  # fmt: skip
+        store.rows(
+            "UPDATE sar_requests SET status = ?, answered_at = ?, "
+            "answered_by = ? WHERE request_id = ?",
+            [outcome, now(), answered_by, request_id],
+        )
     json_path = out / f"{request_id}.json"
     json_path.write_text(json.dumps(pack, indent=2, default=str))
     html_path = out / f"{request_id}.html"
     html_path.write_text(page.render(pack))
-    return Pack(request_id, outcome, json_path, html_path, len(records),
-                len(disclosures))  # fmt: skip
+    return Pack(
+        request_id, outcome, json_path, html_path, len(records), len(disclosures)
+    )
 
 
 def _public_request(req: dict[str, Any]) -> dict[str, Any]:
-    keep = ("request_id", "received_at", "due_date", "requester", "requester_name",
-            "identity_check", "child_consent")  # fmt: skip
+    keep = (
+        "request_id",
+        "received_at",
+        "due_date",
+        "requester",
+        "requester_name",
+        "identity_check",
+        "child_consent",
+    )
     return {k: req[k] for k in keep}
 
 
@@ -191,20 +263,29 @@ def _aliases(store: Store, key: int) -> list[int]:
         return [key]
     rows = store.rows(
         "WITH RECURSIVE up(k) AS (SELECT ?::BIGINT UNION SELECT m.retired_key "
-        "FROM pupil_merges m JOIN up ON m.pupil_key = up.k) SELECT k FROM up", [key])
+        "FROM pupil_merges m JOIN up ON m.pupil_key = up.k) SELECT k FROM up",
+        [key],
+    )
     return sorted({key, *(int(r[0]) for r in rows)})
 
 
 def _pupil(store: Store, key: int) -> dict[str, Any]:
     cols = ("upn", "uln", "forename", "surname", "date_of_birth", "sex", "postcode")
-    row = store.rows(f"SELECT {', '.join(cols)} FROM pupils WHERE pupil_key = ?",
-                     [key])[0]  # fmt: skip
+    row = store.rows(
+        f"SELECT {', '.join(cols)} FROM pupils WHERE pupil_key = ?", [key]
+    )[0]
     out = dict(zip(cols, row, strict=True))
-    if store.one("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                 "'pupil_identifiers'"):  # fmt: skip
-        out["identifiers"] = [{"kind": k, "value": v} for k, v in store.rows(
-            "SELECT kind, value FROM pupil_identifiers WHERE pupil_key = ? "
-            "ORDER BY kind, value", [key])]  # fmt: skip
+    if store.one(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pupil_identifiers'"
+    ):
+        out["identifiers"] = [
+            {"kind": k, "value": v}
+            for k, v in store.rows(
+                "SELECT kind, value FROM pupil_identifiers WHERE pupil_key = ? "
+                "ORDER BY kind, value",
+                [key],
+            )
+        ]
     return out
 
 
@@ -214,8 +295,10 @@ def _records(store: Store, aliases: list[int]) -> list[dict[str, Any]]:
     if "pupil_links" not in tables:
         return []
     keys_list = ", ".join(str(int(k)) for k in aliases)
-    links = store.rows("SELECT dataset, collection_id, line FROM pupil_links "
-                       f"WHERE pupil_key IN ({keys_list})")  # fmt: skip
+    links = store.rows(
+        "SELECT dataset, collection_id, line FROM pupil_links "
+        f"WHERE pupil_key IN ({keys_list})"
+    )
     by_ds: dict[str, list[tuple[int, int]]] = {}
     for ds, cid, line in links:
         by_ds.setdefault(ds, []).append((int(cid), int(line)))
@@ -225,73 +308,118 @@ def _records(store: Store, aliases: list[int]) -> list[dict[str, Any]]:
         ds = catalogue.dataset(ds_name)
         if ds.table not in tables:
             continue
-        where = " OR ".join(f"(d.collection_id = {c} AND d.line = {ln})"
-                            for c, ln in pairs)  # fmt: skip
-        src = ("c.file_name AS __file, CAST(c.received_at AS VARCHAR) AS __received"
-               if has_collections else "NULL AS __file, NULL AS __received")
-        join = ("LEFT JOIN collections c ON c.collection_id = d.collection_id"
-                if has_collections else "")
-        t = store.arrow(f"SELECT d.*, {src} FROM {ds.table} d {join} WHERE {where} "
-                        "ORDER BY d.collection_id, d.line")  # fmt: skip
+        where = " OR ".join(
+            f"(d.collection_id = {c} AND d.line = {ln})" for c, ln in pairs
+        )
+        src = (
+            "c.file_name AS __file, CAST(c.received_at AS VARCHAR) AS __received"
+            if has_collections
+            else "NULL AS __file, NULL AS __received"
+        )
+        join = (
+            "LEFT JOIN collections c ON c.collection_id = d.collection_id"
+            if has_collections
+            else ""
+        )
+        t = store.arrow(
+            f"SELECT d.*, {src} FROM {ds.table} d {join} WHERE {where} "
+            "ORDER BY d.collection_id, d.line"
+        )
         for row in t.to_pylist():
-            out.append({"dataset": ds_name, "source_file": row.pop("__file"),
-                        "received": row.pop("__received"),
-                        "line": row.pop("line"),
-                        "collection_id": row.pop("collection_id"),
-                        "values": {k: v for k, v in row.items() if v is not None}})
+            out.append(
+                {
+                    "dataset": ds_name,
+                    "source_file": row.pop("__file"),
+                    "received": row.pop("__received"),
+                    "line": row.pop("line"),
+                    "collection_id": row.pop("collection_id"),
+                    "values": {k: v for k, v in row.items() if v is not None},
+                }
+            )
     return out
 
 
-def _disclosures(store: Store, home: Home, aliases: list[int], cp: log.Checkpoint,
-                 leaves: list[bytes], hashes: list[bytes]) -> list[dict[str, Any]]:
+def _disclosures(
+    store: Store,
+    home: Home,
+    aliases: list[int],
+    cp: log.Checkpoint,
+    leaves: list[bytes],
+    hashes: list[bytes],
+) -> list[dict[str, Any]]:
     """Ledger entries naming the pupil, each with its inclusion proof against ``cp``."""
     key = keys.digest_key(home)
     digests = [keys.pupil_digest(key, k) for k in aliases]
     idx: set[int] = set()
     for d in digests:  # one equality each: row-group min/max prune (digests sorted)
-        idx |= {int(r[0]) for r in store.rows(
-            "SELECT DISTINCT entry_index FROM ledger_pupils WHERE pupil_digest = ?",
-            [d])}  # fmt: skip
+        idx |= {
+            int(r[0])
+            for r in store.rows(
+                "SELECT DISTINCT entry_index FROM ledger_pupils WHERE pupil_digest = ?",
+                [d],
+            )
+        }
     if not idx:
         return []
     out = []
     for i in sorted(idx):
         e = {"leaf": leaves[i].hex(), "leaf_hash": hashes[i].hex()}
         fields = json.loads(leaves[i])
-        out.append({
-            "entry_index": i, "recipient": fields.get("recipient"),
-            "date": str(fields.get("created_at", ""))[:10],
-            "purpose": fields.get("purpose"), "level": fields.get("level"),
-            "agreement_id": fields.get("agreement_id"),
-            "kind": fields.get("kind"), "leaf": e["leaf"],
-            "leaf_hash": e["leaf_hash"], "tree_size": cp.tree_size,
-            "inclusion_path": [h.hex() for h in merkle.inclusion_path(i, hashes)],
-        })  # fmt: skip
+        out.append(
+            {
+                "entry_index": i,
+                "recipient": fields.get("recipient"),
+                "date": str(fields.get("created_at", ""))[:10],
+                "purpose": fields.get("purpose"),
+                "level": fields.get("level"),
+                "agreement_id": fields.get("agreement_id"),
+                "kind": fields.get("kind"),
+                "leaf": e["leaf"],
+                "leaf_hash": e["leaf_hash"],
+                "tree_size": cp.tree_size,
+                "inclusion_path": [h.hex() for h in merkle.inclusion_path(i, hashes)],
+            }
+        )
     return out
 
 
-def _purposes(records: list[dict[str, Any]],
-              disclosures: list[dict[str, Any]]) -> list[dict[str, str]]:  # fmt: skip
+def _purposes(
+    records: list[dict[str, Any]], disclosures: list[dict[str, Any]]
+) -> list[dict[str, str]]:
     out = []
     for ds in sorted({r["dataset"] for r in records}):
         out.append({"dataset": ds, "why_held": catalogue.dataset(ds).description})
     for d in disclosures:
         if d["kind"] == "release":
-            out.append({"dataset": ", ".join(sorted({i.split(".")[0] for i in
-                        json.loads(bytes.fromhex(d["leaf"])).get("items", [])})),
-                        "shared_for": f"{d['purpose']} ({d['recipient']})"})
+            out.append(
+                {
+                    "dataset": ", ".join(
+                        sorted(
+                            {
+                                i.split(".")[0]
+                                for i in json.loads(bytes.fromhex(d["leaf"])).get(
+                                    "items", []
+                                )
+                            }
+                        )
+                    ),
+                    "shared_for": f"{d['purpose']} ({d['recipient']})",
+                }
+            )
     return out
 
 
 def _opt_outs(store: Store, key: int) -> list[dict[str, Any]]:
     if not store.exists("opt_outs"):
         return []
-    return [{"type": s, "since": str(t)} for s, t in store.rows(
-        "SELECT scope, recorded_at FROM opt_outs WHERE pupil_key = ? ORDER BY 1",
-        [key])]  # fmt: skip
+    return [
+        {"type": s, "since": str(t)}
+        for s, t in store.rows(
+            "SELECT scope, recorded_at FROM opt_outs WHERE pupil_key = ? ORDER BY 1",
+            [key],
+        )
+    ]
 
 
 def overdue_days(req: dict[str, Any], today: date | None = None) -> int:
     return max(0, ((today or date.today()) - req["due_date"]).days)
-
-

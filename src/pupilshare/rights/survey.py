@@ -39,10 +39,15 @@ class Sample:
 def _attrs_sql(store: Store) -> str:
     """pupil_key -> region, school_type, fsm from the latest census record."""
     if not store.exists("ds_census"):
-        return ("SELECT NULL::BIGINT AS pupil_key, NULL AS region, "
-                "NULL AS school_type, NULL AS fsm WHERE FALSE")  # fmt: skip
-    schools = ("LEFT JOIN ds_schools s ON s.laestab = c.laestab"
-               if store.exists("ds_schools") else "")
+        return (
+            "SELECT NULL::BIGINT AS pupil_key, NULL AS region, "
+            "NULL AS school_type, NULL AS fsm WHERE FALSE"
+        )
+    schools = (
+        "LEFT JOIN ds_schools s ON s.laestab = c.laestab"
+        if store.exists("ds_schools")
+        else ""
+    )
     phase = "s.phase" if schools else "NULL"
     return f"""
         SELECT l.pupil_key, substr(c.laestab, 1, 1) || '00s' AS region,
@@ -54,18 +59,25 @@ def _attrs_sql(store: Store) -> str:
                                    ORDER BY c.census_date DESC, c.line DESC) = 1"""
 
 
-def sample_sql(view: str, attrs: str, strata: tuple[str, ...], size: int, seed: int,
-               columns: list[str]) -> str:  # fmt: skip
+def sample_sql(
+    view: str,
+    attrs: str,
+    strata: tuple[str, ...],
+    size: int,
+    seed: int,
+    columns: list[str],
+) -> str:
     """Pure: the sample rows (contact columns plus strata)."""
     part = ", ".join(strata) or "'all'"
     cols = ", ".join(f"c.{c}" for c in columns)
-    strat = ", ".join(f"coalesce(CAST(a.{s} AS VARCHAR), 'unknown') AS {s}"
-                      for s in strata)  # fmt: skip
+    strat = ", ".join(
+        f"coalesce(CAST(a.{s} AS VARCHAR), 'unknown') AS {s}" for s in strata
+    )
     return f"""
         WITH one AS (SELECT * FROM {view} QUALIFY row_number() OVER (
                 PARTITION BY {pop.PUPIL_KEY} ORDER BY collected_date DESC, line DESC)
                 = 1),
-        framed AS (SELECT {cols}{', ' + strat if strata else ''},
+        framed AS (SELECT {cols}{", " + strat if strata else ""},
                           c.{pop.PUPIL_KEY} AS pupil_key,
                           md5('{int(seed)}:' || c.{pop.PUPIL_KEY}) AS draw
                    FROM one c LEFT JOIN ({attrs}) a
@@ -82,14 +94,25 @@ def sample_sql(view: str, attrs: str, strata: tuple[str, ...], size: int, seed: 
         ORDER BY {part}, f.draw"""
 
 
-def draw(store: Store, home: Home, plan: object, size: int, strata: tuple[str, ...],
-         seed: int, out: Path) -> Sample:  # fmt: skip
+def draw(
+    store: Store,
+    home: Home,
+    plan: object,
+    size: int,
+    strata: tuple[str, ...],
+    seed: int,
+    out: Path,
+) -> Sample:
     """Draw, write (CSV and Parquet, delivered whole by rename) and record."""
     bad = [s for s in strata if s not in STRATA]
     if bad or size < 1:
-        raise InvalidInput("survey sample: " + "; ".join(
-            [f"unknown stratum {b!r} (one of {', '.join(STRATA)})" for b in bad]
-            + ([f"--size must be 1 or more, not {size}"] if size < 1 else [])))
+        raise InvalidInput(
+            "survey sample: "
+            + "; ".join(
+                [f"unknown stratum {b!r} (one of {', '.join(STRATA)})" for b in bad]
+                + ([f"--size must be 1 or more, not {size}"] if size < 1 else [])
+            )
+        )
     items = [r.split(".", 1)[1] for r in plan.items if r.startswith(DATASET + ".")]
     if not items:
         raise InvalidInput(f"{plan.agreement_id} holds no {DATASET} items")
@@ -102,31 +125,52 @@ def draw(store: Store, home: Home, plan: object, size: int, strata: tuple[str, .
     sql = sample_sql(view, _attrs_sql(store), strata, size, seed, columns)
     store.rows(f"CREATE OR REPLACE TEMP TABLE _survey_sample AS {sql}")
     label = ", ".join(strata) or "'all'"
-    counts = dict(store.rows(
-        f"SELECT concat_ws('/', {label}), count(*) "
-        "FROM _survey_sample GROUP BY ALL ORDER BY 1"))  # fmt: skip
+    counts = dict(
+        store.rows(
+            f"SELECT concat_ws('/', {label}), count(*) "
+            "FROM _survey_sample GROUP BY ALL ORDER BY 1"
+        )
+    )
     rid = f"{plan.agreement_id}-sample-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     staging = package.staging_dir(home, rid)
     try:
-        names = package.write_sql(store, staging, "sample",
-                                  "SELECT * EXCLUDE (pupil_key) FROM _survey_sample",
-                                  ("parquet", "csv"))  # fmt: skip
+        names = package.write_sql(
+            store,
+            staging,
+            "sample",
+            "SELECT * EXCLUDE (pupil_key) FROM _survey_sample",
+            ("parquet", "csv"),
+        )
         files = package.describe_files(store, staging, names)
         total = sum(f.rows for f in files if f.name.endswith(".parquet"))
         with store.transaction():
-            index = log.append(store, home, {
-                "kind": "survey_sample", "release_id": rid,
-                "agreement_id": plan.agreement_id, "recipient": plan.recipient,
-                "gateway": plan.gateway, "purpose": plan.purpose,
-                "level": plan.level, "items": sorted(plan.items),
-                "row_count": total,
-                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "files": {f.name: f.sha256 for f in files}, "out_dir": str(out),
-                "opt_out_scope": plan.opt_out_scope,
-                "sample": {"size": size, "strata": list(strata), "seed": seed,
-                           "drawn": counts},
-                "policy_version": getattr(plan, "policy_version", ""),
-            }, "SELECT pupil_key FROM _survey_sample")  # fmt: skip
+            index = log.append(
+                store,
+                home,
+                {
+                    "kind": "survey_sample",
+                    "release_id": rid,
+                    "agreement_id": plan.agreement_id,
+                    "recipient": plan.recipient,
+                    "gateway": plan.gateway,
+                    "purpose": plan.purpose,
+                    "level": plan.level,
+                    "items": sorted(plan.items),
+                    "row_count": total,
+                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "files": {f.name: f.sha256 for f in files},
+                    "out_dir": str(out),
+                    "opt_out_scope": plan.opt_out_scope,
+                    "sample": {
+                        "size": size,
+                        "strata": list(strata),
+                        "seed": seed,
+                        "drawn": counts,
+                    },
+                    "policy_version": getattr(plan, "policy_version", ""),
+                },
+                "SELECT pupil_key FROM _survey_sample",
+            )
             package._move(staging, out)
     finally:
         if staging.exists():

@@ -124,8 +124,10 @@ def _write_census(
     """Number, fault and write the census one term at a time: each term's sort fits
     in memory, where one sort of every term would spill to disk at a million pupils.
     Keeps ``truth_census`` (file, line, person_id) for the truth file."""
-    con.execute("CREATE OR REPLACE TABLE truth_census "
-                "(file VARCHAR, line BIGINT, person_id BIGINT)")  # fmt: skip
+    con.execute(
+        "CREATE OR REPLACE TABLE truth_census "
+        "(file VARCHAR, line BIGINT, person_id BIGINT)"
+    )
     group, order = DATASETS["census"]
     counts: dict[str, int] = {}
     for t in range(n_terms):
@@ -133,8 +135,9 @@ def _write_census(
         for file, (column, expr) in later.items():
             faults.set_value(con, "out_census", file, column, expr)
         counts.update(writer.write_dataset(con, "census", out, tick))
-        con.execute("INSERT INTO truth_census SELECT file, line, person_id "
-                    "FROM out_census")  # fmt: skip
+        con.execute(
+            "INSERT INTO truth_census SELECT file, line, person_id FROM out_census"
+        )
     return counts
 
 

@@ -18,14 +18,49 @@ from pupilshare.synth.tables import add_randoms, project
 # What the other datasets take from a census row (c) and its person (p): ``cen``
 # itself stays narrow, since it holds every pupil in every term.
 ROW_COLS = ", ".join(
-    [f"c.{c}" for c in ("person_id", "t", "year", "school", "laestab", "la_code",
-                        "pc_idx", "postcode", "ncy", "sex", "upn", "surname",
-                        "forename", "date_of_birth", "true_dob", "swappable",
-                        "name_rank")]
-    + [f"p.{c}" for c in ("ability", "k", "house", "h_sds", "b_sds", "f0", "f1",
-                          "f2", "f3", "f4", "f5", "f6", "f7", "f8")]
+    [
+        f"c.{c}"
+        for c in (
+            "person_id",
+            "t",
+            "year",
+            "school",
+            "laestab",
+            "la_code",
+            "pc_idx",
+            "postcode",
+            "ncy",
+            "sex",
+            "upn",
+            "surname",
+            "forename",
+            "date_of_birth",
+            "true_dob",
+            "swappable",
+            "name_rank",
+        )
+    ]
+    + [
+        f"p.{c}"
+        for c in (
+            "ability",
+            "k",
+            "house",
+            "h_sds",
+            "b_sds",
+            "f0",
+            "f1",
+            "f2",
+            "f3",
+            "f4",
+            "f5",
+            "f6",
+            "f7",
+            "f8",
+        )
+    ]
     + ["p.uln AS person_uln"]
-)  # fmt: skip
+)
 WITH_PERSON = "cen c JOIN people p ON p.person_id = c.person_id"
 
 

@@ -24,5 +24,11 @@ def serve(home: Home, host: str = "127.0.0.1", port: int = 8000) -> None:
     and the store is opened only for the length of each read)."""
     import uvicorn
 
-    uvicorn.run(create_app(home), host=host, port=port, log_level="warning",
-                access_log=False, server_header=False)  # fmt: skip
+    uvicorn.run(
+        create_app(home),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )

@@ -30,24 +30,31 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     from pupilshare.web import local, operations, panel, people, public, recipients
 
     app = FastAPI(
-        title="pupilshare", version="1", openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=None, redoc_url=None, dependencies=[Depends(guard)],
+        title="pupilshare",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(guard)],
         description="The JSON API of the pupil data sharing service: the same "
         "routes, sessions and permissions as its pages. Authenticate with a "
         "session cookie (and the X-CSRF-Token header on changes) or an API token "
         "(Authorization: Bearer).",
-    )  # fmt: skip
-    app.state.web = WebState(home, StoreReader(home), render.environment(),
-                             secure_cookies)  # fmt: skip
+    )
+    app.state.web = WebState(
+        home, StoreReader(home), render.environment(), secure_cookies
+    )
     modules = (public, people, recipients, panel, operations, local)
     for module in modules:
         app.include_router(module.router)
     # every route's name, for the test that the route table covers them all
     app.state.route_names = sorted(
         {r.name for m in modules for r in m.router.routes}
-        | {str(getattr(r, "name", "")) for r in app.routes if getattr(r, "name", None)})
-    app.mount("/assets", StaticFiles(directory=render.ASSETS, check_dir=False),
-              name="assets")  # fmt: skip
+        | {str(getattr(r, "name", "")) for r in app.routes if getattr(r, "name", None)}
+    )
+    app.mount(
+        "/assets", StaticFiles(directory=render.ASSETS, check_dir=False), name="assets"
+    )
     app.mount("/static", StaticFiles(directory=render.HERE / "static"), name="static")
     _errors(app)
     app.middleware("http")(_headers)
@@ -88,8 +95,10 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError) -> Response:
-        errors = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-                  for err in e.errors()]  # fmt: skip
+        errors = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in e.errors()
+        ]
         return error_response(request, InvalidInput("the request is not valid", errors))
 
     @app.exception_handler(StarletteHTTPException)
@@ -107,19 +116,26 @@ async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
     token = getattr(request.state, "set_cookie", None)
     web: WebState = request.app.state.web
     if token is not None:
-        response.set_cookie(COOKIE, token, max_age=ABSOLUTE, httponly=True,
-                            secure=web.secure_cookies, samesite="lax",
-                            path="/")  # fmt: skip
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=ABSOLUTE,
+            httponly=True,
+            secure=web.secure_cookies,
+            samesite="lax",
+            path="/",
+        )
     if getattr(request.state, "clear_cookie", False):
-        response.delete_cookie(COOKIE, path="/", secure=web.secure_cookies,
-                               httponly=True, samesite="lax")  # fmt: skip
+        response.delete_cookie(
+            COOKIE, path="/", secure=web.secure_cookies, httponly=True, samesite="lax"
+        )
     script = f"'self' '{render.SCRIPT_HASH}'"
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'self'; script-src {script}; style-src 'self'; "
         "img-src 'self' data:; font-src 'self'; object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    )  # fmt: skip
+    )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")

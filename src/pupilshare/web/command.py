@@ -21,6 +21,8 @@ def register(app: typer.Typer) -> None:
         from pupilshare.web import serve as run
 
         c = context(ctx)
-        console.print(f"pupilshare serving {c.home.root} at http://{host}:{port}/ "
-                      "(Ctrl+C stops it)")  # fmt: skip
+        console.print(
+            f"pupilshare serving {c.home.root} at http://{host}:{port}/ "
+            "(Ctrl+C stops it)"
+        )
         run(c.home, host, port)

@@ -85,8 +85,7 @@ def actor_of(request: Request) -> Actor | None:
     request.state.via_token = auth.lower().startswith("bearer ")
     if request.state.via_token:
         host = request.client.host if request.client else "unknown"
-        who = signin.token_actor(state(request).home, auth[7:].strip(),
-                                 f"web:{host}")  # fmt: skip
+        who = signin.token_actor(state(request).home, auth[7:].strip(), f"web:{host}")
     else:
         s = web_session(request)
         if s is not None and s.username:
@@ -127,13 +126,16 @@ async def guard(request: Request) -> None:
         return
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):  # fmt: skip
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not csrf_ok(web_session(request), sent):
-        raise Denied("the form has expired or did not come from this service; "
-                     "go back, reload the page and try again")  # fmt: skip
+        raise Denied(
+            "the form has expired or did not come from this service; "
+            "go back, reload the page and try again"
+        )
 
 
 NAV: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
@@ -154,9 +156,15 @@ def navigation(request: Request, actor: Actor | None) -> list[dict[str, Any]]:
     path = request.url.path
     out = []
     for text, href, perms in NAV:
-        if perms is not None and (actor is None or not any(actor.may(p)
-                                                           for p in perms)):
+        if perms is not None and (
+            actor is None or not any(actor.may(p) for p in perms)
+        ):
             continue
-        out.append({"text": text, "href": href,
-                    "active": path == href or path.startswith(href + "/")})
+        out.append(
+            {
+                "text": text,
+                "href": href,
+                "active": path == href or path.startswith(href + "/"),
+            }
+        )
     return out

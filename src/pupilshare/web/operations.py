@@ -21,13 +21,18 @@ router = APIRouter()
 
 
 def _collections(request: Request) -> dict[str, Any]:
-    got = state(request).reader.read("collections", collect.overview,
-                                     {"loaded": [], "rejected": []})  # fmt: skip
+    got = state(request).reader.read(
+        "collections", collect.overview, {"loaded": [], "rejected": []}
+    )
     return {**got.value, "read_at": got.read_at.isoformat(), "stale": got.stale}
 
 
-@router.get("/operations/collections", response_class=HTMLResponse,
-            name="collections_page", include_in_schema=False)  # fmt: skip
+@router.get(
+    "/operations/collections",
+    response_class=HTMLResponse,
+    name="collections_page",
+    include_in_schema=False,
+)
 def collections_page(request: Request) -> HTMLResponse:
     return page(request, "collections.html", data=_collections(request))
 
@@ -47,12 +52,20 @@ def _reviews(request: Request, status: str) -> dict[str, Any]:
         return match.list_reviews(store, status) if store.exists("match_review") else []
 
     got = state(request).reader.read(("reviews", status), read, [])
-    return {"status": status, "items": got.value, "read_at": got.read_at.isoformat(),
-            "stale": got.stale}  # fmt: skip
+    return {
+        "status": status,
+        "items": got.value,
+        "read_at": got.read_at.isoformat(),
+        "stale": got.stale,
+    }
 
 
-@router.get("/operations/reviews", response_class=HTMLResponse, name="reviews_page",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/operations/reviews",
+    response_class=HTMLResponse,
+    name="reviews_page",
+    include_in_schema=False,
+)
 def reviews_page(request: Request, status: str = "pending") -> HTMLResponse:
     return page(request, "reviews.html", queue=_reviews(request, status))
 
@@ -70,8 +83,12 @@ def _review(request: Request, review_id: int) -> dict[str, Any]:
     return state(request).reader.read(("review", review_id), read, {}).value
 
 
-@router.get("/operations/reviews/{review_id}", response_class=HTMLResponse,
-            name="review_page", include_in_schema=False)  # fmt: skip
+@router.get(
+    "/operations/reviews/{review_id}",
+    response_class=HTMLResponse,
+    name="review_page",
+    include_in_schema=False,
+)
 def review_page(request: Request, review_id: int) -> HTMLResponse:
     return page(request, "review.html", item=_review(request, review_id))
 
@@ -95,8 +112,9 @@ def _decide(request: Request, review_id: int, accept: bool) -> dict[str, Any]:
     return {"review_id": review_id, "status": "accepted" if accept else "rejected"}
 
 
-@router.post("/operations/reviews/{review_id}", name="review_decide",
-             include_in_schema=False)  # fmt: skip
+@router.post(
+    "/operations/reviews/{review_id}", name="review_decide", include_in_schema=False
+)
 async def review_decide(request: Request, review_id: int) -> Response:
     from starlette.concurrency import run_in_threadpool
 
@@ -105,13 +123,12 @@ async def review_decide(request: Request, review_id: int) -> Response:
     if outcome not in ("accept", "reject"):
         raise InvalidInput("choose accept (same pupil) or reject (different pupils)")
     await run_in_threadpool(_decide, request, review_id, outcome == "accept")
-    return RedirectResponse(f"/operations/reviews?decided={review_id}",
-                            status_code=303)  # fmt: skip
+    return RedirectResponse(f"/operations/reviews?decided={review_id}", status_code=303)
 
 
-@router.post("/api/reviews/{review_id}", name="api_review_decide",
-             tags=["operations"])  # fmt: skip
-def api_review_decide(request: Request, review_id: int,
-                      decision: ReviewDecision) -> dict[str, Any]:  # fmt: skip
+@router.post("/api/reviews/{review_id}", name="api_review_decide", tags=["operations"])
+def api_review_decide(
+    request: Request, review_id: int, decision: ReviewDecision
+) -> dict[str, Any]:
     """Accept (same pupil: merged) or reject (different pupils) a review item."""
     return _decide(request, review_id, decision.accept)

@@ -21,12 +21,15 @@ router = APIRouter()
 def _queue(request: Request) -> dict[str, Any]:
     with records(request) as session:
         who = actor_of(request)
-        return {"submitted": governance.list_agreements(session, who, "submitted"),
-                "service_level": governance.service_level(session)}  # fmt: skip
+        return {
+            "submitted": governance.list_agreements(session, who, "submitted"),
+            "service_level": governance.service_level(session),
+        }
 
 
-@router.get("/panel", response_class=HTMLResponse, name="panel_queue",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/panel", response_class=HTMLResponse, name="panel_queue", include_in_schema=False
+)
 def panel_queue(request: Request) -> HTMLResponse:
     return page(request, "panel_queue.html", queue=_queue(request))
 
@@ -42,11 +45,19 @@ def _application(request: Request, agreement_id: str) -> dict[str, Any]:
         return governance.review(session, actor_of(request), agreement_id)
 
 
-@router.get("/panel/{agreement_id}", response_class=HTMLResponse,
-            name="panel_application", include_in_schema=False)  # fmt: skip
+@router.get(
+    "/panel/{agreement_id}",
+    response_class=HTMLResponse,
+    name="panel_application",
+    include_in_schema=False,
+)
 def panel_application(request: Request, agreement_id: str) -> HTMLResponse:
-    return page(request, "panel_application.html",
-                app=_application(request, agreement_id), errors=[])  # fmt: skip
+    return page(
+        request,
+        "panel_application.html",
+        app=_application(request, agreement_id),
+        errors=[],
+    )
 
 
 @router.get("/api/panel/{agreement_id}", name="api_panel_application", tags=["panel"])
@@ -70,8 +81,13 @@ class PanelRecord(BaseModel):
 def _record(request: Request, agreement_id: str, rec: PanelRecord) -> dict[str, Any]:
     with records(request) as session:
         r = governance.record_panel(
-            session, actor_of(request), state(request).home, agreement_id,
-            [v.model_dump() for v in rec.views], rec.conditions)
+            session,
+            actor_of(request),
+            state(request).home,
+            agreement_id,
+            [v.model_dump() for v in rec.views],
+            rec.conditions,
+        )
         return {"review": r.review_id, "quorate": bool(r.quorate), "quorum": r.quorum}
 
 
@@ -82,12 +98,18 @@ def _lines(text: str) -> list[str]:
 async def _redo(request: Request, agreement_id: str, e: PupilshareError) -> Response:
     """The application page again, with the refusal's reasons in an error summary."""
     app = await run_in_threadpool(_application, request, agreement_id)
-    return page(request, "panel_application.html", status=e.status, app=app,
-                errors=[e.message, *e.errors])  # fmt: skip
+    return page(
+        request,
+        "panel_application.html",
+        status=e.status,
+        app=app,
+        errors=[e.message, *e.errors],
+    )
 
 
-@router.post("/panel/{agreement_id}/record", name="panel_record",
-             include_in_schema=False)  # fmt: skip
+@router.post(
+    "/panel/{agreement_id}/record", name="panel_record", include_in_schema=False
+)
 async def panel_record(request: Request, agreement_id: str) -> Response:
     form = await request.form()
     views = []
@@ -97,9 +119,14 @@ async def panel_record(request: Request, agreement_id: str) -> Response:
         conflict = str(form.get(f"conflict:{m}", ""))
         if view == "absent" and not conflict.strip():
             continue
-        views.append(View(member=m, view="" if view == "absent" else view,
-                          reasons=str(form.get(f"reasons:{m}", "")),
-                          conflict=conflict.strip()))  # fmt: skip
+        views.append(
+            View(
+                member=m,
+                view="" if view == "absent" else view,
+                reasons=str(form.get(f"reasons:{m}", "")),
+                conflict=conflict.strip(),
+            )
+        )
     rec = PanelRecord(views=views, conditions=_lines(str(form.get("conditions", ""))))
     try:
         await run_in_threadpool(_record, request, agreement_id, rec)
@@ -110,10 +137,15 @@ async def panel_record(request: Request, agreement_id: str) -> Response:
     return RedirectResponse(f"/panel/{agreement_id}?recorded=1", status_code=303)
 
 
-@router.post("/api/panel/{agreement_id}/record", name="api_panel_record",
-             tags=["panel"], status_code=201)  # fmt: skip
-def api_panel_record(request: Request, agreement_id: str,
-                     rec: PanelRecord) -> dict[str, Any]:  # fmt: skip
+@router.post(
+    "/api/panel/{agreement_id}/record",
+    name="api_panel_record",
+    tags=["panel"],
+    status_code=201,
+)
+def api_panel_record(
+    request: Request, agreement_id: str, rec: PanelRecord
+) -> dict[str, Any]:
     """Record a sitting of the panel: each member's view with reasons, conflicts."""
     return _record(request, agreement_id, rec)
 
@@ -127,8 +159,8 @@ class Decision(BaseModel):
 def _decide(request: Request, agreement_id: str, d: Decision) -> dict[str, Any]:
     with records(request) as session:
         out, status = governance.decide_agreement(
-            session, actor_of(request), agreement_id, d.approve, d.reasons,
-            d.conditions)  # fmt: skip
+            session, actor_of(request), agreement_id, d.approve, d.reasons, d.conditions
+        )
         return {"id": agreement_id, "outcome": out.outcome, "status": status}
 
 
@@ -139,8 +171,11 @@ async def decide(request: Request, agreement_id: str) -> Response:
     try:
         if outcome not in ("approve", "reject"):
             raise InvalidInput("choose whether to approve or reject the application")
-        d = Decision(approve=outcome == "approve", reasons=str(form.get("reasons", "")),
-                     conditions=_lines(str(form.get("conditions", ""))))  # fmt: skip
+        d = Decision(
+            approve=outcome == "approve",
+            reasons=str(form.get("reasons", "")),
+            conditions=_lines(str(form.get("conditions", ""))),
+        )
         await run_in_threadpool(_decide, request, agreement_id, d)
     except PupilshareError as e:
         if e.status in (401, 403, 404) or e.status >= 500:
@@ -162,8 +197,7 @@ def _activate(request: Request, agreement_id: str) -> dict[str, Any]:
         return {"id": ag.agreement_id, "status": ag.status}
 
 
-@router.post("/panel/{agreement_id}/activate", name="activate",
-             include_in_schema=False)  # fmt: skip
+@router.post("/panel/{agreement_id}/activate", name="activate", include_in_schema=False)
 async def activate(request: Request, agreement_id: str) -> Response:
     try:
         await run_in_threadpool(_activate, request, agreement_id)
@@ -174,8 +208,7 @@ async def activate(request: Request, agreement_id: str) -> Response:
     return RedirectResponse(f"/panel/{agreement_id}?activated=1", status_code=303)
 
 
-@router.post("/api/panel/{agreement_id}/activate", name="api_activate",
-             tags=["panel"])  # fmt: skip
+@router.post("/api/panel/{agreement_id}/activate", name="api_activate", tags=["panel"])
 def api_activate(request: Request, agreement_id: str) -> dict[str, Any]:
     """Make an approved agreement active, within its term."""
     return _activate(request, agreement_id)

@@ -23,16 +23,24 @@ def _safe_next(target: str | None) -> str:
     return "/account"
 
 
-@router.get("/sign-in", response_class=HTMLResponse, name="sign_in_form",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/sign-in",
+    response_class=HTMLResponse,
+    name="sign_in_form",
+    include_in_schema=False,
+)
 def sign_in_form(request: Request, next: str = "/account") -> HTMLResponse:
     return page(request, "sign_in.html", next=_safe_next(next), errors=[])
 
 
 @router.post("/sign-in", name="sign_in", include_in_schema=False)
-def sign_in(request: Request, username: str = Form(""), password: str = Form(""),
-            code: str = Form(""),
-            next: str = Form("/account")) -> Response:  # fmt: skip
+def sign_in(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    code: str = Form(""),
+    next: str = Form("/account"),
+) -> Response:
     """Check the rate limit, then the credentials (identity records the attempt);
     a new session token on success."""
     web = state(request)
@@ -40,8 +48,9 @@ def sign_in(request: Request, username: str = Form(""), password: str = Form("")
     username = username.strip()
     wait = max(web.by_address.hit(address), web.by_username.hit(username.lower()))
     if wait:
-        raise RateLimited("too many sign-in attempts; wait a few minutes and try "
-                          "again", wait)  # fmt: skip
+        raise RateLimited(
+            "too many sign-in attempts; wait a few minutes and try again", wait
+        )
     errors = []
     if not username:
         errors.append(("username", "Enter your username"))
@@ -49,8 +58,9 @@ def sign_in(request: Request, username: str = Form(""), password: str = Form("")
         errors.append(("password", "Enter your password"))
     if not errors:
         try:
-            who = signin.sign_in(web.home, username, password, code.strip(),
-                                 source=f"web:{address}")  # fmt: skip
+            who = signin.sign_in(
+                web.home, username, password, code.strip(), source=f"web:{address}"
+            )
         except Denied as e:
             errors.append(("username", e.message))
         else:
@@ -59,8 +69,14 @@ def sign_in(request: Request, username: str = Form(""), password: str = Form("")
             request.state.set_cookie = token
             return RedirectResponse(_safe_next(next), status_code=303)
     status = 401 if username and password else 400
-    return page(request, "sign_in.html", status=status, next=_safe_next(next),
-                errors=errors, username=username)  # fmt: skip
+    return page(
+        request,
+        "sign_in.html",
+        status=status,
+        next=_safe_next(next),
+        errors=errors,
+        username=username,
+    )
 
 
 @router.post("/sign-out", name="sign_out", include_in_schema=False)
@@ -73,12 +89,20 @@ def sign_out(request: Request) -> Response:
 def _me(request: Request) -> dict[str, Any]:
     who = actor_of(request)
     assert who is not None  # the guard let only signed-in users here
-    return {"username": who.username, "organisation": who.org_id,
-            "roles": sorted(who.roles), "via": getattr(who, "via", "")}  # fmt: skip
+    return {
+        "username": who.username,
+        "organisation": who.org_id,
+        "roles": sorted(who.roles),
+        "via": getattr(who, "via", ""),
+    }
 
 
-@router.get("/account", response_class=HTMLResponse, name="account_page",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/account",
+    response_class=HTMLResponse,
+    name="account_page",
+    include_in_schema=False,
+)
 def account_page(request: Request) -> HTMLResponse:
     return page(request, "account.html", me=_me(request))
 

@@ -29,17 +29,25 @@ def health() -> dict[str, Any]:
 
 def _register(request: Request) -> dict[str, Any]:
     got = state(request).reader.read(
-        "releases", lambda store: release.published().releases(store), [])
+        "releases", lambda store: release.published().releases(store), []
+    )
     with records(request) as session:
         view = governance.register_view(session, got.value)
     return {**view, "read_at": got.read_at.isoformat(), "stale": got.stale}
 
 
-@router.get("/register", response_class=HTMLResponse, name="register_page",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/register",
+    response_class=HTMLResponse,
+    name="register_page",
+    include_in_schema=False,
+)
 def register_page(request: Request) -> HTMLResponse:
-    return public_page(request, "register", lambda: page(
-        request, "register.html", reg=_register(request)))
+    return public_page(
+        request,
+        "register",
+        lambda: page(request, "register.html", reg=_register(request)),
+    )
 
 
 @router.get("/api/register", name="api_register", tags=["public"])
@@ -54,11 +62,18 @@ def _notice(request: Request) -> list[dict[str, Any]]:
         return governance.notice_view(session)
 
 
-@router.get("/privacy-notice", response_class=HTMLResponse, name="notice_page",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/privacy-notice",
+    response_class=HTMLResponse,
+    name="notice_page",
+    include_in_schema=False,
+)
 def notice_page(request: Request) -> HTMLResponse:
-    return public_page(request, "notice", lambda: page(
-        request, "notice.html", sections=_notice(request)))
+    return public_page(
+        request,
+        "notice",
+        lambda: page(request, "notice.html", sections=_notice(request)),
+    )
 
 
 @router.get("/api/privacy-notice", name="api_notice", tags=["public"])
@@ -69,25 +84,39 @@ def api_notice(request: Request) -> dict[str, Any]:
 
 def _statistics(request: Request) -> dict[str, Any]:
     got = state(request).reader.read(
-        "statistics", lambda store: release.published().statistics(store), [])
-    return {"releases": got.value, "read_at": got.read_at.isoformat(),
-            "stale": got.stale}  # fmt: skip
+        "statistics", lambda store: release.published().statistics(store), []
+    )
+    return {
+        "releases": got.value,
+        "read_at": got.read_at.isoformat(),
+        "stale": got.stale,
+    }
 
 
-@router.get("/statistics", response_class=HTMLResponse, name="statistics_page",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/statistics",
+    response_class=HTMLResponse,
+    name="statistics_page",
+    include_in_schema=False,
+)
 def statistics_page(request: Request) -> HTMLResponse:
     return public_page(request, "statistics", lambda: _statistics_page(request))
 
 
 def _statistics_page(request: Request) -> HTMLResponse:
     stats = _statistics(request)
-    charts = {(r["release_id"], t["name"]): trend_chart(t["trend"], t["name"])
-              for r in stats["releases"] for t in r["tables"] if t["trend"]}
-    crosses = {(r["release_id"], t["name"]): pivot(t["columns"], t["rows"])
-               for r in stats["releases"] for t in r["tables"]}  # fmt: skip
-    return page(request, "statistics.html", stats=stats, charts=charts,
-                crosses=crosses)  # fmt: skip
+    charts = {
+        (r["release_id"], t["name"]): trend_chart(t["trend"], t["name"])
+        for r in stats["releases"]
+        for t in r["tables"]
+        if t["trend"]
+    }
+    crosses = {
+        (r["release_id"], t["name"]): pivot(t["columns"], t["rows"])
+        for r in stats["releases"]
+        for t in r["tables"]
+    }
+    return page(request, "statistics.html", stats=stats, charts=charts, crosses=crosses)
 
 
 @router.get("/api/statistics", name="api_statistics", tags=["public"])
@@ -97,7 +126,11 @@ def api_statistics(request: Request) -> dict[str, Any]:
     return _statistics(request)
 
 
-@router.get("/accessibility", response_class=HTMLResponse, name="accessibility_page",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/accessibility",
+    response_class=HTMLResponse,
+    name="accessibility_page",
+    include_in_schema=False,
+)
 def accessibility_page(request: Request) -> HTMLResponse:
     return page(request, "accessibility.html")

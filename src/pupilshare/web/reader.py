@@ -42,8 +42,9 @@ class Fresh(Generic[T]):
 class StoreReader:
     """Short reads of the store, each answer kept for when the store is busy."""
 
-    def __init__(self, home: Home, read_wait: float = READ_WAIT,
-                 fresh_for: float = FRESH_FOR) -> None:  # fmt: skip
+    def __init__(
+        self, home: Home, read_wait: float = READ_WAIT, fresh_for: float = FRESH_FOR
+    ) -> None:
         self.home = home
         self.read_wait = read_wait
         self.fresh_for = fresh_for
@@ -66,14 +67,17 @@ class StoreReader:
                 again = self._cache.get(key)  # read by another request meanwhile
                 if again is not None and time.monotonic() - again[0] < self.fresh_for:
                     return again[1]
-                with Store(self.home.store_path, read_only=True,
-                           wait=self.read_wait) as store:  # fmt: skip
+                with Store(
+                    self.home.store_path, read_only=True, wait=self.read_wait
+                ) as store:
                     answer = Fresh(fn(store), _utc())
         except Busy:
             self._busy_until = time.monotonic() + BUSY_FOR
             if hit is None:
-                raise Busy("the pupil store is busy with a collection, match or "
-                           "release; try again in a minute") from None  # fmt: skip
+                raise Busy(
+                    "the pupil store is busy with a collection, match or "
+                    "release; try again in a minute"
+                ) from None
             return Fresh(hit[1].value, hit[1].read_at, stale=True)
         self._cache[key] = (time.monotonic(), answer)
         return answer

@@ -30,8 +30,12 @@ def _who(request: Request) -> Actor:
 
 
 # -- agreements and their progress -----------------------------------------------
-@router.get("/agreements", response_class=HTMLResponse, name="agreements_page",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/agreements",
+    response_class=HTMLResponse,
+    name="agreements_page",
+    include_in_schema=False,
+)
 def agreements_page(request: Request) -> HTMLResponse:
     with records(request) as session:
         rows = governance.list_agreements(session, _who(request))
@@ -51,7 +55,8 @@ def _own_releases(request: Request, who: Actor, agreement: dict) -> list[dict]:
         return []
     aid = agreement["id"]
     got = state(request).reader.read(
-        ("releases", aid), lambda s: release.published().releases(s, [aid]), [])
+        ("releases", aid), lambda s: release.published().releases(s, [aid]), []
+    )
     return got.value
 
 
@@ -63,14 +68,17 @@ def _progress(request: Request, agreement_id: str) -> dict[str, Any]:
     return d
 
 
-@router.get("/agreements/{agreement_id}", response_class=HTMLResponse,
-            name="agreement_page", include_in_schema=False)  # fmt: skip
+@router.get(
+    "/agreements/{agreement_id}",
+    response_class=HTMLResponse,
+    name="agreement_page",
+    include_in_schema=False,
+)
 def agreement_page(request: Request, agreement_id: str) -> HTMLResponse:
     return page(request, "agreement.html", ag=_progress(request, agreement_id))
 
 
-@router.get("/api/agreements/{agreement_id}", name="api_agreement",
-            tags=["agreements"])  # fmt: skip
+@router.get("/api/agreements/{agreement_id}", name="api_agreement", tags=["agreements"])
 def api_agreement(request: Request, agreement_id: str) -> dict[str, Any]:
     """One agreement: terms, stages, service level, refusal reasons, panel,
     decisions and (for its recipient) its releases."""
@@ -119,18 +127,21 @@ def _from_form(form: Any) -> Application:
     datasets: dict[str, DatasetRequest] = {}
     for ref in form.getlist("items"):
         ds, _, name = str(ref).partition(".")
-        entry = datasets.setdefault(ds, DatasetRequest(
-            justification=str(form.get(f"dataset:{ds}", ""))))  # fmt: skip
+        entry = datasets.setdefault(
+            ds, DatasetRequest(justification=str(form.get(f"dataset:{ds}", "")))
+        )
         entry.items[name] = str(form.get(f"why:{ref}", ""))
-    groups = [g.strip() for g in str(form.get("year_groups", "")).split(",")
-              if g.strip()]  # fmt: skip
+    groups = [
+        g.strip() for g in str(form.get("year_groups", "")).split(",") if g.strip()
+    ]
 
     def age(key: str) -> int | None:
         v = str(form.get(key, "")).strip()
         return int(v) if v.isdigit() and int(v) <= 25 else None
 
     return Application(
-        id=str(form.get("id", "")).strip()[:64], title=str(form.get("title", ""))[:300],
+        id=str(form.get("id", "")).strip()[:64],
+        title=str(form.get("title", ""))[:300],
         gateway=str(form.get("gateway", ""))[:64],
         purpose=str(form.get("purpose", ""))[:4000],
         level=str(form.get("level", ""))[:20],
@@ -139,14 +150,16 @@ def _from_form(form: Any) -> Application:
         expiry=str(form.get("expiry", "")).strip()[:20],
         destroy_by=str(form.get("destroy_by", "")).strip()[:20],
         retention=str(form.get("retention", "")),
-        population=Population(min_age=age("min_age"), max_age=age("max_age"),
-                              year_groups=groups),
+        population=Population(
+            min_age=age("min_age"), max_age=age("max_age"), year_groups=groups
+        ),
         datasets=datasets,
-    )  # fmt: skip
+    )
 
 
-def _form_page(request: Request, form: Any, flags: list[str] | None,
-               status: int = 200) -> HTMLResponse:  # fmt: skip
+def _form_page(
+    request: Request, form: Any, flags: list[str] | None, status: int = 200
+) -> HTMLResponse:
     with records(request) as session:
         gateways = governance.list_gateways(session, _who(request))
     datasets = [ds for ds in catalogue.DATASETS.values() if not ds.reference]
@@ -155,13 +168,24 @@ def _form_page(request: Request, form: Any, flags: list[str] | None,
     for f in flags or []:
         if f.startswith("item "):
             by_item.setdefault(f[5:].split(":", 1)[0], []).append(f)
-    return page(request, "apply.html", status=status, gateways=gateways,
-                datasets=datasets, levels=LEVELS, frequencies=FREQUENCIES,
-                form=form, ticked=ticked, flags=flags, item_flags=by_item)  # fmt: skip
+    return page(
+        request,
+        "apply.html",
+        status=status,
+        gateways=gateways,
+        datasets=datasets,
+        levels=LEVELS,
+        frequencies=FREQUENCIES,
+        form=form,
+        ticked=ticked,
+        flags=flags,
+        item_flags=by_item,
+    )
 
 
-@router.get("/apply", response_class=HTMLResponse, name="apply_form",
-            include_in_schema=False)  # fmt: skip
+@router.get(
+    "/apply", response_class=HTMLResponse, name="apply_form", include_in_schema=False
+)
 def apply_form(request: Request) -> HTMLResponse:
     return _form_page(request, None, None)
 
@@ -171,8 +195,12 @@ def _flags(request: Request, app: Application) -> list[str]:
         return governance.check_application(session, _raw(_who(request), app))
 
 
-@router.post("/apply/check", response_class=HTMLResponse, name="apply_check",
-             include_in_schema=False)  # fmt: skip
+@router.post(
+    "/apply/check",
+    response_class=HTMLResponse,
+    name="apply_check",
+    include_in_schema=False,
+)
 async def apply_check(request: Request) -> HTMLResponse:
     form = await request.form()
     from starlette.concurrency import run_in_threadpool
@@ -210,8 +238,9 @@ def api_apply_check(request: Request, application: Application) -> dict[str, Any
     return {"ok": not flags, "flags": flags}
 
 
-@router.post("/api/applications", name="api_apply", tags=["agreements"],
-             status_code=201)  # fmt: skip
+@router.post(
+    "/api/applications", name="api_apply", tags=["agreements"], status_code=201
+)
 def api_apply(request: Request, application: Application) -> dict[str, Any]:
     """Submit an application for the approval panel (refused with every reason)."""
     return _submit(request, application)
@@ -223,7 +252,9 @@ def _own_release(request: Request, release_id: str) -> dict[str, Any]:
     who = _who(request)
     got = state(request).reader.read(
         ("release", release_id),
-        lambda s: release.published().release(s, release_id), None)
+        lambda s: release.published().release(s, release_id),
+        None,
+    )
     rec = got.value
     if rec is None:
         from pupilshare.errors import NotFound
@@ -240,8 +271,12 @@ def _public_release(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in ("out_dir", "agreement")}
 
 
-@router.get("/releases/{release_id}", response_class=HTMLResponse,
-            name="release_page", include_in_schema=False)  # fmt: skip
+@router.get(
+    "/releases/{release_id}",
+    response_class=HTMLResponse,
+    name="release_page",
+    include_in_schema=False,
+)
 def release_page(request: Request, release_id: str) -> HTMLResponse:
     return page(request, "release.html", rel=_own_release(request, release_id))
 
@@ -251,10 +286,14 @@ def api_releases(request: Request) -> list[dict[str, Any]]:
     """This recipient's delivered releases, newest first, with their files."""
     who = _who(request)
     with records(request) as session:
-        ids = [a["id"] for a in governance.list_agreements(session, who)
-               if a["recipient"] == who.org_id]  # fmt: skip
+        ids = [
+            a["id"]
+            for a in governance.list_agreements(session, who)
+            if a["recipient"] == who.org_id
+        ]
     got = state(request).reader.read(
-        ("releases", tuple(ids)), lambda s: release.published().releases(s, ids), [])
+        ("releases", tuple(ids)), lambda s: release.published().releases(s, ids), []
+    )
     return [_public_release(r) for r in got.value]
 
 
@@ -264,8 +303,12 @@ def api_release(request: Request, release_id: str) -> dict[str, Any]:
     return _public_release(_own_release(request, release_id))
 
 
-@router.get("/releases/{release_id}/files/{name}", name="release_file",
-            tags=["releases"], response_class=FileResponse)  # fmt: skip
+@router.get(
+    "/releases/{release_id}/files/{name}",
+    name="release_file",
+    tags=["releases"],
+    response_class=FileResponse,
+)
 def release_file(request: Request, release_id: str, name: str) -> FileResponse:
     """Download one file of the recipient's own release; the decision point is
     asked first and its answer recorded."""
@@ -273,12 +316,17 @@ def release_file(request: Request, release_id: str, name: str) -> FileResponse:
     man = rec["manifest"]
     who = _who(request)
     answer = governance.may_disclose(
-        state(request).home, who.username, rec["agreement_id"],
-        list(man.get("items") or []), str(man.get("purpose") or ""),
-        action="download")  # fmt: skip
+        state(request).home,
+        who.username,
+        rec["agreement_id"],
+        list(man.get("items") or []),
+        str(man.get("purpose") or ""),
+        action="download",
+    )
     if not answer.allowed:
-        raise Denied(f"downloading release {release_id} is not allowed now",
-                     list(answer.explanations))  # fmt: skip
+        raise Denied(
+            f"downloading release {release_id} is not allowed now",
+            list(answer.explanations),
+        )
     path = release.published().release_file(rec, name)
-    return FileResponse(path, filename=name,
-                        content_disposition_type="attachment")  # fmt: skip
+    return FileResponse(path, filename=name, content_disposition_type="attachment")

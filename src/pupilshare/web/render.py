@@ -31,20 +31,27 @@ ASSETS = HERE / "assets"
 SERVICE = "Pupil data sharing"
 # the GOV.UK page template's one inline script, allowed by its hash in the CSP (no
 # per-request nonce, so a public page's HTML can be reused between visitors)
-INLINE_SCRIPT = ("document.body.className += ' js-enabled' + ('noModule' in "
-                 "HTMLScriptElement.prototype ? ' govuk-frontend-supported' : '');")
-SCRIPT_HASH = "sha256-" + base64.b64encode(
-    hashlib.sha256(INLINE_SCRIPT.encode()).digest()).decode()
+INLINE_SCRIPT = (
+    "document.body.className += ' js-enabled' + ('noModule' in "
+    "HTMLScriptElement.prototype ? ' govuk-frontend-supported' : '');"
+)
+SCRIPT_HASH = (
+    "sha256-"
+    + base64.b64encode(hashlib.sha256(INLINE_SCRIPT.encode()).digest()).decode()
+)
 PUBLIC_FOR = 5.0  # seconds an anonymous visitor's public page is reused
 
 
 def environment() -> Environment:
     env = Environment(
-        loader=ChoiceLoader([
-            FileSystemLoader(HERE / "templates"),
-            PrefixLoader({"govuk_frontend_jinja":
-                          PackageLoader("govuk_frontend_jinja")}),
-        ]),  # fmt: skip
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(HERE / "templates"),
+                PrefixLoader(
+                    {"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}
+                ),
+            ]
+        ),
         autoescape=select_autoescape(("html",), default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -83,8 +90,9 @@ class _Csrf:
         return str(self)
 
 
-def page(request: Request, template: str, status: int = 200,
-         **context: Any) -> HTMLResponse:  # fmt: skip
+def page(
+    request: Request, template: str, status: int = 200, **context: Any
+) -> HTMLResponse:
     """Render a page with what every page needs: who is signed in, the CSRF token
     for its forms and the navigation for their roles."""
     from pupilshare.web.context import navigation
@@ -92,10 +100,14 @@ def page(request: Request, template: str, status: int = 200,
     env: Environment = request.app.state.web.templates
     actor = getattr(request.state, "actor", None)
     html = env.get_template(template).render(
-        request=request, actor=actor, csrf=_Csrf(request),
-        nav=navigation(request, actor), assetPath="/assets",
-        assets_ready=(ASSETS / "govuk-frontend.min.css").exists(), **context,
-    )  # fmt: skip
+        request=request,
+        actor=actor,
+        csrf=_Csrf(request),
+        nav=navigation(request, actor),
+        assetPath="/assets",
+        assets_ready=(ASSETS / "govuk-frontend.min.css").exists(),
+        **context,
+    )
     return HTMLResponse(html, status_code=status)
 
 

@@ -80,9 +80,12 @@ class Sessions:
 
     def _sweep(self) -> None:
         now = time.monotonic()
-        for k in [k for k, s in self._live.items()
-                  if now - s.seen > self.idle or now - s.started > self.absolute]:
-            del self._live[k]  # fmt: skip
+        for k in [
+            k
+            for k, s in self._live.items()
+            if now - s.seen > self.idle or now - s.started > self.absolute
+        ]:
+            del self._live[k]
 
 
 def csrf_ok(session: WebSession | None, sent: str | None) -> bool:

@@ -9,14 +9,16 @@ from pupilshare.config import Home
 from pupilshare.governance import Actor, session_scope
 
 
-def sign_in(home: Home, username: str, password: str, code: str | None,
-            source: str) -> Actor:  # fmt: skip
+def sign_in(
+    home: Home, username: str, password: str, code: str | None, source: str
+) -> Actor:
     """The signed-in principal, or ``SignInFailed`` (recorded by identity)."""
     from pupilshare import identity
 
     with session_scope(home) as session:
-        return identity.authenticate(session, username, password, code or None,
-                                     source=source)  # fmt: skip
+        return identity.authenticate(
+            session, username, password, code or None, source=source
+        )
 
 
 def token_actor(home: Home, token: str, source: str = "web") -> Actor:

@@ -47,8 +47,12 @@ def fresh_code(home: Home, username: str, secret: str) -> str:
     from pupilshare.identity import totp
 
     with db.factory(home.db_url)() as s:
-        last = s.scalar(select(Credential.totp_last_step)
-                        .where(Credential.username == username)) or 0  # fmt: skip
+        last = (
+            s.scalar(
+                select(Credential.totp_last_step).where(Credential.username == username)
+            )
+            or 0
+        )
     while True:
         step = totp.step_at(datetime.now(UTC).replace(tzinfo=None))
         if step > last:
@@ -56,14 +60,20 @@ def fresh_code(home: Home, username: str, secret: str) -> str:
         time.sleep(0.5)
 
 
-def sign_in(client: TestClient, home: Home, username: str, password: str,
-            secret: str | None) -> None:  # fmt: skip
+def sign_in(
+    client: TestClient, home: Home, username: str, password: str, secret: str | None
+) -> None:
     form = client.get("/sign-in")
-    r = client.post("/sign-in", data={
-        "csrf_token": csrf_of(form.text), "username": username, "password": password,
-        "code": fresh_code(home, username, secret) if secret else "",
-        "next": "/account",
-    })  # fmt: skip
+    r = client.post(
+        "/sign-in",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "username": username,
+            "password": password,
+            "code": fresh_code(home, username, secret) if secret else "",
+            "next": "/account",
+        },
+    )
     assert r.status_code == 303, f"{username} could not sign in: {r.text[:500]}"
 
 
@@ -85,8 +95,9 @@ def app(web_home: Home):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def clients(app, credentials, web_home) -> Iterator[dict[str, TestClient]]:  # type: ignore[no-untyped-def]
     """One client per part, signed in once (a TOTP code is accepted only once)."""
-    out = {"public": TestClient(app, base_url="https://testserver",
-                                follow_redirects=False)}  # fmt: skip
+    out = {
+        "public": TestClient(app, base_url="https://testserver", follow_redirects=False)
+    }
     for part, username in USERS.items():
         c = TestClient(app, base_url="https://testserver", follow_redirects=False)
         issued = credentials[username]
@@ -111,8 +122,7 @@ def release_of(web_home: Home) -> Callable[[str], str]:
     return lambda agreement_id: str(rows[agreement_id])
 
 
-def post_form(client: TestClient, page: str, action: str,
-              data: dict | list) -> object:  # fmt: skip
+def post_form(client: TestClient, page: str, action: str, data: dict | list) -> object:
     """Post a form as the browser would: with the CSRF token of the page."""
     token = csrf_of(client.get(page).text)
     pairs = list(data.items()) if isinstance(data, dict) else list(data)
@@ -122,5 +132,12 @@ def post_form(client: TestClient, page: str, action: str,
     return client.post(action, data=form)
 
 
-__all__ = ["USERS", "Path", "csrf_of", "fresh_code", "post_form", "sign_in",
-           "store_rows"]
+__all__ = [
+    "USERS",
+    "Path",
+    "csrf_of",
+    "fresh_code",
+    "post_form",
+    "sign_in",
+    "store_rows",
+]

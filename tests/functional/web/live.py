@@ -25,8 +25,13 @@ def free_port() -> int:
 def live_server(home: Home) -> Iterator[str]:
     """Serve ``home`` until the block ends; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(home), host="127.0.0.1", port=port,
-                            log_level="warning", access_log=False)  # fmt: skip
+    config = uvicorn.Config(
+        create_app(home),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

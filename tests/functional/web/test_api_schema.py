@@ -25,8 +25,11 @@ def tokens(web_home: Home, credentials) -> list[str]:  # type: ignore[no-untyped
     with db.factory(web_home.db_url)() as s:
         for name in TOKEN_USERS:
             issued = credentials[name]
-            code = fresh_code(web_home, name, issued.totp_secret) \
-                if issued.totp_secret else None  # fmt: skip
+            code = (
+                fresh_code(web_home, name, issued.totp_secret)
+                if issued.totp_secret
+                else None
+            )
             who = identity.authenticate(s, name, issued.password, code)
             token, _ = identity.create_token(s, who, "schemathesis")
             s.commit()  # before identity's next record (one SQLite writer)
@@ -44,13 +47,21 @@ def test_no_server_error(app, tokens) -> None:  # type: ignore[no-untyped-def]
     for op in operations:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=10, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=10,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def no_server_error(case) -> None:  # type: ignore[no-untyped-def]
             for token in [None, *tokens]:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
                 r = case.call(headers=headers)
-                assert r.status_code < 500, (case.operation.label, token and token[:12],
-                                             r.text[:500])  # fmt: skip
+                assert r.status_code < 500, (
+                    case.operation.label,
+                    token and token[:12],
+                    r.text[:500],
+                )
 
         no_server_error()

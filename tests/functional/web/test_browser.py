@@ -25,11 +25,22 @@ from pupilshare.config import Home
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
-ARTEFACTS = Path(os.environ.get("PUPILSHARE_TEST_ARTEFACTS")
-                 or Path(__file__).parents[3] / "test-artefacts") / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTEFACTS = (
+    Path(
+        os.environ.get("PUPILSHARE_TEST_ARTEFACTS")
+        or Path(__file__).parents[3] / "test-artefacts"
+    )
+    / "screenshots"
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +71,9 @@ def site(home: Home) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser, site):  # type: ignore[no-untyped-def]
-    context = browser.new_context(base_url=site, accept_downloads=True,
-                                  java_script_enabled=False)  # fmt: skip
+    context = browser.new_context(
+        base_url=site, accept_downloads=True, java_script_enabled=False
+    )
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     yield pg
@@ -138,10 +150,12 @@ def test_apply_panel_decide_release_download(page, home, demo_run) -> None:  # t
     page.fill("#year_groups", "6")
     page.fill("#dataset-census", "The groups compared.")
     page.fill("#dataset-ks_results", "The attainment studied.")
-    for ref_item, why in (("census-sex", "Gaps by sex."),
-                          ("census-fsm_eligible", "Gaps by disadvantage."),
-                          ("ks_results-subject", "Gaps differ by subject."),
-                          ("ks_results-outcome", "")):  # fmt: skip
+    for ref_item, why in (
+        ("census-sex", "Gaps by sex."),
+        ("census-fsm_eligible", "Gaps by disadvantage."),
+        ("ks_results-subject", "Gaps differ by subject."),
+        ("ks_results-outcome", ""),
+    ):
         page.check(f"#item-{ref_item}")
         page.fill(f"#why-item-{ref_item}", why)
     page.click("button:has-text('Check the application')")
@@ -181,9 +195,20 @@ def test_apply_panel_decide_release_download(page, home, demo_run) -> None:  # t
     # data operations releases it from the command line while the service runs
     out = home.releases_dir / ref
     done = subprocess.run(
-        [shutil.which("pupilshare") or str(Path(sys.executable).parent / "pupilshare"),
-         "--home", str(home.root), "release", ref, "--out", str(out)],
-        capture_output=True, text=True, timeout=300)  # fmt: skip
+        [
+            shutil.which("pupilshare")
+            or str(Path(sys.executable).parent / "pupilshare"),
+            "--home",
+            str(home.root),
+            "release",
+            ref,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     # the recipient follows it and downloads the manifest
     sign_in(page, home, users["ier.researcher"])

@@ -19,17 +19,36 @@ from tests.functional.web.conftest import csrf_of
 
 from pupilshare.web.permissions import ROUTES
 
-PARTS = ("public", "recipient", "other_recipient", "la_officer", "panel_member",
-         "chief", "data_operations")  # fmt: skip
+PARTS = (
+    "public",
+    "recipient",
+    "other_recipient",
+    "la_officer",
+    "panel_member",
+    "chief",
+    "data_operations",
+)
 SIGNED_IN = {p: 200 for p in PARTS if p != "public"}
 EVERYONE = {p: 200 for p in PARTS}
-READERS = {"recipient": 200, "other_recipient": 200, "la_officer": 200,
-           "panel_member": 200, "chief": 200, "data_operations": 200}  # fmt: skip
+READERS = {
+    "recipient": 200,
+    "other_recipient": 200,
+    "la_officer": 200,
+    "panel_member": 200,
+    "chief": 200,
+    "data_operations": 200,
+}
 APPLICANTS = ("recipient", "other_recipient", "la_officer", "data_operations")
 PANEL = ("panel_member", "chief", "data_operations")
-BAD_APPLICATION = {"id": "x", "title": "", "gateway": "none", "purpose": "",
-                   "level": "aggregate", "expiry": "today+30",
-                   "destroy_by": "today+60"}  # fmt: skip
+BAD_APPLICATION = {
+    "id": "x",
+    "title": "",
+    "gateway": "none",
+    "purpose": "",
+    "level": "aggregate",
+    "expiry": "today+30",
+    "destroy_by": "today+60",
+}
 
 # (route name, method, path, body kind, body, {part: status}); {RID} is the
 # recipient's (dh-ncmp) release, {OTHER_LA} another authority's code
@@ -51,58 +70,178 @@ CELLS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
     ("api_me", "GET", "/api/me", "", None, SIGNED_IN),
     ("agreements_page", "GET", "/agreements", "", None, READERS),
     ("api_agreements", "GET", "/api/agreements", "", None, READERS),
-    ("agreement_page", "GET", "/agreements/dh-ncmp", "", None,
-     {"recipient": 200, "panel_member": 200, "chief": 200, "data_operations": 200}),
-    ("api_agreement", "GET", "/api/agreements/dh-ncmp", "", None,
-     {"recipient": 200, "panel_member": 200, "chief": 200, "data_operations": 200}),
+    (
+        "agreement_page",
+        "GET",
+        "/agreements/dh-ncmp",
+        "",
+        None,
+        {"recipient": 200, "panel_member": 200, "chief": 200, "data_operations": 200},
+    ),
+    (
+        "api_agreement",
+        "GET",
+        "/api/agreements/dh-ncmp",
+        "",
+        None,
+        {"recipient": 200, "panel_member": 200, "chief": 200, "data_operations": 200},
+    ),
     ("apply_form", "GET", "/apply", "", None, {p: 200 for p in APPLICANTS}),
-    ("apply_check", "POST", "/apply/check", "form", {"id": "x"},
-     {p: 200 for p in APPLICANTS}),
-    ("apply_submit", "POST", "/apply", "form", {"id": "x"},
-     {p: 400 for p in APPLICANTS}),
-    ("api_apply_check", "POST", "/api/applications/check", "json", BAD_APPLICATION,
-     {p: 200 for p in APPLICANTS}),
-    ("api_apply", "POST", "/api/applications", "json", BAD_APPLICATION,
-     {p: 400 for p in APPLICANTS}),
+    (
+        "apply_check",
+        "POST",
+        "/apply/check",
+        "form",
+        {"id": "x"},
+        {p: 200 for p in APPLICANTS},
+    ),
+    (
+        "apply_submit",
+        "POST",
+        "/apply",
+        "form",
+        {"id": "x"},
+        {p: 400 for p in APPLICANTS},
+    ),
+    (
+        "api_apply_check",
+        "POST",
+        "/api/applications/check",
+        "json",
+        BAD_APPLICATION,
+        {p: 200 for p in APPLICANTS},
+    ),
+    (
+        "api_apply",
+        "POST",
+        "/api/applications",
+        "json",
+        BAD_APPLICATION,
+        {p: 400 for p in APPLICANTS},
+    ),
     ("release_page", "GET", "/releases/{RID}", "", None, {"recipient": 200}),
-    ("release_file", "GET", "/releases/{RID}/files/manifest.json", "", None,
-     {"recipient": 200}),
-    ("api_releases", "GET", "/api/releases", "", None,
-     {"recipient": 200, "other_recipient": 200, "la_officer": 200}),
+    (
+        "release_file",
+        "GET",
+        "/releases/{RID}/files/manifest.json",
+        "",
+        None,
+        {"recipient": 200},
+    ),
+    (
+        "api_releases",
+        "GET",
+        "/api/releases",
+        "",
+        None,
+        {"recipient": 200, "other_recipient": 200, "la_officer": 200},
+    ),
     ("api_release", "GET", "/api/releases/{RID}", "", None, {"recipient": 200}),
     ("panel_queue", "GET", "/panel", "", None, {p: 200 for p in PANEL}),
     ("api_panel_queue", "GET", "/api/panel", "", None, {p: 200 for p in PANEL}),
     ("panel_application", "GET", "/panel/dh-ncmp", "", None, {p: 200 for p in PANEL}),
-    ("api_panel_application", "GET", "/api/panel/dh-ncmp", "", None,
-     {p: 200 for p in PANEL}),
+    (
+        "api_panel_application",
+        "GET",
+        "/api/panel/dh-ncmp",
+        "",
+        None,
+        {p: 200 for p in PANEL},
+    ),
     # dh-ncmp is active: allowed callers reach the workflow, which refuses (409)
-    ("panel_record", "POST", "/panel/dh-ncmp/record", "form", {},
-     {"chief": 409, "data_operations": 409}),
-    ("api_panel_record", "POST", "/api/panel/dh-ncmp/record", "json", {"views": []},
-     {"chief": 409, "data_operations": 409}),
-    ("decide", "POST", "/panel/dh-ncmp/decide", "form",
-     {"outcome": "approve", "reasons": "r"}, {"chief": 409}),
-    ("api_decide", "POST", "/api/panel/dh-ncmp/decide", "json",
-     {"approve": True, "reasons": "r"}, {"chief": 409}),
-    ("activate", "POST", "/panel/dh-ncmp/activate", "form", {},
-     {"chief": 409, "data_operations": 409}),
-    ("api_activate", "POST", "/api/panel/dh-ncmp/activate", "json", {},
-     {"chief": 409, "data_operations": 409}),
-    ("collections_page", "GET", "/operations/collections", "", None,
-     {"data_operations": 200}),
+    (
+        "panel_record",
+        "POST",
+        "/panel/dh-ncmp/record",
+        "form",
+        {},
+        {"chief": 409, "data_operations": 409},
+    ),
+    (
+        "api_panel_record",
+        "POST",
+        "/api/panel/dh-ncmp/record",
+        "json",
+        {"views": []},
+        {"chief": 409, "data_operations": 409},
+    ),
+    (
+        "decide",
+        "POST",
+        "/panel/dh-ncmp/decide",
+        "form",
+        {"outcome": "approve", "reasons": "r"},
+        {"chief": 409},
+    ),
+    (
+        "api_decide",
+        "POST",
+        "/api/panel/dh-ncmp/decide",
+        "json",
+        {"approve": True, "reasons": "r"},
+        {"chief": 409},
+    ),
+    (
+        "activate",
+        "POST",
+        "/panel/dh-ncmp/activate",
+        "form",
+        {},
+        {"chief": 409, "data_operations": 409},
+    ),
+    (
+        "api_activate",
+        "POST",
+        "/api/panel/dh-ncmp/activate",
+        "json",
+        {},
+        {"chief": 409, "data_operations": 409},
+    ),
+    (
+        "collections_page",
+        "GET",
+        "/operations/collections",
+        "",
+        None,
+        {"data_operations": 200},
+    ),
     ("api_collections", "GET", "/api/collections", "", None, {"data_operations": 200}),
     ("reviews_page", "GET", "/operations/reviews", "", None, {"data_operations": 200}),
     ("api_reviews", "GET", "/api/reviews", "", None, {"data_operations": 200}),
-    ("review_page", "GET", "/operations/reviews/999999", "", None,
-     {"data_operations": 404}),
+    (
+        "review_page",
+        "GET",
+        "/operations/reviews/999999",
+        "",
+        None,
+        {"data_operations": 404},
+    ),
     ("api_review", "GET", "/api/reviews/999999", "", None, {"data_operations": 404}),
-    ("review_decide", "POST", "/operations/reviews/999999", "form",
-     {"outcome": "reject"}, {"data_operations": 404}),
-    ("api_review_decide", "POST", "/api/reviews/999999", "json", {"accept": False},
-     {"data_operations": 404}),
+    (
+        "review_decide",
+        "POST",
+        "/operations/reviews/999999",
+        "form",
+        {"outcome": "reject"},
+        {"data_operations": 404},
+    ),
+    (
+        "api_review_decide",
+        "POST",
+        "/api/reviews/999999",
+        "json",
+        {"accept": False},
+        {"data_operations": 404},
+    ),
     ("la_pupils_page", "GET", "/local-authority/pupils", "", None, {"la_officer": 200}),
-    ("api_la_pupils", "GET", "/api/local-authority/pupils", "", None,
-     {"la_officer": 200}),
+    (
+        "api_la_pupils",
+        "GET",
+        "/api/local-authority/pupils",
+        "",
+        None,
+        {"la_officer": 200},
+    ),
 ]
 # object-level: allowed by the route table, refused by the area for these objects
 OBJECT_CELLS = [
@@ -122,16 +261,19 @@ OBJECT_CELLS = [
 def places(release_of, web_home) -> dict[str, str]:  # type: ignore[no-untyped-def]
     from tests.functional.web.conftest import store_rows
 
-    every = {r[0] for r in store_rows(web_home, "SELECT DISTINCT la_code FROM "
-                                      "ds_schools")}  # fmt: skip
+    every = {
+        r[0] for r in store_rows(web_home, "SELECT DISTINCT la_code FROM ds_schools")
+    }
     from pupilshare.governance import db, la_scope
     from pupilshare.governance.access import actor
 
     with db.factory(web_home.db_url)() as s:
         mine = la_scope(s, actor(s, "la1.officer")).la_codes
-    return {"RID": release_of("dh-ncmp"),
-            "OTHER_RID": release_of("ofsted-inspection"),
-            "OTHER_LA": sorted(every - set(mine))[0]}
+    return {
+        "RID": release_of("dh-ncmp"),
+        "OTHER_RID": release_of("ofsted-inspection"),
+        "OTHER_LA": sorted(every - set(mine))[0],
+    }
 
 
 def call(client: TestClient, method: str, path: str, kind: str, body: Any):  # type: ignore[no-untyped-def]
@@ -162,12 +304,17 @@ def test_route_by_role(cell, clients, places) -> None:  # type: ignore[no-untype
             assert r.status_code == allowed[part], (part, path, r.text[:300])
         else:
             assert refused(part, path, r.status_code, r.headers.get("location")), (
-                part, path, r.status_code, r.text[:300])
+                part,
+                path,
+                r.status_code,
+                r.text[:300],
+            )
             assert "pupil" not in r.headers.get("content-disposition", "")
 
 
-@pytest.mark.parametrize("cell", OBJECT_CELLS,
-                         ids=[f"{c[0]}-{c[2]}" for c in OBJECT_CELLS])
+@pytest.mark.parametrize(
+    "cell", OBJECT_CELLS, ids=[f"{c[0]}-{c[2]}" for c in OBJECT_CELLS]
+)
 def test_objects_of_others_are_refused(cell, clients, places) -> None:  # type: ignore[no-untyped-def]
     name, path, part = cell
     r = clients[part].get(path.format(**places))
@@ -185,6 +332,7 @@ def test_the_table_covers_every_route(app) -> None:  # type: ignore[no-untyped-d
 
 def test_a_route_missing_from_the_table_is_refused_to_everyone(app, clients) -> None:  # type: ignore[no-untyped-def]
     """Denied by default: a route added without a row in the table is closed."""
+
     @app.get("/api/forgotten", name="forgotten")
     def forgotten() -> dict:
         return {"secret": True}
@@ -194,8 +342,9 @@ def test_a_route_missing_from_the_table_is_refused_to_everyone(app, clients) -> 
             r = clients[part].get("/api/forgotten")
             assert r.status_code == 403 and "secret" not in r.text, part
     finally:
-        app.router.routes = [r for r in app.router.routes
-                             if getattr(r, "name", "") != "forgotten"]  # fmt: skip
+        app.router.routes = [
+            r for r in app.router.routes if getattr(r, "name", "") != "forgotten"
+        ]
 
 
 def test_sign_out_ends_the_session(app, web_home, credentials) -> None:  # type: ignore[no-untyped-def]

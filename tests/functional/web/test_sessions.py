@@ -43,9 +43,19 @@ def test_an_api_token_acts_without_a_cookie_or_csrf(web_home, credentials, app) 
     auth = {"Authorization": f"Bearer {token}"}
     me = c.get("/api/me", headers=auth)
     assert me.json().get("username") == "qcda.officer", me.text
-    r = c.post("/api/applications/check", headers=auth, json={
-        "id": "qcda-x", "title": "t", "gateway": "pp-research", "purpose": "p",
-        "level": "aggregate", "expiry": "today+30", "destroy_by": "today+60"})
+    r = c.post(
+        "/api/applications/check",
+        headers=auth,
+        json={
+            "id": "qcda-x",
+            "title": "t",
+            "gateway": "pp-research",
+            "purpose": "p",
+            "level": "aggregate",
+            "expiry": "today+30",
+            "destroy_by": "today+60",
+        },
+    )
     assert r.status_code == 200 and r.json()["flags"]
     bad = {"Authorization": f"Bearer {token}x"}
     assert c.get("/api/me", headers=bad).status_code == 401
@@ -56,7 +66,11 @@ def test_sign_in_is_rate_limited_by_address(web_home) -> None:  # type: ignore[n
     app = create_app(web_home)
     c = TestClient(app, base_url="https://testserver", follow_redirects=False)
     token = csrf_of(c.get("/sign-in").text)
-    statuses = [c.post("/sign-in", data={"csrf_token": token, "username": f"nobody{i}",
-                                         "password": "wrong"}).status_code
-                for i in range(32)]  # fmt: skip
+    statuses = [
+        c.post(
+            "/sign-in",
+            data={"csrf_token": token, "username": f"nobody{i}", "password": "wrong"},
+        ).status_code
+        for i in range(32)
+    ]
     assert statuses[0] == 401 and statuses[-1] == 429

@@ -40,10 +40,20 @@ def test_release_run_while_serving(home: Home) -> None:
         env = {**os.environ, "PUPILSHARE_RELEASE_PAUSE": "1.0"}  # hold the store longer
         run_started = time.perf_counter()
         run = subprocess.Popen(
-            [exe, "--home", str(home.root), "release", "ofsted-inspection", "--out",
-             str(home.releases_dir / "again")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)  # fmt: skip
+            [
+                exe,
+                "--home",
+                str(home.root),
+                "release",
+                "ofsted-inspection",
+                "--out",
+                str(home.releases_dir / "again"),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         slowest, stale, answered, worst = 0.0, 0, 0, ""
         while run.poll() is None:
             for path in ("/api/register", "/register", "/statistics", "/healthz"):
@@ -66,8 +76,11 @@ def test_release_run_while_serving(home: Home) -> None:
         time.sleep(FRESH_FOR + 0.1)
         rels = client.get("/api/register").json()
         assert not rels["stale"]
-        made = [r for r in rels["in_force"] if r["row_type"] == "release"
-                and r["reference"] == "ofsted-inspection"]  # fmt: skip
+        made = [
+            r
+            for r in rels["in_force"]
+            if r["row_type"] == "release" and r["reference"] == "ofsted-inspection"
+        ]
         assert len(made) == 2
 
 
@@ -91,14 +104,20 @@ def test_command_waits_for_a_page_read_instead_of_failing(home: Home) -> None:
     t = threading.Thread(target=lambda: reader.read("slow", slow, 0))
     t.start()
     holding.wait(10)
-    command = ("import sys; from pupilshare.config import Home; "
-               "from pupilshare.store import Store; "
-               "s = Store.open(Home.resolve(sys.argv[1]), wait=20); "
-               "s.execute('CREATE TABLE IF NOT EXISTS web_probe (x INT)'); "
-               "s.close()")  # fmt: skip
+    command = (
+        "import sys; from pupilshare.config import Home; "
+        "from pupilshare.store import Store; "
+        "s = Store.open(Home.resolve(sys.argv[1]), wait=20); "
+        "s.execute('CREATE TABLE IF NOT EXISTS web_probe (x INT)'); "
+        "s.close()"
+    )
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", command, str(home.root)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", command, str(home.root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     waited = time.perf_counter() - started
     t.join()
     assert done.returncode == 0, done.stderr

@@ -29,28 +29,40 @@ LAS = sorted(LA_NUMBERS)
 LETTERS = "abcdefghijklmnopqrstuvwxyzéèëüöñçøåßÀÉÖ"
 FREE_TEXT = LETTERS + "ABC0123456789 ,;\"'\n-/"
 TODAY = date.today()
-SETTINGS = settings(max_examples=15, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])  # fmt: skip
+SETTINGS = settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @st.composite
 def upns(draw: st.DrawFn) -> str:
     la = int(draw(st.sampled_from(LAS)))
-    return make_upn(la, draw(st.integers(0, 9999)), draw(st.integers(0, 99)),
-                    draw(st.integers(0, 999)))  # fmt: skip
+    return make_upn(
+        la,
+        draw(st.integers(0, 9999)),
+        draw(st.integers(0, 99)),
+        draw(st.integers(0, 999)),
+    )
 
 
 @st.composite
 def ulns(draw: st.DrawFn) -> str:
-    stem = draw(st.integers(100_000_000, 999_999_999).filter(
-        lambda s: uln_check_digit(str(s)) not in (None, 10)))  # fmt: skip
+    stem = draw(
+        st.integers(100_000_000, 999_999_999).filter(
+            lambda s: uln_check_digit(str(s)) not in (None, 10)
+        )
+    )
     return f"{stem}{uln_check_digit(str(stem))}"
 
 
 def names() -> st.SearchStrategy[str]:
-    return st.builds(lambda a, b: a + b, st.sampled_from(LETTERS),
-                     st.text(LETTERS + " -'", max_size=20))  # fmt: skip
+    return st.builds(
+        lambda a, b: a + b,
+        st.sampled_from(LETTERS),
+        st.text(LETTERS + " -'", max_size=20),
+    )
 
 
 def item_values(ds: Dataset, item: Item, event: date) -> st.SearchStrategy:
@@ -62,8 +74,9 @@ def item_values(ds: Dataset, item: Item, event: date) -> st.SearchStrategy:
     if item.check == "uln":
         return ulns()
     if item.check == "laestab":
-        return st.builds(lambda la, n: f"{la}{n:04d}", st.sampled_from(LAS),
-                         st.integers(0, 9999))  # fmt: skip
+        return st.builds(
+            lambda la, n: f"{la}{n:04d}", st.sampled_from(LAS), st.integers(0, 9999)
+        )
     if item.check == "la_code":
         return st.sampled_from(LAS)
     if item.check == "postcode":
@@ -137,8 +150,10 @@ def collect(tmp_path: Path, ds: Dataset, path: Path) -> tuple[str, Store]:
     return out.status, store
 
 
-DATASETS = [catalogue.dataset(n) for n in ("census", "survey_contacts", "ncmp",
-                                           "qualifications", "ks_results")]  # fmt: skip
+DATASETS = [
+    catalogue.dataset(n)
+    for n in ("census", "survey_contacts", "ncmp", "qualifications", "ks_results")
+]
 
 
 @SETTINGS
@@ -151,8 +166,10 @@ def test_valid_rows_round_trip(tmp_path: Path, data: st.DataObject) -> None:
     first_lines = write_csv(ds, rows, path)
     status, store = collect(tmp_path, ds, path)
     with store:
-        problems = store.rows("SELECT line, field, severity, reason FROM "
-                              "collect_problems WHERE severity = 'error'")  # fmt: skip
+        problems = store.rows(
+            "SELECT line, field, severity, reason FROM "
+            "collect_problems WHERE severity = 'error'"
+        )
         assert status == "loaded", problems
         got = store.arrow(
             f"SELECT * EXCLUDE (collection_id) FROM {ds.table} ORDER BY line"
@@ -192,8 +209,11 @@ def test_a_corrupted_required_field_is_found(
     write_csv(ds, rows, path)
     status, store = collect(tmp_path, ds, path)
     with store:
-        errors = set(store.rows("SELECT line, field FROM collect_problems "
-                                "WHERE severity = 'error'"))  # fmt: skip
+        errors = set(
+            store.rows(
+                "SELECT line, field FROM collect_problems WHERE severity = 'error'"
+            )
+        )
         assert store.one(f"SELECT count(*) FROM {ds.table}") == 0
         assert store.one("SELECT count(*) FROM collections") == 0
     assert status == "rejected"

@@ -55,8 +55,18 @@ def with_values(ds: str, **values: str | None) -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("ds", ["census", "ks_results", "ncmp", "qualifications",
-                                "survey_contacts", "postcodes", "schools"])  # fmt: skip
+@pytest.mark.parametrize(
+    "ds",
+    [
+        "census",
+        "ks_results",
+        "ncmp",
+        "qualifications",
+        "survey_contacts",
+        "postcodes",
+        "schools",
+    ],
+)
 def test_sample_rows_are_valid(tmp_path: Path, ds: str) -> None:
     assert problems(tmp_path, ds, base_rows(ds, 50)) == set()
 
@@ -87,8 +97,9 @@ CENSUS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("values", "expected"), CENSUS_CASES,
-                         ids=[str(v) for v, _ in CENSUS_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("values", "expected"), CENSUS_CASES, ids=[str(v) for v, _ in CENSUS_CASES]
+)
 def test_census_rules(tmp_path: Path, values: dict, expected: tuple) -> None:
     assert problems(tmp_path, "census", with_values("census", **values)) == {
         (3, *expected)
@@ -170,5 +181,7 @@ def test_lines_in_a_batch_of_files(tmp_path: Path) -> None:
         result = c_.collect_all(catalogue.dataset("survey_contacts"), files)
         got = store.rows("SELECT file, line, field FROM collect_problems ORDER BY 1")
     assert [o.status for o in result.outcomes] == ["loaded", "rejected", "rejected"]
-    assert got == [(str(files[1]), 4, "contact_consent"),
-                   (str(files[2]), 4, "contact_consent")]  # fmt: skip
+    assert got == [
+        (str(files[1]), 4, "contact_consent"),
+        (str(files[2]), 4, "contact_consent"),
+    ]

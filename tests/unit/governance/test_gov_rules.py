@@ -13,28 +13,53 @@ from pupilshare.governance import rules, terms
 from pupilshare.plan import LEVELS
 
 TODAY = date(2026, 12, 1)
-GATEWAY = {"gateway_id": "gw", "levels": list(LEVELS),
-           "datasets": ["census", "ks_results", "pupil"], "min_age": None,
-           "max_age": None}  # fmt: skip
-ORG = {"org_id": "org", "name": "Org", "status": "active", "min_pupil_age": None,
-       "users": ["u1"]}  # fmt: skip
+GATEWAY = {
+    "gateway_id": "gw",
+    "levels": list(LEVELS),
+    "datasets": ["census", "ks_results", "pupil"],
+    "min_age": None,
+    "max_age": None,
+}
+ORG = {
+    "org_id": "org",
+    "name": "Org",
+    "status": "active",
+    "min_pupil_age": None,
+    "users": ["u1"],
+}
 
 
-def make(level: str = "pseudonymised", items: dict[str, list[str]] | None = None,
-         **extra: Any) -> dict[str, Any]:  # fmt: skip
+def make(
+    level: str = "pseudonymised",
+    items: dict[str, list[str]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     items = items or {"census": ["ncyear", "sex"]}
-    raw = {"id": "a1", "title": "t", "recipient": "org", "gateway": "gw",
-           "purpose": "study things", "level": level, "start": "today",
-           "expiry": "today+100", "destroy_by": "today+200", "users": ["u1"],
-           "datasets": {ds: {"justification": "needed",
-                             "items": {i: "needed" for i in names}}
-                        for ds, names in items.items()},
-           **extra}  # fmt: skip
+    raw = {
+        "id": "a1",
+        "title": "t",
+        "recipient": "org",
+        "gateway": "gw",
+        "purpose": "study things",
+        "level": level,
+        "start": "today",
+        "expiry": "today+100",
+        "destroy_by": "today+200",
+        "users": ["u1"],
+        "datasets": {
+            ds: {"justification": "needed", "items": {i: "needed" for i in names}}
+            for ds, names in items.items()
+        },
+        **extra,
+    }
     return terms.normalise(raw, TODAY)
 
 
-def check(t: dict[str, Any], gw: dict[str, Any] | None = None,
-          org: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
+def check(
+    t: dict[str, Any],
+    gw: dict[str, Any] | None = None,
+    org: dict[str, Any] | None = None,
+) -> list[str]:
     return rules.check(t, {**GATEWAY, **(gw or {})}, {**ORG, **(org or {})})
 
 
@@ -44,9 +69,13 @@ def test_a_proper_submission_passes() -> None:
 
 def test_identifying_items_refused_unless_identified() -> None:
     for level in ("pseudonymised", "anonymised", "aggregate"):
-        t = make(level, {"census": ["upn", "surname", "ncyear"]},
-                 tables=[{"name": "x", "dataset": "census", "rows": ["ncyear"]}]
-                 if level == "aggregate" else [])  # fmt: skip
+        t = make(
+            level,
+            {"census": ["upn", "surname", "ncyear"]},
+            tables=[{"name": "x", "dataset": "census", "rows": ["ncyear"]}]
+            if level == "aggregate"
+            else [],
+        )
         reasons = check(t)
         assert any("census.upn identifies" in r for r in reasons)
         assert any("census.surname identifies" in r for r in reasons)
@@ -78,42 +107,69 @@ def test_population_outside_the_gateways_age_limits() -> None:
 
 
 def test_every_reason_is_given_at_once() -> None:
-    t = make("anonymised", {"census": ["upn"], "ncmp": ["height_cm"]},
-             population={"min_age": 10})  # fmt: skip
+    t = make(
+        "anonymised",
+        {"census": ["upn"], "ncmp": ["height_cm"]},
+        population={"min_age": 10},
+    )
     t["items"]["census.upn"] = ""
-    reasons = check(t, {"levels": ["aggregate"], "min_age": 14},
-                    {"status": "suspended"})  # fmt: skip
-    for fragment in ("no justification", "identifies", "does not allow level",
-                     "does not cover dataset ncmp", "younger than 14",
-                     "re-approved"):  # fmt: skip
+    reasons = check(
+        t, {"levels": ["aggregate"], "min_age": 14}, {"status": "suspended"}
+    )
+    for fragment in (
+        "no justification",
+        "identifies",
+        "does not allow level",
+        "does not cover dataset ncmp",
+        "younger than 14",
+        "re-approved",
+    ):
         assert any(fragment in r for r in reasons), fragment
 
 
 def test_aggregate_needs_tables_over_requested_items() -> None:
     assert "an aggregate share must specify its tables" in check(make("aggregate"))
-    t = make("aggregate", tables=[{"name": "x", "dataset": "census",
-                                   "rows": ["ethnicity"]}])  # fmt: skip
+    t = make(
+        "aggregate", tables=[{"name": "x", "dataset": "census", "rows": ["ethnicity"]}]
+    )
     assert any("census.ethnicity is not one of the requested" in r for r in check(t))
-    f = make("aggregate", tables=[{"name": "x", "dataset": "census", "rows": ["sex"],
-                                   "filters": {"ncyear": ["6"]}}])  # fmt: skip
+    f = make(
+        "aggregate",
+        tables=[
+            {
+                "name": "x",
+                "dataset": "census",
+                "rows": ["sex"],
+                "filters": {"ncyear": ["6"]},
+            }
+        ],
+    )
     assert check(f) == []
     f["tables"][0]["filters"] = {"fsm_eligible": ["Y"]}
-    assert check(f) == ["table x: census.fsm_eligible is not one of the requested "
-                        "items"]  # fmt: skip
+    assert check(f) == [
+        "table x: census.fsm_eligible is not one of the requested items"
+    ]
 
 
 def test_named_users_of_the_recipient_only() -> None:
     assert any("not a named user" in r for r in check(make(users=["stranger"])))
 
 
-PUPIL_ITEMS = [i.ref for d in catalogue.DATASETS.values() for i in d.items
-               if d.name in GATEWAY["datasets"]]  # fmt: skip
+PUPIL_ITEMS = [
+    i.ref
+    for d in catalogue.DATASETS.values()
+    for i in d.items
+    if d.name in GATEWAY["datasets"]
+]
 
 
-@given(st.sets(st.sampled_from(PUPIL_ITEMS), min_size=1, max_size=8),
-       st.sampled_from(LEVELS))  # fmt: skip
-def test_identifying_refusal_is_exactly_the_catalogue_flag(refs: set[str],
-                                                           level: str) -> None:
+@given(
+    st.sets(st.sampled_from(PUPIL_ITEMS), min_size=1, max_size=8),
+    st.sampled_from(LEVELS),
+)
+def test_identifying_refusal_is_exactly_the_catalogue_flag(
+    refs: set[str], level: str
+) -> None:
     items: dict[str, list[str]] = {}
     for ref in refs:
         ds, name = ref.split(".")
@@ -124,14 +180,17 @@ def test_identifying_refusal_is_exactly_the_catalogue_flag(refs: set[str],
     assert flagged == (expected if level != "identified" else set())
 
 
-@given(st.lists(st.sampled_from(["R", *map(str, range(1, 14))]), min_size=1),
-       st.integers(3, 18))  # fmt: skip
+@given(
+    st.lists(st.sampled_from(["R", *map(str, range(1, 14))]), min_size=1),
+    st.integers(3, 18),
+)
 def test_year_groups_bound_the_population_ages(groups: list[str], floor: int) -> None:
     lo, hi = rules.population_ages({"year_groups": groups})
     assert lo == min(rules.year_group_ages(g)[0] for g in groups)
     assert hi == max(rules.year_group_ages(g)[1] for g in groups)
-    refused = bool(check(make(population={"year_groups": groups}),
-                         org={"min_pupil_age": floor}))  # fmt: skip
+    refused = bool(
+        check(make(population={"year_groups": groups}), org={"min_pupil_age": floor})
+    )
     assert refused == (lo < floor)
 
 
@@ -141,13 +200,21 @@ def test_a_per_candidate_lookup_names_where_its_candidates_are() -> None:
     items = {"census": ["upn", "census_date"]}
     national = make("identified", items, access_route="learning records service lookup")
     assert any("per-candidate lookup" in r for r in check(national))
-    own = make("identified", items, access_route="learning records service lookup",
-               population={"records_at": {"dataset": "census", "item": "laestab",
-                                          "value": "8734600"}})  # fmt: skip
+    own = make(
+        "identified",
+        items,
+        access_route="learning records service lookup",
+        population={
+            "records_at": {"dataset": "census", "item": "laestab", "value": "8734600"}
+        },
+    )
     assert check(own) == []
-    unknown = make("identified", items, access_route="lookup",
-                   population={"records_at": {"dataset": "census", "item": "nope",
-                                              "value": "x"}})  # fmt: skip
+    unknown = make(
+        "identified",
+        items,
+        access_route="lookup",
+        population={"records_at": {"dataset": "census", "item": "nope", "value": "x"}},
+    )
     assert any("records_at" in r for r in check(unknown))
 
 

@@ -24,24 +24,35 @@ def test_relative_dates(days: int) -> None:
 
 def test_unreadable_terms_list_every_problem() -> None:
     with pytest.raises(InvalidInput) as e:
-        terms.normalise({"id": "x", "level": "secret", "colour": "red",
-                         "frequency": "hourly"}, TODAY)  # fmt: skip
+        terms.normalise(
+            {"id": "x", "level": "secret", "colour": "red", "frequency": "hourly"},
+            TODAY,
+        )
     text = " ".join(e.value.errors)
-    for fragment in ("colour: not a term", "purpose: required", "'secret'",
-                     "'hourly'", "expiry: required", "datasets"):  # fmt: skip
+    for fragment in (
+        "colour: not a term",
+        "purpose: required",
+        "'secret'",
+        "'hourly'",
+        "expiry: required",
+        "datasets",
+    ):
         assert fragment in text
 
 
 def test_disclosure_terms_are_refused_at_submission_not_at_release() -> None:
     seed = read_seeds()["agreements"][0]
-    for sdc, fragment in (({"threshold": 0}, "threshold must be 1 or more"),
-                          ({"p_ratio": 1.5}, "p_ratio must be in [0, 1)"),
-                          ({"thresold": 5}, "unknown keys thresold")):  # fmt: skip
+    for sdc, fragment in (
+        ({"threshold": 0}, "threshold must be 1 or more"),
+        ({"p_ratio": 1.5}, "p_ratio must be in [0, 1)"),
+        ({"thresold": 5}, "unknown keys thresold"),
+    ):
         with pytest.raises(InvalidInput) as e:
             terms.normalise({**seed, "sdc": sdc}, TODAY)
         assert any(fragment in err for err in e.value.errors), e.value.errors
     assert terms.normalise({**seed, "sdc": {"threshold": 5}}, TODAY)["sdc"] == {
-        "threshold": 5}
+        "threshold": 5
+    }
 
 
 SEEDS = [terms.normalise(a, TODAY) for a in read_seeds()["agreements"]]

@@ -73,10 +73,13 @@ def test_dob_agreement_sql_runs_over_every_day_of_a_year_at_once() -> None:
                      DATE '2008-01-01' + INTERVAL (i % 7) DAY AS b
               FROM range(366) t(i))"""
     start = date(2008, 1, 1).toordinal()
-    pairs = [(date.fromordinal(start + i), date.fromordinal(start + i % 7))
-             for i in range(366)]  # fmt: skip
-    want = sum(a == b or (a.day <= 12 and date(a.year, a.day, a.month) == b)
-               for a, b in pairs)  # fmt: skip
+    pairs = [
+        (date.fromordinal(start + i), date.fromordinal(start + i % 7))
+        for i in range(366)
+    ]
+    want = sum(
+        a == b or (a.day <= 12 and date(a.year, a.day, a.month) == b) for a, b in pairs
+    )
     con = duckdb.connect()  # its own: the default one may hold another test's result
     assert con.execute(sql).fetchall() == [(want,)]
     con.close()
@@ -88,12 +91,14 @@ def test_best_candidate_share_is_its_part_of_the_evidence(weights: list[float]) 
     # A record joins its best candidate only when that candidate's share of the
     # evidence (2^w over the sum of 2^w, all candidates) reaches the upper
     # threshold: one candidate has all of it; two equal ones half each.
-    pairs = pa.table({
-        "unique_id_l": [f"p{i}" for i in range(len(weights))],
-        "unique_id_r": ["r1"] * len(weights),
-        "match_probability": [1 / (1 + 2 ** -w) for w in weights],
-        "match_weight": weights,
-    })  # fmt: skip
+    pairs = pa.table(
+        {
+            "unique_id_l": [f"p{i}" for i in range(len(weights))],
+            "unique_id_r": ["r1"] * len(weights),
+            "match_probability": [1 / (1 + 2**-w) for w in weights],
+            "match_weight": weights,
+        }
+    )
     (row,) = _explained(pairs, "'{}'", best=True).to_pylist()
     want = max(2**w for w in weights) / sum(2**w for w in weights)
     assert math.isclose(row["match_weight"], max(weights), abs_tol=1e-9)
@@ -108,8 +113,13 @@ def test_best_candidate_share_is_its_part_of_the_evidence(weights: list[float]) 
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 12, 31)))
 def test_link_reads_a_date_the_same_in_each_format(d: date) -> None:
     # ISO, UK day-first and compact forms of one date normalise to the same text
-    forms = [d.isoformat(), d.strftime("%d/%m/%Y"), d.strftime("%Y%m%d"),
-             f"{d.day}/{d.month}/{d.year}", d.strftime("%d.%m.%Y")]  # fmt: skip
+    forms = [
+        d.isoformat(),
+        d.strftime("%d/%m/%Y"),
+        d.strftime("%Y%m%d"),
+        f"{d.day}/{d.month}/{d.year}",
+        d.strftime("%d.%m.%Y"),
+    ]
     con = duckdb.connect()
     sql = f"SELECT {dob_text_sql('x')} FROM (SELECT ? AS x)"
     got = {con.execute(sql, [f]).fetchall()[0][0] for f in forms}

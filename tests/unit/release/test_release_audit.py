@@ -56,11 +56,21 @@ def test_a_line_adding_to_zero_gives_its_cells_away_and_then_the_rest() -> None:
 cells = st.integers(2, 5).flatmap(
     lambda r: st.integers(2, 4).flatmap(
         lambda c: st.tuples(
-            st.lists(st.lists(st.one_of(st.just(0), st.integers(1, 9),
-                                        st.integers(10, 60)),
-                              min_size=c, max_size=c), min_size=r, max_size=r),
-            st.lists(st.booleans(), min_size=(r + 1) * (c + 1),
-                     max_size=(r + 1) * (c + 1)))))  # fmt: skip
+            st.lists(
+                st.lists(
+                    st.one_of(st.just(0), st.integers(1, 9), st.integers(10, 60)),
+                    min_size=c,
+                    max_size=c,
+                ),
+                min_size=r,
+                max_size=r,
+            ),
+            st.lists(
+                st.booleans(), min_size=(r + 1) * (c + 1), max_size=(r + 1) * (c + 1)
+            ),
+        )
+    )
+)
 
 
 @settings(max_examples=80, deadline=None)

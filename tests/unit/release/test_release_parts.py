@@ -30,8 +30,10 @@ def _ncmp_store(rows: list[tuple]) -> Store:
         "CREATE TABLE m (sex VARCHAR, date_of_birth DATE, measurement_date DATE, "
         "height_cm DOUBLE, weight_kg DOUBLE)"
     )
-    store.rows(f"INSERT INTO m VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(rows))}",
-               [v for r in rows for v in r])  # fmt: skip
+    store.rows(
+        f"INSERT INTO m VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(rows))}",
+        [v for r in rows for v in r],
+    )
     ncmp.ensure_lms(store)
     return store
 
@@ -39,9 +41,11 @@ def _ncmp_store(rows: list[tuple]) -> Store:
 def test_bmi_centile_agrees_with_rcpchgrowth() -> None:
     from rcpchgrowth import Measurement
 
-    cases = [("M", date(2013, 3, 15), date(2024, 2, 1), 145.0, 42.0),
-             ("F", date(2018, 6, 1), date(2023, 3, 1), 108.0, 17.5),
-             ("M", date(2012, 11, 20), date(2023, 6, 30), 150.0, 33.0)]  # fmt: skip
+    cases = [
+        ("M", date(2013, 3, 15), date(2024, 2, 1), 145.0, 42.0),
+        ("F", date(2018, 6, 1), date(2023, 3, 1), 108.0, 17.5),
+        ("M", date(2012, 11, 20), date(2023, 6, 30), 150.0, 33.0),
+    ]
     store = _ncmp_store(cases)
     bmi, centile = (ncmp.derived_expr(n, "b") for n in ("bmi", "bmi_centile"))
     got = store.rows(
@@ -49,10 +53,13 @@ def test_bmi_centile_agrees_with_rcpchgrowth() -> None:
     )
     for (sex, born, seen, h, w), (bmi, centile) in zip(cases, got, strict=True):
         m = Measurement(
-            sex="male" if sex == "M" else "female", birth_date=born,
-            observation_date=seen, measurement_method="bmi",
-            observation_value=w / (h / 100) ** 2, reference="uk-who",
-        )  # fmt: skip
+            sex="male" if sex == "M" else "female",
+            birth_date=born,
+            observation_date=seen,
+            measurement_method="bmi",
+            observation_value=w / (h / 100) ** 2,
+            reference="uk-who",
+        )
         want = m.measurement["measurement_calculated_values"]["chronological_centile"]
         assert abs(bmi - w / (h / 100) ** 2) < 0.01
         assert abs(centile - want) < 0.1
@@ -66,22 +73,39 @@ def test_weight_categories_follow_the_population_thresholds(cs: list[float]) -> 
         f"SELECT {ncmp.weight_category_sql('c')} FROM unnest(?::DOUBLE[]) t(c)", [cs]
     )
     want = [
-        "underweight" if c <= 2 else "obese" if c >= 95  # severely obese included
-        else "overweight" if c >= 85 else "healthy weight"
+        "underweight"
+        if c <= 2
+        else "obese"
+        if c >= 95  # severely obese included
+        else "overweight"
+        if c >= 85
+        else "healthy weight"
         for c in cs
-    ]  # fmt: skip
+    ]
     assert [g[0] for g in got] == want
 
 
 def test_a_plan_survives_json() -> None:
     plan = ReleasePlan(
-        "A", "r", "g", "p", "aggregate", ("ncmp.la_code", "ncmp.weight_category"),
+        "A",
+        "r",
+        "g",
+        "p",
+        "aggregate",
+        ("ncmp.la_code", "ncmp.weight_category"),
         population=Population(min_age=4, year_groups=("R",)),
-        tables=(TableSpec("t", "ncmp", ("la_code",), ("weight_category",),
-                          filters=(("school_year", ("R",)),)),),
+        tables=(
+            TableSpec(
+                "t",
+                "ncmp",
+                ("la_code",),
+                ("weight_category",),
+                filters=(("school_year", ("R",)),),
+            ),
+        ),
         sdc=Sdc(threshold=7, rounding=5, p_ratio=0.2),
         reference_date=date(2025, 1, 2),
-    )  # fmt: skip
+    )
     assert plan_from_json(plan.to_json()) == plan
 
 
@@ -95,10 +119,22 @@ def test_disclosure_parameters_out_of_range_are_refused_with_every_reason() -> N
 
 
 def test_pseudonymised_level_drops_names_and_coarsens_dates() -> None:
-    plan = ReleasePlan("A", "r", "g", "p", "pseudonymised",
-                       ("census.surname", "census.upn", "census.date_of_birth",
-                        "census.postcode", "census.sex", "pupil.pupil_pseudonym",
-                        "pupil.upn"))  # fmt: skip
+    plan = ReleasePlan(
+        "A",
+        "r",
+        "g",
+        "p",
+        "pseudonymised",
+        (
+            "census.surname",
+            "census.upn",
+            "census.date_of_birth",
+            "census.postcode",
+            "census.sex",
+            "pupil.pupil_pseudonym",
+            "pupil.upn",
+        ),
+    )
     sel = minimise.select(plan, "census")
     names = [c.name for c in sel.columns]
     assert names == ["date_of_birth_month", "postcode_area", "sex", "pupil_pseudonym"]
@@ -123,40 +159,74 @@ def test_each_agreement_gets_its_own_secret(home: Home) -> None:
 
 
 def test_population_scope_filters_in_sql() -> None:
-    plan = ReleasePlan("A", "r", "g", "p", "anonymised", ("census.sex",),
-                       population=Population(min_age=5, max_age=6, year_groups=("1",),
-                                             la_codes=("201",),
-                                             academic_years=(2024,)),
-                       reference_date=date(2024, 10, 1))  # fmt: skip
+    plan = ReleasePlan(
+        "A",
+        "r",
+        "g",
+        "p",
+        "anonymised",
+        ("census.sex",),
+        population=Population(
+            min_age=5,
+            max_age=6,
+            year_groups=("1",),
+            la_codes=("201",),
+            academic_years=(2024,),
+        ),
+        reference_date=date(2024, 10, 1),
+    )
     sql = population.eligible_sql(plan, "census", set())
-    parts = ("ncyear IN ('1')", "substr(s.laestab, 1, 3) IN ('201')", "IN (2024)",
-             ">= 5", "<= 6", "scope IN ('all', 'research')")  # fmt: skip
+    parts = (
+        "ncyear IN ('1')",
+        "substr(s.laestab, 1, 3) IN ('201')",
+        "IN (2024)",
+        ">= 5",
+        "<= 6",
+        "scope IN ('all', 'research')",
+    )
     for part in parts:
         assert part in sql
 
 
 quasi_rows = st.lists(
-    st.tuples(st.sampled_from("MF"), st.sampled_from(["201", "202", "203"]),
-              st.sampled_from(["WBRI", "AIND", "BAFR", "CHNE"])),
-    min_size=30, max_size=300)  # fmt: skip
+    st.tuples(
+        st.sampled_from("MF"),
+        st.sampled_from(["201", "202", "203"]),
+        st.sampled_from(["WBRI", "AIND", "BAFR", "CHNE"]),
+    ),
+    min_size=30,
+    max_size=300,
+)
 
 
 @settings(max_examples=20, deadline=None)
 @given(quasi_rows, st.integers(2, 8))
 def test_anonymised_output_is_k_anonymous_for_any_input(rows: list, k: int) -> None:
     store = Store()
-    store.register("src_arrow", pa.table({
-        "sex": [r[0] for r in rows], "la_code": [r[1] for r in rows],
-        "ethnicity": [r[2] for r in rows],
-        "__pupil_key": list(range(len(rows)))}))  # fmt: skip
-    sel = minimise.Selection((
-        minimise.Column("sex", "s.sex", "census.sex", True),
-        minimise.Column("la_code", "s.la_code", "census.la_code", True),
-        minimise.Column("ethnicity", "s.ethnicity", "census.ethnicity", True,
-                        ("major_group",)),
-    ), ())  # fmt: skip
-    result = anonymise.anonymise(store, sel, "SELECT * FROM src_arrow",
-                                 Sdc(k_anonymity=k, max_suppression=0.1))  # fmt: skip
+    store.register(
+        "src_arrow",
+        pa.table(
+            {
+                "sex": [r[0] for r in rows],
+                "la_code": [r[1] for r in rows],
+                "ethnicity": [r[2] for r in rows],
+                "__pupil_key": list(range(len(rows))),
+            }
+        ),
+    )
+    sel = minimise.Selection(
+        (
+            minimise.Column("sex", "s.sex", "census.sex", True),
+            minimise.Column("la_code", "s.la_code", "census.la_code", True),
+            minimise.Column(
+                "ethnicity", "s.ethnicity", "census.ethnicity", True, ("major_group",)
+            ),
+        ),
+        (),
+    )
+    result = anonymise.anonymise(
+        store, sel, "SELECT * FROM src_arrow", Sdc(k_anonymity=k, max_suppression=0.1)
+    )
     out = store.arrow(result.sql)
     if out.num_rows:
         sizes = out.group_by(["sex", "la_code", "ethnicity"]).aggregate(
@@ -184,8 +254,9 @@ def test_severely_obese_is_shown_as_of_which_within_obese(cs: list[float]) -> No
     cs = [*cs, 94.99, 95.0, 99.59, 99.6]
     got = Store().rows(
         f"SELECT {ncmp.weight_category_sql('c')}, {ncmp.severely_obese_sql('c')} "
-        "FROM unnest(?::DOUBLE[]) t(c)", [cs],
-    )  # fmt: skip
+        "FROM unnest(?::DOUBLE[]) t(c)",
+        [cs],
+    )
     for c, (category, severe) in zip(cs, got, strict=True):
         assert (severe == "Y") == (c >= 99.6)
         assert severe == "N" or category == "obese"  # a subset of obese
@@ -197,7 +268,9 @@ def test_severely_obese_is_shown_as_of_which_within_obese(cs: list[float]) -> No
 def test_a_measurement_band_holds_its_value(x: float, width: int) -> None:
     from pupilshare.release.derive import generalise_sql
 
-    label = Store().one(f"SELECT {generalise_sql(f'band{width}', 'x')} "
-                        "FROM (SELECT ?::DOUBLE AS x)", [x])  # fmt: skip
+    label = Store().one(
+        f"SELECT {generalise_sql(f'band{width}', 'x')} FROM (SELECT ?::DOUBLE AS x)",
+        [x],
+    )
     lo, hi = map(int, label.split("-"))
     assert lo <= x < hi and hi - lo == width

@@ -11,21 +11,27 @@ from pupilshare.store import Store
 
 
 def _frame(store: Store, pupils: int) -> None:
-    store.rows("CREATE OR REPLACE TABLE frame AS SELECT i AS __pupil_key, "
-               "DATE '2024-01-01' + CAST(i % 3 AS INTEGER) AS collected_date, "
-               "i AS line, "
-               "'P' || i AS parent_name FROM range(1, ?) t(i) "
-               "UNION ALL SELECT 1, DATE '2020-01-01', 0, 'old contact'",
-               [pupils + 1])  # fmt: skip
-    store.rows("CREATE OR REPLACE TABLE attrs AS SELECT i AS pupil_key, "
-               "CASE WHEN i % 4 = 0 THEN 'Y' ELSE 'N' END AS fsm, "
-               "CASE WHEN i % 3 = 0 THEN '800s' ELSE '300s' END AS region "
-               "FROM range(1, ?) t(i)", [pupils + 1])  # fmt: skip
+    store.rows(
+        "CREATE OR REPLACE TABLE frame AS SELECT i AS __pupil_key, "
+        "DATE '2024-01-01' + CAST(i % 3 AS INTEGER) AS collected_date, "
+        "i AS line, "
+        "'P' || i AS parent_name FROM range(1, ?) t(i) "
+        "UNION ALL SELECT 1, DATE '2020-01-01', 0, 'old contact'",
+        [pupils + 1],
+    )
+    store.rows(
+        "CREATE OR REPLACE TABLE attrs AS SELECT i AS pupil_key, "
+        "CASE WHEN i % 4 = 0 THEN 'Y' ELSE 'N' END AS fsm, "
+        "CASE WHEN i % 3 = 0 THEN '800s' ELSE '300s' END AS region "
+        "FROM range(1, ?) t(i)",
+        [pupils + 1],
+    )
 
 
 def _draw(store: Store, size: int, seed: int) -> list[tuple]:
-    sql = sample_sql("frame", "SELECT * FROM attrs", ("region", "fsm"), size, seed,
-                     ["parent_name"])  # fmt: skip
+    sql = sample_sql(
+        "frame", "SELECT * FROM attrs", ("region", "fsm"), size, seed, ["parent_name"]
+    )
     return store.rows(f"SELECT pupil_key, parent_name, region, fsm FROM ({sql})")
 
 

@@ -145,8 +145,12 @@ def test_fsm_changes_over_time_and_rates_are_plausible(con) -> None:
         GROUP BY 1""").fetchall()
     )
     assert by_group[True] < 0.05 < 0.3 < by_group[False]
-    sen = dict(con.execute("SELECT sen_provision, count(*) / sum(count(*)) OVER () "
-                           "FROM census GROUP BY 1").fetchall())  # fmt: skip
+    sen = dict(
+        con.execute(
+            "SELECT sen_provision, count(*) / sum(count(*)) OVER () "
+            "FROM census GROUP BY 1"
+        ).fetchall()
+    )
     assert 0.02 < sen["E"] < 0.07 and 0.08 < sen["K"] < 0.18
     consent = one(con, "SELECT avg((contact_consent = 'Y')::INT) FROM survey_contacts")
     assert 0.55 < consent < 0.85

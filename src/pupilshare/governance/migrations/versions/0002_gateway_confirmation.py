@@ -23,9 +23,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("gateways") as batch:
         batch.add_column(sa.Column("added_by", sa.String(length=64), nullable=True))
-        batch.add_column(
-            sa.Column("confirmed_by", sa.String(length=64), nullable=True)
-        )
+        batch.add_column(sa.Column("confirmed_by", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("confirmed_at", sa.DateTime(), nullable=True))
 
 
