@@ -13,7 +13,7 @@ import pytest
 
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan, Sdc, TableSpec
-from pupilshare.release import cellkey, population, published
+from pupilshare.release import cellkey, population, published_cells
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
@@ -68,7 +68,9 @@ def test_a_perturbed_release_is_consistent_recorded_and_explained(
     assert "ptable" in said and "need not add up" in said["additivity"]
     secret = home.keys_dir / cellkey.SECRET
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    shown = {r[0] for r in world.rows(f"SELECT DISTINCT shown FROM {published.TABLE}")}
+    shown = {
+        r[0] for r in world.rows(f"SELECT DISTINCT shown FROM {published_cells.TABLE}")
+    }
     assert "perturbed" in shown
     # Record keys are never written to the store (only registered for a release).
     assert not world.rows(

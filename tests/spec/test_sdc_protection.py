@@ -23,7 +23,7 @@ from pupilshare.release import (
     audit,
     cellkey,
     check,
-    published,
+    published_cells,
     sdc,
     tablecheck,
 )
@@ -161,7 +161,7 @@ def test_a_cell_an_earlier_release_published_is_not_protection() -> None:
     plan = _plan(rules)
     names = aggregate.grid_names(SPEC, cube)
     margins = np.array(["la_code=" not in n for n in names])  # national cells
-    published.record(
+    published_cells.record(
         store,
         "earlier",
         "trends",

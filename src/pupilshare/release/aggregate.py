@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
 from pupilshare.plan import Sdc, TableSpec
-from pupilshare.release import cellkey, missing, published, sdc
+from pupilshare.release import cellkey, missing, published_cells, sdc
 from pupilshare.release.derive import lit
 from pupilshare.release.population import PUPIL_KEY
 from pupilshare.store import Store
@@ -176,19 +176,19 @@ def _axes(cells: pa.Table, dims: list[str]) -> tuple[list[tuple], list[np.ndarra
 
 
 def grid_names(spec: TableSpec, cube: sdc.Cube) -> np.ndarray:
-    """The published name of every cell of the cube (``published.cell_names``)."""
+    """The published name of every cell of the cube (``published_cells.cell_names``)."""
     grids = np.meshgrid(*[np.arange(s) for s in cube.values.shape], indexing="ij")
     labels = [
         np.array([*lab, sdc.TOTAL], dtype=object)[g.ravel()]
         for lab, g in zip(cube.labels, grids, strict=True)
     ]
-    return published.cell_names(spec, list(cube.dims), labels)
+    return published_cells.cell_names(spec, list(cube.dims), labels)
 
 
 def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     """Cells earlier releases over the same records published are public (never
     complements); cells they suppressed are suppressed here too."""
-    public, hidden, _ = published.earlier(
+    public, hidden, _ = published_cells.earlier(
         store, grid_names(spec, cube), cube.values.ravel()
     )
     cube.public = public.reshape(cube.values.shape)

@@ -31,7 +31,7 @@ from pupilshare.release import (
     minimise,
     package,
     pseudonymise,
-    published,
+    published_cells,
     sdc,
     tablecheck,
     trends,
@@ -98,7 +98,7 @@ def build_release(
                 reasons,
             )
         for name, cell_names, values, how in cells:
-            published.record(
+            published_cells.record(
                 store, release_id, plan.agreement_id, name, cell_names, values, how
             )
         facts = ledger_facts(store, home, plan)
@@ -114,7 +114,7 @@ def build_release(
                 facts,
             )
         except BaseException:
-            published.forget(store, release_id)
+            published_cells.forget(store, release_id)
             raise
         publish_head(store, home)
         return manifest

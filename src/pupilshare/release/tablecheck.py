@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from pupilshare.plan import ReleasePlan, TableSpec
-from pupilshare.release import audit, published
+from pupilshare.release import audit, published_cells
 from pupilshare.store import Store
 
 TOTAL = "Total"
@@ -92,10 +92,10 @@ def protection_reasons(
     name = spec.name
     dims = [*spec.rows, *spec.columns]
     x = truth["value"]
-    cells = published.cell_names(
+    cells = published_cells.cell_names(
         spec, dims, [table.column(d).to_numpy(zero_copy_only=False) for d in dims]
     )
-    public, hidden, _ = published.earlier(store, cells, x)
+    public, hidden, _ = published_cells.earlier(store, cells, x)
     reasons = []
     shown_hidden = ~suppressed & hidden
     if shown_hidden.any():
