@@ -106,7 +106,8 @@ def test_a_corrected_return_replaces_the_first(
         sources = s.rows(
             "SELECT r.release_id, s.collection_id FROM releases r "
             "JOIN release_sources s USING (release_id) "
-            "ORDER BY r.created_at, r.release_id"
+            # r1 then r2: created_at has whole seconds and ids end in random hex
+            "ORDER BY r.out_dir"
         )
         assert [c for _, c in sources] == [1, 2]
 
