@@ -213,6 +213,13 @@ def test_apply_panel_decide_release_download(page, home, demo_run) -> None:  # t
     # the recipient follows it and downloads the manifest
     sign_in(page, home, users["ier.researcher"])
     page.goto(f"/agreements/{ref}")
+    # pages may serve an answer read up to a few seconds before the release
+    # (web/reader.py FRESH_FOR): the recipient reloads until the new release shows
+    for _ in range(20):
+        if page.locator("a[href^='/releases/']").count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
     shot(page, "10-agreement-progress")
     page.click("a[href^='/releases/']")
     shot(page, "11-release")
