@@ -40,7 +40,11 @@ def register(app: typer.Typer) -> None:
         console.print("\nsign in to the pages as any demo user above")
         root = ctx.find_root()
         serve = root.command.get_command(root, "serve")  # type: ignore[attr-defined]
-        ctx.invoke(serve, host=host, port=port)
+        # parsed as if typed: ctx.invoke with a command object hands host and
+        # port to the context's constructor under typer 0.2x
+        args = ["--host", host, "--port", str(port)]
+        with serve.make_context("serve", args, parent=root) as sub:
+            serve.invoke(sub)
 
 
 def show_users(console: Console, issued: dict[str, Any]) -> None:
