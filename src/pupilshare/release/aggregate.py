@@ -17,7 +17,14 @@ import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
 from pupilshare.plan import Sdc, TableSpec
-from pupilshare.release import cellkey, missing, published_cells, sdc
+from pupilshare.release import (
+    cellkey,
+    crossrelease,
+    linked,
+    missing,
+    published_cells,
+    sdc,
+)
 from pupilshare.release.derive import lit
 from pupilshare.release.population import PUPIL_KEY
 from pupilshare.store import Store
@@ -121,7 +128,10 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
         return sdc.Cube(dims, tuple(() for _ in dims), empty, empty.copy())
     cube = cube_from_cells(spec, cells, n_top)
     mark_earlier(store, spec, cube)
-    return mark_missing(store, spec, sdc.protect(cube, rules))
+    sdc.protect(cube, rules)
+    # Then with every earlier table linked to it through the hierarchies.
+    crossrelease.protect(store, spec, cube, rules)
+    return mark_missing(store, spec, cube)
 
 
 def mark_missing(store: Store, spec: TableSpec, cube: sdc.Cube) -> sdc.Cube:
@@ -192,6 +202,12 @@ def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
         store, grid_names(spec, cube), cube.values.ravel()
     )
     cube.public = public.reshape(cube.values.shape)
+    # Also public: cells earlier tables' published cells add up to (a school
+    # table's LA totals once the school table is out, for example).
+    earlier = linked.earlier_tables(store, f"{spec.dataset}:{spec.measure or 'count'}")
+    if earlier and not cube.perturbed:
+        table = crossrelease.as_table(spec, cube)
+        cube.public |= linked.derivable(table, earlier).reshape(cube.values.shape)
     hidden = hidden.reshape(cube.values.shape) & ~cube.suppressed
     cube.status[hidden] = sdc.SECONDARY
 
@@ -199,7 +215,9 @@ def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
 def shown(cube: sdc.Cube, rules: Sdc) -> np.ndarray:
     """How each cell was published, for the record of published tables."""
     how = "perturbed" if cube.perturbed else "rounded" if rules.rounding else "exact"
-    return np.where(cube.suppressed.ravel(), "suppressed", how)
+    out = np.where(cube.suppressed.ravel(), "suppressed", how)
+    # No data (x): nothing to protect, and the figure was never shown.
+    return np.where((cube.status == sdc.MISSING).ravel(), "missing", out)
 
 
 def table_arrow(spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> pa.Table:

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from pupilshare.plan import ReleasePlan, TableSpec
-from pupilshare.release import audit, published_cells
+from pupilshare.release import audit, linked, published_cells
 from pupilshare.store import Store
 
 TOTAL = "Total"
@@ -148,7 +148,65 @@ def protection_reasons(
             "recovered, or narrowed below their protection interval, from "
             "the rows, columns or totals"
         )
-    return reasons
+        return reasons
+    new = linked.Table(
+        name,
+        f"{spec.dataset}:{spec.measure or 'count'}",
+        {item: frozenset(map(str, vals)) for item, vals in spec.filters},
+        tuple(dims),
+        tuple(tuple(str(c) for c in cat) for cat in cats),
+        grid_v,
+        grid_m,
+    )
+    return reasons + linked_reasons(store, plan, spec, new, need, witness, cats)
+
+
+def linked_reasons(
+    store: Store,
+    plan: ReleasePlan,
+    spec: TableSpec,
+    new: linked.Table,
+    need: audit.Need,
+    witness: Witness | None,
+    cats: list[np.ndarray],
+) -> list[str]:
+    """The table audited together with every earlier table over the same records
+    that its cells add up to, or that adds up to its cells, through the hierarchies
+    (school to LA to nation, outcome to reached the expected standard, year group to
+    key stage): the new table's suppressed cells must keep their protection, and no
+    earlier table's suppressed cell may be recovered through it."""
+    j = linked.joint(new, linked.earlier_tables(store, new.head))
+    if j is None:
+        return []
+    rules = plan.sdc
+    mine = j.owner == 0
+    width, up, down = linked.needs(
+        j, rules.threshold, rules.min_interval, spec.measure is None
+    )
+    width[mine], up[mine], down[mine] = need.width, need.up, need.down
+    rise, fall = np.zeros(len(j.x0)), np.zeros(len(j.x0))
+    corners = _columns(witness, cats, new.hidden) if witness is not None else None
+    if corners is not None:
+        rise, fall = audit.witnessed(j.a, j.x0, corners, witness.signs)
+    found, signs = audit.search(new.values, new.hidden)
+    more_rise, more_fall = audit.witnessed(j.a, j.x0, found, signs)
+    rise, fall = np.maximum(rise, more_rise), np.maximum(fall, more_fall)
+    short = audit.audit(j.a, j.b, j.x0, audit.Need(width, up, down), rise, fall)
+    out = []
+    names = ", ".join(t.name for t in j.tables[1:])
+    if (short & mine).any():
+        out.append(
+            f"{spec.name}: {int((short & mine).sum())} suppressed cell(s) can be "
+            "recovered, or narrowed below their protection interval, by combining "
+            f"it with earlier published tables over the same records ({names})"
+        )
+    if (short & ~mine).any():
+        out.append(
+            f"{spec.name}: it would let {int((short & ~mine).sum())} suppressed "
+            f"cell(s) of earlier published tables ({names}) be recovered, or "
+            "narrowed below their protection interval"
+        )
+    return out
 
 
 def _columns(

@@ -1,0 +1,96 @@
+"""The builder's secondary suppression across releases (issue 10 point 5): a new
+table, once protected on its own, is put in one system with every earlier table over
+the same records that it is linked to through the hierarchies (``linked``), and
+suppression is added until no suppressed cell of any of them can be recovered or
+narrowed below its protection interval.
+
+Each round finds the cells the combined system leaves short (by the interval audit
+of the whole linked system), then hides, for every linking equation that holds one,
+the smallest published cell of the new table in that equation (never a cell an
+earlier release already published: that protects nothing), and lets the table's own
+hypercube secondary suppression protect what it hid. A table that still cannot be
+protected after ``ROUNDS`` rounds is withheld whole (apart from cells already
+public), which adds nothing to what earlier releases gave.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pupilshare.plan import Sdc, TableSpec
+from pupilshare.release import audit, linked, sdc
+from pupilshare.store import Store
+
+ROUNDS = 12
+
+
+def as_table(spec: TableSpec, cube: sdc.Cube) -> linked.Table:
+    return linked.Table(
+        spec.name,
+        f"{spec.dataset}:{spec.measure or 'count'}",
+        {item: frozenset(map(str, vals)) for item, vals in spec.filters},
+        tuple(cube.dims),
+        tuple(tuple(str(c) for c in lab) for lab in cube.labels),
+        cube.values,
+        cube.suppressed & (cube.status != sdc.MISSING),
+    )
+
+
+def short_cells(
+    spec: TableSpec, cube: sdc.Cube, rules: Sdc, earlier: list[linked.Table]
+) -> tuple[linked.Joint | None, np.ndarray]:
+    """The linked system and which of its columns lack their protection."""
+    j = linked.joint(as_table(spec, cube), earlier)
+    if j is None:
+        return None, np.zeros(0, bool)
+    up, down, width = sdc.protection(cube, rules)
+    flat = j.cell[j.owner == 0]
+    w, u, d = linked.needs(j, rules.threshold, rules.min_interval, spec.measure is None)
+    mine = j.owner == 0
+    w[mine] = width.ravel()[flat]
+    u[mine] = up.ravel()[flat]
+    d[mine] = down.ravel()[flat]
+    return j, audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d))
+
+
+def protect(store: Store, spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> int:
+    """Add suppression to ``cube`` until the linked system protects every suppressed
+    cell; returns the cells added (withholds the table whole if it cannot)."""
+    if cube.perturbed or cube.values.ndim != len(cube.labels):
+        return 0
+    earlier = linked.earlier_tables(store, f"{spec.dataset}:{spec.measure or 'count'}")
+    if not earlier:
+        return 0
+    before = int(cube.suppressed.sum())
+    for _ in range(ROUNDS):
+        j, short = short_cells(spec, cube, rules, earlier)
+        if j is None or not short.any():
+            return int(cube.suppressed.sum()) - before
+        hide = _to_hide(j, short, cube)
+        if not len(hide):
+            break
+        cube.status.ravel()[hide] = sdc.SECONDARY
+        sdc.secondary(cube, rules)
+        if cube.withheld:
+            return int(cube.suppressed.sum()) - before
+    cube.status[(cube.status == sdc.PUBLISHED) & ~cube.public] = sdc.SECONDARY
+    cube.withheld = True
+    return int(cube.suppressed.sum()) - before
+
+
+def _to_hide(j: linked.Joint, short: np.ndarray, cube: sdc.Cube) -> np.ndarray:
+    """For each linking equation holding a short cell, the new table's smallest
+    published cell in it that an earlier release has not published."""
+    coupled = j.a[j.row_offset :].tocsr()
+    rows = np.unique(coupled[:, np.flatnonzero(short)].nonzero()[0])
+    values = cube.values.ravel()
+    shown = ~cube.suppressed.ravel() & ~cube.public.ravel()
+    out = set()
+    for r in rows:
+        cells = j.leans_on[r]
+        cells = cells[shown[cells]]
+        if len(cells):
+            positive = cells[values[cells] > 0]
+            pick = positive if len(positive) else cells
+            out.add(int(pick[np.argmin(values[pick])]))
+    return np.array(sorted(out), dtype=np.int64)

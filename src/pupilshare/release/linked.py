@@ -1,0 +1,440 @@
+"""Tables linked through hierarchies: every published cell as a sum of another table's
+cells, so tables over the same records become one system of linear equations
+(issue 10 point 5).
+
+A cell is named by what it counts (``published_cells``): its dataset and measure and
+the categories it fixes. Categories roll up along a hierarchy (``HIERARCHY``): a school
+(LAESTAB) lies in its local authority, the LA in the nation (the ``Total``); a
+key stage outcome is or is not the expected standard (``reached_expected``); a year
+group lies in a key stage. So the key stage trend table's cell "LA 807, reached the
+expected standard, key stage 2 reading" is the sum of the school table's cells of
+LA 807's schools, key stage 2, reading, outcomes AS, EXS and GDS: an intruder who
+holds both tables has one more equation over the school table's suppressed cells.
+
+``joint`` puts a new table and the earlier tables that share its records into one
+system over their suppressed cells: each table's own line equations (rows, columns,
+totals), and one *coupling* equation for every cell of one table that is a sum of
+cells of the other (a cell of the coarser table, expressed at the finer table's most
+aggregated cells that add up to it). A coupling is used only where the true values
+agree (the same records: populations of different agreements differ by scope and
+opt-outs, and an intruder cannot difference different records exactly). Only tables
+with the same dataset and measure that have at least one coupling join the system,
+and the suppressed cells of every table in it are audited together: the new table's
+must keep their protection, and the earlier tables' must not be recovered through
+the new one.
+
+Two tables coupled this way are exact (any two non-negative tables that agree on
+their common cells come from some records). Three or more are coupled pairwise, which
+may leave an intruder less room than this system allows; that is the cost of keeping
+the system near-linear (one block per linked table, not one cell per combination of
+every table's categories).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from pupilshare import codesets
+from pupilshare.store import Store
+
+TOTAL = "Total"
+
+
+def _la(school: str) -> str:
+    return school[:3]
+
+
+def _reached(outcome: str) -> str:
+    return "Y" if outcome in codesets.KS_EXPECTED else "N"
+
+
+def _key_stage(ncyear: str) -> str:
+    year = int(ncyear) if ncyear.isdigit() else 0
+    return "1" if year <= 2 else "2" if year <= 6 else "3" if year <= 9 else "4"
+
+
+# child item -> (parent item, the parent of each child category). Each chain ends at
+# the nation (or every pupil), which is a table's Total.
+HIERARCHY: dict[str, tuple[str, Callable[[str], str]]] = {
+    "laestab": ("la_code", _la),
+    "outcome": ("reached_expected", _reached),
+    "ncyear": ("key_stage", _key_stage),
+}
+
+
+def ancestors(item: str) -> dict[str, Callable[[str], str]]:
+    """Every item ``item`` rolls up to, with the mapping from its categories."""
+    out: dict[str, Callable[[str], str]] = {}
+    step: Callable[[str], str] = lambda v: v  # noqa: E731
+    while item in HIERARCHY:
+        parent, up = HIERARCHY[item]
+        step = _compose(up, step)
+        out[parent] = step
+        item = parent
+    return out
+
+
+def _compose(f: Callable[[str], str], g: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda v: f(g(v))
+
+
+def parse(name: str) -> tuple[str, dict[str, frozenset[str]]]:
+    """A published cell's name as its head (dataset:measure) and its conditions."""
+    head, _, rest = name.partition(";")
+    conds: dict[str, frozenset[str]] = {}
+    for part in rest.split(";") if rest else []:
+        if " in " in part and "=" not in part.split(" in ", 1)[0]:
+            item, values = part.split(" in ", 1)
+            conds[item] = frozenset(values.split("|"))
+        else:
+            item, _, value = part.partition("=")
+            conds[item] = frozenset([value])
+    return head, conds
+
+
+@dataclass
+class Table:
+    """One published table as an additive grid: categories per dimension (``Total``
+    last on each axis), the true value of every cell, which cells were hidden, and
+    what the whole table is restricted to (its filters)."""
+
+    name: str
+    head: str
+    fixed: dict[str, frozenset[str]]
+    dims: tuple[str, ...]
+    labels: tuple[tuple[str, ...], ...]
+    values: np.ndarray
+    hidden: np.ndarray
+    # The conditions of each cell, derived on demand.
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    def conditions(self, flat: int) -> dict[str, frozenset[str]]:
+        at = np.unravel_index(flat, self.shape)
+        out = dict(self.fixed)
+        for d, lab, i in zip(self.dims, self.labels, at, strict=True):
+            if i < len(lab):
+                out[d] = frozenset([lab[i]])
+        return out
+
+    def cells_for(self, conds: dict[str, frozenset[str]]) -> list[np.ndarray] | None:
+        """The cells of this table (indices per axis, ``Total`` included) that add up
+        to exactly the records ``conds`` selects, or None if they do not exist: the
+        condition is on an item this table neither shows nor rolls up to, or the
+        records reach outside this table's filters."""
+        for item, allowed in self.fixed.items():
+            if conds.get(item) != allowed:
+                return None
+        per_axis: list[np.ndarray | None] = [None] * len(self.dims)
+        for item, allowed in conds.items():
+            if item in self.fixed:
+                continue
+            hit = None
+            for axis, d in enumerate(self.dims):
+                lab = np.asarray(self.labels[axis], dtype=object)
+                if d == item:
+                    hit = axis, np.isin(lab, list(allowed))
+                    break
+                up = ancestors(d).get(item)
+                if up is not None:
+                    mapped = np.array([up(str(v)) for v in lab], dtype=object)
+                    hit = axis, np.isin(mapped, list(allowed))
+                    break
+            if hit is None:
+                return None
+            axis, mask = hit
+            prior = per_axis[axis]
+            per_axis[axis] = mask if prior is None else prior & mask
+        out = []
+        for axis, mask in enumerate(per_axis):
+            n = len(self.labels[axis])
+            if mask is None:
+                out.append(np.array([n]))  # the Total: every category
+            elif mask.all() and n:
+                out.append(np.array([n]))
+            else:
+                out.append(np.flatnonzero(mask))
+        return out
+
+
+def table_from_grid(
+    name: str,
+    head: str,
+    fixed: dict[str, frozenset[str]],
+    dims: tuple[str, ...],
+    labels: tuple[tuple[str, ...], ...],
+    values: np.ndarray,
+    hidden: np.ndarray,
+) -> Table:
+    return Table(name, head, fixed, dims, labels, values, hidden)
+
+
+def from_cells(
+    name: str, cells: list[str], values: np.ndarray, hidden: np.ndarray
+) -> Table | None:
+    """An earlier table rebuilt from its recorded cells (names, true values, hidden),
+    or None when they do not form a complete grid."""
+    parsed = [parse(c) for c in cells]
+    heads = {h for h, _ in parsed}
+    if len(heads) != 1 or not parsed:
+        return None
+    counts: dict[str, int] = {}
+    for _, conds in parsed:
+        for item in conds:
+            counts[item] = counts.get(item, 0) + 1
+    every = [i for i, n in counts.items() if n == len(parsed)]
+    fixed = {}
+    for item in every:
+        vals = {conds[item] for _, conds in parsed}
+        if len(vals) == 1:
+            fixed[item] = vals.pop()
+    dims = tuple(sorted(i for i in counts if i not in fixed))
+    labels = []
+    for d in dims:
+        vals = set()
+        for _, conds in parsed:
+            if d in conds:
+                if len(conds[d]) != 1:
+                    return None
+                vals |= conds[d]
+        labels.append(tuple(sorted(vals)))
+    shape = tuple(len(lab) + 1 for lab in labels)
+    if int(np.prod(shape)) != len(parsed):
+        return None
+    grid_v = np.zeros(shape)
+    grid_h = np.zeros(shape, bool)
+    seen = np.zeros(shape, bool)
+    for (_, conds), v, h in zip(parsed, values, hidden, strict=True):
+        at = tuple(
+            lab.index(next(iter(conds[d]))) if d in conds else len(lab)
+            for d, lab in zip(dims, labels, strict=True)
+        )
+        grid_v[at], grid_h[at], seen[at] = v, h, True
+    if not seen.all():
+        return None
+    return Table(name, heads.pop(), fixed, dims, tuple(labels), grid_v, grid_h)
+
+
+def earlier_tables(store: Store, head: str, exclude: str | None = None) -> list[Table]:
+    """Every earlier published table of the same dataset and measure, rebuilt from
+    the record of published cells (tables shown perturbed or rounded are not exact
+    equations and are left out; a table released again unchanged counts once)."""
+    from pupilshare.release import published_cells
+
+    if not store.exists(published_cells.TABLE):
+        return []
+    rows = store.arrow(
+        f"SELECT release_id, table_name, cell, value, shown FROM "
+        f"{published_cells.TABLE} WHERE starts_with(cell, ?) "
+        "AND release_id IS DISTINCT FROM ? ORDER BY release_id, table_name",
+        [head + ";", exclude],
+    ).to_pylist()
+    rows += store.arrow(
+        f"SELECT release_id, table_name, cell, value, shown FROM "
+        f"{published_cells.TABLE} WHERE cell = ? "
+        "AND release_id IS DISTINCT FROM ? ORDER BY release_id, table_name",
+        [head, exclude],
+    ).to_pylist()
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["release_id"], r["table_name"]), []).append(r)
+    out: list[Table] = []
+    seen: set[tuple] = set()
+    for (release, table), cells in groups.items():
+        shown = {c["shown"] for c in cells}
+        if not shown <= {"exact", "suppressed", "missing"}:
+            continue
+        key = tuple(sorted((c["cell"], c["value"], c["shown"]) for c in cells))
+        if key in seen:
+            continue
+        seen.add(key)
+        t = from_cells(
+            f"{table} ({release})",
+            [c["cell"] for c in cells],
+            np.array([c["value"] for c in cells], dtype=float),
+            np.array([c["shown"] == "suppressed" for c in cells]),
+        )
+        if t is not None:
+            out.append(t)
+    return out
+
+
+@dataclass
+class Joint:
+    """The linked system over the suppressed cells of every table in it: ``a @ x =
+    b``, ``x >= 0``; ``x0`` the true values; for each column, which table
+    (0: the new one) and which flat cell of it."""
+
+    a: sparse.csr_matrix
+    b: np.ndarray
+    x0: np.ndarray
+    owner: np.ndarray
+    cell: np.ndarray
+    tables: list[Table]
+    couplings: int
+    # Each coupling row's published cells of the new table (flat indices), for the
+    # builder's repair: which published cells an intruder's equation leans on.
+    leans_on: list[np.ndarray]
+    row_offset: int
+
+    def columns_of(self, k: int) -> np.ndarray:
+        return np.flatnonzero(self.owner == k)
+
+
+def _line_system(t: Table) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    from pupilshare.release import audit
+
+    a, b, _ = audit.line_equations(t.values, t.hidden)
+    return a, b, t.values[t.hidden]
+
+
+def _couple(
+    fine: Table, coarse: Table, cols: dict[int, dict[int, int]], kf: int, kc: int
+) -> list[tuple[dict[int, float], float, np.ndarray]]:
+    """Rows ``coarse cell - sum(fine cells) = 0`` for every cell of ``coarse`` that
+    ``fine``'s cells add up to, where the true values agree; each as (column ->
+    coefficient, right-hand side, the fine table's published cells in it)."""
+    rows = []
+    for flat in range(coarse.values.size):
+        conds = coarse.conditions(flat)
+        where = fine.cells_for(conds)
+        if where is None:
+            continue
+        grids = np.meshgrid(*where, indexing="ij")
+        inside = np.ravel_multi_index(tuple(g.ravel() for g in grids), fine.shape)
+        truth = float(fine.values.ravel()[inside].sum())
+        value = float(coarse.values.ravel()[flat])
+        if abs(truth - value) > 1e-6 * max(1.0, abs(value)):
+            continue  # different records: no exact equation
+        hid = fine.hidden.ravel()[inside]
+        if not hid.any() and not coarse.hidden.ravel()[flat]:
+            continue  # nothing unknown in it
+        coef: dict[int, float] = {}
+        rhs = float(fine.values.ravel()[inside][~hid].sum())
+        for i in inside[hid]:
+            c = cols[kf][int(i)]
+            coef[c] = coef.get(c, 0.0) - 1.0
+        if coarse.hidden.ravel()[flat]:
+            c = cols[kc][flat]
+            coef[c] = coef.get(c, 0.0) + 1.0
+        else:
+            rhs -= value
+        if kf == 0:
+            lean = inside[~hid]
+        elif kc == 0 and not coarse.hidden.ravel()[flat]:
+            lean = np.array([flat])
+        else:
+            lean = np.zeros(0, np.int64)
+        rows.append((coef, rhs, lean))
+    return rows
+
+
+def joint(new: Table, earlier: list[Table]) -> Joint | None:
+    """The new table and every earlier table of its dataset and measure coupled to
+    it, as one system (None: no earlier table is coupled to it)."""
+    candidates = [t for t in earlier if t.head == new.head]
+    tables = [new]
+    blocks, rhs, owner, cell, x0 = [], [], [], [], []
+    cols: dict[int, dict[int, int]] = {}
+    coupling_rows: list[tuple[dict[int, float], float, np.ndarray]] = []
+    base = 0
+
+    def add(t: Table) -> None:
+        nonlocal base
+        k = len(tables) - 1
+        a, b, x = _line_system(t)
+        flat = np.flatnonzero(t.hidden)
+        cols[k] = {int(f): base + j for j, f in enumerate(flat)}
+        blocks.append(a)
+        rhs.append(b)
+        owner.append(np.full(len(flat), k))
+        cell.append(flat)
+        x0.append(x)
+        base += len(flat)
+
+    add(new)
+    for t in candidates:
+        tables.append(t)
+        add(t)
+        k = len(tables) - 1
+        rows = _couple(new, t, cols, 0, k) + _couple(t, new, cols, k, 0)
+        if not rows:
+            tables.pop()
+            blocks.pop()
+            rhs.pop()
+            owner.pop()
+            cell.pop()
+            x0.pop()
+            base -= len(cols.pop(k))
+            continue
+        coupling_rows += rows
+    if len(tables) == 1:
+        return None
+    n = base
+    lines = sparse.block_diag(blocks, format="csr") if blocks else None
+    r, c, v = [], [], []
+    for i, (coef, _, _) in enumerate(coupling_rows):
+        for col, k in coef.items():
+            r.append(i)
+            c.append(col)
+            v.append(k)
+    coupled = sparse.csr_matrix((v, (r, c)), shape=(len(coupling_rows), n))
+    a = sparse.vstack([lines, coupled], format="csr")
+    b = np.concatenate([*rhs, np.array([rhs_ for _, rhs_, _ in coupling_rows])])
+    return Joint(
+        a,
+        b,
+        np.concatenate(x0),
+        np.concatenate(owner),
+        np.concatenate(cell),
+        tables,
+        len(coupling_rows),
+        [lean for _, _, lean in coupling_rows],
+        lines.shape[0],
+    )
+
+
+def needs(j: Joint, threshold: int, min_interval: float, counts: bool) -> tuple:
+    """What each earlier table's suppressed cell must keep: a sensitive count (1 to
+    threshold - 1) ``min_interval`` with room both ways, any other suppressed cell
+    one unit (it must not be recovered). Returns (width, up, down) per column."""
+    x = j.x0
+    unit = 1.0 if counts else 0.01
+    if counts:
+        small = (x > 0) & (x < threshold)
+        width = np.where(small, float(min_interval), unit)
+        up = np.where(small, 1.0, 0.0)
+        down = np.where(small, np.minimum(x, 1.0), 0.0)
+    else:
+        width, up, down = np.full(len(x), unit), np.zeros(len(x)), np.zeros(len(x))
+    return width, up, down
+
+
+def derivable(new: Table, earlier: list[Table]) -> np.ndarray:
+    """Cells of ``new`` (flat) that an earlier table's published cells add up to
+    exactly (over the same records): already public, so never a complement."""
+    out = np.zeros(new.values.size, bool)
+    for t in earlier:
+        if t.head != new.head:
+            continue
+        shown_v = t.values.ravel()
+        hid = t.hidden.ravel()
+        for flat in range(new.values.size):
+            if out[flat]:
+                continue
+            where = t.cells_for(new.conditions(flat))
+            if where is None:
+                continue
+            grids = np.meshgrid(*where, indexing="ij")
+            inside = np.ravel_multi_index(tuple(g.ravel() for g in grids), t.shape)
+            value = float(new.values.ravel()[flat])
+            total = float(shown_v[inside].sum())
+            if not hid[inside].any() and abs(total - value) <= 1e-6 * max(1, value):
+                out[flat] = True
+    return out

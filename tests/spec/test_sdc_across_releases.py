@@ -1,0 +1,255 @@
+"""title: Disclosure control across releases, through hierarchies
+
+A key stage trend table (by local authority, reached the expected standard or not)
+and a school-level table (by school and outcome) count the same results: a school
+lies in its LA, and AS, EXS and GDS are the expected standard. An intruder holding
+both has one equation more for every LA and standard; the school table's secondary
+suppression must leave every suppressed cell of both tables its protection interval
+once they are combined, whichever is published first. The intruder here works on the
+finest cells (school x year x outcome), every published cell of both tables a sum of
+them, and solves two LPs per suppressed cell: the feasible interval, exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from pupilshare import codesets
+from pupilshare.plan import ReleasePlan, Sdc, TableSpec
+from pupilshare.release import aggregate, check, crossrelease, published_cells, sdc
+from pupilshare.store import Store
+
+KS2_READ = (("key_stage", ("2",)), ("subject", ("READ",)))
+TRENDS = TableSpec(
+    "ks2_read_by_la_code",
+    "ks_results",
+    ("academic_year", "la_code"),
+    ("reached_expected",),
+    filters=KS2_READ,
+)
+SCHOOLS = TableSpec(
+    "outcomes_by_school",
+    "ks_results",
+    ("laestab", "key_stage", "subject"),
+    ("outcome",),
+)
+OUTCOMES = ("AS", "NS", "A")  # A (absent) and NS are not the expected standard
+RULES = Sdc()
+
+
+def _records(counts: dict[tuple[str, str, str], int]) -> pa.Table:
+    """One row per pupil: (school, year, outcome) -> pupils, key stage 2 reading."""
+    cols: dict[str, list] = {
+        c: []
+        for c in (
+            "laestab",
+            "la_code",
+            "academic_year",
+            "key_stage",
+            "subject",
+            "outcome",
+            "reached_expected",
+        )
+    }
+    for (school, year, outcome), n in counts.items():
+        for _ in range(n):
+            cols["laestab"].append(school)
+            cols["la_code"].append(school[:3])
+            cols["academic_year"].append(year)
+            cols["key_stage"].append("2")
+            cols["subject"].append("READ")
+            cols["outcome"].append(outcome)
+            reached = outcome in codesets.KS_EXPECTED
+            cols["reached_expected"].append("Y" if reached else "N")
+    n = len(cols["laestab"])
+    return pa.table({**cols, "__pupil_key": np.arange(n)})
+
+
+def _publish(store: Store, release: str, spec: TableSpec) -> pa.Table:
+    """Build one table as a release would and record its cells."""
+    cube = aggregate.build_table(store, spec, "recs", RULES)
+    published_cells.record(
+        store,
+        release,
+        "agreement-" + release,
+        spec.name,
+        aggregate.grid_names(spec, cube),
+        cube.values.ravel(),
+        aggregate.shown(cube, RULES),
+    )
+    return aggregate.table_arrow(spec, cube, RULES)
+
+
+def _intervals(
+    counts: dict[tuple[str, str, str], int], tables: list[tuple[TableSpec, pa.Table]]
+) -> list[tuple[str, float, float, float]]:
+    """The intruder: the finest cells (school, year, outcome) as unknowns, every
+    published cell of every table an equation, every unknown non-negative; for
+    each suppressed cell its true value and least and greatest value."""
+    schools = sorted({k[0] for k in counts})
+    years = sorted({k[1] for k in counts})
+    fine = [(s, y, o) for s in schools for y in years for o in OUTCOMES]
+
+    def attrs(f: tuple[str, str, str]) -> dict[str, str]:
+        s, y, o = f
+        reached = "Y" if o in codesets.KS_EXPECTED else "N"
+        return {
+            "laestab": s,
+            "la_code": s[:3],
+            "academic_year": y,
+            "outcome": o,
+            "reached_expected": reached,
+            "key_stage": "2",
+            "subject": "READ",
+        }
+
+    known = [attrs(f) for f in fine]
+    rows, rhs, hidden = [], [], []
+    for spec, table in tables:
+        dims = [*spec.rows, *spec.columns]
+        for r in table.to_pylist():
+            member = np.array(
+                [
+                    all(r[d] == "Total" or a[d] == str(r[d]) for d in dims)
+                    for a in known
+                ],
+                dtype=float,
+            )
+            if r["symbol"] is None:
+                rows.append(member)
+                rhs.append(r["value"])
+            elif r["symbol"] == "c":
+                truth = sum(
+                    counts.get(f, 0) for f, m in zip(fine, member, strict=True) if m
+                )
+                hidden.append((f"{spec.name} {r}", member, truth))
+    a, b = np.array(rows), np.array(rhs, dtype=float)
+    out = []
+    for label, member, truth in hidden:
+        lo = linprog(member, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        hi = linprog(-member, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        assert lo.status == 0
+        top = np.inf if hi.status == 3 else -hi.fun
+        out.append((label, truth, lo.fun, top))
+    return out
+
+
+def _unprotected(intervals: list[tuple[str, float, float, float]]) -> list:
+    """Suppressed cells narrower than their protection: a small count (1 to
+    threshold - 1) less than ``min_interval`` wide, any other less than 1."""
+    bad = []
+    for label, truth, lo, hi in intervals:
+        need = RULES.min_interval if 0 < truth < RULES.threshold else 1
+        if hi - lo < need - 1e-6:
+            bad.append((label, truth, lo, hi))
+    return bad
+
+
+def _world() -> dict[tuple[str, str, str], int]:
+    """Three LAs of five schools, counts from small to large: the school table's
+    own hypercubes hide a school's AS count with a school in another LA, which the
+    LA trend table (AS is the expected standard) then gives away."""
+    rng = np.random.default_rng(1)
+    counts = {}
+    for school in ("8070001", "8070002", "8160001", "8160002", "8920001"):
+        for year in ("2021", "2022"):
+            for outcome in OUTCOMES:
+                n = int(rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 40]))
+                if n:
+                    counts[(school, year, outcome)] = n
+    return counts
+
+
+def _plan(spec: TableSpec) -> ReleasePlan:
+    items = tuple(f"ks_results.{d}" for d in (*spec.rows, *spec.columns))
+    return ReleasePlan(
+        "A", "r", "g", "p", "aggregate", items, tables=(spec,), sdc=RULES
+    )
+
+
+def test_trends_then_a_school_table_pin_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counts = _world()
+    # Before this change: the school table protected on its own only.
+    store = Store()
+    store.register("recs", _records(counts))
+    trends = _publish(store, "trends", TRENDS)
+    with monkeypatch.context() as m:
+        m.setattr(crossrelease, "protect", lambda *a, **k: 0)
+        alone = _publish(store, "schools", SCHOOLS)
+    before = _unprotected(_intervals(counts, [(TRENDS, trends), (SCHOOLS, alone)]))
+    assert before, "the attack should succeed against the old suppression"
+    # Alone, the school table passed the check; the check now refuses it.
+    store.rows(f"DELETE FROM {published_cells.TABLE} WHERE release_id = 'schools'")
+    reasons = check._check_table(
+        store, _plan(SCHOOLS), SCHOOLS.name, alone, source="recs"
+    )
+    assert any("combining" in r or "earlier published" in r for r in reasons), reasons
+    # With it: the same data, the same order, nothing pinned or narrowed.
+    schools = _publish(store, "schools2", SCHOOLS)
+    after = _unprotected(_intervals(counts, [(TRENDS, trends), (SCHOOLS, schools)]))
+    assert after == []
+    store.rows(f"DELETE FROM {published_cells.TABLE} WHERE release_id = 'schools2'")
+    assert (
+        check._check_table(store, _plan(SCHOOLS), SCHOOLS.name, schools, source="recs")
+        == []
+    )
+
+
+def test_a_school_table_then_trends_pin_nothing() -> None:
+    counts = _world()
+    store = Store()
+    store.register("recs", _records(counts))
+    schools = _publish(store, "schools", SCHOOLS)
+    trends = _publish(store, "trends", TRENDS)
+    got = _intervals(counts, [(SCHOOLS, schools), (TRENDS, trends)])
+    assert _unprotected(got) == []
+    store.rows(f"DELETE FROM {published_cells.TABLE} WHERE release_id = 'trends'")
+    assert (
+        check._check_table(store, _plan(TRENDS), TRENDS.name, trends, source="recs")
+        == []
+    )
+
+
+worlds = st.dictionaries(
+    st.tuples(
+        st.sampled_from(["8070001", "8070002", "8160001", "8160002", "8920001"]),
+        st.sampled_from(["2021", "2022"]),
+        st.sampled_from(OUTCOMES),
+    ),
+    st.one_of(st.integers(0, 9), st.integers(10, 40)),
+    min_size=4,
+    max_size=30,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(worlds, st.booleans())
+def test_every_suppressed_cell_keeps_its_interval_across_both_tables(
+    counts: dict[tuple[str, str, str], int], trends_first: bool
+) -> None:
+    counts = {k: v for k, v in counts.items() if v}
+    if not counts:
+        return
+    store = Store()
+    store.register("recs", _records(counts))
+    order = [TRENDS, SCHOOLS] if trends_first else [SCHOOLS, TRENDS]
+    tables = [(spec, _publish(store, spec.name, spec)) for spec in order]
+    assert _unprotected(_intervals(counts, tables)) == []
+
+
+def test_cells_of_a_rejected_file_stay_x_and_are_not_secrets() -> None:
+    """``x`` cells are recorded as missing, never as suppressed cells to protect."""
+    cube = sdc.Cube(
+        ("a",), (("1", "2"),), np.array([0.0, 40.0, 40.0]), np.array([0, 40, 40.0])
+    )
+    cube.status[0] = sdc.MISSING
+    assert list(aggregate.shown(cube, RULES)) == ["missing", "exact", "exact"]
+    table = aggregate.table_arrow(TableSpec("t", "ks_results", ("a",)), cube, RULES)
+    assert table.column("symbol").to_pylist()[0] == "x"
