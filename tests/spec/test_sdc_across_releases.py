@@ -86,14 +86,18 @@ def _publish(store: Store, release: str, spec: TableSpec) -> pa.Table:
 
 
 def _intervals(
-    counts: dict[tuple[str, str, str], int], tables: list[tuple[TableSpec, pa.Table]]
+    counts: dict[tuple[str, str, str], int],
+    tables: list[tuple[TableSpec, pa.Table]],
+    knowing: int | None = None,
 ) -> list[tuple[str, float, float, float]]:
-    """The intruder: the finest cells (school, year, outcome) as unknowns, every
-    published cell of every table an equation, every unknown non-negative; for
-    each suppressed cell its true value and least and greatest value."""
+    """The intruder: the finest cells (school, year, outcome; the categories the
+    tables show) as unknowns, every published cell of every table (of the first
+    ``knowing`` only, when given) an equation, every unknown non-negative; for each
+    suppressed cell of every table its true value and least and greatest value."""
     schools = sorted({k[0] for k in counts})
     years = sorted({k[1] for k in counts})
-    fine = [(s, y, o) for s in schools for y in years for o in OUTCOMES]
+    outcomes = sorted({k[2] for k in counts})
+    fine = [(s, y, o) for s in schools for y in years for o in outcomes]
 
     def attrs(f: tuple[str, str, str]) -> dict[str, str]:
         s, y, o = f
@@ -110,7 +114,7 @@ def _intervals(
 
     known = [attrs(f) for f in fine]
     rows, rhs, hidden = [], [], []
-    for spec, table in tables:
+    for i, (spec, table) in enumerate(tables):
         dims = [*spec.rows, *spec.columns]
         for r in table.to_pylist():
             member = np.array(
@@ -120,7 +124,7 @@ def _intervals(
                 ],
                 dtype=float,
             )
-            if r["symbol"] is None:
+            if r["symbol"] is None and (knowing is None or i < knowing):
                 rows.append(member)
                 rhs.append(r["value"])
             elif r["symbol"] == "c":
@@ -128,7 +132,8 @@ def _intervals(
                     counts.get(f, 0) for f, m in zip(fine, member, strict=True) if m
                 )
                 hidden.append((f"{spec.name} {r}", member, truth))
-    a, b = np.array(rows), np.array(rhs, dtype=float)
+    a = np.array(rows, dtype=float).reshape(-1, len(fine))
+    b = np.array(rhs, dtype=float)
     out = []
     for label, member, truth in hidden:
         lo = linprog(member, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
@@ -139,12 +144,19 @@ def _intervals(
     return out
 
 
-def _unprotected(intervals: list[tuple[str, float, float, float]]) -> list:
+def _unprotected(
+    intervals: list[tuple[str, float, float, float]],
+    earlier: list[tuple[str, float, float, float]] | None = None,
+) -> list:
     """Suppressed cells narrower than their protection: a small count (1 to
-    threshold - 1) less than ``min_interval`` wide, any other less than 1."""
+    threshold - 1) less than ``min_interval`` wide, any other less than 1; not
+    counting a cell ``earlier`` (the intervals from the first table alone) already
+    pinned: the second table hides it too, but it was public before."""
     bad = []
-    for label, truth, lo, hi in intervals:
+    for i, (label, truth, lo, hi) in enumerate(intervals):
         need = RULES.min_interval if 0 < truth < RULES.threshold else 1
+        if earlier is not None and earlier[i][3] - earlier[i][2] < need - 1e-6:
+            continue
         if hi - lo < need - 1e-6:
             bad.append((label, truth, lo, hi))
     return bad
@@ -225,7 +237,7 @@ worlds = st.dictionaries(
     ),
     st.one_of(st.integers(0, 9), st.integers(10, 40)),
     min_size=4,
-    max_size=30,
+    max_size=20,
 )
 
 
@@ -241,7 +253,8 @@ def test_every_suppressed_cell_keeps_its_interval_across_both_tables(
     store.register("recs", _records(counts))
     order = [TRENDS, SCHOOLS] if trends_first else [SCHOOLS, TRENDS]
     tables = [(spec, _publish(store, spec.name, spec)) for spec in order]
-    assert _unprotected(_intervals(counts, tables)) == []
+    first = _intervals(counts, tables, knowing=1)
+    assert _unprotected(_intervals(counts, tables), first) == []
 
 
 def test_cells_of_a_rejected_file_stay_x_and_are_not_secrets() -> None:

@@ -50,7 +50,7 @@ def short_cells(
     w[mine] = width.ravel()[flat]
     u[mine] = up.ravel()[flat]
     d[mine] = down.ravel()[flat]
-    return j, audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d))
+    return j, audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
 
 
 def protect(store: Store, spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> int:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from pupilshare import codesets
 from pupilshare.store import Store
@@ -229,6 +230,23 @@ def earlier_tables(store: Store, head: str, exclude: str | None = None) -> list[
 
     if not store.exists(published_cells.TABLE):
         return []
+    size = store.rows(f"SELECT count(*), max(release_id) FROM {published_cells.TABLE}")[
+        0
+    ]
+    key = (id(store), head, exclude, *size)
+    if key not in _CACHE:
+        if len(_CACHE) > 8:
+            _CACHE.clear()
+        _CACHE[key] = _earlier_tables(store, head, exclude)
+    return _CACHE[key]
+
+
+_CACHE: dict[tuple, list[Table]] = {}
+
+
+def _earlier_tables(store: Store, head: str, exclude: str | None) -> list[Table]:
+    from pupilshare.release import published_cells
+
     rows = store.arrow(
         f"SELECT release_id, table_name, cell, value, shown FROM "
         f"{published_cells.TABLE} WHERE starts_with(cell, ?) "
@@ -282,6 +300,10 @@ class Joint:
     # builder's repair: which published cells an intruder's equation leans on.
     leans_on: list[np.ndarray]
     row_offset: int
+    # How far each cell is certified to rise and fall by directions among the
+    # tables' own suppressed cells that the whole system leaves free.
+    rise: np.ndarray
+    fall: np.ndarray
 
     def columns_of(self, k: int) -> np.ndarray:
         return np.flatnonzero(self.owner == k)
@@ -294,6 +316,31 @@ def _line_system(t: Table) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     return a, b, t.values[t.hidden]
 
 
+def candidates(coarse: Table, fine: Table) -> np.ndarray:
+    """Cells of ``coarse`` (flat) that ``fine`` could add up to, by their axes alone:
+    a category of an item ``fine`` neither shows nor rolls up to never can (only
+    that axis's Total), nor a Total of an item ``fine`` is restricted to."""
+    if any(
+        coarse.fixed.get(i) != v for i, v in fine.fixed.items() if i in coarse.fixed
+    ):
+        return np.zeros(0, np.int64)
+    axes = []
+    for d, lab in zip(coarse.dims, coarse.labels, strict=True):
+        n = len(lab)
+        if d in fine.fixed:
+            want = fine.fixed[d]
+            axes.append(np.array([i for i, v in enumerate(lab) if {v} == set(want)]))
+        elif d in fine.dims or any(d in ancestors(f) for f in fine.dims):
+            axes.append(np.arange(n + 1))
+        else:
+            axes.append(np.array([n]))
+    missing = [i for i in fine.fixed if i not in coarse.fixed and i not in coarse.dims]
+    if missing or any(len(a) == 0 for a in axes):
+        return np.zeros(0, np.int64)
+    grids = np.meshgrid(*axes, indexing="ij")
+    return np.ravel_multi_index(tuple(g.ravel() for g in grids), coarse.shape)
+
+
 def _couple(
     fine: Table, coarse: Table, cols: dict[int, dict[int, int]], kf: int, kc: int
 ) -> list[tuple[dict[int, float], float, np.ndarray]]:
@@ -301,7 +348,8 @@ def _couple(
     ``fine``'s cells add up to, where the true values agree; each as (column ->
     coefficient, right-hand side, the fine table's published cells in it)."""
     rows = []
-    for flat in range(coarse.values.size):
+    for flat in candidates(coarse, fine):
+        flat = int(flat)
         conds = coarse.conditions(flat)
         where = fine.cells_for(conds)
         if where is None:
@@ -387,17 +435,49 @@ def joint(new: Table, earlier: list[Table]) -> Joint | None:
     coupled = sparse.csr_matrix((v, (r, c)), shape=(len(coupling_rows), n))
     a = sparse.vstack([lines, coupled], format="csr")
     b = np.concatenate([*rhs, np.array([rhs_ for _, rhs_, _ in coupling_rows])])
+    rise, fall = _directions(a, np.concatenate(x0), tables, owner)
+    # Only the groups of cells a coupling reaches: the rest are each table's own
+    # business, audited when it was published (or by the table's own audit).
+    m = a.shape[0]
+    link = sparse.csr_matrix(abs(a) > 0, dtype=np.int8)
+    graph = sparse.bmat([[None, link], [link.T, None]], format="csr")
+    _, label = connected_components(graph, directed=False)
+    reached = np.isin(label, label[lines.shape[0] : m])
+    keep_rows, keep_cols = np.flatnonzero(reached[:m]), np.flatnonzero(reached[m:])
+    a = a[keep_rows][:, keep_cols]
+    kept_lines = int((keep_rows < lines.shape[0]).sum())
     return Joint(
-        a,
-        b,
-        np.concatenate(x0),
-        np.concatenate(owner),
-        np.concatenate(cell),
+        a.tocsr(),
+        b[keep_rows],
+        np.concatenate(x0)[keep_cols],
+        np.concatenate(owner)[keep_cols],
+        np.concatenate(cell)[keep_cols],
         tables,
         len(coupling_rows),
-        [lean for _, _, lean in coupling_rows],
-        lines.shape[0],
+        [coupling_rows[i - lines.shape[0]][2] for i in keep_rows[kept_lines:]],
+        kept_lines,
+        rise[keep_cols],
+        fall[keep_cols],
     )
+
+
+def _directions(
+    a: sparse.csr_matrix, x0: np.ndarray, tables: list[Table], owner: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far each cell is certified to move: hypercubes among each table's own
+    suppressed cells (``audit.search``), kept only where the whole system, couplings
+    included, leaves them free (``audit.witnessed``)."""
+    from pupilshare.release import audit
+
+    rise, fall = np.zeros(len(x0)), np.zeros(len(x0))
+    base = 0
+    for t, own in zip(tables, owner, strict=True):
+        corners, signs = audit.search(t.values, t.hidden)
+        if len(corners):
+            r, f = audit.witnessed(a, x0, corners + base, signs)
+            rise, fall = np.maximum(rise, r), np.maximum(fall, f)
+        base += len(own)
+    return rise, fall
 
 
 def needs(j: Joint, threshold: int, min_interval: float, counts: bool) -> tuple:
@@ -425,7 +505,8 @@ def derivable(new: Table, earlier: list[Table]) -> np.ndarray:
             continue
         shown_v = t.values.ravel()
         hid = t.hidden.ravel()
-        for flat in range(new.values.size):
+        for flat in candidates(new, t):
+            flat = int(flat)
             if out[flat]:
                 continue
             where = t.cells_for(new.conditions(flat))

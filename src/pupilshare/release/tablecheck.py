@@ -158,7 +158,7 @@ def protection_reasons(
         grid_v,
         grid_m,
     )
-    return reasons + linked_reasons(store, plan, spec, new, need, witness, cats)
+    return reasons + linked_reasons(store, plan, spec, new, need)
 
 
 def linked_reasons(
@@ -167,8 +167,6 @@ def linked_reasons(
     spec: TableSpec,
     new: linked.Table,
     need: audit.Need,
-    witness: Witness | None,
-    cats: list[np.ndarray],
 ) -> list[str]:
     """The table audited together with every earlier table over the same records
     that its cells add up to, or that adds up to its cells, through the hierarchies
@@ -184,14 +182,7 @@ def linked_reasons(
         j, rules.threshold, rules.min_interval, spec.measure is None
     )
     width[mine], up[mine], down[mine] = need.width, need.up, need.down
-    rise, fall = np.zeros(len(j.x0)), np.zeros(len(j.x0))
-    corners = _columns(witness, cats, new.hidden) if witness is not None else None
-    if corners is not None:
-        rise, fall = audit.witnessed(j.a, j.x0, corners, witness.signs)
-    found, signs = audit.search(new.values, new.hidden)
-    more_rise, more_fall = audit.witnessed(j.a, j.x0, found, signs)
-    rise, fall = np.maximum(rise, more_rise), np.maximum(fall, more_fall)
-    short = audit.audit(j.a, j.b, j.x0, audit.Need(width, up, down), rise, fall)
+    short = audit.audit(j.a, j.b, j.x0, audit.Need(width, up, down), j.rise, j.fall)
     out = []
     names = ", ".join(t.name for t in j.tables[1:])
     if (short & mine).any():
