@@ -26,6 +26,7 @@ from pupilshare.release import (
     anonymise,
     cellkey,
     check,
+    crossrelease,
     delivery,
     derive,
     minimise,
@@ -216,6 +217,7 @@ def _aggregate(
     manifest.rules = {
         **sdc.rules(plan.sdc),
         "method": plan.sdc.method,
+        "across_releases": crossrelease.RULE,
         **extra,
         "output_check": check.audit_method(plan),
         **({"not_available": lacking} if lacking else {}),

@@ -211,7 +211,11 @@ def audit_method(plan: ReleasePlan) -> dict[str, str]:
             "(unrounded) "
             "recomputed from the store, every row, column and total equation, "
             "non-negative cells and every cell earlier releases over the same records "
-            "published; sensitive cells must keep their protection interval; the "
+            "published, and then together with every earlier table over the same "
+            "records linked to it through the hierarchies (school to LA to nation, "
+            "outcome to reached the expected standard, year group to key stage), "
+            "whose suppressed cells must stay protected too; sensitive cells must "
+            "keep their protection interval; the "
             "builder's hypercubes are verified on the check's own equations, every "
             "other cell solved by linear programming (HiGHS)"
         )

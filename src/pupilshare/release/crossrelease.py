@@ -22,6 +22,15 @@ from pupilshare.release import audit, linked, sdc
 from pupilshare.store import Store
 
 ROUNDS = 12
+RULE = (
+    "every suppressed cell keeps its protection interval when this table is "
+    "combined with every earlier published table over the same records, through "
+    "the hierarchies (school to local authority to nation, outcome to reached the "
+    "expected standard, year group to key stage): cells an earlier table's "
+    "published cells add up to are public; suppression is added until the linked "
+    "system protects every suppressed cell of every table in it, else the table "
+    "is withheld"
+)
 
 
 def as_table(spec: TableSpec, cube: sdc.Cube) -> linked.Table:
@@ -63,6 +72,8 @@ def protect(store: Store, spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> int:
         return 0
     before = int(cube.suppressed.sum())
     for _ in range(ROUNDS):
+        if cube.withheld:
+            break
         j, short = short_cells(spec, cube, rules, earlier)
         if j is None or not short.any():
             return int(cube.suppressed.sum()) - before
@@ -71,11 +82,30 @@ def protect(store: Store, spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> int:
             break
         cube.status.ravel()[hide] = sdc.SECONDARY
         sdc.secondary(cube, rules)
-        if cube.withheld:
-            return int(cube.suppressed.sum()) - before
     cube.status[(cube.status == sdc.PUBLISHED) & ~cube.public] = sdc.SECONDARY
     cube.withheld = True
+    reveal_determined(cube)
     return int(cube.suppressed.sum()) - before
+
+
+def reveal_determined(cube: sdc.Cube) -> None:
+    """A withheld table shows only cells earlier releases made public; a hidden
+    cell that those alone give away (the last unknown of a line) is public too, so
+    it is shown (hiding it protects nothing), unless it is itself sensitive."""
+    movable = (cube.status == sdc.SECONDARY) | (cube.status == sdc.PUBLISHED)
+    while True:
+        hidden = cube.suppressed
+        found = np.zeros(hidden.shape, bool)
+        for axis in range(hidden.ndim):
+            h = np.moveaxis(hidden, axis, -1)
+            one = h.sum(axis=-1) == 1
+            mark = np.moveaxis(h & one[..., None], -1, axis)
+            found |= mark
+        found &= movable & hidden
+        if not found.any():
+            return
+        cube.status[found] = sdc.PUBLISHED
+        cube.public |= found
 
 
 def _to_hide(j: linked.Joint, short: np.ndarray, cube: sdc.Cube) -> np.ndarray:

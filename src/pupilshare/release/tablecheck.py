@@ -181,7 +181,8 @@ def linked_reasons(
     width, up, down = linked.needs(
         j, rules.threshold, rules.min_interval, spec.measure is None
     )
-    width[mine], up[mine], down[mine] = need.width, need.up, need.down
+    at = np.searchsorted(np.flatnonzero(new.hidden), j.cell[mine])
+    width[mine], up[mine], down[mine] = need.width[at], need.up[at], need.down[at]
     short = audit.audit(j.a, j.b, j.x0, audit.Need(width, up, down), j.rise, j.fall)
     out = []
     names = ", ".join(t.name for t in j.tables[1:])

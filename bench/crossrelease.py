@@ -1,0 +1,114 @@
+"""Disclosure control across releases at the demo's size: the key stage trend
+statistics (``dfe-ks-trends``, 12 tables) released after the inspectorate's school
+table (``ofsted-performance``), with and without the linked protection and audit
+(issue 10 point 5).
+
+    pupilshare demo --pupils 20000 --no-serve --home H   # once, to make H
+    flock /work/bench.lock nice -n 5 .venv/bin/python bench/crossrelease.py H
+
+The home is copied twice, the trend release's recorded cells dropped from each copy,
+and the release run in each: ``before`` with the linked step switched off (the
+builder's ``crossrelease.protect`` and the check's ``linked_reasons`` as they were
+before this change: nothing), ``after`` as shipped. For each: the release time, the
+trend tables' suppressed cells, and how many suppressed cells of all the published
+count tables of key stage results an intruder pins (feasible interval under 1) or
+narrows below ``min_interval`` (small counts), by two LPs per cell over the linked
+system of the school table and every trend table.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from scipy.optimize import linprog
+
+from pupilshare.config import Home
+from pupilshare.plan import Sdc
+from pupilshare.release import crossrelease, linked, release_agreement, tablecheck
+from pupilshare.store import Store
+
+AGREEMENT = "dfe-ks-trends"
+
+
+def _copy(home: Path, into: Path) -> Home:
+    shutil.copytree(home, into)
+    with Store.open(Home.resolve(into)) as store:
+        store.rows(
+            "DELETE FROM published_cells WHERE starts_with(release_id, ?)",
+            [AGREEMENT],
+        )
+    return Home.resolve(into)
+
+
+def _intruder(home: Home) -> dict:
+    """Every suppressed cell of the school table and the trend tables: its feasible
+    interval given all of them (two LPs per cell)."""
+    with Store.open(home, read_only=True) as store:
+        tables = linked.earlier_tables(store, "ks_results:count")
+    school = next(t for t in tables if t.name.startswith("outcomes_by_school"))
+    j = linked.joint(school, [t for t in tables if t is not school])
+    a, b = j.a.tocsc(), j.b
+    rules = Sdc()
+    pinned = narrow = 0
+    for k in range(a.shape[1]):
+        c = np.zeros(a.shape[1])
+        c[k] = 1
+        lo = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        hi = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        width = (-hi.fun if hi.status == 0 else np.inf) - lo.fun
+        x = j.x0[k]
+        if width < 1 - 1e-6:
+            pinned += 1
+        elif 0 < x < rules.threshold and width < rules.min_interval - 1e-6:
+            narrow += 1
+    return {
+        "cells_in_linked_groups": int(a.shape[1]),
+        "pinned": pinned,
+        "narrowed": narrow,
+    }
+
+
+def _run(home: Home, out: Path) -> dict:
+    start = time.perf_counter()
+    manifest = release_agreement(home, AGREEMENT, out)
+    took = time.perf_counter() - start
+    suppressed = 0
+    for f in manifest.files:
+        if f.name.endswith(".parquet"):
+            t = pq.read_table(out / f.name)
+            suppressed += t.column("symbol").to_pylist().count("c")
+    return {"release_s": round(took, 2), "trend_cells_suppressed": suppressed}
+
+
+def main(home_dir: str) -> None:
+    home = Path(home_dir)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label in ("before", "after"):
+            copy = _copy(home, Path(tmp) / label)
+            saved = (crossrelease.protect, tablecheck.linked_reasons)
+            if label == "before":
+                crossrelease.protect = lambda *a, **k: 0
+                tablecheck.linked_reasons = lambda *a, **k: []
+            try:
+                results[label] = _run(copy, Path(tmp) / f"{label}-out")
+            finally:
+                crossrelease.protect, tablecheck.linked_reasons = saved
+            start = time.perf_counter()
+            results[label] |= _intruder(copy)
+            results[label]["intruder_s"] = round(time.perf_counter() - start, 1)
+    results["ratio_release_after_before"] = round(
+        results["after"]["release_s"] / results["before"]["release_s"], 2
+    )
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
