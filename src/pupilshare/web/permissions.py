@@ -72,6 +72,12 @@ ROUTES: dict[str, Rule] = {
     # local authority officers
     "la_pupils_page": "la_pupils",
     "api_la_pupils": "la_pupils",
+    # the learner service: approved organisations' users; data operations
+    "api_lrs_register": "lrs_use",
+    "api_lrs_verify": "lrs_use",
+    "api_lrs_search": "lrs_use",
+    "lrs_operations_page": "lrs_manage",
+    "api_lrs_watch": "lrs_manage",
 }
 
 

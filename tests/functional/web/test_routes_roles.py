@@ -49,6 +49,14 @@ BAD_APPLICATION = {
     "expiry": "today+30",
     "destroy_by": "today+60",
 }
+LEARNER = {
+    "forenames": "Ada",
+    "surname": "Lovelace",
+    "date_of_birth": "2010-12-10",
+    "sex": "F",
+    "postcode": "SW1A 1AA",
+}
+VERIFY = {"uln": "9276308686", "surname": "Lovelace", "date_of_birth": "2010-12-10"}
 
 # (route name, method, path, body kind, body, {part: status}); {RID} is the
 # recipient's (dh-ncmp) release, {OTHER_LA} another authority's code
@@ -242,6 +250,20 @@ CELLS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
         None,
         {"la_officer": 200},
     ),
+    # the learner service: none of these parts is an approved organisation's user
+    # (tests/functional/web/test_lrs_api.py has those), so all are refused
+    ("api_lrs_register", "POST", "/api/lrs/learners", "json", LEARNER, {}),
+    ("api_lrs_verify", "POST", "/api/lrs/verify", "json", VERIFY, {}),
+    ("api_lrs_search", "POST", "/api/lrs/search", "json", LEARNER, {}),
+    (
+        "lrs_operations_page",
+        "GET",
+        "/operations/learner-service",
+        "",
+        None,
+        {"data_operations": 200},
+    ),
+    ("api_lrs_watch", "GET", "/api/lrs/watch", "", None, {"data_operations": 200}),
 ]
 # object-level: allowed by the route table, refused by the area for these objects
 OBJECT_CELLS = [

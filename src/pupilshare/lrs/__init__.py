@@ -1,0 +1,241 @@
+"""The Learning Records Service: ULN registration and look-up for approved
+organisations, achievements in the learner's personal learning record, the
+learner's own record, and the abuse watch.
+
+Its records are its own (``lrs_*`` tables in the home's SQL database, written while
+the service serves); every answer is recorded before it leaves and sealed into the
+disclosure ledger (``journal``). These names are the area's public surface; each
+opens its own unit of work, and takes ``at`` (a clock) so tests can replay weeks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pupilshare.config import Home
+from pupilshare.governance import Principal
+from pupilshare.lrs.agreements import ITEMS, ORG_TYPES
+from pupilshare.lrs.watch import Suspended, Throttled
+
+__all__ = [
+    "ITEMS",
+    "ORG_TYPES",
+    "Suspended",
+    "Throttled",
+    "add_agreement",
+    "flagged",
+    "lift_holds",
+    "list_agreements",
+    "list_reviews",
+    "now",
+    "register",
+    "search",
+    "seal",
+    "set_agreement_status",
+    "sync_index",
+    "unsealed",
+    "verify",
+]
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _url(home: Home) -> str:
+    from pupilshare.lrs import db
+
+    return db.url_of(home)
+
+
+def add_agreement(
+    home: Home,
+    actor: Principal,
+    agreement_id: str,
+    org_id: str,
+    purpose: str,
+    monthly_volume: int,
+    items: list[str],
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Record an organisation's agreement to use the service (data operations);
+    the organisation must be in the governance records."""
+    from pupilshare import governance
+    from pupilshare.lrs import agreements, db
+
+    with governance.session_scope(home) as gs:
+        org = governance.show_org(gs, actor, org_id)
+    with db.session_scope(home) as s:
+        row = agreements.add_agreement(
+            s,
+            actor,
+            agreement_id,
+            org_id,
+            org["type"],
+            purpose,
+            monthly_volume,
+            items,
+            at or now(),
+        )
+        return _agreement(row)
+
+
+def _agreement(row: Any) -> dict[str, Any]:
+    return {
+        "agreement_id": row.agreement_id,
+        "org_id": row.org_id,
+        "org_type": row.org_type,
+        "purpose": row.purpose,
+        "monthly_volume": row.monthly_volume,
+        "items": list(row.items),
+        "status": row.status,
+    }
+
+
+def list_agreements(home: Home, actor: Principal) -> list[dict[str, Any]]:
+    from pupilshare.lrs import agreements, db
+
+    with db.session_scope(home) as s:
+        return [_agreement(r) for r in agreements.list_agreements(s, actor)]
+
+
+def set_agreement_status(
+    home: Home, actor: Principal, agreement_id: str, status: str
+) -> dict[str, Any]:
+    from pupilshare.lrs import agreements, db
+
+    with db.session_scope(home) as s:
+        return _agreement(agreements.set_status(s, actor, agreement_id, status))
+
+
+def register(
+    home: Home,
+    principal: Principal,
+    details: dict[str, Any],
+    post14: bool = False,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Register a learner: the existing ULN, a new one, or a case for review."""
+    from pupilshare.lrs import agreements, db, service
+
+    with db.session_scope(home) as s:
+        caller = agreements.caller(s, principal)
+        return service.register(s, _url(home), caller, details, post14, at or now())
+
+
+def verify(
+    home: Home,
+    principal: Principal,
+    uln: str,
+    surname: str,
+    date_of_birth: str,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Verify a ULN with the learner's surname and date of birth."""
+    from pupilshare.lrs import agreements, db, service
+
+    with db.session_scope(home) as s:
+        caller = agreements.caller(s, principal)
+        return service.verify(
+            s, _url(home), caller, uln, surname, date_of_birth, at or now()
+        )
+
+
+def search(
+    home: Home,
+    principal: Principal,
+    details: dict[str, Any],
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Find a learner by their details."""
+    from pupilshare.lrs import agreements, db, service
+
+    with db.session_scope(home) as s:
+        caller = agreements.caller(s, principal)
+        return service.search(s, _url(home), caller, details, at or now())
+
+
+def unsealed(home: Home) -> int:
+    from pupilshare.lrs import db, journal
+
+    with db.session_scope(home) as s:
+        return journal.unsealed(s)
+
+
+def seal(home: Home, store: Any) -> int:
+    """Seal every recorded answer and watch event into the ledger (``store`` held
+    for writing by the caller); how many entries were appended."""
+    from sqlalchemy import select
+
+    from pupilshare.lrs import db, journal
+    from pupilshare.lrs.models import ServiceAgreement
+
+    total = 0
+    while True:
+        with db.session_scope(home) as s:
+            purposes: dict[str, str] = {
+                a: p
+                for a, p in s.execute(
+                    select(ServiceAgreement.agreement_id, ServiceAgreement.purpose)
+                )
+            }
+            n = journal.seal(s, store, home, purposes)
+        total += n
+        if n < journal.BATCH:
+            return total
+
+
+def list_reviews(home: Home, actor: Principal) -> list[dict[str, Any]]:
+    """Registrations held for clerical review (data operations)."""
+    from sqlalchemy import select
+
+    from pupilshare.lrs import db
+    from pupilshare.lrs.models import ReviewCase
+
+    actor.require("lrs_manage", "see the learner service's review queue")
+    with db.session_scope(home) as s:
+        return [
+            {
+                "case": c.case_id,
+                "org_id": c.org_id,
+                "user": c.username,
+                "at": c.at.isoformat(timespec="seconds"),
+                "candidates": len(c.candidates),
+                "status": c.status,
+            }
+            for c in s.scalars(select(ReviewCase).order_by(ReviewCase.case_id))
+        ]
+
+
+def flagged(home: Home, actor: Principal) -> list[dict[str, Any]]:
+    """Organisations the abuse watch flagged, their events and open holds."""
+    from pupilshare.lrs import db, watch
+
+    actor.require("lrs_manage", "see the abuse watch")
+    with db.session_scope(home) as s:
+        return watch.flagged(s)
+
+
+def lift_holds(
+    home: Home,
+    actor: Principal,
+    org_id: str,
+    username: str = "",
+    at: datetime | None = None,
+) -> int:
+    """Lift the watch's throttles and suspensions of a user (or a whole org)."""
+    from pupilshare.lrs import db, watch
+
+    actor.require("lrs_manage", "lift the abuse watch's holds")
+    with db.session_scope(home) as s:
+        return watch.lift(s, org_id, username, actor.username, at or now())
+
+
+def sync_index(home: Home, actor: Principal, store: Any) -> dict[str, int]:
+    """Put every pupil of the index who holds a ULN on the register (once)."""
+    from pupilshare.lrs import db, register_index
+
+    actor.require("lrs_manage", "load the register from the pupil index")
+    with db.session_scope(home) as s:
+        return register_index.sync(s, store, now())
