@@ -12,7 +12,7 @@ from pupilshare.governance import Principal
 from pupilshare.identity import LOCAL_OPERATOR
 
 ORGS = {
-    "ao": ("awarding organisation", 20_000),
+    "ao": ("awarding organisation", 2_500),
     "school": ("school/post-16 institution", 400),
     "screen": ("training provider", 50),
 }

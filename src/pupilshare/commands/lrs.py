@@ -4,6 +4,7 @@ abuse watch and ledger sealing, for data operations."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -161,3 +162,48 @@ def register(app: typer.Typer) -> None:
         c = context(ctx)
         n = lrs.lift_holds(c.home, c.principal(), org, user)
         console.print(f"lifted {n} holds of {org}", highlight=False)
+
+    @group.command("achievements")
+    def achievements(
+        ctx: typer.Context,
+        file: Path = typer.Argument(
+            ...,
+            help="CSV: uln, surname, date_of_birth, qualification, subject, grade, "
+            "awarded_on.",
+        ),
+    ) -> None:
+        """Submit an awarding organisation's results (as its user, ``--token``):
+        all loaded or none, with file:line:field:reason."""
+        from pupilshare import lrs
+        from pupilshare.cliapp import console, context
+        from pupilshare.errors import InvalidInput
+
+        c = context(ctx)
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InvalidInput(f"{file.name}:1:file:cannot be read ({e})") from None
+        got = lrs.submit_achievements(c.home, c.principal(), text, file.name)
+        console.print(
+            f"loaded {got['achievements']} achievements of {got['learners']} learners",
+            highlight=False,
+        )
+
+    @group.command("learner-account")
+    def learner_account(
+        ctx: typer.Context,
+        uln: str = typer.Argument(..., help="The learner's ULN."),
+        username: str = typer.Option(..., "--username", help="Their user name."),
+    ) -> None:
+        """Give a learner of 14 or over a sign-in to their own record; prints the
+        password to hand them."""
+        from pupilshare import lrs
+        from pupilshare.cliapp import console, context
+
+        c = context(ctx)
+        issued = lrs.create_learner_account(c.home, c.principal(), uln, username)
+        console.print(
+            f"{issued.username} may sign in to /my-learning-record with password "
+            f"{issued.password}",
+            highlight=False,
+        )

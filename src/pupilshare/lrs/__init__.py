@@ -14,16 +14,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pupilshare.config import Home
+from pupilshare.errors import NotFound as PupilshareNotFound
 from pupilshare.governance import Principal
+from pupilshare.lrs.achievements import COLUMNS
 from pupilshare.lrs.agreements import ITEMS, ORG_TYPES
 from pupilshare.lrs.watch import Suspended, Throttled
 
 __all__ = [
+    "COLUMNS",
     "ITEMS",
     "ORG_TYPES",
     "Suspended",
     "Throttled",
+    "achievements_for",
     "add_agreement",
+    "create_learner_account",
+    "my_record",
+    "request_correction",
+    "set_access",
+    "set_opt_out",
+    "submit_achievements",
     "flagged",
     "lift_holds",
     "list_agreements",
@@ -180,6 +190,11 @@ def seal(home: Home, store: Any) -> int:
                     select(ServiceAgreement.agreement_id, ServiceAgreement.purpose)
                 )
             }
+            if total == 0:  # opt-outs data operations recorded, honoured here
+                from pupilshare import rights
+                from pupilshare.lrs import plr
+
+                plr.refresh_rights(s, rights.learning_record_opt_outs(store), now())
             n = journal.seal(s, store, home, purposes)
         total += n
         if n < journal.BATCH:
@@ -239,3 +254,124 @@ def sync_index(home: Home, actor: Principal, store: Any) -> dict[str, int]:
     actor.require("lrs_manage", "load the register from the pupil index")
     with db.session_scope(home) as s:
         return register_index.sync(s, store, now())
+
+
+def submit_achievements(
+    home: Home,
+    principal: Principal,
+    rows: list[dict[str, Any]] | str,
+    name: str = "request",
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """An awarding organisation's results against ULNs: a list of rows (JSON) or
+    CSV text (``COLUMNS``); all loaded, or none with ``file:line:field:reason``."""
+    from pupilshare.lrs import achievements, agreements, db
+
+    at = at or now()
+    if isinstance(rows, str):
+        pairs = achievements.rows_from_csv(rows, name)
+    else:
+        pairs = [(f"{name}:{n}", r) for n, r in enumerate(rows, start=1)]
+    with db.session_scope(home) as s:
+        caller = agreements.caller(s, principal)
+        batch = f"{name}@{at.isoformat(timespec='seconds')}"
+        return achievements.submit(s, _url(home), caller, pairs, batch, at)
+
+
+def achievements_for(
+    home: Home,
+    principal: Principal,
+    uln: str,
+    surname: str,
+    date_of_birth: str,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """A learner's achievements, for an organisation they granted access to."""
+    from pupilshare.lrs import achievements, agreements, db
+
+    with db.session_scope(home) as s:
+        caller = agreements.caller(s, principal)
+        return achievements.shared(
+            s, _url(home), caller, uln, surname, date_of_birth, at or now()
+        )
+
+
+def create_learner_account(
+    home: Home, actor: Principal, uln: str, username: str, full_name: str = ""
+) -> Any:
+    """A sign-in for a learner of 14 or over, linked to their ULN (data
+    operations): returns what to hand them (``identity.Issued``)."""
+    from pupilshare import governance, identity
+    from pupilshare.lrs import db, plr
+
+    with db.session_scope(home) as s:
+        learner = plr.link_account(s, actor, uln, username, now().date())
+        name = full_name or f"{learner.forenames} {learner.surname}"
+        with governance.session_scope(home) as gs:
+            try:
+                governance.show_org(gs, actor, "learners")
+            except PupilshareNotFound:
+                governance.add_org(
+                    gs, actor, "learners", "Learners", "learners", "the register"
+                )
+            governance.add_user(gs, actor, username, name, "learners", ["learner"])
+            return identity.issue(gs, actor, username)
+
+
+def my_record(
+    home: Home, principal: Principal, ledger_entries: Any, at: datetime | None = None
+) -> dict[str, Any]:
+    """The signed-in learner's PLR. ``ledger_entries(digests)`` reads the ledger's
+    entries about them (the caller holds the store, read-only)."""
+    from pupilshare import ledger
+    from pupilshare.lrs import db, journal, plr
+
+    with db.session_scope(home) as s:
+        learner = plr.learner_of(s, principal, (at or now()).date())
+        digests = [ledger.digest(home, k) for k in journal.person_keys(learner)]
+        return plr.record(s, learner, ledger_entries(digests))
+
+
+def set_access(
+    home: Home,
+    principal: Principal,
+    org_id: str,
+    grant: bool,
+    at: datetime | None = None,
+) -> None:
+    """The learner grants or withdraws an organisation's access to achievements."""
+    from pupilshare.lrs import db, plr
+
+    at = at or now()
+    with db.session_scope(home) as s:
+        learner = plr.learner_of(s, principal, at.date())
+        plr.set_access(s, learner, principal.username, org_id, grant, at)
+
+
+def set_opt_out(
+    home: Home, principal: Principal, opt_out: bool, at: datetime | None = None
+) -> None:
+    """The learner opts out of (or back into) achievement sharing."""
+    from pupilshare.lrs import db, plr
+
+    at = at or now()
+    with db.session_scope(home) as s:
+        learner = plr.learner_of(s, principal, at.date())
+        plr.set_opt_out(s, learner, principal.username, opt_out, at)
+
+
+def request_correction(
+    home: Home,
+    principal: Principal,
+    field: str,
+    value: str,
+    reason: str,
+    at: datetime | None = None,
+) -> None:
+    """The learner asks for a detail to be corrected (checked by a clerk)."""
+    from pupilshare.lrs import db, plr
+
+    at = at or now()
+    with db.session_scope(home) as s:
+        learner = plr.learner_of(s, principal, at.date())
+        plr.request_correction(s, learner, field, value, reason, at)

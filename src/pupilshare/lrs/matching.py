@@ -130,7 +130,11 @@ def candidates(session: Session, d: Details) -> list[Learner]:
 
 def find(session: Session, d: Details) -> Outcome:
     """The learner ``d`` describes, if exactly one; never a guess."""
-    found = candidates(session, d)
+    return decide(d, candidates(session, d))
+
+
+def decide(d: Details, found: list[Learner]) -> Outcome:
+    """The decision over the blocked candidates (pure: the rule tests call it)."""
     if not found:
         return Outcome("none")
     scored = sorted(((score(d, c), c) for c in found), key=lambda t: -t[0])

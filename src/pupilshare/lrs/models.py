@@ -209,3 +209,12 @@ class UlnState(Base):
     __tablename__ = "lrs_uln_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_stem: Mapped[int] = mapped_column(Integer)
+
+
+class RightsOptOut(Base):
+    """Learners with an opt-out of type ``learning_records`` in force in the rights
+    area (data operations record those): a snapshot, refreshed at every seal."""
+
+    __tablename__ = "lrs_rights_optouts"
+    learner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    since: Mapped[datetime] = mapped_column(DateTime)

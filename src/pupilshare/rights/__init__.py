@@ -12,6 +12,7 @@ from pupilshare.config import Home
 __all__ = [
     "check_opt_outs",
     "exempt",
+    "learning_record_opt_outs",
     "list_opt_outs",
     "opt_out",
     "sar_answer",
@@ -170,3 +171,11 @@ def ledger_step(run: Any) -> str:
     from pupilshare.rights import demo
 
     return demo.ledger_step(run)
+
+
+def learning_record_opt_outs(store: Any) -> list[dict[str, Any]]:
+    """Opt-outs of achievement sharing in force (for the learner service), over a
+    store the caller holds."""
+    from pupilshare.rights import optouts
+
+    return optouts.learning_records(store)

@@ -28,6 +28,7 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     """The service for ``home``. ``secure_cookies`` stays on except for plain-HTTP
     test clients (browsers treat loopback as secure, so ``serve`` keeps it on)."""
     from pupilshare.web import (
+        learner,
         local,
         lrs,
         operations,
@@ -52,7 +53,16 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     app.state.web = WebState(
         home, StoreReader(home), render.environment(), secure_cookies
     )
-    modules = (public, people, recipients, panel, operations, local, lrs)
+    modules = (
+        public,
+        people,
+        recipients,
+        panel,
+        operations,
+        local,
+        lrs,
+        learner,
+    )
     for module in modules:
         app.include_router(module.router)
     # every route's name, for the test that the route table covers them all

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from pupilshare import lrs
-from pupilshare.errors import Busy
+from pupilshare.errors import Busy, InvalidInput
 from pupilshare.web.context import actor_of, state
 from pupilshare.web.render import page
 
@@ -150,3 +150,78 @@ def api_lrs_watch(request: Request) -> dict[str, Any]:
     """Organisations flagged by the abuse watch (events, open holds), the open
     review cases, the agreements, and answers not yet sealed into the ledger."""
     return _watch(request)
+
+
+class AchievementRow(BaseModel):
+    uln: str = Field(max_length=10)
+    surname: str = Field(max_length=200)
+    date_of_birth: str = Field(max_length=20)
+    qualification: str = Field(max_length=200)
+    subject: str = Field(max_length=200)
+    grade: str = Field(max_length=20)
+    awarded_on: str = Field(max_length=20)
+
+
+class AchievementBatch(BaseModel):
+    name: str = Field("request", max_length=100, description="the batch's name")
+    achievements: list[AchievementRow] = Field(max_length=100_000)
+
+
+@router.post(
+    "/api/lrs/achievements", name="api_lrs_achievements", tags=["learner service"]
+)
+def api_lrs_achievements(request: Request, body: AchievementBatch) -> dict[str, Any]:
+    """Submit results against ULNs (an awarding organisation): one or many, all
+    loaded or none, with ``name:line:field:reason`` for each problem."""
+    rows = [r.model_dump() for r in body.achievements]
+    return lrs.submit_achievements(
+        state(request).home, _who(request), rows, body.name, clock(request)
+    )
+
+
+@router.post(
+    "/api/lrs/achievements.csv",
+    name="api_lrs_achievements_csv",
+    tags=["learner service"],
+)
+async def api_lrs_achievements_csv(request: Request, name: str = "upload.csv") -> Any:
+    """Submit a CSV of results (columns uln, surname, date_of_birth, qualification,
+    subject, grade, awarded_on; header on line 1): all loaded or none, with
+    ``file:line:field:reason``."""
+    from starlette.concurrency import run_in_threadpool
+
+    raw = await request.body()
+    if len(raw) > 50_000_000:
+        raise InvalidInput("the file is over 50 MB; split it")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{name[:100]}:1:file:not UTF-8 text") from None
+    return await run_in_threadpool(
+        lrs.submit_achievements,
+        state(request).home,
+        _who(request),
+        text,
+        name[:100],
+        clock(request),
+    )
+
+
+@router.post(
+    "/api/lrs/achievements/lookup",
+    name="api_lrs_learner_achievements",
+    tags=["learner service"],
+)
+def api_lrs_learner_achievements(
+    request: Request, body: Verification
+) -> dict[str, Any]:
+    """A learner's achievements, for an organisation the learner granted access
+    to and only while they have not opted out; otherwise ``not_shared``."""
+    return lrs.achievements_for(
+        state(request).home,
+        _who(request),
+        body.uln,
+        body.surname,
+        body.date_of_birth,
+        clock(request),
+    )
