@@ -8,6 +8,7 @@ one after another while pages keep reading.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from pupilshare.config import Home
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "lrs_alembic_version"
 _FACTORIES: dict[str, sessionmaker[Session]] = {}
+_LOCK = threading.Lock()  # Alembic's context is process-global: one migration at once
 
 
 def _sqlite_pragmas(dbapi_con: object, _record: object) -> None:
@@ -33,7 +35,20 @@ def _sqlite_pragmas(dbapi_con: object, _record: object) -> None:
 
 
 def factory(url: str) -> sessionmaker[Session]:
+    found = _FACTORIES.get(url)
+    if found is not None:
+        return found
+    with _LOCK:
+        return _factory(url)
+
+
+def _factory(url: str) -> sessionmaker[Session]:
     if url not in _FACTORIES:
+        # governance's migrations first, never beside ours in another thread
+        from pupilshare.governance import session_scope as governance_scope
+
+        with governance_scope(url):
+            pass
         if url.startswith("sqlite"):
             engine = sa.create_engine(
                 url, pool_size=20, max_overflow=40, connect_args={"timeout": 10}
