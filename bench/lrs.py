@@ -111,9 +111,17 @@ def ensure_db(admin_url: str, n: int) -> str:
     if have != n:
         print(f"generating {n:,} learners in SQL ...", flush=True)
         t = time.perf_counter()
+        from pupilshare.lrs.models import Learner
+
         with eng.begin() as con:
+            con.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+            con.execute(sa.text("SET LOCAL maintenance_work_mem = '1GB'"))
             con.execute(sa.text("TRUNCATE lrs_learners"))
+            for idx in Learner.__table__.indexes:  # built once, after the rows
+                idx.drop(con, checkfirst=True)
             con.execute(sa.text(generate_sql(n)))
+            for idx in Learner.__table__.indexes:
+                idx.create(con)
         with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as con:
             con.execute(sa.text("VACUUM ANALYZE lrs_learners"))
         print(f"  generated in {time.perf_counter() - t:.0f} s", flush=True)

@@ -29,6 +29,7 @@ __all__ = [
     "achievements_for",
     "add_agreement",
     "create_learner_account",
+    "demo_step",
     "my_record",
     "request_correction",
     "set_access",
@@ -375,3 +376,10 @@ def request_correction(
     with db.session_scope(home) as s:
         learner = plr.learner_of(s, principal, at.date())
         plr.request_correction(s, learner, field, value, reason, at)
+
+
+def demo_step(run: Any) -> str:
+    """The demo's learner-service step (``pupilshare demo``)."""
+    from pupilshare.lrs.demo import step
+
+    return step(run)
