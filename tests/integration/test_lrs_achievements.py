@@ -154,3 +154,23 @@ def test_under_14s_have_no_account_and_others_no_record(world) -> None:  # type:
         lrs.my_record(world.home, nobody, lambda d: [], at=AT)
     with pytest.raises(Denied):
         lrs.my_record(world.home, world.users["ao"], lambda d: [], at=AT)
+
+
+def test_a_learners_own_opt_out_reaches_the_rights_area(world) -> None:  # type: ignore[no-untyped-def]
+    ada = learner(world)
+    lrs.set_opt_out(world.home, ada, True, at=AT)
+    assert lrs.unsealed(world.home) >= 1
+    with Store.open(world.home) as store:
+        lrs.seal(world.home, store)
+    events, _ = rights.list_opt_outs(world.home)
+    mine = [e for e in events if e.get("optout_type") == "learning_records"]
+    assert [e.get("action") for e in mine] == ["add"]
+    rec = lrs.my_record(world.home, ada, lambda d: [], at=AT)
+    assert rec["opted_out"] and not rec["opted_out_by_rights"]
+    lrs.set_opt_out(world.home, ada, False, at=AT)
+    with Store.open(world.home) as store:
+        lrs.seal(world.home, store)
+    events, _ = rights.list_opt_outs(world.home)
+    mine = [e for e in events if e.get("optout_type") == "learning_records"]
+    assert [e.get("action") for e in mine] == ["add", "withdraw"]
+    assert not lrs.my_record(world.home, ada, lambda d: [], at=AT)["opted_out"]

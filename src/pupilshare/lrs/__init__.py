@@ -168,10 +168,16 @@ def search(
 
 
 def unsealed(home: Home) -> int:
+    """Answers and events not yet in the ledger, and learners' opt-outs not yet
+    passed on to the rights area."""
+    from sqlalchemy import func, select
+
     from pupilshare.lrs import db, journal
+    from pupilshare.lrs.models import OptOut
 
     with db.session_scope(home) as s:
-        return journal.unsealed(s)
+        waiting = s.scalar(select(func.count()).where(OptOut.passed_on == 0)) or 0
+        return journal.unsealed(s) + int(waiting)
 
 
 def seal(home: Home, store: Any) -> int:
@@ -195,7 +201,10 @@ def seal(home: Home, store: Any) -> int:
                 from pupilshare import rights
                 from pupilshare.lrs import plr
 
-                plr.refresh_rights(s, rights.learning_record_opt_outs(store), now())
+                held = rights.learning_record_opt_outs(store)
+                if plr.pass_on(s, store, rights.record_opt_out, held):
+                    held = rights.learning_record_opt_outs(store)
+                plr.refresh_rights(s, held, now())
             n = journal.seal(s, store, home, purposes)
         total += n
         if n < journal.BATCH:

@@ -157,6 +157,7 @@ class OptOut(Base):
     opted_out: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime)
     by: Mapped[str] = mapped_column(String(64))
+    passed_on: Mapped[int] = mapped_column(Integer, default=0)  # to the rights area
 
 
 class Correction(Base):
@@ -213,7 +214,8 @@ class UlnState(Base):
 
 class RightsOptOut(Base):
     """Learners with an opt-out of type ``learning_records`` in force in the rights
-    area (data operations record those): a snapshot, refreshed at every seal."""
+    area that data operations recorded (not the learner's own, passed on from
+    their page): a snapshot, refreshed at every seal."""
 
     __tablename__ = "lrs_rights_optouts"
     learner_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -31,6 +31,7 @@ from pupilshare.lrs.models import (
 )
 
 MIN_AGE = 14
+PASSED_ON_BY = "learner service"
 FIELDS = ("forenames", "surname", "date_of_birth", "sex", "postcode")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{2,63}$")
 
@@ -195,6 +196,8 @@ def refresh_rights(
     """Replace the snapshot of the rights area's learning-record opt-outs."""
     ids: dict[int, datetime] = {}
     for o in optouts:
+        if o.get("by") == PASSED_ON_BY:
+            continue  # the learner's own, given here: ``OptOut`` holds it
         q = None
         if o.get("uln"):
             q = select(Learner.learner_id).where(Learner.uln == o["uln"])
@@ -217,3 +220,57 @@ def refresh_rights(
     for lid, since in ids.items():
         session.add(RightsOptOut(learner_id=lid, since=since))
     return len(ids)
+
+
+def pass_on(
+    session: Session,
+    store: object,
+    record_opt_out: object,
+    current: list[dict[str, Any]],
+) -> int:
+    """Pass each learner's newest own choice (opted out, or back in) to the rights
+    area, so releases under the ``learning_records`` scope honour it too. Opting
+    back in withdraws only a registration the learner's own choice made, never one
+    data operations recorded (``current``: the rights area's registrations)."""
+    from pupilshare import rights
+    from pupilshare.errors import PupilshareError
+
+    rows = list(
+        session.scalars(
+            select(OptOut).where(OptOut.passed_on == 0).order_by(OptOut.optout_id)
+        )
+    )
+    newest = {row.learner_id: row for row in rows}
+    held = {str(o.get("uln")): o.get("by") for o in current if o.get("uln")}
+    for learner_id, row in newest.items():
+        learner = session.get(Learner, learner_id)
+        if learner is None:
+            continue
+        by = held.get(learner.uln)
+        if row.opted_out and by is not None:
+            continue  # already registered
+        if not row.opted_out and by != PASSED_ON_BY:
+            continue  # nothing of the learner's own to withdraw
+        who = rights.subject(
+            learner.forenames.split()[0],
+            learner.surname,
+            learner.date_of_birth.isoformat(),
+            learner.upn,
+            learner.uln,
+        )
+        try:
+            record_opt_out(  # type: ignore[operator]
+                store,
+                who,
+                "learning_records",
+                "add" if row.opted_out else "withdraw",
+                "pupil",
+                f"{learner.forenames} {learner.surname}",
+                "signed in to the learner service",
+                PASSED_ON_BY,
+            )
+        except PupilshareError:
+            pass  # the learner's own choice still holds here
+    for row in rows:
+        row.passed_on = 1
+    return len(rows)

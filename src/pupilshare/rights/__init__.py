@@ -13,6 +13,7 @@ __all__ = [
     "check_opt_outs",
     "exempt",
     "learning_record_opt_outs",
+    "record_opt_out",
     "list_opt_outs",
     "opt_out",
     "sar_answer",
@@ -179,3 +180,29 @@ def learning_record_opt_outs(store: Any) -> list[dict[str, Any]]:
     from pupilshare.rights import optouts
 
     return optouts.learning_records(store)
+
+
+def record_opt_out(
+    store: Any,
+    who: Any,
+    optout_type: str,
+    action: str,
+    requester: str,
+    requester_name: str,
+    identity_check: str,
+    recorded_by: str,
+) -> Any:
+    """``opt_out`` over a store the caller already holds (the learner service
+    passes on the opt-outs learners give on their own page)."""
+    from pupilshare.rights import optouts
+
+    return optouts.record(
+        store,
+        who,
+        optout_type,
+        action,
+        requester,
+        requester_name,
+        identity_check,
+        recorded_by,
+    )
