@@ -10,7 +10,7 @@ import pytest
 from tests.lrs_world import OPS, make_world, user
 
 from pupilshare import lrs
-from pupilshare.errors import Denied, InvalidInput
+from pupilshare.errors import Denied, InvalidInput, NotFound
 from pupilshare.identifiers import is_valid_uln
 from pupilshare.lrs import watch
 
@@ -91,6 +91,19 @@ def test_twins_of_one_name_are_held_for_review(world) -> None:
         "message": "possible match, not returned",
     }
     assert [r["candidates"] for r in lrs.list_reviews(world.home, OPS)] == [2]
+    school = world.users["school"]
+    assert lrs.review_case(world.home, school, 1, at=AT) == {
+        "case": 1,
+        "status": "open",
+    }
+    with pytest.raises(NotFound):  # another organisation's case
+        lrs.review_case(world.home, world.users["ao"], 1, at=AT)
+    with pytest.raises(Denied):
+        lrs.resolve_review(world.home, school, 1, None, at=AT)
+    got = lrs.resolve_review(world.home, OPS, 1, None, at=AT)
+    assert got["status"] == "resolved"
+    answer = lrs.review_case(world.home, school, 1, at=AT)
+    assert answer["status"] == "resolved" and is_valid_uln(answer["learner"]["uln"])
 
 
 def test_verify_wrong_pair_is_no_match_without_a_hint(world) -> None:

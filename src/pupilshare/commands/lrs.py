@@ -207,3 +207,25 @@ def register(app: typer.Typer) -> None:
             f"{issued.password}",
             highlight=False,
         )
+
+    @group.command("review")
+    def review(
+        ctx: typer.Context,
+        case: int = typer.Argument(..., help="The case number (`lrs reviews`)."),
+        same: str = typer.Option(
+            None, "--same", help="The candidate's ULN, when the case is that learner."
+        ),
+        new: bool = typer.Option(
+            False, "--new", help="A new learner: issue a new ULN."
+        ),
+    ) -> None:
+        """Decide a registration held for review: one of its candidates or new."""
+        from pupilshare import lrs
+        from pupilshare.cliapp import console, context
+        from pupilshare.errors import InvalidInput
+
+        if bool(same) == new:
+            raise InvalidInput("give one of --same ULN or --new")
+        c = context(ctx)
+        got = lrs.resolve_review(c.home, c.principal(), case, same)
+        console.print(f"case {case}: {got['outcome']}", highlight=False)

@@ -32,6 +32,8 @@ __all__ = [
     "demo_step",
     "my_record",
     "request_correction",
+    "resolve_review",
+    "review_case",
     "set_access",
     "set_opt_out",
     "submit_achievements",
@@ -392,3 +394,29 @@ def demo_step(run: Any) -> str:
     from pupilshare.lrs.demo import step
 
     return step(run)
+
+
+def resolve_review(
+    home: Home,
+    actor: Principal,
+    case_id: int,
+    same_uln: str | None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """A clerk's decision on a held registration: one of its candidates (by ULN)
+    or, with ``same_uln`` None, a new learner with a new ULN."""
+    from pupilshare.lrs import db, reviews
+
+    with db.session_scope(home) as s:
+        return reviews.resolve(s, actor, case_id, same_uln, at or now())
+
+
+def review_case(
+    home: Home, principal: Principal, case_id: int, at: datetime | None = None
+) -> dict[str, Any]:
+    """An organisation's own held registration: open, or resolved with its ULN."""
+    from pupilshare.lrs import agreements, db, reviews
+
+    with db.session_scope(home) as s:
+        caller = agreements.caller(s, principal)
+        return reviews.answer(s, _url(home), caller, case_id, at or now())

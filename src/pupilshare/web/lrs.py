@@ -225,3 +225,10 @@ def api_lrs_learner_achievements(
         body.date_of_birth,
         clock(request),
     )
+
+
+@router.get("/api/lrs/cases/{case_id}", name="api_lrs_case", tags=["learner service"])
+def api_lrs_case(request: Request, case_id: int) -> dict[str, Any]:
+    """The organisation's own registration held for review: ``open``, or
+    ``resolved`` with the learner (the agreement's items)."""
+    return lrs.review_case(state(request).home, _who(request), case_id, clock(request))

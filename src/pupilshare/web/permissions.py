@@ -79,6 +79,7 @@ ROUTES: dict[str, Rule] = {
     "api_lrs_achievements": "lrs_use",
     "api_lrs_achievements_csv": "lrs_use",
     "api_lrs_learner_achievements": "lrs_use",
+    "api_lrs_case": "lrs_use",
     "lrs_operations_page": "lrs_manage",
     "api_lrs_watch": "lrs_manage",
     # a learner's own record

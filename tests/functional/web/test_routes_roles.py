@@ -282,6 +282,7 @@ CELLS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
         VERIFY,
         {},
     ),
+    ("api_lrs_case", "GET", "/api/lrs/cases/1", "", None, {}),
     # a learner's own record: none of these parts is a learner
     ("learner_record_page", "GET", "/my-learning-record", "", None, {}),
     ("api_learner_record", "GET", "/api/my-learning-record", "", None, {}),
