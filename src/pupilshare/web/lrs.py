@@ -9,6 +9,7 @@ transaction); a background thread seals the records into the ledger every
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import datetime
@@ -24,6 +25,7 @@ from pupilshare.web.context import actor_of, state
 from pupilshare.web.render import page
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 SEAL_EVERY = 2.0
 
 
@@ -67,8 +69,8 @@ def _seal_loop(request_app: Any) -> None:
                 web.reader.write(lambda store: lrs.seal(web.home, store))
         except Busy:
             continue  # a command holds the store: next time
-        except Exception:  # noqa: BLE001 - keep sealing; the rows stay unsealed
-            continue
+        except Exception as e:  # noqa: BLE001 - keep sealing; the rows stay unsealed
+            log.warning("sealing the learner service's answers failed: %s", type(e))
 
 
 def _sealer(request: Request) -> None:
