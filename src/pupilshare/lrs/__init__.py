@@ -210,6 +210,10 @@ def seal(home: Home, store: Any) -> int:
             n = journal.seal(s, store, home, purposes)
         total += n
         if n < journal.BATCH:
+            if total:
+                from pupilshare import ledger
+
+                ledger.publish_head(store, home)  # the head outside the store too
             return total
 
 
