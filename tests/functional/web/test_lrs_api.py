@@ -110,4 +110,10 @@ def test_throttled_then_suspended_over_the_api(api) -> None:  # type: ignore[no-
     r = client.get("/api/lrs/watch", headers={"Authorization": f"Bearer {ops}"})
     assert r.status_code == 200
     flagged = {o["org_id"]: o for o in r.json()["flagged"]}
+    page = client.get(
+        "/operations/learner-service", headers={"Authorization": f"Bearer {ops}"}
+    )
+    assert (
+        page.status_code == 200 and "screen" in page.text and "suspended" in page.text
+    )
     assert flagged["screen"]["open_holds"][0]["state"] == "suspended"
