@@ -19,7 +19,7 @@ AO, COLLEGE = "nab", "riverside"
 
 
 def step(run: Any) -> str:
-    from pupilshare import lrs
+    from pupilshare.lrs import api as lrs
     from pupilshare.lrs import db
     from pupilshare.lrs.models import Learner
 
