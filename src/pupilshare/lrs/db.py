@@ -65,9 +65,16 @@ def _factory(url: str) -> sessionmaker[Session]:
     return _FACTORIES[url]
 
 
+_ENSURED: set[str] = set()
+
+
 def url_of(home_or_url: Home | str) -> str:
+    """The home's database URL (its folders made once per process)."""
     if isinstance(home_or_url, Home):
-        home_or_url.ensure()
+        root = str(home_or_url.root)
+        if root not in _ENSURED or not home_or_url.root.exists():
+            home_or_url.ensure()
+            _ENSURED.add(root)
         return home_or_url.db_url
     return home_or_url
 

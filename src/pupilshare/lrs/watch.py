@@ -9,7 +9,9 @@ Rules (``pace`` is the agreement's monthly volume over 21 working days):
 - ``unregistered``: details searches today that found a learner never registered
   with the organisation, over ``max(20, pace/4)``;
 - ``out_of_hours``: a user's look-ups in the last hour outside 07:00-19:00 on
-  working days (UK time), over 30.
+  working days (UK time), over ``max(30, pace/8)`` (an organisation that states a
+  national volume may run its batches at night; one that registers dozens a
+  month may not).
 
 Past a rule's threshold the user is throttled (one look-up per ``THROTTLE_GAP``),
 the organisation flagged for review on the data operations page, and the event
@@ -94,7 +96,7 @@ def thresholds(monthly_volume: int) -> dict[str, float]:
         "volume_day": max(50.0, 3 * pace),
         "no_match": max(20.0, pace / 10),
         "unregistered": max(20.0, pace / 4),
-        "out_of_hours": float(OUT_OF_HOURS_BURST),
+        "out_of_hours": max(float(OUT_OF_HOURS_BURST), pace / 8),
     }
 
 
