@@ -5,6 +5,7 @@ table (``ofsted-performance``), with and without the linked protection and audit
 
     pupilshare demo --pupils 20000 --no-serve --home H   # once, to make H
     flock /work/bench.lock nice -n 5 .venv/bin/python bench/crossrelease.py H
+    .venv/bin/python bench/crossrelease.py --audit-only H   # H: both released
 
 The home is copied twice, the trend release's recorded cells dropped from each copy,
 and the release run in each: ``before`` with the linked step switched off (the
@@ -31,7 +32,13 @@ from scipy.optimize import linprog
 
 from pupilshare.config import Home
 from pupilshare.plan import Sdc
-from pupilshare.release import crossrelease, linked, release_agreement, tablecheck
+from pupilshare.release import (
+    audit,
+    crossrelease,
+    linked,
+    release_agreement,
+    tablecheck,
+)
 from pupilshare.store import Store
 
 AGREEMENT = "dfe-ks-trends"
@@ -87,6 +94,48 @@ def _run(home: Home, out: Path) -> dict:
     return {"release_s": round(took, 2), "trend_cells_suppressed": suppressed}
 
 
+def audit_times(home_dir: str) -> None:
+    """The check's cross-release audit alone, on a home where both agreements are
+    released: each trend table in one system with the school table and the other
+    trend tables (``linked.joint`` + ``audit.audit``)."""
+    with Store.open(Home.resolve(home_dir), read_only=True) as store:
+        start = time.perf_counter()
+        tables = linked.earlier_tables(store, "ks_results:count")
+        load = time.perf_counter() - start
+    rules = Sdc()
+    out, short_all = [], 0
+    for t in tables:
+        if t.name.startswith("outcomes_by_school"):
+            continue
+        start = time.perf_counter()
+        j = linked.joint(t, [e for e in tables if e is not t])
+        w, u, d = linked.needs(j, rules.threshold, rules.min_interval, True)
+        short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
+        took = time.perf_counter() - start
+        short_all += int(short.sum())
+        out.append(
+            {
+                "table": t.name,
+                "equations": j.a.shape[0],
+                "cells": j.a.shape[1],
+                "couplings": j.couplings,
+                "s": round(took, 2),
+            }
+        )
+    total = round(sum(r["s"] for r in out), 1)
+    print(
+        json.dumps(
+            {
+                "rebuild_s": round(load, 2),
+                "tables": out,
+                "total_s": total,
+                "short": short_all,
+            },
+            indent=2,
+        )
+    )
+
+
 def main(home_dir: str) -> None:
     home = Path(home_dir)
     results = {}
@@ -111,4 +160,7 @@ def main(home_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1:2] == ["--audit-only"]:
+        audit_times(sys.argv[2])
+    else:
+        main(sys.argv[1])
