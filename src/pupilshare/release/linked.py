@@ -230,9 +230,11 @@ def earlier_tables(store: Store, head: str, exclude: str | None = None) -> list[
 
     if not store.exists(published_cells.TABLE):
         return []
-    size = store.rows(f"SELECT count(*), max(release_id) FROM {published_cells.TABLE}")[
-        0
-    ]
+    # The record as it stands (a store object's id may be reused once it is gone).
+    size = store.rows(
+        "SELECT count(*), max(release_id), sum(value), "
+        f"sum(hash(release_id || cell || shown)) FROM {published_cells.TABLE}"
+    )[0]
     key = (id(store), head, exclude, *size)
     if key not in _CACHE:
         if len(_CACHE) > 8:
