@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pupilshare import catalogue, csvsafe
@@ -95,7 +96,7 @@ def check_release(
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
-            reasons += _check_table(
+            reasons += check_table(
                 store,
                 plan,
                 stem,
@@ -218,7 +219,7 @@ def audit_method(plan: ReleasePlan) -> dict[str, str]:
     return out
 
 
-def _check_table(
+def check_table(
     store: Store,
     plan: ReleasePlan,
     name: str,
@@ -241,8 +242,8 @@ def _check_table(
     if reasons:
         return reasons
     values = table.column("value").to_numpy(zero_copy_only=False).astype(float)
-    symbol = np.asarray(table.column("symbol").to_pylist(), dtype=object)
-    suppressed = symbol == "c"
+    symbol = pc.fill_null(pc.equal(table.column("symbol"), "c"), False)
+    suppressed = symbol.to_numpy(zero_copy_only=False)
     if plan.sdc.method == "cell_key" and spec.measure is None:
         source = source or population.eligible(store, plan, spec.dataset)
         return tablecheck.perturbation_reasons(store, plan, spec, table, source)
@@ -322,9 +323,12 @@ def _truth(
     try:
         on = " AND ".join(f"t.{d} = p.{d}" for d in dims)
         out = store.arrow(
-            "SELECT coalesce(t.value, 0) AS value, coalesce(t.n, 0) AS n, "
-            "coalesce(t.top1, 0) AS top1, coalesce(t.top2, 0) AS top2, "
-            f"coalesce(t.top_n, 0) AS top_n FROM _check_cells p LEFT JOIN ({sql}) t "
+            "SELECT "  # doubles: a HUGEINT sum would reach NumPy as Python objects
+            + ", ".join(
+                f"CAST(coalesce(t.{c}, 0) AS DOUBLE) AS {c}"
+                for c in ("value", "n", "top1", "top2", "top_n")
+            )
+            + f" FROM _check_cells p LEFT JOIN ({sql}) t "
             f"ON {on} ORDER BY p.row_no"
         )
     finally:
@@ -389,13 +393,8 @@ def _grid(
     table: pa.Table, dims: list[str], values: np.ndarray, suppressed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The file as a full array, totals last on each axis (None: not a full grid)."""
-    codes, shape = [], []
-    for d in dims:
-        labels = np.asarray(table.column(d).to_pylist(), dtype=object).astype(str)
-        cats = np.unique(labels[labels != TOTAL])
-        code = np.where(labels == TOTAL, len(cats), np.searchsorted(cats, labels))
-        codes.append(code)
-        shape.append(len(cats) + 1)
+    codes, cats = tablecheck.grid_codes(table, dims)
+    shape = [len(c) + 1 for c in cats]
     if int(np.prod(shape)) != len(values):
         return None
     v = np.full(shape, np.nan)

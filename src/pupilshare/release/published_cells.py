@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pupilshare.plan import TableSpec
 from pupilshare.store import Store
@@ -34,10 +35,13 @@ DDL = (
 )
 
 
-def cell_names(
-    spec: TableSpec, dims: list[str], labels: list[np.ndarray]
-) -> np.ndarray:
-    """The name of each cell (one per row of ``labels``, ``Total`` where a margin)."""
+def cell_names(spec: TableSpec, dims: list[str], labels: list) -> pa.Array:
+    """The name of each cell (one per row of ``labels``, ``Total`` where a margin),
+    in Arrow: no Python object per cell. A label column may be dictionary-encoded
+    (a grid's categories and codes): its parts are then named once per category.
+
+    The parts of a name are sorted: item names hold no ``=`` or space, so two parts
+    order as their leading ``item=`` / ``item in`` do, the same for every row."""
     fixed = [f"{item}={values[0]}" for item, values in spec.filters if len(values) == 1]
     fixed += [
         f"{item} in {'|'.join(sorted(values))}"
@@ -46,18 +50,42 @@ def cell_names(
     ]
     head = f"{spec.dataset}:{spec.measure or 'count'}"
     n = len(labels[0]) if labels else 0
-    parts = [np.full(n, f, dtype=object) for f in fixed]
+    parts: list[tuple[str, pa.Array]] = [
+        (f, pa.repeat(pa.scalar(f, pa.string()), n)) for f in fixed
+    ]
     for d, lab in zip(dims, labels, strict=True):
-        lab = np.asarray(lab, dtype=object).astype(str)
-        named = np.char.add(f"{d}=", lab)
-        parts.append(np.where(lab == TOTAL, "", named).astype(object))
+        parts.append((f"{d}=", _named(d, _text(lab))))
+    parts.sort(key=lambda p: p[0])
     if not parts:
-        return np.full(n, head, dtype=object)
-    stacked = np.stack(parts, axis=1)
-    return np.array(
-        [head + ";" + ";".join(sorted(p for p in row if p)) for row in stacked],
-        dtype=object,
-    )
+        return pa.array([head] * n, pa.string())
+    # Joined pairwise, skipping nulls (pyarrow 26's null_handling="skip" drops
+    # rows that are all null).
+    joined = parts[0][1]
+    for _, part in parts[1:]:
+        both = pc.binary_join_element_wise(joined, part, ";")
+        joined = pc.coalesce(both, joined, part)
+    joined = pc.fill_null(joined, "")
+    return pc.binary_join_element_wise(pa.scalar(head), joined, ";")
+
+
+def _text(lab: object) -> pa.Array:
+    if isinstance(lab, pa.ChunkedArray):
+        lab = lab.combine_chunks()
+    if isinstance(lab, pa.Array):
+        if pa.types.is_dictionary(lab.type):
+            return pa.DictionaryArray.from_arrays(
+                lab.indices, pc.cast(lab.dictionary, pa.string())
+            )
+        return pc.cast(lab, pa.string())
+    return pa.array(np.asarray(lab, dtype=object).astype(str), pa.string())
+
+
+def _named(d: str, lab: pa.Array) -> pa.Array:
+    """``d=label``, null for a total."""
+    if pa.types.is_dictionary(lab.type):
+        return pc.take(_named(d, lab.dictionary), lab.indices)
+    named = pc.binary_join_element_wise(pa.scalar(f"{d}="), lab, "")
+    return pc.if_else(pc.equal(lab, TOTAL), pa.scalar(None, pa.string()), named)
 
 
 def record(
@@ -78,7 +106,7 @@ def record(
                 "release_id": pa.array([release_id] * len(cells), pa.string()),
                 "agreement_id": pa.array([agreement_id] * len(cells), pa.string()),
                 "table_name": pa.array([name] * len(cells), pa.string()),
-                "cell": pa.array(cells.astype(str), pa.string()),
+                "cell": _text(cells),
                 "value": pa.array(values.astype(float)),
                 "shown": pa.array(shown.astype(str), pa.string()),
             }
@@ -112,7 +140,7 @@ def earlier(
         pa.table(
             {
                 "row_no": pa.array(np.arange(n)),
-                "cell": pa.array(cells.astype(str)),
+                "cell": _text(cells),
                 "value": pa.array(values.astype(float)),
             }
         ),
@@ -127,9 +155,14 @@ def earlier(
     finally:
         store.unregister("_asked")
     row = hits.column("row_no").to_numpy().astype(np.int64)
-    shown = np.asarray(hits.column("shown").to_pylist(), dtype=object)
+    shown = hits.column("shown")
     public = np.zeros(n, bool)
     hidden = np.zeros(n, bool)
-    public[row[shown == "exact"]] = True
-    hidden[row[shown == "suppressed"]] = True
-    return public, hidden, sorted(set(hits.column("release_id").to_pylist()))
+    public[row[_is(shown, "exact")]] = True
+    hidden[row[_is(shown, "suppressed")]] = True
+    releases = pc.unique(hits.column("release_id")).to_pylist()
+    return public, hidden, sorted(releases)
+
+
+def _is(col: pa.ChunkedArray, value: str) -> np.ndarray:
+    return pc.fill_null(pc.equal(col, value), False).to_numpy(zero_copy_only=False)
