@@ -185,5 +185,6 @@ def main() -> None:
             if r["refused"] or r["withheld"]:
                 print(f"  ! refused: {r['refused']}; withheld: {r['withheld']}")
 
+
 if __name__ == "__main__":
     main()

@@ -248,10 +248,8 @@ def perturbation_reasons(
     counted = ~marked("x")
     withheld_ok = marked("c") & (expect > 0) & (expect < rules.threshold)
     wrong = int((counted & np.where(hidden, ~withheld_ok, value != expect)).sum())
-    small = int(
-        (counted & ~hidden & (value == expect) & (value > 0) & (value < rules.threshold))
-        .sum()
-    )
+    shown_small = (value == expect) & (value > 0) & (value < rules.threshold)
+    small = int((counted & ~hidden & shown_small).sum())
     out = []
     if wrong:
         out.append(f"{name}: {wrong} cell(s) differ from their cell-key perturbation")
