@@ -194,6 +194,8 @@ def grid_names(spec: TableSpec, cube: sdc.Cube) -> pa.Array:
 def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     """Cells earlier releases over the same records published are public (never
     complements); cells they suppressed are suppressed here too."""
+    if not published_cells.any_earlier(store, spec):
+        return
     public, hidden, _ = published_cells.earlier(
         store, grid_names(spec, cube), cube.values.ravel()
     )

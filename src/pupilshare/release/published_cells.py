@@ -37,35 +37,33 @@ DDL = (
 
 def cell_names(spec: TableSpec, dims: list[str], labels: list) -> pa.Array:
     """The name of each cell (one per row of ``labels``, ``Total`` where a margin),
-    in Arrow: no Python object per cell. A label column may be dictionary-encoded
-    (a grid's categories and codes): its parts are then named once per category.
+    built in one pass of Arrow (no Python object per cell). A label column may be
+    dictionary-encoded (a grid's categories and codes): its parts are then named
+    once per category.
 
     The parts of a name are sorted: item names hold no ``=`` or space, so two parts
-    order as their leading ``item=`` / ``item in`` do, the same for every row."""
+    order as their leading ``item=`` / ``item in`` do, the same for every row; each
+    part carries its own leading ``;`` (a total's part is empty)."""
     fixed = [f"{item}={values[0]}" for item, values in spec.filters if len(values) == 1]
     fixed += [
         f"{item} in {'|'.join(sorted(values))}"
         for item, values in spec.filters
         if len(values) > 1
     ]
-    head = f"{spec.dataset}:{spec.measure or 'count'}"
     n = len(labels[0]) if labels else 0
-    parts: list[tuple[str, pa.Array]] = [
-        (f, pa.repeat(pa.scalar(f, pa.string()), n)) for f in fixed
+    parts: list[tuple[str, pa.Array | pa.Scalar]] = [
+        (f, pa.scalar(";" + f, pa.string())) for f in fixed
     ]
+    every_total = pa.repeat(pa.scalar(not fixed), n)
     for d, lab in zip(dims, labels, strict=True):
-        parts.append((f"{d}=", _named(d, _text(lab))))
+        text = _text(lab)
+        parts.append((f"{d}=", _named(d, text)))
+        every_total = pc.and_(every_total, pc.equal(text, TOTAL))
     parts.sort(key=lambda p: p[0])
-    if not parts:
-        return pa.array([head] * n, pa.string())
-    # Joined pairwise, skipping nulls (pyarrow 26's null_handling="skip" drops
-    # rows that are all null).
-    joined = parts[0][1]
-    for _, part in parts[1:]:
-        both = pc.binary_join_element_wise(joined, part, ";")
-        joined = pc.coalesce(both, joined, part)
-    joined = pc.fill_null(joined, "")
-    return pc.binary_join_element_wise(pa.scalar(head), joined, ";")
+    trailer = pc.if_else(every_total, ";", "")  # a name of no parts ends "head;"
+    return pc.binary_join_element_wise(
+        pa.scalar(head(spec)[:-1]), *[p for _, p in parts], trailer, ""
+    )
 
 
 def _text(lab: object) -> pa.Array:
@@ -81,11 +79,11 @@ def _text(lab: object) -> pa.Array:
 
 
 def _named(d: str, lab: pa.Array) -> pa.Array:
-    """``d=label``, null for a total."""
+    """``;d=label``, empty for a total."""
     if pa.types.is_dictionary(lab.type):
         return pc.take(_named(d, lab.dictionary), lab.indices)
-    named = pc.binary_join_element_wise(pa.scalar(f"{d}="), lab, "")
-    return pc.if_else(pc.equal(lab, TOTAL), pa.scalar(None, pa.string()), named)
+    named = pc.binary_join_element_wise(pa.scalar(f";{d}="), lab, "")
+    return pc.if_else(pc.equal(lab, TOTAL), "", named)
 
 
 def record(
@@ -122,6 +120,26 @@ def forget(store: Store, release_id: str) -> None:
     """Drop a release's cells (its delivery failed)."""
     if store.exists(TABLE):
         store.rows(f"DELETE FROM {TABLE} WHERE release_id = ?", [release_id])
+
+
+def head(spec: TableSpec) -> str:
+    """What every cell name of ``spec`` starts with (its dataset and measure)."""
+    return f"{spec.dataset}:{spec.measure or 'count'};"
+
+
+def any_earlier(store: Store, spec: TableSpec, exclude: str | None = None) -> bool:
+    """Whether any release (but ``exclude``) recorded a cell of this dataset and
+    measure: when none did, no cell of ``spec`` need be named to look it up (a
+    national table's millions of names are made only for the record)."""
+    if not store.exists(TABLE):
+        return False
+    return bool(
+        store.rows(
+            f"SELECT 1 FROM {TABLE} WHERE starts_with(cell, ?) "
+            "AND release_id IS DISTINCT FROM ? LIMIT 1",
+            [head(spec), exclude],
+        )
+    )
 
 
 def earlier(

@@ -97,8 +97,11 @@ def protection_reasons(
     name = spec.name
     dims = [*spec.rows, *spec.columns]
     x = truth["value"]
-    cells = published_cells.cell_names(spec, dims, [table.column(d) for d in dims])
-    public, hidden, _ = published_cells.earlier(store, cells, x)
+    public = hidden = np.zeros(len(x), bool)
+    if published_cells.any_earlier(store, spec):
+        labels = [table.column(d) for d in dims]
+        cells = published_cells.cell_names(spec, dims, labels)
+        public, hidden, _ = published_cells.earlier(store, cells, x)
     reasons = []
     shown_hidden = ~suppressed & hidden
     if shown_hidden.any():
