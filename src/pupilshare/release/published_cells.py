@@ -75,7 +75,7 @@ def _text(lab: object) -> pa.Array:
                 lab.indices, pc.cast(lab.dictionary, pa.string())
             )
         return pc.cast(lab, pa.string())
-    return pa.array(np.asarray(lab, dtype=object).astype(str), pa.string())
+    return pa.array([str(x) for x in np.asarray(lab, dtype=object)], pa.string())
 
 
 def _named(d: str, lab: pa.Array) -> pa.Array:
