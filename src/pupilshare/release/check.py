@@ -336,15 +336,17 @@ def _truth(
                 f"CAST(coalesce(t.{c}, 0) AS DOUBLE) AS {c}"
                 for c in ("value", "n", "top1", "top2", "top_n")
             )
-            + f" FROM _check_cells p LEFT JOIN ({sql}) t "
-            f"ON {on} ORDER BY p.row_no"
+            + f", p.row_no FROM _check_cells p LEFT JOIN ({sql}) t ON {on}"
         )
     finally:
         store.unregister("_check_cells")
-    return {
-        c: out.column(c).to_numpy(zero_copy_only=False).astype(float)
-        for c in out.column_names
-    }
+    at = out.column("row_no").to_numpy()  # back to the table's order (no sort)
+    truth = {}
+    for c in out.column_names:
+        if c != "row_no":
+            truth[c] = np.zeros(table.num_rows)
+            truth[c][at] = out.column(c).to_numpy(zero_copy_only=False)
+    return truth
 
 
 def _truth_rules(

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components
@@ -293,11 +294,13 @@ def rounded(values: np.ndarray, base: int | None) -> np.ndarray:
 def to_arrow(cube: Cube, sdc: Sdc, integer: bool) -> pa.Table:
     """Long (tidy) table: one row per cell, margins labelled ``Total``; the value is
     null where a symbol stands in for it."""
-    grids = np.meshgrid(*[np.arange(s) for s in cube.values.shape], indexing="ij")
+    shape = cube.values.shape
     out: dict[str, pa.Array] = {}
-    for dim, labels, grid in zip(cube.dims, cube.labels, grids, strict=True):
-        names = np.array([*labels, TOTAL], dtype=object)
-        out[dim] = pa.array(names[grid.ravel()], pa.string())
+    for axis, (dim, labels) in enumerate(zip(cube.dims, cube.labels, strict=True)):
+        stride = int(np.prod(shape[axis + 1 :]))
+        codes = (np.arange(cube.values.size, dtype=np.int64) // stride) % shape[axis]
+        names = pa.array([*labels, TOTAL], pa.string())
+        out[dim] = pc.take(names, pa.array(codes))  # no Python object per cell
     value = rounded(cube.values, sdc.rounding).ravel()
     supp = cube.suppressed.ravel()
     low = (value == 0) & (cube.values.ravel() != 0) & ~supp

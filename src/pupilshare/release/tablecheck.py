@@ -228,12 +228,15 @@ def perturbation_reasons(
         truth = store.arrow(
             "SELECT CAST(coalesce(t.n, 0) AS BIGINT) AS n, "
             "CAST(coalesce(t.keysum, 0) AS BIGINT) AS keysum "
-            f"FROM _check_perturbed p LEFT JOIN ({sql}) t ON {on} ORDER BY p.row_no"
+            f", p.row_no FROM _check_perturbed p LEFT JOIN ({sql}) t ON {on}"
         )
     finally:
         store.unregister("_check_perturbed")
-    n = truth.column("n").to_numpy()
-    keysum = truth.column("keysum").to_numpy()
+    at = truth.column("row_no").to_numpy()  # back to the table's order (no sort)
+    n = np.zeros(table.num_rows, np.int64)
+    keysum = np.zeros(table.num_rows, np.int64)
+    n[at] = truth.column("n").to_numpy()
+    keysum[at] = truth.column("keysum").to_numpy()
     changes = cellkey.ptable(rules.ptable_max, rules.ptable_variance)
     expect = n + changes[np.minimum(n, len(changes) - 1), keysum % cellkey.KEYS]
     symbol = pc.cast(table.column("symbol"), pa.string())
