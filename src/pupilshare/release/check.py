@@ -91,21 +91,46 @@ def check_release(
             reasons.append(f"{name}: SHA-256 differs from the manifest")
     reasons += _opt_outs(store, plan, pupils)
     reasons += promises.check(store, plan, staging, pupils)  # scope, anonymity, ids
+    sources: dict[str, str] = {}
+    specs = {t.name: t for t in plan.tables}
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
+            spec = specs.get(stem)
             reasons += check_table(
                 store,
                 plan,
                 stem,
                 pq.read_table(path),
+                source=_source(store, plan, spec.dataset, sources) if spec else None,
                 witness=(witness or {}).get(stem),
             )
         else:
             reasons += _check_records(store, home, plan, stem, path)
     return reasons
+
+
+def _source(
+    store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]
+) -> str:
+    """The check's own population of ``dataset``, made once per release: kept as a
+    table, only the columns used, when several tables read it (else each table's
+    truth would derive the whole dataset again)."""
+    if dataset in made:
+        return made[dataset]
+    view = population.eligible(store, plan, dataset)
+    if sum(t.dataset == dataset for t in plan.tables) > 1:
+        cols = ", ".join(sorted(population.needed_items(plan, dataset)))
+        kept = f"{view}_checked"
+        store.rows(
+            f"CREATE OR REPLACE TEMP TABLE {kept} AS "
+            f"SELECT {cols}, {population.PUPIL_KEY} FROM {view}"
+        )
+        view = kept
+    made[dataset] = view
+    return view
 
 
 def _csv_matches(store: Store, csv: Path, parquet: Path) -> list[str]:
