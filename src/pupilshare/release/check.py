@@ -112,9 +112,7 @@ def check_release(
     return reasons
 
 
-def _source(
-    store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]
-) -> str:
+def _source(store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]) -> str:
     """The check's own population of ``dataset``, made once per release: kept as a
     table, only the columns used, when several tables read it (else each table's
     truth would derive the whole dataset again)."""
