@@ -142,15 +142,24 @@ def append(
     ``pupil_keys_sql`` selects the pupil keys the disclosure held (column
     ``pupil_key``); they are stored only as keyed digests.
     """
+    return append_with_tree(store, home, fields, pupil_keys_sql)[0]
+
+
+def append_with_tree(
+    store: Store, home: Home, fields: dict[str, Any], pupil_keys_sql: str | None = None
+) -> tuple[int, list[bytes], list[bytes]]:
+    """``append``, also returning the tree it made (leaf hashes and leaves, in entry
+    order, the new one last) for proofs against it without reading the log again."""
     if fields.get("kind") not in KINDS:
         raise ValueError(f"unknown ledger entry kind {fields.get('kind')!r}")
     ensure(store)
     with store.transaction():
         # one read of the leaves gives both the new index and the tree so far
-        hashes = [
-            merkle.leaf_hash(bytes(r[0]))
+        leaves = [
+            bytes(r[0])
             for r in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index")
         ]
+        hashes = [merkle.leaf_hash(x) for x in leaves]
         index = len(hashes)
         fields = dict(fields)
         if pupil_keys_sql is not None:
@@ -168,6 +177,7 @@ def append(
             )
             fields["pupils"] = {"count": count, "sha256": sha}
         leaf = canonical(fields)
+        leaves.append(leaf)
         hashes.append(merkle.leaf_hash(leaf))
         root = merkle.root(hashes)
         key = keys.signing_key(home)
@@ -189,7 +199,7 @@ def append(
                 sig,
             ],
         )
-    return index
+    return index, hashes, leaves
 
 
 def _pause() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from pupilshare.errors import Denied, InvalidInput
 from pupilshare.store import Store
@@ -136,37 +137,79 @@ def resolve_sql(table: str, identifiers: bool = True) -> str:
         FROM cand GROUP BY subject"""
 
 
+UPN_KINDS = "'upn', 'former_upn'"
+ULN_KINDS = "'uln'"
+PUPIL_COLS = (
+    "pupil_key",
+    "upn",
+    "uln",
+    "forename",
+    "surname",
+    "date_of_birth",
+    "sex",
+    "postcode",
+)
+
+
+def candidates(
+    store: Store, who: Subject, tables: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every pupil fitting all the details given, in a few point reads that the
+    store answers from its lookup indexes (``rights.sar.INDEXES``): the pupils born
+    that day (key and names only), the pupils holding a given UPN or ULN (current or
+    former), then the full rows of those that fit, by key."""
+    tables = (
+        {r[0] for r in store.rows("SELECT table_name FROM duckdb_tables()")}
+        if tables is None
+        else tables
+    )
+    if "pupils" not in tables:
+        return []
+    fore, sur = who.forename.lower(), who.surname.lower()
+    keys = {
+        int(k)
+        for k, f, s in store.rows(
+            "SELECT pupil_key, forename, surname FROM pupils WHERE date_of_birth = ?",
+            [who.date_of_birth],
+        )
+        if (f or "").lower() == fore and (s or "").lower() == sur
+    }
+    given = [(v, kinds) for v, kinds in ((who.upn, UPN_KINDS), (who.uln, ULN_KINDS)) if v]
+    held: dict[str, set[int]] = {v: set() for v, _ in given}
+    if keys and given and "pupil_identifiers" in tables:
+        for value, key in store.rows(
+            " UNION ALL ".join(
+                "SELECT value, pupil_key FROM pupil_identifiers WHERE value = ? "
+                f"AND kind IN ({kinds})"
+                for _, kinds in given
+            ),
+            [v for v, _ in given],
+        ):
+            held[value].add(int(key))
+    if not keys:
+        return []
+    rows = store.rows(  # an equality each: an IN list is not read from the index
+        " UNION ALL ".join(
+            f"SELECT {', '.join(PUPIL_COLS)} FROM pupils WHERE pupil_key = {k}"
+            for k in sorted(keys)[:50]
+        )
+        if len(keys) <= 50
+        else f"SELECT {', '.join(PUPIL_COLS)} FROM pupils WHERE pupil_key IN "
+        f"({', '.join(str(k) for k in sorted(keys))})"
+    )
+    rows.sort(key=lambda r: r[0])
+    out = []
+    for row in rows:
+        p = dict(zip(PUPIL_COLS, row, strict=True))
+        if who.upn and not (p["upn"] == who.upn or p["pupil_key"] in held[who.upn]):
+            continue
+        if who.uln and not (p["uln"] == who.uln or p["pupil_key"] in held[who.uln]):
+            continue
+        out.append(p)
+    return out
+
+
 def resolve(store: Store, who: Subject) -> tuple[int | None, int]:
     """(the pupil's key or None, how many pupils fit)."""
-    if not store.exists("pupils"):
-        return None, 0
-    # Constant predicates (not a join to a request table): the date of birth or an
-    # identifier narrows the index first, as ``resolve_sql`` does for many at once.
-    idents = store.exists("pupil_identifiers")
-    where, params = (
-        [
-            "p.date_of_birth = ?",
-            "lower(p.forename) = lower(?)",
-            "lower(p.surname) = lower(?)",
-        ],
-        [who.date_of_birth, who.forename, who.surname],
-    )
-    for value, kinds, col in (
-        (who.upn, "'upn', 'former_upn'", "upn"),
-        (who.uln, "'uln'", "uln"),
-    ):
-        if value:
-            held = (
-                (
-                    f" OR p.pupil_key IN (SELECT pupil_key FROM pupil_identifiers "
-                    f"WHERE value = ? AND kind IN ({kinds}))"
-                )
-                if idents
-                else ""
-            )
-            where.append(f"(p.{col} = ?{held})")
-            params += [value, value] if idents else [value]
-    keys = store.rows(
-        f"SELECT DISTINCT p.pupil_key FROM pupils p WHERE {' AND '.join(where)}", params
-    )
-    return (int(keys[0][0]) if len(keys) == 1 else None), len(keys)
+    found = candidates(store, who)
+    return (int(found[0]["pupil_key"]) if len(found) == 1 else None), len(found)
