@@ -6,7 +6,8 @@ pupils sum to the whole index), then answers requests for random pupils. Baselin
 the same run: the same answers before the lookup indexes (``sar.prepare``, made by
 the first request) exist, so every answer scans the links and the index.
 
-    flock /work/bench.lock env PYTHONPATH=src python bench/sar.py --pupils 10000000
+    flock /work/bench.lock nice -n 5 timeout 900 env PYTHONPATH=src \
+        .venv/bin/python bench/sar.py --pupils 10000000
 """
 
 from __future__ import annotations

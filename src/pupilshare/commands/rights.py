@@ -19,6 +19,9 @@ FORENAME = typer.Option(..., "--forename", help="The pupil's forename.")
 SURNAME = typer.Option(..., "--surname", help="The pupil's surname.")
 DOB = typer.Option(..., "--dob", help="The pupil's date of birth, YYYY-MM-DD.")
 UPN = typer.Option(None, "--upn", help="The pupil's UPN, if known.")
+OPTOUT_TYPE = typer.Option(
+    ..., "--type", help="learning_records, survey, research or all."
+)
 ULN = typer.Option(None, "--uln", help="The pupil's ULN, if known.")
 
 
@@ -72,93 +75,49 @@ def register(app: typer.Typer) -> None:
         for stratum, n in got.strata.items():
             console.print(f"  {stratum}: {n}", highlight=False)
 
-    def _record(
-        ctx: typer.Context,
-        action: str,
-        optout_type: str,
-        forename: str,
-        surname: str,
-        dob: str,
-        upn: str | None,
-        uln: str | None,
-        requester: str,
-        requester_name: str,
-        identity_check: str,
-    ) -> None:
-        from pupilshare import rights
-        from pupilshare.cliapp import console
+    def _opt_out_command(action: str, doc: str):  # type: ignore[no-untyped-def]
+        """``optouts add`` and ``optouts withdraw``: the same options, one action."""
 
-        c, actor = _actor(ctx, "record_rights", "record opt-outs")
-        who = rights.subject(forename, surname, dob, upn, uln)
-        outcome = rights.opt_out(
-            c.home,
-            who,
-            optout_type,
-            action,
-            requester,
-            requester_name,
-            identity_check,
-            actor,
-        )
-        console.print(outcome.message, highlight=False)
+        def command(
+            ctx: typer.Context,
+            optout_type: str = OPTOUT_TYPE,
+            forename: str = FORENAME,
+            surname: str = SURNAME,
+            dob: str = DOB,
+            upn: str = UPN,
+            uln: str = ULN,
+            requester: str = REQUESTER,
+            requester_name: str = REQUESTER_NAME,
+            identity_check: str = IDENTITY,
+        ) -> None:
+            from pupilshare import rights
+            from pupilshare.cliapp import console
 
-    @optouts.command("add")
-    def add(
-        ctx: typer.Context,
-        optout_type: str = typer.Option(
-            ..., "--type", help="learning_records, survey, research or all."
-        ),
-        forename: str = FORENAME,
-        surname: str = SURNAME,
-        dob: str = DOB,
-        upn: str = UPN,
-        uln: str = ULN,
-        requester: str = REQUESTER,
-        requester_name: str = REQUESTER_NAME,
-        identity_check: str = IDENTITY,
-    ) -> None:
-        """Register an opt-out (idempotent); kept until the pupil is matched."""
-        _record(
-            ctx,
-            "add",
-            optout_type,
-            forename,
-            surname,
-            dob,
-            upn,
-            uln,
-            requester,
-            requester_name,
-            identity_check,
-        )
+            c, actor = _actor(ctx, "record_rights", "record opt-outs")
+            who = rights.subject(forename, surname, dob, upn, uln)
+            outcome = rights.opt_out(
+                c.home,
+                who,
+                optout_type,
+                action,
+                requester,
+                requester_name,
+                identity_check,
+                actor,
+            )
+            console.print(outcome.message, highlight=False)
 
-    @optouts.command("withdraw")
-    def withdraw(
-        ctx: typer.Context,
-        optout_type: str = typer.Option(..., "--type", help="The type."),
-        forename: str = FORENAME,
-        surname: str = SURNAME,
-        dob: str = DOB,
-        upn: str = UPN,
-        uln: str = ULN,
-        requester: str = REQUESTER,
-        requester_name: str = REQUESTER_NAME,
-        identity_check: str = IDENTITY,
-    ) -> None:
-        """Withdraw an opt-out (the history keeps both)."""
-        _record(
-            ctx,
-            "withdraw",
-            optout_type,
-            forename,
-            surname,
-            dob,
-            upn,
-            uln,
-            requester,
-            requester_name,
-            identity_check,
+        command.__doc__ = doc
+        return command
+
+    optouts.command("add")(
+        _opt_out_command(
+            "add", "Register an opt-out (idempotent); kept until the pupil is matched."
         )
+    )
+    optouts.command("withdraw")(
+        _opt_out_command("withdraw", "Withdraw an opt-out (the history keeps both).")
+    )
 
     @optouts.command("list")
     def list_(ctx: typer.Context) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "sar_step",
     "subject",
     "survey_sample",
+    "survey_step",
 ]
 
 
@@ -156,6 +157,13 @@ def optouts_step(run: Any) -> str:
     from pupilshare.rights import demo
 
     return demo.optouts_step(run)
+
+
+def survey_step(run: Any) -> str:
+    """Demo: one survey sample drawn under the survey agreement."""
+    from pupilshare.rights import demo
+
+    return demo.survey_step(run)
 
 
 def sar_step(run: Any) -> str:

@@ -1,6 +1,7 @@
 """The demo's rights steps: a few parents and pupils register opt-outs before the
-releases, one subject access request is answered after them, and the ledger is
-verified, the opt-outs proved honoured and the signed checkpoint printed last."""
+releases, one survey sample is drawn after them, one subject access request is
+answered, and the ledger is verified, the opt-outs proved honoured and the signed
+checkpoint printed last."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from pupilshare.ledger import publish_head
 from pupilshare.ledger.check import verify_store
-from pupilshare.rights import audit, optouts, sar
+from pupilshare.release.runner import approval
+from pupilshare.rights import audit, optouts, sar, survey
 from pupilshare.rights.identity import OWN_RIGHTS_AGE, age_on, subject
 from pupilshare.store import Store
 
@@ -62,6 +64,25 @@ def optouts_step(run: DemoRun) -> str:
     return (
         f"{len(people) + 1} opt-outs registered ({applied} applied to matched "
         f"pupils, {waiting} waiting for a match)"
+    )
+
+
+SURVEY = "fieldwork-survey-sample"  # the seeds' survey agreement
+
+
+def survey_step(run: DemoRun) -> str:
+    """Draw one stratified survey sample of contact details under the survey
+    agreement (a disclosure like any other: governed and in the ledger)."""
+    if SURVEY not in (run.facts.get("agreements") or []):
+        return f"no active {SURVEY} agreement: no sample drawn"
+    plan = approval(run.home, SURVEY, None).plan
+    out = run.home.root / "survey" / SURVEY
+    with Store.open(run.home) as store:
+        got = survey.draw(store, run.home, plan, 200, survey.STRATA, 1, out)
+    run.facts["survey_sample"] = got
+    return (
+        f"{got.size} parents' contact details drawn for {SURVEY} across "
+        f"{len(got.strata)} strata (seed 1, ledger entry {got.entry_index}) into {out}"
     )
 
 

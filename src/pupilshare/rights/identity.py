@@ -174,7 +174,7 @@ def candidates(
         )
         if (f or "").lower() == fore and (s or "").lower() == sur
     }
-    given = [(v, kinds) for v, kinds in ((who.upn, UPN_KINDS), (who.uln, ULN_KINDS)) if v]
+    given = [(v, k) for v, k in ((who.upn, UPN_KINDS), (who.uln, ULN_KINDS)) if v]
     held: dict[str, set[int]] = {v: set() for v, _ in given}
     if keys and given and "pupil_identifiers" in tables:
         for value, key in store.rows(
