@@ -76,6 +76,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record_rights": frozenset({"data_operations"}),
     "read_rights": frozenset({"data_operations", "chief_statistician"}),
     "exempt_opt_outs": frozenset({"chief_statistician"}),
+    # a parent's or pupil's own account: their linked pupils' requests and opt-outs
+    "own_rights": frozenset({"parent_or_pupil"}),
 }
 # refused to anyone who did not sign in, whatever their roles
 SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged", "confirm_gateway"})

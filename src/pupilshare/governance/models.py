@@ -22,6 +22,7 @@ ORG_TYPES = (
     "research organisation",
     "school/post-16 institution",
     "research agency",
+    "individual",  # parents and pupils, who act only for themselves
 )
 ROLES = (
     "data_operations",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pupilshare.ledger import publish_head
 from pupilshare.ledger.check import verify_store
 from pupilshare.release.runner import approval
-from pupilshare.rights import audit, optouts, sar, survey
+from pupilshare.rights import accounts, audit, optouts, sar, survey
 from pupilshare.rights.identity import OWN_RIGHTS_AGE, age_on, subject
 from pupilshare.store import Store
 
@@ -68,6 +68,7 @@ def optouts_step(run: DemoRun) -> str:
 
 
 SURVEY = "fieldwork-survey-sample"  # the seeds' survey agreement
+PARENT = "pip.parent"  # the seeds' parent account
 
 
 def survey_step(run: DemoRun) -> str:
@@ -99,13 +100,30 @@ def sar_step(run: DemoRun) -> str:
             if age_on(dob, date.today()) >= OWN_RIGHTS_AGE
             else None
         )
+        # the seeds' parent account, linked to the child once checked, asks (and
+        # can follow the request and download the answer on the web service)
+        link = accounts.link(
+            store,
+            PARENT,
+            who,
+            "child",
+            "passport seen; birth certificate names the parent",
+            "operator",
+        )
         rid = sar.request(
-            store, who, "parent", "a parent", "passport seen", "operator", consent
+            store,
+            who,
+            link.requester,
+            PARENT,
+            link.checked,
+            "operator",
+            consent,
+            account=PARENT,
         )
         pack = sar.answer(store, run.home, rid, run.home.root / "sar", "operator")
     return (
-        f"{rid} answered: {pack.records} records, {pack.disclosures} "
-        f"disclosures with inclusion proofs, {pack.html_path}"
+        f"{rid} (asked by {PARENT}) answered: {pack.records} records, "
+        f"{pack.disclosures} disclosures with inclusion proofs, {pack.html_path}"
     )
 
 

@@ -204,8 +204,9 @@ def requests(
     account: str | None = None,
 ) -> list[dict[str, Any]]:
     """Requests by deadline; ``overdue``: open and past it; ``account``: only those
-    that account follows."""
-    ensure(store)
+    that account follows. Reads only (the web service's store is read-only)."""
+    if "sar_requests" not in _tables(store):
+        return []
     where, params = [], []
     if overdue:
         where.append("status = 'open' AND due_date < ?")

@@ -27,7 +27,15 @@ API_PREFIX = "/api"
 def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     """The service for ``home``. ``secure_cookies`` stays on except for plain-HTTP
     test clients (browsers treat loopback as secure, so ``serve`` keeps it on)."""
-    from pupilshare.web import local, operations, panel, people, public, recipients
+    from pupilshare.web import (
+        local,
+        operations,
+        panel,
+        people,
+        public,
+        recipients,
+        yourdata,
+    )
 
     app = FastAPI(
         title="pupilshare",
@@ -44,7 +52,7 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     app.state.web = WebState(
         home, StoreReader(home), render.environment(), secure_cookies
     )
-    modules = (public, people, recipients, panel, operations, local)
+    modules = (public, people, recipients, panel, operations, local, yourdata)
     for module in modules:
         app.include_router(module.router)
     # every route's name, for the test that the route table covers them all
