@@ -44,6 +44,11 @@ def register(app: typer.Typer) -> None:
     survey = typer.Typer(
         help="Survey samples of parents' contact details.", no_args_is_help=True
     )
+    accounts = typer.Typer(
+        help="Parents' and pupils' web accounts, linked to the pupils they act for.",
+        no_args_is_help=True,
+    )
+    app.add_typer(accounts, name="accounts")
     app.add_typer(optouts, name="optouts")
     app.add_typer(sar, name="sar")
     app.add_typer(survey, name="survey")
@@ -231,6 +236,30 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
 
+    @sar.command("check")
+    def check_identity(
+        ctx: typer.Context,
+        request_id: str = typer.Argument(..., help="The request, asked online."),
+        identity_check: str = IDENTITY,
+        account: str = typer.Option(
+            None,
+            "--account",
+            help="A parent's or pupil's account that may follow it online.",
+        ),
+    ) -> None:
+        """Record how an online requester's identity was checked: the request opens
+        and its one-month deadline starts today."""
+        from pupilshare import rights
+        from pupilshare.cliapp import console
+
+        c, actor = _actor(ctx, "record_rights", "check requesters' identity")
+        if account:
+            _parent_account(c, account)
+        got = rights.check_identity(c.home, request_id, identity_check, actor, account)
+        console.print(
+            f"{request_id}: identity checked; due {got['due_date']}", highlight=False
+        )
+
     @sar.command("list")
     def list_sar(
         ctx: typer.Context,
@@ -251,3 +280,73 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         console.print(f"{len(rows)} request(s)" + (" overdue" if overdue else ""))
+
+    @accounts.command("link")
+    def link(
+        ctx: typer.Context,
+        username: str = typer.Argument(..., help="The parent's or pupil's account."),
+        relation: str = typer.Option(
+            ..., "--relation", help="self (the pupil's own account) or child."
+        ),
+        forename: str = FORENAME,
+        surname: str = SURNAME,
+        dob: str = DOB,
+        upn: str = UPN,
+        uln: str = ULN,
+        identity_check: str = typer.Option(
+            ...,
+            "--identity-check",
+            help="How the person's identity, and a parent's relationship to the "
+            "child, were checked.",
+        ),
+    ) -> None:
+        """Let an account act for a pupil on the web: ask for their data, follow the
+        request and register opt-outs (a pupil of 12 or over for themself)."""
+        from pupilshare import rights
+        from pupilshare.cliapp import console
+
+        c, actor = _actor(ctx, "record_rights", "link accounts to pupils")
+        _parent_account(c, username)
+        who = rights.subject(forename, surname, dob, upn, uln)
+        got = rights.link_account(
+            c.home, username, who, relation, identity_check, actor
+        )
+        console.print(
+            f"{username} linked to {got.who.forename} {got.who.surname} "
+            f"({got.relation}, link {got.link_id})",
+            highlight=False,
+        )
+
+    @accounts.command("list")
+    def list_accounts(ctx: typer.Context) -> None:
+        """Every link in force: account, relation, pupil, who linked it and how."""
+        from pupilshare import rights
+        from pupilshare.cliapp import console
+
+        c, _ = _actor(ctx, "read_rights", "list linked accounts")
+        rows = rights.linked_accounts(c.home)
+        for got in rows:
+            console.print(
+                f"{got.link_id:>4} {got.username} {got.relation:5} "
+                f"{got.who.forename} {got.who.surname} {got.who.date_of_birth} "
+                f"(by {got.linked_by}: {got.identity_check})",
+                highlight=False,
+                markup=False,
+            )
+        console.print(f"{len(rows)} link(s)")
+
+
+def _parent_account(c, username: str) -> None:  # type: ignore[no-untyped-def]
+    """The account exists, is active and is a parent's or pupil's."""
+    from pupilshare import governance
+    from pupilshare.errors import InvalidInput
+
+    with governance.records(c.home, None) as (session, who):
+        users = {u["username"]: u for u in governance.list_users(session, who)}
+    user = users.get(username)
+    roles = (user or {}).get("roles") or []
+    if user is None or not user["active"] or "parent_or_pupil" not in roles:
+        raise InvalidInput(
+            f"{username} is not a parent's or pupil's account "
+            "(users add NAME --role parent_or_pupil)"
+        )
