@@ -37,6 +37,7 @@ def test_every_step_ran_in_order(demo: DemoRun) -> None:
         "agreements",
         "opt-outs",
         "release",
+        "survey",
         "register",
         "access",
         "ledger",
@@ -131,7 +132,7 @@ def test_survey_sample_holds_only_parents_who_agreed(demo: DemoRun) -> None:
     ]
     assert not whole, "survey contacts were released whole"
     sample = demo.facts["survey_sample"]
-    assert sample.size == 200
+    assert 0 < sample.size <= 200  # a small nation has fewer who agreed
     con = duckdb.connect()
     for p in sample.out_dir.glob("*.parquet"):
         values = {
@@ -176,8 +177,8 @@ def test_every_release_is_in_a_ledger_that_verifies(demo: DemoRun) -> None:
     finally:
         con.close()
     assert n == len(releases) and removed >= 1
-    assert check_opt_outs(demo.home) == (n, [])
+    assert check_opt_outs(demo.home) == (n + 1, [])  # and the survey sample
     head = json.loads((demo.home.root / "ledger" / "head.json").read_text())
-    assert head["tree_size"] == n + 1  # and the subject access answer
+    assert head["tree_size"] == n + 2  # and the sample and the access answer
     packs = list((demo.home.root / "sar").glob("SAR-*.html"))
     assert len(packs) == 1 and "inclusion path" in packs[0].read_text()
