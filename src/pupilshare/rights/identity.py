@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from pupilshare.errors import Denied, InvalidInput
 from pupilshare.store import Store
@@ -139,25 +138,13 @@ def resolve_sql(table: str, identifiers: bool = True) -> str:
 
 UPN_KINDS = "'upn', 'former_upn'"
 ULN_KINDS = "'uln'"
-PUPIL_COLS = (
-    "pupil_key",
-    "upn",
-    "uln",
-    "forename",
-    "surname",
-    "date_of_birth",
-    "sex",
-    "postcode",
-)
 
 
-def candidates(
-    store: Store, who: Subject, tables: set[str] | None = None
-) -> list[dict[str, Any]]:
-    """Every pupil fitting all the details given, in a few point reads that the
-    store answers from its lookup indexes (``rights.sar.INDEXES``): the pupils born
-    that day (key and names only), the pupils holding a given UPN or ULN (current or
-    former), then the full rows of those that fit, by key."""
+def candidates(store: Store, who: Subject, tables: set[str] | None = None) -> list[int]:
+    """The keys of every pupil fitting all the details given, in one statement of
+    point reads that the store answers from its lookup indexes
+    (``rights.sar.INDEXES``): the pupils born that day (keys, names and current
+    identifiers), and the pupils holding a given UPN or ULN (current or former)."""
     tables = (
         {r[0] for r in store.rows("SELECT table_name FROM duckdb_tables()")}
         if tables is None
@@ -165,51 +152,41 @@ def candidates(
     )
     if "pupils" not in tables:
         return []
-    fore, sur = who.forename.lower(), who.surname.lower()
-    keys = {
-        int(k)
-        for k, f, s in store.rows(
-            "SELECT pupil_key, forename, surname FROM pupils WHERE date_of_birth = ?",
-            [who.date_of_birth],
-        )
-        if (f or "").lower() == fore and (s or "").lower() == sur
-    }
     given = [(v, k) for v, k in ((who.upn, UPN_KINDS), (who.uln, ULN_KINDS)) if v]
-    held: dict[str, set[int]] = {v: set() for v, _ in given}
-    if keys and given and "pupil_identifiers" in tables:
-        for value, key in store.rows(
-            " UNION ALL ".join(
-                "SELECT value, pupil_key FROM pupil_identifiers WHERE value = ? "
-                f"AND kind IN ({kinds})"
-                for _, kinds in given
-            ),
-            [v for v, _ in given],
-        ):
-            held[value].add(int(key))
-    if not keys:
-        return []
-    rows = store.rows(  # an equality each: an IN list is not read from the index
+    if "pupil_identifiers" not in tables:
+        given = []
+    rows = store.rows(
         " UNION ALL ".join(
-            f"SELECT {', '.join(PUPIL_COLS)} FROM pupils WHERE pupil_key = {k}"
-            for k in sorted(keys)[:50]
-        )
-        if len(keys) <= 50
-        else f"SELECT {', '.join(PUPIL_COLS)} FROM pupils WHERE pupil_key IN "
-        f"({', '.join(str(k) for k in sorted(keys))})"
+            [
+                "SELECT 'born', pupil_key, forename, surname, upn, uln FROM pupils "
+                "WHERE date_of_birth = ?",
+                *(
+                    "SELECT 'held', pupil_key, value, NULL, NULL, NULL FROM "
+                    f"pupil_identifiers WHERE value = ? AND kind IN ({kinds})"
+                    for _, kinds in given
+                ),
+            ]
+        ),
+        [who.date_of_birth, *(v for v, _ in given)],
     )
-    rows.sort(key=lambda r: r[0])
-    out = []
-    for row in rows:
-        p = dict(zip(PUPIL_COLS, row, strict=True))
-        if who.upn and not (p["upn"] == who.upn or p["pupil_key"] in held[who.upn]):
+    held: dict[str, set[int]] = {}
+    for what, key, value, *_ in rows:
+        if what == "held":
+            held.setdefault(value, set()).add(int(key))
+    fore, sur = who.forename.lower(), who.surname.lower()
+    out = set()
+    for what, key, f, s, upn, uln in rows:
+        if what != "born" or (f or "").lower() != fore or (s or "").lower() != sur:
             continue
-        if who.uln and not (p["uln"] == who.uln or p["pupil_key"] in held[who.uln]):
+        if who.upn and not (upn == who.upn or key in held.get(who.upn, ())):
             continue
-        out.append(p)
-    return out
+        if who.uln and not (uln == who.uln or key in held.get(who.uln, ())):
+            continue
+        out.add(int(key))
+    return sorted(out)
 
 
 def resolve(store: Store, who: Subject) -> tuple[int | None, int]:
     """(the pupil's key or None, how many pupils fit)."""
     found = candidates(store, who)
-    return (int(found[0]["pupil_key"]) if len(found) == 1 else None), len(found)
+    return (found[0] if len(found) == 1 else None), len(found)

@@ -16,6 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.errors import Conflict, InvalidInput, NotFound
@@ -224,20 +226,22 @@ def requests(
 
 
 def get(store: Store, request_id: str) -> dict[str, Any]:
-    rows = (
-        store.rows(
-            f"SELECT {', '.join(COLS)} FROM sar_requests WHERE request_id = ?",
+    return _get(store, request_id)[0]
+
+
+def _get(store: Store, request_id: str) -> tuple[dict[str, Any], set[str]]:
+    """The request, and the store's tables (one statement)."""
+    try:
+        rows = store.rows(
+            f"SELECT {', '.join(COLS)}, (SELECT list(table_name) FROM "
+            "duckdb_tables()) FROM sar_requests WHERE request_id = ?",
             [request_id],
         )
-        if "sar_requests" in _tables(store)
-        else []
-    )
+    except duckdb.CatalogException:  # no request yet, or an older table
+        rows = []
     if not rows:
         raise NotFound(f"no subject access request {request_id}")
-    if len(rows[0]) != len(COLS):  # pragma: no cover - an older table
-        ensure(store)
-        return get(store, request_id)
-    return dict(zip(COLS, rows[0], strict=True))
+    return dict(zip(COLS, rows[0][:-1], strict=True)), set(rows[0][-1])
 
 
 def pack_file(req: dict[str, Any], kind: str) -> Path | None:
@@ -267,8 +271,7 @@ def answer(
     ``INDEXES``): the request; the candidates by date of birth; the pupil's other
     keys, identifiers and opt-outs together; their links; every linked record of
     every dataset in one statement; the ledger append; their ledger entries."""
-    tables = _tables(store)
-    req = get(store, request_id)
+    req, tables = _get(store, request_id)
     if req["status"] == AWAITING:
         raise Conflict(
             f"{request_id}: the requester's identity has not been checked yet "
@@ -302,10 +305,9 @@ def answer(
         )
     else:
         outcome = "answered"
-        pupil = found[0]
-        key = int(pupil.pop("pupil_key"))
+        key = found[0]
         facts = _facts(store, key, tables)
-        records = _records(store, facts["aliases"], tables)
+        records = _records(store, facts["links"], tables)
         with store.transaction():
             entry, hashes, leaves = log.append_with_tree(
                 store,
@@ -320,7 +322,8 @@ def answer(
                     "row_count": len(records),
                     "created_at": now().isoformat(timespec="seconds"),
                 },
-                f"SELECT {key}::BIGINT AS pupil_key",
+                pupil_keys=[key],
+                tables=tables,
             )
             store.rows(
                 "UPDATE sar_requests SET ledger_entry = ?, status = ?, "
@@ -330,6 +333,7 @@ def answer(
         cp = log.checkpoint(store, home, hashes=hashes)
         log.write_head(home, cp)
         disclosures = _disclosures(store, home, facts["aliases"], cp, leaves, hashes)
+        pupil = facts["pupil"]
         if facts["identifiers"] is not None:
             pupil["identifiers"] = facts["identifiers"]
         pack.update(
@@ -365,11 +369,47 @@ def _public_request(req: dict[str, Any]) -> dict[str, Any]:
     return {k: req[k] for k in keep}
 
 
+PUPIL_COLS = ("upn", "uln", "forename", "surname", "date_of_birth", "sex", "postcode")
+
+
 def _facts(store: Store, key: int, tables: set[str]) -> dict[str, Any]:
-    """Every key merged into the pupil (through chains of merges), and in one
-    statement their identifiers and their opt-outs in force."""
+    """In one statement of point reads by key: the pupil, their identifiers, their
+    opt-outs in force, their links, and whether other keys were merged into theirs
+    (then, rarely, the merged keys and their links too)."""
+    parts = [f"p.{c}" for c in PUPIL_COLS]
+    lists = {
+        "identifiers": (
+            "pupil_identifiers",
+            "{'kind': kind, 'value': value} ORDER BY kind, value",
+        ),
+        "opt_outs": (
+            "opt_outs",
+            "{'type': scope, 'since': CAST(recorded_at AS VARCHAR)} ORDER BY scope",
+        ),
+        "links": (
+            "pupil_links",
+            "{'dataset': dataset, 'collection_id': collection_id, 'line': line}",
+        ),
+    }
+    for table, item in lists.values():
+        parts.append(
+            f"(SELECT list({item}) FROM {table} WHERE pupil_key = {int(key)})"
+            if table in tables
+            else "NULL"
+        )
+    parts.append(
+        f"(SELECT count(*) FROM pupil_merges WHERE pupil_key = {int(key)})"
+        if "pupil_merges" in tables
+        else "0"
+    )
+    row = store.rows(
+        f"SELECT {', '.join(parts)} FROM pupils p WHERE p.pupil_key = {int(key)}"
+    )[0]
+    n = len(PUPIL_COLS)
+    idents, opt_outs, links, merged = row[n:]
     aliases = [key]
-    if "pupil_merges" in tables:
+    links = [(x["dataset"], x["collection_id"], x["line"]) for x in links or []]
+    if merged:
         aliases = sorted(
             {
                 key,
@@ -384,48 +424,31 @@ def _facts(store: Store, key: int, tables: set[str]) -> dict[str, Any]:
                 ),
             }
         )
-    parts, params = [], []
-    if "pupil_identifiers" in tables:
-        parts.append(
-            "(SELECT list({'kind': kind, 'value': value} ORDER BY kind, value) "
-            "FROM pupil_identifiers WHERE pupil_key = ?)"
+        links += store.rows(
+            " UNION ALL ".join(
+                "SELECT dataset, collection_id, line FROM pupil_links "
+                f"WHERE pupil_key = {int(k)}"
+                for k in aliases
+                if k != key
+            )
         )
-        params.append(key)
-    else:
-        parts.append("NULL")
-    if "opt_outs" in tables:
-        parts.append(
-            "(SELECT list({'type': scope, 'since': CAST(recorded_at AS VARCHAR)} "
-            "ORDER BY scope) FROM opt_outs WHERE pupil_key = ?)"
-        )
-        params.append(key)
-    else:
-        parts.append("NULL")
-    idents, opt_outs = store.rows(f"SELECT {', '.join(parts)}", params)[0]
     return {
+        "pupil": dict(zip(PUPIL_COLS, row[:n], strict=True)),
         "aliases": aliases,
         "identifiers": (
             None if "pupil_identifiers" not in tables else list(idents or [])
         ),
         "opt_outs": list(opt_outs or []),
+        "links": links,
     }
 
 
 def _records(
-    store: Store, aliases: list[int], tables: set[str]
+    store: Store, links: list[tuple[str, int, int]], tables: set[str]
 ) -> list[dict[str, Any]]:
-    """Every record linked to the pupil, in every dataset, with its source file:
-    the links (an equality per key on the links' index), then one statement of point
-    reads, each on a dataset's (collection, line), which loads keep in order."""
-    if "pupil_links" not in tables:
-        return []
-    links = store.rows(
-        " UNION ALL ".join(
-            "SELECT dataset, collection_id, line FROM pupil_links "
-            f"WHERE pupil_key = {int(k)}"
-            for k in aliases
-        )
-    )
+    """Every record linked to the pupil, in every dataset, with its source file: one
+    statement of point reads, each on a dataset's (collection, line), which loads
+    keep in order."""
     reads = []
     for ds_name, cid, line in sorted(set(links)):
         table = catalogue.dataset(ds_name).table
