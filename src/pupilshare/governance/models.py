@@ -23,6 +23,8 @@ ORG_TYPES = (
     "school/post-16 institution",
     "research agency",
     "individual",  # parents and pupils, who act only for themselves
+    "training provider",
+    "learners",  # the register's learners, who sign in to their own record
 )
 ROLES = (
     "data_operations",
@@ -32,6 +34,8 @@ ROLES = (
     "la_officer",
     "parent_or_pupil",
     "public",
+    "lrs_user",
+    "learner",
 )
 STATUSES = (
     "draft",

@@ -149,6 +149,8 @@ NAV: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("Review queue", "/operations/reviews", ("review",)),
     ("Our pupils", "/local-authority/pupils", ("la_pupils",)),
     ("Your data", "/your-data", None),
+    ("Learner service", "/operations/learner-service", ("lrs_manage",)),
+    ("My learning record", "/my-learning-record", ("lrs_own_record",)),
 )
 
 
