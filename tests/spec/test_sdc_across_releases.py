@@ -199,7 +199,7 @@ def test_trends_then_a_school_table_pin_nothing(
     assert before, "the attack should succeed against the old suppression"
     # Alone, the school table passed the check; the check now refuses it.
     store.rows(f"DELETE FROM {published_cells.TABLE} WHERE release_id = 'schools'")
-    reasons = check._check_table(
+    reasons = check.check_table(
         store, _plan(SCHOOLS), SCHOOLS.name, alone, source="recs"
     )
     assert any("combining" in r or "earlier published" in r for r in reasons), reasons
@@ -209,7 +209,7 @@ def test_trends_then_a_school_table_pin_nothing(
     assert after == []
     store.rows(f"DELETE FROM {published_cells.TABLE} WHERE release_id = 'schools2'")
     assert (
-        check._check_table(store, _plan(SCHOOLS), SCHOOLS.name, schools, source="recs")
+        check.check_table(store, _plan(SCHOOLS), SCHOOLS.name, schools, source="recs")
         == []
     )
 
@@ -224,7 +224,7 @@ def test_a_school_table_then_trends_pin_nothing() -> None:
     assert _unprotected(got) == []
     store.rows(f"DELETE FROM {published_cells.TABLE} WHERE release_id = 'trends'")
     assert (
-        check._check_table(store, _plan(TRENDS), TRENDS.name, trends, source="recs")
+        check.check_table(store, _plan(TRENDS), TRENDS.name, trends, source="recs")
         == []
     )
 

@@ -214,11 +214,12 @@ def _aggregate(
                 "tables": [t.name for t in plan.tables if t.measure is None],
             }
         }
+    sums = [t.name for t in plan.tables if t.measure is not None]
     manifest.rules = {
-        **sdc.rules(plan.sdc),
         "method": plan.sdc.method,
         "across_releases": crossrelease.RULE,
         **extra,
+        **sdc.rules(plan.sdc, sums),
         "output_check": check.audit_method(plan),
         **({"not_available": lacking} if lacking else {}),
         "tables": [dataclasses.asdict(t) for t in plan.tables],

@@ -314,6 +314,9 @@ class Joint:
 def _line_system(t: Table) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
     from pupilshare.release import audit
 
+    if t.values.ndim == 0:  # one cell: no lines
+        n = int(t.hidden)
+        return sparse.csr_matrix((0, n)), np.zeros(0), t.values.reshape(1)[:n]
     a, b, _ = audit.line_equations(t.values, t.hidden)
     return a, b, t.values[t.hidden]
 
@@ -339,8 +342,19 @@ def candidates(coarse: Table, fine: Table) -> np.ndarray:
     missing = [i for i in fine.fixed if i not in coarse.fixed and i not in coarse.dims]
     if missing or any(len(a) == 0 for a in axes):
         return np.zeros(0, np.int64)
+    if not axes:
+        return np.zeros(1, np.int64)
     grids = np.meshgrid(*axes, indexing="ij")
     return np.ravel_multi_index(tuple(g.ravel() for g in grids), coarse.shape)
+
+
+def _flat(where: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """Flat indices of the cells ``where`` picks on each axis (a 0-d table: its one
+    cell)."""
+    if not where:
+        return np.zeros(1, np.int64)
+    grids = np.meshgrid(*where, indexing="ij")
+    return np.ravel_multi_index(tuple(g.ravel() for g in grids), shape)
 
 
 def _couple(
@@ -356,8 +370,7 @@ def _couple(
         where = fine.cells_for(conds)
         if where is None:
             continue
-        grids = np.meshgrid(*where, indexing="ij")
-        inside = np.ravel_multi_index(tuple(g.ravel() for g in grids), fine.shape)
+        inside = _flat(where, fine.shape)
         truth = float(fine.values.ravel()[inside].sum())
         value = float(coarse.values.ravel()[flat])
         if abs(truth - value) > 1e-6 * max(1.0, abs(value)):
@@ -514,8 +527,7 @@ def derivable(new: Table, earlier: list[Table]) -> np.ndarray:
             where = t.cells_for(new.conditions(flat))
             if where is None:
                 continue
-            grids = np.meshgrid(*where, indexing="ij")
-            inside = np.ravel_multi_index(tuple(g.ravel() for g in grids), t.shape)
+            inside = _flat(where, t.shape)
             value = float(new.values.ravel()[flat])
             total = float(shown_v[inside].sum())
             if not hid[inside].any() and abs(total - value) <= 1e-6 * max(1, value):
