@@ -22,6 +22,19 @@ from pupilshare.web.reader import StoreReader
 from pupilshare.web.sessions import ABSOLUTE, COOKIE
 
 API_PREFIX = "/api"
+# read once before the service listens, so no first visitor waits for imports,
+# template compilation or the first store reads
+WARM = (
+    "/",
+    "/register",
+    "/statistics",
+    "/privacy-notice",
+    "/accessibility",
+    "/sign-in",
+    "/api/register",
+    "/api/statistics",
+    "/api/privacy-notice",
+)
 
 
 def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
@@ -142,3 +155,22 @@ async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
     if request.url.path != "/" and not request.url.path.startswith("/assets"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def warm_up(app: FastAPI) -> None:
+    """Compile every template and ask for the public pages once, in process."""
+    import asyncio
+
+    import httpx
+
+    env = app.state.web.templates
+    for name in (render.HERE / "templates").glob("*.html"):
+        env.get_template(name.name)
+
+    async def ask() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://warm") as c:
+            for path in WARM:
+                await c.get(path)
+
+    asyncio.run(ask())

@@ -17,8 +17,8 @@ router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse, name="home", include_in_schema=False)
-def home(request: Request) -> HTMLResponse:
-    return public_page(request, "home", lambda: page(request, "home.html"))
+async def home(request: Request) -> HTMLResponse:
+    return await public_page(request, "home", lambda: page(request, "home.html"))
 
 
 @router.get("/healthz", name="health", tags=["public"])
@@ -42,8 +42,8 @@ def _register(request: Request) -> dict[str, Any]:
     name="register_page",
     include_in_schema=False,
 )
-def register_page(request: Request) -> HTMLResponse:
-    return public_page(
+async def register_page(request: Request) -> HTMLResponse:
+    return await public_page(
         request,
         "register",
         lambda: page(request, "register.html", reg=_register(request)),
@@ -68,8 +68,8 @@ def _notice(request: Request) -> list[dict[str, Any]]:
     name="notice_page",
     include_in_schema=False,
 )
-def notice_page(request: Request) -> HTMLResponse:
-    return public_page(
+async def notice_page(request: Request) -> HTMLResponse:
+    return await public_page(
         request,
         "notice",
         lambda: page(request, "notice.html", sections=_notice(request)),
@@ -99,8 +99,8 @@ def _statistics(request: Request) -> dict[str, Any]:
     name="statistics_page",
     include_in_schema=False,
 )
-def statistics_page(request: Request) -> HTMLResponse:
-    return public_page(request, "statistics", lambda: _statistics_page(request))
+async def statistics_page(request: Request) -> HTMLResponse:
+    return await public_page(request, "statistics", lambda: _statistics_page(request))
 
 
 def _statistics_page(request: Request) -> HTMLResponse:
