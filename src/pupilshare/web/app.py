@@ -12,12 +12,19 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pupilshare.config import Home
 from pupilshare.errors import InvalidInput, NotFound, PupilshareError
 from pupilshare.web import render
-from pupilshare.web.context import RateLimited, SignInNeeded, WebState, guard
+from pupilshare.web.context import (
+    RateLimited,
+    SignInNeeded,
+    WebState,
+    actor_of,
+    guard,
+)
 from pupilshare.web.reader import StoreReader
 from pupilshare.web.sessions import ABSOLUTE, COOKIE
 
@@ -117,6 +124,8 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> Response:
         if e.status_code == 404:
+            if not _wants_json(request):  # no route ran the guard: who is it?
+                await run_in_threadpool(actor_of, request)
             return error_response(request, NotFound("there is no page at this address"))
         err = PupilshareError(str(e.detail))
         err.status = e.status_code
