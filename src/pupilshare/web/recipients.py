@@ -16,7 +16,7 @@ from pupilshare import catalogue, governance, release
 from pupilshare.errors import Denied
 from pupilshare.governance import Actor
 from pupilshare.web.context import actor_of, records, state
-from pupilshare.web.render import page
+from pupilshare.web.render import PAGE_ROUTE, page
 
 router = APIRouter()
 LEVELS = ("aggregate", "anonymised", "pseudonymised", "identified")
@@ -31,12 +31,7 @@ def _who(request: Request) -> Actor:
 
 
 # -- agreements and their progress -----------------------------------------------
-@router.get(
-    "/agreements",
-    response_class=HTMLResponse,
-    name="agreements_page",
-    include_in_schema=False,
-)
+@router.get("/agreements", name="agreements_page", **PAGE_ROUTE)
 def agreements_page(request: Request) -> HTMLResponse:
     with records(request) as session:
         rows = governance.list_agreements(session, _who(request))
@@ -69,12 +64,7 @@ def _progress(request: Request, agreement_id: str) -> dict[str, Any]:
     return d
 
 
-@router.get(
-    "/agreements/{agreement_id}",
-    response_class=HTMLResponse,
-    name="agreement_page",
-    include_in_schema=False,
-)
+@router.get("/agreements/{agreement_id}", name="agreement_page", **PAGE_ROUTE)
 def agreement_page(request: Request, agreement_id: str) -> HTMLResponse:
     return page(request, "agreement.html", ag=_progress(request, agreement_id))
 
@@ -276,9 +266,7 @@ def _form_page(
     )
 
 
-@router.get(
-    "/apply", response_class=HTMLResponse, name="apply_form", include_in_schema=False
-)
+@router.get("/apply", name="apply_form", **PAGE_ROUTE)
 def apply_form(request: Request) -> HTMLResponse:
     return _form_page(request, None, None)
 
@@ -288,12 +276,7 @@ def _flags(request: Request, app: Application) -> list[str]:
         return governance.check_application(session, _raw(_who(request), app))
 
 
-@router.post(
-    "/apply/check",
-    response_class=HTMLResponse,
-    name="apply_check",
-    include_in_schema=False,
-)
+@router.post("/apply/check", name="apply_check", **PAGE_ROUTE)
 async def apply_check(request: Request) -> HTMLResponse:
     form = await request.form()
     from starlette.concurrency import run_in_threadpool
@@ -364,12 +347,7 @@ def _public_release(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in ("out_dir", "agreement")}
 
 
-@router.get(
-    "/releases/{release_id}",
-    response_class=HTMLResponse,
-    name="release_page",
-    include_in_schema=False,
-)
+@router.get("/releases/{release_id}", name="release_page", **PAGE_ROUTE)
 def release_page(request: Request, release_id: str) -> HTMLResponse:
     return page(request, "release.html", rel=_own_release(request, release_id))
 

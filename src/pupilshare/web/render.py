@@ -41,6 +41,11 @@ SCRIPT_HASH = (
     + base64.b64encode(hashlib.sha256(INLINE_SCRIPT.encode()).digest()).decode()
 )
 PUBLIC_FOR = 5.0  # seconds an anonymous visitor's public page is reused
+# the keywords of every page route: HTML, and not part of the JSON API's description
+PAGE_ROUTE: dict[str, Any] = {
+    "response_class": HTMLResponse,
+    "include_in_schema": False,
+}
 SERVE_STALE_FOR = 60.0  # seconds one is served at most while it is rendered again
 
 
