@@ -231,6 +231,7 @@ def _form_page(
 ) -> HTMLResponse:
     with records(request) as session:
         gateways = governance.list_gateways(session, _who(request))
+        level = governance.service_level(session)
     datasets = [ds for ds in catalogue.DATASETS.values() if not ds.reference]
     ticked = set(form.getlist("items")) if form is not None else set()
     by_item: dict[str, list[str]] = {}
@@ -263,6 +264,7 @@ def _form_page(
         tables=slots,
         measures=measures,
         flag_links=_flag_links(flags or [], slots),
+        service=level,
     )
 
 

@@ -113,6 +113,7 @@ def test_the_form_flags_a_table_then_submits_it_with_its_justification(
     c = clients["recipient"]
     page = c.get("/apply").text
     assert "Tables (aggregate shares only)" in page
+    assert "Published service level" in page  # how long a decision takes
     assert 'name="table:0:name"' in page and 'name="table:1:name"' not in page
     flagged = post_form(c, "/apply", "/apply", _form("obesity-form", ""))
     assert flagged.status_code == 400  # nothing submitted
