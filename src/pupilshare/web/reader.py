@@ -158,11 +158,17 @@ class StoreReader:
         self._seen[key] = signature
         return answer
 
-    def write(self, fn: Callable[[Store], T]) -> T:
-        """``fn`` over a writable store, waiting a few seconds for it at most."""
+    def write(self, fn: Callable[[Store], T], forget: bool = True) -> T:
+        """``fn`` over a writable store, waiting a few seconds for it at most.
+
+        ``forget`` drops every answer, so the writer's next page shows the write at
+        once; a background writer (the learner service's sealer) passes False: its
+        write changes the store's files, and answers are read again behind the
+        visitors' backs instead of every page waiting on a read after each seal."""
         with self._lock, Store.open(self.home, wait=WRITE_WAIT) as store:
             out = fn(store)
-        self.forget()
+        if forget:
+            self.forget()
         return out
 
     def forget(self) -> None:

@@ -147,3 +147,17 @@ def test_a_failing_job_does_not_stop_the_refresher() -> None:
     done = threading.Event()
     r.submit("good", done.set)
     assert done.wait(5)
+
+
+def test_a_background_write_leaves_answers_to_be_read_again_behind_visitors(
+    home: Home,
+) -> None:
+    reader = StoreReader(home, fresh_for=0)
+    fn = Counting()
+    reader.read("k", fn, 0)
+    reader.write(lambda s: s.execute("UPDATE t SET x = 6"), forget=False)
+    assert reader.read("k", fn, 0).value == 1  # at once, the last answer
+    settle(reader)
+    assert reader.read("k", fn, 0).value == 6
+    reader.write(lambda s: s.execute("UPDATE t SET x = 7"))  # a visitor's own write
+    assert reader.read("k", fn, 0).value == 7  # shown on their next page
