@@ -56,6 +56,7 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
         people,
         public,
         recipients,
+        yourdata,
     )
 
     app = FastAPI(
@@ -82,6 +83,7 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
         local,
         lrs,
         learner,
+        yourdata,
     )
     for module in modules:
         app.include_router(module.router)
