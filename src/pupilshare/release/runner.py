@@ -12,12 +12,11 @@ import logging
 from datetime import date
 from pathlib import Path
 
-from pupilshare import governance
+from pupilshare import engine, governance
 from pupilshare.config import Home
 from pupilshare.errors import Denied, PupilshareError
 from pupilshare.release.build import build_release
 from pupilshare.release.package import Manifest
-from pupilshare.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -61,5 +60,5 @@ def release_agreement(
 ) -> Manifest:
     """Plan and decide (one governance call), then build and deliver one release."""
     plan = approval(home, agreement_id, user).plan
-    with Store.open(home) as store:
+    with engine.open_store(home) as store:
         return build_release(store, home, plan, out, formats)
