@@ -19,7 +19,7 @@ import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from pupilshare import collect, governance, match, release, rights, synth
+from pupilshare import collect, governance, lrs, match, release, rights, synth
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict, PupilshareError
 from pupilshare.store import Store
@@ -192,6 +192,7 @@ STEPS: list[tuple[str, Callable[[DemoRun], str]]] = [
     ("opt-outs", rights.optouts_step),
     ("release", release_step),
     ("register", register_step),
+    ("learners", lrs.demo_step),
     ("access", rights.sar_step),
     ("ledger", rights.ledger_step),
 ]

@@ -38,6 +38,7 @@ def test_every_step_ran_in_order(demo: DemoRun) -> None:
         "opt-outs",
         "release",
         "register",
+        "learners",
         "access",
         "ledger",
     ]
@@ -168,11 +169,15 @@ def test_every_release_is_in_a_ledger_that_verifies(demo: DemoRun) -> None:
             "SELECT count(*) FROM ledger_entries WHERE kind = 'release'"
         ).fetchone()[0]
         removed = con.execute("SELECT count(*) FROM opt_outs").fetchone()[0]
+        looked_up = con.execute(
+            "SELECT count(*) FROM ledger_entries WHERE kind = 'lookup'"
+        ).fetchone()[0]
     finally:
         con.close()
     assert n == len(releases) and removed >= 1
     assert check_opt_outs(demo.home) == (n, [])
     head = json.loads((demo.home.root / "ledger" / "head.json").read_text())
-    assert head["tree_size"] == n + 1  # and the subject access answer
+    # and the learner service's answers, and the subject access answer
+    assert looked_up >= 3 and head["tree_size"] == n + looked_up + 1
     packs = list((demo.home.root / "sar").glob("SAR-*.html"))
     assert len(packs) == 1 and "inclusion path" in packs[0].read_text()

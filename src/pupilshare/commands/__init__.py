@@ -10,6 +10,7 @@ from pupilshare.commands import (
     demo,
     governance,
     ledger,
+    lrs,
     match,
     release,
     rights,
@@ -27,6 +28,7 @@ MODULES = [
     users,
     release,
     ledger,
+    lrs,
     rights,
     demo,
 ]

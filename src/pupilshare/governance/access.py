@@ -76,6 +76,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record_rights": frozenset({"data_operations"}),
     "read_rights": frozenset({"data_operations", "chief_statistician"}),
     "exempt_opt_outs": frozenset({"chief_statistician"}),
+    # the learner service (``pupilshare.lrs``): an approved organisation's named
+    # users register and look up learners under its agreement (achievements only
+    # by awarding organisations, the area checks); data operations manage
+    # agreements, the review queue and the abuse watch; a learner reads their own
+    "lrs_use": frozenset({"lrs_user"}),
+    "lrs_manage": frozenset({"data_operations"}),
+    "lrs_own_record": frozenset({"learner"}),
 }
 # refused to anyone who did not sign in, whatever their roles
 SIGNED_IN_ONLY = frozenset({"decide", "revoke", "grant_privileged", "confirm_gateway"})

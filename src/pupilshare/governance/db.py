@@ -8,6 +8,7 @@ migrating once is enough.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,9 @@ from pupilshare.config import Home
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _FACTORIES: dict[str, sessionmaker[Session]] = {}
+# Alembic's context is process-global: two threads migrating at once (a service's
+# first concurrent requests) break each other, so one migrates at a time
+_LOCK = threading.RLock()
 
 
 def alembic_config(connection: sa.Connection) -> Config:
@@ -38,6 +42,14 @@ def migrate(engine: sa.Engine) -> None:
 
 def factory(url: str) -> sessionmaker[Session]:
     """A session factory for ``url``, its database migrated to head."""
+    found = _FACTORIES.get(url)
+    if found is not None:
+        return found
+    with _LOCK:
+        return _factory(url)
+
+
+def _factory(url: str) -> sessionmaker[Session]:
     if url not in _FACTORIES:
         engine = sa.create_engine(url)
         if engine.dialect.name == "sqlite":

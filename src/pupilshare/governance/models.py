@@ -22,6 +22,8 @@ ORG_TYPES = (
     "research organisation",
     "school/post-16 institution",
     "research agency",
+    "training provider",
+    "learners",  # the register's learners, who sign in to their own record
 )
 ROLES = (
     "data_operations",
@@ -31,6 +33,8 @@ ROLES = (
     "la_officer",
     "parent_or_pupil",
     "public",
+    "lrs_user",
+    "learner",
 )
 STATUSES = (
     "draft",

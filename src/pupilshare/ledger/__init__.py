@@ -12,10 +12,14 @@ if TYPE_CHECKING:
     from pupilshare.store import Store
 
 __all__ = [
+    "append_many",
     "checkpoint",
+    "digest",
+    "entries_for",
     "export",
     "ledger_status",
     "prove",
+    "present",
     "publish_head",
     "record_lookup",
     "releases_by_agreement",
@@ -107,3 +111,35 @@ def ledger_status(store: Store, home: Home) -> dict[str, Any]:
         "by_kind": kinds,
         "head": head.as_json() if head else None,
     }
+
+
+def append_many(
+    store: Store, home: Home, entries: list[tuple[dict[str, Any], list[bytes]]]
+) -> list[int]:
+    """Append many entries in one transaction (``ledger/batch.py``)."""
+    from pupilshare.ledger.batch import append_many as _append
+
+    return _append(store, home, entries)
+
+
+def digest(home: Home, value: str | int) -> bytes:
+    """The keyed digest the ledger keeps of a person's key."""
+    from pupilshare.ledger.batch import digest as _digest
+
+    return _digest(home, value)
+
+
+def entries_for(
+    store: Store, digests: list[bytes], kinds: tuple[str, ...] = ("lookup",)
+) -> list[dict[str, Any]]:
+    """The entries that name any of these people's digests."""
+    from pupilshare.ledger.batch import entries_for as _entries
+
+    return _entries(store, digests, kinds)
+
+
+def present(store: Store, release_ids: list[str]) -> set[str]:
+    """Which of these ``release_id`` values the ledger already holds."""
+    from pupilshare.ledger.batch import present as _present
+
+    return _present(store, release_ids)

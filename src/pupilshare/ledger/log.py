@@ -34,7 +34,7 @@ from pupilshare.store import Store
 
 ORIGIN = "pupilshare disclosure ledger"
 PAUSE_ENV = "PUPILSHARE_LEDGER_PAUSE"
-KINDS = ("release", "lookup", "survey_sample", "subject_access")
+KINDS = ("release", "lookup", "survey_sample", "subject_access", "watch_event")
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS ledger_entries (entry_index BIGINT NOT NULL, "

@@ -12,6 +12,8 @@ from pupilshare.config import Home
 __all__ = [
     "check_opt_outs",
     "exempt",
+    "learning_record_opt_outs",
+    "record_opt_out",
     "list_opt_outs",
     "opt_out",
     "sar_answer",
@@ -170,3 +172,37 @@ def ledger_step(run: Any) -> str:
     from pupilshare.rights import demo
 
     return demo.ledger_step(run)
+
+
+def learning_record_opt_outs(store: Any) -> list[dict[str, Any]]:
+    """Opt-outs of achievement sharing in force (for the learner service), over a
+    store the caller holds."""
+    from pupilshare.rights import optouts
+
+    return optouts.learning_records(store)
+
+
+def record_opt_out(
+    store: Any,
+    who: Any,
+    optout_type: str,
+    action: str,
+    requester: str,
+    requester_name: str,
+    identity_check: str,
+    recorded_by: str,
+) -> Any:
+    """``opt_out`` over a store the caller already holds (the learner service
+    passes on the opt-outs learners give on their own page)."""
+    from pupilshare.rights import optouts
+
+    return optouts.record(
+        store,
+        who,
+        optout_type,
+        action,
+        requester,
+        requester_name,
+        identity_check,
+        recorded_by,
+    )

@@ -231,3 +231,34 @@ def exempt_sql(agreement_id: str) -> str:
 
 def as_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, default=str, indent=2)
+
+
+def learning_records(store: Store) -> list[dict[str, Any]]:
+    """The opt-outs of achievement sharing in force now: each registration's ULN,
+    UPN, surname, date of birth (as given) and, once it resolves to one pupil,
+    the pupil key; for the learner service, which holds its own register."""
+    if not store.exists("optout_events"):
+        return []
+    state = """
+        SELECT subject, optout_type, upn, uln, forename, surname, date_of_birth,
+               recorded_at AS since, recorded_by
+        FROM optout_events WHERE recorded_at <= current_timestamp
+        QUALIFY row_number() OVER (PARTITION BY subject, optout_type
+                                   ORDER BY recorded_at DESC, event_id DESC) = 1
+            AND action = 'add' AND optout_type = 'learning_records'"""
+    if store.exists("pupils"):
+        resolved = resolve_sql("_lr_state", store.exists("pupil_identifiers"))
+        store.rows(f"CREATE OR REPLACE TEMP TABLE _lr_state AS {state}")
+        rows = store.rows(
+            "SELECT s.uln, s.upn, s.surname, CAST(s.date_of_birth AS VARCHAR), "
+            "CASE WHEN r.matches = 1 THEN r.pupil_key END, s.since, s.recorded_by "
+            f"FROM _lr_state s LEFT JOIN ({resolved}) r USING (subject)"
+        )
+    else:
+        rows = store.rows(
+            "SELECT uln, upn, surname, CAST(date_of_birth AS VARCHAR), NULL, since, "
+            "recorded_by "
+            f"FROM ({state})"
+        )
+    keys = ("uln", "upn", "surname", "date_of_birth", "pupil_key", "since", "by")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -27,7 +27,16 @@ API_PREFIX = "/api"
 def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     """The service for ``home``. ``secure_cookies`` stays on except for plain-HTTP
     test clients (browsers treat loopback as secure, so ``serve`` keeps it on)."""
-    from pupilshare.web import local, operations, panel, people, public, recipients
+    from pupilshare.web import (
+        learner,
+        local,
+        lrs,
+        operations,
+        panel,
+        people,
+        public,
+        recipients,
+    )
 
     app = FastAPI(
         title="pupilshare",
@@ -44,7 +53,16 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
     app.state.web = WebState(
         home, StoreReader(home), render.environment(), secure_cookies
     )
-    modules = (public, people, recipients, panel, operations, local)
+    modules = (
+        public,
+        people,
+        recipients,
+        panel,
+        operations,
+        local,
+        lrs,
+        learner,
+    )
     for module in modules:
         app.include_router(module.router)
     # every route's name, for the test that the route table covers them all
@@ -71,8 +89,8 @@ def error_response(request: Request, e: PupilshareError) -> Response:
         target = request.url.path + query
         return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
     headers = {}
-    if isinstance(e, RateLimited):
-        headers["Retry-After"] = str(e.retry_after)
+    if isinstance(e, RateLimited) or getattr(e, "retry_after", None):
+        headers["Retry-After"] = str(getattr(e, "retry_after", 1))
     elif e.status == 503:
         headers["Retry-After"] = "30"
     if _wants_json(request):

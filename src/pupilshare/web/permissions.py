@@ -72,6 +72,25 @@ ROUTES: dict[str, Rule] = {
     # local authority officers
     "la_pupils_page": "la_pupils",
     "api_la_pupils": "la_pupils",
+    # the learner service: approved organisations' users; data operations
+    "api_lrs_register": "lrs_use",
+    "api_lrs_verify": "lrs_use",
+    "api_lrs_search": "lrs_use",
+    "api_lrs_achievements": "lrs_use",
+    "api_lrs_achievements_csv": "lrs_use",
+    "api_lrs_learner_achievements": "lrs_use",
+    "api_lrs_case": "lrs_use",
+    "lrs_operations_page": "lrs_manage",
+    "api_lrs_watch": "lrs_manage",
+    # a learner's own record
+    "learner_record_page": "lrs_own_record",
+    "api_learner_record": "lrs_own_record",
+    "learner_access": "lrs_own_record",
+    "learner_opt_out": "lrs_own_record",
+    "learner_correction": "lrs_own_record",
+    "api_learner_access": "lrs_own_record",
+    "api_learner_opt_out": "lrs_own_record",
+    "api_learner_correction": "lrs_own_record",
 }
 
 

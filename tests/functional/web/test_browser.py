@@ -227,3 +227,26 @@ def test_apply_panel_decide_release_download(page, home, demo_run) -> None:  # t
         page.click("a:has-text('manifest.json')")
     manifest = json.loads(Path(got.value.path()).read_text())
     assert manifest["agreement_id"] == ref and manifest["level"] == "pseudonymised"
+
+
+def test_a_learner_uses_their_own_record(page, home, demo_run) -> None:  # type: ignore[no-untyped-def]
+    """The demo's learner (the awarding body was given access in the demo) sees
+    who looked them up, withdraws the access, opts out and asks for a correction."""
+    issued = demo_run.facts["users"]["learner.demo"]
+    sign_in(page, home, issued)
+    page.goto("/my-learning-record")
+    shot(page, "learner-record")
+    body = page.inner_text("main")
+    assert "Your learning record" in body
+    assert "nab" in body and "riverside" in body  # who looked them up
+    assert "Mathematics" in body  # the achievement and its source
+    page.click("button:has-text('Withdraw access for nab')")
+    assert "Give access to nab" in page.inner_text("main")
+    page.click("button:has-text('Opt out of sharing my achievements')")
+    assert "You have opted out" in page.inner_text("main")
+    page.select_option("#field", "postcode")
+    page.fill("#value", "SW1A 2AA")
+    page.click("button:has-text('Send correction request')")
+    assert "postcode: open" in page.inner_text("main")
+    shot(page, "learner-record-after")
+    sign_out(page)

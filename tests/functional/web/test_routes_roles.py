@@ -49,6 +49,15 @@ BAD_APPLICATION = {
     "expiry": "today+30",
     "destroy_by": "today+60",
 }
+LEARNER = {
+    "forenames": "Ada",
+    "surname": "Lovelace",
+    "date_of_birth": "2010-12-10",
+    "sex": "F",
+    "postcode": "SW1A 1AA",
+}
+RESULTS = {"achievements": []}
+VERIFY = {"uln": "9276308686", "surname": "Lovelace", "date_of_birth": "2010-12-10"}
 
 # (route name, method, path, body kind, body, {part: status}); {RID} is the
 # recipient's (dh-ncmp) release, {OTHER_LA} another authority's code
@@ -241,6 +250,68 @@ CELLS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
         "",
         None,
         {"la_officer": 200},
+    ),
+    # the learner service: none of these parts is an approved organisation's user
+    # (tests/functional/web/test_lrs_api.py has those), so all are refused
+    ("api_lrs_register", "POST", "/api/lrs/learners", "json", LEARNER, {}),
+    ("api_lrs_verify", "POST", "/api/lrs/verify", "json", VERIFY, {}),
+    ("api_lrs_search", "POST", "/api/lrs/search", "json", LEARNER, {}),
+    (
+        "lrs_operations_page",
+        "GET",
+        "/operations/learner-service",
+        "",
+        None,
+        {"data_operations": 200},
+    ),
+    ("api_lrs_watch", "GET", "/api/lrs/watch", "", None, {"data_operations": 200}),
+    ("api_lrs_achievements", "POST", "/api/lrs/achievements", "json", RESULTS, {}),
+    (
+        "api_lrs_achievements_csv",
+        "POST",
+        "/api/lrs/achievements.csv",
+        "json",
+        {},
+        {},
+    ),
+    (
+        "api_lrs_learner_achievements",
+        "POST",
+        "/api/lrs/achievements/lookup",
+        "json",
+        VERIFY,
+        {},
+    ),
+    ("api_lrs_case", "GET", "/api/lrs/cases/1", "", None, {}),
+    # a learner's own record: none of these parts is a learner
+    ("learner_record_page", "GET", "/my-learning-record", "", None, {}),
+    ("api_learner_record", "GET", "/api/my-learning-record", "", None, {}),
+    ("learner_access", "POST", "/my-learning-record/access", "form", {}, {}),
+    ("learner_opt_out", "POST", "/my-learning-record/opt-out", "form", {}, {}),
+    ("learner_correction", "POST", "/my-learning-record/correction", "form", {}, {}),
+    (
+        "api_learner_access",
+        "POST",
+        "/api/my-learning-record/access",
+        "json",
+        {"org_id": "ao", "grant": True},
+        {},
+    ),
+    (
+        "api_learner_opt_out",
+        "POST",
+        "/api/my-learning-record/opt-out",
+        "json",
+        {"opt_out": True},
+        {},
+    ),
+    (
+        "api_learner_correction",
+        "POST",
+        "/api/my-learning-record/correction",
+        "json",
+        {"field": "surname", "value": "X"},
+        {},
     ),
 ]
 # object-level: allowed by the route table, refused by the area for these objects

@@ -1,0 +1,154 @@
+"""Organisations' agreements to use the learner service, and who is asking under
+one: a named user of an organisation whose agreement is active.
+
+Data operations record an agreement for an organisation the governance records
+hold (awarding organisation, school or college, training provider): its purpose,
+the look-ups a month it expects (the abuse watch measures against it) and the items
+its answers may hold (``ITEMS``; achievements only with the learner's consent).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pupilshare.errors import Conflict, Denied, InvalidInput, NotFound
+from pupilshare.governance import Principal
+from pupilshare.lrs.models import ServiceAgreement
+
+ITEMS = (
+    "uln",
+    "forenames",
+    "surname",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "upn",
+    "achievements",
+)
+ORG_TYPES = (
+    "awarding organisation",
+    "school/post-16 institution",
+    "training provider",
+)
+ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in user acting under their organisation's active agreement."""
+
+    principal: Principal
+    agreement: ServiceAgreement
+
+    @property
+    def org_id(self) -> str:
+        return self.agreement.org_id
+
+    @property
+    def username(self) -> str:
+        return self.principal.username
+
+    @property
+    def awarding(self) -> bool:
+        return self.agreement.org_type == "awarding organisation"
+
+
+def add_agreement(
+    session: Session,
+    actor: Principal,
+    agreement_id: str,
+    org_id: str,
+    org_type: str,
+    purpose: str,
+    monthly_volume: int,
+    items: list[str],
+    at: datetime,
+) -> ServiceAgreement:
+    actor.require("lrs_manage", "record learner-service agreements")
+    errors = []
+    if not ID.match(agreement_id):
+        errors.append("id: lower-case letters, digits and '-'")
+    if org_type not in ORG_TYPES:
+        errors.append(f"org_type: one of {', '.join(ORG_TYPES)}")
+    if len(" ".join(purpose.split())) < 10:
+        errors.append("purpose: say what the look-ups are for (10 characters or more)")
+    if not 1 <= monthly_volume <= 10_000_000:
+        errors.append("monthly_volume: 1 to 10,000,000 look-ups a month")
+    bad = [i for i in items if i not in ITEMS]
+    if bad or not items:
+        errors.append(f"items: among {', '.join(ITEMS)}")
+    if "uln" not in items:
+        errors.append("items: an answer always holds the ULN; list uln")
+    if errors:
+        raise InvalidInput(f"agreement {agreement_id} refused", errors)
+    if session.get(ServiceAgreement, agreement_id) is not None:
+        raise Conflict(f"agreement {agreement_id} exists")
+    live = session.scalar(
+        select(ServiceAgreement).where(
+            ServiceAgreement.org_id == org_id, ServiceAgreement.status == "active"
+        )
+    )
+    if live is not None:
+        raise Conflict(
+            f"{org_id} already has an active agreement ({live.agreement_id})"
+        )
+    row = ServiceAgreement(
+        agreement_id=agreement_id,
+        org_id=org_id,
+        org_type=org_type,
+        purpose=" ".join(purpose.split()),
+        monthly_volume=monthly_volume,
+        items=sorted(set(items), key=ITEMS.index),
+        status="active",
+        created_by=actor.username,
+        created_at=at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def set_status(
+    session: Session, actor: Principal, agreement_id: str, status: str
+) -> ServiceAgreement:
+    actor.require("lrs_manage", "change learner-service agreements")
+    if status not in ("active", "suspended", "ended"):
+        raise InvalidInput("status: active, suspended or ended")
+    row = session.get(ServiceAgreement, agreement_id)
+    if row is None:
+        raise NotFound(f"no learner-service agreement {agreement_id}")
+    row.status = status
+    return row
+
+
+def list_agreements(session: Session, actor: Principal) -> list[ServiceAgreement]:
+    actor.require("lrs_manage", "list learner-service agreements")
+    return list(
+        session.scalars(
+            select(ServiceAgreement).order_by(ServiceAgreement.agreement_id)
+        )
+    )
+
+
+def caller(session: Session, principal: Principal) -> Caller:
+    """The principal under their organisation's active agreement; refused without
+    one (denied by default)."""
+    principal.require("lrs_use", "use the learner service")
+    if not principal.signed_in:
+        raise Denied(f"{principal.username} must sign in to use the learner service")
+    row = session.scalar(
+        select(ServiceAgreement).where(
+            ServiceAgreement.org_id == principal.org_id,
+            ServiceAgreement.status == "active",
+        )
+    )
+    if row is None:
+        raise Denied(
+            f"{principal.org_id} has no active agreement for the learner service"
+        )
+    return Caller(principal, row)
