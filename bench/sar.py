@@ -1,12 +1,15 @@
 """Subject access at national scale: one response pack at 10 M pupils, p99 < 100 ms.
 
-Builds a store directly in SQL (pupils, identifiers, two datasets of linked records
-in collection order as loads leave them, and a ledger holding a few releases whose
-pupils sum to the whole index), then answers requests for random pupils. Baseline in
-the same run: the same answers before the lookup indexes (``sar.prepare``, made by
-the first request) exist, so every answer scans the links and the index.
+Builds a store directly in SQL (pupils, identifiers, a census of linked records in
+collection order as loads leave them, and a ledger holding a few releases whose
+pupils are a quarter of the index: ``--disclosed``), then answers requests for random
+pupils. Baseline in the same run: the same answers before the lookup indexes
+(``sar.prepare``, made by the first request) exist, so every answer scans the
+tables. Prints wall-clock and CPU percentiles: on a shared machine the wall clock
+also counts the waits for a core.
 
-    flock /work/bench.lock env PYTHONPATH=src python bench/sar.py --pupils 10000000
+    flock /work/bench.lock nice -n 5 timeout 900 env PYTHONPATH=src \
+        .venv/bin/python bench/sar.py --pupils 10000000
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ FIELDS = (
 )
 
 
-def build(store: Store, home: Home, n: int, releases: int) -> None:
+def build(
+    store: Store, home: Home, n: int, releases: int, disclosed: float = 1.0
+) -> None:
     t = time.perf_counter()
     store.rows(f"""CREATE TABLE pupils AS SELECT i AS pupil_key,
         'A' || lpad(CAST(i AS VARCHAR), 12, '0') AS upn, NULL::VARCHAR AS uln,
@@ -70,7 +75,7 @@ def build(store: Store, home: Home, n: int, releases: int) -> None:
         ORDER BY c.collection_id, c.line""")
     print(f"store built: {n:,} pupils in {time.perf_counter() - t:.0f} s")
     t = time.perf_counter()
-    share = n // releases
+    share = int(n * disclosed) // releases
     for i in range(releases):
         with store.transaction():
             log.append(
@@ -95,7 +100,11 @@ def build(store: Store, home: Home, n: int, releases: int) -> None:
     )
 
 
-def answer_times(store: Store, home: Home, keys: list[int], out: Path) -> list[float]:
+def answer_times(
+    store: Store, home: Home, keys: list[int], out: Path, cpu: list[float] | None = None
+) -> list[float]:
+    """Wall-clock seconds per pack (and, into ``cpu``, the process's CPU seconds:
+    on a shared, loaded machine the wall clock also counts waiting for a core)."""
     times = []
     for k in keys:
         fn, sn, dob, upn = store.rows(
@@ -105,9 +114,11 @@ def answer_times(store: Store, home: Home, keys: list[int], out: Path) -> list[f
         )[0]
         who = subject(fn, sn, dob.isoformat(), upn)
         rid = sar.request(store, who, "parent", "p", "passport", "bench", "consent")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         pack = sar.answer(store, home, rid, out, "bench")
         times.append(time.perf_counter() - t)
+        if cpu is not None:
+            cpu.append(time.process_time() - c)
         assert pack.outcome == "answered" and pack.records == 1, pack
     return times
 
@@ -121,12 +132,18 @@ def main() -> None:
     ap.add_argument("--pupils", type=int, default=10_000_000)
     ap.add_argument("--releases", type=int, default=4)
     ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--baseline-requests", type=int, default=10)
+    ap.add_argument("--baseline-requests", type=int, default=5)
+    ap.add_argument(
+        "--disclosed",
+        type=float,
+        default=0.25,
+        help="share of the pupils in the ledger's releases (their digests)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         home = Home(Path(tmp) / "home").ensure()
         store = Store.open(home)
-        build(store, home, args.pupils, args.releases)
+        build(store, home, args.pupils, args.releases, args.disclosed)
         rng = random.Random(1)
         pick = [rng.randint(1, args.pupils) for _ in range(args.requests)]
         base = answer_times(
@@ -135,11 +152,13 @@ def main() -> None:
         t = time.perf_counter()
         sar.prepare(store)  # what the first `sar request` does
         print(f"indexes built in {time.perf_counter() - t:.0f} s")
-        times = answer_times(store, home, pick, Path(tmp) / "packs")
+        cpu: list[float] = []
+        times = answer_times(store, home, pick, Path(tmp) / "packs", cpu)
         store.close()
     Console().print(
         f"{args.pupils:,} pupils, {args.requests} packs: p50 {p(times, 0.5):.1f} ms, "
-        f"p99 {p(times, 0.99):.1f} ms, max {max(times) * 1000:.1f} ms; baseline "
+        f"p99 {p(times, 0.99):.1f} ms, max {max(times) * 1000:.1f} ms (CPU p50 "
+        f"{p(cpu, 0.5):.1f} ms, p99 {p(cpu, 0.99):.1f} ms); baseline "
         f"(no index, {len(base)} packs) median {statistics.median(base) * 1000:.1f} "
         f"ms: {statistics.median(base) / statistics.median(times):.1f}x",
         highlight=False,

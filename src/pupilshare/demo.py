@@ -191,6 +191,7 @@ STEPS: list[tuple[str, Callable[[DemoRun], str]]] = [
     ("agreements", agreements_step),
     ("opt-outs", rights.optouts_step),
     ("release", release_step),
+    ("survey", rights.survey_step),
     ("register", register_step),
     ("learners", lrs.demo_step),
     ("access", rights.sar_step),

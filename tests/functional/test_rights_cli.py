@@ -121,9 +121,38 @@ def test_optouts_and_sar_commands(
     assert _run(world, "ledger", "verify") == 0
 
 
+def test_accounts_are_linked_and_online_requests_checked(
+    world: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pupilshare import rights
+
+    link = ["--relation", "child", *PUPIL, "--identity-check", "passport seen"]
+    assert _run(world, "accounts", "link", "pip.parent", *link) == 0
+    assert _run(world, "accounts", "link", "pip.parent", *link) == 0  # idempotent
+    assert _run(world, "accounts", "link", "dh.analyst", *link) != 0  # not a parent
+    capsys.readouterr()
+    assert _run(world, "accounts", "list") == 0
+    out = capsys.readouterr().out
+    assert "pip.parent child" in out and "1 link(s)" in out
+    with Store.open(world) as store:  # as the web form records it
+        who = rights.subject(PUPIL[1], PUPIL[3], PUPIL[5])
+        rid = rights.request_access(
+            store, who, "parent", "A Parent", "a@example.org", "form signed", None
+        )
+    assert _run(world, "sar", "answer", rid, "--out", str(tmp_path / "p")) != 0
+    assert "not been checked" in capsys.readouterr().err
+    check = ["sar", "check", rid, "--identity-check", "passport seen"]
+    assert _run(world, *check, "--account", "pip.parent") == 0
+    assert _run(world, *check) != 0  # once
+    assert _run(world, "sar", "answer", rid, "--out", str(tmp_path / "p")) == 0
+    assert rights.sar_list(world)[-1]["account"] == "pip.parent"
+
+
 @pytest.mark.parametrize(
     "args",
     [
+        ["accounts", "list"],
+        ["sar", "check", "SAR-1", "--identity-check", "x"],
         ["optouts", "add", "--type", "survey", *PUPIL[:4], "--dob", "2014-01-01", *ASK],
         ["optouts", "list"],
         ["optouts", "check"],

@@ -261,3 +261,29 @@ def test_a_lookup_is_a_disclosure_too(released: Home) -> None:
         )
         assert log.entry(store, i)["kind"] == "lookup"
     assert ledger.verify(released).ok
+
+
+def test_pupils_digested_in_python_commit_as_in_sql(home: Home) -> None:
+    """A subject access answer digests its one pupil in Python: the entry commits
+    to exactly what the SQL path would (count, SHA-256 of the sorted digests)."""
+    fields = {"kind": "subject_access", "created_at": "2026-01-01T00:00:00"}
+    with Store.open(home) as store:
+        a = log.append(store, home, fields, "SELECT 7 AS pupil_key UNION SELECT 42")
+        b, _, leaves = log.append_with_tree(store, home, fields, pupil_keys=[42, 7])
+        by_sql, by_python = (
+            [
+                bytes(r[0])
+                for r in store.rows(
+                    "SELECT pupil_digest FROM ledger_pupils WHERE entry_index = ? "
+                    "ORDER BY rowid",
+                    [i],
+                )
+            ]
+            for i in (a, b)
+        )
+        first = json.loads(
+            store.one("SELECT leaf FROM ledger_entries WHERE entry_index = ?", [a])
+        )
+    assert by_sql == by_python and len(by_sql) == 2
+    assert json.loads(leaves[b])["pupils"] == first["pupils"]
+    assert ledger.verify(home).ok

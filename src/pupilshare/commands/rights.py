@@ -19,6 +19,9 @@ FORENAME = typer.Option(..., "--forename", help="The pupil's forename.")
 SURNAME = typer.Option(..., "--surname", help="The pupil's surname.")
 DOB = typer.Option(..., "--dob", help="The pupil's date of birth, YYYY-MM-DD.")
 UPN = typer.Option(None, "--upn", help="The pupil's UPN, if known.")
+OPTOUT_TYPE = typer.Option(
+    ..., "--type", help="learning_records, survey, research or all."
+)
 ULN = typer.Option(None, "--uln", help="The pupil's ULN, if known.")
 
 
@@ -41,6 +44,11 @@ def register(app: typer.Typer) -> None:
     survey = typer.Typer(
         help="Survey samples of parents' contact details.", no_args_is_help=True
     )
+    accounts = typer.Typer(
+        help="Parents' and pupils' web accounts, linked to the pupils they act for.",
+        no_args_is_help=True,
+    )
+    app.add_typer(accounts, name="accounts")
     app.add_typer(optouts, name="optouts")
     app.add_typer(sar, name="sar")
     app.add_typer(survey, name="survey")
@@ -72,93 +80,49 @@ def register(app: typer.Typer) -> None:
         for stratum, n in got.strata.items():
             console.print(f"  {stratum}: {n}", highlight=False)
 
-    def _record(
-        ctx: typer.Context,
-        action: str,
-        optout_type: str,
-        forename: str,
-        surname: str,
-        dob: str,
-        upn: str | None,
-        uln: str | None,
-        requester: str,
-        requester_name: str,
-        identity_check: str,
-    ) -> None:
-        from pupilshare import rights
-        from pupilshare.cliapp import console
+    def _opt_out_command(action: str, doc: str):  # type: ignore[no-untyped-def]
+        """``optouts add`` and ``optouts withdraw``: the same options, one action."""
 
-        c, actor = _actor(ctx, "record_rights", "record opt-outs")
-        who = rights.subject(forename, surname, dob, upn, uln)
-        outcome = rights.opt_out(
-            c.home,
-            who,
-            optout_type,
-            action,
-            requester,
-            requester_name,
-            identity_check,
-            actor,
-        )
-        console.print(outcome.message, highlight=False)
+        def command(
+            ctx: typer.Context,
+            optout_type: str = OPTOUT_TYPE,
+            forename: str = FORENAME,
+            surname: str = SURNAME,
+            dob: str = DOB,
+            upn: str = UPN,
+            uln: str = ULN,
+            requester: str = REQUESTER,
+            requester_name: str = REQUESTER_NAME,
+            identity_check: str = IDENTITY,
+        ) -> None:
+            from pupilshare import rights
+            from pupilshare.cliapp import console
 
-    @optouts.command("add")
-    def add(
-        ctx: typer.Context,
-        optout_type: str = typer.Option(
-            ..., "--type", help="learning_records, survey, research or all."
-        ),
-        forename: str = FORENAME,
-        surname: str = SURNAME,
-        dob: str = DOB,
-        upn: str = UPN,
-        uln: str = ULN,
-        requester: str = REQUESTER,
-        requester_name: str = REQUESTER_NAME,
-        identity_check: str = IDENTITY,
-    ) -> None:
-        """Register an opt-out (idempotent); kept until the pupil is matched."""
-        _record(
-            ctx,
-            "add",
-            optout_type,
-            forename,
-            surname,
-            dob,
-            upn,
-            uln,
-            requester,
-            requester_name,
-            identity_check,
-        )
+            c, actor = _actor(ctx, "record_rights", "record opt-outs")
+            who = rights.subject(forename, surname, dob, upn, uln)
+            outcome = rights.opt_out(
+                c.home,
+                who,
+                optout_type,
+                action,
+                requester,
+                requester_name,
+                identity_check,
+                actor,
+            )
+            console.print(outcome.message, highlight=False)
 
-    @optouts.command("withdraw")
-    def withdraw(
-        ctx: typer.Context,
-        optout_type: str = typer.Option(..., "--type", help="The type."),
-        forename: str = FORENAME,
-        surname: str = SURNAME,
-        dob: str = DOB,
-        upn: str = UPN,
-        uln: str = ULN,
-        requester: str = REQUESTER,
-        requester_name: str = REQUESTER_NAME,
-        identity_check: str = IDENTITY,
-    ) -> None:
-        """Withdraw an opt-out (the history keeps both)."""
-        _record(
-            ctx,
-            "withdraw",
-            optout_type,
-            forename,
-            surname,
-            dob,
-            upn,
-            uln,
-            requester,
-            requester_name,
-            identity_check,
+        command.__doc__ = doc
+        return command
+
+    optouts.command("add")(
+        _opt_out_command(
+            "add", "Register an opt-out (idempotent); kept until the pupil is matched."
         )
+    )
+    optouts.command("withdraw")(
+        _opt_out_command("withdraw", "Withdraw an opt-out (the history keeps both).")
+    )
 
     @optouts.command("list")
     def list_(ctx: typer.Context) -> None:
@@ -272,6 +236,30 @@ def register(app: typer.Typer) -> None:
             highlight=False,
         )
 
+    @sar.command("check")
+    def check_identity(
+        ctx: typer.Context,
+        request_id: str = typer.Argument(..., help="The request, asked online."),
+        identity_check: str = IDENTITY,
+        account: str = typer.Option(
+            None,
+            "--account",
+            help="A parent's or pupil's account that may follow it online.",
+        ),
+    ) -> None:
+        """Record how an online requester's identity was checked: the request opens
+        and its one-month deadline starts today."""
+        from pupilshare import rights
+        from pupilshare.cliapp import console
+
+        c, actor = _actor(ctx, "record_rights", "check requesters' identity")
+        if account:
+            _parent_account(c, account)
+        got = rights.check_identity(c.home, request_id, identity_check, actor, account)
+        console.print(
+            f"{request_id}: identity checked; due {got['due_date']}", highlight=False
+        )
+
     @sar.command("list")
     def list_sar(
         ctx: typer.Context,
@@ -292,3 +280,73 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         console.print(f"{len(rows)} request(s)" + (" overdue" if overdue else ""))
+
+    @accounts.command("link")
+    def link(
+        ctx: typer.Context,
+        username: str = typer.Argument(..., help="The parent's or pupil's account."),
+        relation: str = typer.Option(
+            ..., "--relation", help="self (the pupil's own account) or child."
+        ),
+        forename: str = FORENAME,
+        surname: str = SURNAME,
+        dob: str = DOB,
+        upn: str = UPN,
+        uln: str = ULN,
+        identity_check: str = typer.Option(
+            ...,
+            "--identity-check",
+            help="How the person's identity, and a parent's relationship to the "
+            "child, were checked.",
+        ),
+    ) -> None:
+        """Let an account act for a pupil on the web: ask for their data, follow the
+        request and register opt-outs (a pupil of 12 or over for themself)."""
+        from pupilshare import rights
+        from pupilshare.cliapp import console
+
+        c, actor = _actor(ctx, "record_rights", "link accounts to pupils")
+        _parent_account(c, username)
+        who = rights.subject(forename, surname, dob, upn, uln)
+        got = rights.link_account(
+            c.home, username, who, relation, identity_check, actor
+        )
+        console.print(
+            f"{username} linked to {got.who.forename} {got.who.surname} "
+            f"({got.relation}, link {got.link_id})",
+            highlight=False,
+        )
+
+    @accounts.command("list")
+    def list_accounts(ctx: typer.Context) -> None:
+        """Every link in force: account, relation, pupil, who linked it and how."""
+        from pupilshare import rights
+        from pupilshare.cliapp import console
+
+        c, _ = _actor(ctx, "read_rights", "list linked accounts")
+        rows = rights.linked_accounts(c.home)
+        for got in rows:
+            console.print(
+                f"{got.link_id:>4} {got.username} {got.relation:5} "
+                f"{got.who.forename} {got.who.surname} {got.who.date_of_birth} "
+                f"(by {got.linked_by}: {got.identity_check})",
+                highlight=False,
+                markup=False,
+            )
+        console.print(f"{len(rows)} link(s)")
+
+
+def _parent_account(c, username: str) -> None:  # type: ignore[no-untyped-def]
+    """The account exists, is active and is a parent's or pupil's."""
+    from pupilshare import governance
+    from pupilshare.errors import InvalidInput
+
+    with governance.records(c.home, None) as (session, who):
+        users = {u["username"]: u for u in governance.list_users(session, who)}
+    user = users.get(username)
+    roles = (user or {}).get("roles") or []
+    if user is None or not user["active"] or "parent_or_pupil" not in roles:
+        raise InvalidInput(
+            f"{username} is not a parent's or pupil's account "
+            "(users add NAME --role parent_or_pupil)"
+        )

@@ -76,6 +76,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record_rights": frozenset({"data_operations"}),
     "read_rights": frozenset({"data_operations", "chief_statistician"}),
     "exempt_opt_outs": frozenset({"chief_statistician"}),
+    # a parent's or pupil's own account: their linked pupils' requests and opt-outs
+    "own_rights": frozenset({"parent_or_pupil"}),
     # the learner service (``pupilshare.lrs``): an approved organisation's named
     # users register and look up learners under its agreement (achievements only
     # by awarding organisations, the area checks); data operations manage

@@ -22,6 +22,7 @@ ORG_TYPES = (
     "research organisation",
     "school/post-16 institution",
     "research agency",
+    "individual",  # parents and pupils, who act only for themselves
     "training provider",
     "learners",  # the register's learners, who sign in to their own record
 )

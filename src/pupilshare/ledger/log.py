@@ -142,18 +142,49 @@ def append(
     ``pupil_keys_sql`` selects the pupil keys the disclosure held (column
     ``pupil_key``); they are stored only as keyed digests.
     """
+    return append_with_tree(store, home, fields, pupil_keys_sql)[0]
+
+
+def append_with_tree(
+    store: Store,
+    home: Home,
+    fields: dict[str, Any],
+    pupil_keys_sql: str | None = None,
+    *,
+    pupil_keys: list[int] | None = None,
+    tables: set[str] | None = None,
+) -> tuple[int, list[bytes], list[bytes]]:
+    """``append``, also returning the tree it made (leaf hashes and leaves, in entry
+    order, the new one last) for proofs against it without reading the log again.
+
+    ``pupil_keys``: the few pupils of a small disclosure (a subject access answer),
+    digested here rather than in SQL; ``tables``: the store's tables, if known."""
     if fields.get("kind") not in KINDS:
         raise ValueError(f"unknown ledger entry kind {fields.get('kind')!r}")
-    ensure(store)
+    if tables is None or not {"ledger_entries", "ledger_pupils"} <= tables:
+        ensure(store)
     with store.transaction():
         # one read of the leaves gives both the new index and the tree so far
-        hashes = [
-            merkle.leaf_hash(bytes(r[0]))
+        leaves = [
+            bytes(r[0])
             for r in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index")
         ]
+        hashes = [merkle.leaf_hash(x) for x in leaves]
         index = len(hashes)
         fields = dict(fields)
-        if pupil_keys_sql is not None:
+        if pupil_keys is not None:
+            key = keys.digest_key(home)
+            digests = sorted({keys.pupil_digest(key, k) for k in pupil_keys})
+            if digests:
+                store.rows(
+                    "INSERT INTO ledger_pupils SELECT ?, unnest(?::BLOB[])",
+                    [index, digests],
+                )
+            fields["pupils"] = {
+                "count": len(digests),
+                "sha256": hashlib.sha256(b"".join(digests)).hexdigest(),
+            }
+        elif pupil_keys_sql is not None:
             dsql = keys.digest_sql(keys.digest_key(home), "pupil_key")
             # sorted within the entry: row-group min/max then find one pupil's
             # entries (subject access) without an index over every release
@@ -168,6 +199,7 @@ def append(
             )
             fields["pupils"] = {"count": count, "sha256": sha}
         leaf = canonical(fields)
+        leaves.append(leaf)
         hashes.append(merkle.leaf_hash(leaf))
         root = merkle.root(hashes)
         key = keys.signing_key(home)
@@ -189,7 +221,7 @@ def append(
                 sig,
             ],
         )
-    return index
+    return index, hashes, leaves
 
 
 def _pause() -> None:

@@ -14,9 +14,13 @@ from pathlib import Path
 
 from pupilshare import engine, governance
 from pupilshare.config import Home
-from pupilshare.errors import Denied, PupilshareError
+from pupilshare.errors import Conflict, Denied, PupilshareError
 from pupilshare.release.build import build_release
 from pupilshare.release.package import Manifest
+
+# survey contacts are drawn as a stratified sample (``rights.survey``), never
+# released whole
+SAMPLED_ONLY = "survey_contacts"
 
 log = logging.getLogger(__name__)
 
@@ -60,5 +64,10 @@ def release_agreement(
 ) -> Manifest:
     """Plan and decide (one governance call), then build and deliver one release."""
     plan = approval(home, agreement_id, user).plan
+    if any(i.startswith(SAMPLED_ONLY + ".") for i in plan.items):
+        raise Conflict(
+            f"{agreement_id}: survey contacts leave only as a sample "
+            f"(pupilshare survey sample {agreement_id} --size N --out DIR)"
+        )
     with engine.open_store(home) as store:
         return build_release(store, home, plan, out, formats)

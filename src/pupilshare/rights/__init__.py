@@ -10,7 +10,19 @@ from typing import Any
 from pupilshare.config import Home
 
 __all__ = [
+    "account_links",
+    "account_opt_outs",
+    "account_request",
+    "account_requests",
+    "check_identity",
     "check_opt_outs",
+    "link_account",
+    "linked_accounts",
+    "opt_out_for_link",
+    "opt_out_types",
+    "pack_file",
+    "request_access",
+    "request_for_link",
     "exempt",
     "learning_record_opt_outs",
     "record_opt_out",
@@ -24,6 +36,7 @@ __all__ = [
     "sar_step",
     "subject",
     "survey_sample",
+    "survey_step",
 ]
 
 
@@ -130,6 +143,7 @@ def sar_list(home: Home, overdue: bool = False) -> list[dict[str, Any]]:
     from pupilshare.store import Store
 
     with Store.open(home) as store:
+        sar.ensure(store)  # an older store gains the later columns
         return sar.requests(store, overdue)
 
 
@@ -153,11 +167,175 @@ def survey_sample(
         return survey.draw(store, home, plan, size, strata, seed, out)
 
 
+def check_identity(
+    home: Home,
+    request_id: str,
+    identity_check: str,
+    checked_by: str,
+    account: str | None = None,
+) -> dict[str, Any]:
+    """An online request's requester checked: it opens, due a month from today."""
+    from pupilshare.rights import sar
+    from pupilshare.store import Store
+
+    with Store.open(home) as store:
+        got = sar.check_identity(store, request_id, identity_check, checked_by, account)
+        sar.prepare(store)
+        return got
+
+
+def link_account(
+    home: Home,
+    username: str,
+    who: Any,
+    relation: str,
+    identity_check: str,
+    linked_by: str,
+) -> Any:
+    from pupilshare.rights import accounts
+    from pupilshare.store import Store
+
+    with Store.open(home) as store:
+        return accounts.link(store, username, who, relation, identity_check, linked_by)
+
+
+def linked_accounts(home: Home) -> list[Any]:
+    from pupilshare.rights import accounts
+    from pupilshare.store import Store
+
+    with Store.open(home) as store:
+        return accounts.links(store)
+
+
+# -- over an open store: the web service's reads and its few writes -------------
+# (it holds the store only for the length of each call: ``web.reader``)
+
+
+def request_access(
+    store: Any,
+    who: Any,
+    requester: str,
+    requester_name: str,
+    contact: str,
+    child_consent: str | None,
+    account: str | None,
+) -> str:
+    """A request made online by someone not yet checked: recorded (the notice's
+    rules applied now), waiting for the department to check who asked."""
+    from pupilshare.rights import sar
+
+    return sar.request(
+        store,
+        who,
+        requester,
+        requester_name,
+        None,
+        f"web:{account}" if account else "web",
+        child_consent,
+        account=account,
+        contact=contact,
+    )
+
+
+def request_for_link(
+    store: Any, username: str, link_id: int, child_consent: str | None
+) -> str:
+    """A signed-in account's request about one of its linked pupils: the check
+    made when the account was linked stands, so the request opens at once."""
+    from pupilshare.rights import accounts, sar
+
+    got = accounts.link_of(store, username, link_id)
+    return sar.request(
+        store,
+        got.who,
+        got.requester,
+        username,
+        got.checked,
+        f"web:{username}",
+        child_consent,
+        account=username,
+    )
+
+
+def account_links(store: Any, username: str) -> list[Any]:
+    from pupilshare.rights import accounts
+
+    return accounts.links(store, username)
+
+
+def account_requests(store: Any, username: str) -> list[dict[str, Any]]:
+    from pupilshare.rights import sar
+
+    return sar.requests(store, account=username)
+
+
+def account_request(store: Any, username: str, request_id: str) -> dict[str, Any]:
+    """One request the account follows; any other is unknown to it."""
+    from pupilshare.errors import NotFound
+    from pupilshare.rights import sar
+
+    try:
+        req = sar.get(store, request_id)
+    except NotFound:
+        req = None
+    if req is None or req["account"] != username:
+        raise NotFound(f"you have no request {request_id}")
+    return req
+
+
+def pack_file(req: dict[str, Any], kind: str) -> Path | None:
+    from pupilshare.rights import sar
+
+    return sar.pack_file(req, kind)
+
+
+def opt_out_types() -> dict[str, str]:
+    from pupilshare.rights.optouts import TYPES
+
+    return dict(TYPES)
+
+
+def account_opt_outs(store: Any, username: str) -> list[dict[str, Any]]:
+    """For each pupil the account is linked to: the opt-outs in force."""
+    from pupilshare.rights import accounts, optouts
+
+    return [
+        {"link": got.as_json(), "in_force": optouts.in_force(store, got.who)}
+        for got in accounts.links(store, username)
+    ]
+
+
+def opt_out_for_link(
+    store: Any, username: str, link_id: int, optout_type: str, action: str
+) -> Any:
+    """Register or withdraw an opt-out for one of the account's linked pupils."""
+    from pupilshare.rights import accounts, optouts
+
+    got = accounts.link_of(store, username, link_id)
+    return optouts.record(
+        store,
+        got.who,
+        optout_type,
+        action,
+        got.requester,
+        username,
+        got.checked,
+        f"web:{username}",
+    )
+
+
 def optouts_step(run: Any) -> str:
     """Demo: a few opt-outs registered before the releases."""
     from pupilshare.rights import demo
 
     return demo.optouts_step(run)
+
+
+def survey_step(run: Any) -> str:
+    """Demo: one survey sample drawn under the survey agreement."""
+    from pupilshare.rights import demo
+
+    return demo.survey_step(run)
 
 
 def sar_step(run: Any) -> str:

@@ -1,6 +1,7 @@
 """The demo's rights steps: a few parents and pupils register opt-outs before the
-releases, one subject access request is answered after them, and the ledger is
-verified, the opt-outs proved honoured and the signed checkpoint printed last."""
+releases, one survey sample is drawn after them, one subject access request is
+answered, and the ledger is verified, the opt-outs proved honoured and the signed
+checkpoint printed last."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from pupilshare.ledger import publish_head
 from pupilshare.ledger.check import verify_store
-from pupilshare.rights import audit, optouts, sar
+from pupilshare.release.runner import approval
+from pupilshare.rights import accounts, audit, optouts, sar, survey
 from pupilshare.rights.identity import OWN_RIGHTS_AGE, age_on, subject
 from pupilshare.store import Store
 
@@ -65,6 +67,26 @@ def optouts_step(run: DemoRun) -> str:
     )
 
 
+SURVEY = "fieldwork-survey-sample"  # the seeds' survey agreement
+PARENT = "pip.parent"  # the seeds' parent account
+
+
+def survey_step(run: DemoRun) -> str:
+    """Draw one stratified survey sample of contact details under the survey
+    agreement (a disclosure like any other: governed and in the ledger)."""
+    if SURVEY not in (run.facts.get("agreements") or []):
+        return f"no active {SURVEY} agreement: no sample drawn"
+    plan = approval(run.home, SURVEY, None).plan
+    out = run.home.root / "survey" / SURVEY
+    with Store.open(run.home) as store:
+        got = survey.draw(store, run.home, plan, 200, survey.STRATA, 1, out)
+    run.facts["survey_sample"] = got
+    return (
+        f"{got.size} parents' contact details drawn for {SURVEY} across "
+        f"{len(got.strata)} strata (seed 1, ledger entry {got.entry_index}) into {out}"
+    )
+
+
 def sar_step(run: DemoRun) -> str:
     """Answer one subject access request with its proofs."""
     person = run.facts.get("sar_pupil")
@@ -78,13 +100,30 @@ def sar_step(run: DemoRun) -> str:
             if age_on(dob, date.today()) >= OWN_RIGHTS_AGE
             else None
         )
+        # the seeds' parent account, linked to the child once checked, asks (and
+        # can follow the request and download the answer on the web service)
+        link = accounts.link(
+            store,
+            PARENT,
+            who,
+            "child",
+            "passport seen; birth certificate names the parent",
+            "operator",
+        )
         rid = sar.request(
-            store, who, "parent", "a parent", "passport seen", "operator", consent
+            store,
+            who,
+            link.requester,
+            PARENT,
+            link.checked,
+            "operator",
+            consent,
+            account=PARENT,
         )
         pack = sar.answer(store, run.home, rid, run.home.root / "sar", "operator")
     return (
-        f"{rid} answered: {pack.records} records, {pack.disclosures} "
-        f"disclosures with inclusion proofs, {pack.html_path}"
+        f"{rid} (asked by {PARENT}) answered: {pack.records} records, "
+        f"{pack.disclosures} disclosures with inclusion proofs, {pack.html_path}"
     )
 
 

@@ -136,37 +136,57 @@ def resolve_sql(table: str, identifiers: bool = True) -> str:
         FROM cand GROUP BY subject"""
 
 
+UPN_KINDS = "'upn', 'former_upn'"
+ULN_KINDS = "'uln'"
+
+
+def candidates(store: Store, who: Subject, tables: set[str] | None = None) -> list[int]:
+    """The keys of every pupil fitting all the details given, in one statement of
+    point reads that the store answers from its lookup indexes
+    (``rights.sar.INDEXES``): the pupils born that day (keys, names and current
+    identifiers), and the pupils holding a given UPN or ULN (current or former)."""
+    tables = (
+        {r[0] for r in store.rows("SELECT table_name FROM duckdb_tables()")}
+        if tables is None
+        else tables
+    )
+    if "pupils" not in tables:
+        return []
+    given = [(v, k) for v, k in ((who.upn, UPN_KINDS), (who.uln, ULN_KINDS)) if v]
+    if "pupil_identifiers" not in tables:
+        given = []
+    rows = store.rows(
+        " UNION ALL ".join(
+            [
+                "SELECT 'born', pupil_key, forename, surname, upn, uln FROM pupils "
+                "WHERE date_of_birth = ?",
+                *(
+                    "SELECT 'held', pupil_key, value, NULL, NULL, NULL FROM "
+                    f"pupil_identifiers WHERE value = ? AND kind IN ({kinds})"
+                    for _, kinds in given
+                ),
+            ]
+        ),
+        [who.date_of_birth, *(v for v, _ in given)],
+    )
+    held: dict[str, set[int]] = {}
+    for what, key, value, *_ in rows:
+        if what == "held":
+            held.setdefault(value, set()).add(int(key))
+    fore, sur = who.forename.lower(), who.surname.lower()
+    out = set()
+    for what, key, f, s, upn, uln in rows:
+        if what != "born" or (f or "").lower() != fore or (s or "").lower() != sur:
+            continue
+        if who.upn and not (upn == who.upn or key in held.get(who.upn, ())):
+            continue
+        if who.uln and not (uln == who.uln or key in held.get(who.uln, ())):
+            continue
+        out.add(int(key))
+    return sorted(out)
+
+
 def resolve(store: Store, who: Subject) -> tuple[int | None, int]:
     """(the pupil's key or None, how many pupils fit)."""
-    if not store.exists("pupils"):
-        return None, 0
-    # Constant predicates (not a join to a request table): the date of birth or an
-    # identifier narrows the index first, as ``resolve_sql`` does for many at once.
-    idents = store.exists("pupil_identifiers")
-    where, params = (
-        [
-            "p.date_of_birth = ?",
-            "lower(p.forename) = lower(?)",
-            "lower(p.surname) = lower(?)",
-        ],
-        [who.date_of_birth, who.forename, who.surname],
-    )
-    for value, kinds, col in (
-        (who.upn, "'upn', 'former_upn'", "upn"),
-        (who.uln, "'uln'", "uln"),
-    ):
-        if value:
-            held = (
-                (
-                    f" OR p.pupil_key IN (SELECT pupil_key FROM pupil_identifiers "
-                    f"WHERE value = ? AND kind IN ({kinds}))"
-                )
-                if idents
-                else ""
-            )
-            where.append(f"(p.{col} = ?{held})")
-            params += [value, value] if idents else [value]
-    keys = store.rows(
-        f"SELECT DISTINCT p.pupil_key FROM pupils p WHERE {' AND '.join(where)}", params
-    )
-    return (int(keys[0][0]) if len(keys) == 1 else None), len(keys)
+    found = candidates(store, who)
+    return (found[0] if len(found) == 1 else None), len(found)

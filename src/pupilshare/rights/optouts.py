@@ -160,6 +160,20 @@ def record(
     return Outcome(True, f"{optout_type} opt-out {verb}{tail}", matched)
 
 
+def in_force(store: Store, who: Subject) -> dict[str, str]:
+    """The person's opt-outs in force (type -> since), by the details as given."""
+    if not store.exists("optout_events"):
+        return {}
+    return {
+        t: str(since)
+        for t, since in store.rows(
+            f"SELECT optout_type, since FROM ({state_sql()}) s WHERE subject = ? "
+            "ORDER BY 1",
+            [who.key],
+        )
+    }
+
+
 def _matched(store: Store, who: Subject) -> bool:
     from pupilshare.rights.identity import resolve
 

@@ -16,12 +16,19 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.errors import Conflict, InvalidInput, NotFound
 from pupilshare.ledger import keys, log, merkle
 from pupilshare.rights import page
-from pupilshare.rights.identity import Subject, check_requester, resolve  # noqa: F401
+from pupilshare.rights.identity import (  # noqa: F401 (resolve: tests)
+    Subject,
+    candidates,
+    check_requester,
+    resolve,
+)
 from pupilshare.rights.optouts import now
 from pupilshare.store import Store
 
@@ -33,6 +40,13 @@ DDL = (
     "NOT NULL, child_consent VARCHAR, recorded_by VARCHAR NOT NULL, "
     "status VARCHAR NOT NULL, answered_at TIMESTAMP, answered_by VARCHAR, "
     "ledger_entry BIGINT)"
+)
+# added since the table was first made (older stores gain them on first use)
+LATER = (
+    ("account", "VARCHAR"),  # the signed-in account that follows it online
+    ("contact", "VARCHAR"),  # how the requester asked to be contacted
+    ("identity_checked_at", "TIMESTAMP"),
+    ("pack_dir", "VARCHAR"),  # where the answered pack was written
 )
 COLS = (
     "request_id",
@@ -52,26 +66,43 @@ COLS = (
     "answered_at",
     "answered_by",
     "ledger_entry",
+    *(c for c, _ in LATER),
 )
+# a request made online waits for the department to check who asked
+AWAITING = "awaiting_identity"
+PENDING_CHECK = "not yet checked (asked online)"
 
 
 def ensure(store: Store) -> None:
     store.rows(DDL)
+    for col, kind in LATER:
+        store.rows(f"ALTER TABLE sar_requests ADD COLUMN IF NOT EXISTS {col} {kind}")
 
 
+def _tables(store: Store) -> set[str]:
+    return {r[0] for r in store.rows("SELECT table_name FROM duckdb_tables()")}
+
+
+# single-column lookups: DuckDB answers an equality on an indexed column from the
+# index (ART), and the pack asks nothing else of these tables
 INDEXES = (
     ("pupil_links", "pupil_key"),
     ("pupils", "date_of_birth"),
+    ("pupils", "pupil_key"),
     ("pupil_identifiers", "value"),
+    ("pupil_identifiers", "pupil_key"),
+    ("ledger_pupils", "pupil_digest"),
 )
 
 
 def prepare(store: Store) -> None:
     """The lookup indexes a pack needs to stay fast at national scale (one pupil's
-    links among tens of millions; candidates by date of birth or identifier). Made
-    once, by the first request; match runs keep them up to date as they write."""
+    links among tens of millions; candidates by date of birth or identifier; their
+    ledger entries by digest). Made once, by the first request; later writes keep
+    them up to date."""
+    tables = _tables(store)
     for table, column in INDEXES:
-        if store.exists(table):
+        if table in tables:
             store.rows(
                 f"CREATE INDEX IF NOT EXISTS {table}_{column}_sar ON {table} ({column})"
             )
@@ -89,13 +120,19 @@ def request(
     who: Subject,
     requester: str,
     requester_name: str,
-    identity_check: str,
+    identity_check: str | None,
     recorded_by: str,
     child_consent: str | None = None,
     received: date | None = None,
+    account: str | None = None,
+    contact: str | None = None,
 ) -> str:
-    """Record a request; returns its id. The requester rule is checked now."""
-    if not identity_check.strip():
+    """Record a request; returns its id. The requester rule is checked now.
+
+    ``identity_check`` None: asked online by someone the department has not yet
+    checked; the request waits (``AWAITING``) until ``check_identity``, and its
+    one-month clock starts then (as the regulator's guidance has it)."""
+    if identity_check is not None and not identity_check.strip():
         raise InvalidInput(
             "say how the requester's identity was checked (--identity-check)"
         )
@@ -103,49 +140,116 @@ def request(
     check_requester(who, requester, received, child_consent, access=True)
     ensure(store)
     rid = f"SAR-{received:%Y%m%d}-{secrets.token_hex(3)}"
+    values = {
+        "request_id": rid,
+        "received_at": datetime.combine(received, now().time()),
+        "due_date": one_month_after(received),
+        "forename": who.forename,
+        "surname": who.surname,
+        "date_of_birth": who.date_of_birth,
+        "upn": who.upn,
+        "uln": who.uln,
+        "requester": requester,
+        "requester_name": requester_name,
+        "identity_check": identity_check or PENDING_CHECK,
+        "child_consent": child_consent,
+        "recorded_by": recorded_by,
+        "status": "open" if identity_check else AWAITING,
+        "account": account,
+        "contact": contact,
+        "identity_checked_at": now() if identity_check else None,
+    }
     store.rows(
-        "INSERT INTO sar_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "'open', NULL, NULL, NULL)",
-        [
-            rid,
-            datetime.combine(received, now().time()),
-            one_month_after(received),
-            who.forename,
-            who.surname,
-            who.date_of_birth,
-            who.upn,
-            who.uln,
-            requester,
-            requester_name,
-            identity_check,
-            child_consent,
-            recorded_by,
-        ],
+        f"INSERT INTO sar_requests ({', '.join(values)}) "
+        f"VALUES ({', '.join('?' for _ in values)})",
+        list(values.values()),
     )
     return rid
 
 
+def check_identity(
+    store: Store,
+    request_id: str,
+    identity_check: str,
+    checked_by: str,
+    account: str | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Record how an online requester's identity was checked: the request opens,
+    its deadline a month from today; ``account`` lets them follow it online."""
+    if not identity_check.strip():
+        raise InvalidInput("say how the requester's identity was checked")
+    req = get(store, request_id)
+    if req["status"] != AWAITING:
+        raise Conflict(f"{request_id} is not waiting for an identity check")
+    today = today or date.today()
+    store.rows(
+        "UPDATE sar_requests SET status = 'open', identity_check = ?, "
+        "identity_checked_at = ?, due_date = ?, recorded_by = recorded_by || "
+        "'; checked by ' || ?, account = coalesce(?, account) WHERE request_id = ?",
+        [
+            identity_check,
+            now(),
+            one_month_after(today),
+            checked_by,
+            account,
+            request_id,
+        ],
+    )
+    return get(store, request_id)
+
+
 def requests(
-    store: Store, overdue: bool = False, today: date | None = None
+    store: Store,
+    overdue: bool = False,
+    today: date | None = None,
+    account: str | None = None,
 ) -> list[dict[str, Any]]:
-    ensure(store)
-    where = "WHERE status = 'open' AND due_date < ?" if overdue else ""
+    """Requests by deadline; ``overdue``: open and past it; ``account``: only those
+    that account follows. Reads only (the web service's store is read-only)."""
+    if "sar_requests" not in _tables(store):
+        return []
+    where, params = [], []
+    if overdue:
+        where.append("status = 'open' AND due_date < ?")
+        params.append(today or date.today())
+    if account is not None:
+        where.append("account = ?")
+        params.append(account)
     rows = store.rows(
-        f"SELECT {', '.join(COLS)} FROM sar_requests {where} "
-        "ORDER BY due_date, request_id",
-        [today or date.today()] if overdue else [],
+        f"SELECT {', '.join(COLS)} FROM sar_requests "
+        + (f"WHERE {' AND '.join(where)} " if where else "")
+        + "ORDER BY due_date, request_id",
+        params,
     )
     return [dict(zip(COLS, r, strict=True)) for r in rows]
 
 
 def get(store: Store, request_id: str) -> dict[str, Any]:
-    ensure(store)
-    rows = store.rows(
-        f"SELECT {', '.join(COLS)} FROM sar_requests WHERE request_id = ?", [request_id]
-    )
+    return _get(store, request_id)[0]
+
+
+def _get(store: Store, request_id: str) -> tuple[dict[str, Any], set[str]]:
+    """The request, and the store's tables (one statement)."""
+    try:
+        rows = store.rows(
+            f"SELECT {', '.join(COLS)}, (SELECT list(table_name) FROM "
+            "duckdb_tables()) FROM sar_requests WHERE request_id = ?",
+            [request_id],
+        )
+    except duckdb.CatalogException:  # no request yet, or an older table
+        rows = []
     if not rows:
         raise NotFound(f"no subject access request {request_id}")
-    return dict(zip(COLS, rows[0], strict=True))
+    return dict(zip(COLS, rows[0][:-1], strict=True)), set(rows[0][-1])
+
+
+def pack_file(req: dict[str, Any], kind: str) -> Path | None:
+    """The answered pack's file (``html`` or ``json``), if it is still there."""
+    if req["status"] == AWAITING or req["status"] == "open" or not req["pack_dir"]:
+        return None
+    path = Path(req["pack_dir"]) / f"{req['request_id']}.{kind}"
+    return path if path.is_file() else None
 
 
 @dataclass
@@ -161,36 +265,51 @@ class Pack:
 def answer(
     store: Store, home: Home, request_id: str, out: Path, answered_by: str
 ) -> Pack:
-    """Write the response pack (JSON and a self-contained HTML page) into ``out``."""
-    req = get(store, request_id)
+    """Write the response pack (JSON and a self-contained HTML page) into ``out``.
+
+    A handful of statements, each a point read on an indexed or sorted key (see
+    ``INDEXES``): the request; the candidates by date of birth; the pupil's other
+    keys, identifiers and opt-outs together; their links; every linked record of
+    every dataset in one statement; the ledger append; their ledger entries."""
+    req, tables = _get(store, request_id)
+    if req["status"] == AWAITING:
+        raise Conflict(
+            f"{request_id}: the requester's identity has not been checked yet "
+            "(pupilshare sar check)"
+        )
     if req["status"] != "open":
         raise Conflict(f"{request_id} was already answered ({req['status']})")
     who = Subject(
         req["forename"], req["surname"], req["date_of_birth"], req["upn"], req["uln"]
     )
-    key, n = resolve(store, who)
-    out = Path(out)
+    found = candidates(store, who, tables)
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     pack: dict[str, Any] = {"request": _public_request(req)}
-    if key is None:
-        outcome = "no_match" if n == 0 else "several"
+    records: list[dict[str, Any]] = []
+    disclosures: list[dict[str, Any]] = []
+    if len(found) != 1:
+        outcome = "no_match" if not found else "several"
         pack["outcome"] = outcome
         pack["message"] = (
             "We hold no record that matches every detail given."
-            if n == 0
+            if not found
             else "More than one pupil matches the details given, so we cannot "
             "tell which records are yours: please send a Unique Pupil Number or more "
             "details."
         )
-        entry = None
-        records: list[dict[str, Any]] = []
-        disclosures: list[dict[str, Any]] = []
+        store.rows(
+            "UPDATE sar_requests SET status = ?, answered_at = ?, "
+            "answered_by = ?, pack_dir = ? WHERE request_id = ?",
+            [outcome, now(), answered_by, str(out), request_id],
+        )
     else:
         outcome = "answered"
-        aliases = _aliases(store, key)
-        records = _records(store, aliases)
+        key = found[0]
+        facts = _facts(store, key, tables)
+        records = _records(store, facts["links"], tables)
         with store.transaction():
-            entry = log.append(
+            entry, hashes, leaves = log.append_with_tree(
                 store,
                 home,
                 {
@@ -203,37 +322,30 @@ def answer(
                     "row_count": len(records),
                     "created_at": now().isoformat(timespec="seconds"),
                 },
-                f"SELECT {key}::BIGINT AS pupil_key",
+                pupil_keys=[key],
+                tables=tables,
             )
             store.rows(
                 "UPDATE sar_requests SET ledger_entry = ?, status = ?, "
-                "answered_at = ?, answered_by = ? WHERE request_id = ?",
-                [entry, outcome, now(), answered_by, request_id],
+                "answered_at = ?, answered_by = ?, pack_dir = ? WHERE request_id = ?",
+                [entry, outcome, now(), answered_by, str(out), request_id],
             )
-        leaves = [
-            bytes(r[0])
-            for r in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index")
-        ]
-        hashes = [merkle.leaf_hash(x) for x in leaves]
         cp = log.checkpoint(store, home, hashes=hashes)
         log.write_head(home, cp)
-        disclosures = _disclosures(store, home, aliases, cp, leaves, hashes)
+        disclosures = _disclosures(store, home, facts["aliases"], cp, leaves, hashes)
+        pupil = facts["pupil"]
+        if facts["identifiers"] is not None:
+            pupil["identifiers"] = facts["identifiers"]
         pack.update(
             {
                 "outcome": outcome,
-                "pupil": _pupil(store, key),
+                "pupil": pupil,
                 "records": records,
                 "purposes": _purposes(records, disclosures),
                 "disclosures": disclosures,
-                "opt_outs": _opt_outs(store, key),
+                "opt_outs": facts["opt_outs"],
                 "checkpoint": cp.as_json(),
             }
-        )
-    if entry is None:
-        store.rows(
-            "UPDATE sar_requests SET status = ?, answered_at = ?, "
-            "answered_by = ? WHERE request_id = ?",
-            [outcome, now(), answered_by, request_id],
         )
     json_path = out / f"{request_id}.json"
     json_path.write_text(json.dumps(pack, indent=2, default=str))
@@ -257,85 +369,126 @@ def _public_request(req: dict[str, Any]) -> dict[str, Any]:
     return {k: req[k] for k in keep}
 
 
-def _aliases(store: Store, key: int) -> list[int]:
-    """The pupil's key and every key merged into it (through chains of merges)."""
-    if not store.exists("pupil_merges"):
-        return [key]
-    rows = store.rows(
-        "WITH RECURSIVE up(k) AS (SELECT ?::BIGINT UNION SELECT m.retired_key "
-        "FROM pupil_merges m JOIN up ON m.pupil_key = up.k) SELECT k FROM up",
-        [key],
+PUPIL_COLS = ("upn", "uln", "forename", "surname", "date_of_birth", "sex", "postcode")
+
+
+def _facts(store: Store, key: int, tables: set[str]) -> dict[str, Any]:
+    """In one statement of point reads by key: the pupil, their identifiers, their
+    opt-outs in force, their links, and whether other keys were merged into theirs
+    (then, rarely, the merged keys and their links too)."""
+    parts = [f"p.{c}" for c in PUPIL_COLS]
+    lists = {
+        "identifiers": (
+            "pupil_identifiers",
+            "{'kind': kind, 'value': value} ORDER BY kind, value",
+        ),
+        "opt_outs": (
+            "opt_outs",
+            "{'type': scope, 'since': CAST(recorded_at AS VARCHAR)} ORDER BY scope",
+        ),
+        "links": (
+            "pupil_links",
+            "{'dataset': dataset, 'collection_id': collection_id, 'line': line}",
+        ),
+    }
+    for table, item in lists.values():
+        parts.append(
+            f"(SELECT list({item}) FROM {table} WHERE pupil_key = {int(key)})"
+            if table in tables
+            else "NULL"
+        )
+    parts.append(
+        f"(SELECT count(*) FROM pupil_merges WHERE pupil_key = {int(key)})"
+        if "pupil_merges" in tables
+        else "0"
     )
-    return sorted({key, *(int(r[0]) for r in rows)})
-
-
-def _pupil(store: Store, key: int) -> dict[str, Any]:
-    cols = ("upn", "uln", "forename", "surname", "date_of_birth", "sex", "postcode")
     row = store.rows(
-        f"SELECT {', '.join(cols)} FROM pupils WHERE pupil_key = ?", [key]
+        f"SELECT {', '.join(parts)} FROM pupils p WHERE p.pupil_key = {int(key)}"
     )[0]
-    out = dict(zip(cols, row, strict=True))
-    if store.one(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pupil_identifiers'"
-    ):
-        out["identifiers"] = [
-            {"kind": k, "value": v}
-            for k, v in store.rows(
-                "SELECT kind, value FROM pupil_identifiers WHERE pupil_key = ? "
-                "ORDER BY kind, value",
-                [key],
+    n = len(PUPIL_COLS)
+    idents, opt_outs, links, merged = row[n:]
+    aliases = [key]
+    links = [(x["dataset"], x["collection_id"], x["line"]) for x in links or []]
+    if merged:
+        aliases = sorted(
+            {
+                key,
+                *(
+                    int(r[0])
+                    for r in store.rows(
+                        "WITH RECURSIVE up(k) AS (SELECT ?::BIGINT UNION SELECT "
+                        "m.retired_key FROM pupil_merges m JOIN up ON "
+                        "m.pupil_key = up.k) SELECT k FROM up",
+                        [key],
+                    )
+                ),
+            }
+        )
+        links += store.rows(
+            " UNION ALL ".join(
+                "SELECT dataset, collection_id, line FROM pupil_links "
+                f"WHERE pupil_key = {int(k)}"
+                for k in aliases
+                if k != key
             )
-        ]
-    return out
+        )
+    return {
+        "pupil": dict(zip(PUPIL_COLS, row[:n], strict=True)),
+        "aliases": aliases,
+        "identifiers": (
+            None if "pupil_identifiers" not in tables else list(idents or [])
+        ),
+        "opt_outs": list(opt_outs or []),
+        "links": links,
+    }
 
 
-def _records(store: Store, aliases: list[int]) -> list[dict[str, Any]]:
-    """Every record linked to the pupil, in every dataset, with its source file."""
-    tables = {r[0] for r in store.rows("SELECT table_name FROM duckdb_tables()")}
-    if "pupil_links" not in tables:
+def _records(
+    store: Store, links: list[tuple[str, int, int]], tables: set[str]
+) -> list[dict[str, Any]]:
+    """Every record linked to the pupil, in every dataset, with its source file: one
+    statement of point reads, each on a dataset's (collection, line), which loads
+    keep in order."""
+    reads = []
+    for ds_name, cid, line in sorted(set(links)):
+        table = catalogue.dataset(ds_name).table
+        if table in tables:
+            reads.append(
+                f"SELECT '{ds_name}' AS dataset, {int(cid)} AS collection_id, "
+                f"{int(line)} AS line, CAST(to_json(d) AS VARCHAR) AS v FROM "
+                f"{table} d WHERE d.collection_id = {int(cid)} AND d.line = {int(line)}"
+            )
+    if not reads:
         return []
-    keys_list = ", ".join(str(int(k)) for k in aliases)
-    links = store.rows(
-        "SELECT dataset, collection_id, line FROM pupil_links "
-        f"WHERE pupil_key IN ({keys_list})"
+    cids = ", ".join(sorted({str(int(c)) for _, c, _ in links}))
+    src = (
+        f"LEFT JOIN (SELECT collection_id, file_name, CAST(received_at AS VARCHAR) "
+        f"AS received FROM collections WHERE collection_id IN ({cids})) c "
+        "USING (collection_id)"
+        if "collections" in tables
+        else "LEFT JOIN (SELECT NULL::BIGINT AS collection_id, NULL AS file_name, "
+        "NULL AS received) c USING (collection_id)"
     )
-    by_ds: dict[str, list[tuple[int, int]]] = {}
-    for ds, cid, line in links:
-        by_ds.setdefault(ds, []).append((int(cid), int(line)))
-    has_collections = "collections" in tables
+    rows = store.rows(
+        f"SELECT r.dataset, r.collection_id, r.line, c.file_name, c.received, r.v "
+        f"FROM ({' UNION ALL '.join(reads)}) r {src} "
+        "ORDER BY r.dataset, r.collection_id, r.line"
+    )
     out = []
-    for ds_name, pairs in sorted(by_ds.items()):
-        ds = catalogue.dataset(ds_name)
-        if ds.table not in tables:
-            continue
-        where = " OR ".join(
-            f"(d.collection_id = {c} AND d.line = {ln})" for c, ln in pairs
+    for ds_name, cid, line, file_name, received, v in rows:
+        values = json.loads(v)
+        for k in ("collection_id", "line"):
+            values.pop(k, None)
+        out.append(
+            {
+                "dataset": ds_name,
+                "source_file": file_name,
+                "received": received,
+                "line": line,
+                "collection_id": cid,
+                "values": {k: x for k, x in values.items() if x is not None},
+            }
         )
-        src = (
-            "c.file_name AS __file, CAST(c.received_at AS VARCHAR) AS __received"
-            if has_collections
-            else "NULL AS __file, NULL AS __received"
-        )
-        join = (
-            "LEFT JOIN collections c ON c.collection_id = d.collection_id"
-            if has_collections
-            else ""
-        )
-        t = store.arrow(
-            f"SELECT d.*, {src} FROM {ds.table} d {join} WHERE {where} "
-            "ORDER BY d.collection_id, d.line"
-        )
-        for row in t.to_pylist():
-            out.append(
-                {
-                    "dataset": ds_name,
-                    "source_file": row.pop("__file"),
-                    "received": row.pop("__received"),
-                    "line": row.pop("line"),
-                    "collection_id": row.pop("collection_id"),
-                    "values": {k: v for k, v in row.items() if v is not None},
-                }
-            )
     return out
 
 
@@ -347,23 +500,20 @@ def _disclosures(
     leaves: list[bytes],
     hashes: list[bytes],
 ) -> list[dict[str, Any]]:
-    """Ledger entries naming the pupil, each with its inclusion proof against ``cp``."""
+    """Ledger entries naming the pupil (an equality per key on the digest index),
+    each with its inclusion proof against ``cp``."""
     key = keys.digest_key(home)
     digests = [keys.pupil_digest(key, k) for k in aliases]
-    idx: set[int] = set()
-    for d in digests:  # one equality each: row-group min/max prune (digests sorted)
-        idx |= {
-            int(r[0])
-            for r in store.rows(
-                "SELECT DISTINCT entry_index FROM ledger_pupils WHERE pupil_digest = ?",
-                [d],
-            )
-        }
-    if not idx:
-        return []
+    rows = store.rows(
+        " UNION ".join(
+            "SELECT entry_index FROM ledger_pupils WHERE pupil_digest = ?"
+            for _ in digests
+        ),
+        digests,
+    )
+    idx = sorted({int(r[0]) for r in rows})
     out = []
-    for i in sorted(idx):
-        e = {"leaf": leaves[i].hex(), "leaf_hash": hashes[i].hex()}
+    for i in idx:
         fields = json.loads(leaves[i])
         out.append(
             {
@@ -374,8 +524,8 @@ def _disclosures(
                 "level": fields.get("level"),
                 "agreement_id": fields.get("agreement_id"),
                 "kind": fields.get("kind"),
-                "leaf": e["leaf"],
-                "leaf_hash": e["leaf_hash"],
+                "leaf": leaves[i].hex(),
+                "leaf_hash": hashes[i].hex(),
                 "tree_size": cp.tree_size,
                 "inclusion_path": [h.hex() for h in merkle.inclusion_path(i, hashes)],
             }
@@ -391,34 +541,14 @@ def _purposes(
         out.append({"dataset": ds, "why_held": catalogue.dataset(ds).description})
     for d in disclosures:
         if d["kind"] == "release":
+            items = json.loads(bytes.fromhex(d["leaf"])).get("items", [])
             out.append(
                 {
-                    "dataset": ", ".join(
-                        sorted(
-                            {
-                                i.split(".")[0]
-                                for i in json.loads(bytes.fromhex(d["leaf"])).get(
-                                    "items", []
-                                )
-                            }
-                        )
-                    ),
+                    "dataset": ", ".join(sorted({i.split(".")[0] for i in items})),
                     "shared_for": f"{d['purpose']} ({d['recipient']})",
                 }
             )
     return out
-
-
-def _opt_outs(store: Store, key: int) -> list[dict[str, Any]]:
-    if not store.exists("opt_outs"):
-        return []
-    return [
-        {"type": s, "since": str(t)}
-        for s, t in store.rows(
-            "SELECT scope, recorded_at FROM opt_outs WHERE pupil_key = ? ORDER BY 1",
-            [key],
-        )
-    ]
 
 
 def overdue_days(req: dict[str, Any], today: date | None = None) -> int:

@@ -12,15 +12,16 @@ MD5(seed:pupil key), so the same seed draws the same sample from the same store.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pupilshare import catalogue
 from pupilshare.config import Home
-from pupilshare.errors import Conflict, InvalidInput
+from pupilshare.errors import InvalidInput
 from pupilshare.ledger import log
-from pupilshare.release import package
+from pupilshare.release import delivery, package
 from pupilshare.release import population as pop
 from pupilshare.store import Store
 
@@ -59,6 +60,21 @@ def _attrs_sql(store: Store) -> str:
                                    ORDER BY c.census_date DESC, c.line DESC) = 1"""
 
 
+def _refused_sql(store: Store) -> str:
+    """Pupils whose latest survey contact record does not agree to contact."""
+    ds = catalogue.dataset(DATASET)
+    item, value = ds.release_only_where or ("contact_consent", "Y")
+    if not (store.exists(ds.table) and store.exists("pupil_links")):
+        return "SELECT NULL::BIGINT AS pupil_key WHERE FALSE"
+    return f"""
+        SELECT l.pupil_key FROM {ds.table} d JOIN pupil_links l
+          ON l.dataset = '{DATASET}' AND l.collection_id = d.collection_id
+         AND l.line = d.line
+        QUALIFY row_number() OVER (PARTITION BY l.pupil_key
+                                   ORDER BY d.{ds.event_date} DESC, d.line DESC) = 1
+            AND d.{item} IS DISTINCT FROM '{value}'"""
+
+
 def sample_sql(
     view: str,
     attrs: str,
@@ -66,8 +82,11 @@ def sample_sql(
     size: int,
     seed: int,
     columns: list[str],
+    refused: str = "SELECT NULL::BIGINT AS pupil_key WHERE FALSE",
 ) -> str:
-    """Pure: the sample rows (contact columns plus strata)."""
+    """Pure: the sample rows (contact columns plus strata; only the contact columns
+    are delivered). ``refused`` selects pupils whose latest contact record withdrew
+    consent: an older record that agreed does not bring them back."""
     part = ", ".join(strata) or "'all'"
     cols = ", ".join(f"c.{c}" for c in columns)
     strat = ", ".join(
@@ -81,7 +100,8 @@ def sample_sql(
                           c.{pop.PUPIL_KEY} AS pupil_key,
                           md5('{int(seed)}:' || c.{pop.PUPIL_KEY}) AS draw
                    FROM one c LEFT JOIN ({attrs}) a
-                     ON a.pupil_key = c.{pop.PUPIL_KEY}),
+                     ON a.pupil_key = c.{pop.PUPIL_KEY}
+                   ANTI JOIN ({refused}) r ON r.pupil_key = c.{pop.PUPIL_KEY}),
         sizes AS (SELECT {part}, count(*) AS n_h,
                          {int(size)} * count(*) / sum(count(*)) OVER () AS quota
                   FROM framed GROUP BY ALL),
@@ -117,12 +137,12 @@ def draw(
     if not items:
         raise InvalidInput(f"{plan.agreement_id} holds no {DATASET} items")
     out = Path(out).resolve()
-    if out.exists() and any(out.iterdir()):
-        raise Conflict(f"{out} already exists and is not empty")
     known = {i.name for i in catalogue.dataset(DATASET).collected}
     columns = [c for c in items if c in known]
     view = pop.eligible(store, plan, DATASET)
-    sql = sample_sql(view, _attrs_sql(store), strata, size, seed, columns)
+    sql = sample_sql(
+        view, _attrs_sql(store), strata, size, seed, columns, _refused_sql(store)
+    )
     store.rows(f"CREATE OR REPLACE TEMP TABLE _survey_sample AS {sql}")
     label = ", ".join(strata) or "'all'"
     counts = dict(
@@ -131,14 +151,16 @@ def draw(
             "FROM _survey_sample GROUP BY ALL ORDER BY 1"
         )
     )
-    rid = f"{plan.agreement_id}-sample-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    staging = package.staging_dir(home, rid)
+    rid = f"{plan.agreement_id}-sample-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    # delivered as a release is: staged beside the target, renamed into place in
+    # the transaction that appends its ledger entry (``release.delivery``)
+    staging = delivery.prepare(store, home, rid, out)
     try:
         names = package.write_sql(
             store,
             staging,
             "sample",
-            "SELECT * EXCLUDE (pupil_key) FROM _survey_sample",
+            f"SELECT {', '.join(columns)} FROM _survey_sample",  # contacts only
             ("parquet", "csv"),
         )
         files = package.describe_files(store, staging, names)
@@ -171,11 +193,10 @@ def draw(
                 },
                 "SELECT pupil_key FROM _survey_sample",
             )
-            package._move(staging, out)
-    finally:
-        if staging.exists():
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
+            delivery.move_into_place(store, rid, staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        store.rows("DELETE FROM release_pending WHERE release_id = ?", [rid])
+        raise
     os.chmod(out, 0o700)
     return Sample(out, total, counts, index)

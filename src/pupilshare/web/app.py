@@ -36,6 +36,7 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
         people,
         public,
         recipients,
+        yourdata,
     )
 
     app = FastAPI(
@@ -62,6 +63,7 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
         local,
         lrs,
         learner,
+        yourdata,
     )
     for module in modules:
         app.include_router(module.router)

@@ -148,6 +148,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("Collections", "/operations/collections", ("collect",)),
     ("Review queue", "/operations/reviews", ("review",)),
     ("Our pupils", "/local-authority/pupils", ("la_pupils",)),
+    ("Your data", "/your-data", None),
     ("Learner service", "/operations/learner-service", ("lrs_manage",)),
     ("My learning record", "/my-learning-record", ("lrs_own_record",)),
 )

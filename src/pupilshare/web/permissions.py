@@ -72,6 +72,21 @@ ROUTES: dict[str, Rule] = {
     # local authority officers
     "la_pupils_page": "la_pupils",
     "api_la_pupils": "la_pupils",
+    # parents and pupils: anyone may ask (checked before it is answered); an
+    # account linked to its pupils follows its own requests and opt-outs
+    "your_data_page": PUBLIC,
+    "access_request_form": PUBLIC,
+    "access_request": PUBLIC,
+    "access_request_received": PUBLIC,
+    "my_requests_page": "own_rights",
+    "api_my_requests": "own_rights",
+    "my_request_page": "own_rights",
+    "api_my_request": "own_rights",
+    "my_request_pack": "own_rights",
+    "my_opt_outs_page": "own_rights",
+    "api_my_opt_outs": "own_rights",
+    "my_opt_out": "own_rights",
+    "api_my_opt_out": "own_rights",
     # the learner service: approved organisations' users; data operations
     "api_lrs_register": "lrs_use",
     "api_lrs_verify": "lrs_use",

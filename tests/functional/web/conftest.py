@@ -24,6 +24,7 @@ USERS = {
     "panel_member": "pat.panel",
     "chief": "cass.chief",
     "data_operations": "dora.ops",
+    "parent": "pip.parent",
 }
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

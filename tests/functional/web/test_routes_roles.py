@@ -27,6 +27,7 @@ PARTS = (
     "panel_member",
     "chief",
     "data_operations",
+    "parent",
 )
 SIGNED_IN = {p: 200 for p in PARTS if p != "public"}
 EVERYONE = {p: 200 for p in PARTS}
@@ -251,6 +252,70 @@ CELLS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
         None,
         {"la_officer": 200},
     ),
+    # parents and pupils: anyone may ask (an empty form: what to fix); an account
+    # follows its own requests ({PARENT_RID}: the demo's) and opt-outs
+    ("your_data_page", "GET", "/your-data", "", None, EVERYONE),
+    ("access_request_form", "GET", "/your-data/request", "", None, EVERYONE),
+    (
+        "access_request",
+        "POST",
+        "/your-data/request",
+        "form",
+        {},
+        {p: 400 for p in PARTS},
+    ),
+    (
+        "access_request_received",
+        "GET",
+        "/your-data/request/{PARENT_RID}/received",
+        "",
+        None,
+        EVERYONE,
+    ),
+    ("my_requests_page", "GET", "/your-data/requests", "", None, {"parent": 200}),
+    ("api_my_requests", "GET", "/api/your-data/requests", "", None, {"parent": 200}),
+    (
+        "my_request_page",
+        "GET",
+        "/your-data/requests/{PARENT_RID}",
+        "",
+        None,
+        {"parent": 200},
+    ),
+    (
+        "api_my_request",
+        "GET",
+        "/api/your-data/requests/{PARENT_RID}",
+        "",
+        None,
+        {"parent": 200},
+    ),
+    (
+        "my_request_pack",
+        "GET",
+        "/your-data/requests/{PARENT_RID}/response.html",
+        "",
+        None,
+        {"parent": 200},
+    ),
+    ("my_opt_outs_page", "GET", "/your-data/opt-outs", "", None, {"parent": 200}),
+    ("api_my_opt_outs", "GET", "/api/your-data/opt-outs", "", None, {"parent": 200}),
+    (
+        "my_opt_out",
+        "POST",
+        "/your-data/opt-outs",
+        "form",
+        {"link": "999999", "optout_type": "survey", "action": "add"},
+        {"parent": 404},
+    ),
+    (
+        "api_my_opt_out",
+        "POST",
+        "/api/your-data/opt-outs",
+        "json",
+        {"link_id": 999999, "optout_type": "survey", "action": "add"},
+        {"parent": 404},
+    ),
     # the learner service: none of these parts is an approved organisation's user
     # (tests/functional/web/test_lrs_api.py has those), so all are refused
     ("api_lrs_register", "POST", "/api/lrs/learners", "json", LEARNER, {}),
@@ -340,7 +405,11 @@ def places(release_of, web_home) -> dict[str, str]:  # type: ignore[no-untyped-d
 
     with db.factory(web_home.db_url)() as s:
         mine = la_scope(s, actor(s, "la1.officer")).la_codes
+    parent_rid = store_rows(
+        web_home, "SELECT request_id FROM sar_requests WHERE account = 'pip.parent'"
+    )[0][0]
     return {
+        "PARENT_RID": parent_rid,
         "RID": release_of("dh-ncmp"),
         "OTHER_RID": release_of("ofsted-inspection"),
         "OTHER_LA": sorted(every - set(mine))[0],

@@ -54,3 +54,21 @@ def test_exact_size_capped_by_the_frame(pupils: int, size: int, seed: int) -> No
     got = _draw(store, size, seed)
     assert len(got) == min(size, pupils)
     assert len({r[0] for r in got}) == len(got)
+
+
+def test_a_parent_whose_latest_contact_refuses_is_never_drawn() -> None:
+    """An older record that agreed does not bring back a parent who since said no."""
+    store = Store()
+    _frame(store, 50)
+    store.rows("CREATE TABLE refused AS SELECT 7 AS pupil_key UNION SELECT 9")
+    sql = sample_sql(
+        "frame",
+        "SELECT * FROM attrs",
+        ("fsm",),
+        50,
+        1,
+        ["parent_name"],
+        "SELECT pupil_key FROM refused",
+    )
+    got = {r[0] for r in store.rows(f"SELECT pupil_key FROM ({sql})")}
+    assert len(got) == 48 and not got & {7, 9}
