@@ -2,7 +2,7 @@
 of birth) at 10 M learners, 50 clients at once on loopback, the abuse watch on.
 
     PYTHONPATH=src python bench/lrs.py [--learners 10000000] [--clients 50]
-        [--seconds 60] [--rate 4] [--db postgresql+psycopg://postgres@127.0.0.1/postgres]
+        [--seconds 60] [--rate 1] [--db postgresql+psycopg://postgres@127.0.0.1/postgres]
         [--record]
 
 The register is generated directly in SQL (PostgreSQL ``generate_series``: names,
@@ -276,7 +276,7 @@ def main() -> None:
     p.add_argument("--learners", type=int, default=10_000_000)
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--seconds", type=float, default=60)
-    p.add_argument("--rate", type=float, default=4.0, help="look-ups/s per client")
+    p.add_argument("--rate", type=float, default=1.0, help="look-ups/s per client")
     p.add_argument(
         "--db", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )

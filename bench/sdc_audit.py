@@ -97,7 +97,7 @@ def main() -> None:
         checked, reasons = best(
             args.repeat,
             partial(
-                check._check_table,
+                check.check_table,
                 store,
                 plan(spec, rules),
                 spec.name,

@@ -149,8 +149,10 @@ def release_step(run: DemoRun) -> str:
     delivered: list[str] = []
     blocked: dict[str, str] = {}
     failed: dict[str, str] = {}
+    seconds: dict[str, float] = {}
     for agreement_id in list(run.facts.get("agreements") or []):
         out = run.home.releases_dir / agreement_id
+        started = time.perf_counter()
         try:
             m = release.release_agreement(run.home, agreement_id, out)
             delivered.append(f"{agreement_id} ({m.level}, {m.row_count:,} rows)")
@@ -158,11 +160,16 @@ def release_step(run: DemoRun) -> str:
             blocked[agreement_id] = e.errors[0] if e.errors else e.message
         except PupilshareError as e:
             failed[agreement_id] = e.message
+        seconds[agreement_id] = time.perf_counter() - started
     for name in delivered:
-        run.console.print(f"  delivered {name}", highlight=False)
+        took = seconds[name.split(" ")[0]]
+        run.console.print(f"  delivered {name} in {took:.1f} s", highlight=False)
     for key, why in {**blocked, **failed}.items():
-        run.console.print(f"  not delivered {key}: {why}", highlight=False)
+        run.console.print(
+            f"  not delivered {key} ({seconds[key]:.1f} s): {why}", highlight=False
+        )
     run.facts["releases"] = delivered
+    run.facts["release_seconds"] = seconds  # each release's own time (issue 17)
     levels = Counter(d.split("(")[1].split(",")[0] for d in delivered)
     summary = f"{len(delivered)} releases delivered ({dict(levels)})"
     if blocked:

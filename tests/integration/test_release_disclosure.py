@@ -66,6 +66,10 @@ def test_a_perturbed_release_is_consistent_recorded_and_explained(
     assert manifest["rules"]["method"] == "cell_key"
     said = manifest["rules"]["cell_key"]
     assert "ptable" in said and "need not add up" in said["additivity"]
+    # Counts are not suppressed: no suppression rule is claimed for them, and the
+    # check says it recomputed the perturbation.
+    assert "secondary" not in manifest["rules"] and "sums" not in manifest["rules"]
+    assert "perturbation check" in manifest["rules"]["output_check"]["by_la"]
     secret = home.keys_dir / cellkey.SECRET
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     shown = {

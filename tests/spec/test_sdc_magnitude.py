@@ -101,7 +101,7 @@ def test_no_published_sum_cell_breaks_the_rules(rows: list, k: int, p: float) ->
         assert first + second < rules.dominance_k * total + slack
         assert total - first - second >= p * first - slack
     assert (
-        check._check_table(store, _plan(SUMS, rules), "weights", table, source="recs")
+        check.check_table(store, _plan(SUMS, rules), "weights", table, source="recs")
         == []
     )
 
@@ -121,7 +121,7 @@ def test_the_check_blocks_a_sensitive_sum_published_on_purpose(
     symbols = table.column("symbol").to_pylist()
     values[i], symbols[i] = round(float(cube.values.ravel()[i]), 2), None
     leaked = _republished(table, pa.array(values, pa.float64()), symbols)
-    reasons = check._check_table(
+    reasons = check.check_table(
         store, _plan(SUMS, rules), "weights", leaked, source="recs"
     )
     assert any(
@@ -150,7 +150,7 @@ def test_with_rounding_the_check_passes_a_good_table_and_catches_a_recoverable_o
     store = _store(rows, COUNTS)
     cube = aggregate.build_table(store, COUNTS, "recs", rules)
     table = aggregate.table_arrow(COUNTS, cube, rules)
-    assert check._check_table(store, plan, "reached", table, source="recs") == []
+    assert check.check_table(store, plan, "reached", table, source="recs") == []
     hidden = np.flatnonzero(cube.suppressed.ravel())
     assume(len(hidden) >= 2)
     # Publish, rounded, every suppressed cell but one: the last is then pinned by
@@ -161,7 +161,7 @@ def test_with_rounding_the_check_passes_a_good_table_and_catches_a_recoverable_o
         values[i] = int(sdc.rounded(cube.values.ravel()[i : i + 1], base)[0])
         symbols[i] = None
     leaked = _republished(table, pa.array(values, pa.int64()), symbols)
-    reasons = check._check_table(store, plan, "reached", leaked, source="recs")
+    reasons = check.check_table(store, plan, "reached", leaked, source="recs")
     assert any("can be recovered" in r for r in reasons)
 
 

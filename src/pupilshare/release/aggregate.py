@@ -175,19 +175,27 @@ def _axes(cells: pa.Table, dims: list[str]) -> tuple[list[tuple], list[np.ndarra
     return labels, index
 
 
-def grid_names(spec: TableSpec, cube: sdc.Cube) -> np.ndarray:
-    """The published name of every cell of the cube (``published_cells.cell_names``)."""
-    grids = np.meshgrid(*[np.arange(s) for s in cube.values.shape], indexing="ij")
-    labels = [
-        np.array([*lab, sdc.TOTAL], dtype=object)[g.ravel()]
-        for lab, g in zip(cube.labels, grids, strict=True)
-    ]
+def grid_names(spec: TableSpec, cube: sdc.Cube) -> pa.Array:
+    """The published name of every cell of the cube (``published_cells.cell_names``),
+    its labels as categories and codes (no Python object per cell)."""
+    shape = cube.values.shape
+    labels = []
+    for axis, lab in enumerate(cube.labels):
+        stride = int(np.prod(shape[axis + 1 :]))
+        codes = (np.arange(cube.values.size, dtype=np.int64) // stride) % shape[axis]
+        labels.append(
+            pa.DictionaryArray.from_arrays(
+                pa.array(codes.astype(np.int32)), pa.array([*lab, sdc.TOTAL])
+            )
+        )
     return published_cells.cell_names(spec, list(cube.dims), labels)
 
 
 def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     """Cells earlier releases over the same records published are public (never
     complements); cells they suppressed are suppressed here too."""
+    if not published_cells.any_earlier(store, spec):
+        return
     public, hidden, _ = published_cells.earlier(
         store, grid_names(spec, cube), cube.values.ravel()
     )

@@ -213,10 +213,11 @@ def _aggregate(
                 "tables": [t.name for t in plan.tables if t.measure is None],
             }
         }
+    sums = [t.name for t in plan.tables if t.measure is not None]
     manifest.rules = {
-        **sdc.rules(plan.sdc),
         "method": plan.sdc.method,
         **extra,
+        **sdc.rules(plan.sdc, sums),
         "output_check": check.audit_method(plan),
         **({"not_available": lacking} if lacking else {}),
         "tables": [dataclasses.asdict(t) for t in plan.tables],

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pupilshare import catalogue, csvsafe
@@ -90,21 +91,44 @@ def check_release(
             reasons.append(f"{name}: SHA-256 differs from the manifest")
     reasons += _opt_outs(store, plan, pupils)
     reasons += promises.check(store, plan, staging, pupils)  # scope, anonymity, ids
+    sources: dict[str, str] = {}
+    specs = {t.name: t for t in plan.tables}
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]
         reasons += _csv_matches(store, staging / f"{stem}.csv", path)
         if plan.level == "aggregate":
-            reasons += _check_table(
+            spec = specs.get(stem)
+            reasons += check_table(
                 store,
                 plan,
                 stem,
                 pq.read_table(path),
+                source=_source(store, plan, spec.dataset, sources) if spec else None,
                 witness=(witness or {}).get(stem),
             )
         else:
             reasons += _check_records(store, home, plan, stem, path)
     return reasons
+
+
+def _source(store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]) -> str:
+    """The check's own population of ``dataset``, made once per release: kept as a
+    table, only the columns used, when several tables read it (else each table's
+    truth would derive the whole dataset again)."""
+    if dataset in made:
+        return made[dataset]
+    view = population.eligible(store, plan, dataset)
+    if sum(t.dataset == dataset for t in plan.tables) > 1:
+        cols = ", ".join(sorted(population.needed_items(plan, dataset)))
+        kept = f"{view}_checked"
+        store.rows(
+            f"CREATE OR REPLACE TEMP TABLE {kept} AS "
+            f"SELECT {cols}, {population.PUPIL_KEY} FROM {view}"
+        )
+        view = kept
+    made[dataset] = view
+    return view
 
 
 def _csv_matches(store: Store, csv: Path, parquet: Path) -> list[str]:
@@ -206,6 +230,14 @@ def audit_method(plan: ReleasePlan) -> dict[str, str]:
     """Which audit the check runs on each table, for the manifest."""
     out = {}
     for t in plan.tables:
+        if plan.sdc.method == "cell_key" and t.measure is None:
+            out[t.name] = (
+                "perturbation check: every count recomputed from the store with its "
+                "cell key (the sum of its pupils' record keys), and each published "
+                "value must be that count changed exactly as the perturbation table "
+                "says; no perturbed count from 1 to the threshold less 1 may show"
+            )
+            continue
         out[t.name] = (
             "interval audit: the range of every suppressed cell given the true values "
             "(unrounded) "
@@ -218,7 +250,7 @@ def audit_method(plan: ReleasePlan) -> dict[str, str]:
     return out
 
 
-def _check_table(
+def check_table(
     store: Store,
     plan: ReleasePlan,
     name: str,
@@ -241,8 +273,8 @@ def _check_table(
     if reasons:
         return reasons
     values = table.column("value").to_numpy(zero_copy_only=False).astype(float)
-    symbol = np.asarray(table.column("symbol").to_pylist(), dtype=object)
-    suppressed = symbol == "c"
+    symbol = pc.fill_null(pc.equal(table.column("symbol"), "c"), False)
+    suppressed = symbol.to_numpy(zero_copy_only=False)
     if plan.sdc.method == "cell_key" and spec.measure is None:
         source = source or population.eligible(store, plan, spec.dataset)
         return tablecheck.perturbation_reasons(store, plan, spec, table, source)
@@ -322,17 +354,22 @@ def _truth(
     try:
         on = " AND ".join(f"t.{d} = p.{d}" for d in dims)
         out = store.arrow(
-            "SELECT coalesce(t.value, 0) AS value, coalesce(t.n, 0) AS n, "
-            "coalesce(t.top1, 0) AS top1, coalesce(t.top2, 0) AS top2, "
-            f"coalesce(t.top_n, 0) AS top_n FROM _check_cells p LEFT JOIN ({sql}) t "
-            f"ON {on} ORDER BY p.row_no"
+            "SELECT "  # doubles: a HUGEINT sum would reach NumPy as Python objects
+            + ", ".join(
+                f"CAST(coalesce(t.{c}, 0) AS DOUBLE) AS {c}"
+                for c in ("value", "n", "top1", "top2", "top_n")
+            )
+            + f", p.row_no FROM _check_cells p LEFT JOIN ({sql}) t ON {on}"
         )
     finally:
         store.unregister("_check_cells")
-    return {
-        c: out.column(c).to_numpy(zero_copy_only=False).astype(float)
-        for c in out.column_names
-    }
+    at = out.column("row_no").to_numpy()  # back to the table's order (no sort)
+    truth = {}
+    for c in out.column_names:
+        if c != "row_no":
+            truth[c] = np.zeros(table.num_rows)
+            truth[c][at] = out.column(c).to_numpy(zero_copy_only=False)
+    return truth
 
 
 def _truth_rules(
@@ -389,13 +426,8 @@ def _grid(
     table: pa.Table, dims: list[str], values: np.ndarray, suppressed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The file as a full array, totals last on each axis (None: not a full grid)."""
-    codes, shape = [], []
-    for d in dims:
-        labels = np.asarray(table.column(d).to_pylist(), dtype=object).astype(str)
-        cats = np.unique(labels[labels != TOTAL])
-        code = np.where(labels == TOTAL, len(cats), np.searchsorted(cats, labels))
-        codes.append(code)
-        shape.append(len(cats) + 1)
+    codes, cats = tablecheck.grid_codes(table, dims)
+    shape = [len(c) + 1 for c in cats]
     if int(np.prod(shape)) != len(values):
         return None
     v = np.full(shape, np.nan)

@@ -119,15 +119,9 @@ def protect(
     # Small tables: a few batches (cubes chosen later see earlier ones); large:
     # batches of up to BATCH, so the per-batch passes over the table stay few.
     batch = max(64, min(BATCH, len(todo) // 32 or 64))
-    pools: dict[int, np.ndarray] = {}
+    pools: dict[int, tuple[int, np.ndarray]] = {}  # axis: (turn made, per line)
+    long_axes = [j for j in range(d) if shape[j] > POOL + 1]
     for turn, start in enumerate(range(0, len(todo), batch)):
-        if turn % REFRESH == 0:  # long axes' pools, re-scored per cell anyway
-            level = float(max(need_up.max(initial=0), need_down.max(initial=0)))
-            pools = {
-                j: _line_pools(flat_v, supp, use, shape, j, level)
-                for j in range(d)
-                if shape[j] > POOL + 1
-            }
         cells = todo[start : start + batch]
         open_ = ~met(
             cover_up[cells],
@@ -141,8 +135,32 @@ def protect(
             continue
         up, down, width = need_up[cells], need_down[cells], need_width[cells]
         p = np.stack(np.unravel_index(cells, shape), axis=1)  # (B, d)
+        level = float(max(need_up.max(initial=0), need_down.max(initial=0)))
+        cell_pools: dict[int, np.ndarray] = {}
+        for j in long_axes:
+            other_shape = [n for i, n in enumerate(shape) if i != j]
+            line = np.ravel_multi_index(
+                [p[:, i] for i in range(d) if i != j], other_shape
+            )
+            lines, back = np.unique(line, return_inverse=True)
+            if len(lines) * shape[j] * 8 <= values.size:  # few lines: fresh pools
+                fresh = _line_pools(
+                    flat_v, supp, use, shape, strides, j, level, zero, lines
+                )
+                cell_pools[j] = fresh[back]
+                continue
+            # Lines as long as the table: one partial sort of them all, kept for
+            # REFRESH batches (candidates are re-scored per cell anyway).
+            if j not in pools or turn - pools[j][0] >= REFRESH:
+                pools[j] = (
+                    turn,
+                    _line_pools(flat_v, supp, use, shape, strides, j, level, zero),
+                )
+            cell_pools[j] = pools[j][1][line]
         cands = [
-            _candidates(flat_v, supp, use, shape, strides, p, j, up, down, pools.get(j))
+            _candidates(
+                flat_v, supp, use, shape, strides, p, j, up, down, cell_pools.get(j)
+            )
             for j in range(d)
         ]
         combos = _combos(cands)  # (B, M, d), -1 where none
@@ -206,7 +224,7 @@ def _candidates(
     j: int,
     up: np.ndarray,
     down: np.ndarray,
-    lines: np.ndarray | None,
+    pool: np.ndarray | None,
 ) -> np.ndarray:
     """Alternative indices on axis ``j`` for each cell (B, k), best first, -1 padding.
 
@@ -217,12 +235,8 @@ def _candidates(
     """
     n = shape[j]
     tot = n - 1
-    if n <= POOL + 1:
+    if pool is None:  # a short axis: every index
         pool = np.broadcast_to(np.arange(n), (len(p), n))
-    else:
-        other = [c for i, c in enumerate(p.T) if i != j]
-        other_shape = [s_ for i, s_ in enumerate(shape) if i != j]
-        pool = lines[np.ravel_multi_index(other, other_shape)]
     base = (p * strides).sum(axis=1) - p[:, j] * strides[j]
     nb = base[:, None] + pool * strides[j]
     v = flat_v[nb]
@@ -246,25 +260,31 @@ def _line_pools(
     supp: np.ndarray,
     use: np.ndarray,
     shape: tuple[int, ...],
+    strides: np.ndarray,
     j: int,
     level: float,
+    dear: float,
+    lines: np.ndarray | None = None,
 ) -> np.ndarray:
-    """For a long axis, per line: the suppressed cells and smallest usable ones, and
-    the smallest that meet the largest need (one partial sort of all lines)."""
-    v = np.moveaxis(flat_v.reshape(shape), j, -1)
-    s = np.moveaxis(supp.reshape(shape), j, -1)
-    u = np.moveaxis(use.reshape(shape), j, -1)
-    lines = v.reshape(-1, shape[j])
-    dear = 2.0 * (float(lines.max(initial=0.0)) + 1.0)
-    score = np.where(
-        u.reshape(lines.shape),
-        np.where(s.reshape(lines.shape), 0.0, _price(lines, dear)),
-        np.inf,
-    )
+    """For a long axis, per line (``lines``: their ids over the other axes, in
+    order; default all): the suppressed cells and smallest usable ones, and the
+    smallest that meet the largest need (one partial sort)."""
+    n = shape[j]
+    if lines is None:
+        v = np.moveaxis(flat_v.reshape(shape), j, -1).reshape(-1, n)
+        s = np.moveaxis(supp.reshape(shape), j, -1).reshape(-1, n)
+        u = np.moveaxis(use.reshape(shape), j, -1).reshape(-1, n)
+    else:  # only these lines, gathered by their strides
+        other = [i for i in range(len(shape)) if i != j]
+        coords = np.unravel_index(lines, [shape[i] for i in other])
+        base = sum(c * strides[i] for c, i in zip(coords, other, strict=True))
+        at = np.asarray(base, np.int64)[:, None] + np.arange(n) * strides[j]
+        v, s, u = flat_v[at], supp[at], use[at]
+    score = np.where(u, np.where(s, 0.0, _price(v, dear)), np.inf)
     score[:, -1] = np.inf  # the total is added on its own
     half = POOL // 2
     small = np.argpartition(score, half, axis=1)[:, : half + 1]
-    lifted = np.where(lines >= level, score, np.inf)
+    lifted = np.where(v >= level, score, np.inf)
     large = np.argpartition(lifted, half, axis=1)[:, : half + 1]
     return np.concatenate([small, large], axis=1)
 

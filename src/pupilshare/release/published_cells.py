@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pupilshare.plan import TableSpec
 from pupilshare.store import Store
@@ -34,30 +35,55 @@ DDL = (
 )
 
 
-def cell_names(
-    spec: TableSpec, dims: list[str], labels: list[np.ndarray]
-) -> np.ndarray:
-    """The name of each cell (one per row of ``labels``, ``Total`` where a margin)."""
+def cell_names(spec: TableSpec, dims: list[str], labels: list) -> pa.Array:
+    """The name of each cell (one per row of ``labels``, ``Total`` where a margin),
+    built in one pass of Arrow (no Python object per cell). A label column may be
+    dictionary-encoded (a grid's categories and codes): its parts are then named
+    once per category.
+
+    The parts of a name are sorted: item names hold no ``=`` or space, so two parts
+    order as their leading ``item=`` / ``item in`` do, the same for every row; each
+    part carries its own leading ``;`` (a total's part is empty)."""
     fixed = [f"{item}={values[0]}" for item, values in spec.filters if len(values) == 1]
     fixed += [
         f"{item} in {'|'.join(sorted(values))}"
         for item, values in spec.filters
         if len(values) > 1
     ]
-    head = f"{spec.dataset}:{spec.measure or 'count'}"
     n = len(labels[0]) if labels else 0
-    parts = [np.full(n, f, dtype=object) for f in fixed]
+    parts: list[tuple[str, pa.Array | pa.Scalar]] = [
+        (f, pa.scalar(";" + f, pa.string())) for f in fixed
+    ]
+    every_total = pa.repeat(pa.scalar(not fixed), n)
     for d, lab in zip(dims, labels, strict=True):
-        lab = np.asarray(lab, dtype=object).astype(str)
-        named = np.char.add(f"{d}=", lab)
-        parts.append(np.where(lab == TOTAL, "", named).astype(object))
-    if not parts:
-        return np.full(n, head, dtype=object)
-    stacked = np.stack(parts, axis=1)
-    return np.array(
-        [head + ";" + ";".join(sorted(p for p in row if p)) for row in stacked],
-        dtype=object,
+        text = _text(lab)
+        parts.append((f"{d}=", _named(d, text)))
+        every_total = pc.and_(every_total, pc.equal(text, TOTAL))
+    parts.sort(key=lambda p: p[0])
+    trailer = pc.if_else(every_total, ";", "")  # a name of no parts ends "head;"
+    return pc.binary_join_element_wise(
+        pa.scalar(head(spec)[:-1]), *[p for _, p in parts], trailer, ""
     )
+
+
+def _text(lab: object) -> pa.Array:
+    if isinstance(lab, pa.ChunkedArray):
+        lab = lab.combine_chunks()
+    if isinstance(lab, pa.Array):
+        if pa.types.is_dictionary(lab.type):
+            return pa.DictionaryArray.from_arrays(
+                lab.indices, pc.cast(lab.dictionary, pa.string())
+            )
+        return pc.cast(lab, pa.string())
+    return pa.array([str(x) for x in np.asarray(lab, dtype=object)], pa.string())
+
+
+def _named(d: str, lab: pa.Array) -> pa.Array:
+    """``;d=label``, empty for a total."""
+    if pa.types.is_dictionary(lab.type):
+        return pc.take(_named(d, lab.dictionary), lab.indices)
+    named = pc.binary_join_element_wise(pa.scalar(f";{d}="), lab, "")
+    return pc.if_else(pc.equal(lab, TOTAL), "", named)
 
 
 def record(
@@ -78,7 +104,7 @@ def record(
                 "release_id": pa.array([release_id] * len(cells), pa.string()),
                 "agreement_id": pa.array([agreement_id] * len(cells), pa.string()),
                 "table_name": pa.array([name] * len(cells), pa.string()),
-                "cell": pa.array(cells.astype(str), pa.string()),
+                "cell": _text(cells),
                 "value": pa.array(values.astype(float)),
                 "shown": pa.array(shown.astype(str), pa.string()),
             }
@@ -94,6 +120,26 @@ def forget(store: Store, release_id: str) -> None:
     """Drop a release's cells (its delivery failed)."""
     if store.exists(TABLE):
         store.rows(f"DELETE FROM {TABLE} WHERE release_id = ?", [release_id])
+
+
+def head(spec: TableSpec) -> str:
+    """What every cell name of ``spec`` starts with (its dataset and measure)."""
+    return f"{spec.dataset}:{spec.measure or 'count'};"
+
+
+def any_earlier(store: Store, spec: TableSpec, exclude: str | None = None) -> bool:
+    """Whether any release (but ``exclude``) recorded a cell of this dataset and
+    measure: when none did, no cell of ``spec`` need be named to look it up (a
+    national table's millions of names are made only for the record)."""
+    if not store.exists(TABLE):
+        return False
+    return bool(
+        store.rows(
+            f"SELECT 1 FROM {TABLE} WHERE starts_with(cell, ?) "
+            "AND release_id IS DISTINCT FROM ? LIMIT 1",
+            [head(spec), exclude],
+        )
+    )
 
 
 def earlier(
@@ -112,7 +158,7 @@ def earlier(
         pa.table(
             {
                 "row_no": pa.array(np.arange(n)),
-                "cell": pa.array(cells.astype(str)),
+                "cell": _text(cells),
                 "value": pa.array(values.astype(float)),
             }
         ),
@@ -127,9 +173,14 @@ def earlier(
     finally:
         store.unregister("_asked")
     row = hits.column("row_no").to_numpy().astype(np.int64)
-    shown = np.asarray(hits.column("shown").to_pylist(), dtype=object)
+    shown = hits.column("shown")
     public = np.zeros(n, bool)
     hidden = np.zeros(n, bool)
-    public[row[shown == "exact"]] = True
-    hidden[row[shown == "suppressed"]] = True
-    return public, hidden, sorted(set(hits.column("release_id").to_pylist()))
+    public[row[_is(shown, "exact")]] = True
+    hidden[row[_is(shown, "suppressed")]] = True
+    releases = pc.unique(hits.column("release_id")).to_pylist()
+    return public, hidden, sorted(releases)
+
+
+def _is(col: pa.ChunkedArray, value: str) -> np.ndarray:
+    return pc.fill_null(pc.equal(col, value), False).to_numpy(zero_copy_only=False)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 from scipy.linalg import eigh
 from scipy.sparse.csgraph import connected_components
@@ -293,11 +294,13 @@ def rounded(values: np.ndarray, base: int | None) -> np.ndarray:
 def to_arrow(cube: Cube, sdc: Sdc, integer: bool) -> pa.Table:
     """Long (tidy) table: one row per cell, margins labelled ``Total``; the value is
     null where a symbol stands in for it."""
-    grids = np.meshgrid(*[np.arange(s) for s in cube.values.shape], indexing="ij")
+    shape = cube.values.shape
     out: dict[str, pa.Array] = {}
-    for dim, labels, grid in zip(cube.dims, cube.labels, grids, strict=True):
-        names = np.array([*labels, TOTAL], dtype=object)
-        out[dim] = pa.array(names[grid.ravel()], pa.string())
+    for axis, (dim, labels) in enumerate(zip(cube.dims, cube.labels, strict=True)):
+        stride = int(np.prod(shape[axis + 1 :]))
+        codes = (np.arange(cube.values.size, dtype=np.int64) // stride) % shape[axis]
+        names = pa.array([*labels, TOTAL], pa.string())
+        out[dim] = pc.take(names, pa.array(codes))  # no Python object per cell
     value = rounded(cube.values, sdc.rounding).ravel()
     supp = cube.suppressed.ravel()
     low = (value == 0) & (cube.values.ravel() != 0) & ~supp
@@ -312,8 +315,35 @@ def to_arrow(cube: Cube, sdc: Sdc, integer: bool) -> pa.Table:
     return pa.table(out)
 
 
-def rules(sdc: Sdc) -> dict:
-    """The rules and parameters applied, as printed in every aggregate release."""
+SUPPRESSION_RULES = (
+    "primary",
+    "dominance",
+    "p_percent",
+    "secondary",
+    "linked_tables",
+    "group_disclosure",
+    "additivity",
+)
+
+
+def rules(sdc: Sdc, sums: list[str] | None = None) -> dict:
+    """The rules and parameters applied, as printed in every aggregate release.
+    Under cell key perturbation counts are not suppressed: the suppression rules
+    are given only for the tables of sums (``sums``), which keep them."""
+    every = _rules(sdc)
+    if sdc.method != "cell_key":
+        return every
+    out = {k: v for k, v in every.items() if k not in SUPPRESSION_RULES}
+    if sums:
+        out["sums"] = {
+            "tables": sums,
+            "method": "cell suppression (cell key perturbation is for counts)",
+            **{k: every[k] for k in SUPPRESSION_RULES},
+        }
+    return out
+
+
+def _rules(sdc: Sdc) -> dict:
     return {
         "primary": f"cells with 1 to {sdc.threshold - 1} contributors suppressed (c)",
         "dominance": f"sums where the {sdc.dominance_n} largest contributors make "
@@ -334,6 +364,10 @@ def rules(sdc: Sdc) -> dict:
         "group_disclosure": "where a group's whole total is in one category of the "
         "table's columns, that group's cells are suppressed (c), zeros included",
         "zeros": "other true zeros published",
+        "additivity": "published cells add up exactly to their published totals; "
+        "a c cell is withheld, not 0, and cannot be worked out from the rest: in a "
+        "row or column holding c cells, the c cells together make up the "
+        "difference, and each could lie anywhere in its protection interval",
         "not_available": "x: no data, the file that held it was rejected at "
         "collection (never shown as 0)",
         "symbols": SYMBOLS,

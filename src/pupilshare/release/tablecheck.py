@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import audit, published_cells
@@ -37,15 +38,19 @@ class Witness:
     signs: np.ndarray
 
 
-def _codes(
+def grid_codes(
     table: pa.Table, dims: list[str]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each row's code on every dimension (the sorted categories, ``Total`` after
+    them), in Arrow."""
     codes, cats = [], []
     for d in dims:
-        labels = np.asarray(table.column(d).to_pylist(), dtype=object).astype(str)
-        c = np.unique(labels[labels != TOTAL])
-        codes.append(np.where(labels == TOTAL, len(c), np.searchsorted(c, labels)))
-        cats.append(c)
+        labels = pc.fill_null(pc.cast(table.column(d), pa.string()), "None")
+        c = pc.unique(pc.filter(labels, pc.not_equal(labels, TOTAL)))
+        c = pc.take(c, pc.sort_indices(c))
+        at = pc.fill_null(pc.index_in(labels, value_set=c), len(c))
+        codes.append(at.to_numpy(zero_copy_only=False).astype(np.int64))
+        cats.append(np.asarray(c.to_pylist(), dtype=object).astype(str))
     return codes, cats
 
 
@@ -92,10 +97,11 @@ def protection_reasons(
     name = spec.name
     dims = [*spec.rows, *spec.columns]
     x = truth["value"]
-    cells = published_cells.cell_names(
-        spec, dims, [table.column(d).to_numpy(zero_copy_only=False) for d in dims]
-    )
-    public, hidden, _ = published_cells.earlier(store, cells, x)
+    public = hidden = np.zeros(len(x), bool)
+    if published_cells.any_earlier(store, spec):
+        labels = [table.column(d) for d in dims]
+        cells = published_cells.cell_names(spec, dims, labels)
+        public, hidden, _ = published_cells.earlier(store, cells, x)
     reasons = []
     shown_hidden = ~suppressed & hidden
     if shown_hidden.any():
@@ -112,7 +118,7 @@ def protection_reasons(
     hide = suppressed & ~public
     if not hide.any():
         return reasons
-    codes, cats = _codes(table, dims)
+    codes, cats = grid_codes(table, dims)
     shape = tuple(len(c) + 1 for c in cats)
     if int(np.prod(shape)) != len(x):
         return [
@@ -213,24 +219,43 @@ def perturbation_reasons(
         f"CAST(sum(keysum) AS BIGINT) AS keysum FROM ({finest}) "
         f"GROUP BY CUBE({', '.join(dims)})"
     )
-    truth = store.arrow(sql)
-    key = {tuple(r[d] for d in dims): (r["n"], r["keysum"]) for r in truth.to_pylist()}
-    rows = table.to_pylist()
+    published = table.select(dims).append_column(
+        "row_no", pa.array(np.arange(table.num_rows))
+    )
+    store.register("_check_perturbed", published)
+    try:
+        on = " AND ".join(f"t.{d} = p.{d}" for d in dims)
+        truth = store.arrow(
+            "SELECT CAST(coalesce(t.n, 0) AS BIGINT) AS n, "
+            "CAST(coalesce(t.keysum, 0) AS BIGINT) AS keysum "
+            f", p.row_no FROM _check_perturbed p LEFT JOIN ({sql}) t ON {on}"
+        )
+    finally:
+        store.unregister("_check_perturbed")
+    at = truth.column("row_no").to_numpy()  # back to the table's order (no sort)
+    n = np.zeros(table.num_rows, np.int64)
+    keysum = np.zeros(table.num_rows, np.int64)
+    n[at] = truth.column("n").to_numpy()
+    keysum[at] = truth.column("keysum").to_numpy()
     changes = cellkey.ptable(rules.ptable_max, rules.ptable_variance)
-    wrong = small = 0
-    for row in rows:
-        n, keysum = key.get(tuple(row[d] for d in dims), (0, 0))
-        expect = n + int(changes[min(n, len(changes) - 1), int(keysum) % cellkey.KEYS])
-        value = row["value"]
-        if row["symbol"] == "x":
-            continue
-        if value is None:
-            if row["symbol"] != "c" or not 0 < expect < rules.threshold:
-                wrong += 1
-        elif value != expect:
-            wrong += 1
-        elif 0 < value < rules.threshold:
-            small += 1
+    expect = n + changes[np.minimum(n, len(changes) - 1), keysum % cellkey.KEYS]
+    symbol = pc.cast(table.column("symbol"), pa.string())
+
+    def marked(mark: str) -> np.ndarray:
+        return pc.fill_null(pc.equal(symbol, mark), False).to_numpy(
+            zero_copy_only=False
+        )
+
+    value_col = table.column("value")
+    hidden = pc.is_null(value_col).to_numpy(zero_copy_only=False)
+    value = pc.fill_null(pc.cast(value_col, pa.float64()), np.nan).to_numpy(
+        zero_copy_only=False
+    )
+    counted = ~marked("x")
+    withheld_ok = marked("c") & (expect > 0) & (expect < rules.threshold)
+    wrong = int((counted & np.where(hidden, ~withheld_ok, value != expect)).sum())
+    shown_small = (value == expect) & (value > 0) & (value < rules.threshold)
+    small = int((counted & ~hidden & shown_small).sum())
     out = []
     if wrong:
         out.append(f"{name}: {wrong} cell(s) differ from their cell-key perturbation")
