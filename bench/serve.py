@@ -2,7 +2,7 @@
 and privacy notice and a signed-in recipient's pages, for 60 s on loopback.
 
     PYTHONPATH=src python bench/serve.py [--home DIR] [--clients 50] [--seconds 60]
-        [--think 1.0] [--record]
+        [--think 1.0] [--baseline-src DIR] [--record]
 
 The service runs as ``pupilshare serve`` in its own process (one uvicorn worker, as
 deployed); the clients are an httpx connection pool in this process, each a person
@@ -11,6 +11,9 @@ who waits ``--think`` seconds on average (exponential) between pages. Without
 requests/s, p50 and p99 latency and errors per page and overall, and the ratio of
 each page's p50 to the service's bare health check measured in the same run (the
 baseline: what the framework alone costs). Goal (issue 13): no errors, p99 < 200 ms.
+``--baseline-src DIR`` first runs the same load against a service started from
+another source tree (an earlier commit's ``src``, e.g. made with ``git archive``),
+then against this one, and prints the ratio: the two share the machine's load.
 Run it under ``flock /work/bench.lock`` on a shared machine.
 """
 
@@ -81,11 +84,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [_exe(), "--home", str(home), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-    )
+def start_server(home: Path, port: int, src: Path | None = None) -> subprocess.Popen:
+    cmd = [_exe(), "--home", str(home), "serve", "--port", str(port)]
+    env = None
+    if src is not None:  # another tree's code, ahead of the installed package
+        cmd = [sys.executable, "-m", "pupilshare", *cmd[1:]]
+        env = {**os.environ, "PYTHONPATH": str(src)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -185,16 +190,23 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def report(
-    seen: dict, errors: dict, elapsed: float, args: argparse.Namespace, load: str
+    seen: dict,
+    errors: dict,
+    elapsed: float,
+    args: argparse.Namespace,
+    load: str,
+    label: str = "",
 ) -> str:
     base = statistics.median(seen[BASELINE]) if seen[BASELINE] else float("nan")
     every = [x for xs in seen.values() for x in xs]
     where = f"`{args.home}`" if args.home else f"{args.pupils:,}-pupil demo"
     lines = [
-        f"## Web service under load ({date.today().isoformat()})",
+        f"## Web service under load{label} ({date.today().isoformat()})",
         "",
         "`flock /work/bench.lock .venv/bin/python bench/serve.py --home HOME "
-        f"--clients {args.clients} --seconds {args.seconds:g} --think {args.think:g}` "
+        f"--clients {args.clients} --seconds {args.seconds:g} --think {args.think:g}"
+        + (" --baseline-src OLD_SRC" if args.baseline_src else "")
+        + "` "
         f"(home: {where}; one uvicorn worker; clients in a second "
         f"process on the same 2 cores; load average before the run {load}).",
         "",
@@ -220,21 +232,14 @@ def report(
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--home", type=Path)
-    ap.add_argument("--pupils", type=int, default=20_000)
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--think", type=float, default=1.0)
-    ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
-    args = ap.parse_args()
-    home = ensure_home(args.home, args.pupils)
-    password = recipient_password(home)
+def measure(
+    home: Path, password: str, args: argparse.Namespace, src: Path | None
+) -> tuple[dict, dict, float, str]:
+    """One run of the load against a fresh service; the load average before it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    server = start_server(home, port)
+    server = start_server(home, port, src)
     try:
         cookies = sign_in(base, password)
         with httpx.Client(base_url=base, headers=cookies) as c:
@@ -252,7 +257,34 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    text = report(seen, errors, elapsed, args, load)
+    return seen, errors, elapsed, load
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--home", type=Path)
+    ap.add_argument("--pupils", type=int, default=20_000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--think", type=float, default=1.0)
+    ap.add_argument("--baseline-src", type=Path, help="an earlier tree's src/")
+    ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    args = ap.parse_args()
+    home = ensure_home(args.home, args.pupils)
+    password = recipient_password(home)
+    texts, p99s = [], []
+    runs = [(args.baseline_src, " (baseline)"), (None, "")]
+    for src, label in runs if args.baseline_src else runs[1:]:
+        seen, errors, elapsed, load = measure(home, password, args, src)
+        texts.append(report(seen, errors, elapsed, args, load, label))
+        p99s.append(pct([x for xs in seen.values() for x in xs], 99))
+    if len(p99s) == 2:
+        texts.append(
+            f"p99 of this tree / p99 of the baseline in the same run: "
+            f"{p99s[1] / p99s[0]:.2f} ({1000 * p99s[1]:.0f} ms against "
+            f"{1000 * p99s[0]:.0f} ms).\n"
+        )
+    text = "\n".join(texts)
     print(text)
     if args.record:
         with (ROOT / "bench" / "RESULTS.md").open("a") as f:

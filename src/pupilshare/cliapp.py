@@ -94,7 +94,17 @@ def _root(
         help="Act as the user of this API "
         "token (default $PUPILSHARE_TOKEN; see `users token`).",
     ),
+    engine: str = typer.Option(
+        None,
+        "--engine",
+        help="Engine for the pupil data's SQL: duckdb (default) or spark "
+        "(default $PUPILSHARE_ENGINE; see README, 'Running on Spark').",
+    ),
 ) -> None:
+    if engine:
+        from pupilshare.engine import ENGINE_ENV, choose
+
+        os.environ[ENGINE_ENV] = choose(engine)
     ctx.obj = Ctx(
         Home.resolve(home).check(),  # a file named as the home is refused
         user or os.environ.get("PUPILSHARE_USER"),

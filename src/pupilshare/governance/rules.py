@@ -140,7 +140,26 @@ def _tables(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
         yield "an aggregate share must specify its tables"
     if terms["level"] != "aggregate" and terms["tables"]:
         yield "tables are specified only for an aggregate share"
+    names = [t["name"] for t in terms["tables"]]
+    if len(set(names)) < len(names):
+        yield "each table needs a name of its own"
     for t in terms["tables"]:
+        if not t["name"]:
+            yield f"a table of {t['dataset'] or 'no dataset'} needs a name"
+        if "justification" in t and not t["justification"]:
+            yield f"table {t['name']}: no justification given"
+        if not t["rows"]:
+            yield f"table {t['name']}: give at least one item to group its rows by"
+        if t["measure"]:
+            try:
+                kind = catalogue.dataset(t["dataset"]).item(t["measure"]).type
+            except KeyError:
+                kind = None  # an unknown item: flagged as not requested below
+            if kind is not None and kind not in ("integer", "decimal"):
+                yield (
+                    f"table {t['name']}: {t['dataset']}.{t['measure']} is not a "
+                    "number, so it cannot be summed"
+                )
         measure = [t["measure"]] if t["measure"] else []
         for name in (*t["rows"], *t["columns"], *measure, *t.get("filters", {})):
             ref = f"{t['dataset']}.{name}"

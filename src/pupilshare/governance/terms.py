@@ -164,6 +164,10 @@ def normalise(raw: dict[str, Any], today: date | None = None) -> dict[str, Any]:
         }
         for t in raw.get("tables") or []
     ]
+    for table, given in zip(terms["tables"], raw.get("tables") or [], strict=True):
+        if "justification" in given:  # only when given: older terms stay the same
+            why = " ".join(str(given.get("justification") or "").split())
+            table["justification"] = why
     terms["security"] = [str(s) for s in raw.get("security") or []]
     terms["users"] = [str(u) for u in raw.get("users") or []]
     terms["conditions"] = [str(c) for c in raw.get("conditions") or []]

@@ -12,12 +12,11 @@ import logging
 from datetime import date
 from pathlib import Path
 
-from pupilshare import governance
+from pupilshare import engine, governance
 from pupilshare.config import Home
 from pupilshare.errors import Conflict, Denied, PupilshareError
 from pupilshare.release.build import build_release
 from pupilshare.release.package import Manifest
-from pupilshare.store import Store
 
 # survey contacts are drawn as a stratified sample (``rights.survey``), never
 # released whole
@@ -70,5 +69,5 @@ def release_agreement(
             f"{agreement_id}: survey contacts leave only as a sample "
             f"(pupilshare survey sample {agreement_id} --size N --out DIR)"
         )
-    with Store.open(home) as store:
+    with engine.open_store(home) as store:
         return build_release(store, home, plan, out, formats)

@@ -24,8 +24,12 @@ def serve(home: Home, host: str = "127.0.0.1", port: int = 8000) -> None:
     and the store is opened only for the length of each read)."""
     import uvicorn
 
+    from pupilshare.web.app import warm_up
+
+    app = create_app(home)
+    warm_up(app)
     uvicorn.run(
-        create_app(home),
+        app,
         host=host,
         port=port,
         log_level="warning",

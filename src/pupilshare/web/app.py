@@ -12,16 +12,36 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pupilshare.config import Home
 from pupilshare.errors import InvalidInput, NotFound, PupilshareError
 from pupilshare.web import render
-from pupilshare.web.context import RateLimited, SignInNeeded, WebState, guard
+from pupilshare.web.context import (
+    RateLimited,
+    SignInNeeded,
+    WebState,
+    actor_of,
+    guard,
+)
 from pupilshare.web.reader import StoreReader
 from pupilshare.web.sessions import ABSOLUTE, COOKIE
 
 API_PREFIX = "/api"
+# read once before the service listens, so no first visitor waits for imports,
+# template compilation or the first store reads
+WARM = (
+    "/",
+    "/register",
+    "/statistics",
+    "/privacy-notice",
+    "/accessibility",
+    "/sign-in",
+    "/api/register",
+    "/api/statistics",
+    "/api/privacy-notice",
+)
 
 
 def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
@@ -124,6 +144,8 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> Response:
         if e.status_code == 404:
+            if not _wants_json(request):  # no route ran the guard: who is it?
+                await run_in_threadpool(actor_of, request)
             return error_response(request, NotFound("there is no page at this address"))
         err = PupilshareError(str(e.detail))
         err.status = e.status_code
@@ -162,3 +184,22 @@ async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
     if request.url.path != "/" and not request.url.path.startswith("/assets"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def warm_up(app: FastAPI) -> None:
+    """Compile every template and ask for the public pages once, in process."""
+    import asyncio
+
+    import httpx
+
+    env = app.state.web.templates
+    for name in (render.HERE / "templates").glob("*.html"):
+        env.get_template(name.name)
+
+    async def ask() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://warm") as c:
+            for path in WARM:
+                await c.get(path)
+
+    asyncio.run(ask())

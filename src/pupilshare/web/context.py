@@ -53,6 +53,16 @@ class WebState:
     by_username: RateLimit = field(default_factory=lambda: RateLimit(10, 300))
     page_cache: dict[str, tuple[float, bytes]] = field(default_factory=dict)
 
+    @property
+    def db(self) -> str:
+        """The governance records' URL (the home made and checked once, at start,
+        rather than on every request)."""
+        if self._db is None:
+            self._db = self.home.ensure().db_url
+        return self._db
+
+    _db: str | None = field(default=None, init=False, repr=False)
+
 
 def state(request: Request) -> WebState:
     return request.app.state.web
@@ -61,7 +71,7 @@ def state(request: Request) -> WebState:
 @contextmanager
 def records(request: Request) -> Iterator[Session]:
     """One unit of work on the governance records."""
-    with session_scope(state(request).home) as session:
+    with session_scope(state(request).db) as session:
         yield session
 
 
@@ -85,17 +95,26 @@ def actor_of(request: Request) -> Actor | None:
     request.state.via_token = auth.lower().startswith("bearer ")
     if request.state.via_token:
         host = request.client.host if request.client else "unknown"
-        who = signin.token_actor(state(request).home, auth[7:].strip(), f"web:{host}")
+        who = signin.token_actor(state(request).db, auth[7:].strip(), f"web:{host}")
     else:
         s = web_session(request)
         if s is not None and s.username:
             try:
-                who = signin.resume(state(request).home, s.username, s.via)
+                who = signin.resume(state(request).db, s.username, s.via)
             except Denied:
                 state(request).sessions.end(request.cookies.get(COOKIE))
                 request.state.web_session = None
     request.state.actor = who
     return who
+
+
+def _needs_records(request: Request) -> bool:
+    """Whether finding who is asking reads the records (a token or a signed-in
+    session), or is answered from memory (no one signed in)."""
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return True
+    s = web_session(request)
+    return s is not None and bool(s.username)
 
 
 def csrf_token(request: Request) -> str:
@@ -115,7 +134,10 @@ async def guard(request: Request) -> None:
     route = request.scope.get("route")
     name = getattr(route, "name", None)
     rule = ROUTES.get(name or "")
-    actor = await run_in_threadpool(actor_of, request)
+    if _needs_records(request):
+        actor = await run_in_threadpool(actor_of, request)
+    else:  # no one to look up: answer here, without a trip to a worker thread
+        actor = actor_of(request)
     if not allows(rule, actor is not None, actor.may if actor else None):
         if rule is None:
             raise Denied("this address is open to no one")

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from pupilshare import governance, learners
 from pupilshare.errors import Denied
 from pupilshare.web.context import actor_of, records, state
-from pupilshare.web.render import page
+from pupilshare.web.render import PAGE_ROUTE, page
 
 router = APIRouter()
 PAGE = 50
@@ -59,12 +59,7 @@ def _pupils(request: Request, la: str | None, page_no: int) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/local-authority/pupils",
-    response_class=HTMLResponse,
-    name="la_pupils_page",
-    include_in_schema=False,
-)
+@router.get("/local-authority/pupils", name="la_pupils_page", **PAGE_ROUTE)
 def la_pupils_page(
     request: Request,
     la: str | None = None,

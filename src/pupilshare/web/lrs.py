@@ -66,7 +66,7 @@ def _seal_loop(request_app: Any) -> None:
         time.sleep(SEAL_EVERY)
         try:
             if lrs.unsealed(web.home):
-                web.reader.write(lambda store: lrs.seal(web.home, store))
+                web.reader.write(lambda store: lrs.seal(web.home, store), forget=False)
         except Busy:
             continue  # a command holds the store: next time
         except Exception as e:  # noqa: BLE001 - keep sealing; the rows stay unsealed

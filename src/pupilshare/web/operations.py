@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pupilshare import collect, match
 from pupilshare.errors import InvalidInput
 from pupilshare.web.context import actor_of, state
-from pupilshare.web.render import page
+from pupilshare.web.render import PAGE_ROUTE, page
 
 router = APIRouter()
 
@@ -27,12 +27,7 @@ def _collections(request: Request) -> dict[str, Any]:
     return {**got.value, "read_at": got.read_at.isoformat(), "stale": got.stale}
 
 
-@router.get(
-    "/operations/collections",
-    response_class=HTMLResponse,
-    name="collections_page",
-    include_in_schema=False,
-)
+@router.get("/operations/collections", name="collections_page", **PAGE_ROUTE)
 def collections_page(request: Request) -> HTMLResponse:
     return page(request, "collections.html", data=_collections(request))
 
@@ -60,12 +55,7 @@ def _reviews(request: Request, status: str) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/operations/reviews",
-    response_class=HTMLResponse,
-    name="reviews_page",
-    include_in_schema=False,
-)
+@router.get("/operations/reviews", name="reviews_page", **PAGE_ROUTE)
 def reviews_page(request: Request, status: str = "pending") -> HTMLResponse:
     return page(request, "reviews.html", queue=_reviews(request, status))
 
@@ -83,12 +73,7 @@ def _review(request: Request, review_id: int) -> dict[str, Any]:
     return state(request).reader.read(("review", review_id), read, {}).value
 
 
-@router.get(
-    "/operations/reviews/{review_id}",
-    response_class=HTMLResponse,
-    name="review_page",
-    include_in_schema=False,
-)
+@router.get("/operations/reviews/{review_id}", name="review_page", **PAGE_ROUTE)
 def review_page(request: Request, review_id: int) -> HTMLResponse:
     return page(request, "review.html", item=_review(request, review_id))
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from pupilshare import governance
 from pupilshare.errors import InvalidInput, PupilshareError
 from pupilshare.web.context import actor_of, records, state
-from pupilshare.web.render import page
+from pupilshare.web.render import PAGE_ROUTE, page
 
 router = APIRouter()
 
@@ -27,9 +27,7 @@ def _queue(request: Request) -> dict[str, Any]:
         }
 
 
-@router.get(
-    "/panel", response_class=HTMLResponse, name="panel_queue", include_in_schema=False
-)
+@router.get("/panel", name="panel_queue", **PAGE_ROUTE)
 def panel_queue(request: Request) -> HTMLResponse:
     return page(request, "panel_queue.html", queue=_queue(request))
 
@@ -45,12 +43,7 @@ def _application(request: Request, agreement_id: str) -> dict[str, Any]:
         return governance.review(session, actor_of(request), agreement_id)
 
 
-@router.get(
-    "/panel/{agreement_id}",
-    response_class=HTMLResponse,
-    name="panel_application",
-    include_in_schema=False,
-)
+@router.get("/panel/{agreement_id}", name="panel_application", **PAGE_ROUTE)
 def panel_application(request: Request, agreement_id: str) -> HTMLResponse:
     return page(
         request,

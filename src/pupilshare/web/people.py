@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pupilshare.errors import Denied
 from pupilshare.web import signin
 from pupilshare.web.context import RateLimited, actor_of, state
-from pupilshare.web.render import page
+from pupilshare.web.render import PAGE_ROUTE, page
 from pupilshare.web.sessions import COOKIE
 
 router = APIRouter()
@@ -23,12 +23,7 @@ def _safe_next(target: str | None) -> str:
     return "/account"
 
 
-@router.get(
-    "/sign-in",
-    response_class=HTMLResponse,
-    name="sign_in_form",
-    include_in_schema=False,
-)
+@router.get("/sign-in", name="sign_in_form", **PAGE_ROUTE)
 def sign_in_form(request: Request, next: str = "/account") -> HTMLResponse:
     return page(request, "sign_in.html", next=_safe_next(next), errors=[])
 
@@ -97,12 +92,7 @@ def _me(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/account",
-    response_class=HTMLResponse,
-    name="account_page",
-    include_in_schema=False,
-)
+@router.get("/account", name="account_page", **PAGE_ROUTE)
 def account_page(request: Request) -> HTMLResponse:
     return page(request, "account.html", me=_me(request))
 

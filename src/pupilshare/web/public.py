@@ -11,14 +11,14 @@ from fastapi.responses import HTMLResponse
 from pupilshare import governance, release
 from pupilshare.web.charts import pivot, trend_chart
 from pupilshare.web.context import records, state
-from pupilshare.web.render import page, public_page
+from pupilshare.web.render import PAGE_ROUTE, page, public_page
 
 router = APIRouter()
 
 
-@router.get("/", response_class=HTMLResponse, name="home", include_in_schema=False)
-def home(request: Request) -> HTMLResponse:
-    return public_page(request, "home", lambda: page(request, "home.html"))
+@router.get("/", name="home", **PAGE_ROUTE)
+async def home(request: Request) -> HTMLResponse:
+    return await public_page(request, "home", lambda: page(request, "home.html"))
 
 
 @router.get("/healthz", name="health", tags=["public"])
@@ -36,14 +36,9 @@ def _register(request: Request) -> dict[str, Any]:
     return {**view, "read_at": got.read_at.isoformat(), "stale": got.stale}
 
 
-@router.get(
-    "/register",
-    response_class=HTMLResponse,
-    name="register_page",
-    include_in_schema=False,
-)
-def register_page(request: Request) -> HTMLResponse:
-    return public_page(
+@router.get("/register", name="register_page", **PAGE_ROUTE)
+async def register_page(request: Request) -> HTMLResponse:
+    return await public_page(
         request,
         "register",
         lambda: page(request, "register.html", reg=_register(request)),
@@ -62,14 +57,9 @@ def _notice(request: Request) -> list[dict[str, Any]]:
         return governance.notice_view(session)
 
 
-@router.get(
-    "/privacy-notice",
-    response_class=HTMLResponse,
-    name="notice_page",
-    include_in_schema=False,
-)
-def notice_page(request: Request) -> HTMLResponse:
-    return public_page(
+@router.get("/privacy-notice", name="notice_page", **PAGE_ROUTE)
+async def notice_page(request: Request) -> HTMLResponse:
+    return await public_page(
         request,
         "notice",
         lambda: page(request, "notice.html", sections=_notice(request)),
@@ -93,14 +83,9 @@ def _statistics(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/statistics",
-    response_class=HTMLResponse,
-    name="statistics_page",
-    include_in_schema=False,
-)
-def statistics_page(request: Request) -> HTMLResponse:
-    return public_page(request, "statistics", lambda: _statistics_page(request))
+@router.get("/statistics", name="statistics_page", **PAGE_ROUTE)
+async def statistics_page(request: Request) -> HTMLResponse:
+    return await public_page(request, "statistics", lambda: _statistics_page(request))
 
 
 def _statistics_page(request: Request) -> HTMLResponse:
@@ -126,11 +111,6 @@ def api_statistics(request: Request) -> dict[str, Any]:
     return _statistics(request)
 
 
-@router.get(
-    "/accessibility",
-    response_class=HTMLResponse,
-    name="accessibility_page",
-    include_in_schema=False,
-)
+@router.get("/accessibility", name="accessibility_page", **PAGE_ROUTE)
 def accessibility_page(request: Request) -> HTMLResponse:
     return page(request, "accessibility.html")

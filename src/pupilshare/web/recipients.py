@@ -16,11 +16,12 @@ from pupilshare import catalogue, governance, release
 from pupilshare.errors import Denied
 from pupilshare.governance import Actor
 from pupilshare.web.context import actor_of, records, state
-from pupilshare.web.render import page
+from pupilshare.web.render import PAGE_ROUTE, page
 
 router = APIRouter()
 LEVELS = ("aggregate", "anonymised", "pseudonymised", "identified")
 FREQUENCIES = ("one-off", "termly", "annual")
+MAX_TABLES = 20
 
 
 def _who(request: Request) -> Actor:
@@ -30,12 +31,7 @@ def _who(request: Request) -> Actor:
 
 
 # -- agreements and their progress -----------------------------------------------
-@router.get(
-    "/agreements",
-    response_class=HTMLResponse,
-    name="agreements_page",
-    include_in_schema=False,
-)
+@router.get("/agreements", name="agreements_page", **PAGE_ROUTE)
 def agreements_page(request: Request) -> HTMLResponse:
     with records(request) as session:
         rows = governance.list_agreements(session, _who(request))
@@ -68,12 +64,7 @@ def _progress(request: Request, agreement_id: str) -> dict[str, Any]:
     return d
 
 
-@router.get(
-    "/agreements/{agreement_id}",
-    response_class=HTMLResponse,
-    name="agreement_page",
-    include_in_schema=False,
-)
+@router.get("/agreements/{agreement_id}", name="agreement_page", **PAGE_ROUTE)
 def agreement_page(request: Request, agreement_id: str) -> HTMLResponse:
     return page(request, "agreement.html", ag=_progress(request, agreement_id))
 
@@ -98,6 +89,19 @@ class Population(BaseModel):
     la_codes: list[str] = Field(default_factory=list)
 
 
+class TableRequest(BaseModel):
+    """One table of an aggregate share: counts of pupils (or the sum of a numeric
+    ``measure``) of ``dataset``, grouped by ``rows`` and ``columns`` items."""
+
+    name: str = Field(max_length=64)
+    dataset: str = Field(max_length=64)
+    rows: list[str] = Field(default_factory=list, max_length=10)
+    columns: list[str] = Field(default_factory=list, max_length=10)
+    measure: str | None = Field(default=None, max_length=64)
+    filters: dict[str, list[str]] = Field(default_factory=dict)
+    justification: str = Field(default="", max_length=2000)
+
+
 class Application(BaseModel):
     """An application's terms, as in an agreement file (recipient and named user
     are the applicant's own)."""
@@ -114,6 +118,7 @@ class Application(BaseModel):
     retention: str = ""
     population: Population = Field(default_factory=Population)
     datasets: dict[str, DatasetRequest] = Field(default_factory=dict)
+    tables: list[TableRequest] = Field(default_factory=list, max_length=MAX_TABLES)
 
 
 def _raw(who: Actor, app: Application) -> dict[str, Any]:
@@ -140,6 +145,7 @@ def _from_form(form: Any) -> Application:
         return int(v) if v.isdigit() and int(v) <= 25 else None
 
     return Application(
+        tables=_tables_from_form(form),
         id=str(form.get("id", "")).strip()[:64],
         title=str(form.get("title", ""))[:300],
         gateway=str(form.get("gateway", ""))[:64],
@@ -157,17 +163,91 @@ def _from_form(form: Any) -> Application:
     )
 
 
+def _names(text: object) -> list[str]:
+    return [n.strip() for n in str(text or "").split(",") if n.strip()][:10]
+
+
+def _tables_from_form(form: Any) -> list[TableRequest]:
+    """The form's table slots (``table:N:field``), each one filled in at all."""
+    out = []
+    for n in range(MAX_TABLES):
+        got = {
+            f: str(form.get(f"table:{n}:{f}", "")).strip()
+            for f in ("name", "dataset", "rows", "columns", "measure", "why")
+        }
+        if not any(got[f] for f in ("name", "dataset", "rows", "columns")):
+            continue
+        measure = got["measure"].partition(".")[2] or None
+        out.append(
+            TableRequest(
+                name=got["name"][:64],
+                dataset=got["dataset"][:64],
+                rows=_names(got["rows"]),
+                columns=_names(got["columns"]),
+                measure=measure[:64] if measure else None,
+                justification=got["why"][:2000],
+            )
+        )
+    return out
+
+
+def _table_slots(form: Any) -> list[dict[str, str]]:
+    """The tables as the form shows them: those filled in, then one empty."""
+    slots = []
+    if form is not None:
+        for n in range(MAX_TABLES):
+            got = {
+                f: str(form.get(f"table:{n}:{f}", ""))
+                for f in ("name", "dataset", "rows", "columns", "measure", "why")
+            }
+            if any(got[f].strip() for f in ("name", "dataset", "rows", "columns")):
+                slots.append(got)
+    if len(slots) < MAX_TABLES:
+        slots.append(
+            dict.fromkeys(("name", "dataset", "rows", "columns", "measure", "why"), "")
+        )
+    return slots
+
+
+def _flag_links(flags: list[str], slots: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each flag with the field it is about, for the error summary's links."""
+    slot_of = {s["name"].strip(): n for n, s in enumerate(slots) if s["name"].strip()}
+    out = []
+    for f in flags:
+        href = "#id"
+        if f.startswith("item "):
+            href = "#item-" + f[5:].split(":")[0].replace(".", "-")
+        elif f.startswith("table "):
+            n = slot_of.get(f[6:].split(":")[0])
+            if n is not None:
+                field = "why" if "justification" in f else "name"
+                href = f"#table-{n}-{field}"
+        out.append({"text": f, "href": href})
+    return out
+
+
 def _form_page(
     request: Request, form: Any, flags: list[str] | None, status: int = 200
 ) -> HTMLResponse:
     with records(request) as session:
         gateways = governance.list_gateways(session, _who(request))
+        level = governance.service_level(session)
     datasets = [ds for ds in catalogue.DATASETS.values() if not ds.reference]
     ticked = set(form.getlist("items")) if form is not None else set()
     by_item: dict[str, list[str]] = {}
+    by_table: dict[str, list[str]] = {}
     for f in flags or []:
         if f.startswith("item "):
             by_item.setdefault(f[5:].split(":", 1)[0], []).append(f)
+        elif f.startswith("table "):
+            by_table.setdefault(f[6:].split(":", 1)[0], []).append(f)
+    slots = _table_slots(form)
+    measures = [
+        f"{ds.name}.{it.name}"
+        for ds in datasets
+        for it in ds.items
+        if it.type in ("integer", "decimal")
+    ]
     return page(
         request,
         "apply.html",
@@ -180,12 +260,15 @@ def _form_page(
         ticked=ticked,
         flags=flags,
         item_flags=by_item,
+        table_flags=by_table,
+        tables=slots,
+        measures=measures,
+        flag_links=_flag_links(flags or [], slots),
+        service=level,
     )
 
 
-@router.get(
-    "/apply", response_class=HTMLResponse, name="apply_form", include_in_schema=False
-)
+@router.get("/apply", name="apply_form", **PAGE_ROUTE)
 def apply_form(request: Request) -> HTMLResponse:
     return _form_page(request, None, None)
 
@@ -195,12 +278,7 @@ def _flags(request: Request, app: Application) -> list[str]:
         return governance.check_application(session, _raw(_who(request), app))
 
 
-@router.post(
-    "/apply/check",
-    response_class=HTMLResponse,
-    name="apply_check",
-    include_in_schema=False,
-)
+@router.post("/apply/check", name="apply_check", **PAGE_ROUTE)
 async def apply_check(request: Request) -> HTMLResponse:
     form = await request.form()
     from starlette.concurrency import run_in_threadpool
@@ -271,12 +349,7 @@ def _public_release(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in ("out_dir", "agreement")}
 
 
-@router.get(
-    "/releases/{release_id}",
-    response_class=HTMLResponse,
-    name="release_page",
-    include_in_schema=False,
-)
+@router.get("/releases/{release_id}", name="release_page", **PAGE_ROUTE)
 def release_page(request: Request, release_id: str) -> HTMLResponse:
     return page(request, "release.html", rel=_own_release(request, release_id))
 

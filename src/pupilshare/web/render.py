@@ -25,6 +25,7 @@ from jinja2 import (
     select_autoescape,
 )
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 HERE = Path(__file__).parent
 ASSETS = HERE / "assets"
@@ -40,6 +41,12 @@ SCRIPT_HASH = (
     + base64.b64encode(hashlib.sha256(INLINE_SCRIPT.encode()).digest()).decode()
 )
 PUBLIC_FOR = 5.0  # seconds an anonymous visitor's public page is reused
+# the keywords of every page route: HTML, and not part of the JSON API's description
+PAGE_ROUTE: dict[str, Any] = {
+    "response_class": HTMLResponse,
+    "include_in_schema": False,
+}
+SERVE_STALE_FOR = 60.0  # seconds one is served at most while it is rendered again
 
 
 def environment() -> Environment:
@@ -53,6 +60,7 @@ def environment() -> Environment:
             ]
         ),
         autoescape=select_autoescape(("html",), default_for_string=True),
+        auto_reload=False,  # templates ship with the code: no stat per render
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -111,16 +119,34 @@ def page(
     return HTMLResponse(html, status_code=status)
 
 
-def public_page(request: Request, key: str, build: Any) -> HTMLResponse:
-    """A page that is the same for every anonymous visitor, reused for
-    ``PUBLIC_FOR`` seconds; ``build()`` renders it. Signed-in users (their own
-    navigation) always get a fresh one."""
+async def public_page(request: Request, key: str, build: Any) -> HTMLResponse:
+    """A page that is the same for every anonymous visitor; ``build()`` renders it
+    (on a worker thread: it may read the store and the records).
+
+    The rendered page is reused for ``PUBLIC_FOR`` seconds, answered here on the
+    event loop; after that visitors still get it at once while it is rendered
+    again in the background (by the reader's ``Refresher``), unless no one has
+    asked for ``SERVE_STALE_FOR`` seconds. Signed-in users (their own navigation)
+    always get a fresh one."""
     if getattr(request.state, "actor", None) is not None:
-        return build()
-    cache: dict[str, tuple[float, bytes]] = request.app.state.web.page_cache
-    hit = cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < PUBLIC_FOR:
-        return HTMLResponse(hit[1])
+        return await run_in_threadpool(build)
+    web = request.app.state.web
+    hit = web.page_cache.get(key)
+    if hit is not None:
+        age = time.monotonic() - hit[0]
+        if age < PUBLIC_FOR:
+            return HTMLResponse(hit[1])
+        if age < SERVE_STALE_FOR:
+            web.reader.refresher.submit(
+                ("page", key), lambda: _keep(request, web.page_cache, key, build)
+            )
+            return HTMLResponse(hit[1])
+    return await run_in_threadpool(_keep, request, web.page_cache, key, build)
+
+
+def _keep(
+    request: Request, cache: dict[str, tuple[float, bytes]], key: str, build: Any
+) -> HTMLResponse:
     response = build()
     if response.status_code == 200 and not hasattr(request.state, "set_cookie"):
         cache[key] = (time.monotonic(), bytes(response.body))

@@ -10,7 +10,7 @@ from pupilshare.governance import Actor, session_scope
 
 
 def sign_in(
-    home: Home, username: str, password: str, code: str | None, source: str
+    home: Home | str, username: str, password: str, code: str | None, source: str
 ) -> Actor:
     """The signed-in principal, or ``SignInFailed`` (recorded by identity)."""
     from pupilshare import identity
@@ -21,7 +21,7 @@ def sign_in(
         )
 
 
-def token_actor(home: Home, token: str, source: str = "web") -> Actor:
+def token_actor(home: Home | str, token: str, source: str = "web") -> Actor:
     """The principal an API token acts as (``SignInFailed`` when it is not live)."""
     from pupilshare import identity
 
@@ -29,7 +29,7 @@ def token_actor(home: Home, token: str, source: str = "web") -> Actor:
         return identity.verify_token(session, token, source=source)
 
 
-def resume(home: Home, username: str, via: str) -> Actor:
+def resume(home: Home | str, username: str, via: str) -> Actor:
     """The principal of a session this service signed in, with the user's roles as
     they are now (``SignInFailed`` once locked, inactive or gone)."""
     from pupilshare import identity

@@ -1,9 +1,15 @@
 """The service as people use it, in a real headless Chromium (Debian's package).
 
-One journey per test: the public pages; a wrong password and a locked account; and
+One journey per test: the public pages; a wrong password and a locked account;
 apply -> panel -> decide -> release (the command line, while the service runs) ->
-download. A screenshot of every page goes to ``test-artefacts/screenshots``
-(``PUPILSHARE_TEST_ARTEFACTS`` to move it).
+download; and every page each kind of user has. A screenshot of every page goes to
+``test-artefacts/screenshots`` (``PUPILSHARE_TEST_ARTEFACTS`` to move it).
+
+Every page shown is also checked against WCAG 2.2 A and AA with axe-core
+(``axe-playwright-python``): the HTML the person saw is served again, at its own
+address, to a second page with JavaScript on (axe runs in the page; the person's
+page has JavaScript off, as the service must work without it), and any violation
+fails the test; axe's findings go beside the screenshots as JSON.
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ def site(home: Home) -> Iterator[str]:
         yield url
 
 
+AUDITORS: dict[int, object] = {}  # the auditor of each person's page
+
+
 @pytest.fixture
 def page(browser, site):  # type: ignore[no-untyped-def]
     context = browser.new_context(
@@ -76,12 +85,52 @@ def page(browser, site):  # type: ignore[no-untyped-def]
     )
     pg = context.new_page()
     pg.set_default_timeout(15_000)
+    # a page with JavaScript on, where axe checks what the person's page showed
+    audit = browser.new_context(base_url=site)
+    AUDITORS[id(pg)] = audit.new_page()
     yield pg
+    AUDITORS.pop(id(pg), None)
+    audit.close()
     context.close()
+
+
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA (axe's tags for them)
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+
+
+def accessible(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """axe-core finds no WCAG 2.2 A or AA violation in what ``page`` shows."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    auditor = AUDITORS[id(page)]
+    html, url = page.content(), page.url
+    if "#" in url:
+        url = url.split("#")[0]
+
+    def serve_again(route) -> None:  # type: ignore[no-untyped-def]
+        route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
+
+    auditor.route(url, serve_again)
+    try:
+        auditor.goto(url)
+    finally:
+        auditor.unroute(url, serve_again)
+    options = {
+        "runOnly": {"type": "tag", "values": WCAG_22_AA},
+        "resultTypes": ["violations"],
+    }
+    found = Axe().run(auditor, options=options).response["violations"]
+    (ARTEFACTS / f"{name}.axe.json").write_text(json.dumps(found, indent=1))
+    assert not found, f"{name} ({url}): " + "; ".join(
+        f"{v['impact']} {v['id']}: {v['help']} at "
+        + ", ".join(str(n["target"]) for n in v["nodes"][:3])
+        for v in found
+    )
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+    accessible(page, name)
 
 
 def sign_in(page, home: Home, issued, password: str | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -227,6 +276,70 @@ def test_apply_panel_decide_release_download(page, home, demo_run) -> None:  # t
         page.click("a:has-text('manifest.json')")
     manifest = json.loads(Path(got.value.path()).read_text())
     assert manifest["agreement_id"] == ref and manifest["level"] == "pseudonymised"
+
+
+def test_the_accessibility_check_finds_violations(page) -> None:  # type: ignore[no-untyped-def]
+    """The probe: a page with an unlabelled field, an image without alternative
+    text and no language fails the check (so an empty result means something)."""
+    bad = "<html><body><img src='/assets/x.png'><input name='q'></body></html>"
+    page.route(
+        "**/probe-inaccessible",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=bad),
+    )
+    page.goto("/probe-inaccessible")
+    with pytest.raises(AssertionError) as failed:
+        accessible(page, "probe-inaccessible")
+    for rule in ("image-alt", "label", "html-has-lang"):
+        assert rule in str(failed.value)
+
+
+# every page each kind of user has, signed in as one of them; {first} follows the
+# first link of the page before
+PAGES_BY_USER = {
+    "dh.analyst": (  # a recipient
+        "/account",
+        "/agreements",
+        "/agreements/dh-ncmp",
+        "{first:/releases/}",
+    ),
+    "ier.researcher": ("/apply",),  # an applicant
+    "la1.officer": ("/local-authority/pupils", "/local-authority/pupils?page=2"),
+    "pat.panel": ("/panel", "/panel/dh-ncmp"),
+    "cass.chief": ("/panel", "/agreements"),
+    "dora.ops": (
+        "/operations/collections",
+        "/operations/reviews",
+        "{first:/operations/reviews/}",
+        "/operations/reviews?status=all",
+        "/no-such-page",
+    ),
+}
+
+
+def test_every_page_of_every_kind_of_user_is_accessible(page, home, demo_run) -> None:  # type: ignore[no-untyped-def]
+    users = demo_run.facts["users"]
+    page.goto("/")
+    shot(page, "40-home")
+    page.goto("/accessibility")
+    shot(page, "41-accessibility-statement")
+    page.goto("/sign-in")
+    shot(page, "42-sign-in")
+    seen = 0
+    for username, paths in PAGES_BY_USER.items():
+        sign_in(page, home, users[username])
+        assert "/sign-in" not in page.url, (username, page.content()[-2000:])
+        for i, path in enumerate(paths):
+            if path.startswith("{first:"):
+                links = page.locator(f"a[href^='{path[7:-1]}']")
+                if not links.count():
+                    continue  # nothing of that kind in this home
+                links.first.click()
+            else:
+                page.goto(path)
+            shot(page, f"5{seen:02d}-{username}-{i}")
+            seen += 1
+        sign_out(page)
+    assert seen >= 14
 
 
 def test_a_learner_uses_their_own_record(page, home, demo_run) -> None:  # type: ignore[no-untyped-def]
