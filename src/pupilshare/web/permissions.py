@@ -77,6 +77,7 @@ ROUTES: dict[str, Rule] = {
     "your_data_page": PUBLIC,
     "access_request_form": PUBLIC,
     "access_request": PUBLIC,
+    "api_access_request": PUBLIC,
     "access_request_received": PUBLIC,
     "my_requests_page": "own_rights",
     "api_my_requests": "own_rights",

@@ -113,7 +113,10 @@ def access_request_form(request: Request) -> HTMLResponse:
     )
 
 
-FIELDS = {  # the identifiers' error prefixes -> the form's fields
+FIELDS = {  # the error prefixes -> the form's fields
+    "requester": "requester",
+    "requester_name": "requester_name",
+    "contact": "contact",
     "request:forename": "forename",
     "request:surname": "surname",
     "request:date_of_birth": "dob-day",
@@ -164,48 +167,28 @@ def access_request(
     """Record the request (one of the account's linked pupils, or the details
     given), then show its reference; the form again, with what to fix, if not."""
     form = _as_sent(locals())
-    who = _account(request)
     errors: list[tuple[str, str]] = []
     try:
-        if link and who is not None:
-            rid = state(request).reader.write(
-                lambda s: rights.request_for_link(
-                    s, who.username, int(link), child_consent.strip() or None
-                )
-            )
-        else:
-            _limit(request)
-            if requester not in ("pupil", "parent"):
-                errors.append(
-                    ("requester", "Say whether you are the pupil or a parent")
-                )
-            if not requester_name.strip():
-                errors.append(("requester_name", "Enter your full name"))
-            if not contact.strip():
-                errors.append(("contact", "Enter an email or postal address"))
-            subject = rights.subject(
-                forename, surname, _dob(dob_day, dob_month, dob_year), upn or None
-            )
-            if errors:
-                raise InvalidInput("the request is not complete")
-            rid = state(request).reader.write(
-                lambda s: rights.request_access(
-                    s,
-                    subject,
-                    requester,
-                    requester_name.strip(),
-                    contact.strip(),
-                    child_consent.strip() or None,
-                    who.username if who else None,
-                )
-            )
+        rid = _ask(
+            request,
+            int(link) if link else None,
+            AskedFor.model_construct(  # the form's strings as sent, checked by _ask
+                requester=requester,
+                requester_name=requester_name,
+                contact=contact,
+                forename=forename,
+                surname=surname,
+                date_of_birth=_dob(dob_day, dob_month, dob_year),
+                upn=upn,
+                child_consent=child_consent,
+            ),
+        )
     except ValueError:
         errors.append(("link", "Choose one of your pupils"))
     except NotFound:
         errors.append(("link", "Choose one of your pupils"))
     except (InvalidInput, Denied) as e:
-        if not errors or e.errors:
-            errors += _errors(e)
+        errors += _errors(e)
     if errors:
         return page(
             request,
@@ -216,6 +199,73 @@ def access_request(
             **_form_context(request),
         )
     return RedirectResponse(f"/your-data/request/{rid}/received", status_code=303)
+
+
+class AskedFor(BaseModel):
+    """An access request as a person gives it: who asks, how to reach them, and the
+    pupil's details (or, for an account, one of its linked pupils)."""
+
+    requester: str = Field("", max_length=10)
+    requester_name: str = Field("", max_length=200)
+    contact: str = Field("", max_length=300)
+    forename: str = Field("", max_length=100)
+    surname: str = Field("", max_length=100)
+    date_of_birth: str = Field("", max_length=10)
+    upn: str = Field("", max_length=13)
+    child_consent: str = Field("", max_length=300)
+    link_id: int | None = Field(None, ge=1, le=10**12)
+
+
+def _ask(request: Request, link: int | None, ask: AskedFor) -> str:
+    """Record one access request, for the form and the API alike: an account's
+    linked pupil, else the details given (rate-limited per address); the notice's
+    rules are the rights area's. Raises InvalidInput naming each field to fix."""
+    who = _account(request)
+    consent = ask.child_consent.strip() or None
+    if link is not None and who is not None:
+        return state(request).reader.write(
+            lambda s: rights.request_for_link(s, who.username, link, consent)
+        )
+    _limit(request)
+    missing = []
+    if ask.requester not in ("pupil", "parent"):
+        missing.append("requester: Say whether you are the pupil or a parent")
+    if not ask.requester_name.strip():
+        missing.append("requester_name: Enter your full name")
+    if not ask.contact.strip():
+        missing.append("contact: Enter an email or postal address")
+    try:
+        subject = rights.subject(
+            ask.forename, ask.surname, ask.date_of_birth, ask.upn or None
+        )
+    except InvalidInput as e:
+        raise InvalidInput(
+            "the request is not complete", missing + (e.errors or [e.message])
+        ) from None
+    if missing:
+        raise InvalidInput("the request is not complete", missing)
+    return state(request).reader.write(
+        lambda s: rights.request_access(
+            s,
+            subject,
+            ask.requester,
+            ask.requester_name.strip(),
+            ask.contact.strip(),
+            consent,
+            who.username if who else None,
+        )
+    )
+
+
+@router.post("/api/your-data/requests", name="api_access_request", tags=["your data"])
+def api_access_request(request: Request, ask: AskedFor) -> dict[str, Any]:
+    """Ask for a copy of a pupil's data (anyone; with a session's CSRF token or an
+    account's API token): the request's reference, waiting for the identity check."""
+    rid = _ask(request, ask.link_id, ask)
+    return {
+        "request_id": rid,
+        "status": "awaiting_identity" if ask.link_id is None else "recorded",
+    }
 
 
 def _as_sent(values: dict[str, Any]) -> dict[str, str]:

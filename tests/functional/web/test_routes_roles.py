@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from tests.functional.web.conftest import csrf_of
 
 from pupilshare.web.permissions import ROUTES
+from pupilshare.web.sessions import RateLimit
 
 PARTS = (
     "public",
@@ -265,6 +266,14 @@ CELLS: list[tuple[str, str, str, str, Any, dict[str, int]]] = [
         {p: 400 for p in PARTS},
     ),
     (
+        "api_access_request",
+        "POST",
+        "/api/your-data/requests",
+        "json",
+        {},
+        {p: 400 for p in PARTS},
+    ),
+    (
         "access_request_received",
         "GET",
         "/your-data/request/{PARENT_RID}/received",
@@ -391,6 +400,13 @@ OBJECT_CELLS = [
     ("agreement_page", "/agreements/dh-ncmp", "other_recipient"),
     ("api_agreement", "/api/agreements/ofsted-inspection", "recipient"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _many_asks(app) -> None:  # type: ignore[no-untyped-def]
+    """Every part asks for access from one test address, form and API: more than
+    the per-address limit, which is not what this table tests."""
+    app.state.access_requests_limit = RateLimit(1000, 3600)
 
 
 @pytest.fixture(scope="module")

@@ -285,3 +285,39 @@ def test_online_requests_are_rate_limited(app, home: Home, people) -> None:  # t
         assert codes == [400, 400, 429]
     finally:
         app.state.access_requests_limit = RateLimit(1000, 3600)
+
+
+def test_the_api_records_a_request_as_the_form_does(app, home: Home, people) -> None:  # type: ignore[no-untyped-def]
+    """The JSON API asks as the form does: the same rules, the same record, the
+    session's CSRF token required, and the fields to fix named."""
+    c = _client(app, home)
+    token = csrf_of(c.get("/your-data/request").text)
+    fn, sn, dob, upn = people["pupils"]["bob"]
+    body = {
+        "requester": "parent",
+        "requester_name": "B Parent",
+        "contact": "b.parent@example.org",
+        "forename": fn,
+        "surname": sn,
+        "date_of_birth": dob.isoformat(),
+        "upn": upn,
+    }
+    before = store_rows(home, "SELECT count(*) FROM sar_requests")[0][0]
+    assert c.post("/api/your-data/requests", json=body).status_code == 403
+    assert store_rows(home, "SELECT count(*) FROM sar_requests")[0][0] == before
+    headers = {"x-csrf-token": token}
+    r = c.post("/api/your-data/requests", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    rid = r.json()["request_id"]
+    row = _request_row(home, rid)
+    assert row["status"] == "awaiting_identity" and row["contact"] == body["contact"]
+    bad = {**body, "requester_name": "", "surname": ""}
+    r = c.post("/api/your-data/requests", json=bad, headers=headers)
+    assert r.status_code == 400
+    said = r.text
+    assert "requester_name" in said and "surname" in said
+    r = c.post(
+        "/api/your-data/requests", json={**body, "requester": "pupil"}, headers=headers
+    )
+    # a child under 12 cannot ask for themself: refused by the notice's rule
+    assert r.status_code == 403 and "under 12" in r.text
