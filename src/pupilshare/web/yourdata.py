@@ -262,9 +262,11 @@ def api_access_request(request: Request, ask: AskedFor) -> dict[str, Any]:
     """Ask for a copy of a pupil's data (anyone; with a session's CSRF token or an
     account's API token): the request's reference, waiting for the identity check."""
     rid = _ask(request, ask.link_id, ask)
+    linked = ask.link_id is not None and _account(request) is not None
     return {
         "request_id": rid,
-        "status": "awaiting_identity" if ask.link_id is None else "recorded",
+        # an account's linked pupil was checked when linked: the request opens at once
+        "status": "open" if linked else "awaiting_identity",
     }
 
 

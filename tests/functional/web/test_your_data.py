@@ -321,3 +321,22 @@ def test_the_api_records_a_request_as_the_form_does(app, home: Home, people) -> 
     )
     # a child under 12 cannot ask for themself: refused by the notice's rule
     assert r.status_code == 403 and "under 12" in r.text
+
+
+def test_the_api_opens_an_accounts_request_for_its_linked_pupil(
+    app, home: Home, people
+) -> None:  # type: ignore[no-untyped-def]
+    """A linked pupil was checked when linked: the request opens at once, and says
+    so; another family's link answers as the form does, recording nothing."""
+    parent = _client(app, home, "ann.parent")
+    headers = {"x-csrf-token": csrf_of(parent.get("/your-data/request").text)}
+    mine = {"link_id": people["links"]["ann"].link_id}
+    r = parent.post("/api/your-data/requests", json=mine, headers=headers)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["status"] == "open" == _request_row(home, got["request_id"])["status"]
+    before = store_rows(home, "SELECT count(*) FROM sar_requests")[0][0]
+    theirs = {"link_id": people["links"]["bob"].link_id}
+    r = parent.post("/api/your-data/requests", json=theirs, headers=headers)
+    assert r.status_code == 404
+    assert store_rows(home, "SELECT count(*) FROM sar_requests")[0][0] == before
