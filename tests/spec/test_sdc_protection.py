@@ -461,3 +461,20 @@ def test_the_check_refuses_any_edit_of_a_perturbed_table(
         bad.column_names.index("symbol"), "symbol", pa.array(symbols, pa.string())
     )
     assert check.check_table(store, plan, "reached", bad, source="recs")
+
+
+def test_a_pupil_with_two_records_in_a_cell_counts_once() -> None:
+    """Cells count distinct pupils (the builder's and the check's SQL, each its
+    own): a pupil with two records in one cell is one pupil there, and a pupil
+    with no key is no one."""
+    recs = _records(7, 200)
+    again = recs.slice(0, 30)  # the first 30 pupils' records, twice
+    nobody = again.slice(0, 1).set_column(
+        3, "__pupil_key", pa.array([None], pa.int64())
+    )
+    store = Store()
+    store.register("recs", pa.concat_tables([recs, again, nobody]))
+    rules = Sdc()
+    cube, table = _built(store, rules)
+    assert cube.values[-1, -1, -1] == 200  # the grand total: pupils, not records
+    assert check.check_table(store, _plan(rules), "reached", table, "recs") == []
