@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ScalarSelect, func, select, text
 from sqlalchemy.orm import Session
 
 from pupilshare.governance.models import SignIn, SignInCount
@@ -75,7 +76,7 @@ def _keys(username: str, method: str, source: str, outcome: str) -> list[str]:
     if method in PASSWORD_METHODS:
         keys.append(f"user:{username[:64]}")
     if outcome in FAILURES:
-        keys.append(f"source:{source[:100]}")
+        keys.append(source_key(source))
     return keys
 
 
@@ -112,19 +113,34 @@ def record(
         session.execute(_ADD, {"key": key, "bucket": _bucket(at)})
 
 
-def _count(session: Session, key: str, at: datetime, window: timedelta) -> int:
+def counted(key: str, at: datetime, window: timedelta) -> ScalarSelect[Any]:
     """Attempts counted under ``key`` in the window ending at ``at`` (the buckets
-    it touches: at most one bucket's worth more than the window, never less)."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(SignInCount.n), 0)).where(
-                SignInCount.key == key,
-                SignInCount.bucket > _bucket(at - window) - 1,
-                SignInCount.bucket <= _bucket(at),
-            )
+    it touches: at most one bucket's worth more than the window, never less), as a
+    subquery, so a caller may read it in the statement it needs anyway."""
+    return (
+        select(func.coalesce(func.sum(SignInCount.n), 0))
+        .where(
+            SignInCount.key == key,
+            SignInCount.bucket >= _bucket(at - window),
+            SignInCount.bucket <= _bucket(at),
         )
-        or 0
+        .scalar_subquery()
     )
+
+
+def source_key(source: str) -> str:
+    return f"source:{source[:100]}"
+
+
+def source_refusal(source: str, failures: int, limits: Limits) -> str:
+    """Why a source is over its limit of failures (empty when it is not)."""
+    if failures >= limits.per_source:
+        return f"more than {limits.per_source} failed sign-ins a minute from {source}"
+    return ""
+
+
+def _count(session: Session, key: str, at: datetime, window: timedelta) -> int:
+    return int(session.scalar(select(counted(key, at, window))) or 0)
 
 
 def too_many(
@@ -137,9 +153,8 @@ def too_many(
             return (
                 f"more than {limits.per_user} sign-in attempts a minute for {username}"
             )
-    by_source = _count(session, f"source:{source[:100]}", at, limits.window)
-    if by_source >= limits.per_source:
-        return f"more than {limits.per_source} failed sign-ins a minute from {source}"
+    by_source = _count(session, source_key(source), at, limits.window)
+    return source_refusal(source, by_source, limits)
     return ""
 
 

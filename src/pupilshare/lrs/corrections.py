@@ -103,8 +103,9 @@ def decide(
     if len(note) > 2000:
         raise InvalidInput("note: at most 2000 characters")
     if not accept and not note:
-        raise InvalidInput("note: say why the correction is rejected (the learner "
-                           "sees it)")
+        raise InvalidInput(
+            "note: say why the correction is rejected (the learner sees it)"
+        )
     row = session.get(Correction, correction_id, with_for_update=True)
     if row is None:
         raise NotFound(f"no correction request {correction_id}")

@@ -68,7 +68,9 @@ def test_clerks_decide_learners_corrections(home, capsys) -> None:  # type: igno
     # the attacker's tries: the learner and an organisation's user, every way in
     for token in (learner, ao):
         r = c.post(
-            f"/api/lrs/corrections/{first}", json={"accept": True}, headers=bearer(token)
+            f"/api/lrs/corrections/{first}",
+            json={"accept": True},
+            headers=bearer(token),
         )
         assert r.status_code == 403
         assert c.get("/api/lrs/corrections", headers=bearer(token)).status_code == 403
@@ -96,7 +98,8 @@ def test_clerks_decide_learners_corrections(home, capsys) -> None:  # type: igno
     )
     assert r.status_code == 200 and r.json()["status"] == "accepted"
     again = c.post(
-        f"/api/lrs/corrections/{first}", json={"accept": False, "note": "no"},
+        f"/api/lrs/corrections/{first}",
+        json={"accept": False, "note": "no"},
         headers=bearer(ops),
     )
     assert again.status_code == 409  # decided once
