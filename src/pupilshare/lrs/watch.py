@@ -172,8 +172,9 @@ def _last(session: Session, org_id: str, username: str) -> datetime | None:
 
 def admit(session: Session, key: str, caller: Caller, at: datetime) -> None:
     """Before a look-up: refuse a suspended user, slow a throttled one (``key``,
-    the records' URL, is the callers' and unused: the counts are in the records)."""
-    holds = _holds(session, caller.org_id, caller.username)
+    the records' URL, is the callers' and unused: the counts are in the records).
+    The holds are those ``agreements.caller`` read with the agreement."""
+    holds = caller.holds
     if any(h.state == "suspended" for h in holds):
         raise Suspended(
             f"{caller.username}'s use of the learner service is suspended pending "
