@@ -68,6 +68,33 @@ def _columns(rows: list[list[Any]]) -> dict[str, pa.Array]:
     }
 
 
+# the tree's compact range after the last batch this process appended, by store:
+# used only while the ledger's newest signed head is still that tree's
+_PEAKS: dict[str, tuple[int, list[tuple[int, bytes]]]] = {}
+
+
+def _peaks(store: Store) -> tuple[int, list[tuple[int, bytes]]]:
+    """The tree's size and compact range: kept from this process's last batch when
+    the ledger's newest entry still has that size and root (no one else appended),
+    else made again from every leaf (the first batch, or after another writer)."""
+    head = store.rows(
+        "SELECT tree_size, root_hash FROM ledger_entries "
+        "ORDER BY entry_index DESC LIMIT 1"
+    )
+    kept = _PEAKS.get(store.path)
+    if not head:
+        return 0, []
+    if kept is not None and kept[0] == head[0][0] and kept[1]:
+        if _root(kept[1]) == bytes(head[0][1]):
+            return kept[0], list(kept[1])
+    peaks: list[tuple[int, bytes]] = []
+    n = 0
+    for (leaf,) in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index"):
+        _push(peaks, merkle.leaf_hash(bytes(leaf)))
+        n += 1
+    return n, peaks
+
+
 def append_many(
     store: Store, home: Home, entries: list[tuple[dict[str, Any], list[bytes]]]
 ) -> list[int]:
@@ -83,13 +110,7 @@ def append_many(
     key = keys.signing_key(home)
     out: list[int] = []
     with store.transaction():
-        peaks: list[tuple[int, bytes]] = []
-        n = 0
-        for (leaf,) in store.rows(
-            "SELECT leaf FROM ledger_entries ORDER BY entry_index"
-        ):
-            _push(peaks, merkle.leaf_hash(bytes(leaf)))
-            n += 1
+        n, peaks = _peaks(store)
         rows: list[list[Any]] = []
         pupils_idx: list[int] = []
         pupils_dig: list[bytes] = []
@@ -142,6 +163,7 @@ def append_many(
             )
             store.rows("INSERT INTO ledger_pupils SELECT * FROM _batch_pupils")
             store.unregister("_batch_pupils")
+    _PEAKS[store.path] = (n, peaks)  # committed: the next batch starts here
     return out
 
 
