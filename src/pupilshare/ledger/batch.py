@@ -26,6 +26,12 @@ def digest(home: Home, value: str | int) -> bytes:
     return hmac.new(keys.digest_key(home), str(value).encode(), hashlib.sha256).digest()
 
 
+def digests(home: Home, values: list[str]) -> list[bytes]:
+    """``digest`` of each value, the key read once (a batch's people)."""
+    key = keys.digest_key(home)
+    return [hmac.new(key, str(v).encode(), hashlib.sha256).digest() for v in values]
+
+
 def _push(peaks: list[tuple[int, bytes]], h: bytes) -> None:
     size, node = 1, h
     while peaks and peaks[-1][0] == size:
