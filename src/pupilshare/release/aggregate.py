@@ -9,6 +9,7 @@ exactly what a reader could difference.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 
 import numpy as np
@@ -114,7 +115,13 @@ def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
     )
 
 
-def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.Cube:
+def build_table(
+    store: Store,
+    spec: TableSpec,
+    source: str,
+    rules: Sdc,
+    siblings: tuple[linked.Table, ...] = (),
+) -> sdc.Cube:
     """One table, reduced in DuckDB and protected by the disclosure rules (cell key
     perturbation for counts when the agreement chose it, the record keys registered
     as ``cellkey.RECORD_KEYS``; else suppression)."""
@@ -127,11 +134,45 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
         dims = (*spec.rows, *spec.columns)
         return sdc.Cube(dims, tuple(() for _ in dims), empty, empty.copy())
     cube = cube_from_cells(spec, cells, n_top)
-    mark_earlier(store, spec, cube)
+    mark_earlier(store, spec, cube, siblings)
     sdc.protect(cube, rules)
     # Then with every earlier table linked to it through the hierarchies.
-    crossrelease.protect(store, spec, cube, rules)
+    crossrelease.protect(store, spec, cube, rules, siblings)
     return mark_missing(store, spec, cube)
+
+
+class Built(list):
+    """A release's cubes, in its tables' order, and how many cells ``harmonise``
+    added."""
+
+    harmonised: int = 0
+
+
+def build_tables(
+    store: Store,
+    specs: list[TableSpec],
+    source_of: Callable[[TableSpec], str],
+    rules: Sdc,
+    linked_tables: bool = True,
+) -> Built:
+    """Every table of one release: each protected with the earlier releases and
+    with the release's tables built before it (``linked_tables``: they share
+    records through the hierarchies as much as two releases do), then identical
+    cells made consistent (``harmonise``)."""
+    cubes = Built()
+    for spec in specs:
+        siblings = (
+            tuple(
+                crossrelease.as_table(s, c)
+                for s, c in zip(specs, cubes, strict=False)
+                if not c.perturbed and c.values.ndim == len(c.labels)
+            )
+            if linked_tables
+            else ()
+        )
+        cubes.append(build_table(store, spec, source_of(spec), rules, siblings))
+    cubes.harmonised = harmonise(specs, list(cubes), rules)
+    return cubes
 
 
 def mark_missing(store: Store, spec: TableSpec, cube: sdc.Cube) -> sdc.Cube:
@@ -201,10 +242,21 @@ def grid_names(spec: TableSpec, cube: sdc.Cube) -> pa.Array:
     return published_cells.cell_names(spec, list(cube.dims), labels)
 
 
-def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
+def mark_earlier(
+    store: Store,
+    spec: TableSpec,
+    cube: sdc.Cube,
+    siblings: tuple[linked.Table, ...] = (),
+) -> None:
     """Cells earlier releases over the same records published are public (never
-    complements); cells they suppressed are suppressed here too."""
+    complements); cells they suppressed are suppressed here too. Cells the
+    release's own earlier tables (``siblings``) add up to are public as well."""
+    head = f"{spec.dataset}:{spec.measure or 'count'}"
+    mine = [t for t in siblings if t.head == head]
     if not published_cells.any_earlier(store, spec):
+        if mine and not cube.perturbed:
+            table = crossrelease.as_table(spec, cube)
+            cube.public |= linked.derivable(table, mine).reshape(cube.values.shape)
         return
     public, hidden, _ = published_cells.earlier(
         store, grid_names(spec, cube), cube.values.ravel()
@@ -212,7 +264,7 @@ def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     cube.public = public.reshape(cube.values.shape)
     # Also public: cells earlier tables' published cells add up to (a school
     # table's LA totals once the school table is out, for example).
-    earlier = linked.earlier_tables(store, f"{spec.dataset}:{spec.measure or 'count'}")
+    earlier = [*linked.earlier_tables(store, head), *mine]
     if earlier and not cube.perturbed:
         table = crossrelease.as_table(spec, cube)
         cube.public |= linked.derivable(table, earlier).reshape(cube.values.shape)

@@ -93,6 +93,7 @@ def check_release(
     reasons += promises.check(store, plan, staging, pupils)  # scope, anonymity, ids
     sources: dict[str, str] = {}
     specs = {t.name: t for t in plan.tables}
+    linked_tables: list = []  # the release's tables, for one linked audit
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]
@@ -106,9 +107,12 @@ def check_release(
                 pq.read_table(path),
                 source=_source(store, plan, spec.dataset, sources) if spec else None,
                 witness=(witness or {}).get(stem),
+                linked_into=linked_tables,
             )
         else:
             reasons += _check_records(store, home, plan, stem, path)
+    if linked_tables and not reasons:
+        reasons += tablecheck.release_linked_reasons(store, plan, linked_tables)
     return reasons
 
 
@@ -261,9 +265,12 @@ def check_table(
     table: pa.Table,
     source: str | None = None,
     witness: tablecheck.Witness | None = None,
+    linked_into: list | None = None,
 ) -> list[str]:
     """Reasons to block one published table. ``source`` names the population its
-    true values are recomputed from (default: the release population)."""
+    true values are recomputed from (default: the release population).
+    ``linked_into``: collects the table for the release's one linked audit
+    (``tablecheck.release_linked_reasons``) instead of auditing it here."""
     specs = {t.name: t for t in plan.tables}
     spec = specs.get(name)
     if spec is None:
@@ -304,7 +311,7 @@ def check_table(
     truth = _truth(store, plan, spec, table, source)
     reasons += _truth_rules(plan, spec, values, suppressed, truth)
     reasons += tablecheck.protection_reasons(
-        store, plan, spec, table, truth, suppressed, witness
+        store, plan, spec, table, truth, suppressed, witness, linked_into
     )
     return reasons
 
