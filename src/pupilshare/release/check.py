@@ -89,6 +89,7 @@ def check_release(
             continue
         if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
             reasons.append(f"{name}: SHA-256 differs from the manifest")
+    reasons += _manifest_is_the_plan(manifest, plan)
     reasons += _opt_outs(store, plan, pupils)
     reasons += promises.check(store, plan, staging, pupils)  # scope, anonymity, ids
     sources: dict[str, str] = {}
@@ -114,6 +115,27 @@ def check_release(
     if linked_tables and not reasons:
         reasons += tablecheck.release_linked_reasons(store, plan, linked_tables)
     return reasons
+
+
+def _manifest_is_the_plan(manifest: dict, plan: ReleasePlan) -> list[str]:
+    """The manifest names exactly the approved plan the release was checked
+    against (issue 10 point 2): its agreement, recipient, gateway, purpose, level
+    and items, and the plan's digest; another recipient or item written into it
+    is a different release from the one approved."""
+    want = {
+        "agreement_id": plan.agreement_id,
+        "recipient": plan.recipient,
+        "gateway": plan.gateway,
+        "purpose": plan.purpose,
+        "level": plan.level,
+        "items": list(plan.items),
+        "plan_sha256": plan.digest,
+    }
+    return [
+        f"manifest.json: {key} is not the approved plan's"
+        for key, value in want.items()
+        if manifest.get(key) != value
+    ]
 
 
 def _source(store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]) -> str:
