@@ -9,12 +9,13 @@ table (``ofsted-performance``), with and without the linked protection and audit
 
 The home is copied twice, the trend release's recorded cells dropped from each copy,
 and the release run in each: ``before`` with the linked step switched off (the
-builder's ``crossrelease.protect`` and the check's ``linked_reasons`` as they were
-before this change: nothing), ``after`` as shipped. For each: the release time, the
-trend tables' suppressed cells, and how many suppressed cells of all the published
-count tables of key stage results an intruder pins (feasible interval under 1) or
-narrows below ``min_interval`` (small counts), by two LPs per cell over the linked
-system of the school table and every trend table.
+builder's ``crossrelease.protect`` and the check's ``linked_reasons`` and
+``release_linked_reasons`` as they were before the linked step: nothing), ``after``
+as shipped. For each: the release time, the trend tables' suppressed cells, and
+how many suppressed cells of all the published count tables of key stage results
+an intruder pins (feasible interval under 1) or narrows below ``min_interval``
+(small counts), by two LPs per cell over the linked system of the school table and
+every trend table.
 """
 
 from __future__ import annotations
@@ -142,14 +143,23 @@ def main(home_dir: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label in ("before", "after"):
             copy = _copy(home, Path(tmp) / label)
-            saved = (crossrelease.protect, tablecheck.linked_reasons)
+            saved = (
+                crossrelease.protect,
+                tablecheck.linked_reasons,
+                tablecheck.release_linked_reasons,
+            )
             if label == "before":
                 crossrelease.protect = lambda *a, **k: 0
                 tablecheck.linked_reasons = lambda *a, **k: []
+                tablecheck.release_linked_reasons = lambda *a, **k: []
             try:
                 results[label] = _run(copy, Path(tmp) / f"{label}-out")
             finally:
-                crossrelease.protect, tablecheck.linked_reasons = saved
+                (
+                    crossrelease.protect,
+                    tablecheck.linked_reasons,
+                    tablecheck.release_linked_reasons,
+                ) = saved
             start = time.perf_counter()
             results[label] |= _intruder(copy)
             results[label]["intruder_s"] = round(time.perf_counter() - start, 1)
