@@ -423,3 +423,61 @@ def test_a_table_with_nothing_suppressed_is_audited_with_earlier_tables() -> Non
     pair = [(SCHOOLS, schools), (LA_REACHED, built)]
     got = _intervals(counts, pair)
     assert _unprotected(got, _intervals(counts, pair, knowing=1)) == []
+
+
+NATIONAL = TableSpec(
+    "ks2_read_by_outcome",
+    "ks_results",
+    ("academic_year",),
+    ("outcome",),
+    filters=KS2_READ,
+)
+
+
+def _pinned(counts: dict, tables: list, knowing: int) -> set[str]:
+    """Suppressed cells the intruder holding ``tables`` pins or narrows, not
+    counting those the first ``knowing`` tables alone gave away."""
+    first = _intervals(counts, tables, knowing=knowing)
+    return {b[0] for b in _unprotected(_intervals(counts, tables), first)}
+
+
+def test_three_tables_over_two_releases_pin_nothing() -> None:
+    """The school table is published; then a release of the LA trend table and a
+    national table by year and outcome. Before: each new table was audited with the
+    school table alone (nothing either gives away with it), and the intruder
+    holding all three recovers the trend table's national cells through the national
+    table. Now the three are one system, built and checked."""
+    counts = _seeded_world(3)
+
+    def attack(linked: bool) -> tuple[set[str], set[str], list[str]]:
+        store = Store()
+        store.register("recs", _records(counts))
+        schools = _publish(store, "schools", SCHOOLS)
+        specs = [TRENDS, NATIONAL]
+        cubes = aggregate.build_tables(store, specs, lambda s: "recs", RULES, linked)
+        made = [
+            (s, aggregate.table_arrow(s, c, RULES))
+            for s, c in zip(specs, cubes, strict=True)
+        ]
+        tables = [(SCHOOLS, schools), *made]
+        every = _pinned(counts, tables, knowing=1)
+        with_schools = _pinned(counts, [tables[0], tables[1]], 1) | _pinned(
+            counts, [tables[0], tables[2]], 1
+        )
+        plan = _plan(TRENDS)
+        plan = type(plan)(**{**plan.__dict__, "tables": tuple(specs)})
+        collected: list = []
+        reasons = []
+        for spec, table in made:
+            reasons += check.check_table(
+                store, plan, spec.name, table, source="recs", linked_into=collected
+            )
+        reasons += tablecheck.release_linked_reasons(store, plan, collected)
+        return every, with_schools, reasons
+
+    every, with_schools, reasons = attack(linked=False)
+    assert every and not with_schools, (every, with_schools)
+    assert reasons, "the check should refuse the release built table by table"
+    every, _, reasons = attack(linked=True)
+    assert every == set()
+    assert reasons == []
