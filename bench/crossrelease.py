@@ -6,6 +6,7 @@ table (``ofsted-performance``), with and without the linked protection and audit
     pupilshare demo --pupils 20000 --no-serve --home H   # once, to make H
     flock /work/bench.lock nice -n 5 .venv/bin/python bench/crossrelease.py H
     .venv/bin/python bench/crossrelease.py --audit-only H   # H: both released
+    .venv/bin/python bench/crossrelease.py --no-intruder H  # release times only
 
 The home is copied twice, the trend release's recorded cells dropped from each copy,
 and the release run in each: ``before`` with the linked step switched off (the
@@ -137,7 +138,7 @@ def audit_times(home_dir: str) -> None:
     )
 
 
-def main(home_dir: str) -> None:
+def main(home_dir: str, intruder: bool = True) -> None:
     home = Path(home_dir)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,9 +161,10 @@ def main(home_dir: str) -> None:
                     tablecheck.linked_reasons,
                     tablecheck.release_linked_reasons,
                 ) = saved
-            start = time.perf_counter()
-            results[label] |= _intruder(copy)
-            results[label]["intruder_s"] = round(time.perf_counter() - start, 1)
+            if intruder:
+                start = time.perf_counter()
+                results[label] |= _intruder(copy)
+                results[label]["intruder_s"] = round(time.perf_counter() - start, 1)
     results["ratio_release_after_before"] = round(
         results["after"]["release_s"] / results["before"]["release_s"], 2
     )
@@ -172,5 +174,7 @@ def main(home_dir: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--audit-only"]:
         audit_times(sys.argv[2])
+    elif sys.argv[1:2] == ["--no-intruder"]:  # release times only
+        main(sys.argv[2], intruder=False)
     else:
         main(sys.argv[1])

@@ -134,7 +134,7 @@ def build_table(
         dims = (*spec.rows, *spec.columns)
         return sdc.Cube(dims, tuple(() for _ in dims), empty, empty.copy())
     cube = cube_from_cells(spec, cells, n_top)
-    mark_earlier(store, spec, cube, siblings)
+    mark_earlier(store, spec, cube)
     sdc.protect(cube, rules)
     # Then with every earlier table linked to it through the hierarchies.
     crossrelease.protect(store, spec, cube, rules, siblings)
@@ -242,21 +242,13 @@ def grid_names(spec: TableSpec, cube: sdc.Cube) -> pa.Array:
     return published_cells.cell_names(spec, list(cube.dims), labels)
 
 
-def mark_earlier(
-    store: Store,
-    spec: TableSpec,
-    cube: sdc.Cube,
-    siblings: tuple[linked.Table, ...] = (),
-) -> None:
+def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     """Cells earlier releases over the same records published are public (never
-    complements); cells they suppressed are suppressed here too. Cells the
-    release's own earlier tables (``siblings``) add up to are public as well."""
+    complements); cells they suppressed are suppressed here too. (Not the
+    release's own earlier tables: their cells may still be hidden by
+    ``harmonise``, and the check counts as public only what was delivered.)"""
     head = f"{spec.dataset}:{spec.measure or 'count'}"
-    mine = [t for t in siblings if t.head == head]
     if not published_cells.any_earlier(store, spec):
-        if mine and not cube.perturbed:
-            table = crossrelease.as_table(spec, cube)
-            cube.public |= linked.derivable(table, mine).reshape(cube.values.shape)
         return
     public, hidden, _ = published_cells.earlier(
         store, grid_names(spec, cube), cube.values.ravel()
@@ -264,7 +256,7 @@ def mark_earlier(
     cube.public = public.reshape(cube.values.shape)
     # Also public: cells earlier tables' published cells add up to (a school
     # table's LA totals once the school table is out, for example).
-    earlier = [*linked.earlier_tables(store, head), *mine]
+    earlier = linked.earlier_tables(store, head)
     if earlier and not cube.perturbed:
         table = crossrelease.as_table(spec, cube)
         cube.public |= linked.derivable(table, earlier).reshape(cube.values.shape)
