@@ -175,7 +175,30 @@ def build_tables(
         )
         cubes.append(build_table(store, spec, source_of(spec), rules, siblings))
     cubes.harmonised = harmonise(specs, list(cubes), rules)
+    if not linked_tables:
+        return cubes
+    # ``harmonise`` may hide cells a table built earlier was protected with, and
+    # that a table of another filter (not harmonised with it) shows: protect every
+    # table again with all the others until nothing changes.
+    changed = cubes.harmonised > 0
+    for _ in range(ROUNDS):
+        if not changed:
+            break
+        changed = False
+        for k, spec in enumerate(specs):
+            others = tuple(
+                crossrelease.as_table(s, c)
+                for j, (s, c) in enumerate(zip(specs, cubes, strict=True))
+                if j != k and not c.perturbed and c.values.ndim == len(c.labels)
+            )
+            changed |= crossrelease.protect(store, spec, cubes[k], rules, others) > 0
+        added = harmonise(specs, list(cubes), rules)
+        cubes.harmonised += added
+        changed |= added > 0
     return cubes
+
+
+ROUNDS = 4  # whole-release passes after harmonise
 
 
 def mark_missing(store: Store, spec: TableSpec, cube: sdc.Cube) -> sdc.Cube:
