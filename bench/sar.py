@@ -139,11 +139,26 @@ def main() -> None:
         default=0.25,
         help="share of the pupils in the ledger's releases (their digests)",
     )
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="build the store in this folder once and reuse it in later runs (one "
+        "size a folder); the baseline then runs with the lookup indexes dropped",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        home = Home(Path(tmp) / "home").ensure()
+        root = args.keep or Path(tmp)
+        built = root / f"built-{args.pupils}"
+        home = Home(root / "home").ensure()
         store = Store.open(home)
-        build(store, home, args.pupils, args.releases, args.disclosed)
+        if built.exists():
+            print(f"store of {args.pupils:,} pupils reused from {root}")
+            for table, column in sar.INDEXES:
+                store.rows(f"DROP INDEX IF EXISTS {table}_{column}_sar")
+        else:
+            build(store, home, args.pupils, args.releases, args.disclosed)
+            store.rows("CHECKPOINT")
+            built.touch()
         rng = random.Random(1)
         pick = [rng.randint(1, args.pupils) for _ in range(args.requests)]
         base = answer_times(

@@ -89,6 +89,7 @@ INDEXES = (
     ("pupil_links", "pupil_key"),
     ("pupils", "date_of_birth"),
     ("pupils", "pupil_key"),
+    ("pupils", "upn"),
     ("pupil_identifiers", "value"),
     ("pupil_identifiers", "pupil_key"),
     ("ledger_pupils", "pupil_digest"),
@@ -97,7 +98,7 @@ INDEXES = (
 
 def prepare(store: Store) -> None:
     """The lookup indexes a pack needs to stay fast at national scale (one pupil's
-    links among tens of millions; candidates by date of birth or identifier; their
+    links among tens of millions; candidates by identifier or date of birth; their
     ledger entries by digest). Made once, by the first request; later writes keep
     them up to date."""
     tables = _tables(store)
@@ -268,7 +269,8 @@ def answer(
     """Write the response pack (JSON and a self-contained HTML page) into ``out``.
 
     A handful of statements, each a point read on an indexed or sorted key (see
-    ``INDEXES``): the request; the candidates by date of birth; the pupil's other
+    ``INDEXES``): the request; the candidates (by UPN, else by date of birth and
+    surname: ``identity.candidates``); the pupil's other
     keys, identifiers and opt-outs together; their links; every linked record of
     every dataset in one statement; the ledger append; their ledger entries."""
     req, tables = _get(store, request_id)
