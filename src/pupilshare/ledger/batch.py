@@ -1,8 +1,8 @@
 """Many entries appended in one transaction: for services that answer faster than
 one append each (the learner service's look-ups).
 
-The leaves are read once and the tree kept as its compact range (the roots of its
-perfect subtrees, largest first), so each new entry's root costs O(log n) hashes
+The tree is read as its compact range (the roots of its perfect subtrees, largest
+first, kept in the store: ``tree``), so each new entry's root costs O(log n) hashes
 and its signed head is exactly what ``log.append`` would have made for it. Each
 entry's people are given as keyed digests (``digest``), already computed.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from pupilshare.config import Home
-from pupilshare.ledger import keys, log, merkle
+from pupilshare.ledger import keys, log, merkle, tree
 from pupilshare.store import Store
 
 
@@ -24,21 +24,6 @@ def digest(home: Home, value: str | int) -> bytes:
     """The keyed digest the ledger keeps of a person's key (``keys.digest_sql`` of
     the same text): a pupil key, or another stable key such as ``uln:NNNNNNNNNN``."""
     return hmac.new(keys.digest_key(home), str(value).encode(), hashlib.sha256).digest()
-
-
-def _push(peaks: list[tuple[int, bytes]], h: bytes) -> None:
-    size, node = 1, h
-    while peaks and peaks[-1][0] == size:
-        node = merkle.node_hash(peaks.pop()[1], node)
-        size *= 2
-    peaks.append((size, node))
-
-
-def _root(peaks: list[tuple[int, bytes]]) -> bytes:
-    node = peaks[-1][1]
-    for _, left in reversed(peaks[:-1]):
-        node = merkle.node_hash(left, node)
-    return node
 
 
 def append_many(
@@ -56,13 +41,9 @@ def append_many(
     key = keys.signing_key(home)
     out: list[int] = []
     with store.transaction():
-        peaks: list[tuple[int, bytes]] = []
-        n = 0
-        for (leaf,) in store.rows(
-            "SELECT leaf FROM ledger_entries ORDER BY entry_index"
-        ):
-            _push(peaks, merkle.leaf_hash(bytes(leaf)))
-            n += 1
+        n = tree.current(store)
+        peaks = tree.peaks(store, n)
+        nodes: list[tuple[int, int, int, bytes]] = []
         rows: list[list[Any]] = []
         pupils_idx: list[int] = []
         pupils_dig: list[bytes] = []
@@ -76,8 +57,8 @@ def append_many(
                 pupils_dig.extend(ds)
             leaf = log.canonical(fields)
             lh = merkle.leaf_hash(leaf)
-            _push(peaks, lh)
-            root = _root(peaks)
+            nodes += [(lv, ix, n, h) for lv, ix, h in tree.push(peaks, lh, n)]
+            root = tree.peaks_root(peaks)
             sig = key.sign(log.head_text(n + 1, root))
             rows.append(
                 [
@@ -99,6 +80,7 @@ def append_many(
         store.con.executemany(
             "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
+        tree.insert(store, nodes)
         if pupils_idx:
             store.register(
                 "_batch_pupils",

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from pupilshare.config import Home
-from pupilshare.ledger import keys, log, merkle
+from pupilshare.ledger import keys, log, merkle, tree
 from pupilshare.store import Store
 
 
@@ -109,6 +109,8 @@ def verify_store(store: Store, home: Home) -> Report:
             break
     report.tree_size = len(rows)
     report.root_hash = merkle.root([merkle.leaf_hash(bytes(r[1])) for r in rows]).hex()
+    if report.ok:
+        report.problems += _tree_problems(store, hashes)
     head = log.read_head(home)
     if report.ok and head is not None:
         if not head.valid():
@@ -124,6 +126,37 @@ def verify_store(store: Store, home: Home) -> Report:
             report.problems.append("the ledger does not extend its last published head")
     report.problems += _store_agrees(store, home)
     return report
+
+
+def _tree_problems(store: Store, hashes: list[bytes]) -> list[str]:
+    """The hashes kept for proofs (each entry's ``leaf_hash``, the perfect subtrees
+    in ``ledger_nodes``) against the tree recomputed from the leaves: an edited one
+    would make proofs and the next signed head wrong."""
+    for i, h in store.rows(
+        "SELECT entry_index, leaf_hash FROM ledger_entries ORDER BY entry_index"
+    ):
+        if bytes(h) != hashes[int(i)]:
+            return [f"entry {int(i)}: edited (its leaf_hash is not its leaf's hash)"]
+    if not store.exists("ledger_nodes"):
+        return []  # made before the tree was kept: the next append builds it
+    want = {(lv, ix): h for lv, ix, _, h in tree.all_nodes(hashes)}
+    held: dict[tuple[int, int], bytes] = {}
+    for lv, ix, h in store.rows(
+        "SELECT level, node_index, hash FROM ledger_nodes ORDER BY last_leaf, level"
+    ):
+        node = (int(lv), int(ix))
+        if node in held or want.get(node) != bytes(h):
+            return [
+                f"ledger_nodes: level {node[0]} node {node[1]} disagrees with the "
+                "leaves (proofs would not verify)"
+            ]
+        held[node] = bytes(h)
+    if held and len(held) != len(want):
+        return [
+            f"ledger_nodes: {len(want) - len(held)} of the tree's {len(want)} nodes "
+            "are missing"
+        ]
+    return []
 
 
 def _pupils_problem(store: Store, index: int, fields: dict[str, Any]) -> str:
