@@ -461,3 +461,83 @@ def test_the_check_refuses_any_edit_of_a_perturbed_table(
         bad.column_names.index("symbol"), "symbol", pa.array(symbols, pa.string())
     )
     assert check.check_table(store, plan, "reached", bad, source="recs")
+
+
+def test_a_pupil_with_two_records_in_a_cell_counts_once() -> None:
+    """Cells count distinct pupils (the builder's and the check's SQL, each its
+    own): a pupil with two records in one cell is one pupil there, and a pupil
+    with no key is no one."""
+    recs = _records(7, 200)
+    again = recs.slice(0, 30)  # the first 30 pupils' records, twice
+    nobody = again.slice(0, 1).set_column(
+        3, "__pupil_key", pa.array([None], pa.int64())
+    )
+    store = Store()
+    store.register("recs", pa.concat_tables([recs, again, nobody]))
+    rules = Sdc()
+    cube, table = _built(store, rules)
+    assert cube.values[-1, -1, -1] == 200  # the grand total: pupils, not records
+    assert check.check_table(store, _plan(rules), "reached", table, "recs") == []
+
+
+SCHOOLS = TableSpec(
+    "outcomes_by_school",
+    "ks_results",
+    ("laestab", "key_stage", "subject"),
+    ("outcome",),
+)
+
+
+def _school_records(n: int = 12_000, schools: int = 120) -> pa.Table:
+    """The school table's shape (schools x key stage x subject x outcome), small:
+    rare outcomes make small counts in most schools."""
+    rng = np.random.default_rng(17)
+    school = (schools * rng.random(n) ** 1.15).astype(int)
+    ks = np.where(school % 5 == 0, "3", rng.choice(["1", "2"], n))
+    subject = rng.choice(["READ", "MATH", "SCI"], n)
+    outcome = rng.choice(
+        ["EXS", "WTS", "GDS", "HNM", "A"], n, p=[0.6, 0.2, 0.12, 0.05, 0.03]
+    )
+    return pa.table(
+        {
+            "laestab": (2_000_000 + school).astype(str),
+            "key_stage": ks,
+            "subject": subject,
+            "outcome": outcome,
+            "__pupil_key": np.arange(n),
+        }
+    )
+
+
+def test_a_school_table_passes_and_a_weakened_copy_is_refused() -> None:
+    """The school table as built passes the check (its hypercubes verified); the
+    same table with every other suppressed cell of one small count's line across
+    schools published again gives that count away (the line's total less the rest),
+    and is refused, whether or not the builder's hypercubes are offered."""
+    store = Store()
+    store.register("recs", _school_records())
+    rules = Sdc()
+    cube, table = _built(store, rules, SCHOOLS)
+    plan = _plan(rules, SCHOOLS)
+    name = SCHOOLS.name
+    assert check.check_table(store, plan, name, table, "recs", _witness(cube)) == []
+    small = np.argwhere(cube.status == sdc.PRIMARY)
+    p = tuple(small[0])
+    line = [tuple(q) for q in np.argwhere(cube.suppressed[:, p[1], p[2], p[3]])]
+    others = [(i[0], *p[1:]) for i in line if i[0] != p[0]]
+    assert others  # the line across schools held other suppressed cells
+    shape = cube.values.shape
+    values = table.column("value").to_pylist()
+    symbols = table.column("symbol").to_pylist()
+    for q in others:
+        i = int(np.ravel_multi_index(q, shape))
+        values[i], symbols[i] = int(cube.values[q]), None
+    weak = table.set_column(
+        table.column_names.index("value"), "value", pa.array(values, pa.int64())
+    )
+    weak = weak.set_column(
+        weak.column_names.index("symbol"), "symbol", pa.array(symbols, pa.string())
+    )
+    for witness in (_witness(cube), None):
+        reasons = check.check_table(store, plan, name, weak, "recs", witness)
+        assert any("protection interval" in r for r in reasons), reasons

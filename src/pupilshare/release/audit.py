@@ -89,6 +89,17 @@ class Need:
             & (x - lo >= self.down - tol)
         )
 
+    def moves(self, rise: np.ndarray, fall: np.ndarray) -> np.ndarray:
+        """Met by moves known exactly (``witnessed``: the true values along a
+        direction the equations leave free, capped by a true value), compared as
+        moves, not as end points (no rounding of ``x + rise`` for a large ``x``)."""
+        tol = 1e-9
+        return (
+            (rise + fall >= self.width - tol)
+            & (rise >= self.up - tol)
+            & (fall >= self.down - tol)
+        )
+
     def part(self, index: np.ndarray) -> Need:
         return Need(self.width[index], self.up[index], self.down[index])
 
@@ -201,11 +212,9 @@ def audit(
     n = a.shape[1]
     need = width if isinstance(width, Need) else Need.uniform(n, width)
     known = np.abs(x0) if x0 is not None else np.zeros(0)
-    scale = max(float(np.abs(b).max(initial=0.0)), float(known.max(initial=0.0)))
-    # The LP's own tolerance must never read as room.
-    need = Need(np.maximum(need.width, 1e-6 * scale), need.up, need.down)
     if x0 is not None and rise is not None and fall is not None:
-        done = need.met(x0, x0 - fall, x0 + rise)
+        # Exact: no solver tolerance in a verified direction (see ``_narrow``).
+        done = need.moves(rise, fall)
         if done.all():
             return np.zeros(n, bool)
     else:
@@ -231,7 +240,9 @@ def audit(
         seed = None
         if start is not None and rise is not None and fall is not None:
             seed = (start - fall[cells], start + rise[cells])
-        pinned[cells] = _narrow(part[used], b[used], start, need.part(cells), cap, seed)
+        pinned[cells] = _narrow(
+            part[used], b[used], start, need.part(cells), cap, seed, done[cells]
+        )
     return pinned
 
 
@@ -304,9 +315,23 @@ def _narrow(
     need: Need,
     cap: float,
     seed: tuple[np.ndarray, np.ndarray] | None = None,
+    done: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Cells of one linked group whose exact feasible interval misses ``need``."""
+    """Cells of one linked group whose exact feasible interval misses ``need``.
+
+    ``done``: cells already certified exactly (``Need.moves``), never reopened.
+    Every other cell must clear its width plus a margin for the solver's own
+    tolerance (a millionth of the largest figure in *this* group's equations), so
+    rounding in a returned point never reads as room. The margin is the group's,
+    not the table's: a national total elsewhere must not lift every cell's need
+    (it once did, sending every cell of a 10 M-pupil table to the solver)."""
     n = a.shape[1]
+    done = np.zeros(n, bool) if done is None else done
+    scale = max(
+        float(np.abs(b).max(initial=0.0)),
+        float(np.abs(x0).max(initial=0.0)) if x0 is not None else 0.0,
+    )
+    need = Need(np.maximum(need.width, 1e-6 * scale), need.up, need.down)
     truth = x0
     if x0 is None:
         x0 = _spread_point(a, b, cap)
@@ -317,7 +342,7 @@ def _narrow(
     centre = truth if truth is not None else x0
 
     def short() -> np.ndarray:
-        return ~need.met(centre, lo, hi)
+        return ~need.met(centre, lo, hi) & ~done
 
     rng = np.random.default_rng(0)
 

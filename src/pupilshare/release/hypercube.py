@@ -35,6 +35,7 @@ MAX_COMBOS = 32  # candidate cubes scored per cell
 POOL = 8  # candidates kept per line of a long axis
 BATCH = 8192
 REFRESH = 4  # batches between rebuilding the long axes' candidate pools
+REBUILDS = 8  # at most this many rebuilds (more batches: REFRESH grows)
 
 
 @dataclass
@@ -70,9 +71,18 @@ def covers(values: np.ndarray, cubes: Cubes) -> tuple[np.ndarray, np.ndarray]:
     """How far each cell is known to move up and down along the cubes (flat)."""
     up = np.zeros(values.size)
     down = np.zeros(values.size)
+    add_covers(up, down, values.ravel(), cubes)
+    return up, down
+
+
+def add_covers(
+    up: np.ndarray, down: np.ndarray, flat_v: np.ndarray, cubes: Cubes
+) -> None:
+    """Raise ``up``/``down`` (flat, in place) to the moves ``cubes`` give their
+    corners: work in the cubes' size, never the table's (it runs once a batch)."""
     if len(cubes.corners) == 0:
-        return up, down
-    v = values.ravel()[cubes.corners]
+        return
+    v = flat_v[cubes.corners]
     s = cubes.signs
     rise = np.where(s < 0, v, np.inf).min(axis=1)  # t > 0: the falling corners
     fall = np.where(s > 0, v, np.inf).min(axis=1)  # t < 0: the rising corners fall
@@ -80,7 +90,6 @@ def covers(values: np.ndarray, cubes: Cubes) -> tuple[np.ndarray, np.ndarray]:
     c_down = np.where(s > 0, fall[:, None], rise[:, None])
     np.maximum.at(up, cubes.corners.ravel(), c_up.ravel())
     np.maximum.at(down, cubes.corners.ravel(), c_down.ravel())
-    return up, down
 
 
 def protect(
@@ -119,6 +128,13 @@ def protect(
     # Small tables: a few batches (cubes chosen later see earlier ones); large:
     # batches of up to BATCH, so the per-batch passes over the table stay few.
     batch = max(64, min(BATCH, len(todo) // 32 or 64))
+    # Whole-table passes stay a fixed number however many batches there are (a
+    # pool per REFRESH batches, at most REBUILDS of them; every other pass of a
+    # batch is in the batch's size), so the cost grows with the table, not with
+    # the table times the suppressed cells.
+    turns = -(-len(todo) // batch)
+    refresh = max(REFRESH, -(-turns // REBUILDS))
+    level = float(max(need_up.max(initial=0), need_down.max(initial=0)))
     pools: dict[int, tuple[int, np.ndarray]] = {}  # axis: (turn made, per line)
     long_axes = [j for j in range(d) if shape[j] > POOL + 1]
     for turn, start in enumerate(range(0, len(todo), batch)):
@@ -135,7 +151,6 @@ def protect(
             continue
         up, down, width = need_up[cells], need_down[cells], need_width[cells]
         p = np.stack(np.unravel_index(cells, shape), axis=1)  # (B, d)
-        level = float(max(need_up.max(initial=0), need_down.max(initial=0)))
         cell_pools: dict[int, np.ndarray] = {}
         for j in long_axes:
             other_shape = [n for i, n in enumerate(shape) if i != j]
@@ -151,7 +166,7 @@ def protect(
                 continue
             # Lines as long as the table: one partial sort of them all, kept for
             # REFRESH batches (candidates are re-scored per cell anyway).
-            if j not in pools or turn - pools[j][0] >= REFRESH:
+            if j not in pools or turn - pools[j][0] >= refresh:
                 pools[j] = (
                     turn,
                     _line_pools(flat_v, supp, use, shape, strides, j, level, zero),
@@ -159,7 +174,17 @@ def protect(
             cell_pools[j] = pools[j][1][line]
         cands = [
             _candidates(
-                flat_v, supp, use, shape, strides, p, j, up, down, cell_pools.get(j)
+                flat_v,
+                supp,
+                use,
+                shape,
+                strides,
+                p,
+                j,
+                up,
+                down,
+                cell_pools.get(j),
+                zero,
             )
             for j in range(d)
         ]
@@ -193,9 +218,7 @@ def protect(
         supp[pick_flat.ravel()] = True
         new = Cubes(pick_flat, pick_sign)
         chosen.append(new)
-        cu, cd = covers(values, new)
-        np.maximum(cover_up, cu, out=cover_up)
-        np.maximum(cover_down, cd, out=cover_down)
+        add_covers(cover_up, cover_down, flat_v, new)
     cubes = (
         Cubes(
             np.concatenate([c.corners for c in chosen]),
@@ -225,6 +248,7 @@ def _candidates(
     up: np.ndarray,
     down: np.ndarray,
     pool: np.ndarray | None,
+    zero: float,
 ) -> np.ndarray:
     """Alternative indices on axis ``j`` for each cell (B, k), best first, -1 padding.
 
@@ -243,7 +267,6 @@ def _candidates(
     both_cat = (pool != tot) & (p[:, j] != tot)[:, None]
     need = np.where(both_cat, up[:, None], down[:, None])
     good = use[nb] & (v >= need - 1e-9) & (pool != p[:, j][:, None])
-    zero = 2.0 * (float(flat_v.max(initial=0.0)) + 1.0)
     score = np.where(good, np.where(supp[nb], 0.0, _price(v, zero)), np.inf)
     score = np.where((pool == tot) & (p[:, j] != tot)[:, None], np.inf, score)
     order = np.argsort(score, axis=1, kind="stable")

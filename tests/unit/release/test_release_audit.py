@@ -101,3 +101,28 @@ def test_a_wholly_suppressed_large_table_is_audited_in_a_few_lps(
     a, b, x0 = audit.line_equations(np.where(m, np.nan, v), m)
     assert not audit.audit(a, b, x0, 1.0).any()
     assert len(calls) < 40
+
+
+def test_cells_the_directions_certify_never_go_to_the_solver(monkeypatch) -> None:
+    """A suppressed national total of millions once raised every cell's need by the
+    solver's tolerance margin (a millionth of the largest figure in the table), so
+    cells a verified hypercube gave exactly their interval of 5 went to the LP over
+    the whole linked table: minutes at 4 M pupils. Moves along verified directions
+    are exact; no LP is needed, and none may run."""
+    v = sdc.with_margins(np.array([[3.0, 2.0], [4.0, 9_000_000.0]]))
+    m = np.zeros(v.shape, bool)
+    m[:2, :2] = True  # four corners, the largest a figure of millions
+    a, b, x0 = audit.line_equations(v, m)
+    corners = np.arange(4)[None, :]  # columns: (0,0), (0,1), (1,0), (1,1)
+    rise, fall = audit.witnessed(a, x0, corners, np.array([[1, -1, -1, 1]]))
+    assert rise[0] == 2.0 and fall[0] == 3.0  # an interval of exactly 5
+
+    def no_solver(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an LP ran for a certified cell")
+
+    monkeypatch.setattr(audit, "linprog", no_solver)
+    need = audit.Need(np.full(4, 5.0), np.ones(4), np.ones(4))
+    assert not audit.audit(a, b, x0, need, rise, fall).any()
+    # The same cells asking more than the direction gives still go to the solver.
+    with pytest.raises(AssertionError, match="an LP ran"):
+        audit.audit(a, b, x0, audit.Need.uniform(4, 6.0), rise, fall)
