@@ -205,6 +205,8 @@ async def client_loop(
     rng: random.Random,
     outcomes: dict[str, int],
 ) -> None:
+    """One machine client: Poisson arrivals at ``rate``; an error is any answer
+    other than 200 (counted by status too, ``outcomes["http NNN"]``)."""
     headers = {"Authorization": f"Bearer {token}"}
     await asyncio.sleep(rng.uniform(0, 1 / rate))
     while time.monotonic() < until:
@@ -234,7 +236,10 @@ async def client_loop(
                 ok = r.status_code == 200
                 if ok:
                     outcomes[r.json()["outcome"]] += 1
-            except httpx.HTTPError:
+                else:
+                    outcomes[f"http {r.status_code}"] += 1
+            except httpx.HTTPError as e:
+                outcomes[type(e).__name__] += 1
                 ok = False
         seen[kind].append(time.perf_counter() - started)
         if not ok:
@@ -271,6 +276,12 @@ async def run(base: str, tokens: list[str], n: int, seconds: float, rate: float)
     return seen, errors, outcomes, elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--learners", type=int, default=10_000_000)
@@ -291,10 +302,13 @@ def main() -> None:
     began = datetime.now(UTC).replace(tzinfo=None)
     proc = start(home, url, port)
     try:
-        load = os.getloadavg()[0]
+        load = os.getloadavg()
+        cpu0, own0 = cpu_seconds(proc.pid), time.process_time()
         seen, errors, outcomes, elapsed = asyncio.run(
             run(f"http://127.0.0.1:{port}", tokens, a.learners, a.seconds, a.rate)
         )
+        cpu1, own1 = cpu_seconds(proc.pid), time.process_time()
+        load_after = os.getloadavg()
         time.sleep(3)  # one more seal
     finally:
         proc.terminate()
@@ -312,11 +326,13 @@ def main() -> None:
     lines = [
         f"### lrs, {date.today().isoformat()}, {a.learners:,} learners",
         "",
-        f"`flock /work/bench.lock nice -n 5 timeout 900 .venv/bin/python bench/lrs.py "
+        f"`flock /work/bench.lock nice -n 5 timeout 1800 .venv/bin/python bench/lrs.py "
         f"--learners {a.learners} --clients {a.clients} --seconds {a.seconds:g} "
         f"--rate {a.rate:g}` (PostgreSQL records; one uvicorn worker; clients in a "
-        f"second process on the same 2 cores; load average before {load:.2f}; "
-        f"register {'generated' if gen_s > 5 else 'reused'} in {gen_s:.0f} s).",
+        f"second process on the same 2 cores; `uptime` load average before "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after {load_after[0]:.2f} "
+        f"{load_after[1]:.2f} {load_after[2]:.2f}; register "
+        f"{'generated' if gen_s > 5 else 'reused'} in {gen_s:.0f} s).",
         "",
         "| request | n | req/s | p50 ms | p99 ms | max ms | errors |",
         "|---|---|---|---|---|---|---|",
@@ -335,6 +351,11 @@ def main() -> None:
         f"Outcomes: {dict(outcomes)}. Look-ups recorded: {recorded}; sealed into the "
         f"ledger by the end: {sealed}. Goal p99 < 50 ms: "
         f"{'met' if pct(v, 99) < 0.05 and not errors else 'NOT met'}.",
+        "",
+        f"CPU in the service's process: {cpu1 - cpu0:.1f} s over {elapsed:.0f} s, "
+        f"{(cpu1 - cpu0) * 1000 / max(1, len(v) + len(h)):.2f} ms a request "
+        f"(the sealer's appends to the ledger included); in the clients' process "
+        f"{(own1 - own0) * 1000 / max(1, len(v) + len(h)):.2f} ms a request.",
         "",
     ]
     text = "\n".join(lines)

@@ -366,3 +366,34 @@ def test_verify_names_an_edited_leaf_hash(released: Home) -> None:
         "UPDATE ledger_entries SET leaf_hash = sha256('x')::BLOB WHERE entry_index = 1",
     )
     assert _problems(released)[0].startswith("entry 1: edited (its leaf_hash")
+
+
+def test_batches_extend_the_tree_others_appended_to(home: Home) -> None:
+    """``append_many`` keeps the tree's compact range between batches; an entry
+    appended in between by another path (``log.append``) is noticed (the newest
+    head differs) and the range made again, so every head stays right."""
+    from pupilshare.ledger import batch
+
+    def entries(tag: str, n: int) -> list[tuple[dict, list[bytes]]]:
+        return [
+            (
+                {
+                    "kind": "lookup",
+                    "release_id": f"{tag}-{i}",
+                    "created_at": "2026-12-05T00:00:00",
+                    "row_count": 1,
+                },
+                [ledger.digest(home, f"uln:{tag}{i}")],
+            )
+            for i in range(n)
+        ]
+
+    with Store.open(home) as store:
+        assert ledger.append_many(store, home, entries("a", 5)) == list(range(5))
+        assert batch._PEAKS[store.path][0] == 5
+        assert ledger.append_many(store, home, entries("b", 3)) == [5, 6, 7]
+        log.append(store, home, {"kind": "lookup", "created_at": "x", "row_count": 0})
+        assert batch._PEAKS[store.path][0] == 8  # stale: the ledger holds 9
+        assert ledger.append_many(store, home, entries("c", 4)) == [9, 10, 11, 12]
+    report = ledger.verify(home)
+    assert report.ok, report

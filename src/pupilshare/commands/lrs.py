@@ -229,3 +229,53 @@ def register(app: typer.Typer) -> None:
         c = context(ctx)
         got = lrs.resolve_review(c.home, c.principal(), case, same)
         console.print(f"case {case}: {got['outcome']}", highlight=False)
+
+    @group.command("corrections")
+    def corrections(
+        ctx: typer.Context,
+        status: str = typer.Option(
+            "open", "--status", help="open, accepted, rejected or all."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Learners' requests to correct a detail on the register."""
+        from pupilshare import lrs
+        from pupilshare.cliapp import console, context
+
+        c = context(ctx)
+        rows = lrs.list_corrections(c.home, c.principal(), status)
+        if as_json:
+            typer.echo(json.dumps(rows))
+            return
+        for r in rows:
+            console.print(
+                f"correction {r['correction']}  {r['uln']}  {r['field']}: "
+                f"{r['current']!r} -> {r['value']!r}  {r['at']}  {r['status']}"
+                + (f" by {r['decided_by']}: {r['note']}" if r["decided_by"] else ""),
+                highlight=False,
+            )
+
+    @group.command("correction")
+    def correction(
+        ctx: typer.Context,
+        number: int = typer.Argument(..., help="The request (`lrs corrections`)."),
+        accept: bool = typer.Option(
+            False, "--accept", help="Correct the register as asked."
+        ),
+        reject: bool = typer.Option(False, "--reject", help="Leave it as it is."),
+        note: str = typer.Option(
+            "", "--note", help="Why (required to reject; the learner sees it)."
+        ),
+    ) -> None:
+        """Decide a learner's correction request: accept or reject it."""
+        from pupilshare import lrs
+        from pupilshare.cliapp import console, context
+        from pupilshare.errors import InvalidInput
+
+        if accept == reject:
+            raise InvalidInput("give one of --accept or --reject")
+        c = context(ctx)
+        got = lrs.decide_correction(c.home, c.principal(), number, accept, note)
+        console.print(
+            f"correction {number}: {got['status']} ({got['field']})", highlight=False
+        )

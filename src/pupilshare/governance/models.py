@@ -296,3 +296,17 @@ class SignIn(Base):
     source: Mapped[str] = mapped_column(String(100), index=True)
     outcome: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SignInCount(Base):
+    """The rate limits' counts, kept beside the ``sign_ins`` rows they count:
+    attempts per ``user:NAME`` (password sign-ins) and failures per
+    ``source:ADDRESS``, one row per key and window-long ``bucket``, added to in the
+    transaction that records the attempt. A limit check reads two rows by primary
+    key (this bucket and the one before) instead of counting ``sign_ins``, which an
+    attacker could otherwise grow without end; shared by every process."""
+
+    __tablename__ = "sign_in_counts"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)

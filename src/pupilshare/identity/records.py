@@ -3,7 +3,10 @@
 Every attempt is a ``sign_ins`` row, written in a session of its own and committed at
 once: a refused sign-in usually ends the caller's unit of work with a rollback, and
 the record of it must survive that. The rate limits count those same rows, so they
-hold across processes (the command line and the web service share them).
+hold across processes (the command line and the web service share them). They
+are read from ``sign_in_counts`` (``SignInCount``), bucketed counts added to in the
+same transaction as each row, so a check reads a few rows by primary key however
+many attempts a source has made (``sign_ins`` keeps every one).
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select, text
 from sqlalchemy.orm import Session
 
-from pupilshare.governance.models import SignIn
+from pupilshare.governance.models import SignIn, SignInCount
 
 # outcomes that are failed attempts (counted against a source)
 FAILURES = frozenset(
@@ -52,6 +56,28 @@ class Limits:
 
 
 LIMITS = Limits()
+PASSWORD_METHODS = ("password", "password+totp")
+BUCKET = timedelta(seconds=10)  # a window is counted whole, and up to a bucket more
+EPOCH = datetime(1970, 1, 1)
+_ADD = text(
+    "INSERT INTO sign_in_counts (key, bucket, n) VALUES (:key, :bucket, 1) "
+    "ON CONFLICT (key, bucket) DO UPDATE SET n = sign_in_counts.n + 1"
+)
+
+
+def _bucket(at: datetime) -> int:
+    return int((at - EPOCH) // BUCKET)
+
+
+def _keys(username: str, method: str, source: str, outcome: str) -> list[str]:
+    """The counts an attempt adds to: its user's (password sign-ins), its
+    source's (failures)."""
+    keys = []
+    if method in PASSWORD_METHODS:
+        keys.append(f"user:{username[:64]}")
+    if outcome in FAILURES:
+        keys.append(source_key(source))
+    return keys
 
 
 @contextmanager
@@ -83,35 +109,52 @@ def record(
             detail=detail,
         )
     )
+    for key in _keys(username, method, source, outcome):
+        session.execute(_ADD, {"key": key, "bucket": _bucket(at)})
+
+
+def counted(key: str, at: datetime, window: timedelta) -> ScalarSelect[Any]:
+    """Attempts counted under ``key`` in the window ending at ``at`` (the buckets
+    it touches: at most one bucket's worth more than the window, never less), as a
+    subquery, so a caller may read it in the statement it needs anyway."""
+    return (
+        select(func.coalesce(func.sum(SignInCount.n), 0))
+        .where(
+            SignInCount.key == key,
+            SignInCount.bucket >= _bucket(at - window),
+            SignInCount.bucket <= _bucket(at),
+        )
+        .scalar_subquery()
+    )
+
+
+def source_key(source: str) -> str:
+    return f"source:{source[:100]}"
+
+
+def source_refusal(source: str, failures: int, limits: Limits) -> str:
+    """Why a source is over its limit of failures (empty when it is not)."""
+    if failures >= limits.per_source:
+        return f"more than {limits.per_source} failed sign-ins a minute from {source}"
+    return ""
+
+
+def _count(session: Session, key: str, at: datetime, window: timedelta) -> int:
+    return int(session.scalar(select(counted(key, at, window))) or 0)
 
 
 def too_many(
     session: Session, username: str, source: str, at: datetime, limits: Limits
 ) -> str:
     """Why this attempt is over a rate limit (empty when it is not)."""
-    since = at - limits.window
-    by_user = session.scalar(
-        select(func.count())
-        .select_from(SignIn)
-        .where(
-            SignIn.username == username[:64],
-            SignIn.at > since,
-            SignIn.method.in_(("password", "password+totp")),
-        )
-    )
-    if by_user >= limits.per_user:
-        return f"more than {limits.per_user} sign-in attempts a minute for {username}"
-    by_source = session.scalar(
-        select(func.count())
-        .select_from(SignIn)
-        .where(
-            SignIn.source == source[:100],
-            SignIn.at > since,
-            SignIn.outcome.in_(FAILURES),
-        )
-    )
-    if by_source >= limits.per_source:
-        return f"more than {limits.per_source} failed sign-ins a minute from {source}"
+    if username:
+        by_user = _count(session, f"user:{username[:64]}", at, limits.window)
+        if by_user >= limits.per_user:
+            return (
+                f"more than {limits.per_user} sign-in attempts a minute for {username}"
+            )
+    by_source = _count(session, source_key(source), at, limits.window)
+    return source_refusal(source, by_source, limits)
     return ""
 
 

@@ -25,7 +25,16 @@ from pupilshare.errors import Denied, InvalidInput, NotFound, SignInFailed
 from pupilshare.governance.access import Principal
 from pupilshare.governance.models import ApiToken, Credential, User
 from pupilshare.governance.workflow import now
-from pupilshare.identity.records import LIMITS, Limits, own_session, record, too_many
+from pupilshare.identity.records import (
+    LIMITS,
+    Limits,
+    counted,
+    own_session,
+    record,
+    source_key,
+    source_refusal,
+    too_many,
+)
 from pupilshare.identity.signin import is_locked, needs_second_factor
 
 PREFIX = "pst"
@@ -102,21 +111,39 @@ def verify_token(
             rec.commit()
             return SignInFailed(f"sign-in refused: {message}")
 
-        if why := too_many(rec, "", source, at, limits):
+        # one statement: the source's failures, the token, its user and credential
+        found = (
+            rec.execute(
+                select(
+                    counted(source_key(source), at, limits.window),
+                    ApiToken,
+                    User,
+                    Credential,
+                )
+                .select_from(ApiToken)
+                .outerjoin(User, User.username == ApiToken.username)
+                .outerjoin(Credential, Credential.username == ApiToken.username)
+                .where(ApiToken.token_id == token_id)
+            ).first()
+            if prefix == PREFIX and secret
+            else None
+        )
+        if found is None:
+            if why := too_many(rec, "", source, at, limits):
+                raise refuse("", "rate_limited", why)
+            raise refuse("", "token_unknown", "API token not recognised")
+        failures, row, user, cred = found
+        if why := source_refusal(source, int(failures or 0), limits):
             raise refuse("", "rate_limited", why)
-        row = rec.get(ApiToken, token_id) if prefix == PREFIX and secret else None
-        if row is None or not hmac.compare_digest(row.secret_sha256, _digest(secret)):
-            raise refuse(
-                row.username if row else "", "token_unknown", "API token not recognised"
-            )
+        if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
+            raise refuse(row.username, "token_unknown", "API token not recognised")
         if row.revoked_at is not None:
             raise refuse(row.username, "token_revoked", "API token revoked")
         if row.expires_at <= at:
             raise refuse(row.username, "token_expired", "API token expired")
-        user = rec.get(User, row.username)
         if user is None or not user.active:
             raise refuse(row.username, "inactive", "the token's user is inactive")
-        if is_locked(rec.get(Credential, row.username), at):
+        if is_locked(cred, at):
             raise refuse(row.username, "locked", "the token's user is locked")
         if row.last_used_at is None or at - row.last_used_at >= TOUCH_EVERY:
             row.last_used_at = at

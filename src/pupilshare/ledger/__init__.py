@@ -15,6 +15,7 @@ __all__ = [
     "append_many",
     "checkpoint",
     "digest",
+    "digests",
     "entries_for",
     "export",
     "ledger_status",
@@ -127,6 +128,13 @@ def digest(home: Home, value: str | int) -> bytes:
     from pupilshare.ledger.batch import digest as _digest
 
     return _digest(home, value)
+
+
+def digests(home: Home, values: list[str]) -> list[bytes]:
+    """``digest`` of many keys, the home's key read once."""
+    from pupilshare.ledger.batch import digests as _digests
+
+    return _digests(home, values)
 
 
 def entries_for(

@@ -13,12 +13,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, Denied, InvalidInput, NotFound
 from pupilshare.governance import Principal
-from pupilshare.lrs.models import ServiceAgreement
+from pupilshare.lrs.models import Hold, ServiceAgreement
 
 ITEMS = (
     "uln",
@@ -44,6 +44,7 @@ class Caller:
 
     principal: Principal
     agreement: ServiceAgreement
+    holds: tuple[Hold, ...] = ()  # the user's (and org's) open holds, as asked
 
     @property
     def org_id(self) -> str:
@@ -141,14 +142,25 @@ def caller(session: Session, principal: Principal) -> Caller:
     principal.require("lrs_use", "use the learner service")
     if not principal.signed_in:
         raise Denied(f"{principal.username} must sign in to use the learner service")
-    row = session.scalar(
-        select(ServiceAgreement).where(
+    # one statement: the agreement, and the abuse watch's open holds on the user
+    found = session.execute(
+        select(ServiceAgreement, Hold)
+        .outerjoin(
+            Hold,
+            and_(
+                Hold.org_id == ServiceAgreement.org_id,
+                Hold.username.in_([principal.username, ""]),
+                Hold.lifted_at.is_(None),
+            ),
+        )
+        .where(
             ServiceAgreement.org_id == principal.org_id,
             ServiceAgreement.status == "active",
         )
-    )
-    if row is None:
+    ).all()
+    if not found:
         raise Denied(
             f"{principal.org_id} has no active agreement for the learner service"
         )
-    return Caller(principal, row)
+    holds = tuple(h for _, h in found if h is not None)
+    return Caller(principal, found[0][0], holds)

@@ -376,3 +376,30 @@ def review_case(
     with db.session_scope(home) as s:
         caller = agreements.caller(s, principal)
         return reviews.answer(s, _url(home), caller, case_id, at or now())
+
+
+def list_corrections(
+    home: Home, actor: Principal, status: str = "open"
+) -> list[dict[str, Any]]:
+    """Learners' correction requests (data operations): ``open``, ``accepted``,
+    ``rejected`` or ``all``."""
+    from pupilshare.lrs import corrections, db
+
+    with db.session_scope(home) as s:
+        return corrections.listed(s, actor, status)
+
+
+def decide_correction(
+    home: Home,
+    actor: Principal,
+    correction_id: int,
+    accept: bool,
+    note: str = "",
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Accept a learner's correction (the register changes) or reject it with a
+    reason the learner sees (data operations)."""
+    from pupilshare.lrs import corrections, db
+
+    with db.session_scope(home) as s:
+        return corrections.decide(s, actor, correction_id, accept, note, at or now())

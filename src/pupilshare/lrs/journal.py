@@ -138,16 +138,20 @@ def seal(session: Session, store: Store, home: Home, purposes: dict[str, str]) -
         if ids
         else {}
     )
+    keyed = {
+        lid: person_keys(who) for lid, who in learners.items()
+    }  # every person's keys digested in one call: the home's key read once
+    flat = [k for ks in keyed.values() for k in ks]
+    digest_of = dict(zip(flat, ledger.digests(home, flat), strict=True))
     pending: list[tuple[Any, dict[str, Any], list[bytes]]] = []
     for row in looks:
-        who = learners.get(row.learner_id) if row.learner_id is not None else None
-        digests = (
-            [ledger.digest(home, k) for k in person_keys(who)]
-            if who is not None
-            else []
-        )
+        ks = keyed.get(row.learner_id, []) if row.learner_id is not None else []
         pending.append(
-            (row, _lookup_fields(row, purposes.get(row.agreement_id, "")), digests)
+            (
+                row,
+                _lookup_fields(row, purposes.get(row.agreement_id, "")),
+                [digest_of[k] for k in ks],
+            )
         )
     for ev in events:
         pending.append((ev, _event_fields(ev), []))

@@ -171,6 +171,11 @@ class Correction(Base):
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # the clerk's decision: accepted (the detail changed) or rejected, and why
+    old_value: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Hold(Base):
@@ -202,6 +207,25 @@ class WatchEvent(Base):
     action: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text)
     ledger_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class WatchCount(Base):
+    """The abuse watch's counts, shared by every process that serves: per
+    organisation (``username`` empty) look-ups a day (``d2026-12-04``, with the
+    day's details searches that matched nobody or found an unregistered learner)
+    and a month (``m2026-12``); per user, out-of-hours look-ups in five-minute
+    slots (``h`` and the slot), refusals while throttled a day (``r`` and the
+    day), and the time of their last look-up (``last``). Added to by an upsert in
+    each look-up's own transaction."""
+
+    __tablename__ = "lrs_watch_counts"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    no_match: Mapped[int] = mapped_column(Integer, default=0)
+    unregistered: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class UlnState(Base):

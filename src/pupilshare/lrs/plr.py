@@ -126,11 +126,18 @@ def record(
         "corrections": [
             {
                 "field": c.field,
+                "value": c.value,
                 "at": c.at.isoformat(timespec="seconds"),
                 "status": c.status,
+                "note": c.note or "",
+                "decided_at": c.decided_at.isoformat(timespec="seconds")
+                if c.decided_at
+                else "",
             }
             for c in session.scalars(
-                select(Correction).where(Correction.learner_id == learner.learner_id)
+                select(Correction)
+                .where(Correction.learner_id == learner.learner_id)
+                .order_by(Correction.correction_id)
             )
         ],
     }

@@ -20,30 +20,43 @@ recorded (sealed into the ledger like a look-up); at twice the threshold, or aft
 user of the organisation is suspended at their next look-up while the
 organisation's counts stay over. Holds last until data operations lift them.
 
-Counts are kept per process, started from the records on first sight of an
-organisation and day (one service process; a second would count from the records
-again at its start).
+The counts are shared by every process that serves (several workers, the command
+line): they are rows of ``lrs_watch_counts`` (``WatchCount``), added to by one
+upsert in the transaction that records the look-up, which returns the new totals.
+A user spreading look-ups over workers is counted as one. Per request that is a
+few rows by primary key, never a count over the look-ups.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Denied, PupilshareError
 from pupilshare.lrs.agreements import Caller
-from pupilshare.lrs.models import Hold, Lookup, Registration, WatchEvent
+from pupilshare.lrs.models import Hold, Lookup, Registration, WatchCount, WatchEvent
 
 THROTTLE_GAP = timedelta(seconds=10)
 REFUSALS = 20
 OUT_OF_HOURS_BURST = 30
+NIGHT_SLOT = timedelta(minutes=5)  # the out-of-hours hour, counted in 12 slots
 UK = ZoneInfo("Europe/London")
+EPOCH = datetime(1970, 1, 1)
+LAST = "last"  # a user's row holding the time of their last look-up
+_ADD = text(
+    "INSERT INTO lrs_watch_counts (org_id, username, period, n, no_match, "
+    "unregistered, last_at) VALUES {rows} "
+    "ON CONFLICT (org_id, username, period) DO UPDATE SET "
+    "n = lrs_watch_counts.n + excluded.n, "
+    "no_match = lrs_watch_counts.no_match + excluded.no_match, "
+    "unregistered = lrs_watch_counts.unregistered + excluded.unregistered, "
+    "last_at = excluded.last_at "
+    "RETURNING username, period, n, no_match, unregistered"
+)
 
 
 class Throttled(PupilshareError):
@@ -61,32 +74,9 @@ class Suspended(Denied):
     """The user's access to the learner service is suspended pending review."""
 
 
-@dataclass
-class _Day:
-    lookups: int = 0
-    no_match: int = 0
-    unregistered: int = 0
-    refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-
-@dataclass
-class _Counts:
-    days: dict[tuple[str, str], _Day] = field(default_factory=dict)
-    months: dict[tuple[str, str], int] = field(default_factory=dict)
-    night: dict[str, deque[datetime]] = field(
-        default_factory=lambda: defaultdict(deque)
-    )
-    last: dict[str, datetime] = field(default_factory=dict)
-
-
-_COUNTS: dict[str, _Counts] = defaultdict(_Counts)
-_LOCK = threading.Lock()
-
-
 def forget() -> None:
-    """Drop every process-held count (tests)."""
-    with _LOCK:
-        _COUNTS.clear()
+    """Nothing is held in the process any more (the counts are rows); kept so
+    callers that reset between scripted worlds still may."""
 
 
 def thresholds(monthly_volume: int) -> dict[str, float]:
@@ -117,48 +107,74 @@ def _holds(session: Session, org_id: str, username: str) -> list[Hold]:
     )
 
 
-def _day(session: Session, key: str, org_id: str, at: datetime) -> _Day:
-    counts = _COUNTS[key]
-    k = (org_id, at.date().isoformat())
-    if k not in counts.days:
-        start = datetime(at.year, at.month, at.day)
-        rows = session.execute(
-            select(Lookup.outcome, Lookup.action, func.count())
-            .where(Lookup.org_id == org_id, Lookup.at >= start)
-            .where(Lookup.at < start + timedelta(days=1))
-            .group_by(Lookup.outcome, Lookup.action)
-        ).all()
-        d = _Day()
-        for outcome, action, n in rows:
-            d.lookups += n
-            if action == "details" and outcome == "no_match":
-                d.no_match += n
-            if outcome == "unregistered":
-                d.unregistered += n
-        counts.days[k] = d
-    return counts.days[k]
+def day_period(at: datetime) -> str:
+    return f"d{at:%Y-%m-%d}"
 
 
-def _month(session: Session, key: str, org_id: str, at: datetime) -> int:
-    counts = _COUNTS[key]
-    k = (org_id, f"{at:%Y-%m}")
-    if k not in counts.months:
-        start = datetime(at.year, at.month, 1)
-        counts.months[k] = int(
-            session.scalar(
-                select(func.count()).where(Lookup.org_id == org_id, Lookup.at >= start)
-            )
-            or 0
+def month_period(at: datetime) -> str:
+    return f"m{at:%Y-%m}"
+
+
+def _slot(at: datetime) -> int:
+    return int((at - EPOCH) // NIGHT_SLOT)
+
+
+def _night_period(slot: int) -> str:
+    return f"h{slot:010d}"
+
+
+def add(
+    session: Session, rows: list[tuple[str, str, str, int, int, int]], at: datetime
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Add ``(org, user, period, n, no_match, unregistered)`` to the shared counts
+    in one statement; the new totals by ``(user, period)``."""
+    values = ", ".join(
+        f"(:o{i}, :u{i}, :p{i}, :n{i}, :x{i}, :r{i}, :t)" for i in range(len(rows))
+    )
+    params: dict[str, Any] = {"t": at}
+    for i, (org, user, period, n, nm, un) in enumerate(rows):
+        params.update(
+            {f"o{i}": org, f"u{i}": user, f"p{i}": period}
+            | {f"n{i}": n, f"x{i}": nm, f"r{i}": un}
         )
-    return counts.months[k]
+    got = session.execute(text(_ADD.text.format(rows=values)), params).all()
+    return {(u, p): (int(n), int(nm), int(un)) for u, p, n, nm, un in got}
+
+
+def _night(session: Session, org_id: str, username: str, at: datetime) -> int:
+    """The user's look-ups out of hours in the last hour (12 slots, this one
+    included)."""
+    now = _slot(at)
+    span = int(timedelta(hours=1) / NIGHT_SLOT)
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(WatchCount.n), 0)).where(
+                WatchCount.org_id == org_id,
+                WatchCount.username == username,
+                WatchCount.period.between(
+                    _night_period(now - span + 1), _night_period(now)
+                ),
+            )
+        )
+        or 0
+    )
+
+
+def _last(session: Session, org_id: str, username: str) -> datetime | None:
+    return session.scalar(
+        select(WatchCount.last_at).where(
+            WatchCount.org_id == org_id,
+            WatchCount.username == username,
+            WatchCount.period == LAST,
+        )
+    )
 
 
 def admit(session: Session, key: str, caller: Caller, at: datetime) -> None:
-    """Before a look-up: refuse a suspended user, slow a throttled one."""
-    with _LOCK:  # counts start from the records before this look-up is one
-        _day(session, key, caller.org_id, at)
-        _month(session, key, caller.org_id, at)
-    holds = _holds(session, caller.org_id, caller.username)
+    """Before a look-up: refuse a suspended user, slow a throttled one (``key``,
+    the records' URL, is the callers' and unused: the counts are in the records).
+    The holds are those ``agreements.caller`` read with the agreement."""
+    holds = caller.holds
     if any(h.state == "suspended" for h in holds):
         raise Suspended(
             f"{caller.username}'s use of the learner service is suspended pending "
@@ -166,17 +182,16 @@ def admit(session: Session, key: str, caller: Caller, at: datetime) -> None:
         )
     if not holds:
         return
-    with _LOCK:
-        counts = _COUNTS[key]
-        last = counts.last.get(caller.username)
-        if last is None or at - last >= THROTTLE_GAP:
-            return
-        day = _day(session, key, caller.org_id, at)
-        day.refused[caller.username] += 1
-        refused = day.refused[caller.username]
+    last = _last(session, caller.org_id, caller.username)
+    if last is None or at - last >= THROTTLE_GAP:
+        return
+    period = f"r{at:%Y-%m-%d}"  # refusals while throttled, today
+    got = add(session, [(caller.org_id, caller.username, period, 1, 0, 0)], at)
+    refused = got[(caller.username, period)][0]
     if refused > REFUSALS:
         _act(session, caller, at, "throttle_ignored", "suspended", f"{refused} refused")
-        session.commit()  # the suspension stands, though this request is refused
+    session.commit()  # the count (and any suspension) stands; this request does not
+    if refused > REFUSALS:
         raise Suspended(
             f"{caller.username}'s use of the learner service is suspended pending "
             "review by data operations"
@@ -208,30 +223,27 @@ def observe(
 ) -> None:
     """After a look-up is recorded: count it, and act on any rule passed."""
     limits = thresholds(caller.agreement.monthly_volume)
-    with _LOCK:
-        day = _day(session, key, caller.org_id, at)
-        month_key = (caller.org_id, f"{at:%Y-%m}")
-        _month(session, key, caller.org_id, at)
-        counts = _COUNTS[key]
-        day.lookups += 1
-        counts.months[month_key] += 1
-        if row.action == "details" and row.outcome == "no_match":
-            day.no_match += 1
-        if row.outcome == "unregistered":
-            day.unregistered += 1
-        counts.last[caller.username] = at
-        night = counts.night[caller.username]
-        if out_of_hours(at):
-            night.append(at)
-        while night and at - night[0] > timedelta(hours=1):
-            night.popleft()
-        seen = {
-            "volume_month": counts.months[month_key],
-            "volume_day": day.lookups,
-            "no_match": day.no_match,
-            "unregistered": day.unregistered,
-            "out_of_hours": len(night),
-        }
+    org, user = caller.org_id, caller.username
+    nm = int(row.action == "details" and row.outcome == "no_match")
+    un = int(row.outcome == "unregistered")
+    day, month = day_period(at), month_period(at)
+    rows = [
+        (org, "", day, 1, nm, un),
+        (org, "", month, 1, 0, 0),
+        (org, user, LAST, 1, 0, 0),
+    ]
+    night = out_of_hours(at)
+    if night:
+        rows.append((org, user, _night_period(_slot(at)), 1, 0, 0))
+    got = add(session, rows, at)
+    d = got[("", day)]
+    seen = {
+        "volume_month": got[("", month)][0],
+        "volume_day": d[0],
+        "no_match": d[1],
+        "unregistered": d[2],
+        "out_of_hours": _night(session, org, user, at) if night else 0,
+    }
     worst = None
     for rule, n in seen.items():
         if n > 2 * limits[rule]:

@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from pupilshare import lrs
 from pupilshare.errors import Busy, InvalidInput
@@ -133,6 +134,7 @@ def _watch(request: Request) -> dict[str, Any]:
         "flagged": lrs.flagged(home, who),
         "reviews": [r for r in lrs.list_reviews(home, who) if r["status"] == "open"],
         "agreements": lrs.list_agreements(home, who),
+        "corrections": lrs.list_corrections(home, who),
         "unsealed": lrs.unsealed(home),
     }
 
@@ -143,15 +145,68 @@ def _watch(request: Request) -> dict[str, Any]:
     name="lrs_operations_page",
     include_in_schema=False,
 )
-def lrs_operations_page(request: Request) -> HTMLResponse:
-    return page(request, "lrs_operations.html", data=_watch(request))
+def lrs_operations_page(request: Request, done: str = "") -> HTMLResponse:
+    return page(request, "lrs_operations.html", data=_watch(request), done=done[:40])
 
 
 @router.get("/api/lrs/watch", name="api_lrs_watch", tags=["learner service"])
 def api_lrs_watch(request: Request) -> dict[str, Any]:
     """Organisations flagged by the abuse watch (events, open holds), the open
-    review cases, the agreements, and answers not yet sealed into the ledger."""
+    review cases, the agreements, learners' open correction requests, and answers
+    not yet sealed into the ledger."""
     return _watch(request)
+
+
+class Decision(BaseModel):
+    accept: bool = Field(description="true: correct the register; false: reject")
+    note: str = Field("", max_length=2000, description="why (required to reject)")
+
+
+def _decide(request: Request, correction_id: int, d: Decision) -> dict[str, Any]:
+    who = actor_of(request)
+    assert who is not None
+    return lrs.decide_correction(
+        state(request).home, who, correction_id, d.accept, d.note, clock(request)
+    )
+
+
+@router.get(
+    "/api/lrs/corrections", name="api_lrs_corrections", tags=["learner service"]
+)
+def api_lrs_corrections(request: Request, status: str = "open") -> list[Any]:
+    """Learners' correction requests: ``open`` (default), ``accepted``,
+    ``rejected`` or ``all``, each with the learner's ULN and the register's value."""
+    who = actor_of(request)
+    assert who is not None
+    return lrs.list_corrections(state(request).home, who, status[:20])
+
+
+@router.post(
+    "/api/lrs/corrections/{correction_id}",
+    name="api_lrs_correction",
+    tags=["learner service"],
+)
+def api_lrs_correction(
+    request: Request, correction_id: int, body: Decision
+) -> dict[str, Any]:
+    """Accept a learner's correction request (the register changes) or reject it
+    with a note the learner sees."""
+    return _decide(request, correction_id, body)
+
+
+@router.post(
+    "/operations/learner-service/corrections/{correction_id}",
+    name="lrs_correction_decide",
+    include_in_schema=False,
+)
+async def lrs_correction_decide(request: Request, correction_id: int) -> Response:
+    form = await request.form()
+    choice = str(form.get("decision", ""))
+    if choice not in ("accept", "reject"):
+        raise InvalidInput("decision: accept or reject")
+    d = Decision(accept=choice == "accept", note=str(form.get("note", ""))[:2000])
+    await run_in_threadpool(_decide, request, correction_id, d)
+    return RedirectResponse("/operations/learner-service?done=correction", 303)
 
 
 class AchievementRow(BaseModel):
@@ -190,8 +245,6 @@ async def api_lrs_achievements_csv(request: Request, name: str = "upload.csv") -
     """Submit a CSV of results (columns uln, surname, date_of_birth, qualification,
     subject, grade, awarded_on; header on line 1): all loaded or none, with
     ``file:line:field:reason``."""
-    from starlette.concurrency import run_in_threadpool
-
     raw = await request.body()
     if len(raw) > 50_000_000:
         raise InvalidInput("the file is over 50 MB; split it")

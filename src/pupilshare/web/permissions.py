@@ -98,6 +98,9 @@ ROUTES: dict[str, Rule] = {
     "api_lrs_case": "lrs_use",
     "lrs_operations_page": "lrs_manage",
     "api_lrs_watch": "lrs_manage",
+    "api_lrs_corrections": "lrs_manage",
+    "api_lrs_correction": "lrs_manage",
+    "lrs_correction_decide": "lrs_manage",
     # a learner's own record
     "learner_record_page": "lrs_own_record",
     "api_learner_record": "lrs_own_record",

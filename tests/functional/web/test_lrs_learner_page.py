@@ -70,7 +70,9 @@ def test_the_learner_page(home) -> None:  # type: ignore[no-untyped-def]
     )
     assert r.status_code == 303
     page = c.get("/my-learning-record?done=correction")
-    assert "postcode: open" in page.text and "ao" in page.text
+    assert "postcode to" in page.text and "SW1A 2AA" in page.text
+    assert "waiting to be checked" in page.text
+    assert "ao" in page.text
     # without the CSRF token a form post is refused
     r = c.post("/my-learning-record/opt-out", data={"opt_out": "no"})
     assert r.status_code == 403
