@@ -189,13 +189,44 @@ def test_verify_finds_the_store_and_ledger_disagreeing(released: Home) -> None:
     assert any("record disagrees" in p for p in _problems(released))
 
 
-def test_verify_finds_edited_pupil_digests(released: Home) -> None:
+@pytest.mark.parametrize("small_entry", [10_000, 1])
+def test_verify_finds_edited_pupil_digests(
+    released: Home, small_entry: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways a commitment is remade (all small entries in one statement, a large
+    one on its own) catch a digest taken out, swapped or added."""
+    from pupilshare.ledger import check
+
+    monkeypatch.setattr(check, "SMALL_ENTRY", small_entry)
+    assert _problems(released) == []
+    _tamper(
+        released,
+        "UPDATE ledger_pupils SET pupil_digest = sha256('someone else')::BLOB "
+        "WHERE entry_index = 0 AND "
+        "pupil_digest = (SELECT max(pupil_digest) FROM ledger_pupils "
+        "WHERE entry_index = 0)",
+    )
+    assert _problems(released)[0].startswith("entry 0: edited")
     _tamper(
         released,
         "DELETE FROM ledger_pupils WHERE entry_index = 0 AND "
         "pupil_digest = (SELECT min(pupil_digest) FROM ledger_pupils)",
     )
     assert _problems(released)[0].startswith("entry 0: edited")
+
+
+def test_verify_finds_digests_added_to_an_entry_of_none(released: Home) -> None:
+    """An entry that disclosed nobody's records (a watch event) stays so: pupils put
+    under it, which a subject access answer would report as a disclosure, are found."""
+    with Store.open(released) as store:
+        index = log.append(store, released, {"kind": "watch_event", "note": "x"})
+    assert _problems(released) == []
+    _tamper(
+        released,
+        f"INSERT INTO ledger_pupils SELECT {index}, sha256(i::VARCHAR)::BLOB "
+        "FROM range(3) r(i)",
+    )
+    assert _problems(released)[0].startswith(f"entry {index}: edited (pupils are")
 
 
 def test_register_counts_come_from_the_ledger(released: Home) -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pupilshare.ledger import merkle
+from pupilshare.ledger import merkle, tree
 
 LEAVES = [
     bytes.fromhex(h)
@@ -225,3 +225,15 @@ def test_kept_nodes_prove_as_the_leaves_do(leaves, data):
     for k, h in enumerate(hashes):
         tree.push(peaks, h, k)
     assert tree.peaks_root(peaks) == merkle.root(hashes)
+
+
+@given(st.lists(st.binary(max_size=8), max_size=140))
+def test_the_frontier_gives_every_prefix_root(leaves: list[bytes]) -> None:
+    """The running root ``ledger verify`` checks each signed head against is the
+    tree's root at every size, as the recomputation from all leaves gives it."""
+    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    peaks: tree.Peaks = []
+    assert tree.peaks_root(peaks) == merkle.root([])
+    for n, h in enumerate(hashes, start=1):
+        tree.push(peaks, h, n - 1)
+        assert tree.peaks_root(peaks) == merkle.root(hashes[:n])
