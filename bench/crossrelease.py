@@ -6,15 +6,17 @@ table (``ofsted-performance``), with and without the linked protection and audit
     pupilshare demo --pupils 20000 --no-serve --home H   # once, to make H
     flock /work/bench.lock nice -n 5 .venv/bin/python bench/crossrelease.py H
     .venv/bin/python bench/crossrelease.py --audit-only H   # H: both released
+    .venv/bin/python bench/crossrelease.py --no-intruder H  # release times only
 
 The home is copied twice, the trend release's recorded cells dropped from each copy,
 and the release run in each: ``before`` with the linked step switched off (the
-builder's ``crossrelease.protect`` and the check's ``linked_reasons`` as they were
-before this change: nothing), ``after`` as shipped. For each: the release time, the
-trend tables' suppressed cells, and how many suppressed cells of all the published
-count tables of key stage results an intruder pins (feasible interval under 1) or
-narrows below ``min_interval`` (small counts), by two LPs per cell over the linked
-system of the school table and every trend table.
+builder's ``crossrelease.protect`` and the check's ``linked_reasons`` and
+``release_linked_reasons`` as they were before the linked step: nothing), ``after``
+as shipped. For each: the release time, the trend tables' suppressed cells, and
+how many suppressed cells of all the published count tables of key stage results
+an intruder pins (feasible interval under 1) or narrows below ``min_interval``
+(small counts), by two LPs per cell over the linked system of the school table and
+every trend table.
 """
 
 from __future__ import annotations
@@ -136,23 +138,33 @@ def audit_times(home_dir: str) -> None:
     )
 
 
-def main(home_dir: str) -> None:
+def main(home_dir: str, intruder: bool = True) -> None:
     home = Path(home_dir)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label in ("before", "after"):
             copy = _copy(home, Path(tmp) / label)
-            saved = (crossrelease.protect, tablecheck.linked_reasons)
+            saved = (
+                crossrelease.protect,
+                tablecheck.linked_reasons,
+                tablecheck.release_linked_reasons,
+            )
             if label == "before":
                 crossrelease.protect = lambda *a, **k: 0
                 tablecheck.linked_reasons = lambda *a, **k: []
+                tablecheck.release_linked_reasons = lambda *a, **k: []
             try:
                 results[label] = _run(copy, Path(tmp) / f"{label}-out")
             finally:
-                crossrelease.protect, tablecheck.linked_reasons = saved
-            start = time.perf_counter()
-            results[label] |= _intruder(copy)
-            results[label]["intruder_s"] = round(time.perf_counter() - start, 1)
+                (
+                    crossrelease.protect,
+                    tablecheck.linked_reasons,
+                    tablecheck.release_linked_reasons,
+                ) = saved
+            if intruder:
+                start = time.perf_counter()
+                results[label] |= _intruder(copy)
+                results[label]["intruder_s"] = round(time.perf_counter() - start, 1)
     results["ratio_release_after_before"] = round(
         results["after"]["release_s"] / results["before"]["release_s"], 2
     )
@@ -162,5 +174,7 @@ def main(home_dir: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--audit-only"]:
         audit_times(sys.argv[2])
+    elif sys.argv[1:2] == ["--no-intruder"]:  # release times only
+        main(sys.argv[2], intruder=False)
     else:
         main(sys.argv[1])

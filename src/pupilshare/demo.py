@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pupilshare import collect, governance, lrs, match, release, rights, synth
 from pupilshare.config import Home
-from pupilshare.errors import Blocked, Conflict, PupilshareError
+from pupilshare.errors import Blocked, Conflict, PupilshareError, SampleOnly
 from pupilshare.store import Store
 
 MARKER = ".pupilshare-demo"
@@ -149,6 +149,7 @@ def release_step(run: DemoRun) -> str:
     delivered: list[str] = []
     blocked: dict[str, str] = {}
     failed: dict[str, str] = {}
+    sampled: list[str] = []
     seconds: dict[str, float] = {}
     for agreement_id in list(run.facts.get("agreements") or []):
         out = run.home.releases_dir / agreement_id
@@ -156,6 +157,8 @@ def release_step(run: DemoRun) -> str:
         try:
             m = release.release_agreement(run.home, agreement_id, out)
             delivered.append(f"{agreement_id} ({m.level}, {m.row_count:,} rows)")
+        except SampleOnly:
+            sampled.append(agreement_id)  # drawn by the survey step, not released
         except Blocked as e:
             blocked[agreement_id] = e.errors[0] if e.errors else e.message
         except PupilshareError as e:
@@ -164,6 +167,12 @@ def release_step(run: DemoRun) -> str:
     for name in delivered:
         took = seconds[name.split(" ")[0]]
         run.console.print(f"  delivered {name} in {took:.1f} s", highlight=False)
+    for key in sampled:
+        run.console.print(
+            f"  {key}: survey contacts leave only as a sample, drawn in the "
+            "survey step",
+            highlight=False,
+        )
     for key, why in {**blocked, **failed}.items():
         run.console.print(
             f"  not delivered {key} ({seconds[key]:.1f} s): {why}", highlight=False

@@ -61,6 +61,11 @@ class Conflict(PupilshareError):
     status = 409
 
 
+class SampleOnly(Conflict):
+    """An agreement whose data leaves only as a drawn sample (survey contacts), never
+    as a whole release: the caller is told which command draws it."""
+
+
 class Blocked(PupilshareError):
     """A release was blocked by the output check; nothing was delivered."""
 

@@ -15,7 +15,7 @@ import pytest
 
 from pupilshare import ledger
 from pupilshare.config import Home
-from pupilshare.ledger import keys, log, merkle
+from pupilshare.ledger import keys, log, merkle, tree
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population
 from pupilshare.release.build import build_release
@@ -189,13 +189,44 @@ def test_verify_finds_the_store_and_ledger_disagreeing(released: Home) -> None:
     assert any("record disagrees" in p for p in _problems(released))
 
 
-def test_verify_finds_edited_pupil_digests(released: Home) -> None:
+@pytest.mark.parametrize("small_entry", [10_000, 1])
+def test_verify_finds_edited_pupil_digests(
+    released: Home, small_entry: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways a commitment is remade (all small entries in one statement, a large
+    one on its own) catch a digest taken out, swapped or added."""
+    from pupilshare.ledger import check
+
+    monkeypatch.setattr(check, "SMALL_ENTRY", small_entry)
+    assert _problems(released) == []
+    _tamper(
+        released,
+        "UPDATE ledger_pupils SET pupil_digest = sha256('someone else')::BLOB "
+        "WHERE entry_index = 0 AND "
+        "pupil_digest = (SELECT max(pupil_digest) FROM ledger_pupils "
+        "WHERE entry_index = 0)",
+    )
+    assert _problems(released)[0].startswith("entry 0: edited")
     _tamper(
         released,
         "DELETE FROM ledger_pupils WHERE entry_index = 0 AND "
         "pupil_digest = (SELECT min(pupil_digest) FROM ledger_pupils)",
     )
     assert _problems(released)[0].startswith("entry 0: edited")
+
+
+def test_verify_finds_digests_added_to_an_entry_of_none(released: Home) -> None:
+    """An entry that disclosed nobody's records (a watch event) stays so: pupils put
+    under it, which a subject access answer would report as a disclosure, are found."""
+    with Store.open(released) as store:
+        index = log.append(store, released, {"kind": "watch_event", "note": "x"})
+    assert _problems(released) == []
+    _tamper(
+        released,
+        f"INSERT INTO ledger_pupils SELECT {index}, sha256(i::VARCHAR)::BLOB "
+        "FROM range(3) r(i)",
+    )
+    assert _problems(released)[0].startswith(f"entry {index}: edited (pupils are")
 
 
 def test_register_counts_come_from_the_ledger(released: Home) -> None:
@@ -269,7 +300,7 @@ def test_pupils_digested_in_python_commit_as_in_sql(home: Home) -> None:
     fields = {"kind": "subject_access", "created_at": "2026-01-01T00:00:00"}
     with Store.open(home) as store:
         a = log.append(store, home, fields, "SELECT 7 AS pupil_key UNION SELECT 42")
-        b, _, leaves = log.append_with_tree(store, home, fields, pupil_keys=[42, 7])
+        b, root = log.append_with_tree(store, home, fields, pupil_keys=[42, 7])
         by_sql, by_python = (
             [
                 bytes(r[0])
@@ -281,12 +312,91 @@ def test_pupils_digested_in_python_commit_as_in_sql(home: Home) -> None:
             ]
             for i in (a, b)
         )
-        first = json.loads(
-            store.one("SELECT leaf FROM ledger_entries WHERE entry_index = ?", [a])
+        first, second = (
+            json.loads(
+                store.one("SELECT leaf FROM ledger_entries WHERE entry_index = ?", [i])
+            )
+            for i in (a, b)
         )
+        assert root == merkle.root(log.leaf_hashes(store))
     assert by_sql == by_python and len(by_sql) == 2
-    assert json.loads(leaves[b])["pupils"] == first["pupils"]
+    assert second["pupils"] == first["pupils"]
     assert ledger.verify(home).ok
+
+
+def _kept(store: Store) -> dict[tuple[int, int], bytes]:
+    return {
+        (int(lv), int(ix)): bytes(h)
+        for lv, ix, h in store.rows("SELECT level, node_index, hash FROM ledger_nodes")
+    }
+
+
+def test_the_kept_tree_follows_every_append(released: Home) -> None:
+    """Appends one at a time and in a batch keep every perfect subtree, as the
+    leaves give it; a store made before the tree was kept gets it on its next
+    append; proofs from the kept tree check against the leaves' root."""
+    with Store.open(released) as store:
+        store.rows("DROP TABLE ledger_nodes")  # as a store made before it
+        log.ensure(store)
+        for i in range(4):
+            ledger.record_lookup(
+                store,
+                released,
+                "AGR-1",
+                "University",
+                "research",
+                ["census.upn"],
+                f"SELECT {i + 5}::BIGINT AS pupil_key",
+                1,
+            )
+        ledger.append_many(
+            store,
+            released,
+            [({"kind": "lookup", "created_at": "2026-01-01"}, [b"x" * 32])] * 6,
+        )
+        hashes = log.leaf_hashes(store)
+        n = len(hashes)
+        assert n == 13
+        want = {(lv, ix): h for lv, ix, _, h in tree.all_nodes(hashes)}
+        assert _kept(store) == want and len(want) == tree.expected(n)
+        for i in range(n):
+            nodes = tree.read(store, n, lambda t, i=i: t.inclusion_path(i))
+            path = nodes.inclusion_path(i)
+            assert path == merkle.inclusion_path(i, hashes)
+            assert merkle.verify_inclusion(i, n, hashes[i], path, merkle.root(hashes))
+    assert ledger.verify(released).ok
+
+
+def test_verify_names_an_edited_kept_node(released: Home) -> None:
+    """An attacker who edits a kept subtree hash (so proofs and the next head would
+    rest on it) or an entry's leaf_hash column is named by verify."""
+    with Store.open(released) as store:
+        ledger.record_lookup(
+            store,
+            released,
+            "AGR-1",
+            "University",
+            "research",
+            ["census.upn"],
+            "SELECT 5::BIGINT AS pupil_key",
+            1,
+        )
+    _tamper(
+        released,
+        "UPDATE ledger_nodes SET hash = sha256('x')::BLOB WHERE level = 1 "
+        "AND node_index = 1",
+    )
+    assert _problems(released)[0].startswith("ledger_nodes: level 1 node 1 disagrees")
+    _tamper(released, "DELETE FROM ledger_nodes WHERE level = 1 AND node_index = 1")
+    assert "missing" in _problems(released)[0]
+
+
+def test_verify_names_an_edited_leaf_hash(released: Home) -> None:
+    _tamper(
+        released,
+        "UPDATE ledger_entries SET leaf_hash = sha256('x')::BLOB WHERE entry_index = 1",
+    )
+    assert _problems(released)[0].startswith("entry 1: edited (its leaf_hash")
 
 
 def test_batches_extend_the_tree_others_appended_to(home: Home) -> None:

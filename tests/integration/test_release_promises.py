@@ -429,3 +429,29 @@ def test_a_key_stage_2_agreement_gets_ks2_results_and_census_rows_from_years_3_t
     m = build_release(world, home, plan, tmp_path / "o")
     assert {r["ncyear"] for r in _rows(world, m, "census")} <= {"3", "4", "5", "6"}
     assert {r["key_stage"] for r in _rows(world, m, "ks_results")} == {"2"}
+
+
+def test_a_manifest_that_names_another_recipient_is_blocked(
+    world: Store, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 2 re-verified at delivery: the builder writing another recipient into
+    the manifest than the approved plan's (as the audit's attacker did) is refused
+    by the check, and nothing is delivered."""
+    from pupilshare.release import package
+
+    real = package.write_manifest
+
+    def another_recipient(staging, manifest):
+        manifest.recipient = "someone-else"
+        return real(staging, manifest)
+
+    monkeypatch.setattr(package, "write_manifest", another_recipient)
+    plan = _plan(
+        "pseudonymised",
+        ("pupil.pupil_pseudonym", "ks_results.outcome"),
+        Population(year_groups=("6",)),
+    )
+    with pytest.raises(Blocked) as refused:
+        build_release(world, home, plan, tmp_path / "o")
+    assert any("recipient" in r for r in refused.value.errors), refused.value.errors
+    assert not (tmp_path / "o").exists()

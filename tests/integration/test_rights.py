@@ -237,3 +237,40 @@ def test_deadlines_and_the_consent_rule(world: Store) -> None:
         received=date(2020, 1, 1),
     )
     assert [r["request_id"] for r in sar.requests(world, overdue=True)] == [rid]
+
+
+def test_a_request_resolves_by_upn_former_upn_or_birth_date(world: Store) -> None:
+    """The lookup paths of a request (by UPN from the identifier index; without one,
+    by the pupils born that day) find exactly the pupils fitting every detail: a
+    former UPN finds its pupil, a UPN given with another pupil's name finds nobody,
+    a namesake born that day with another forename is not a candidate."""
+    k, f, s, dob, upn = world.rows(
+        "SELECT pupil_key, forename, surname, date_of_birth, upn FROM pupils "
+        "WHERE upn IS NOT NULL ORDER BY pupil_key LIMIT 1"
+    )[0]
+    world.rows(
+        "CREATE TABLE pupil_identifiers AS SELECT pupil_key, 'upn' AS kind, "
+        "upn AS value FROM pupils WHERE upn IS NOT NULL AND pupil_key <> ?",
+        [k],
+    )  # this pupil's UPN is on its pupils row alone: found there
+    sar.prepare(world)
+    assert sar.resolve(world, subject(f, s, dob.isoformat(), upn)) == (k, 1)
+    world.rows(
+        "INSERT INTO pupil_identifiers VALUES (?, 'former_upn', 'A123456789012')", [k]
+    )
+    assert sar.resolve(world, subject(f, s, dob.isoformat(), "A123456789012")) == (
+        k,
+        1,
+    )
+    other = world.rows(
+        "SELECT forename, surname FROM pupils WHERE pupil_key <> ? LIMIT 1", [k]
+    )[0]
+    assert sar.resolve(world, subject(*other, dob.isoformat(), upn)) == (None, 0)
+    world.rows(
+        "INSERT INTO pupils SELECT 88888, NULL, NULL, 'Someone', surname, "
+        "date_of_birth, sex, postcode, created_run FROM pupils WHERE pupil_key = ?",
+        [k],
+    )
+    assert sar.resolve(world, subject(f, s.upper(), dob.isoformat())) == (k, 1)
+    assert sar.resolve(world, subject("someone", s, dob.isoformat())) == (88888, 1)
+    assert sar.resolve(world, subject(f, s, "2001-01-01", upn)) == (None, 0)

@@ -21,7 +21,14 @@ from scipy.optimize import linprog
 
 from pupilshare import codesets
 from pupilshare.plan import ReleasePlan, Sdc, TableSpec
-from pupilshare.release import aggregate, check, crossrelease, published_cells, sdc
+from pupilshare.release import (
+    aggregate,
+    check,
+    crossrelease,
+    published_cells,
+    sdc,
+    tablecheck,
+)
 from pupilshare.store import Store
 
 KS2_READ = (("key_stage", ("2",)), ("subject", ("READ",)))
@@ -266,3 +273,211 @@ def test_cells_of_a_rejected_file_stay_x_and_are_not_secrets() -> None:
     assert list(aggregate.shown(cube, RULES)) == ["missing", "exact", "exact"]
     table = aggregate.table_arrow(TableSpec("t", "ks_results", ("a",)), cube, RULES)
     assert table.column("symbol").to_pylist()[0] == "x"
+
+
+# Disclosure control over every linked table at once: an intruder does not stop at
+# two tables. Tables of one release at different levels of the hierarchy (a school
+# table and an LA table) count the same records as much as two releases do, and a
+# table that suppresses nothing can still complete an earlier table's equations.
+
+BY_LA = TableSpec(
+    "outcomes_by_la", "ks_results", ("la_code", "key_stage", "subject"), ("outcome",)
+)
+LA_REACHED = TableSpec(
+    "ks2_read_la_reached",
+    "ks_results",
+    ("la_code",),
+    ("reached_expected",),
+    filters=KS2_READ,
+)
+# A world where the two tables of one release, each protected on its own, give away
+# 20 suppressed cells once combined.
+ONE_RELEASE = {
+    ("8070001", "2021", "AS"): 1,
+    ("8070001", "2021", "NS"): 5,
+    ("8070001", "2021", "A"): 40,
+    ("8070001", "2022", "AS"): 1,
+    ("8070001", "2022", "NS"): 3,
+    ("8070001", "2022", "A"): 3,
+    ("8070002", "2021", "AS"): 40,
+    ("8070002", "2021", "NS"): 1,
+    ("8070002", "2021", "A"): 5,
+    ("8070002", "2022", "AS"): 2,
+    ("8070002", "2022", "A"): 12,
+    ("8160001", "2021", "NS"): 2,
+    ("8160001", "2021", "A"): 5,
+    ("8160001", "2022", "AS"): 5,
+    ("8160001", "2022", "NS"): 1,
+    ("8160001", "2022", "A"): 40,
+    ("8160002", "2021", "AS"): 12,
+    ("8160002", "2021", "NS"): 40,
+    ("8160002", "2022", "AS"): 12,
+    ("8160002", "2022", "NS"): 2,
+    ("8160002", "2022", "A"): 5,
+    ("8920001", "2021", "AS"): 40,
+    ("8920001", "2021", "NS"): 2,
+    ("8920001", "2021", "A"): 12,
+    ("8920001", "2022", "AS"): 1,
+    ("8920001", "2022", "NS"): 2,
+    ("8920001", "2022", "A"): 40,
+}
+
+
+def _release(
+    counts: dict, specs: list[TableSpec], linked: bool = True
+) -> list[tuple[TableSpec, pa.Table]]:
+    """The tables of one release, built as ``build._aggregate`` builds them
+    (``linked=False``: each on its own, as before this change)."""
+    store = Store()
+    store.register("recs", _records(counts))
+    cubes = aggregate.build_tables(store, specs, lambda spec: "recs", RULES, linked)
+    return [
+        (s, aggregate.table_arrow(s, c, RULES))
+        for s, c in zip(specs, cubes, strict=True)
+    ]
+
+
+def _release_check(counts: dict, tables: list[tuple[TableSpec, pa.Table]]) -> list:
+    """The output check of one release's tables, as ``check.check_release`` runs it:
+    each table, then one linked audit of them all."""
+    store = Store()
+    store.register("recs", _records(counts))
+    plan = _plan(tables[0][0])
+    plan = type(plan)(**{**plan.__dict__, "tables": tuple(s for s, _ in tables)})
+    collected: list = []
+    reasons = []
+    for spec, table in tables:
+        reasons += check.check_table(
+            store, plan, spec.name, table, source="recs", linked_into=collected
+        )
+    return reasons + tablecheck.release_linked_reasons(store, plan, collected)
+
+
+def test_a_school_table_and_an_la_table_of_one_release_pin_nothing() -> None:
+    specs = [SCHOOLS, BY_LA]
+    # Before: each table protected on its own; the intruder pins cells by
+    # combining the two (not counting LA cells the school table alone gives).
+    alone = _release(ONE_RELEASE, specs, linked=False)
+    first = _intervals(ONE_RELEASE, alone, knowing=1)
+    pinned = _unprotected(_intervals(ONE_RELEASE, alone), first)
+    assert len(pinned) >= 10, pinned
+    # The check refuses that release ...
+    reasons = _release_check(ONE_RELEASE, alone)
+    assert any("this release's" in r or "combining" in r for r in reasons), reasons
+    # ... and the builder now protects the two together: nothing pinned, and the
+    # check passes it.
+    both = _release(ONE_RELEASE, specs)
+    first = _intervals(ONE_RELEASE, both, knowing=1)
+    assert _unprotected(_intervals(ONE_RELEASE, both), first) == []
+    assert _release_check(ONE_RELEASE, both) == []
+
+
+@settings(max_examples=15, deadline=None)
+@given(worlds)
+def test_every_table_of_one_release_keeps_its_intervals(counts: dict) -> None:
+    counts = {k: v for k, v in counts.items() if v}
+    if not counts:
+        return
+    tables = _release(counts, [SCHOOLS, BY_LA])
+    first = _intervals(counts, tables, knowing=1)
+    assert _unprotected(_intervals(counts, tables), first) == []
+
+
+def _seeded_world(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    counts = {}
+    for school in ("8070001", "8070002", "8160001", "8160002", "8920001"):
+        for year in ("2021", "2022"):
+            for outcome in ("AS", "NS", "A"):
+                n = int(rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 40]))
+                if n:
+                    counts[(school, year, outcome)] = n
+    return counts
+
+
+def test_a_table_with_nothing_suppressed_is_audited_with_earlier_tables() -> None:
+    """An LA table with every cell 10 or more suppresses nothing, yet it gives away
+    suppressed cells of the school table published before it (the check used to
+    audit links only for tables with suppressed cells of their own)."""
+    counts = _seeded_world(5)
+    store = Store()
+    store.register("recs", _records(counts))
+    schools = _publish(store, "schools", SCHOOLS)
+    scratch = Store()
+    scratch.register("recs", _records(counts))
+    whole = aggregate.build_table(scratch, LA_REACHED, "recs", Sdc(threshold=1))
+    table = aggregate.table_arrow(LA_REACHED, whole, RULES)
+    values = np.array(table.column("value").to_pylist(), dtype=float)
+    assert not ((values > 0) & (values < RULES.threshold)).any()
+    assert table.column("symbol").null_count == table.num_rows  # nothing hidden
+    # The intruder recovers school cells from the two.
+    first = _intervals(counts, [(SCHOOLS, schools)])
+    both = _intervals(counts, [(SCHOOLS, schools), (LA_REACHED, table)])
+    assert _unprotected(both, first), "the LA table should give school cells away"
+    reasons = check.check_table(
+        store, _plan(LA_REACHED), LA_REACHED.name, table, source="recs"
+    )
+    assert any("earlier published tables" in r for r in reasons), reasons
+    # Built as a release builds it, it is protected with the school table.
+    built = _publish(store, "la", LA_REACHED)
+    pair = [(SCHOOLS, schools), (LA_REACHED, built)]
+    got = _intervals(counts, pair)
+    assert _unprotected(got, _intervals(counts, pair, knowing=1)) == []
+
+
+NATIONAL = TableSpec(
+    "ks2_read_by_outcome",
+    "ks_results",
+    ("academic_year",),
+    ("outcome",),
+    filters=KS2_READ,
+)
+
+
+def _pinned(counts: dict, tables: list, knowing: int) -> set[str]:
+    """Suppressed cells the intruder holding ``tables`` pins or narrows, not
+    counting those the first ``knowing`` tables alone gave away."""
+    first = _intervals(counts, tables, knowing=knowing)
+    return {b[0] for b in _unprotected(_intervals(counts, tables), first)}
+
+
+def test_three_tables_over_two_releases_pin_nothing() -> None:
+    """The school table is published; then a release of the LA trend table and a
+    national table by year and outcome. Before: each new table was audited with the
+    school table alone (nothing either gives away with it), and the intruder
+    holding all three recovers the trend table's national cells through the national
+    table. Now the three are one system, built and checked."""
+    counts = _seeded_world(3)
+
+    def attack(linked: bool) -> tuple[set[str], set[str], list[str]]:
+        store = Store()
+        store.register("recs", _records(counts))
+        schools = _publish(store, "schools", SCHOOLS)
+        specs = [TRENDS, NATIONAL]
+        cubes = aggregate.build_tables(store, specs, lambda s: "recs", RULES, linked)
+        made = [
+            (s, aggregate.table_arrow(s, c, RULES))
+            for s, c in zip(specs, cubes, strict=True)
+        ]
+        tables = [(SCHOOLS, schools), *made]
+        every = _pinned(counts, tables, knowing=1)
+        with_schools = _pinned(counts, [tables[0], tables[1]], 1) | _pinned(
+            counts, [tables[0], tables[2]], 1
+        )
+        plan = _plan(TRENDS)
+        plan = type(plan)(**{**plan.__dict__, "tables": tuple(specs)})
+        collected: list = []
+        reasons = []
+        for spec, table in made:
+            reasons += check.check_table(
+                store, plan, spec.name, table, source="recs", linked_into=collected
+            )
+        reasons += tablecheck.release_linked_reasons(store, plan, collected)
+        return every, with_schools, reasons
+
+    every, with_schools, reasons = attack(linked=False)
+    assert every and not with_schools, (every, with_schools)
+    assert reasons, "the check should refuse the release built table by table"
+    every, _, reasons = attack(linked=True)
+    assert every == set()
+    assert reasons == []

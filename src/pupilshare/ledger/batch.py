@@ -1,9 +1,10 @@
 """Many entries appended in one transaction: for services that answer faster than
 one append each (the learner service's look-ups).
 
-The leaves are read once and the tree kept as its compact range (the roots of its
-perfect subtrees, largest first), so each new entry's root costs O(log n) hashes
-and its signed head is exactly what ``log.append`` would have made for it. Each
+The tree is read as its compact range (the roots of its perfect subtrees, largest
+first, kept in the store: ``tree``; or kept from this process's last batch), so
+each new entry's root costs O(log n) hashes and its signed head is exactly what
+``log.append`` would have made for it. Each
 entry's people are given as keyed digests (``digest``), already computed.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from pupilshare.config import Home
-from pupilshare.ledger import keys, log, merkle
+from pupilshare.ledger import keys, log, merkle, tree
 from pupilshare.store import Store
 
 
@@ -30,21 +31,6 @@ def digests(home: Home, values: list[str]) -> list[bytes]:
     """``digest`` of each value, the key read once (a batch's people)."""
     key = keys.digest_key(home)
     return [hmac.new(key, str(v).encode(), hashlib.sha256).digest() for v in values]
-
-
-def _push(peaks: list[tuple[int, bytes]], h: bytes) -> None:
-    size, node = 1, h
-    while peaks and peaks[-1][0] == size:
-        node = merkle.node_hash(peaks.pop()[1], node)
-        size *= 2
-    peaks.append((size, node))
-
-
-def _root(peaks: list[tuple[int, bytes]]) -> bytes:
-    node = peaks[-1][1]
-    for _, left in reversed(peaks[:-1]):
-        node = merkle.node_hash(left, node)
-    return node
 
 
 ENTRY_COLUMNS = (
@@ -80,25 +66,19 @@ _PEAKS: dict[str, tuple[int, list[tuple[int, bytes]]]] = {}
 
 
 def _peaks(store: Store) -> tuple[int, list[tuple[int, bytes]]]:
-    """The tree's size and compact range: kept from this process's last batch when
-    the ledger's newest entry still has that size and root (no one else appended),
-    else made again from every leaf (the first batch, or after another writer)."""
-    head = store.rows(
-        "SELECT tree_size, root_hash FROM ledger_entries "
-        "ORDER BY entry_index DESC LIMIT 1"
-    )
+    """Inside the append's transaction: the tree's size and compact range, kept
+    from this process's last batch when the ledger's newest entry still has that
+    size and root (no one else appended), else read from the store's kept tree
+    (``tree.peaks``: O(log n) hashes)."""
+    n = tree.current(store)
     kept = _PEAKS.get(store.path)
-    if not head:
-        return 0, []
-    if kept is not None and kept[0] == head[0][0] and kept[1]:
-        if _root(kept[1]) == bytes(head[0][1]):
-            return kept[0], list(kept[1])
-    peaks: list[tuple[int, bytes]] = []
-    n = 0
-    for (leaf,) in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index"):
-        _push(peaks, merkle.leaf_hash(bytes(leaf)))
-        n += 1
-    return n, peaks
+    if kept is not None and kept[0] == n and kept[1]:
+        head = store.rows(
+            "SELECT root_hash FROM ledger_entries ORDER BY entry_index DESC LIMIT 1"
+        )
+        if head and tree.peaks_root(kept[1]) == bytes(head[0][0]):
+            return n, list(kept[1])
+    return n, tree.peaks(store, n)
 
 
 def append_many(
@@ -117,6 +97,7 @@ def append_many(
     out: list[int] = []
     with store.transaction():
         n, peaks = _peaks(store)
+        nodes: list[tuple[int, int, int, bytes]] = []
         rows: list[list[Any]] = []
         pupils_idx: list[int] = []
         pupils_dig: list[bytes] = []
@@ -130,8 +111,8 @@ def append_many(
                 pupils_dig.extend(ds)
             leaf = log.canonical(fields)
             lh = merkle.leaf_hash(leaf)
-            _push(peaks, lh)
-            root = _root(peaks)
+            nodes += [(lv, ix, n, h) for lv, ix, h in tree.push(peaks, lh, n)]
+            root = tree.peaks_root(peaks)
             sig = key.sign(log.head_text(n + 1, root))
             rows.append(
                 [
@@ -157,6 +138,7 @@ def append_many(
             f"INSERT INTO ledger_entries SELECT {ENTRY_COLUMNS} FROM _batch_entries"
         )
         store.unregister("_batch_entries")
+        tree.insert(store, nodes)
         if pupils_idx:
             store.register(
                 "_batch_pupils",

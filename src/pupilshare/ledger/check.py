@@ -8,6 +8,7 @@ means entries before it were deleted; a head of a smaller tree, inserted or move
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 
 from pupilshare.config import Home
-from pupilshare.ledger import keys, log, merkle
+from pupilshare.ledger import keys, log, merkle, tree
 from pupilshare.store import Store
 
 
@@ -55,10 +56,15 @@ def verify_store(store: Store, home: Home) -> Report:
         "ORDER BY entry_index, tree_size"
     )
     hashes: list[bytes] = []
+    # the compact range of the leaves so far: each signed head is checked against
+    # the running root in O(log n), so verifying is O(n log n), not O(n^2)
+    peaks: tree.Peaks = []
     sizes = [int(r[2]) for r in rows]
+    commitments = _small_commitments(store)
     for pos, (idx, leaf, size, root, sig, kind, rid, aid, nrows) in enumerate(rows):
         leaf = bytes(leaf)
         hashes.append(merkle.leaf_hash(leaf))
+        tree.push(peaks, hashes[-1], pos)
         where = f"entry {pos}"
         if not log.signature_valid(public, int(size), bytes(root), bytes(sig)):
             report.problems.append(
@@ -86,7 +92,7 @@ def verify_store(store: Store, home: Home) -> Report:
                     f"{int(size) - 1}, which is already held)"
                 )
             break
-        if merkle.root(hashes) != bytes(root):
+        if tree.peaks_root(peaks) != bytes(root):
             report.problems.append(
                 f"{where}: edited (its leaf no longer gives the "
                 "root of its signed head)"
@@ -103,12 +109,16 @@ def verify_store(store: Store, home: Home) -> Report:
                 f"{where}: edited (its columns disagree with its leaf)"
             )
             break
-        problem = _pupils_problem(store, pos, fields)
+        problem = _pupils_problem(store, pos, fields, commitments)
         if problem:
             report.problems.append(f"{where}: edited ({problem})")
             break
     report.tree_size = len(rows)
-    report.root_hash = merkle.root([merkle.leaf_hash(bytes(r[1])) for r in rows]).hex()
+    report.root_hash = merkle.root(
+        hashes + [merkle.leaf_hash(bytes(r[1])) for r in rows[len(hashes) :]]
+    ).hex()
+    if report.ok:
+        report.problems += _tree_problems(store, hashes)
     head = log.read_head(home)
     if report.ok and head is not None:
         if not head.valid():
@@ -126,14 +136,83 @@ def verify_store(store: Store, home: Home) -> Report:
     return report
 
 
-def _pupils_problem(store: Store, index: int, fields: dict[str, Any]) -> str:
-    want = fields.get("pupils")
-    if want is None:
-        return ""
-    got = log.pupils_commitment(
-        store,
-        f"SELECT pupil_digest FROM ledger_pupils WHERE entry_index = {int(index)}",
+def _tree_problems(store: Store, hashes: list[bytes]) -> list[str]:
+    """The hashes kept for proofs (each entry's ``leaf_hash``, the perfect subtrees
+    in ``ledger_nodes``) against the tree recomputed from the leaves: an edited one
+    would make proofs and the next signed head wrong."""
+    for i, h in store.rows(
+        "SELECT entry_index, leaf_hash FROM ledger_entries ORDER BY entry_index"
+    ):
+        if bytes(h) != hashes[int(i)]:
+            return [f"entry {int(i)}: edited (its leaf_hash is not its leaf's hash)"]
+    if not store.exists("ledger_nodes"):
+        return []  # made before the tree was kept: the next append builds it
+    want = {(lv, ix): h for lv, ix, _, h in tree.all_nodes(hashes)}
+    held: dict[tuple[int, int], bytes] = {}
+    for lv, ix, h in store.rows(
+        "SELECT level, node_index, hash FROM ledger_nodes ORDER BY last_leaf, level"
+    ):
+        node = (int(lv), int(ix))
+        if node in held or want.get(node) != bytes(h):
+            return [
+                f"ledger_nodes: level {node[0]} node {node[1]} disagrees with the "
+                "leaves (proofs would not verify)"
+            ]
+        held[node] = bytes(h)
+    if held and len(held) != len(want):
+        return [
+            f"ledger_nodes: {len(want) - len(held)} of the tree's {len(want)} nodes "
+            "are missing"
+        ]
+    return []
+
+
+# Entries with at most this many pupils (look-ups, subject access answers, small
+# releases) have their commitments made in one statement; larger ones one by one,
+# so no single aggregate holds a national release's digests beside the others.
+SMALL_ENTRY = 10_000
+EMPTY = hashlib.sha256().hexdigest()
+
+
+def _small_commitments(store: Store) -> tuple[dict[int, tuple[int, str]], set[int]]:
+    """(count, SHA-256 of the sorted digests) of every entry with few pupils, in SQL:
+    the same commitment as ``log.pupils_commitment``, without a query per entry;
+    and the entries with more, whose commitments are made one by one."""
+    counts = store.rows(
+        "SELECT entry_index, count(*) > ? FROM ledger_pupils GROUP BY 1", [SMALL_ENTRY]
     )
+    small = {
+        int(i): (int(n), str(h).lower())
+        for i, n, h in store.rows(
+            "SELECT entry_index, count(*), sha256(unhex(string_agg(hex(pupil_digest), "
+            "'' ORDER BY pupil_digest))) FROM ledger_pupils WHERE entry_index IN ("
+            "SELECT entry_index FROM ledger_pupils GROUP BY 1 HAVING count(*) <= ?) "
+            "GROUP BY 1",
+            [SMALL_ENTRY],
+        )
+    }
+    return small, {int(i) for i, big in counts if big}
+
+
+def _pupils_problem(
+    store: Store,
+    index: int,
+    fields: dict[str, Any],
+    commitments: tuple[dict[int, tuple[int, str]], set[int]],
+) -> str:
+    want = fields.get("pupils")
+    small, big = commitments
+    if want is None:
+        if index in small or index in big:
+            return "pupils are recorded for an entry that disclosed nobody's records"
+        return ""
+    if index in big:
+        got = log.pupils_commitment(
+            store,
+            f"SELECT pupil_digest FROM ledger_pupils WHERE entry_index = {int(index)}",
+        )
+    else:  # an entry with no rows in ledger_pupils has none
+        got = small.get(index, (0, EMPTY))
     if (got[0], got[1]) != (want["count"], want["sha256"]):
         return "its pupils no longer match the digest in its leaf"
     return ""

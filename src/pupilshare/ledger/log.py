@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pupilshare.config import Home
-from pupilshare.ledger import keys, merkle
+from pupilshare.ledger import keys, merkle, tree
 from pupilshare.store import Store
 
 ORIGIN = "pupilshare disclosure ledger"
@@ -44,6 +44,7 @@ DDL = (
     "signature BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ledger_pupils (entry_index BIGINT NOT NULL, "
     "pupil_digest BLOB NOT NULL)",
+    tree.DDL,
 )
 
 
@@ -95,9 +96,9 @@ def canonical(fields: dict[str, Any]) -> bytes:
 def ensure(store: Store) -> None:
     have = store.one(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name IN "
-        "('ledger_entries', 'ledger_pupils')"
+        "('ledger_entries', 'ledger_pupils', 'ledger_nodes')"
     )
-    if have != 2:
+    if have != 3:
         for ddl in DDL:
             store.rows(ddl)
 
@@ -153,24 +154,25 @@ def append_with_tree(
     *,
     pupil_keys: list[int] | None = None,
     tables: set[str] | None = None,
-) -> tuple[int, list[bytes], list[bytes]]:
-    """``append``, also returning the tree it made (leaf hashes and leaves, in entry
-    order, the new one last) for proofs against it without reading the log again.
+) -> tuple[int, bytes]:
+    """``append``, also returning the root of the tree it made (its size is the
+    index plus one), for a checkpoint and proofs without reading the log again.
+
+    The tree's perfect subtrees are kept in the store (``tree``): the new root
+    costs O(log n) reads and hashes, however long the ledger.
 
     ``pupil_keys``: the few pupils of a small disclosure (a subject access answer),
     digested here rather than in SQL; ``tables``: the store's tables, if known."""
     if fields.get("kind") not in KINDS:
         raise ValueError(f"unknown ledger entry kind {fields.get('kind')!r}")
-    if tables is None or not {"ledger_entries", "ledger_pupils"} <= tables:
+    if (
+        tables is None
+        or not {"ledger_entries", "ledger_pupils", "ledger_nodes"} <= tables
+    ):
         ensure(store)
     with store.transaction():
-        # one read of the leaves gives both the new index and the tree so far
-        leaves = [
-            bytes(r[0])
-            for r in store.rows("SELECT leaf FROM ledger_entries ORDER BY entry_index")
-        ]
-        hashes = [merkle.leaf_hash(x) for x in leaves]
-        index = len(hashes)
+        index = tree.current(store)
+        peaks = tree.peaks(store, index)
         fields = dict(fields)
         if pupil_keys is not None:
             key = keys.digest_key(home)
@@ -199,11 +201,12 @@ def append_with_tree(
             )
             fields["pupils"] = {"count": count, "sha256": sha}
         leaf = canonical(fields)
-        leaves.append(leaf)
-        hashes.append(merkle.leaf_hash(leaf))
-        root = merkle.root(hashes)
+        leaf_h = merkle.leaf_hash(leaf)
+        made = tree.push(peaks, leaf_h, index)
+        tree.insert(store, [(lv, ix, index, h) for lv, ix, h in made])
+        root = tree.peaks_root(peaks)
         key = keys.signing_key(home)
-        sig = key.sign(head_text(len(hashes), root))
+        sig = key.sign(head_text(index + 1, root))
         _pause()
         store.rows(
             "INSERT INTO ledger_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -215,13 +218,13 @@ def append_with_tree(
                 str(fields.get("created_at", "")),
                 fields.get("row_count"),
                 leaf,
-                hashes[-1],
-                len(hashes),
+                leaf_h,
+                index + 1,
                 root,
                 sig,
             ],
         )
-    return index, hashes, leaves
+    return index, root
 
 
 def _pause() -> None:
@@ -266,12 +269,16 @@ def checkpoint(
     """A freshly signed head of the tree as the leaves now hash (of ``tree_size``
     entries, default all; or of ``hashes`` already read)."""
     hashes = leaf_hashes(store, tree_size) if hashes is None else hashes
-    root = merkle.root(hashes)
+    return signed(home, len(hashes), merkle.root(hashes))
+
+
+def signed(home: Home, tree_size: int, root: bytes) -> Checkpoint:
+    """The head of ``tree_size`` entries and ``root``, signed now."""
     key = keys.signing_key(home)
     return Checkpoint(
-        len(hashes),
+        tree_size,
         root,
-        key.sign(head_text(len(hashes), root)),
+        key.sign(head_text(tree_size, root)),
         keys.public_key_bytes(key),
     )
 

@@ -14,7 +14,7 @@ transaction also records the release.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -85,6 +85,96 @@ def _subproof(m: int, hashes: Sequence[bytes], complete: bool) -> list[bytes]:
     if m <= k:
         return _subproof(m, hashes[:k], complete) + [root(hashes[k:])]
     return _subproof(m - k, hashes[k:], False) + [root(hashes[:k])]
+
+
+# The same tree read from its perfect subtrees: every subtree the RFC 6962 recursion
+# visits is either perfect (2^level leaves from an index that is a multiple of its
+# size) or the ragged right edge, itself made of perfect subtrees. A store that keeps
+# the hash of each perfect subtree once it is complete (``ledger.tree``) then gives
+# roots and proofs in O(log n) reads instead of reading every leaf.
+
+Node = tuple[int, int]  # (level, index): leaves index * 2^level .. (index+1) * 2^level
+
+
+def perfect_nodes(size: int) -> list[Node]:
+    """Every perfect subtree of a tree of ``size`` leaves above the leaves (level 1
+    up): what a store keeps; ``size >> level`` of them at each level."""
+    return [
+        (level, i)
+        for level in range(1, max(size, 1).bit_length())
+        for i in range(size >> level)
+    ]
+
+
+class Nodes:
+    """Roots and proofs of the tree of ``size`` leaves from ``get(level, index)``, the
+    hash of a perfect subtree (level 0: a leaf hash). ``needed`` lists the nodes a
+    computation reads, so a store can fetch them in one query first."""
+
+    def __init__(self, size: int, get: Callable[[int, int], bytes]) -> None:
+        self.size = size
+        self.get = get
+
+    @staticmethod
+    def needed(fn: Callable[[Nodes], object], size: int) -> set[Node]:
+        seen: set[Node] = set()
+
+        def record(level: int, index: int) -> bytes:
+            seen.add((level, index))
+            return EMPTY_ROOT
+
+        fn(Nodes(size, record))
+        return seen
+
+    def subtree(self, start: int, n: int) -> bytes:
+        """MTH of leaves ``start .. start + n`` (a subtree the recursion visits)."""
+        if n & (n - 1) == 0:
+            level = n.bit_length() - 1
+            return self.get(level, start >> level)
+        k = split(n)
+        return node_hash(self.subtree(start, k), self.subtree(start + k, n - k))
+
+    def root(self, size: int | None = None) -> bytes:
+        size = self.size if size is None else size
+        return self.subtree(0, size) if size else EMPTY_ROOT
+
+    def inclusion_path(self, index: int) -> list[bytes]:
+        """``inclusion_path(index, hashes)`` of the whole tree."""
+        if not 0 <= index < self.size:
+            raise ValueError(f"leaf {index} is not in a tree of {self.size}")
+        out: list[bytes] = []
+        start, n = 0, self.size
+        while n > 1:
+            k = split(n)
+            if index - start < k:
+                out.append(self.subtree(start + k, n - k))
+                n = k
+            else:
+                out.append(self.subtree(start, k))
+                start, n = start + k, n - k
+        return out[::-1]
+
+    def consistency_proof(self, old_size: int) -> list[bytes]:
+        """``consistency_proof(old_size, hashes)`` of the whole tree."""
+        if not 0 <= old_size <= self.size:
+            raise ValueError(
+                f"size {old_size} is not a prefix of a tree of {self.size}"
+            )
+        if old_size in (0, self.size):
+            return []
+        out: list[bytes] = []
+        start, m, n, complete = 0, old_size, self.size, True
+        while m != n:
+            k = split(n)
+            if m <= k:
+                out.append(self.subtree(start + k, n - k))
+                n = k
+            else:
+                out.append(self.subtree(start, k))
+                start, m, n, complete = start + k, m - k, n - k, False
+        if not complete:
+            out.append(self.subtree(start, n))
+        return out[::-1]
 
 
 def root_from_inclusion(

@@ -9,6 +9,7 @@ exactly what a reader could difference.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 
 import numpy as np
@@ -117,7 +118,13 @@ def cube_from_cells(spec: TableSpec, cells: pa.Table, n_top: int) -> sdc.Cube:
     )
 
 
-def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.Cube:
+def build_table(
+    store: Store,
+    spec: TableSpec,
+    source: str,
+    rules: Sdc,
+    siblings: tuple[linked.Table, ...] = (),
+) -> sdc.Cube:
     """One table, reduced in DuckDB and protected by the disclosure rules (cell key
     perturbation for counts when the agreement chose it, the record keys registered
     as ``cellkey.RECORD_KEYS``; else suppression)."""
@@ -133,8 +140,65 @@ def build_table(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.C
     mark_earlier(store, spec, cube)
     sdc.protect(cube, rules)
     # Then with every earlier table linked to it through the hierarchies.
-    crossrelease.protect(store, spec, cube, rules)
+    crossrelease.protect(store, spec, cube, rules, siblings)
     return mark_missing(store, spec, cube)
+
+
+class Built(list):
+    """A release's cubes, in its tables' order, and how many cells ``harmonise``
+    added."""
+
+    harmonised: int = 0
+
+
+def build_tables(
+    store: Store,
+    specs: list[TableSpec],
+    source_of: Callable[[TableSpec], str],
+    rules: Sdc,
+    linked_tables: bool = True,
+) -> Built:
+    """Every table of one release: each protected with the earlier releases and
+    with the release's tables built before it (``linked_tables``: they share
+    records through the hierarchies as much as two releases do), then identical
+    cells made consistent (``harmonise``)."""
+    cubes = Built()
+    for spec in specs:
+        siblings = (
+            tuple(
+                crossrelease.as_table(s, c)
+                for s, c in zip(specs, cubes, strict=False)
+                if not c.perturbed and c.values.ndim == len(c.labels)
+            )
+            if linked_tables
+            else ()
+        )
+        cubes.append(build_table(store, spec, source_of(spec), rules, siblings))
+    cubes.harmonised = harmonise(specs, list(cubes), rules)
+    if not linked_tables:
+        return cubes
+    # ``harmonise`` may hide cells a table built earlier was protected with, and
+    # that a table of another filter (not harmonised with it) shows: protect every
+    # table again with all the others until nothing changes.
+    changed = cubes.harmonised > 0
+    for _ in range(ROUNDS):
+        if not changed:
+            break
+        changed = False
+        for k, spec in enumerate(specs):
+            others = tuple(
+                crossrelease.as_table(s, c)
+                for j, (s, c) in enumerate(zip(specs, cubes, strict=True))
+                if j != k and not c.perturbed and c.values.ndim == len(c.labels)
+            )
+            changed |= crossrelease.protect(store, spec, cubes[k], rules, others) > 0
+        added = harmonise(specs, list(cubes), rules)
+        cubes.harmonised += added
+        changed |= added > 0
+    return cubes
+
+
+ROUNDS = 4  # whole-release passes after harmonise
 
 
 def mark_missing(store: Store, spec: TableSpec, cube: sdc.Cube) -> sdc.Cube:
@@ -206,7 +270,10 @@ def grid_names(spec: TableSpec, cube: sdc.Cube) -> pa.Array:
 
 def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     """Cells earlier releases over the same records published are public (never
-    complements); cells they suppressed are suppressed here too."""
+    complements); cells they suppressed are suppressed here too. (Not the
+    release's own earlier tables: their cells may still be hidden by
+    ``harmonise``, and the check counts as public only what was delivered.)"""
+    head = f"{spec.dataset}:{spec.measure or 'count'}"
     if not published_cells.any_earlier(store, spec):
         return
     public, hidden, _ = published_cells.earlier(
@@ -215,7 +282,7 @@ def mark_earlier(store: Store, spec: TableSpec, cube: sdc.Cube) -> None:
     cube.public = public.reshape(cube.values.shape)
     # Also public: cells earlier tables' published cells add up to (a school
     # table's LA totals once the school table is out, for example).
-    earlier = linked.earlier_tables(store, f"{spec.dataset}:{spec.measure or 'count'}")
+    earlier = linked.earlier_tables(store, head)
     if earlier and not cube.perturbed:
         table = crossrelease.as_table(spec, cube)
         cube.public |= linked.derivable(table, earlier).reshape(cube.values.shape)

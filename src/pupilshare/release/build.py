@@ -155,7 +155,6 @@ def _aggregate(
     names: list[str] = []
     keys: list[pa.Table] = []
     tables: dict[str, pa.Table] = {}
-    cubes: list[sdc.Cube] = []
     seen: set[str] = set()
     sources: dict[str, str] = {}
     if plan.sdc.method == "cell_key":  # record keys of the index's pupils
@@ -165,12 +164,14 @@ def _aggregate(
         if spec.dataset not in sources:
             sources[spec.dataset] = _source(store, plan, spec.dataset)
         view = sources[spec.dataset]
-        cubes.append(aggregate.build_table(store, spec, view, plan.sdc))
         if spec.dataset not in seen:
             seen.add(spec.dataset)
             sql = f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}"
             keys.append(store.arrow(sql))
-    linked = aggregate.harmonise(list(plan.tables), cubes, plan.sdc)
+    cubes = aggregate.build_tables(
+        store, list(plan.tables), lambda spec: sources[spec.dataset], plan.sdc
+    )
+    linked = cubes.harmonised
     lacking: dict[str, str] = {}
     for spec, cube in zip(plan.tables, cubes, strict=True):
         table = aggregate.table_arrow(spec, cube, plan.sdc)

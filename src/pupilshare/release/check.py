@@ -89,10 +89,12 @@ def check_release(
             continue
         if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
             reasons.append(f"{name}: SHA-256 differs from the manifest")
+    reasons += _manifest_is_the_plan(manifest, plan)
     reasons += _opt_outs(store, plan, pupils)
     reasons += promises.check(store, plan, staging, pupils)  # scope, anonymity, ids
     sources: dict[str, str] = {}
     specs = {t.name: t for t in plan.tables}
+    linked_tables: list = []  # the release's tables, for one linked audit
     for name in sorted(n for n in present if n.endswith(".parquet")):
         path = staging / name
         stem = name[: -len(".parquet")]
@@ -106,10 +108,34 @@ def check_release(
                 pq.read_table(path),
                 source=_source(store, plan, spec.dataset, sources) if spec else None,
                 witness=(witness or {}).get(stem),
+                linked_into=linked_tables,
             )
         else:
             reasons += _check_records(store, home, plan, stem, path)
+    if linked_tables and not reasons:
+        reasons += tablecheck.release_linked_reasons(store, plan, linked_tables)
     return reasons
+
+
+def _manifest_is_the_plan(manifest: dict, plan: ReleasePlan) -> list[str]:
+    """The manifest names exactly the approved plan the release was checked
+    against (issue 10 point 2): its agreement, recipient, gateway, purpose, level
+    and items, and the plan's digest; another recipient or item written into it
+    is a different release from the one approved."""
+    want = {
+        "agreement_id": plan.agreement_id,
+        "recipient": plan.recipient,
+        "gateway": plan.gateway,
+        "purpose": plan.purpose,
+        "level": plan.level,
+        "items": list(plan.items),
+        "plan_sha256": plan.digest,
+    }
+    return [
+        f"manifest.json: {key} is not the approved plan's"
+        for key, value in want.items()
+        if manifest.get(key) != value
+    ]
 
 
 def _source(store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]) -> str:
@@ -261,9 +287,12 @@ def check_table(
     table: pa.Table,
     source: str | None = None,
     witness: tablecheck.Witness | None = None,
+    linked_into: list | None = None,
 ) -> list[str]:
     """Reasons to block one published table. ``source`` names the population its
-    true values are recomputed from (default: the release population)."""
+    true values are recomputed from (default: the release population).
+    ``linked_into``: collects the table for the release's one linked audit
+    (``tablecheck.release_linked_reasons``) instead of auditing it here."""
     specs = {t.name: t for t in plan.tables}
     spec = specs.get(name)
     if spec is None:
@@ -304,7 +333,7 @@ def check_table(
     truth = _truth(store, plan, spec, table, source)
     reasons += _truth_rules(plan, spec, values, suppressed, truth)
     reasons += tablecheck.protection_reasons(
-        store, plan, spec, table, truth, suppressed, witness
+        store, plan, spec, table, truth, suppressed, witness, linked_into
     )
     return reasons
 

@@ -54,20 +54,37 @@ def short_cells(
         return None, np.zeros(0, bool)
     up, down, width = sdc.protection(cube, rules)
     flat = j.cell[j.owner == 0]
-    w, u, d = linked.needs(j, rules.threshold, rules.min_interval, spec.measure is None)
+    counts = spec.measure is None
+    w, u, d = linked.needs(j, rules.threshold, rules.min_interval, counts)
     mine = j.owner == 0
     w[mine] = width.ravel()[flat]
     u[mine] = up.ravel()[flat]
     d[mine] = down.ravel()[flat]
-    return j, audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
+    short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
+
+    def earlier_short(jj: linked.Joint) -> np.ndarray:
+        w, u, d = linked.needs(jj, rules.threshold, rules.min_interval, counts)
+        return audit.audit(jj.a, jj.b, jj.x0, audit.Need(w, u, d), jj.rise, jj.fall)
+
+    return j, short & ~linked.already_short(j, short, earlier_short)
 
 
-def protect(store: Store, spec: TableSpec, cube: sdc.Cube, rules: Sdc) -> int:
+def protect(
+    store: Store,
+    spec: TableSpec,
+    cube: sdc.Cube,
+    rules: Sdc,
+    siblings: tuple[linked.Table, ...] = (),
+) -> int:
     """Add suppression to ``cube`` until the linked system protects every suppressed
-    cell; returns the cells added (withholds the table whole if it cannot)."""
+    cell; returns the cells added (withholds the table whole if it cannot).
+    ``siblings``: the tables of the same release built before it, linked to it
+    through the hierarchies as earlier releases are."""
     if cube.perturbed or cube.values.ndim != len(cube.labels):
         return 0
-    earlier = linked.earlier_tables(store, f"{spec.dataset}:{spec.measure or 'count'}")
+    head = f"{spec.dataset}:{spec.measure or 'count'}"
+    earlier = linked.earlier_tables(store, head)
+    earlier = [*earlier, *(t for t in siblings if t.head == head)]
     if not earlier:
         return 0
     before = int(cube.suppressed.sum())

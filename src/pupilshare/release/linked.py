@@ -11,23 +11,31 @@ expected standard, key stage 2 reading" is the sum of the school table's cells o
 LA 807's schools, key stage 2, reading, outcomes AS, EXS and GDS: an intruder who
 holds both tables has one more equation over the school table's suppressed cells.
 
-``joint`` puts a new table and the earlier tables that share its records into one
-system over their suppressed cells: each table's own line equations (rows, columns,
-totals), and one *coupling* equation for every cell of one table that is a sum of
-cells of the other (a cell of the coarser table, expressed at the finer table's most
-aggregated cells that add up to it). A coupling is used only where the true values
-agree (the same records: populations of different agreements differ by scope and
-opt-outs, and an intruder cannot difference different records exactly). Only tables
-with the same dataset and measure that have at least one coupling join the system,
-and the suppressed cells of every table in it are audited together: the new table's
-must keep their protection, and the earlier tables' must not be recovered through
-the new one.
+``joint`` puts the new table(s) and every earlier table that shares their records
+into one system over their suppressed cells: each table's own line equations (rows,
+columns, totals), and one *coupling* equation for every cell of one table that is a
+sum of cells of another (a cell of the coarser table, expressed at the finer table's
+most aggregated cells that add up to it). A coupling is used only where the true
+values agree (the same records: populations of different agreements differ by scope
+and opt-outs, and an intruder cannot difference different records exactly). The
+group is closed: an earlier table linked only to another earlier table of the group
+joins it, and *every* pair of tables in it is coupled, so an equation an intruder
+can only write with three or more tables at once (a school table, an LA table and
+a national table published apart) is in the system. The new tables' suppressed
+cells must keep their protection, and the earlier tables' must not be recovered
+through them (``already_short``: an exposure among the earlier tables alone is not
+the new table's doing).
 
-Two tables coupled this way are exact (any two non-negative tables that agree on
-their common cells come from some records). Three or more are coupled pairwise, which
-may leave an intruder less room than this system allows; that is the cost of keeping
-the system near-linear (one block per linked table, not one cell per combination of
-every table's categories).
+How exact this is. Couplings are written between tables, over the suppressed cells,
+not over the finest common cells (one unknown per combination of every table's
+categories, which grows with their product). The two agree whenever the group's
+tables are nested along the hierarchies or share one common margin (a school table,
+LA tables, and national tables by sex, by FSM, by SEN: a tree of tables joined by
+their common cells, where any non-negative tables that agree on their common cells
+come from some records). They can differ for tables that cross *three* pairs of
+unrelated items in a cycle (school x sex, school x FSM and sex x FSM, none nested
+in another): there the intruder may have a little less room than this system
+allows. No agreement in the seeds publishes such a cycle.
 """
 
 from __future__ import annotations
@@ -306,6 +314,8 @@ class Joint:
     # tables' own suppressed cells that the whole system leaves free.
     rise: np.ndarray
     fall: np.ndarray
+    # How many tables are new (owners 0 .. new - 1); the rest are earlier.
+    new: int = 1
 
     def columns_of(self, k: int) -> np.ndarray:
         return np.flatnonzero(self.owner == k)
@@ -357,12 +367,16 @@ def _flat(where: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     return np.ravel_multi_index(tuple(g.ravel() for g in grids), shape)
 
 
+Term = tuple[int, int, float]  # (table in the group, flat cell, coefficient)
+
+
 def _couple(
-    fine: Table, coarse: Table, cols: dict[int, dict[int, int]], kf: int, kc: int
-) -> list[tuple[dict[int, float], float, np.ndarray]]:
+    fine: Table, coarse: Table, kf: int, kc: int
+) -> list[tuple[list[Term], float, np.ndarray, np.ndarray]]:
     """Rows ``coarse cell - sum(fine cells) = 0`` for every cell of ``coarse`` that
-    ``fine``'s cells add up to, where the true values agree; each as (column ->
-    coefficient, right-hand side, the fine table's published cells in it)."""
+    ``fine``'s cells add up to, where the true values agree; each as its unknown
+    terms, right-hand side, and the published cells of ``fine`` and of ``coarse``
+    in it (flat indices: for the builder's repair)."""
     rows = []
     for flat in candidates(coarse, fine):
         flat = int(flat)
@@ -376,89 +390,110 @@ def _couple(
         if abs(truth - value) > 1e-6 * max(1.0, abs(value)):
             continue  # different records: no exact equation
         hid = fine.hidden.ravel()[inside]
-        if not hid.any() and not coarse.hidden.ravel()[flat]:
+        coarse_hidden = bool(coarse.hidden.ravel()[flat])
+        if not hid.any() and not coarse_hidden:
             continue  # nothing unknown in it
-        coef: dict[int, float] = {}
+        terms: list[Term] = [(kf, int(i), -1.0) for i in inside[hid]]
         rhs = float(fine.values.ravel()[inside][~hid].sum())
-        for i in inside[hid]:
-            c = cols[kf][int(i)]
-            coef[c] = coef.get(c, 0.0) - 1.0
-        if coarse.hidden.ravel()[flat]:
-            c = cols[kc][flat]
-            coef[c] = coef.get(c, 0.0) + 1.0
+        if coarse_hidden:
+            terms.append((kc, flat, 1.0))
         else:
             rhs -= value
-        if kf == 0:
-            lean = inside[~hid]
-        elif kc == 0 and not coarse.hidden.ravel()[flat]:
-            lean = np.array([flat])
-        else:
-            lean = np.zeros(0, np.int64)
-        rows.append((coef, rhs, lean))
+        lean_c = np.zeros(0, np.int64) if coarse_hidden else np.array([flat])
+        rows.append((terms, rhs, inside[~hid], lean_c))
     return rows
 
 
-def joint(new: Table, earlier: list[Table]) -> Joint | None:
-    """The new table and every earlier table of its dataset and measure coupled to
-    it, as one system (None: no earlier table is coupled to it)."""
-    candidates = [t for t in earlier if t.head == new.head]
-    tables = [new]
-    blocks, rhs, owner, cell, x0 = [], [], [], [], []
-    cols: dict[int, dict[int, int]] = {}
-    coupling_rows: list[tuple[dict[int, float], float, np.ndarray]] = []
-    base = 0
+def _pair(
+    t: Table, u: Table, kt: int, ku: int
+) -> list[tuple[list[Term], float, np.ndarray, np.ndarray, int, int]]:
+    """Every coupling between two tables, both ways round, with which table is the
+    fine one and which the coarse one of each row."""
+    return [(*r, kt, ku) for r in _couple(t, u, kt, ku)] + [
+        (*r, ku, kt) for r in _couple(u, t, ku, kt)
+    ]
 
-    def add(t: Table) -> None:
-        nonlocal base
-        k = len(tables) - 1
+
+def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
+    """The new table(s) and every earlier table of the same dataset and measure that
+    shares their records, as one system (None: nothing is coupled).
+
+    The group is closed under coupling: an earlier table coupled only to another
+    earlier table of the group joins it too, and every pair of tables in the group
+    is coupled, not only pairs with a new table, so an intruder's equations that
+    need three or more tables at once (a school table, an LA table and a national
+    table, each published on its own) are all in the system."""
+    news = [new] if isinstance(new, Table) else list(new)
+    m = len(news)
+    head = news[0].head
+    pending = [t for t in earlier if t.head == head]
+    tables = list(news)
+    pairs: dict[tuple[int, int], list] = {}
+    frontier = list(range(m))
+    for i in range(m):
+        for k in range(i + 1, m):
+            pairs[(i, k)] = _pair(tables[i], tables[k], i, k)
+    while frontier:
+        k = frontier.pop()
+        rest = []
+        for t in pending:
+            rows = _pair(tables[k], t, k, len(tables))
+            if rows:
+                pairs[(k, len(tables))] = rows
+                frontier.append(len(tables))
+                tables.append(t)
+            else:
+                rest.append(t)
+        pending = rest
+    if not any(pairs.values()):
+        return None
+    # The remaining pairs of the group (the closure found each table through one).
+    for i in range(len(tables)):
+        for k in range(max(i + 1, m), len(tables)):
+            if (i, k) not in pairs:
+                pairs[(i, k)] = _pair(tables[i], tables[k], i, k)
+    blocks, rhs, owner, cell, x0 = [], [], [], [], []
+    cols: list[dict[int, int]] = []
+    base = 0
+    for k, t in enumerate(tables):
         a, b, x = _line_system(t)
         flat = np.flatnonzero(t.hidden)
-        cols[k] = {int(f): base + j for j, f in enumerate(flat)}
+        cols.append({int(f): base + j for j, f in enumerate(flat)})
         blocks.append(a)
         rhs.append(b)
         owner.append(np.full(len(flat), k))
         cell.append(flat)
         x0.append(x)
         base += len(flat)
-
-    add(new)
-    for t in candidates:
-        tables.append(t)
-        add(t)
-        k = len(tables) - 1
-        rows = _couple(new, t, cols, 0, k) + _couple(t, new, cols, k, 0)
-        if not rows:
-            tables.pop()
-            blocks.pop()
-            rhs.pop()
-            owner.pop()
-            cell.pop()
-            x0.pop()
-            base -= len(cols.pop(k))
-            continue
-        coupling_rows += rows
-    if len(tables) == 1:
-        return None
+    coupling_rows = [r for rows in pairs.values() for r in rows]
     n = base
     lines = sparse.block_diag(blocks, format="csr") if blocks else None
     r, c, v = [], [], []
-    for i, (coef, _, _) in enumerate(coupling_rows):
-        for col, k in coef.items():
+    leans: list[np.ndarray] = []
+    for i, (terms, _, lean_f, lean_c, kf, kc) in enumerate(coupling_rows):
+        for k, flat, coef in terms:
             r.append(i)
-            c.append(col)
-            v.append(k)
+            c.append(cols[k][flat])
+            v.append(coef)
+        # The new table's published cells this equation leans on.
+        leans.append(
+            lean_f if kf == 0 else lean_c if kc == 0 else np.zeros(0, np.int64)
+        )
     coupled = sparse.csr_matrix((v, (r, c)), shape=(len(coupling_rows), n))
     a = sparse.vstack([lines, coupled], format="csr")
-    b = np.concatenate([*rhs, np.array([rhs_ for _, rhs_, _ in coupling_rows])])
+    b = np.concatenate([*rhs, np.array([row[1] for row in coupling_rows])])
     rise, fall = _directions(a, np.concatenate(x0), tables, owner)
     # Only the groups of cells a coupling reaches: the rest are each table's own
     # business, audited when it was published (or by the table's own audit).
-    m = a.shape[0]
+    rows_n = a.shape[0]
     link = sparse.csr_matrix(abs(a) > 0, dtype=np.int8)
     graph = sparse.bmat([[None, link], [link.T, None]], format="csr")
     _, label = connected_components(graph, directed=False)
-    reached = np.isin(label, label[lines.shape[0] : m])
-    keep_rows, keep_cols = np.flatnonzero(reached[:m]), np.flatnonzero(reached[m:])
+    reached = np.isin(label, label[lines.shape[0] : rows_n])
+    keep_rows, keep_cols = (
+        np.flatnonzero(reached[:rows_n]),
+        np.flatnonzero(reached[rows_n:]),
+    )
     a = a[keep_rows][:, keep_cols]
     kept_lines = int((keep_rows < lines.shape[0]).sum())
     return Joint(
@@ -469,11 +504,37 @@ def joint(new: Table, earlier: list[Table]) -> Joint | None:
         np.concatenate(cell)[keep_cols],
         tables,
         len(coupling_rows),
-        [coupling_rows[i - lines.shape[0]][2] for i in keep_rows[kept_lines:]],
+        [leans[i - lines.shape[0]] for i in keep_rows[kept_lines:]],
         kept_lines,
         rise[keep_cols],
         fall[keep_cols],
+        m,
     )
+
+
+def already_short(
+    j: Joint, short: np.ndarray, audit_need: Callable[[Joint], np.ndarray]
+) -> np.ndarray:
+    """Of the earlier tables' cells ``short`` in ``j``, those short without the new
+    table(s) too (the earlier tables alone, linked to each other): an exposure the
+    new table neither makes nor can repair, so it is not held against it."""
+    out = np.zeros(len(short), bool)
+    earlier_short = short & (j.owner >= j.new)
+    if not earlier_short.any():
+        return out
+    olds = j.tables[j.new :]
+    before = joint(olds, [])
+    if before is None:
+        return out
+    gone = audit_need(before)
+    lost_cells = {
+        (olds[k].name, int(c))
+        for k, c in zip(before.owner[gone], before.cell[gone], strict=True)
+    }
+    for i in np.flatnonzero(earlier_short):
+        if (j.tables[j.owner[i]].name, int(j.cell[i])) in lost_cells:
+            out[i] = True
+    return out
 
 
 def _directions(

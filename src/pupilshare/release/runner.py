@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pupilshare import engine, governance
 from pupilshare.config import Home
-from pupilshare.errors import Conflict, Denied, PupilshareError
+from pupilshare.errors import Denied, PupilshareError, SampleOnly
 from pupilshare.release.build import build_release
 from pupilshare.release.package import Manifest
 
@@ -65,7 +65,7 @@ def release_agreement(
     """Plan and decide (one governance call), then build and deliver one release."""
     plan = approval(home, agreement_id, user).plan
     if any(i.startswith(SAMPLED_ONLY + ".") for i in plan.items):
-        raise Conflict(
+        raise SampleOnly(
             f"{agreement_id}: survey contacts leave only as a sample "
             f"(pupilshare survey sample {agreement_id} --size N --out DIR)"
         )

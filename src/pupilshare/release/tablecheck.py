@@ -92,8 +92,12 @@ def protection_reasons(
     truth: dict[str, np.ndarray],
     suppressed: np.ndarray,
     witness: Witness | None = None,
+    linked_into: list | None = None,
 ) -> list[str]:
-    """Reasons the table's suppression does not protect (empty: it does)."""
+    """Reasons the table's suppression does not protect (empty: it does).
+    ``linked_into``: a release's list of its tables, for one linked audit of all of
+    them with the earlier releases (``release_linked_reasons``); without it the
+    table is audited with the earlier releases here."""
     name = spec.name
     dims = [*spec.rows, *spec.columns]
     x = truth["value"]
@@ -116,11 +120,14 @@ def protection_reasons(
             "published by an earlier release of the same records"
         )
     hide = suppressed & ~public
-    if not hide.any():
-        return reasons
+    if not hide.any() and linked_into is None:
+        if not published_cells.any_earlier(store, spec):
+            return reasons
     codes, cats = grid_codes(table, dims)
     shape = tuple(len(c) + 1 for c in cats)
     if int(np.prod(shape)) != len(x):
+        if not hide.any():
+            return reasons  # nothing suppressed: nothing to audit
         return [
             *reasons,
             f"{name}: not a complete table; its suppression cannot be audited",
@@ -131,10 +138,26 @@ def protection_reasons(
     grid_m[tuple(codes)] = hide
     flat_row = np.zeros(len(x), np.int64)
     flat_row[np.ravel_multi_index(tuple(codes), shape)] = np.arange(len(x))
-    a, b, x0 = audit.line_equations(grid_v, grid_m)
     need = needs(plan, spec, truth)
     rows = flat_row[np.flatnonzero(grid_m)]  # table row of each audited cell
     need = need.part(rows)
+    new = linked.Table(
+        name,
+        f"{spec.dataset}:{spec.measure or 'count'}",
+        {item: frozenset(map(str, vals)) for item, vals in spec.filters},
+        tuple(dims),
+        tuple(tuple(str(c) for c in cat) for cat in cats),
+        grid_v,
+        grid_m,
+    )
+    if not hide.any():
+        # Nothing of its own to protect, but its published cells may still give
+        # away an earlier table's (or another of this release's) suppressed cells.
+        if linked_into is not None:
+            linked_into.append((spec, new, need))
+            return reasons
+        return reasons + linked_reasons(store, plan, spec, new, need)
+    a, b, x0 = audit.line_equations(grid_v, grid_m)
     rise = fall = None
     if x0 is not None:
         rise, fall = np.zeros(len(x0)), np.zeros(len(x0))
@@ -155,17 +178,11 @@ def protection_reasons(
             "the rows, columns or totals"
         )
         return reasons
+    if linked_into is not None:
+        linked_into.append((spec, new, need))
+        return reasons
     if not published_cells.any_earlier(store, spec):
         return reasons
-    new = linked.Table(
-        name,
-        f"{spec.dataset}:{spec.measure or 'count'}",
-        {item: frozenset(map(str, vals)) for item, vals in spec.filters},
-        tuple(dims),
-        tuple(tuple(str(c) for c in cat) for cat in cats),
-        grid_v,
-        grid_m,
-    )
     return reasons + linked_reasons(store, plan, spec, new, need)
 
 
@@ -179,32 +196,78 @@ def linked_reasons(
     """The table audited together with every earlier table over the same records
     that its cells add up to, or that adds up to its cells, through the hierarchies
     (school to LA to nation, outcome to reached the expected standard, year group to
-    key stage): the new table's suppressed cells must keep their protection, and no
-    earlier table's suppressed cell may be recovered through it."""
-    j = linked.joint(new, linked.earlier_tables(store, new.head))
+    key stage), and every earlier table linked to those: the new table's suppressed
+    cells must keep their protection, and no earlier table's suppressed cell may be
+    recovered through it."""
+    return release_linked_reasons(store, plan, [(spec, new, need)])
+
+
+def release_linked_reasons(
+    store: Store,
+    plan: ReleasePlan,
+    tables: list[tuple[TableSpec, linked.Table, audit.Need]],
+) -> list[str]:
+    """A release's tables audited together, with each other (a school table and an
+    LA table of one release are linked through the hierarchy as much as two
+    releases are) and with every earlier published table over the same records:
+    one linked system per dataset and measure."""
+    out: list[str] = []
+    heads: dict[str, list[tuple[TableSpec, linked.Table, audit.Need]]] = {}
+    for entry in tables:
+        heads.setdefault(entry[1].head, []).append(entry)
+    for head, group in heads.items():
+        earlier = (
+            linked.earlier_tables(store, head)
+            if any(published_cells.any_earlier(store, spec) for spec, _, _ in group)
+            else []
+        )
+        if len(group) < 2 and not earlier:
+            continue
+        out += _linked_group(plan, group, earlier)
+    return out
+
+
+def _linked_group(
+    plan: ReleasePlan,
+    group: list[tuple[TableSpec, linked.Table, audit.Need]],
+    earlier: list[linked.Table],
+) -> list[str]:
+    j = linked.joint([t for _, t, _ in group], earlier)
     if j is None:
         return []
     rules = plan.sdc
-    mine = j.owner == 0
-    width, up, down = linked.needs(
-        j, rules.threshold, rules.min_interval, spec.measure is None
-    )
-    at = np.searchsorted(np.flatnonzero(new.hidden), j.cell[mine])
-    width[mine], up[mine], down[mine] = need.width[at], need.up[at], need.down[at]
+    counts = group[0][0].measure is None
+    width, up, down = linked.needs(j, rules.threshold, rules.min_interval, counts)
+    for k, (_, new, need) in enumerate(group):
+        mine = j.owner == k
+        at = np.searchsorted(np.flatnonzero(new.hidden), j.cell[mine])
+        width[mine], up[mine], down[mine] = need.width[at], need.up[at], need.down[at]
     short = audit.audit(j.a, j.b, j.x0, audit.Need(width, up, down), j.rise, j.fall)
+
+    def earlier_short(jj: linked.Joint) -> np.ndarray:
+        w, u, d = linked.needs(jj, rules.threshold, rules.min_interval, counts)
+        return audit.audit(jj.a, jj.b, jj.x0, audit.Need(w, u, d), jj.rise, jj.fall)
+
+    short &= ~linked.already_short(j, short, earlier_short)
     out = []
-    names = ", ".join(t.name for t in j.tables[1:])
-    if (short & mine).any():
+    others = ", ".join(t.name for t in j.tables[j.new :]) or "none"
+    for k, (spec, _, _) in enumerate(group):
+        own = short & (j.owner == k)
+        if own.any():
+            mates = [t.name for t in j.tables[: j.new] if t.name != spec.name]
+            out.append(
+                f"{spec.name}: {int(own.sum())} suppressed cell(s) can be "
+                "recovered, or narrowed below their protection interval, by "
+                "combining it with earlier published tables over the same records "
+                f"({others})"
+                + (f" and this release's {', '.join(mates)}" if mates else "")
+            )
+    if (short & (j.owner >= j.new)).any():
+        names = ", ".join(spec.name for spec, _, _ in group)
         out.append(
-            f"{spec.name}: {int((short & mine).sum())} suppressed cell(s) can be "
-            "recovered, or narrowed below their protection interval, by combining "
-            f"it with earlier published tables over the same records ({names})"
-        )
-    if (short & ~mine).any():
-        out.append(
-            f"{spec.name}: it would let {int((short & ~mine).sum())} suppressed "
-            f"cell(s) of earlier published tables ({names}) be recovered, or "
-            "narrowed below their protection interval"
+            f"{names}: would let {int((short & (j.owner >= j.new)).sum())} "
+            f"suppressed cell(s) of earlier published tables ({others}) be "
+            "recovered, or narrowed below their protection interval"
         )
     return out
 

@@ -21,7 +21,7 @@ import duckdb
 from pupilshare import catalogue
 from pupilshare.config import Home
 from pupilshare.errors import Conflict, InvalidInput, NotFound
-from pupilshare.ledger import keys, log, merkle
+from pupilshare.ledger import keys, log, merkle, tree
 from pupilshare.rights import page
 from pupilshare.rights.identity import (  # noqa: F401 (resolve: tests)
     Subject,
@@ -89,6 +89,7 @@ INDEXES = (
     ("pupil_links", "pupil_key"),
     ("pupils", "date_of_birth"),
     ("pupils", "pupil_key"),
+    ("pupils", "upn"),
     ("pupil_identifiers", "value"),
     ("pupil_identifiers", "pupil_key"),
     ("ledger_pupils", "pupil_digest"),
@@ -97,7 +98,7 @@ INDEXES = (
 
 def prepare(store: Store) -> None:
     """The lookup indexes a pack needs to stay fast at national scale (one pupil's
-    links among tens of millions; candidates by date of birth or identifier; their
+    links among tens of millions; candidates by identifier or date of birth; their
     ledger entries by digest). Made once, by the first request; later writes keep
     them up to date."""
     tables = _tables(store)
@@ -268,7 +269,8 @@ def answer(
     """Write the response pack (JSON and a self-contained HTML page) into ``out``.
 
     A handful of statements, each a point read on an indexed or sorted key (see
-    ``INDEXES``): the request; the candidates by date of birth; the pupil's other
+    ``INDEXES``): the request; the candidates (by UPN, else by date of birth and
+    surname: ``identity.candidates``); the pupil's other
     keys, identifiers and opt-outs together; their links; every linked record of
     every dataset in one statement; the ledger append; their ledger entries."""
     req, tables = _get(store, request_id)
@@ -309,7 +311,7 @@ def answer(
         facts = _facts(store, key, tables)
         records = _records(store, facts["links"], tables)
         with store.transaction():
-            entry, hashes, leaves = log.append_with_tree(
+            entry, root = log.append_with_tree(
                 store,
                 home,
                 {
@@ -330,9 +332,9 @@ def answer(
                 "answered_at = ?, answered_by = ?, pack_dir = ? WHERE request_id = ?",
                 [entry, outcome, now(), answered_by, str(out), request_id],
             )
-        cp = log.checkpoint(store, home, hashes=hashes)
+        cp = log.signed(home, entry + 1, root)
         log.write_head(home, cp)
-        disclosures = _disclosures(store, home, facts["aliases"], cp, leaves, hashes)
+        disclosures = _disclosures(store, home, facts["aliases"], cp)
         pupil = facts["pupil"]
         if facts["identifiers"] is not None:
             pupil["identifiers"] = facts["identifiers"]
@@ -493,15 +495,11 @@ def _records(
 
 
 def _disclosures(
-    store: Store,
-    home: Home,
-    aliases: list[int],
-    cp: log.Checkpoint,
-    leaves: list[bytes],
-    hashes: list[bytes],
+    store: Store, home: Home, aliases: list[int], cp: log.Checkpoint
 ) -> list[dict[str, Any]]:
     """Ledger entries naming the pupil (an equality per key on the digest index),
-    each with its inclusion proof against ``cp``."""
+    each with its inclusion proof against ``cp``: their leaves, then the few tree
+    nodes their proofs need (``ledger.tree``), by entry index."""
     key = keys.digest_key(home)
     digests = [keys.pupil_digest(key, k) for k in aliases]
     rows = store.rows(
@@ -511,10 +509,25 @@ def _disclosures(
         ),
         digests,
     )
-    idx = sorted({int(r[0]) for r in rows})
+    idx = sorted({int(r[0]) for r in rows if int(r[0]) < cp.tree_size})
+    if not idx:
+        return []
+    leaves = {
+        int(i): bytes(leaf)
+        for i, leaf in store.rows(
+            "SELECT entry_index, leaf FROM ledger_entries WHERE entry_index IN "
+            f"({', '.join(str(i) for i in idx)})"
+        )
+    }
+
+    def paths(t: merkle.Nodes) -> list[list[bytes]]:
+        return [t.inclusion_path(i) for i in idx]
+
+    nodes = tree.read(store, cp.tree_size, paths)
     out = []
-    for i in idx:
-        fields = json.loads(leaves[i])
+    for i, path in zip(idx, paths(nodes), strict=True):
+        leaf = leaves[i]
+        fields = json.loads(leaf)
         out.append(
             {
                 "entry_index": i,
@@ -524,10 +537,10 @@ def _disclosures(
                 "level": fields.get("level"),
                 "agreement_id": fields.get("agreement_id"),
                 "kind": fields.get("kind"),
-                "leaf": leaves[i].hex(),
-                "leaf_hash": hashes[i].hex(),
+                "leaf": leaf.hex(),
+                "leaf_hash": merkle.leaf_hash(leaf).hex(),
                 "tree_size": cp.tree_size,
-                "inclusion_path": [h.hex() for h in merkle.inclusion_path(i, hashes)],
+                "inclusion_path": [h.hex() for h in path],
             }
         )
     return out

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pupilshare.ledger import merkle
+from pupilshare.ledger import merkle, tree
 
 LEAVES = [
     bytes.fromhex(h)
@@ -179,3 +179,61 @@ def test_properties(leaves, data):
     if m < n:  # an edited old entry no longer proves consistent
         edited = [merkle.leaf_hash(b"edited"), *hashes[1:m]]
         assert not merkle.verify_consistency(m, n, merkle.root(edited), r, proof)
+
+
+def _nodes_of(hashes):
+    """A ``merkle.Nodes`` over the perfect subtrees as ``ledger.tree`` keeps them."""
+    from pupilshare.ledger import tree
+
+    kept = {(lv, ix): h for lv, ix, _, h in tree.all_nodes(hashes)}
+    kept.update({(0, i): h for i, h in enumerate(hashes)})
+    return merkle.Nodes(len(hashes), lambda lv, ix: kept[(lv, ix)])
+
+
+@pytest.mark.parametrize("index,size,path", INCLUSION)
+def test_kept_nodes_give_the_vectors(index, size, path):
+    nodes = _nodes_of(HASHES[:size])
+    assert nodes.root().hex() == ROOTS[size - 1]
+    assert [h.hex() for h in nodes.inclusion_path(index)] == path
+
+
+@pytest.mark.parametrize("old,new,proof", CONSISTENCY)
+def test_kept_nodes_give_the_consistency_vectors(old, new, proof):
+    nodes = _nodes_of(HASHES[:new])
+    assert [h.hex() for h in nodes.consistency_proof(old)] == proof
+    assert nodes.root(old).hex() == ROOTS[old - 1]
+
+
+@given(st.lists(st.binary(max_size=4), min_size=1, max_size=140), st.data())
+def test_kept_nodes_prove_as_the_leaves_do(leaves, data):
+    """Roots and proofs from the kept perfect subtrees equal those from every leaf,
+    and read O(log n) nodes (what makes a proof cheap in a long ledger)."""
+    from pupilshare.ledger import tree
+
+    hashes = [merkle.leaf_hash(x) for x in leaves]
+    n = len(hashes)
+    nodes = _nodes_of(hashes)
+    assert len(tree.all_nodes(hashes)) == tree.expected(n)
+    i = data.draw(st.integers(0, n - 1))
+    m = data.draw(st.integers(0, n))
+    assert nodes.root() == merkle.root(hashes)
+    assert nodes.inclusion_path(i) == merkle.inclusion_path(i, hashes)
+    assert nodes.consistency_proof(m) == merkle.consistency_proof(m, hashes)
+    need = merkle.Nodes.needed(lambda t: t.inclusion_path(i), n)
+    assert len(need) <= 2 * n.bit_length()
+    peaks: list[tuple[int, bytes]] = []
+    for k, h in enumerate(hashes):
+        tree.push(peaks, h, k)
+    assert tree.peaks_root(peaks) == merkle.root(hashes)
+
+
+@given(st.lists(st.binary(max_size=8), max_size=140))
+def test_the_frontier_gives_every_prefix_root(leaves: list[bytes]) -> None:
+    """The running root ``ledger verify`` checks each signed head against is the
+    tree's root at every size, as the recomputation from all leaves gives it."""
+    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    peaks: tree.Peaks = []
+    assert tree.peaks_root(peaks) == merkle.root([])
+    for n, h in enumerate(hashes, start=1):
+        tree.push(peaks, h, n - 1)
+        assert tree.peaks_root(peaks) == merkle.root(hashes[:n])
