@@ -20,6 +20,7 @@ from pupilshare.errors import Conflict, InvalidInput, NotFound
 from pupilshare.governance import Principal
 from pupilshare.lrs.details import parse
 from pupilshare.lrs.models import Correction, Learner
+from pupilshare.lrs.service import details_of
 
 STATUSES = ("open", "accepted", "rejected")
 
@@ -65,16 +66,7 @@ def listed(session: Session, actor: Principal, status: str = "open") -> list[dic
 def _apply(learner: Learner, field: str, value: str, at: datetime) -> str:
     """Change ``field`` to ``value`` as the register holds it (checked and
     normalised as a registration's details are); the old value."""
-    raw = {
-        "forenames": learner.forenames,
-        "surname": learner.surname,
-        "date_of_birth": learner.date_of_birth.isoformat(),
-        "sex": learner.sex,
-        "postcode": learner.postcode,
-        "upn": learner.upn,
-        field: value,
-    }
-    d = parse(raw, at.date())
+    d = parse({**details_of(learner), field: value}, at.date())
     old = getattr(learner, field)
     old = old.isoformat() if hasattr(old, "isoformat") else str(old)
     learner.forenames, learner.surname = d.forenames, d.surname

@@ -35,10 +35,10 @@ FIRST_STEM = 500_000_000  # the service's own range; the match run issues from 1
 POSSIBLE = "possible match, not returned"
 
 
-def items_of(learner: Learner, items: list[str]) -> dict[str, Any]:
-    """Only the agreement's items (achievements are answered apart)."""
-    full = {
-        "uln": learner.uln,
+def details_of(learner: Learner) -> dict[str, Any]:
+    """The learner's details as a registration gives them (``details.parse``'s
+    input): what an answer is cut from and a correction is checked against."""
+    return {
         "forenames": learner.forenames,
         "surname": learner.surname,
         "date_of_birth": learner.date_of_birth.isoformat(),
@@ -46,6 +46,11 @@ def items_of(learner: Learner, items: list[str]) -> dict[str, Any]:
         "postcode": learner.postcode,
         "upn": learner.upn,
     }
+
+
+def items_of(learner: Learner, items: list[str]) -> dict[str, Any]:
+    """Only the agreement's items (achievements are answered apart)."""
+    full = {"uln": learner.uln, **details_of(learner)}
     return {k: full[k] for k in items if k in full}
 
 
