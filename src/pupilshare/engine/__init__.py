@@ -4,7 +4,9 @@ that has outgrown one machine.
 
 The pipeline's SQL is written once, in DuckDB's dialect; on Spark it is translated
 (``dialect``: sqlglot plus a short, named list of per-engine expressions). The
-store's own records stay in DuckDB on either engine (``spark``).
+store's own records stay in DuckDB on either engine (``spark``). Matching runs
+Splink on the chosen engine (``splink_backend``) and applies its answers to the
+store in DuckDB.
 """
 
 from __future__ import annotations
@@ -12,10 +14,19 @@ from __future__ import annotations
 import os
 
 from pupilshare.config import Home
+from pupilshare.engine.linkage import fetch, splink_backend
 from pupilshare.errors import InvalidInput
 from pupilshare.store import Store
 
-__all__ = ["ENGINE_ENV", "ENGINES", "choose", "name_of", "open_store"]
+__all__ = [
+    "ENGINE_ENV",
+    "ENGINES",
+    "choose",
+    "fetch",
+    "splink_backend",
+    "name_of",
+    "open_store",
+]
 
 ENGINE_ENV = "PUPILSHARE_ENGINE"
 ENGINES = ("duckdb", "spark")

@@ -104,6 +104,17 @@ def _distinct_window(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _jaro_winkler(node: exp.Expression) -> exp.Expression:
+    """DuckDB ``jaro_winkler_similarity(a, b)``: on Spark, the function of the same
+    name in Splink's jar of similarity functions, registered as ``jaro_winkler``."""
+    if isinstance(node, exp.JarowinklerSimilarity):
+        return exp.Anonymous(
+            this="jaro_winkler",
+            expressions=[node.this.copy(), node.expression.copy()],
+        )
+    return node
+
+
 # The per-engine expressions: DuckDB forms sqlglot does not translate for Spark,
 # each a rewrite of one node of the parsed statement. Named, so a reader sees them all.
 SPARK_EXPRESSIONS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
@@ -111,6 +122,7 @@ SPARK_EXPRESSIONS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
     "list_extract and list_sum": _list_functions,
     "whole months, date_sub('month', a, b)": _months_between,
     "distinct count over a window": _distinct_window,
+    "jaro_winkler_similarity (Splink's jar on Spark)": _jaro_winkler,
 }
 
 
@@ -130,6 +142,17 @@ def to_spark(statement: exp.Expression | str) -> str:
     tree = parse(statement) if isinstance(statement, str) else statement.copy()
     if tree is None:
         raise ValueError("not a statement sqlglot can translate")
+    for rewrite in SPARK_EXPRESSIONS.values():
+        tree = tree.transform(rewrite)
+    return tree.sql(dialect=SPARK)
+
+
+def condition_to_spark(sql: str) -> str:
+    """A SQL condition or expression (a Splink comparison level's, a blocking
+    rule's) in Spark SQL; ``ELSE``, Splink's catch-all level, stays as it is."""
+    if sql.strip().upper() == "ELSE":
+        return sql
+    tree = sqlglot.parse_one(sql, read=READ)
     for rewrite in SPARK_EXPRESSIONS.values():
         tree = tree.transform(rewrite)
     return tree.sql(dialect=SPARK)

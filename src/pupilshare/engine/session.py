@@ -3,7 +3,9 @@
 
 The settings that make Spark answer as DuckDB does are fixed here, whatever the
 cluster's defaults: UTC session time, non-ANSI mode (a list index past the end is
-NULL, as in DuckDB), Arrow transfers.
+NULL, as in DuckDB), Arrow transfers. The session carries Splink's jar of string
+similarity functions (``jaro_winkler``, ``damerau_levenshtein``), which the match
+model's comparisons call on Spark; under ``spark-submit`` pass it with ``--jars``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 MASTER_ENV = "PUPILSHARE_SPARK_MASTER"  # e.g. spark://host:7077; default local[2]
 MEMORY_ENV = "PUPILSHARE_SPARK_MEMORY"  # driver memory in local mode, e.g. 2g
 PARTITIONS_ENV = "PUPILSHARE_SPARK_PARTITIONS"  # shuffle partitions (default 8)
+DATA_ENV = "PUPILSHARE_SPARK_DATA"  # folder of the Parquet snapshots Spark reads
 
 # Settings pupilshare's SQL depends on: the same answers as DuckDB.
 REQUIRED = {
@@ -48,11 +51,13 @@ def session() -> Any:
             builder = builder.master(master or "local[2]")
             for key, value in LOCAL.items():
                 builder = builder.config(key, value)
-            builder = builder.config(
-                "spark.driver.memory", os.environ.get(MEMORY_ENV, "1g")
-            ).config(
-                "spark.sql.shuffle.partitions",
-                os.environ.get(PARTITIONS_ENV, "8"),
+            builder = (
+                builder.config("spark.jars", similarity_jar())
+                .config("spark.driver.memory", os.environ.get(MEMORY_ENV, "1g"))
+                .config(
+                    "spark.sql.shuffle.partitions",
+                    os.environ.get(PARTITIONS_ENV, "8"),
+                )
             )
         active = builder.getOrCreate()
         active.sparkContext.setLogLevel("ERROR")
@@ -60,6 +65,13 @@ def session() -> Any:
         active.conf.set(key, value)
     _session = active
     return _session
+
+
+def similarity_jar() -> str:
+    """The path of Splink's jar of similarity functions for this Spark version."""
+    from splink.backends.spark import similarity_jar_location
+
+    return similarity_jar_location()
 
 
 def stop() -> None:

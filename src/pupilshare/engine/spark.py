@@ -31,12 +31,11 @@ from sqlglot import exp
 
 from pupilshare import catalogue
 from pupilshare.engine import dialect
-from pupilshare.engine.session import session
+from pupilshare.engine.session import DATA_ENV, session
 from pupilshare.store import Store
 
 log = logging.getLogger(__name__)
 
-DATA_ENV = "PUPILSHARE_SPARK_DATA"  # folder for the Parquet snapshots Spark reads
 # The pupil data: a query that reads any of these runs on Spark.
 PUPIL_DATA = frozenset(
     {"pupils", "pupil_links", *(d.table for d in catalogue.DATASETS.values())}

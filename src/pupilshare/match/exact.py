@@ -123,7 +123,7 @@ def groups_sql(pass_name: str) -> str:
     return f"""
     SELECT m.profile_id, '{pass_name}:' || m.{col} AS grp
     FROM match_profiles m JOIN (
-        SELECT {col} AS ident, arg_max(date_of_birth, n) AS dob FROM (
+        SELECT {col} AS ident, arg_max(date_of_birth, (n, date_of_birth)) AS dob FROM (
             SELECT {col}, date_of_birth, sum(records) AS n FROM match_profiles
             WHERE pupil_key IS NULL AND {ok} AND date_of_birth IS NOT NULL
               AND {col} NOT IN (SELECT value FROM pupil_identifiers
@@ -147,7 +147,7 @@ def temporary_groups_sql() -> str:
     people, split as two permanent UPNs are (``probabilistic.SPLIT_CONFLICTS_SQL``)."""
     return f"""
     WITH t AS (
-        SELECT upn AS ident, arg_max(date_of_birth, n) AS dob FROM (
+        SELECT upn AS ident, arg_max(date_of_birth, (n, date_of_birth)) AS dob FROM (
             SELECT upn, date_of_birth, sum(records) AS n FROM match_profiles
             WHERE pupil_key IS NULL AND upn_wf AND NOT upn_ok
               AND date_of_birth IS NOT NULL
@@ -156,7 +156,7 @@ def temporary_groups_sql() -> str:
         ) GROUP BY upn
     ), named AS (
         SELECT former_upn AS ident, min(upn) AS upn,
-            arg_max(date_of_birth, records) AS dob
+            arg_max(date_of_birth, (records, date_of_birth)) AS dob
         FROM match_profiles
         WHERE pupil_key IS NULL AND upn_ok AND former_wf AND NOT former_ok
         GROUP BY former_upn HAVING count(DISTINCT upn) = 1

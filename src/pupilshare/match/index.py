@@ -1,7 +1,9 @@
 """Writing the pupil index: new pupils, their identifiers and the record links.
 
 Everything here is SQL over the temp tables of a run (``match_new``,
-``match_profiles``) and runs inside the run's transaction.
+``match_profiles``) and runs inside the run's transaction. Every ``arg_max`` breaks
+ties on the value itself, ``arg_max(v, (n, v))``: the index must not depend on the
+order rows arrive in (Splink's answers come back in another order on Spark).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ def create_pupils_sql(run: int) -> str:
     the names, birth date and sex of its most frequent profile, its newest postcode."""
     return f"""
     INSERT INTO pupils
-    SELECT pupil_key, arg_max(upn, event_date) FILTER (WHERE upn_ok),
-        arg_max(uln, records) FILTER (WHERE uln_ok),
-        arg_max(forename, records) FILTER (WHERE forename IS NOT NULL),
-        arg_max(surname, records) FILTER (WHERE surname IS NOT NULL),
-        arg_max(date_of_birth, records) FILTER (WHERE date_of_birth IS NOT NULL),
-        arg_max(sex, records) FILTER (WHERE sex IS NOT NULL),
-        arg_max(postcode, event_date) FILTER (WHERE postcode IS NOT NULL), {run}
+    SELECT pupil_key, arg_max(upn, (event_date, upn)) FILTER (WHERE upn_ok),
+        arg_max(uln, (records, uln)) FILTER (WHERE uln_ok),
+        arg_max(forename, (records, forename)) FILTER (WHERE forename IS NOT NULL),
+        arg_max(surname, (records, surname)) FILTER (WHERE surname IS NOT NULL),
+        arg_max(date_of_birth, (records, date_of_birth))
+            FILTER (WHERE date_of_birth IS NOT NULL),
+        arg_max(sex, (records, sex)) FILTER (WHERE sex IS NOT NULL),
+        arg_max(postcode, (event_date, postcode))
+            FILTER (WHERE postcode IS NOT NULL), {run}
     FROM match_profiles
     WHERE pupil_key IS NOT NULL
       AND pupil_key NOT IN (SELECT pupil_key FROM pupils)
@@ -70,10 +74,11 @@ def refresh_pupils_sql() -> str:
         postcode = coalesce(n.postcode, pupils.postcode)
     FROM (
         SELECT pupil_key,
-            arg_max(forename, records) FILTER (WHERE forename IS NOT NULL)
+            arg_max(forename, (records, forename)) FILTER (WHERE forename IS NOT NULL)
                 AS forename,
-            arg_max(surname, records) FILTER (WHERE surname IS NOT NULL) AS surname,
-            arg_max(postcode, last_seen) FILTER (WHERE postcode IS NOT NULL)
+            arg_max(surname, (records, surname))
+                FILTER (WHERE surname IS NOT NULL) AS surname,
+            arg_max(postcode, (last_seen, postcode)) FILTER (WHERE postcode IS NOT NULL)
                 AS postcode
         FROM (SELECT pupil_key, forename, surname, postcode,
                   sum(records) AS records, max(last_seen) AS last_seen

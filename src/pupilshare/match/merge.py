@@ -109,7 +109,7 @@ def same_pupil_sql(run: int) -> str:
     ), pairs AS (
         SELECT c.pupil_key AS retired_key, n.pupil_key,
             bool_or({dob_agrees_sql("n.date_of_birth", "c.date_of_birth")}) AS dob_ok,
-            arg_max(n.upn, n.match_run) AS upn
+            arg_max(n.upn, (n.match_run, n.upn)) AS upn
         FROM named n JOIN carried c
             ON c.upn = n.former_upn AND c.pupil_key <> n.pupil_key
         WHERE n.match_run = {run} OR c.match_run = {run}

@@ -4,25 +4,25 @@ Fellegi-Sunter over forename and surname (term-frequency adjusted), date of birt
 and day/month swaps), sex, postcode (full, sector, district, area) and UPN (including a
 former UPN on either side). u is estimated by random sampling and m by EM, each EM
 session blocked so the fields it does not block on get trained. Splink runs on its own
-in-memory DuckDB connection fed with Arrow tables, so its work tables never touch the
-store and a match run's writes stay one transaction.
+in-memory DuckDB connection, or on Splink's Spark backend with ``--engine spark``
+(``engine.splink_backend``), fed with Arrow tables either way, so its work tables
+never touch the store and a match run's writes stay one transaction.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator
+from splink import Linker, SettingsCreator
 from splink.internals.exceptions import EMTrainingException, SplinkException
 
+from pupilshare import engine
 from pupilshare.match.records import splink_input_sql, stage
 from pupilshare.match.tables import ensure_tables
 from pupilshare.store import Store
@@ -184,29 +184,30 @@ def settings() -> SettingsCreator:
 
 
 class Model:
-    """A Splink linker on a private DuckDB connection over one input table."""
+    """A Splink linker over one input table, on the chosen engine (``engine``,
+    else ``$PUPILSHARE_ENGINE``, else DuckDB)."""
 
-    def __init__(self, records: pa.Table, model_path: Path | None = None) -> None:
-        # spill to the system's temp directory, never the working directory
-        spill = Path(tempfile.gettempdir()) / "pupilshare-splink"
-        # Splink's connection works beside the store's, each of which would take 80%
-        # of memory by default: together they would not fit at 1 M pupils
-        self.con = duckdb.connect(
-            config={"temp_directory": str(spill), "memory_limit": _memory_share(0.4)}
-        )
-        self.api = DuckDBAPI(self.con)
-        self.api.register(records, table_name="_all_in")
-        self._all = self.api.register("_all_in", table_name="all_records")
+    def __init__(
+        self,
+        records: pa.Table,
+        model_path: Path | None = None,
+        engine_name: str | None = None,
+    ) -> None:
+        self.backend = engine.splink_backend(engine.choose(engine_name))
+        self._all = self.backend.table(records, "all_records")
         loaded = model_path is not None and model_path.exists()
         # blocking is how pairs are found, not a learned parameter: a saved model
         # is always used with the current rules
-        spec: Any = settings()
         if loaded:
             spec = json.loads(Path(model_path).read_text())
-            spec["blocking_rules_to_generate_predictions"] = [
-                {"blocking_rule": r, "sql_dialect": "duckdb"} for r in BLOCKING_RULES
-            ]
-        self.linker = Linker(self._all, spec, log_level=logging.ERROR)
+        else:
+            spec = settings().create_settings_dict("duckdb")
+        spec["blocking_rules_to_generate_predictions"] = [
+            {"blocking_rule": r, "sql_dialect": "duckdb"} for r in BLOCKING_RULES
+        ]
+        self.linker = Linker(
+            self._all, self.backend.settings(spec), log_level=logging.ERROR
+        )
         self.trained = loaded
         self.rows = max(records.num_rows, 1)
         self._n = 0
@@ -243,8 +244,10 @@ class Model:
         return True
 
     def save(self, path: Path) -> None:
+        """Write the trained model, in DuckDB's dialect whichever engine trained it."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.linker.misc.save_model_to_json(str(path), overwrite=True)
+        trained = self.backend.saved(self.linker.misc.save_model_to_json())
+        path.write_text(json.dumps(trained, indent=4))
 
     def level_labels(self) -> dict[str, dict[int, str]]:
         """Each comparison's levels: gamma value to chart label."""
@@ -258,9 +261,7 @@ class Model:
 
     def _register(self, table: pa.Table) -> Any:
         self._n += 1
-        name = f"_in_{self._n}"
-        self.api.register(table, table_name=name)
-        return self.api.register(name, table_name=f"{name}_sdf")
+        return self.backend.table(table, f"_in_{self._n}")
 
     def tf_tables(self) -> None:
         """Term frequencies, for every column the model adjusts, from all the
@@ -299,18 +300,10 @@ class Model:
         return self._fetch(df)
 
     def _fetch(self, df: Any) -> pa.Table:
-        t = self.con.sql(f"SELECT * FROM {df.physical_name}").to_arrow_table()
-        df.drop_table_from_database_and_remove_from_cache()
-        return t
+        return engine.fetch(df)
 
     def close(self) -> None:
-        self.con.close()
-
-
-def _memory_share(share: float) -> str:
-    """A DuckDB memory limit: ``share`` of this machine's physical memory."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{int(total * share) // 2**20}MB"
+        self.backend.close()
 
 
 def _empty_pairs() -> pa.Table:

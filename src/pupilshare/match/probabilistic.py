@@ -37,8 +37,10 @@ INDEX_SQL = """
         -- UPNs the pupil's records carried, temporary ones too (a record kept only
         -- under a school's temporary UPN is known by it): the newest, this run's
         -- records first, then the history, then the recorded former UPNs
-        SELECT pupil_key, arg_max(upn, rank) FILTER (WHERE upn IS NOT NULL) AS upn,
-            arg_max(former_upn, rank) FILTER (WHERE former_upn IS NOT NULL)
+        SELECT pupil_key, arg_max(upn, (rank, upn))
+            FILTER (WHERE upn IS NOT NULL) AS upn,
+            arg_max(former_upn, (rank, former_upn))
+                FILTER (WHERE former_upn IS NOT NULL)
                 AS former_upn
         FROM (
             SELECT pupil_key, NULL AS upn, value AS former_upn, 0 AS rank
@@ -55,7 +57,8 @@ INDEX_SQL = """
         -- a surname the pupil was also known by: a former surname given, or another
         -- surname its records carried
         SELECT h.pupil_key, coalesce(max(h.former_surname),
-            arg_max(h.surname, h.records) FILTER (WHERE h.surname <> p.surname))
+            arg_max(h.surname, (h.records, h.surname))
+                FILTER (WHERE h.surname <> p.surname))
             AS former_surname
         FROM (SELECT pupil_key, surname, former_surname, records FROM pupil_history
               UNION ALL
@@ -135,7 +138,7 @@ WITH conflict AS (
     WHERE e.x IN (SELECT node FROM members) AND e.x NOT IN (SELECT node FROM grouped)
     GROUP BY ALL
 ), loose AS (
-    SELECT node, arg_max(label, odds) AS label, max(p) AS p,
+    SELECT node, arg_max(label, (odds, label)) AS label, max(p) AS p,
         max(odds) / sum(odds) AS share
     FROM (SELECT *, p / greatest(1 - p, 1e-12) AS odds FROM liked)
     GROUP BY node
