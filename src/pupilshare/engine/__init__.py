@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from pupilshare.config import Home
+from pupilshare.engine.dialect import EXACT
 from pupilshare.engine.linkage import fetch, splink_backend
 from pupilshare.errors import InvalidInput
 from pupilshare.store import Store
@@ -21,6 +22,7 @@ from pupilshare.store import Store
 __all__ = [
     "ENGINE_ENV",
     "ENGINES",
+    "EXACT",
     "choose",
     "fetch",
     "splink_backend",

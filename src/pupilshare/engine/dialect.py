@@ -15,6 +15,12 @@ from sqlglot import exp
 
 READ = "duckdb"
 SPARK = "spark"
+# A measure as the pipeline sums it: an exact decimal, so a sum is the same number
+# on every engine whatever order it adds in (floating sums differ in the last
+# digits). Six places hold every measure the catalogue has; sums of it are held to
+# EXACT_SUM, as DuckDB's are.
+EXACT = "DECIMAL(18, 6)"
+EXACT_SUM = "DECIMAL(38, 6)"
 
 
 def _top_n(node: exp.Expression) -> exp.Expression:
@@ -31,7 +37,8 @@ def _top_n(node: exp.Expression) -> exp.Expression:
 
 
 def _list_functions(node: exp.Expression) -> exp.Expression:
-    """``list_extract(l, i)`` (1-based, NULL past the end) and ``list_sum(l)``."""
+    """``list_extract(l, i)`` (1-based, NULL past the end) and ``list_sum(l)`` (of
+    exact measures: summed as ``EXACT_SUM``, as DuckDB sums a list of decimals)."""
     if isinstance(node, exp.Anonymous):
         name = node.name.lower()
         args = node.expressions
@@ -39,7 +46,9 @@ def _list_functions(node: exp.Expression) -> exp.Expression:
             return exp.func("try_element_at", args[0].copy(), args[1].copy())
         if name == "list_sum" and len(args) == 1:
             return sqlglot.parse_one(
-                "aggregate(l, CAST(0 AS DOUBLE), (acc, x) -> acc + x)", read=SPARK
+                f"aggregate(l, CAST(0 AS {EXACT_SUM}), "
+                f"(acc, x) -> CAST(acc + x AS {EXACT_SUM}))",
+                read=SPARK,
             ).transform(lambda n: args[0].copy() if _is_column(n, "l") else n)
     return node
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
+from pupilshare.engine import EXACT
 from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release import (
     cellkey,
@@ -62,8 +63,9 @@ def cells_sql(spec: TableSpec, source: str, n_top: int) -> str:
             f"(SELECT {keys}, {PUPIL_KEY} FROM {source} WHERE {where} GROUP BY ALL) "
             "GROUP BY ALL"
         )
+    # the measure summed exactly (``engine.EXACT``): the same sums on every engine
     tops = ", ".join(
-        f"coalesce(list_extract(max(v, {n_top}), {i + 1}), 0) AS top{i}"
+        f"CAST(coalesce(list_extract(max(v, {n_top}), {i + 1}), 0) AS DOUBLE) AS top{i}"
         for i in range(n_top)
     )
     sets = ", ".join(
@@ -72,9 +74,10 @@ def cells_sql(spec: TableSpec, source: str, n_top: int) -> str:
         for kept in combinations(dims, r)
     )
     return (
-        f"SELECT {dim_list}, count(*) AS n, sum(v) AS total, {tops} FROM "
-        f"(SELECT {dim_list}, {PUPIL_KEY}, sum(v) AS v FROM "
-        f"(SELECT {keys}, {PUPIL_KEY}, {spec.measure} AS v FROM {source} "
+        f"SELECT {dim_list}, count(*) AS n, CAST(sum(v) AS DOUBLE) AS total, {tops} "
+        f"FROM (SELECT {dim_list}, {PUPIL_KEY}, sum(v) AS v FROM "
+        f"(SELECT {keys}, {PUPIL_KEY}, CAST({spec.measure} AS {EXACT}) AS v "
+        f"FROM {source} "
         f"WHERE {where} AND {spec.measure} IS NOT NULL) "
         f"GROUP BY GROUPING SETS ({sets})) GROUP BY ALL"
     )

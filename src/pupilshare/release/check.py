@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from pupilshare import catalogue, csvsafe
 from pupilshare.config import Home
+from pupilshare.engine import EXACT
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population, promises, tablecheck
 from pupilshare.release.aggregate import UNKNOWN
@@ -378,7 +379,7 @@ def _truth(
             "coalesce(max(v, 2)[2], 0) AS top2, "
             f"list_sum(max(v, {n})) AS top_n FROM (SELECT {', '.join(dims)}, pk, "
             f"sum(v) AS v FROM (SELECT {cats}, {population.PUPIL_KEY} AS pk, "
-            f"CAST({spec.measure} AS DOUBLE) AS v FROM {view} WHERE {cond}) "
+            f"CAST({spec.measure} AS {EXACT}) AS v FROM {view} WHERE {cond}) "
             f"GROUP BY {cube}, pk) GROUP BY ALL"
         )
     doubles = ", ".join(  # a HUGEINT sum would reach NumPy as Python objects
