@@ -1,14 +1,19 @@
-"""Engine benchmark: the same pseudonymised and aggregate releases on DuckDB and on
-Spark (local mode, this machine), with times and peak memory, at N pupils.
+"""Engine benchmark: the same match and the same pseudonymised and aggregate releases
+on DuckDB and on Spark (local mode, this machine), with times and peak memory.
 
-    PYTHONPATH=src python bench/engines.py --pupils 1000000 [--per-pupil 2] [--record]
+    PYTHONPATH=src python bench/engines.py --pupils 1000000 [--per-pupil 2]
+        [--match-pupils 20000] [--record]
 
 The store is made once in DuckDB SQL (``bench/release.py``'s ``make_store``: key
 stage records, the pupil index and the links); each engine then runs in its own
 process, so its peak memory is its own: the resident high-water mark of the Python
 process plus, on Spark, that of its JVM. DuckDB is the baseline; the ratio is Spark's
-time over DuckDB's, measured in the same run. Matching is not measured: it does not
-run on Spark yet (issue 16, point 1, what remains).
+time over DuckDB's, measured in the same run.
+
+The match is measured on its own labelled nation (``--match-pupils``, made by
+``synth.labelled_records``, every record unmatched): each engine matches a copy with
+the shipped model (training samples at random, differently on each engine), and the
+two pupil indexes must be identical. 0 skips the match.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 MEASURES = ("pseudonymised release", "aggregate release")
+MATCH = "match (Splink with the shipped model, exact passes, into the index)"
+INDEX_SQL = (
+    "SELECT count(*), sum(hash(pupil_key, dataset, collection_id, line)) "
+    "FROM pupil_links",
+    "SELECT count(*), sum(hash(pupil_key, upn, uln, forename, surname, "
+    "date_of_birth, sex, postcode)) FROM pupils",
+)
 
 
 def _release_bench():  # type: ignore[no-untyped-def]
@@ -66,8 +78,30 @@ def _peak_kib(pid: int | str = "self") -> int:
     return 0
 
 
-def worker(engine: str, home_dir: Path, out: Path) -> dict:
-    """Both releases on one engine; times, peak memory and file digests."""
+def _match(engine: str, nation: Path, result: dict) -> None:
+    """Match a copy of the labelled nation on ``engine``: time and index digest."""
+    from pupilshare.config import Home
+    from pupilshare.match import run_match
+    from pupilshare.store import Store
+
+    home_dir = nation.parent / f"match-{engine}"
+    shutil.copytree(nation, home_dir)
+    home = Home(home_dir)
+    os.environ["PUPILSHARE_ENGINE"] = engine
+    t = time.perf_counter()
+    with Store.open(home) as store:
+        r = run_match(store, home, reference_date=date(2025, 6, 1))
+        result["seconds"][MATCH] = time.perf_counter() - t
+        result["index"] = [list(store.rows(q)[0]) for q in INDEX_SQL]
+    result["match"] = {
+        "records": r.records,
+        "pupils": r.pupils,
+        "splink": r.probabilistic,
+    }
+
+
+def worker(engine: str, home_dir: Path, out: Path, nation: Path | None) -> dict:
+    """The match and both releases on one engine; times, peak memory."""
     from pupilshare import engine as engines
     from pupilshare.config import Home
     from pupilshare.release.build import build_release
@@ -75,6 +109,8 @@ def worker(engine: str, home_dir: Path, out: Path) -> dict:
     home = Home(home_dir)
     pseudo, agg = _plans()
     result: dict = {"engine": engine, "seconds": {}}
+    if nation is not None:
+        _match(engine, nation, result)
     start = time.perf_counter()
     with engines.open_store(home, engine=engine) as store:
         result["seconds"]["open (Spark: start the session)"] = (
@@ -98,13 +134,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pupils", type=int, default=1_000_000)
     ap.add_argument("--per-pupil", type=int, default=2, help="KS records per pupil")
+    ap.add_argument(
+        "--match-pupils", type=int, default=20_000, help="labelled nation to match"
+    )
     ap.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--home", help=argparse.SUPPRESS)
+    ap.add_argument("--nation", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.load = os.getloadavg()
     if args.worker:
         home = Path(args.home)
-        print(json.dumps(worker(args.worker, home, home / f"out-{args.worker}")))
+        nation = Path(args.nation) if args.nation else None
+        out = home / f"out-{args.worker}"
+        print(json.dumps(worker(args.worker, home, out, nation)))
         return
     from pupilshare.config import Home
     from pupilshare.store import Store
@@ -118,10 +161,20 @@ def main() -> None:
                 store, args.pupils * args.per_pupil, args.per_pupil
             )
         made = time.perf_counter() - t
+        nation = _nation(root, args.match_pupils) if args.match_pupils else None
         results = {}
         for engine in ("duckdb", "spark"):
+            extra = ["--nation", str(nation)] if nation else []
             run = subprocess.run(
-                [sys.executable, __file__, "--worker", engine, "--home", home.root],
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    engine,
+                    "--home",
+                    home.root,
+                    *extra,
+                ],
                 capture_output=True,
                 text=True,
                 env={**os.environ, "PUPILSHARE_SPARK_MEMORY": "4g"},
@@ -131,6 +184,8 @@ def main() -> None:
                 raise SystemExit(f"{engine} run failed")
             results[engine] = json.loads(run.stdout.strip().splitlines()[-1])
             print(results[engine], flush=True)
+        if nation and results["duckdb"]["index"] != results["spark"]["index"]:
+            raise SystemExit("the engines' pupil indexes differ")
         lines = _table(args, results, made)
         print("\n".join(lines))
         if args.record:
@@ -140,14 +195,37 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _nation(root: Path, pupils: int) -> Path:
+    """A labelled nation, nothing matched, with the shipped model in its home."""
+    from pupilshare.config import Home
+    from pupilshare.match.model import DEFAULT_MODEL
+    from pupilshare.store import Store
+    from pupilshare.synth.labelled_records import generate
+
+    home = Home(root / "nation").ensure()
+    with Store.open(home) as store:
+        generate(store, pupils, seed=3, nation=home.root / "nation")
+    shutil.copyfile(DEFAULT_MODEL, home.root / "match-model.json")
+    return home.root
+
+
 def _table(args: argparse.Namespace, results: dict, made: float) -> list[str]:
     duck, spark = results["duckdb"], results["spark"]
     rows = args.pupils * args.per_pupil
+    matched = (
+        f"; match: a labelled nation of {args.match_pupils:,} pupils "
+        f"({duck['match']['records']:,} records, {duck['match']['splink']:,} joined "
+        f"by Splink), the same pupil index on both engines"
+        if "match" in duck
+        else ""
+    )
     lines = [
         f"\n### Engines at {args.pupils:,} pupils ({rows:,} KS records), "
         f"{date.today()}\n",
         f"`PYTHONPATH=src nice -n 5 python bench/engines.py --pupils {args.pupils} "
-        f"--per-pupil {args.per_pupil}` (store made in DuckDB SQL in {made:.0f} s)\n",
+        f"--per-pupil {args.per_pupil} --match-pupils {args.match_pupils}` (store "
+        f"made in DuckDB SQL in {made:.0f} s{matched}; load average before: "
+        f"{' '.join(f'{x:.1f}' for x in args.load)})\n",
         "| measure | DuckDB s | Spark s | Spark / DuckDB |",
         "|---|---|---|---|",
     ]
