@@ -66,7 +66,8 @@ def short_cells(
         w, u, d = linked.needs(jj, rules.threshold, rules.min_interval, counts)
         return audit.audit(jj.a, jj.b, jj.x0, audit.Need(w, u, d), jj.rise, jj.fall)
 
-    return j, short & ~linked.already_short(j, short, earlier_short)
+    key = (rules.threshold, rules.min_interval, counts)
+    return j, short & ~linked.already_short(j, short, earlier_short, key)
 
 
 def protect(
