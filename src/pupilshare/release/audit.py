@@ -384,7 +384,7 @@ def _narrow(
     return short()
 
 
-LOCAL = 1000  # a linked group with more cells proves its short cells locally first
+LOCAL = 200  # a linked group with more cells proves its short cells locally first
 HUB = 64  # an equation with more unknowns (a national total) does not spread
 RADIUS = 2  # how far (cell, equation, cell) the neighbourhood of a cell reaches
 
