@@ -200,6 +200,6 @@ def test_a_large_groups_short_cells_take_no_lp_each_over_the_group(
     short = audit.audit(a, b, x0, 10.0)
     assert short.sum() >= 160
     group = np.bincount(audit._groups(a)).max()
-    assert group > 2 * audit.LOCAL  # one group of thousands
+    assert group > 2000  # one group of thousands
     whole = sum(1 for s in sizes if s > group // 2)
     assert whole < 2 * audit.ROUNDS + 4  # not two for each of its 160 short cells
