@@ -231,9 +231,7 @@ def covered(
         if any(source_of(s) != source for s in group):
             continue
         built = cover.build(
-            store,
             group,
-            source,
             rules,
             lambda s, source=source: reduced(store, s, source, rules),
             lambda s, c: mark_earlier(store, s, c),

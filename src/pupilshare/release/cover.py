@@ -48,7 +48,6 @@ import numpy as np
 
 from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release import hypercube, linked, sdc
-from pupilshare.store import Store
 
 MAX_DIMS = 6  # a hypercube has 2**d corners
 MAX_RATIO = 4  # cover cells per cell of the tables it covers
@@ -118,28 +117,19 @@ def dims_of(specs: list[TableSpec]) -> tuple[str, ...]:
 
 
 def build(
-    store: Store,
     specs: list[TableSpec],
-    source: str,
     rules: Sdc,
     table_of: Callable[[TableSpec], sdc.Cube],
     mark: Callable[[TableSpec, sdc.Cube], None],
 ) -> list[sdc.Cube] | None:
     """The tables protected together through their cover, or None where a cover
     would not be exact or small (the caller protects them one by one).
-    ``table_of`` reduces a table to its cube (its own query); ``mark`` lays the
-    earlier releases' public and hidden cells onto a table's cube."""
-    from pupilshare.release import aggregate
-
-    dims = dims_of(specs)
-    cells = store.arrow(
-        aggregate.cells_sql(TableSpec("cover", specs[0].dataset, dims), source, 2)
-    )
-    if cells.num_rows == 0:
-        return None
-    cover = aggregate.cube_from_cells(
-        TableSpec("cover", specs[0].dataset, dims), cells, 2
-    )
+    ``table_of`` reduces a table (or the cover, a table of every dimension) to its
+    cube from the records; ``mark`` lays the earlier releases' public and hidden
+    cells onto a table's cube."""
+    cover = table_of(TableSpec("cover", specs[0].dataset, dims_of(specs)))
+    if cover.values.ndim != len(cover.labels):
+        return None  # no records
     tables = [table_of(spec) for spec in specs]
     if cover.values.size > MAX_RATIO * sum(t.values.size for t in tables):
         return None
