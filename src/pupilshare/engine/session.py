@@ -4,8 +4,8 @@
 The settings that make Spark answer as DuckDB does are fixed here, whatever the
 cluster's defaults: UTC session time, non-ANSI mode (a list index past the end is
 NULL, as in DuckDB), Arrow transfers. The session carries Splink's jar of string
-similarity functions (``jaro_winkler``, ``damerau_levenshtein``), which the match
-model's comparisons call on Spark; under ``spark-submit`` pass it with ``--jars``.
+similarity functions (``damerau_levenshtein``), which the match model's comparisons
+call on Spark; under ``spark-submit`` pass it with ``--jars``.
 """
 
 from __future__ import annotations
