@@ -141,6 +141,15 @@ def unsealed(home: Home) -> int:
         return journal.unsealed(s) + int(waiting)
 
 
+def prepare_sealing() -> None:
+    """Import what ``seal`` needs before a service listens (its first seal would
+    otherwise import the ledger's writer and pandas while look-ups wait)."""
+    from pupilshare import ledger, rights  # noqa: F401 - imported for the service
+    from pupilshare.lrs import journal, plr  # noqa: F401
+
+    ledger.prepare_appends()
+
+
 def seal(home: Home, store: Any) -> int:
     """Seal every recorded answer and watch event into the ledger (``store`` held
     for writing by the caller); how many entries were appended."""

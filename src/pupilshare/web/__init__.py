@@ -22,12 +22,22 @@ def create_app(home: Home, secure_cookies: bool = True) -> FastAPI:
 def serve(home: Home, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the service until interrupted (one process: sessions live in memory,
     and the store is opened only for the length of each read)."""
+    import gc
+
     import uvicorn
 
     from pupilshare.web.app import warm_up
+    from pupilshare.web.lrs import start_sealer
 
     app = create_app(home)
     warm_up(app)
+    start_sealer(app)
+    # What start-up made (about 190,000 objects) lives as long as the process:
+    # out of the collector's reach, a full collection no longer walks them all
+    # while every request waits (100-130 ms each, measured, on these 2 cores;
+    # after the freeze, well under a millisecond).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         app,
         host=host,

@@ -75,9 +75,16 @@ def _seal_loop(request_app: Any) -> None:
 
 
 def _sealer(request: Request) -> None:
-    app = request.app
-    if getattr(app.state, "lrs_no_sealer", False):
+    start_sealer(request.app)
+
+
+def start_sealer(app: Any) -> None:
+    """The sealer thread, started once per app: by ``serve`` before it listens
+    (with what sealing imports loaded then, not during the first seal while
+    look-ups wait), else at the first look-up (test clients)."""
+    if getattr(app.state, "lrs_no_sealer", False) or id(app) in _sealers:
         return
+    lrs.prepare_sealing()
     with _sealers_lock:
         if id(app) not in _sealers:
             t = threading.Thread(target=_seal_loop, args=(app,), daemon=True)
