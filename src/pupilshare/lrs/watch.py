@@ -40,11 +40,13 @@ instant (at most one per worker thread), which the next look-up counts.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, text
+from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from pupilshare.errors import Denied, PupilshareError
 from pupilshare.lrs.agreements import Caller
@@ -57,7 +59,7 @@ NIGHT_SLOT = timedelta(minutes=5)  # the out-of-hours hour, counted in 12 slots
 UK = ZoneInfo("Europe/London")
 EPOCH = datetime(1970, 1, 1)
 LAST = "last"  # a user's row holding the time of their last look-up
-_ADD = text(
+_ADD = (
     "INSERT INTO lrs_watch_counts (org_id, username, period, n, no_match, "
     "unregistered, last_at) VALUES {rows} "
     "ON CONFLICT (org_id, username, period) DO UPDATE SET "
@@ -134,22 +136,57 @@ def _night_period(slot: int) -> str:
     return f"h{slot:010d}"
 
 
+@cache
+def _add_statement(n: int) -> TextClause:
+    """The upsert of ``n`` rows (made once for each ``n``)."""
+    values = ", ".join(
+        f"(:o{i}, :u{i}, :p{i}, :n{i}, :x{i}, :r{i}, :t)" for i in range(n)
+    )
+    return text(_ADD.format(rows=values))
+
+
 def add(
     session: Session, rows: list[tuple[str, str, str, int, int, int]], at: datetime
 ) -> dict[tuple[str, str], tuple[int, int, int]]:
     """Add ``(org, user, period, n, no_match, unregistered)`` to the shared counts
     in one statement; the new totals by ``(user, period)``."""
-    values = ", ".join(
-        f"(:o{i}, :u{i}, :p{i}, :n{i}, :x{i}, :r{i}, :t)" for i in range(len(rows))
-    )
     params: dict[str, Any] = {"t": at}
     for i, (org, user, period, n, nm, un) in enumerate(rows):
         params.update(
             {f"o{i}": org, f"u{i}": user, f"p{i}": period}
             | {f"n{i}": n, f"x{i}": nm, f"r{i}": un}
         )
-    got = session.execute(text(_ADD.text.format(rows=values)), params).all()
+    got = session.execute(_add_statement(len(rows)), params).all()
     return {(u, p): (int(n), int(nm), int(un)) for u, p, n, nm, un in got}
+
+
+def _seen_statement(night: bool) -> Select[Any]:
+    """The rules' sums over the organisation's rows (and the user's out-of-hours
+    slots when ``night``), built once: a statement made per look-up cost more of
+    its CPU than running it."""
+    c = WatchCount
+    day, month = bindparam("day"), bindparam("month")
+    is_day, is_month = c.period == day, c.period == month
+    is_night = and_(
+        c.username == bindparam("user"),
+        c.period.between(bindparam("first"), bindparam("last")),
+    )
+    sums = [
+        func.coalesce(func.sum(case((is_month, c.n), else_=0)), 0),
+        func.coalesce(func.sum(case((is_day, c.n), else_=0)), 0),
+        func.coalesce(func.sum(case((is_day, c.no_match), else_=0)), 0),
+        func.coalesce(func.sum(case((is_day, c.unregistered), else_=0)), 0),
+        func.coalesce(func.sum(case((is_night, c.n), else_=0)), 0)
+        if night
+        else literal(0),
+    ]
+    periods = or_(is_day, is_month)
+    return select(*sums).where(
+        c.org_id == bindparam("org"), or_(periods, is_night) if night else periods
+    )
+
+
+_SEEN = {night: _seen_statement(night) for night in (False, True)}
 
 
 def _seen(
@@ -159,25 +196,17 @@ def _seen(
     month and today (with today's details searches that matched nobody or found
     an unregistered learner), summed over its users' rows, and the user's
     out-of-hours look-ups in the last hour (12 slots, this one included)."""
-    day, month = day_period(at), month_period(at)
     now = _slot(at)
-    first, last = _night_period(now - _NIGHT_SLOTS + 1), _night_period(now)
-    c = WatchCount
-    is_day, is_month = c.period == day, c.period == month
-    is_night = and_(c.username == username, c.period.between(first, last))
     row = session.execute(
-        select(
-            func.coalesce(func.sum(case((is_month, c.n), else_=0)), 0),
-            func.coalesce(func.sum(case((is_day, c.n), else_=0)), 0),
-            func.coalesce(func.sum(case((is_day, c.no_match), else_=0)), 0),
-            func.coalesce(func.sum(case((is_day, c.unregistered), else_=0)), 0),
-            func.coalesce(func.sum(case((is_night, c.n), else_=0)), 0),
-        ).where(
-            c.org_id == org_id,
-            or_(c.period.in_([day, month]), is_night)
-            if night
-            else c.period.in_([day, month]),
-        )
+        _SEEN[night],
+        {
+            "org": org_id,
+            "user": username,
+            "day": day_period(at),
+            "month": month_period(at),
+            "first": _night_period(now - _NIGHT_SLOTS + 1),
+            "last": _night_period(now),
+        },
     ).one()
     month_n, day_n, no_match, unreg, night_n = (int(x) for x in row)
     return {
@@ -185,7 +214,7 @@ def _seen(
         "volume_day": day_n,
         "no_match": no_match,
         "unregistered": unreg,
-        "out_of_hours": night_n if night else 0,
+        "out_of_hours": night_n,
     }
 
 
