@@ -155,7 +155,7 @@ def seal(home: Home, store: Any) -> int:
     for writing by the caller); how many entries were appended."""
     from sqlalchemy import select
 
-    from pupilshare.lrs import db, journal
+    from pupilshare.lrs import db, journal, watch
     from pupilshare.lrs.models import ServiceAgreement
 
     total = 0
@@ -175,6 +175,7 @@ def seal(home: Home, store: Any) -> int:
                 if plr.pass_on(s, store, rights.record_opt_out, held):
                     held = rights.learning_record_opt_outs(store)
                 plr.refresh_rights(s, held, now())
+                watch.purge(s)  # the abuse watch's counts no rule reads any more
             n = journal.seal(s, store, home, purposes)
         total += n
         if n < journal.BATCH:

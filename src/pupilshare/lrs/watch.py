@@ -44,7 +44,18 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select, text
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
@@ -352,6 +363,32 @@ def _act(
             )
         )
     session.flush()
+
+
+def purge(session: Session) -> int:
+    """Delete the counts no rule reads any more; how many rows went. What is
+    kept is measured from the newest look-up counted (not the wall clock, so a
+    replayed month keeps its own counts): today's and yesterday's day rows and
+    refusals, this month's and last month's rows, the last two hours'
+    out-of-hours slots, and every user's time of their last look-up."""
+    newest = session.scalar(select(func.max(WatchCount.last_at)))
+    if newest is None:
+        return 0
+    yesterday = newest - timedelta(days=1)
+    last_month = newest.replace(day=1) - timedelta(days=1)
+    old = {
+        "d": day_period(yesterday),
+        "r": f"r{yesterday:%Y-%m-%d}",
+        "m": month_period(last_month),
+        "h": _night_period(_slot(newest) - 2 * _NIGHT_SLOTS),
+    }
+    p = WatchCount.period
+    gone = session.execute(
+        delete(WatchCount).where(
+            or_(*(and_(p.startswith(k), p < v) for k, v in old.items()))
+        )
+    )
+    return int(gone.rowcount or 0)
 
 
 def lift(session: Session, org_id: str, username: str, by: str, at: datetime) -> int:
