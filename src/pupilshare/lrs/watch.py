@@ -63,6 +63,7 @@ from pupilshare.errors import Denied, PupilshareError
 from pupilshare.lrs.agreements import Caller
 from pupilshare.lrs.models import Hold, Lookup, Registration, WatchCount, WatchEvent
 
+IN_CHUNK = 1000  # values in one IN list (within every database's parameter limit)
 THROTTLE_GAP = timedelta(seconds=10)
 REFUSALS = 20
 OUT_OF_HOURS_BURST = 30
@@ -278,6 +279,22 @@ def _registered(session: Session, org_id: str, learner_id: int) -> bool:
         )
         is not None
     )
+
+
+def registered_among(session: Session, org_id: str, learner_ids: set[int]) -> set[int]:
+    """Which of these learners are registered with the organisation
+    (``IN_CHUNK`` to a statement)."""
+    wanted, out = sorted(learner_ids), set()
+    for i in range(0, len(wanted), IN_CHUNK):
+        out.update(
+            session.scalars(
+                select(Registration.learner_id).where(
+                    Registration.org_id == org_id,
+                    Registration.learner_id.in_(wanted[i : i + IN_CHUNK]),
+                )
+            )
+        )
+    return out
 
 
 def unregistered(session: Session, caller: Caller, learner_id: int | None) -> bool:
