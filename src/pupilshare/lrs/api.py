@@ -186,6 +186,56 @@ def seal(home: Home, store: Any) -> int:
             return total
 
 
+def seal_every(home: Home, seconds: float, while_pid: int | None = None) -> None:
+    """Seal every ``seconds`` while there is anything to seal, opening the store
+    only then and waiting for it a few seconds at most (a command holding it
+    defers the seal to the next round); until interrupted, or until process
+    ``while_pid`` (the service this sealer serves) has ended.
+
+    ``pupilshare serve`` runs this in a process of its own: a seal's Python work
+    in the service's process held the interpreter for tens of milliseconds every
+    few seconds while look-ups waited for it."""
+    import logging
+    import time
+
+    from pupilshare.errors import Busy
+    from pupilshare.store import Store
+
+    log = logging.getLogger(__name__)
+    while while_pid is None or _alive(while_pid):
+        try:
+            if unsealed(home):
+                with Store.open(home, wait=SEAL_WAIT) as store:
+                    seal(home, store)
+        except Busy:
+            pass  # a command holds the store: next round
+        except Exception as e:  # noqa: BLE001 - keep sealing; the rows stay unsealed
+            log.warning("sealing the learner service's answers failed: %s", type(e))
+        time.sleep(seconds)
+
+
+SEAL_WAIT = 5.0  # seconds a seal waits for the store before trying next round
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (an ended one not yet waited for by
+    its parent is not running: Linux shows it as state ``Z``)."""
+    import os
+    from pathlib import Path
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
 def list_reviews(home: Home, actor: Principal) -> list[dict[str, Any]]:
     """Registrations held for clerical review (data operations)."""
     from sqlalchemy import select
