@@ -15,6 +15,7 @@ import pytest
 
 from pupilshare import ledger
 from pupilshare.config import Home
+from pupilshare.errors import InvalidInput
 from pupilshare.ledger import keys, log, merkle, tree
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population
@@ -365,6 +366,46 @@ def test_the_kept_tree_follows_every_append(released: Home) -> None:
             assert path == merkle.inclusion_path(i, hashes)
             assert merkle.verify_inclusion(i, n, hashes[i], path, merkle.root(hashes))
     assert ledger.verify(released).ok
+
+
+def test_proofs_and_checkpoints_read_the_kept_tree_not_every_leaf(
+    released: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``prove`` and ``checkpoint`` give what the leaves give, for every entry and
+    every earlier size, without reading every leaf (O(log n) on a national ledger)."""
+    with Store.open(released) as store:
+        ledger.append_many(
+            store,
+            released,
+            [
+                ({"kind": "lookup", "created_at": f"2026-01-0{i}"}, [b"y" * 32])
+                for i in range(1, 9)
+            ],
+        )
+        hashes = log.leaf_hashes(store)
+    n = len(hashes)
+    assert n > 8
+
+    def every_leaf(*_a: object, **_k: object) -> list[bytes]:
+        raise AssertionError("read every leaf")
+
+    monkeypatch.setattr(log, "leaf_hashes", every_leaf)
+    assert ledger.checkpoint(released)["root_hash"] == merkle.root(hashes).hex()
+    for i in range(n):
+        for old in range(1, n + 1):
+            got = ledger.prove(released, i, from_size=old)
+            assert got["inclusion"]["leaf_hash"] == hashes[i].hex()
+            assert got["inclusion"]["path"] == [
+                h.hex() for h in merkle.inclusion_path(i, hashes)
+            ]
+            assert got["consistency"]["old_root"] == merkle.root(hashes[:old]).hex()
+            assert got["consistency"]["proof"] == [
+                h.hex() for h in merkle.consistency_proof(old, hashes)
+            ]
+    with pytest.raises(InvalidInput):
+        ledger.prove(released, n)
+    with pytest.raises(InvalidInput):
+        ledger.prove(released, 0, from_size=n + 1)
 
 
 def test_verify_names_an_edited_kept_node(released: Home) -> None:

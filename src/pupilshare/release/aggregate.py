@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 from pupilshare.plan import Sdc, TableSpec
 from pupilshare.release import (
     cellkey,
+    cover,
     crossrelease,
     linked,
     missing,
@@ -130,18 +131,26 @@ def build_table(
     as ``cellkey.RECORD_KEYS``; else suppression)."""
     if rules.method == "cell_key" and spec.measure is None:
         return mark_missing(store, spec, perturbed_table(store, spec, source, rules))
+    cube = reduced(store, spec, source, rules)
+    if cube.values.ndim != len(cube.labels):
+        return cube  # no records
+    mark_earlier(store, spec, cube)
+    sdc.protect(cube, rules)
+    # Then with every earlier table linked to it through the hierarchies.
+    crossrelease.protect(store, spec, cube, rules, siblings)
+    return mark_missing(store, spec, cube)
+
+
+def reduced(store: Store, spec: TableSpec, source: str, rules: Sdc) -> sdc.Cube:
+    """The table's cells with margins, not yet protected (an empty table: one
+    cell with no categories)."""
     n_top = max(rules.dominance_n, 2)
     cells = store.arrow(cells_sql(spec, source, n_top))
     if cells.num_rows == 0:
         empty = np.zeros((1,) * (len(spec.rows) + len(spec.columns)))
         dims = (*spec.rows, *spec.columns)
         return sdc.Cube(dims, tuple(() for _ in dims), empty, empty.copy())
-    cube = cube_from_cells(spec, cells, n_top)
-    mark_earlier(store, spec, cube)
-    sdc.protect(cube, rules)
-    # Then with every earlier table linked to it through the hierarchies.
-    crossrelease.protect(store, spec, cube, rules, siblings)
-    return mark_missing(store, spec, cube)
+    return cube_from_cells(spec, cells, n_top)
 
 
 class Built(list):
@@ -162,8 +171,9 @@ def build_tables(
     with the release's tables built before it (``linked_tables``: they share
     records through the hierarchies as much as two releases do), then identical
     cells made consistent (``harmonise``)."""
+    together = covered(store, specs, source_of, rules) if linked_tables else {}
     cubes = Built()
-    for spec in specs:
+    for k, spec in enumerate(specs):
         siblings = (
             tuple(
                 crossrelease.as_table(s, c)
@@ -173,6 +183,11 @@ def build_tables(
             if linked_tables
             else ()
         )
+        if k in together:  # protected with its linked tables: checked, repaired
+            cube = together[k]
+            crossrelease.protect(store, spec, cube, rules, siblings)
+            cubes.append(mark_missing(store, spec, cube))
+            continue
         cubes.append(build_table(store, spec, source_of(spec), rules, siblings))
     cubes.harmonised = harmonise(specs, list(cubes), rules)
     if not linked_tables:
@@ -199,6 +214,31 @@ def build_tables(
 
 
 ROUNDS = 4  # whole-release passes after harmonise
+
+
+def covered(
+    store: Store,
+    specs: list[TableSpec],
+    source_of: Callable[[TableSpec], str],
+    rules: Sdc,
+) -> dict[int, sdc.Cube]:
+    """Tables protected together through a cover table (``cover``), by their
+    index in ``specs``: one suppression pattern for linked tables of one release."""
+    out: dict[int, sdc.Cube] = {}
+    for members in cover.groups(specs, rules):
+        group = [specs[i] for i in members]
+        source = source_of(group[0])
+        if any(source_of(s) != source for s in group):
+            continue
+        built = cover.build(
+            group,
+            rules,
+            lambda s, source=source: reduced(store, s, source, rules),
+            lambda s, c: mark_earlier(store, s, c),
+        )
+        if built is not None and all(c.values.ndim == len(c.labels) for c in built):
+            out.update(zip(members, built, strict=True))
+    return out
 
 
 def mark_missing(store: Store, spec: TableSpec, cube: sdc.Cube) -> sdc.Cube:

@@ -46,6 +46,9 @@ from pupilshare.release import hypercube
 
 PUBLISHED, PRIMARY, DOMINANCE, SECONDARY, GROUP, P_PERCENT = 0, 1, 2, 3, 4, 5
 MISSING = 6  # no data: the file that held it was rejected (x)
+# A cover table's cell that no published table shows (``cover``): hidden already,
+# so a free complement, with nothing of its own to protect.
+UNSHOWN = 7
 SYMBOLS = {
     "c": "confidential: suppressed to protect confidentiality",
     "low": "rounds to 0, but is not 0",
@@ -250,7 +253,7 @@ def protection(cube: Cube, rules: Sdc) -> tuple[np.ndarray, np.ndarray, np.ndarr
     supp = cube.suppressed
     up = np.where(sensitive, up, 0.0)
     down = np.where(sensitive, down, 0.0)
-    hidden = supp & (cube.status != MISSING)
+    hidden = supp & ~np.isin(cube.status, (MISSING, UNSHOWN))
     width = np.where(sensitive, width, np.where(hidden, unit, 0.0))
     return up, down, width
 
