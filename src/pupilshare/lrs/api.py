@@ -211,7 +211,10 @@ def seal_every(home: Home, seconds: float, while_pid: int | None = None) -> None
             pass  # a command holds the store: next round
         except Exception as e:  # noqa: BLE001 - keep sealing; the rows stay unsealed
             log.warning("sealing the learner service's answers failed: %s", type(e))
-        time.sleep(seconds)
+        try:
+            time.sleep(seconds)
+        except KeyboardInterrupt:  # the service was interrupted: so is its sealer
+            return
 
 
 SEAL_WAIT = 5.0  # seconds a seal waits for the store before trying next round
