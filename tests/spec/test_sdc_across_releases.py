@@ -481,3 +481,17 @@ def test_three_tables_over_two_releases_pin_nothing() -> None:
     every, _, reasons = attack(linked=True)
     assert every == set()
     assert reasons == []
+
+
+def test_the_whole_release_audit_refuses_what_combining_its_tables_pins() -> None:
+    """The builder's one audit of a whole release (``protected_together``, which
+    lets it skip re-protecting each table after ``harmonise``) must see what an
+    intruder gets by combining the release's tables: two tables protected each on
+    its own are not protected together; the builder's own release is."""
+    store = Store()
+    store.register("recs", _records(ONE_RELEASE))
+    specs = [SCHOOLS, BY_LA]
+    alone = aggregate.build_tables(store, specs, lambda spec: "recs", RULES, False)
+    assert not crossrelease.protected_together(store, specs, list(alone), RULES)
+    both = aggregate.build_tables(store, specs, lambda spec: "recs", RULES)
+    assert crossrelease.protected_together(store, specs, list(both), RULES)

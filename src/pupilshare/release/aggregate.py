@@ -200,7 +200,12 @@ def build_tables(
         if not changed:
             break
         changed = False
+        # One audit of the whole release first: a release it finds protected needs
+        # no table re-protected (a withheld table still re-shows what is public).
+        together = crossrelease.protected_together(store, specs, list(cubes), rules)
         for k, spec in enumerate(specs):
+            if together and not cubes[k].withheld:
+                continue
             others = tuple(
                 crossrelease.as_table(s, c)
                 for j, (s, c) in enumerate(zip(specs, cubes, strict=True))

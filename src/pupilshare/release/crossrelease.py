@@ -15,6 +15,8 @@ public), which adds nothing to what earlier releases gave.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from pupilshare.plan import Sdc, TableSpec
@@ -61,12 +63,18 @@ def short_cells(
     u[mine] = up.ravel()[flat]
     d[mine] = down.ravel()[flat]
     short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
+    key = (rules.threshold, rules.min_interval, counts)
+    return j, short & ~linked.already_short(j, short, _audit_alone(rules, counts), key)
 
-    def earlier_short(jj: linked.Joint) -> np.ndarray:
+
+def _audit_alone(rules: Sdc, counts: bool) -> Callable[[linked.Joint], np.ndarray]:
+    """The audit of earlier tables linked among themselves (``already_short``)."""
+
+    def short(jj: linked.Joint) -> np.ndarray:
         w, u, d = linked.needs(jj, rules.threshold, rules.min_interval, counts)
         return audit.audit(jj.a, jj.b, jj.x0, audit.Need(w, u, d), jj.rise, jj.fall)
 
-    return j, short & ~linked.already_short(j, short, earlier_short)
+    return short
 
 
 def protect(
@@ -103,6 +111,48 @@ def protect(
     cube.withheld = True
     reveal_determined(cube)
     return int(cube.suppressed.sum()) - before
+
+
+def protected_together(
+    store: Store, specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc
+) -> bool:
+    """Whether a release's tables, all linked together and with every earlier table
+    over the same records, leave no suppressed cell short: one audit where
+    re-protecting each table with the others would run one per table.
+
+    Each table's own system (``protect``: it new, the rest earlier) is the part of
+    this one its equations reach, asking no more of any cell (each release table's
+    cells ask the larger of their own protection and what an earlier table's would),
+    and exempting no more (only what the earlier releases alone expose), so a
+    release this finds protected is one ``protect`` would leave as it is."""
+    groups: dict[str, list[tuple[TableSpec, sdc.Cube]]] = {}
+    for spec, cube in zip(specs, cubes, strict=True):
+        if cube.perturbed or cube.values.ndim != len(cube.labels):
+            continue
+        groups.setdefault(f"{spec.dataset}:{spec.measure or 'count'}", []).append(
+            (spec, cube)
+        )
+    for head, group in groups.items():
+        j = linked.joint(
+            [as_table(s, c) for s, c in group], linked.earlier_tables(store, head)
+        )
+        if j is None:
+            continue
+        counts = group[0][0].measure is None
+        w, u, d = linked.needs(j, rules.threshold, rules.min_interval, counts)
+        for k, (_, cube) in enumerate(group):
+            mine = j.owner == k
+            flat = j.cell[mine]
+            up, down, width = sdc.protection(cube, rules)
+            w[mine] = np.maximum(w[mine], width.ravel()[flat])
+            u[mine] = np.maximum(u[mine], up.ravel()[flat])
+            d[mine] = np.maximum(d[mine], down.ravel()[flat])
+        short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
+        alone = _audit_alone(rules, counts)
+        key = (rules.threshold, rules.min_interval, counts)
+        if (short & ~linked.already_short(j, short, alone, key)).any():
+            return False
+    return True
 
 
 def reveal_determined(cube: sdc.Cube) -> None:

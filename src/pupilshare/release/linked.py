@@ -40,6 +40,7 @@ allows. No agreement in the seeds publishes such a cycle.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -170,6 +171,46 @@ class Table:
             else:
                 out.append(np.flatnonzero(mask))
         return out
+
+
+def fingerprint(t: Table) -> bytes:
+    """What a table is, as a short digest: its head, filters, axes and categories,
+    true values and hidden cells. The caches below are keyed by it, so an earlier
+    table that changed (or a new table after another round of suppression) is never
+    served what was worked out for it before."""
+    h = hashlib.blake2b(_structure(t), digest_size=20)
+    h.update(np.ascontiguousarray(t.values, dtype=float).tobytes())
+    h.update(np.ascontiguousarray(t.hidden, dtype=bool).tobytes())
+    h.update(repr(t.values.shape).encode())
+    return h.digest()
+
+
+def _structure(t: Table) -> bytes:
+    """A digest of what a table's cells count (not their values): which cells of
+    another table add up to each of its cells depends on this alone."""
+    fixed = sorted((k, sorted(v)) for k, v in t.fixed.items())
+    text = repr((t.head, fixed, t.dims, t.labels))
+    return hashlib.blake2b(text.encode(), digest_size=20).digest()
+
+
+class _Memo(dict):
+    """A small cache that forgets everything when full (the work it saves is per
+    release: the same earlier tables, round after round, table after table)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: object, value: object) -> None:
+        if len(self) >= self.size:
+            self.clear()
+        self[key] = value
+
+
+_SUMS = _Memo(4096)  # (structure of fine, structure of coarse) -> sums
+_COUPLE = _Memo(4096)  # (fingerprint of fine, fingerprint of coarse) -> rows
+_SEARCH = _Memo(512)  # fingerprint -> audit.search's directions
+_BEFORE = _Memo(64)  # (fingerprints of a group, needs) -> its short cells
 
 
 def table_from_grid(
@@ -367,51 +408,73 @@ def _flat(where: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     return np.ravel_multi_index(tuple(g.ravel() for g in grids), shape)
 
 
-Term = tuple[int, int, float]  # (table in the group, flat cell, coefficient)
+# One coupling equation ``coarse cell - sum(fine cells) = 0``, what is known moved to
+# the right: the fine table's hidden cells in it (flat), the coarse cell (flat; -1
+# when it is published), the right-hand side, and the published cells of the fine
+# and of the coarse table it leans on (flat: for the builder's repair).
+Row = tuple[np.ndarray, int, float, np.ndarray, np.ndarray]
+_NONE = np.zeros(0, np.int64)
 
 
-def _couple(
-    fine: Table, coarse: Table, kf: int, kc: int
-) -> list[tuple[list[Term], float, np.ndarray, np.ndarray]]:
-    """Rows ``coarse cell - sum(fine cells) = 0`` for every cell of ``coarse`` that
-    ``fine``'s cells add up to, where the true values agree; each as its unknown
-    terms, right-hand side, and the published cells of ``fine`` and of ``coarse``
-    in it (flat indices: for the builder's repair)."""
-    rows = []
+def _sums(fine: Table, coarse: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of ``coarse`` (flat) that ``fine``'s cells add up to, with which
+    cells of ``fine`` each is (``indices[indptr[i]:indptr[i + 1]]``). It depends on
+    the tables' categories alone, so it is worked out once however often their
+    suppression changes."""
+    key = (_structure(fine), _structure(coarse))
+    if key in _SUMS:
+        return _SUMS[key]
+    flats, parts = [], []
     for flat in candidates(coarse, fine):
-        flat = int(flat)
-        conds = coarse.conditions(flat)
-        where = fine.cells_for(conds)
-        if where is None:
-            continue
-        inside = _flat(where, fine.shape)
-        truth = float(fine.values.ravel()[inside].sum())
-        value = float(coarse.values.ravel()[flat])
-        if abs(truth - value) > 1e-6 * max(1.0, abs(value)):
-            continue  # different records: no exact equation
-        hid = fine.hidden.ravel()[inside]
-        coarse_hidden = bool(coarse.hidden.ravel()[flat])
-        if not hid.any() and not coarse_hidden:
-            continue  # nothing unknown in it
-        terms: list[Term] = [(kf, int(i), -1.0) for i in inside[hid]]
-        rhs = float(fine.values.ravel()[inside][~hid].sum())
-        if coarse_hidden:
-            terms.append((kc, flat, 1.0))
+        where = fine.cells_for(coarse.conditions(int(flat)))
+        if where is not None:
+            flats.append(int(flat))
+            parts.append(_flat(where, fine.shape).astype(np.int64))
+    indptr = np.concatenate([[0], np.cumsum([len(p) for p in parts], dtype=np.int64)])
+    indices = np.concatenate(parts) if parts else _NONE
+    out = (np.array(flats, np.int64), indptr.astype(np.int64), indices)
+    _SUMS.put(key, out)
+    return out
+
+
+def _couple(fine: Table, coarse: Table) -> list[Row]:
+    """Rows ``coarse cell - sum(fine cells) = 0`` for every cell of ``coarse`` that
+    ``fine``'s cells add up to, where the true values agree (the same records) and
+    something in it is hidden."""
+    key = (fingerprint(fine), fingerprint(coarse))
+    if key in _COUPLE:
+        return _COUPLE[key]
+    flats, indptr, indices = _sums(fine, coarse)
+    fv = np.asarray(fine.values, dtype=float).ravel()
+    fh = np.asarray(fine.hidden, dtype=bool).ravel()
+    s = sparse.csr_matrix(
+        (np.ones(len(indices)), indices, indptr), shape=(len(flats), fv.size)
+    )
+    truth = s @ fv
+    value = np.asarray(coarse.values, dtype=float).ravel()[flats]
+    # Different records (a NaN compares as agreeing, as it always has).
+    differ = np.abs(truth - value) > 1e-6 * np.maximum(1.0, np.abs(value))
+    some_hidden = (s @ fh.astype(float)) > 0
+    coarse_hidden = np.asarray(coarse.hidden, dtype=bool).ravel()[flats]
+    shown = s @ np.where(fh, 0.0, fv)
+    rows: list[Row] = []
+    for i in np.flatnonzero(~differ & (some_hidden | coarse_hidden)):
+        inside = indices[indptr[i] : indptr[i + 1]]
+        hid = fh[inside]
+        flat = int(flats[i])
+        if coarse_hidden[i]:
+            rows.append((inside[hid], flat, float(shown[i]), inside[~hid], _NONE))
         else:
-            rhs -= value
-        lean_c = np.zeros(0, np.int64) if coarse_hidden else np.array([flat])
-        rows.append((terms, rhs, inside[~hid], lean_c))
+            rhs = float(shown[i]) - float(value[i])
+            rows.append((inside[hid], -1, rhs, inside[~hid], np.array([flat])))
+    _COUPLE.put(key, rows)
     return rows
 
 
-def _pair(
-    t: Table, u: Table, kt: int, ku: int
-) -> list[tuple[list[Term], float, np.ndarray, np.ndarray, int, int]]:
+def _pair(t: Table, u: Table, kt: int, ku: int) -> list[tuple[int, int, Row]]:
     """Every coupling between two tables, both ways round, with which table is the
     fine one and which the coarse one of each row."""
-    return [(*r, kt, ku) for r in _couple(t, u, kt, ku)] + [
-        (*r, ku, kt) for r in _couple(u, t, ku, kt)
-    ]
+    return [(kt, ku, r) for r in _couple(t, u)] + [(ku, kt, r) for r in _couple(u, t)]
 
 
 def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
@@ -422,13 +485,20 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     earlier table of the group joins it too, and every pair of tables in the group
     is coupled, not only pairs with a new table, so an intruder's equations that
     need three or more tables at once (a school table, an LA table and a national
-    table, each published on its own) are all in the system."""
+    table, each published on its own) are all in the system.
+
+    Only the linked groups (connected components) that a new table reaches are
+    kept: a group of earlier cells that no equation of a new table touches has the
+    same feasible intervals as before the new tables existed (the system splits
+    into independent blocks), so whatever it shows was there already and is not
+    the new tables' doing (``already_short``). This is what keeps a release's
+    tenth table from re-auditing every suppressed cell of the nine before it."""
     news = [new] if isinstance(new, Table) else list(new)
     m = len(news)
     head = news[0].head
     pending = [t for t in earlier if t.head == head]
     tables = list(news)
-    pairs: dict[tuple[int, int], list] = {}
+    pairs: dict[tuple[int, int], list[tuple[int, int, Row]]] = {}
     frontier = list(range(m))
     for i in range(m):
         for k in range(i + 1, m):
@@ -452,105 +522,145 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         for k in range(max(i + 1, m), len(tables)):
             if (i, k) not in pairs:
                 pairs[(i, k)] = _pair(tables[i], tables[k], i, k)
-    blocks, rhs, owner, cell, x0 = [], [], [], [], []
-    cols: list[dict[int, int]] = []
+    blocks, rhs, owner, cell, x0, col_of = [], [], [], [], [], []
     base = 0
     for k, t in enumerate(tables):
         a, b, x = _line_system(t)
         flat = np.flatnonzero(t.hidden)
-        cols.append({int(f): base + j for j, f in enumerate(flat)})
+        col = np.full(max(t.hidden.size, 1), -1, np.int64)
+        col[flat] = base + np.arange(len(flat))
+        col_of.append(col)
         blocks.append(a)
         rhs.append(b)
         owner.append(np.full(len(flat), k))
         cell.append(flat)
         x0.append(x)
         base += len(flat)
-    coupling_rows = [r for rows in pairs.values() for r in rows]
+    coupling = [r for rows in pairs.values() for r in rows]
     n = base
     lines = sparse.block_diag(blocks, format="csr") if blocks else None
-    r, c, v = [], [], []
+    r_i, c_i, v_i = [], [], []
     leans: list[np.ndarray] = []
-    for i, (terms, _, lean_f, lean_c, kf, kc) in enumerate(coupling_rows):
-        for k, flat, coef in terms:
-            r.append(i)
-            c.append(cols[k][flat])
-            v.append(coef)
+    touches = np.zeros(len(coupling), bool)
+    for i, (kf, kc, (hid, c, _, lean_f, lean_c)) in enumerate(coupling):
+        cols = col_of[kf][hid]
+        r_i.append(np.full(len(cols), i))
+        c_i.append(cols)
+        v_i.append(np.full(len(cols), -1.0))
+        if c >= 0:
+            r_i.append(np.array([i]))
+            c_i.append(col_of[kc][[c]])
+            v_i.append(np.array([1.0]))
         # The new table's published cells this equation leans on.
-        leans.append(
-            lean_f if kf == 0 else lean_c if kc == 0 else np.zeros(0, np.int64)
-        )
-    coupled = sparse.csr_matrix((v, (r, c)), shape=(len(coupling_rows), n))
+        leans.append(lean_f if kf == 0 else lean_c if kc == 0 else _NONE)
+        touches[i] = kf < m or kc < m
+    cat = lambda p: np.concatenate(p) if p else _NONE  # noqa: E731
+    coupled = sparse.csr_matrix(
+        (cat(v_i).astype(float), (cat(r_i), cat(c_i))), shape=(len(coupling), n)
+    )
     a = sparse.vstack([lines, coupled], format="csr")
-    b = np.concatenate([*rhs, np.array([row[1] for row in coupling_rows])])
-    rise, fall = _directions(a, np.concatenate(x0), tables, owner)
-    # Only the groups of cells a coupling reaches: the rest are each table's own
-    # business, audited when it was published (or by the table's own audit).
-    rows_n = a.shape[0]
+    b = np.concatenate([*rhs, np.array([row[2] for _, _, row in coupling])])
+    # Only the groups of cells an equation of a new table reaches: the rest are
+    # each table's own business, audited when it was published (or by the table's
+    # own audit), or the earlier tables' among themselves (see above).
+    rows_n, n_lines = a.shape[0], lines.shape[0]
     link = sparse.csr_matrix(abs(a) > 0, dtype=np.int8)
     graph = sparse.bmat([[None, link], [link.T, None]], format="csr")
     _, label = connected_components(graph, directed=False)
-    reached = np.isin(label, label[lines.shape[0] : rows_n])
+    reached = np.isin(label, label[n_lines + np.flatnonzero(touches)])
     keep_rows, keep_cols = (
         np.flatnonzero(reached[:rows_n]),
         np.flatnonzero(reached[rows_n:]),
     )
-    a = a[keep_rows][:, keep_cols]
-    kept_lines = int((keep_rows < lines.shape[0]).sum())
+    a = a[keep_rows][:, keep_cols].tocsr()
+    kept_lines = int((keep_rows < n_lines).sum())
+    x_all = np.concatenate(x0)
+    rise, fall = _directions(a, x_all[keep_cols], tables, owner, keep_cols, n)
     return Joint(
-        a.tocsr(),
+        a,
         b[keep_rows],
-        np.concatenate(x0)[keep_cols],
+        x_all[keep_cols],
         np.concatenate(owner)[keep_cols],
         np.concatenate(cell)[keep_cols],
         tables,
-        len(coupling_rows),
-        [leans[i - lines.shape[0]] for i in keep_rows[kept_lines:]],
+        len(coupling),
+        [leans[i - n_lines] for i in keep_rows[kept_lines:]],
         kept_lines,
-        rise[keep_cols],
-        fall[keep_cols],
+        rise,
+        fall,
         m,
     )
 
 
 def already_short(
-    j: Joint, short: np.ndarray, audit_need: Callable[[Joint], np.ndarray]
+    j: Joint,
+    short: np.ndarray,
+    audit_need: Callable[[Joint], np.ndarray],
+    key: tuple,
 ) -> np.ndarray:
     """Of the earlier tables' cells ``short`` in ``j``, those short without the new
     table(s) too (the earlier tables alone, linked to each other): an exposure the
-    new table neither makes nor can repair, so it is not held against it."""
+    new table neither makes nor can repair, so it is not held against it.
+
+    What the earlier tables alone leave short is worked out once per set of
+    earlier tables (``key``: what ``audit_need`` asks of each cell), keyed by
+    their fingerprints, so a changed earlier table is audited afresh."""
     out = np.zeros(len(short), bool)
     earlier_short = short & (j.owner >= j.new)
     if not earlier_short.any():
         return out
     olds = j.tables[j.new :]
-    before = joint(olds, [])
-    if before is None:
-        return out
-    gone = audit_need(before)
-    lost_cells = {
-        (olds[k].name, int(c))
-        for k, c in zip(before.owner[gone], before.cell[gone], strict=True)
-    }
+    memo = (tuple(fingerprint(t) for t in olds), key)
+    lost = _BEFORE.get(memo)
+    if lost is None:
+        before = joint(olds, [])
+        lost = set()
+        if before is not None:
+            gone = audit_need(before)
+            lost = {
+                (int(k), int(c))
+                for k, c in zip(before.owner[gone], before.cell[gone], strict=True)
+            }
+        _BEFORE.put(memo, lost)
     for i in np.flatnonzero(earlier_short):
-        if (j.tables[j.owner[i]].name, int(j.cell[i])) in lost_cells:
+        if (int(j.owner[i]) - j.new, int(j.cell[i])) in lost:
             out[i] = True
     return out
 
 
-def _directions(
-    a: sparse.csr_matrix, x0: np.ndarray, tables: list[Table], owner: list[np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """How far each cell is certified to move: hypercubes among each table's own
-    suppressed cells (``audit.search``), kept only where the whole system, couplings
-    included, leaves them free (``audit.witnessed``)."""
+def _search(t: Table) -> tuple[np.ndarray, np.ndarray]:
+    """``audit.search`` over one table's own suppressed cells, once per table."""
     from pupilshare.release import audit
 
+    key = fingerprint(t)
+    if key not in _SEARCH:
+        _SEARCH.put(key, audit.search(t.values, t.hidden))
+    return _SEARCH[key]
+
+
+def _directions(
+    a: sparse.csr_matrix,
+    x0: np.ndarray,
+    tables: list[Table],
+    owner: list[np.ndarray],
+    keep: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far each kept column (``keep``, of ``n``) is certified to move:
+    hypercubes among each table's own suppressed cells (``audit.search``), kept only
+    where the whole system, couplings included, leaves them free
+    (``audit.witnessed``). A hypercube's cells share the table's lines, so they are
+    kept or dropped together; one not kept is no direction here."""
+    from pupilshare.release import audit
+
+    at = np.full(n, -1, np.int64)
+    at[keep] = np.arange(len(keep))
     rise, fall = np.zeros(len(x0)), np.zeros(len(x0))
     base = 0
     for t, own in zip(tables, owner, strict=True):
-        corners, signs = audit.search(t.values, t.hidden)
+        corners, signs = _search(t)
         if len(corners):
-            r, f = audit.witnessed(a, x0, corners + base, signs)
+            r, f = audit.witnessed(a, x0, at[corners + base], signs)
             rise, fall = np.maximum(rise, r), np.maximum(fall, f)
         base += len(own)
     return rise, fall

@@ -248,7 +248,8 @@ def _linked_group(
         w, u, d = linked.needs(jj, rules.threshold, rules.min_interval, counts)
         return audit.audit(jj.a, jj.b, jj.x0, audit.Need(w, u, d), jj.rise, jj.fall)
 
-    short &= ~linked.already_short(j, short, earlier_short)
+    key = (rules.threshold, rules.min_interval, counts)
+    short &= ~linked.already_short(j, short, earlier_short, key)
     out = []
     others = ", ".join(t.name for t in j.tables[j.new :]) or "none"
     for k, (spec, _, _) in enumerate(group):

@@ -126,3 +126,80 @@ def test_cells_the_directions_certify_never_go_to_the_solver(monkeypatch) -> Non
     # The same cells asking more than the direction gives still go to the solver.
     with pytest.raises(AssertionError, match="an LP ran"):
         audit.audit(a, b, x0, audit.Need.uniform(4, 6.0), rise, fall)
+
+
+big_cells = st.integers(4, 7).flatmap(
+    lambda r: st.integers(3, 6).flatmap(
+        lambda c: st.tuples(
+            st.lists(
+                st.lists(
+                    st.one_of(st.just(0), st.integers(1, 4), st.integers(5, 40)),
+                    min_size=c,
+                    max_size=c,
+                ),
+                min_size=r,
+                max_size=r,
+            ),
+            st.lists(
+                st.booleans(), min_size=(r + 1) * (c + 1), max_size=(r + 1) * (c + 1)
+            ),
+            st.sampled_from([1.0, 3.0, 6.0]),
+        )
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(big_cells)
+def test_short_cells_proven_on_their_neighbourhood_are_the_exact_ones(
+    case: tuple,
+) -> None:
+    """Every group counts as large and every total as a hub, so every short cell
+    the first LPs leave goes through the neighbourhood bound first; the answer is
+    still the exact one (two LPs per cell over the whole table)."""
+    table, hidden, width = case
+    v = sdc.with_margins(np.array(table, dtype=float))
+    m = np.array(hidden).reshape(v.shape)
+    if not m.any():
+        return
+    a, b, x0 = audit.line_equations(v, m)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit, "LOCAL", 0)
+        patch.setattr(audit, "HUB", 2)
+        short = audit.audit(a, b, x0, width)
+    assert (short == (_exact_widths(v, m) < width)).all()
+
+
+def test_a_large_groups_short_cells_take_no_lp_each_over_the_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A national table's refusal: 40 small four-cell squares that each leave their
+    cells an interval of 2, where 10 is needed, in one group of thousands of
+    suppressed cells joined through the totals. Each is proven short on its own
+    neighbourhood; no cell gets LPs of its own over the whole group (it took 320)."""
+    rng = np.random.default_rng(3)
+    v = sdc.with_margins(rng.integers(20, 60, size=(240, 40)).astype(float))
+    m = np.zeros(v.shape, bool)
+    m[:-1, :-1] = rng.random((240, 40)) < 0.3
+    m[-1, :-1] = True  # every column total hidden: one group through them
+    for k in range(40):
+        r = 3 * k
+        v[r : r + 2, 0:2] = [[1.0, 1.0], [1.0, 1.0]]
+        m[r : r + 2] = False  # each of its rows: two unknowns adding to 2
+        m[r : r + 2, 0:2] = True
+    v[:-1, -1] = v[:-1, :-1].sum(axis=1)
+    v[-1] = v[:-1].sum(axis=0)
+    a, b, x0 = audit.line_equations(v, m)
+    sizes: list[int] = []
+    real = audit.linprog
+    monkeypatch.setattr(
+        audit,
+        "linprog",
+        lambda c, *p, **k: sizes.append(len(c)) or real(c, *p, **k),
+    )
+    short = audit.audit(a, b, x0, 10.0)
+    assert short.sum() >= 160
+    group = np.bincount(audit._groups(a)).max()
+    assert group > 2000  # one group of thousands
+    whole = sum(1 for s in sizes if s > group // 2)
+    assert whole < 2 * audit.ROUNDS + 4  # not two for each of its 160 short cells
