@@ -282,6 +282,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_wait(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a core
+    (Linux ``schedstat``): how much of a request's time the machine's other work
+    took."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def children_cpu(pid: int) -> float:
     """CPU of ``pid``'s running child processes (the service's sealer)."""
     total = 0.0
@@ -317,12 +330,12 @@ def main() -> None:
     try:
         load = os.getloadavg()
         cpu0, own0 = cpu_seconds(proc.pid), time.process_time()
-        kids0 = children_cpu(proc.pid)
+        kids0, wait0 = children_cpu(proc.pid), cpu_wait(proc.pid)
         seen, errors, outcomes, elapsed = asyncio.run(
             run(f"http://127.0.0.1:{port}", tokens, a.learners, a.seconds, a.rate)
         )
         cpu1, own1 = cpu_seconds(proc.pid), time.process_time()
-        kids1 = children_cpu(proc.pid)
+        kids1, wait1 = children_cpu(proc.pid), cpu_wait(proc.pid)
         load_after = os.getloadavg()
         time.sleep(3)  # one more seal
     finally:
@@ -373,7 +386,10 @@ def main() -> None:
         f"in its sealer's process (sealing into the ledger) "
         f"{(kids1 - kids0) * 1000 / max(1, len(v) + len(h)):.2f} ms; "
         f"in the clients' process "
-        f"{(own1 - own0) * 1000 / max(1, len(v) + len(h)):.2f} ms a request.",
+        f"{(own1 - own0) * 1000 / max(1, len(v) + len(h)):.2f} ms a request. "
+        f"The service's threads waited {wait1 - wait0:.1f} s in all for a core "
+        f"({(wait1 - wait0) * 1000 / max(1, len(v) + len(h)):.1f} ms a request): "
+        f"the machine's other work.",
         "",
     ]
     text = "\n".join(lines)
