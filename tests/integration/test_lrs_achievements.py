@@ -13,6 +13,7 @@ from pupilshare import lrs, rights
 from pupilshare.errors import Denied, InvalidInput, NotFound
 from pupilshare.governance import Principal
 from pupilshare.lrs import watch
+from pupilshare.lrs.achievements import NOT_FOUND
 from pupilshare.store import Store
 
 AT = datetime(2026, 11, 3, 10, 0)
@@ -174,3 +175,35 @@ def test_a_learners_own_opt_out_reaches_the_rights_area(world) -> None:  # type:
     mine = [e for e in events if e.get("optout_type") == "learning_records"]
     assert [e.get("action") for e in mine] == ["add", "withdraw"]
     assert not lrs.my_record(world.home, ada, lambda d: [], at=AT)["opted_out"]
+
+
+def test_a_batch_reads_its_learners_a_thousand_at_a_time(world) -> None:  # type: ignore[no-untyped-def]
+    """Validation is set-based: 2,400 rows naming 1,201 learners read the
+    register in two statements (not one per row), and still answer row by row."""
+    import sqlalchemy as sa
+
+    from pupilshare.identifiers import UlnIssuer
+    from pupilshare.lrs import db
+
+    issuer = UlnIssuer(next_stem=900_000_000)
+    strangers = [issuer.issue() for _ in range(1200)]
+    lines = [f"{world.uln},Lovelace,2010-12-10,GCSE,Mathematics,9,2026-08-20\n"] * 1200
+    lines += [f"{u},Nobody,2010-01-01,GCSE,Art,5,2026-08-20\n" for u in strangers]
+    engine = db.factory(db.url_of(world.home)).kw["bind"]
+    reads: list[str] = []
+
+    def seen(_c, _cur, statement, *_a) -> None:  # type: ignore[no-untyped-def]
+        if "FROM lrs_learners" in statement:
+            reads.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with pytest.raises(InvalidInput) as e:
+            lrs.submit_achievements(
+                world.home, world.users["ao"], HEADER + "".join(lines), "r.csv", AT
+            )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert len(reads) == 2
+    assert len(e.value.errors) == 1200
+    assert e.value.errors[0] == f"r.csv:1202:uln:{NOT_FOUND}"

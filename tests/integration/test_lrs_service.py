@@ -174,3 +174,30 @@ def test_every_answer_is_recorded_and_sealed_into_the_ledger(world, home) -> Non
         ("ao", "verify"),
     ]
     assert ledger.verify(home).ok
+
+
+def test_the_service_sealer_seals_while_its_service_lives(world, home) -> None:  # type: ignore[no-untyped-def]
+    """``lrs seal --every S --while-pid P`` (what ``serve`` runs beside itself):
+    it seals each answer once while process P lives, then stops by itself."""
+    import subprocess
+    import sys
+
+    from pupilshare.cli import main
+    from pupilshare.store import Store
+
+    uln = lrs.register(home, world.users["school"], ADA, at=AT)["learner"]["uln"]
+    lrs.verify(home, world.users["ao"], uln, "Lovelace", "2010-12-10", at=AT)
+    assert lrs.unsealed(home) == 2
+    service = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    try:
+        args = ["--home", str(home.root), "lrs", "seal", "--every", "0.2"]
+        main([*args, "--while-pid", str(service.pid)])  # returns once it ends
+    except SystemExit as e:
+        assert not e.code
+    finally:
+        service.wait()
+    assert lrs.unsealed(home) == 0
+    with Store.open(home) as store:
+        assert lrs.seal(home, store) == 0  # nothing sealed twice
+        total = store.one("SELECT count(*) FROM ledger_entries WHERE kind = 'lookup'")
+    assert total == 2

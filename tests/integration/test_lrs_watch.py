@@ -15,11 +15,13 @@ import random
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from tests.lrs_world import OPS, make_world
 
 from pupilshare import ledger, lrs
 from pupilshare.lrs import db, service, watch
 from pupilshare.lrs.details import parse
+from pupilshare.lrs.models import WatchCount
 from pupilshare.store import Store
 
 START = datetime(2026, 11, 2, 8, 0)  # a Monday
@@ -156,3 +158,43 @@ def test_a_normal_awarding_organisations_month_is_never_blocked(world) -> None: 
         lrs.submit_achievements(world.home, ao, rows, f"day-{day:%d}", at=day)
     assert answered == 21 * 95
     assert lrs.flagged(world.home, OPS) == []
+
+
+def test_purge_keeps_what_the_rules_read_and_drops_the_rest(world) -> None:  # type: ignore[no-untyped-def]
+    """Counts no rule reads (days before yesterday, months before last, slots
+    over two hours old, old refusals) are deleted; what the rules read, and each
+    user's last look-up, stay, measured from the newest look-up counted."""
+    newest = datetime(2026, 12, 5, 22, 0)
+    rows = [
+        ("ao", "u1", watch.day_period(newest), 3, 1, 0),
+        ("ao", "u1", watch.day_period(newest - timedelta(days=1)), 2, 0, 0),
+        ("ao", "u1", watch.day_period(newest - timedelta(days=2)), 9, 9, 9),
+        ("ao", "u1", watch.month_period(newest), 5, 0, 0),
+        ("ao", "u1", "m2026-11", 7, 0, 0),
+        ("ao", "u1", "m2026-10", 8, 0, 0),
+        ("ao", "u1", "r2026-12-05", 1, 0, 0),
+        ("ao", "u1", "r2026-12-03", 1, 0, 0),
+        ("ao", "u1", watch.LAST, 1, 0, 0),
+        ("ao", "", "d2026-11-01", 40, 0, 0),  # an organisation's row of old
+    ]
+    hour = timedelta(hours=1)
+    for back in (timedelta(0), hour, 2 * hour + timedelta(minutes=30)):
+        rows.append(("ao", "u1", f"h{watch._slot(newest - back):010d}", 1, 0, 0))
+    with db.session_scope(world.home) as s:
+        watch.add(s, rows[:-1], newest - timedelta(days=40))
+        watch.add(s, rows[-1:], newest)  # the newest look-up counted
+    with db.session_scope(world.home) as s:
+        assert watch.purge(s) == 5
+        left = {p for (p,) in s.execute(select(WatchCount.period))}
+    assert left == {
+        "d2026-12-05",
+        "d2026-12-04",
+        "m2026-12",
+        "m2026-11",
+        "r2026-12-05",
+        "last",
+        f"h{watch._slot(newest):010d}",
+        f"h{watch._slot(newest - hour):010d}",
+    }
+    with db.session_scope(world.home) as s:
+        assert watch.purge(s) == 0

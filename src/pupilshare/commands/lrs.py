@@ -92,7 +92,18 @@ def register(app: typer.Typer) -> None:
         )
 
     @group.command("seal")
-    def seal(ctx: typer.Context) -> None:
+    def seal(
+        ctx: typer.Context,
+        every: float = typer.Option(
+            0,
+            "--every",
+            help="Keep sealing, every this many seconds (the service's sealer); "
+            "0: seal once.",
+        ),
+        while_pid: int = typer.Option(
+            0, "--while-pid", help="With --every: stop when this process has ended."
+        ),
+    ) -> None:
         """Seal the service's recorded answers and watch events into the ledger."""
         from pupilshare import lrs
         from pupilshare.cliapp import console, context
@@ -100,6 +111,9 @@ def register(app: typer.Typer) -> None:
 
         c = context(ctx)
         c.require("lrs_manage", "seal the learner service's records")
+        if every > 0:
+            lrs.seal_every(c.home, every, while_pid or None)
+            return
         with Store.open(c.home) as store:
             n = lrs.seal(c.home, store)
         console.print(f"sealed {n} entries into the ledger", highlight=False)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from pupilshare.governance.models import SignIn, SignInCount
@@ -113,19 +113,29 @@ def record(
         session.execute(_ADD, {"key": key, "bucket": _bucket(at)})
 
 
-def counted(key: str, at: datetime, window: timedelta) -> ScalarSelect[Any]:
-    """Attempts counted under ``key`` in the window ending at ``at`` (the buckets
-    it touches: at most one bucket's worth more than the window, never less), as a
-    subquery, so a caller may read it in the statement it needs anyway."""
-    return (
-        select(func.coalesce(func.sum(SignInCount.n), 0))
-        .where(
-            SignInCount.key == key,
-            SignInCount.bucket >= _bucket(at - window),
-            SignInCount.bucket <= _bucket(at),
-        )
-        .scalar_subquery()
+# attempts counted under :count_key in the buckets :count_from to :count_to, as a
+# subquery built once (a busy API client's every request reads it, in the
+# statement that finds its token); ``counted_params`` fills it in
+COUNTED = (
+    select(func.coalesce(func.sum(SignInCount.n), 0))
+    .where(
+        SignInCount.key == bindparam("count_key"),
+        SignInCount.bucket >= bindparam("count_from"),
+        SignInCount.bucket <= bindparam("count_to"),
     )
+    .scalar_subquery()
+)
+
+
+def counted_params(key: str, at: datetime, window: timedelta) -> dict[str, Any]:
+    """``COUNTED``'s parameters: attempts under ``key`` in the window ending at
+    ``at`` (the buckets it touches: at most one bucket's worth more than the
+    window, never less)."""
+    return {
+        "count_key": key,
+        "count_from": _bucket(at - window),
+        "count_to": _bucket(at),
+    }
 
 
 def source_key(source: str) -> str:
@@ -139,8 +149,11 @@ def source_refusal(source: str, failures: int, limits: Limits) -> str:
     return ""
 
 
+_COUNT = select(COUNTED)
+
+
 def _count(session: Session, key: str, at: datetime, window: timedelta) -> int:
-    return int(session.scalar(select(counted(key, at, window))) or 0)
+    return int(session.scalar(_COUNT, counted_params(key, at, window)) or 0)
 
 
 def too_many(

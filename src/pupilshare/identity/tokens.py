@@ -18,7 +18,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Denied, InvalidInput, NotFound, SignInFailed
@@ -26,9 +26,10 @@ from pupilshare.governance.access import Principal
 from pupilshare.governance.models import ApiToken, Credential, User
 from pupilshare.governance.workflow import now
 from pupilshare.identity.records import (
+    COUNTED,
     LIMITS,
     Limits,
-    counted,
+    counted_params,
     own_session,
     record,
     source_key,
@@ -89,6 +90,17 @@ def create_token(
     return f"{PREFIX}_{token_id}_{secret}", row
 
 
+# one statement, built once (every API request runs it): the source's failures,
+# the token, its user and credential
+_FIND = (
+    select(COUNTED, ApiToken, User, Credential)
+    .select_from(ApiToken)
+    .outerjoin(User, User.username == ApiToken.username)
+    .outerjoin(Credential, Credential.username == ApiToken.username)
+    .where(ApiToken.token_id == bindparam("token_id"))
+)
+
+
 def verify_token(
     session: Session,
     token: str,
@@ -111,19 +123,13 @@ def verify_token(
             rec.commit()
             return SignInFailed(f"sign-in refused: {message}")
 
-        # one statement: the source's failures, the token, its user and credential
         found = (
             rec.execute(
-                select(
-                    counted(source_key(source), at, limits.window),
-                    ApiToken,
-                    User,
-                    Credential,
-                )
-                .select_from(ApiToken)
-                .outerjoin(User, User.username == ApiToken.username)
-                .outerjoin(Credential, Credential.username == ApiToken.username)
-                .where(ApiToken.token_id == token_id)
+                _FIND,
+                {
+                    "token_id": token_id,
+                    **counted_params(source_key(source), at, limits.window),
+                },
             ).first()
             if prefix == PREFIX and secret
             else None

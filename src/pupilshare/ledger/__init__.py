@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "append_many",
+    "prepare_appends",
     "checkpoint",
     "digest",
     "digests",
@@ -121,6 +122,16 @@ def append_many(
     from pupilshare.ledger.batch import append_many as _append
 
     return _append(store, home, entries)
+
+
+def prepare_appends() -> None:
+    """Import what ``append_many`` needs (the batch writer, and the pandas bridge
+    Arrow loads on its first array) now: a long-running service calls this before
+    it listens, so its first append does not hold the interpreter for a second of
+    imports while requests wait."""
+    from pupilshare.ledger.batch import _columns
+
+    _columns([])
 
 
 def digest(home: Home, value: str | int) -> bytes:

@@ -64,9 +64,8 @@ def rows_from_csv(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _check(
-    session: Session, where: str, row: dict[str, Any], at: datetime, errors: list[str]
-) -> Learner | None:
+def _fields(row: dict[str, Any], at: datetime) -> tuple[list[str], str, Any]:
+    """A row's problems that need no look-up, its ULN and its date of birth."""
     bad: list[str] = []
     uln = str(row.get("uln") or "").strip()
     if uln_problem(uln):
@@ -82,18 +81,43 @@ def _check(
             bad.append(f"{f}:longer than {most} characters")
     if parse_date("awarded_on", row.get("awarded_on"), [], at.date()) is None:
         bad.append("awarded_on:not a date (YYYY-MM-DD), or in the future")
-    learner = None
-    if not bad:
-        learner = session.scalar(select(Learner).where(Learner.uln == uln))
-        if (
+    return bad, uln, born
+
+
+def _learners(session: Session, ulns: set[str]) -> dict[str, Learner]:
+    """The learners with these ULNs, a thousand to a statement (a batch of
+    100,000 rows is 100 statements, not 100,000)."""
+    wanted = sorted(ulns)
+    found: dict[str, Learner] = {}
+    for i in range(0, len(wanted), watch.IN_CHUNK):
+        for learner in session.scalars(
+            select(Learner).where(Learner.uln.in_(wanted[i : i + watch.IN_CHUNK]))
+        ):
+            found[learner.uln] = learner
+    return found
+
+
+def _check(
+    session: Session, rows: list[tuple[str, dict[str, Any]]], at: datetime
+) -> tuple[list[tuple[dict[str, Any], Learner | None]], list[str]]:
+    """Each row with its learner (None when refused), and every problem as
+    ``where:field:reason``: the fields first, then one set-based look-up of
+    the ULNs of the rows that passed them."""
+    fields = [(where, row, *_fields(row, at)) for where, row in rows]
+    learners = _learners(session, {uln for _, _, bad, uln, _ in fields if not bad})
+    checked, errors = [], []
+    for where, row, bad, uln, born in fields:
+        learner = None if bad else learners.get(uln)
+        if not bad and (
             learner is None
             or learner.surname_key != name_key(str(row.get("surname") or ""))
             or learner.date_of_birth != born
         ):
             bad.append(f"uln:{NOT_FOUND}")
             learner = None
-    errors.extend(f"{where}:{b}" for b in bad)
-    return learner
+        errors.extend(f"{where}:{b}" for b in bad)
+        checked.append((row, learner))
+    return checked, errors
 
 
 def submit(
@@ -107,15 +131,17 @@ def submit(
     if not caller.awarding:
         raise Denied(f"{caller.org_id} is not an awarding organisation")
     watch.admit(session, key, caller, at)
-    errors: list[str] = []
-    checked = [(row, _check(session, where, row, at, errors)) for where, row in rows]
+    checked, errors = _check(session, rows, at)
     if errors:
         raise InvalidInput(
             f"nothing was loaded: {len(errors)} problems in {len(rows)} rows", errors
         )
     if not rows:
         raise InvalidInput("no achievements were sent")
-    known: set[int] = set()
+    known = watch.registered_among(
+        session, caller.org_id, {lr.learner_id for _, lr in checked if lr is not None}
+    )
+    learners: set[int] = set()
     for row, learner in checked:
         assert learner is not None
         session.add(
@@ -131,9 +157,8 @@ def submit(
                 submitted_at=at,
             )
         )
-        if learner.learner_id not in known and watch.unregistered(
-            session, caller, learner.learner_id
-        ):
+        learners.add(learner.learner_id)
+        if learner.learner_id not in known:  # never registered with the org
             session.add(
                 Registration(
                     learner_id=learner.learner_id,
@@ -144,7 +169,7 @@ def submit(
             )
         known.add(learner.learner_id)
     session.flush()
-    return {"outcome": "loaded", "achievements": len(rows), "learners": len(known)}
+    return {"outcome": "loaded", "achievements": len(rows), "learners": len(learners)}
 
 
 def consent_in_force(session: Session, learner_id: int, org_id: str) -> bool:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, Denied, InvalidInput, NotFound
@@ -136,27 +136,33 @@ def list_agreements(session: Session, actor: Principal) -> list[ServiceAgreement
     )
 
 
+# one statement, built once (every look-up runs it): the organisation's active
+# agreement, and the abuse watch's open holds on the user (or on all its users)
+_CALLER = (
+    select(ServiceAgreement, Hold)
+    .outerjoin(
+        Hold,
+        and_(
+            Hold.org_id == ServiceAgreement.org_id,
+            or_(Hold.username == bindparam("user"), Hold.username == ""),
+            Hold.lifted_at.is_(None),
+        ),
+    )
+    .where(
+        ServiceAgreement.org_id == bindparam("org"),
+        ServiceAgreement.status == "active",
+    )
+)
+
+
 def caller(session: Session, principal: Principal) -> Caller:
     """The principal under their organisation's active agreement; refused without
     one (denied by default)."""
     principal.require("lrs_use", "use the learner service")
     if not principal.signed_in:
         raise Denied(f"{principal.username} must sign in to use the learner service")
-    # one statement: the agreement, and the abuse watch's open holds on the user
     found = session.execute(
-        select(ServiceAgreement, Hold)
-        .outerjoin(
-            Hold,
-            and_(
-                Hold.org_id == ServiceAgreement.org_id,
-                Hold.username.in_([principal.username, ""]),
-                Hold.lifted_at.is_(None),
-            ),
-        )
-        .where(
-            ServiceAgreement.org_id == principal.org_id,
-            ServiceAgreement.status == "active",
-        )
+        _CALLER, {"org": principal.org_id, "user": principal.username}
     ).all()
     if not found:
         raise Denied(

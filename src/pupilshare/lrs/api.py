@@ -141,12 +141,21 @@ def unsealed(home: Home) -> int:
         return journal.unsealed(s) + int(waiting)
 
 
+def prepare_sealing() -> None:
+    """Import what ``seal`` needs before a service listens (its first seal would
+    otherwise import the ledger's writer and pandas while look-ups wait)."""
+    from pupilshare import ledger, rights  # noqa: F401 - imported for the service
+    from pupilshare.lrs import journal, plr  # noqa: F401
+
+    ledger.prepare_appends()
+
+
 def seal(home: Home, store: Any) -> int:
     """Seal every recorded answer and watch event into the ledger (``store`` held
     for writing by the caller); how many entries were appended."""
     from sqlalchemy import select
 
-    from pupilshare.lrs import db, journal
+    from pupilshare.lrs import db, journal, watch
     from pupilshare.lrs.models import ServiceAgreement
 
     total = 0
@@ -166,6 +175,7 @@ def seal(home: Home, store: Any) -> int:
                 if plr.pass_on(s, store, rights.record_opt_out, held):
                     held = rights.learning_record_opt_outs(store)
                 plr.refresh_rights(s, held, now())
+                watch.purge(s)  # the abuse watch's counts no rule reads any more
             n = journal.seal(s, store, home, purposes)
         total += n
         if n < journal.BATCH:
@@ -174,6 +184,59 @@ def seal(home: Home, store: Any) -> int:
 
                 ledger.publish_head(store, home)  # the head outside the store too
             return total
+
+
+def seal_every(home: Home, seconds: float, while_pid: int | None = None) -> None:
+    """Seal every ``seconds`` while there is anything to seal, opening the store
+    only then and waiting for it a few seconds at most (a command holding it
+    defers the seal to the next round); until interrupted, or until process
+    ``while_pid`` (the service this sealer serves) has ended.
+
+    ``pupilshare serve`` runs this in a process of its own: a seal's Python work
+    in the service's process held the interpreter for tens of milliseconds every
+    few seconds while look-ups waited for it."""
+    import logging
+    import time
+
+    from pupilshare.errors import Busy
+    from pupilshare.store import Store
+
+    log = logging.getLogger(__name__)
+    while while_pid is None or _alive(while_pid):
+        try:
+            if unsealed(home):
+                with Store.open(home, wait=SEAL_WAIT) as store:
+                    seal(home, store)
+        except Busy:
+            pass  # a command holds the store: next round
+        except Exception as e:  # noqa: BLE001 - keep sealing; the rows stay unsealed
+            log.warning("sealing the learner service's answers failed: %s", type(e))
+        try:
+            time.sleep(seconds)
+        except KeyboardInterrupt:  # the service was interrupted: so is its sealer
+            return
+
+
+SEAL_WAIT = 5.0  # seconds a seal waits for the store before trying next round
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (an ended one not yet waited for by
+    its parent is not running: Linux shows it as state ``Z``)."""
+    import os
+    from pathlib import Path
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def list_reviews(home: Home, actor: Principal) -> list[dict[str, Any]]:

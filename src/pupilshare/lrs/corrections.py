@@ -1,7 +1,9 @@
 """A clerk's decision on a learner's request to correct a detail (``plr``
 records the request): data operations list the open requests and accept one (the
 detail on the register changes, with the normalised keys the matcher compares,
-and the old value is kept) or reject it with a reason. The decision, who made it
+and the old value is kept) or reject it with a reason. A correction that would
+make the learner match another learner on the register is not accepted: the clerk
+first finds out whether they are one person. The decision, who made it
 and when stay on the request, and the learner sees them on their record.
 
 Only data operations decide (``lrs_manage``): a learner, an organisation's user or
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, InvalidInput, NotFound
 from pupilshare.governance import Principal
+from pupilshare.lrs import matching
 from pupilshare.lrs.details import parse
 from pupilshare.lrs.models import Correction, Learner
 from pupilshare.lrs.service import details_of
@@ -80,6 +83,22 @@ def _apply(learner: Learner, field: str, value: str, at: datetime) -> str:
     return old
 
 
+def _others_alike(
+    session: Session, learner: Learner, field: str, value: str, at: datetime
+) -> list[str]:
+    """The ULNs of other learners the register would confuse with this one once
+    ``field`` is ``value``: a match or a possible match for the corrected details
+    among everyone else, as the matcher decides for a registration (a ULN is
+    never answered on an ambiguous match, so the register must not make one)."""
+    d = parse({**details_of(learner), field: value}, at.date())
+    others = [
+        c for c in matching.candidates(session, d) if c.learner_id != learner.learner_id
+    ]
+    return sorted(
+        c.uln for c in others if c.learner_id in matching.decide(d, others).candidates
+    )
+
+
 def decide(
     session: Session,
     actor: Principal,
@@ -107,6 +126,13 @@ def decide(
     if learner is None:
         raise NotFound(f"correction request {correction_id} has no learner")
     if accept:
+        alike = _others_alike(session, learner, row.field, row.value, at)
+        if alike:
+            raise Conflict(
+                f"accepting correction request {correction_id} would make learner "
+                f"{learner.uln} match {', '.join(alike)} on the register: check "
+                "whether they are one person first (the request stays open)"
+            )
         row.old_value = _apply(learner, row.field, row.value, at)
     row.status = "accepted" if accept else "rejected"
     row.note, row.decided_by, row.decided_at = note, actor.username, at

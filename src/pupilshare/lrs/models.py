@@ -210,15 +210,18 @@ class WatchEvent(Base):
 
 
 class WatchCount(Base):
-    """The abuse watch's counts, shared by every process that serves: per
-    organisation (``username`` empty) look-ups a day (``d2026-12-04``, with the
-    day's details searches that matched nobody or found an unregistered learner)
-    and a month (``m2026-12``); per user, out-of-hours look-ups in five-minute
-    slots (``h`` and the slot), refusals while throttled a day (``r`` and the
-    day), and the time of their last look-up (``last``). Added to by an upsert in
-    each look-up's own transaction."""
+    """The abuse watch's counts, shared by every process that serves, each row
+    one user's (``username`` empty: rows counted before counts were kept per
+    user): look-ups a day (``d2026-12-04``, with the day's details searches that
+    matched nobody or found an unregistered learner) and a month (``m2026-12``),
+    out-of-hours look-ups in five-minute slots (``h`` and the slot), refusals
+    while throttled a day (``r`` and the day), and the time of their last look-up
+    (``last``). Added to by an upsert in each look-up's own transaction; an
+    organisation's count is the sum of its users' rows (``lrs_watch_counts_org``),
+    so no row is written by every user of an organisation at once."""
 
     __tablename__ = "lrs_watch_counts"
+    __table_args__ = (Index("lrs_watch_counts_org", "org_id", "period"),)
     org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     period: Mapped[str] = mapped_column(String(20), primary_key=True)

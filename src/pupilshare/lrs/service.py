@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import InvalidInput
@@ -210,6 +210,9 @@ def register(
     return answer
 
 
+_BY_ULN = select(Learner).where(Learner.uln == bindparam("uln"))  # built once
+
+
 def verify(
     session: Session,
     key: str,
@@ -229,7 +232,7 @@ def verify(
     if errors:
         raise InvalidInput("the verification request is not valid", errors)
     watch.admit(session, key, caller, at)
-    learner = session.scalar(select(Learner).where(Learner.uln == uln))
+    learner = session.scalar(_BY_ULN, {"uln": uln})
     ok = (
         learner is not None
         and learner.surname_key == name_key(surname)

@@ -21,25 +21,49 @@ user of the organisation is suspended at their next look-up while the
 organisation's counts stay over. Holds last until data operations lift them.
 
 The counts are shared by every process that serves (several workers, the command
-line): they are rows of ``lrs_watch_counts`` (``WatchCount``), added to by one
-upsert in the transaction that records the look-up, which returns the new totals.
-A user spreading look-ups over workers is counted as one. Per request that is a
-few rows by primary key, never a count over the look-ups.
+line): they are rows of ``lrs_watch_counts`` (``WatchCount``), each one user's,
+added to by one upsert in the transaction that records the look-up; one statement
+then sums the organisation's rows for the day and month and the user's
+out-of-hours slots. A user spreading look-ups over workers is counted as one. Per
+request that is a few rows by primary key and an index range over the
+organisation's users, never a count over the look-ups.
+
+Why per user: a row every user of an organisation adds to is locked by each
+look-up's transaction until it commits, so 50 machine clients of one awarding
+body queued behind each other's commits (measured: a fifth of the backends
+waiting on that row lock at 50 clients). Per-user rows are contended only by the
+user's own look-ups. The organisation's sum sees every committed look-up and the
+caller's own; it may miss only other users' look-ups still in flight at that
+instant (at most one per worker thread), which the next look-up counts.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from pupilshare.errors import Denied, PupilshareError
 from pupilshare.lrs.agreements import Caller
 from pupilshare.lrs.models import Hold, Lookup, Registration, WatchCount, WatchEvent
 
+IN_CHUNK = 1000  # values in one IN list (within every database's parameter limit)
 THROTTLE_GAP = timedelta(seconds=10)
 REFUSALS = 20
 OUT_OF_HOURS_BURST = 30
@@ -47,7 +71,7 @@ NIGHT_SLOT = timedelta(minutes=5)  # the out-of-hours hour, counted in 12 slots
 UK = ZoneInfo("Europe/London")
 EPOCH = datetime(1970, 1, 1)
 LAST = "last"  # a user's row holding the time of their last look-up
-_ADD = text(
+_ADD = (
     "INSERT INTO lrs_watch_counts (org_id, username, period, n, no_match, "
     "unregistered, last_at) VALUES {rows} "
     "ON CONFLICT (org_id, username, period) DO UPDATE SET "
@@ -57,6 +81,7 @@ _ADD = text(
     "last_at = excluded.last_at "
     "RETURNING username, period, n, no_match, unregistered"
 )
+_NIGHT_SLOTS = int(timedelta(hours=1) / NIGHT_SLOT)  # the out-of-hours hour
 
 
 class Throttled(PupilshareError):
@@ -123,41 +148,86 @@ def _night_period(slot: int) -> str:
     return f"h{slot:010d}"
 
 
+@cache
+def _add_statement(n: int) -> TextClause:
+    """The upsert of ``n`` rows (made once for each ``n``)."""
+    values = ", ".join(
+        f"(:o{i}, :u{i}, :p{i}, :n{i}, :x{i}, :r{i}, :t)" for i in range(n)
+    )
+    return text(_ADD.format(rows=values))
+
+
 def add(
     session: Session, rows: list[tuple[str, str, str, int, int, int]], at: datetime
 ) -> dict[tuple[str, str], tuple[int, int, int]]:
     """Add ``(org, user, period, n, no_match, unregistered)`` to the shared counts
     in one statement; the new totals by ``(user, period)``."""
-    values = ", ".join(
-        f"(:o{i}, :u{i}, :p{i}, :n{i}, :x{i}, :r{i}, :t)" for i in range(len(rows))
-    )
     params: dict[str, Any] = {"t": at}
     for i, (org, user, period, n, nm, un) in enumerate(rows):
         params.update(
             {f"o{i}": org, f"u{i}": user, f"p{i}": period}
             | {f"n{i}": n, f"x{i}": nm, f"r{i}": un}
         )
-    got = session.execute(text(_ADD.text.format(rows=values)), params).all()
+    got = session.execute(_add_statement(len(rows)), params).all()
     return {(u, p): (int(n), int(nm), int(un)) for u, p, n, nm, un in got}
 
 
-def _night(session: Session, org_id: str, username: str, at: datetime) -> int:
-    """The user's look-ups out of hours in the last hour (12 slots, this one
-    included)."""
-    now = _slot(at)
-    span = int(timedelta(hours=1) / NIGHT_SLOT)
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(WatchCount.n), 0)).where(
-                WatchCount.org_id == org_id,
-                WatchCount.username == username,
-                WatchCount.period.between(
-                    _night_period(now - span + 1), _night_period(now)
-                ),
-            )
-        )
-        or 0
+def _seen_statement(night: bool) -> Select[Any]:
+    """The rules' sums over the organisation's rows (and the user's out-of-hours
+    slots when ``night``), built once: a statement made per look-up cost more of
+    its CPU than running it."""
+    c = WatchCount
+    day, month = bindparam("day"), bindparam("month")
+    is_day, is_month = c.period == day, c.period == month
+    is_night = and_(
+        c.username == bindparam("user"),
+        c.period.between(bindparam("first"), bindparam("last")),
     )
+    sums = [
+        func.coalesce(func.sum(case((is_month, c.n), else_=0)), 0),
+        func.coalesce(func.sum(case((is_day, c.n), else_=0)), 0),
+        func.coalesce(func.sum(case((is_day, c.no_match), else_=0)), 0),
+        func.coalesce(func.sum(case((is_day, c.unregistered), else_=0)), 0),
+        func.coalesce(func.sum(case((is_night, c.n), else_=0)), 0)
+        if night
+        else literal(0),
+    ]
+    periods = or_(is_day, is_month)
+    return select(*sums).where(
+        c.org_id == bindparam("org"), or_(periods, is_night) if night else periods
+    )
+
+
+_SEEN = {night: _seen_statement(night) for night in (False, True)}
+
+
+def _seen(
+    session: Session, org_id: str, username: str, at: datetime, night: bool
+) -> dict[str, int]:
+    """What the rules measure, in one statement: the organisation's look-ups this
+    month and today (with today's details searches that matched nobody or found
+    an unregistered learner), summed over its users' rows, and the user's
+    out-of-hours look-ups in the last hour (12 slots, this one included)."""
+    now = _slot(at)
+    row = session.execute(
+        _SEEN[night],
+        {
+            "org": org_id,
+            "user": username,
+            "day": day_period(at),
+            "month": month_period(at),
+            "first": _night_period(now - _NIGHT_SLOTS + 1),
+            "last": _night_period(now),
+        },
+    ).one()
+    month_n, day_n, no_match, unreg, night_n = (int(x) for x in row)
+    return {
+        "volume_month": month_n,
+        "volume_day": day_n,
+        "no_match": no_match,
+        "unregistered": unreg,
+        "out_of_hours": night_n,
+    }
 
 
 def _last(session: Session, org_id: str, username: str) -> datetime | None:
@@ -211,6 +281,22 @@ def _registered(session: Session, org_id: str, learner_id: int) -> bool:
     )
 
 
+def registered_among(session: Session, org_id: str, learner_ids: set[int]) -> set[int]:
+    """Which of these learners are registered with the organisation
+    (``IN_CHUNK`` to a statement)."""
+    wanted, out = sorted(learner_ids), set()
+    for i in range(0, len(wanted), IN_CHUNK):
+        out.update(
+            session.scalars(
+                select(Registration.learner_id).where(
+                    Registration.org_id == org_id,
+                    Registration.learner_id.in_(wanted[i : i + IN_CHUNK]),
+                )
+            )
+        )
+    return out
+
+
 def unregistered(session: Session, caller: Caller, learner_id: int | None) -> bool:
     """Did a details search find a learner never registered with this org?"""
     return learner_id is not None and not _registered(
@@ -226,24 +312,16 @@ def observe(
     org, user = caller.org_id, caller.username
     nm = int(row.action == "details" and row.outcome == "no_match")
     un = int(row.outcome == "unregistered")
-    day, month = day_period(at), month_period(at)
     rows = [
-        (org, "", day, 1, nm, un),
-        (org, "", month, 1, 0, 0),
+        (org, user, day_period(at), 1, nm, un),
+        (org, user, month_period(at), 1, 0, 0),
         (org, user, LAST, 1, 0, 0),
     ]
     night = out_of_hours(at)
     if night:
         rows.append((org, user, _night_period(_slot(at)), 1, 0, 0))
-    got = add(session, rows, at)
-    d = got[("", day)]
-    seen = {
-        "volume_month": got[("", month)][0],
-        "volume_day": d[0],
-        "no_match": d[1],
-        "unregistered": d[2],
-        "out_of_hours": _night(session, org, user, at) if night else 0,
-    }
+    add(session, rows, at)
+    seen = _seen(session, org, user, at, night)
     worst = None
     for rule, n in seen.items():
         if n > 2 * limits[rule]:
@@ -302,6 +380,32 @@ def _act(
             )
         )
     session.flush()
+
+
+def purge(session: Session) -> int:
+    """Delete the counts no rule reads any more; how many rows went. What is
+    kept is measured from the newest look-up counted (not the wall clock, so a
+    replayed month keeps its own counts): today's and yesterday's day rows and
+    refusals, this month's and last month's rows, the last two hours'
+    out-of-hours slots, and every user's time of their last look-up."""
+    newest = session.scalar(select(func.max(WatchCount.last_at)))
+    if newest is None:
+        return 0
+    yesterday = newest - timedelta(days=1)
+    last_month = newest.replace(day=1) - timedelta(days=1)
+    old = {
+        "d": day_period(yesterday),
+        "r": f"r{yesterday:%Y-%m-%d}",
+        "m": month_period(last_month),
+        "h": _night_period(_slot(newest) - 2 * _NIGHT_SLOTS),
+    }
+    p = WatchCount.period
+    gone = session.execute(
+        delete(WatchCount).where(
+            or_(*(and_(p.startswith(k), p < v) for k, v in old.items()))
+        )
+    )
+    return int(gone.rowcount or 0)
 
 
 def lift(session: Session, org_id: str, username: str, by: str, at: datetime) -> int:

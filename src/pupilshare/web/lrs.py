@@ -3,13 +3,17 @@ machine clients, with API tokens) register, verify and find learners; data
 operations see the review queue and what the abuse watch flagged.
 
 Each answer is recorded before it is sent (``lrs`` does it in the answer's own
-transaction); a background thread seals the records into the ledger every
-``SEAL_EVERY`` seconds, opening the pupil store only for that (``StoreReader``).
+transaction); a sealer seals the records into the ledger every ``SEAL_EVERY``
+seconds, opening the pupil store only for that: under ``serve`` a process of its
+own (``sealer_process``), in a test client a background thread (``StoreReader``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime
@@ -74,10 +78,51 @@ def _seal_loop(request_app: Any) -> None:
             log.warning("sealing the learner service's answers failed: %s", type(e))
 
 
+def sealer_process(app: Any) -> subprocess.Popen:
+    """The sealer as a process of its own (``pupilshare lrs seal --every``), for
+    ``serve``: in the service's process a seal's Python work (reading the rows,
+    building the ledger's batch, marking the rows sealed) held the interpreter
+    for tens of milliseconds every ``SEAL_EVERY`` seconds while look-ups waited.
+    It acts as the local operator, as the command line does, and stops when the
+    service's process has ended; the app then starts no sealer thread."""
+    app.state.lrs_no_sealer = True
+    home = app.state.web.home
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PUPILSHARE_USER", "PUPILSHARE_TOKEN")
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pupilshare",
+            "--home",
+            str(home.root),
+            "lrs",
+            "seal",
+            "--every",
+            str(SEAL_EVERY),
+            "--while-pid",
+            str(os.getpid()),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def _sealer(request: Request) -> None:
-    app = request.app
-    if getattr(app.state, "lrs_no_sealer", False):
+    start_sealer(request.app)
+
+
+def start_sealer(app: Any) -> None:
+    """The sealer thread, started once per app: by ``serve`` before it listens
+    (with what sealing imports loaded then, not during the first seal while
+    look-ups wait), else at the first look-up (test clients)."""
+    if getattr(app.state, "lrs_no_sealer", False) or id(app) in _sealers:
         return
+    lrs.prepare_sealing()
     with _sealers_lock:
         if id(app) not in _sealers:
             t = threading.Thread(target=_seal_loop, args=(app,), daemon=True)

@@ -144,3 +144,34 @@ def test_clerks_decide_learners_corrections(home, capsys) -> None:  # type: igno
     )
     assert r.json()["outcome"] == "match"
     assert lrs.list_corrections(home, OPS) == []
+
+
+def test_a_correction_that_would_duplicate_another_learner_is_held(home) -> None:  # type: ignore[no-untyped-def]
+    """Ada asks for her surname to become Byron; another learner on the register
+    is Ada Byron, born the same day: accepting would leave two learners the
+    matcher cannot tell apart, so the clerk is told (409, naming the other ULN)
+    and nothing changes; a correction that confuses no one is accepted."""
+    from pupilshare.errors import Conflict
+    from pupilshare.governance import Principal
+
+    w = make_world(home, AT)
+    uln = lrs.register(home, w.users["school"], ADA, at=AT)["learner"]["uln"]
+    byron = {**ADA, "surname": "Byron", "postcode": "N1 1AA", "upn": None}
+    other = lrs.register(home, w.users["school"], byron, at=AT)
+    assert other["outcome"] == "issued"
+    lrs.create_learner_account(home, OPS, uln, "ada.l")
+    ada = Principal("ada.l", "learners", frozenset({"learner"}), via="password")
+    lrs.request_correction(home, ada, "surname", "Byron", "married", at=LATER)
+    lrs.request_correction(home, ada, "postcode", "SW1A 2AA", "moved", at=LATER)
+    first, second = (c["correction"] for c in lrs.list_corrections(home, OPS))
+    with pytest.raises(Conflict) as e:
+        lrs.decide_correction(home, OPS, first, True, at=LATER)
+    assert other["learner"]["uln"] in str(e.value)
+    listed = lrs.list_corrections(home, OPS, "all")
+    assert [(c["status"], c["current"]) for c in listed] == [
+        ("open", "Lovelace"),
+        ("open", "SW1A1AA"),
+    ]
+    assert lrs.decide_correction(home, OPS, second, True, at=LATER)["status"] == (
+        "accepted"
+    )
