@@ -510,36 +510,41 @@ def test_a_release_audited_as_one_is_rebuilt_table_by_table_when_short(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A release's tables are first audited once as one system with the earlier
-    tables (``aggregate.as_one``), each table re-protected with the others only if
-    that audit finds a cell short. Either way the delivered release pins nothing
+    tables (``aggregate.as_one``), and only the tables holding a cell that audit
+    finds short are re-protected with the others (all of them, table by table, if
+    that does not settle). Either way the delivered release pins nothing
     an intruder holding every table could not pin from the earlier ones, and the
     check passes it; the one audit alone is taken where it finds nothing short."""
-    calls = {"protect": 0, "together": []}
-    protect, together = crossrelease.protect, crossrelease.protected_together
-
-    def counted_protect(*a, **k):
-        calls["protect"] += 1
-        return protect(*a, **k)
+    calls: dict = {"protect": [], "together": []}
+    protect, together = crossrelease.protect, crossrelease.short_tables
 
     def counted_together(*a, **k):
         calls["together"].append(together(*a, **k))
         return calls["together"][-1]
 
+    def counted_protect(store, spec, *a, **k):
+        calls["protect"].append(spec.name)
+        return protect(store, spec, *a, **k)
+
     monkeypatch.setattr(crossrelease, "protect", counted_protect)
-    monkeypatch.setattr(crossrelease, "protected_together", counted_together)
+    monkeypatch.setattr(crossrelease, "short_tables", counted_together)
     taken = {True: 0, False: 0}
     for seed in range(6):
         counts = _seeded_world(seed)
         store = Store()
         store.register("recs", _records(counts))
         schools = _publish(store, "schools", SCHOOLS)
-        calls["protect"], calls["together"] = 0, []
+        calls["protect"], calls["together"] = [], []
         specs = [TRENDS, BY_YEAR, NATIONAL]
         cubes = aggregate.build_tables(store, specs, lambda s: "recs", RULES)
-        first_audit = calls["together"][0]
+        first_audit = calls["together"][0] == set()
         taken[first_audit] += 1
-        # Per-table protection only where the one audit found a cell short.
-        assert (calls["protect"] == 0) == first_audit, (seed, calls)
+        # Per-table protection only where the one audit found a cell short, and
+        # first only of the tables holding one.
+        assert (calls["protect"] == []) == first_audit, (seed, calls)
+        if not first_audit and calls["together"][0]:
+            short = {specs[k].name for k in calls["together"][0]}
+            assert set(calls["protect"][: len(short)]) == short, (seed, calls)
         made = [
             (s, aggregate.table_arrow(s, c, RULES))
             for s, c in zip(specs, cubes, strict=True)

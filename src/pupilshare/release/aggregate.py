@@ -238,17 +238,20 @@ def as_one(
     together: dict[int, sdc.Cube],
 ) -> Built | None:
     """The release's tables each protected on its own (or through its cover),
-    lined up by ``harmonise``, and then audited once as one linked system with
-    every earlier table (``crossrelease.protected_together``); None if that audit
-    finds any suppressed cell short (the caller then protects table by table).
+    lined up by ``harmonise``, and then audited as one linked system with every
+    earlier table (``crossrelease.short_tables``); only the tables holding a short
+    cell are re-protected with the others, and the whole release audited again.
+    None if that does not settle in ``ROUNDS`` (or a cell of an earlier table is
+    short, or a table is withheld): the caller then protects table by table.
 
     Why: where an earlier table links every suppressed cell into one group (a
     school table's national totals), each table's own cross-release audit solves
     LPs over that whole group; twelve trend tables audited one by one cost twelve
-    such audits, audited together one. Safe: the audit is of every table of the
-    release at once, with every earlier one (what the output check audits), so a
-    release it passes leaves no suppressed cell of any table short, and each
-    table's own system is a part of it (``protected_together``)."""
+    such audits, audited together one (and one more per table repaired). Safe:
+    the release is returned only once the audit of every table of it at once, with
+    every earlier one (what the output check audits), finds no suppressed cell of
+    any table short; each table's own system is a part of it
+    (``protected_together``)."""
     cubes = Built()
     for k, spec in enumerate(specs):
         if k in together:  # the cover's cubes stay unchanged for the caller
@@ -256,11 +259,27 @@ def as_one(
         else:
             cubes.append(build_table(store, spec, source_of(spec), rules, across=False))
     cubes.harmonised = harmonise(specs, list(cubes), rules)
-    if any(c.withheld for c in cubes):
-        return None
-    if not crossrelease.protected_together(store, specs, list(cubes), rules):
-        return None
-    return cubes
+    for _ in range(ROUNDS):
+        if any(c.withheld for c in cubes):
+            return None
+        short = crossrelease.short_tables(store, specs, list(cubes), rules)
+        if short == set():
+            return cubes
+        if short is None:
+            return None
+        added = 0
+        for k in sorted(short):  # only the tables holding a short cell
+            others = tuple(
+                crossrelease.as_table(s, c)
+                for j, (s, c) in enumerate(zip(specs, cubes, strict=True))
+                if j != k and not c.perturbed and c.values.ndim == len(c.labels)
+            )
+            added += crossrelease.protect(store, specs[k], cubes[k], rules, others)
+        added += harmonise(specs, list(cubes), rules)
+        cubes.harmonised += added
+        if not added:
+            return None
+    return None
 
 
 def covered(

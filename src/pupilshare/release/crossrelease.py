@@ -125,22 +125,32 @@ def protected_together(
     cells ask the larger of their own protection and what an earlier table's would),
     and exempting no more (only what the earlier releases alone expose), so a
     release this finds protected is one ``protect`` would leave as it is."""
-    groups: dict[str, list[tuple[TableSpec, sdc.Cube]]] = {}
-    for spec, cube in zip(specs, cubes, strict=True):
+    return short_tables(store, specs, cubes, rules) == set()
+
+
+def short_tables(
+    store: Store, specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc
+) -> set[int] | None:
+    """The release's tables (indices into ``specs``) holding a suppressed cell that
+    the whole release with the earlier tables leaves short (``protected_together``);
+    None if a cell of an earlier table is short (no one release table to repair)."""
+    groups: dict[str, list[tuple[int, TableSpec, sdc.Cube]]] = {}
+    for i, (spec, cube) in enumerate(zip(specs, cubes, strict=True)):
         if cube.perturbed or cube.values.ndim != len(cube.labels):
             continue
         groups.setdefault(f"{spec.dataset}:{spec.measure or 'count'}", []).append(
-            (spec, cube)
+            (i, spec, cube)
         )
+    out: set[int] = set()
     for head, group in groups.items():
         j = linked.joint(
-            [as_table(s, c) for s, c in group], linked.earlier_tables(store, head)
+            [as_table(s, c) for _, s, c in group], linked.earlier_tables(store, head)
         )
         if j is None:
             continue
-        counts = group[0][0].measure is None
+        counts = group[0][1].measure is None
         w, u, d = linked.needs(j, rules.threshold, rules.min_interval, counts)
-        for k, (_, cube) in enumerate(group):
+        for k, (_, _, cube) in enumerate(group):
             mine = j.owner == k
             flat = j.cell[mine]
             up, down, width = sdc.protection(cube, rules)
@@ -150,9 +160,12 @@ def protected_together(
         short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
         alone = _audit_alone(rules, counts)
         key = (rules.threshold, rules.min_interval, counts)
-        if (short & ~linked.already_short(j, short, alone, key)).any():
-            return False
-    return True
+        short &= ~linked.already_short(j, short, alone, key)
+        owners = np.unique(j.owner[short])
+        if (owners >= len(group)).any():
+            return None
+        out |= {group[int(k)][0] for k in owners}
+    return out
 
 
 def reveal_determined(cube: sdc.Cube) -> None:
