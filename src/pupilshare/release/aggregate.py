@@ -239,10 +239,11 @@ def as_one(
 ) -> Built | None:
     """The release's tables each protected on its own (or through its cover),
     lined up by ``harmonise``, and then audited as one linked system with every
-    earlier table (``crossrelease.short_tables``); only the tables holding a short
-    cell are re-protected with the others, and the whole release audited again.
-    None if that does not settle in ``ROUNDS`` (or a cell of an earlier table is
-    short, or a table is withheld): the caller then protects table by table.
+    earlier table; where it finds a cell short, the release is repaired as one
+    (``crossrelease.repair_release``: every equation holding a short cell gets
+    a cell of a release table hidden) and audited again. None if that does not
+    settle in ``REPAIRS`` rounds (or a table is withheld): the caller then
+    protects table by table.
 
     Why: where an earlier table links every suppressed cell into one group (a
     school table's national totals), each table's own cross-release audit solves
@@ -259,27 +260,19 @@ def as_one(
         else:
             cubes.append(build_table(store, spec, source_of(spec), rules, across=False))
     cubes.harmonised = harmonise(specs, list(cubes), rules)
-    for _ in range(ROUNDS):
+    for _ in range(REPAIRS):
         if any(c.withheld for c in cubes):
             return None
-        short = crossrelease.short_tables(store, specs, list(cubes), rules)
-        if short == set():
+        changed = crossrelease.repair_release(store, specs, list(cubes), rules)
+        if changed is None:
             return cubes
-        if short is None:
+        if not changed:
             return None
-        added = 0
-        for k in sorted(short):  # only the tables holding a short cell
-            others = tuple(
-                crossrelease.as_table(s, c)
-                for j, (s, c) in enumerate(zip(specs, cubes, strict=True))
-                if j != k and not c.perturbed and c.values.ndim == len(c.labels)
-            )
-            added += crossrelease.protect(store, specs[k], cubes[k], rules, others)
-        added += harmonise(specs, list(cubes), rules)
-        cubes.harmonised += added
-        if not added:
-            return None
+        cubes.harmonised += harmonise(specs, list(cubes), rules)
     return None
+
+
+REPAIRS = 8  # rounds of the whole release's repair before table by table
 
 
 def covered(

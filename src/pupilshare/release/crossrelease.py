@@ -125,35 +125,33 @@ def protected_together(
     cells ask the larger of their own protection and what an earlier table's would),
     and exempting no more (only what the earlier releases alone expose), so a
     release this finds protected is one ``protect`` would leave as it is."""
-    return short_tables(store, specs, cubes, rules) == set()
+    return not release_short(store, specs, cubes, rules)
 
 
-def short_tables(
+def release_short(
     store: Store, specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc
-) -> set[int] | None:
-    """The release's tables (indices into ``specs``) holding a suppressed cell that
-    the whole release with the earlier tables leaves short (``protected_together``);
-    None if a cell of an earlier table is short (no one release table to repair)."""
-    groups: dict[str, list[tuple[int, TableSpec, sdc.Cube]]] = {}
+) -> list[tuple[list[int], linked.Joint, np.ndarray]]:
+    """For each linked group of the release's tables (indices into ``specs``) with
+    a cell short in the whole release's system: its system and the short cells."""
+    groups: dict[str, list[int]] = {}
     for i, (spec, cube) in enumerate(zip(specs, cubes, strict=True)):
         if cube.perturbed or cube.values.ndim != len(cube.labels):
             continue
-        groups.setdefault(f"{spec.dataset}:{spec.measure or 'count'}", []).append(
-            (i, spec, cube)
-        )
-    out: set[int] = set()
-    for head, group in groups.items():
+        groups.setdefault(f"{spec.dataset}:{spec.measure or 'count'}", []).append(i)
+    out = []
+    for head, members in groups.items():
         j = linked.joint(
-            [as_table(s, c) for _, s, c in group], linked.earlier_tables(store, head)
+            [as_table(specs[i], cubes[i]) for i in members],
+            linked.earlier_tables(store, head),
         )
         if j is None:
             continue
-        counts = group[0][1].measure is None
+        counts = specs[members[0]].measure is None
         w, u, d = linked.needs(j, rules.threshold, rules.min_interval, counts)
-        for k, (_, _, cube) in enumerate(group):
+        for k, i in enumerate(members):
             mine = j.owner == k
             flat = j.cell[mine]
-            up, down, width = sdc.protection(cube, rules)
+            up, down, width = sdc.protection(cubes[i], rules)
             w[mine] = np.maximum(w[mine], width.ravel()[flat])
             u[mine] = np.maximum(u[mine], up.ravel()[flat])
             d[mine] = np.maximum(d[mine], down.ravel()[flat])
@@ -161,11 +159,50 @@ def short_tables(
         alone = _audit_alone(rules, counts)
         key = (rules.threshold, rules.min_interval, counts)
         short &= ~linked.already_short(j, short, alone, key)
-        owners = np.unique(j.owner[short])
-        if (owners >= len(group)).any():
-            return None
-        out |= {group[int(k)][0] for k in owners}
+        if short.any():
+            out.append((members, j, short))
     return out
+
+
+def repair_release(
+    store: Store, specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc
+) -> int | None:
+    """One round of repair of the release's tables as one system: None if the
+    whole release leaves nothing short; else the cells hidden (``protect``'s
+    rule, for every equation holding a short cell, the smallest published cell of
+    the release's table it leans on), each changed table's hypercubes run again."""
+    found = release_short(store, specs, cubes, rules)
+    if not found:
+        return None
+    changed: set[int] = set()
+    for members, j, short in found:
+        coupled = j.a[j.row_offset :].tocsr()
+        rows = np.unique(coupled[:, np.flatnonzero(short)].nonzero()[0])
+        for r in rows:
+            k = int(j.leans_owner[r])
+            if k < 0:
+                continue
+            cube = cubes[members[k]]
+            hide = _smallest_shown(j.leans_on[r], cube)
+            if hide is not None:
+                cube.status.ravel()[hide] = sdc.SECONDARY
+                changed.add(members[k])
+    for i in changed:
+        sdc.secondary(cubes[i], rules)
+    return len(changed)
+
+
+def _smallest_shown(cells: np.ndarray, cube: sdc.Cube) -> int | None:
+    """The smallest published cell (positive first) of ``cells`` that no earlier
+    release has published, or None."""
+    shown = ~cube.suppressed.ravel() & ~cube.public.ravel()
+    cells = cells[shown[cells]]
+    if not len(cells):
+        return None
+    values = cube.values.ravel()
+    positive = cells[values[cells] > 0]
+    pick = positive if len(positive) else cells
+    return int(pick[np.argmin(values[pick])])
 
 
 def reveal_determined(cube: sdc.Cube) -> None:
