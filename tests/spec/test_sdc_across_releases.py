@@ -506,45 +506,45 @@ BY_YEAR = TableSpec(
 )
 
 
-def test_a_release_audited_as_one_is_rebuilt_table_by_table_when_short(
+def test_a_release_is_audited_and_repaired_as_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A release's tables are first audited once as one system with the earlier
-    tables (``aggregate.as_one``), and only the tables holding a cell that audit
-    finds short are re-protected with the others (all of them, table by table, if
-    that does not settle). Either way the delivered release pins nothing
-    an intruder holding every table could not pin from the earlier ones, and the
-    check passes it; the one audit alone is taken where it finds nothing short."""
-    calls: dict = {"protect": [], "together": []}
-    protect, together = crossrelease.protect, crossrelease.short_tables
+    tables (``aggregate.as_one``) and, where that finds a cell short, repaired as
+    one (``crossrelease.repair_release``), with no table protected on its own
+    unless that does not settle. Either way the delivered release pins nothing an
+    intruder holding every table could not pin from the earlier ones, and the
+    check passes it."""
+    calls: dict = {"protect": [], "repair": []}
+    protect, repair = crossrelease.protect, crossrelease.repair_release
 
-    def counted_together(*a, **k):
-        calls["together"].append(together(*a, **k))
-        return calls["together"][-1]
+    def counted_repair(*a, **k):
+        calls["repair"].append(repair(*a, **k))
+        return calls["repair"][-1]
 
     def counted_protect(store, spec, *a, **k):
         calls["protect"].append(spec.name)
         return protect(store, spec, *a, **k)
 
     monkeypatch.setattr(crossrelease, "protect", counted_protect)
-    monkeypatch.setattr(crossrelease, "short_tables", counted_together)
-    taken = {True: 0, False: 0}
+    monkeypatch.setattr(crossrelease, "repair_release", counted_repair)
+    taken = {"one audit": 0, "repaired as one": 0, "table by table": 0}
     for seed in range(6):
         counts = _seeded_world(seed)
         store = Store()
         store.register("recs", _records(counts))
         schools = _publish(store, "schools", SCHOOLS)
-        calls["protect"], calls["together"] = [], []
+        calls["protect"], calls["repair"] = [], []
         specs = [TRENDS, BY_YEAR, NATIONAL]
         cubes = aggregate.build_tables(store, specs, lambda s: "recs", RULES)
-        first_audit = calls["together"][0] == set()
-        taken[first_audit] += 1
-        # Per-table protection only where the one audit found a cell short, and
-        # first only of the tables holding one.
-        assert (calls["protect"] == []) == first_audit, (seed, calls)
-        if not first_audit and calls["together"][0]:
-            short = {specs[k].name for k in calls["together"][0]}
-            assert set(calls["protect"][: len(short)]) == short, (seed, calls)
+        if calls["repair"] == [None]:
+            taken["one audit"] += 1
+        elif calls["repair"][-1] is None:
+            taken["repaired as one"] += 1
+        else:
+            taken["table by table"] += 1
+        # No table protected on its own where the whole release settled.
+        assert (calls["protect"] == []) == (calls["repair"][-1] is None), calls
         made = [
             (s, aggregate.table_arrow(s, c, RULES))
             for s, c in zip(specs, cubes, strict=True)
@@ -559,5 +559,5 @@ def test_a_release_audited_as_one_is_rebuilt_table_by_table_when_short(
                 store, plan, spec.name, table, source="recs", linked_into=collected
             )
         assert reasons + tablecheck.release_linked_reasons(store, plan, collected) == []
-    # Both ways are taken over these worlds (one audit enough: 1 of 6).
-    assert taken[True] and taken[False], taken
+    # Over these worlds: one audit 1, repaired as one 4, table by table 1.
+    assert taken["one audit"] and taken["repaired as one"], taken
