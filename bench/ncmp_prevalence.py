@@ -113,7 +113,7 @@ def main(
                 start = time.perf_counter()
                 results[label] |= _intruder(copy)
                 results[label]["intruder_s"] = round(time.perf_counter() - start, 1)
-            shutil.rmtree(copy)
+            shutil.rmtree(Path(tmp) / label)
     if len(results) == 2:
         results["ratio_release_after_before"] = round(
             results["after"]["release_s"] / results["before"]["release_s"], 3

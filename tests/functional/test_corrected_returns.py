@@ -25,6 +25,9 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth.valid_returns import sample_sql
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 CENSUS = catalogue.dataset("census")
 PLAN = ReleasePlan(
     "LA-1",

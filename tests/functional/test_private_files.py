@@ -20,6 +20,9 @@ from pupilshare.store import Store
 from pupilshare.synth import linked_world
 from pupilshare.synth.valid_returns import write_sample
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 
 @pytest.fixture
 def loose_umask() -> Iterator[None]:

@@ -21,6 +21,9 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world as sample
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 PUPIL = ["--forename", "F3", "--surname", "S3"]
 ASK = [
     "--requester",

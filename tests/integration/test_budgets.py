@@ -22,6 +22,9 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 WIDE = {
     "name": "wide",
     "dataset": "ncmp",

@@ -18,6 +18,9 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 TABLES = (
     TableSpec("by_la", "ncmp", ("la_code",), ("weight_category",)),
     TableSpec("by_la_year", "ncmp", ("la_code", "school_year"), ("weight_category",)),

@@ -3,6 +3,7 @@ governance cannot answer: the attacker's attempts with data-operations rights.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,11 @@ import sqlalchemy as sa
 
 from pupilshare.cli import main
 from pupilshare.config import Home
-from pupilshare.errors import Conflict, Denied
+from pupilshare.errors import Blocked, Conflict, Denied
 from pupilshare.governance import db, seeds
-from pupilshare.governance.models import DisclosureDecision
+from pupilshare.governance.models import Agreement, DisclosureDecision
 from pupilshare.governance.plan import plan_for
-from pupilshare.release import population
+from pupilshare.release import build_release, population
 from pupilshare.release.runner import release_agreement
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
@@ -59,10 +60,14 @@ def test_the_policy_log_records_the_population_released(
     governed: Home, tmp_path: Path
 ) -> None:
     m = release_agreement(governed, LA, tmp_path / "out")
-    (d,) = _decisions(governed)
-    assert d.allowed and d.agreement_id == LA
-    assert d.population["la_codes"] == ["201"]  # never {} and "allowed"
-    assert d.items == sorted(m.items)  # the decision was on what was released
+    # The runner's question, then the output check's own (it asks governance
+    # itself): both on exactly what was released.
+    asked = _decisions(governed)
+    assert len(asked) == 2
+    for d in asked:
+        assert d.allowed and d.agreement_id == LA
+        assert d.population["la_codes"] == ["201"]  # never {} and "allowed"
+        assert d.items == sorted(m.items)  # the decision was on what was released
     assert _delivered(governed) == 1
 
 
@@ -127,3 +132,54 @@ def test_a_plan_file_never_widens_a_release(
     assert code == 2  # no such option: any other plan is an amendment
     assert not out.exists() and _delivered(governed) == 0
     assert _decisions(governed) == []
+
+
+def test_the_check_refuses_a_release_that_skipped_governance(
+    governed: Home, tmp_path: Path
+) -> None:
+    """The attacker's way round the runner: ``build_release`` with a plan of their
+    own. The output check asks governance itself, so a plan wider than the one
+    approved, an agreement governance does not know or that is no longer live, and
+    governance unable to answer are all refused; nothing is delivered."""
+    plan = plan_for(governed, LA)
+    wider = dataclasses.replace(
+        plan,
+        population=dataclasses.replace(plan.population, la_codes=("201", "202")),
+    )
+    unknown = dataclasses.replace(plan, agreement_id="la9-own-pupils")
+    with Store.open(governed) as store:
+        for attempt, why in (
+            (wider, "not the plan governance approves"),
+            (unknown, "could not confirm"),
+        ):
+            with pytest.raises(Blocked) as e:
+                build_release(store, governed, attempt, tmp_path / "out")
+            assert any(why in r for r in e.value.errors), e.value.errors
+    with db.session_scope(governed) as s:
+        s.get(Agreement, LA).status = "revoked"
+    with Store.open(governed) as store:
+        with pytest.raises(Blocked) as e:
+            build_release(store, governed, plan, tmp_path / "out")
+    assert any("could not confirm" in r for r in e.value.errors), e.value.errors
+    assert not (tmp_path / "out").exists() and _delivered(governed) == 0
+
+
+def test_the_check_fails_closed_when_governance_cannot_answer(
+    governed: Home, tmp_path: Path
+) -> None:
+    plan = plan_for(governed, LA)
+    db.dispose(governed.db_url)
+    Path(governed.db_url.removeprefix("sqlite:///")).write_bytes(b"not a database")
+    with Store.open(governed) as store:
+        with pytest.raises(Blocked) as e:
+            build_release(store, governed, plan, tmp_path / "out")
+    assert any("could not confirm" in r for r in e.value.errors), e.value.errors
+    assert _delivered(governed) == 0
+
+
+def test_the_approved_plan_passes_the_check_on_any_path(
+    governed: Home, tmp_path: Path
+) -> None:
+    with Store.open(governed) as store:
+        build_release(store, governed, plan_for(governed, LA), tmp_path / "out")
+    assert _delivered(governed) == 1

@@ -25,6 +25,9 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world as sample
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 
 @pytest.fixture
 def world(home: Home) -> Store:

@@ -27,6 +27,9 @@ from pupilshare.release.build import build_release
 from pupilshare.store import Store
 from pupilshare.synth import linked_world
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 PLAN = ReleasePlan(
     "LA-1",
     "LA",

@@ -20,6 +20,9 @@ from pupilshare.rights.identity import age_on, subject
 from pupilshare.store import Store
 from pupilshare.synth import linked_world as sample
 
+# Releases of the test's own plans (no agreement behind them).
+pytestmark = pytest.mark.own_plan
+
 PLAN = ReleasePlan(
     "AGR-LR",
     "Learning Records",

@@ -17,6 +17,11 @@ cannot show:
   pattern is audited (``audit``): a rounded table is not additive as published, so
   the audit assumes an intruder who knows every published cell exactly.
 
+Before anything else it asks governance itself whether the release's agreement is
+live and its decision point allows exactly this plan (``governance_reasons``): a path
+round the runner that skips governance, or governance that cannot answer, is
+refused.
+
 Every suppressed table's protection is audited on the true values with the earlier
 releases over the same records (``tablecheck``). Which audit ran on each table is
 printed in the manifest (``audit_method``).
@@ -33,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pupilshare import catalogue, csvsafe
+from pupilshare import catalogue, csvsafe, governance
 from pupilshare.config import Home
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population, promises, tablecheck
@@ -90,6 +95,7 @@ def check_release(
         if hashlib.sha256(path.read_bytes()).hexdigest() != f["sha256"]:
             reasons.append(f"{name}: SHA-256 differs from the manifest")
     reasons += _manifest_is_the_plan(manifest, plan)
+    reasons += governance_reasons(home, plan)
     reasons += _opt_outs(store, plan, pupils)
     reasons += promises.check(store, plan, staging, pupils)  # scope, anonymity, ids
     sources: dict[str, str] = {}
@@ -114,6 +120,35 @@ def check_release(
             reasons += _check_records(store, home, plan, stem, path)
     if linked_tables and not reasons:
         reasons += tablecheck.release_linked_reasons(store, plan, linked_tables)
+    return reasons
+
+
+def governance_reasons(home: Home, plan: ReleasePlan) -> list[str]:
+    """The check asks governance itself (issue 10 points 3 and 8), never trusting
+    the plan the runner handed over: the agreement must be live today, the plan
+    governance builds from it today must be exactly the plan released (the same
+    digest), and the decision point must allow releasing it (the check's question
+    is recorded in the policy log like any other). Governance that cannot answer,
+    for any reason, blocks the release: it fails closed."""
+    try:
+        approved = governance.approved_release(home, None, plan.agreement_id)
+    except Exception as e:  # any failure to answer is a refusal, never a release
+        return [
+            f"governance could not confirm that agreement {plan.agreement_id} is "
+            f"live and approved for this plan ({type(e).__name__}: {e})"
+        ]
+    reasons = []
+    answer = approved.answer
+    if answer is None or answer.allowed is not True:
+        why = "; ".join(getattr(answer, "explanations", ()) or ()) or "no permit"
+        reasons.append(
+            f"governance does not allow releasing {plan.agreement_id} ({why})"
+        )
+    if approved.plan.digest != plan.digest:
+        reasons.append(
+            f"the plan released is not the plan governance approves for "
+            f"{plan.agreement_id} today"
+        )
     return reasons
 
 
