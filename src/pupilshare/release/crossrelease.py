@@ -168,34 +168,37 @@ def repair_release(
     store: Store, specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc
 ) -> int | None:
     """One round of repair of the release's tables as one system: None if the
-    whole release leaves nothing short; else the cells hidden (``protect``'s
-    rule, for every equation holding a short cell, the smallest published cell of
-    the release's table it leans on), each changed table's hypercubes run again."""
+    whole release leaves nothing short; else how many tables had cells hidden
+    (``protect``'s rule: for every equation holding a short cell, the smallest
+    published cell of the release table it leans on), their hypercubes run again."""
     found = release_short(store, specs, cubes, rules)
     if not found:
         return None
-    changed: set[int] = set()
+    hide: dict[int, set[int]] = {}
+    shown = {i: _shown(c) for i, c in enumerate(cubes)}
     for members, j, short in found:
         coupled = j.a[j.row_offset :].tocsr()
         rows = np.unique(coupled[:, np.flatnonzero(short)].nonzero()[0])
         for r in rows:
             k = int(j.leans_owner[r])
-            if k < 0:
-                continue
-            cube = cubes[members[k]]
-            hide = _smallest_shown(j.leans_on[r], cube)
-            if hide is not None:
-                cube.status.ravel()[hide] = sdc.SECONDARY
-                changed.add(members[k])
-    for i in changed:
+            if k >= 0:
+                i = members[k]
+                cell = _smallest_shown(j.leans_on[r], cubes[i], shown[i])
+                if cell is not None:
+                    hide.setdefault(i, set()).add(cell)
+    for i, cells in hide.items():
+        cubes[i].status.ravel()[sorted(cells)] = sdc.SECONDARY
         sdc.secondary(cubes[i], rules)
-    return len(changed)
+    return len(hide)
 
 
-def _smallest_shown(cells: np.ndarray, cube: sdc.Cube) -> int | None:
-    """The smallest published cell (positive first) of ``cells`` that no earlier
-    release has published, or None."""
-    shown = ~cube.suppressed.ravel() & ~cube.public.ravel()
+def _shown(cube: sdc.Cube) -> np.ndarray:
+    """Published cells (flat) that no earlier release has published."""
+    return ~cube.suppressed.ravel() & ~cube.public.ravel()
+
+
+def _smallest_shown(cells: np.ndarray, cube: sdc.Cube, shown: np.ndarray) -> int | None:
+    """The smallest of ``cells`` (positive first) that is ``shown``, or None."""
     cells = cells[shown[cells]]
     if not len(cells):
         return None
@@ -230,14 +233,6 @@ def _to_hide(j: linked.Joint, short: np.ndarray, cube: sdc.Cube) -> np.ndarray:
     published cell in it that an earlier release has not published."""
     coupled = j.a[j.row_offset :].tocsr()
     rows = np.unique(coupled[:, np.flatnonzero(short)].nonzero()[0])
-    values = cube.values.ravel()
-    shown = ~cube.suppressed.ravel() & ~cube.public.ravel()
-    out = set()
-    for r in rows:
-        cells = j.leans_on[r]
-        cells = cells[shown[cells]]
-        if len(cells):
-            positive = cells[values[cells] > 0]
-            pick = positive if len(positive) else cells
-            out.add(int(pick[np.argmin(values[pick])]))
-    return np.array(sorted(out), dtype=np.int64)
+    shown = _shown(cube)
+    out = {_smallest_shown(j.leans_on[r], cube, shown) for r in rows}
+    return np.array(sorted(out - {None}), dtype=np.int64)
