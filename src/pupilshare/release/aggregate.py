@@ -9,6 +9,7 @@ exactly what a reader could difference.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from itertools import combinations
 
@@ -128,10 +129,13 @@ def build_table(
     source: str,
     rules: Sdc,
     siblings: tuple[linked.Table, ...] = (),
+    across: bool = True,
 ) -> sdc.Cube:
     """One table, reduced in DuckDB and protected by the disclosure rules (cell key
     perturbation for counts when the agreement chose it, the record keys registered
-    as ``cellkey.RECORD_KEYS``; else suppression)."""
+    as ``cellkey.RECORD_KEYS``; else suppression). ``across``: also with the
+    earlier tables it is linked to (off only where the caller audits the whole
+    release itself, ``as_one``)."""
     if rules.method == "cell_key" and spec.measure is None:
         return mark_missing(store, spec, perturbed_table(store, spec, source, rules))
     cube = reduced(store, spec, source, rules)
@@ -140,7 +144,8 @@ def build_table(
     mark_earlier(store, spec, cube)
     sdc.protect(cube, rules)
     # Then with every earlier table linked to it through the hierarchies.
-    crossrelease.protect(store, spec, cube, rules, siblings)
+    if across:
+        crossrelease.protect(store, spec, cube, rules, siblings)
     return mark_missing(store, spec, cube)
 
 
@@ -175,6 +180,10 @@ def build_tables(
     records through the hierarchies as much as two releases do), then identical
     cells made consistent (``harmonise``)."""
     together = covered(store, specs, source_of, rules) if linked_tables else {}
+    if linked_tables:
+        whole = as_one(store, specs, source_of, rules, together)
+        if whole is not None:
+            return whole
     cubes = Built()
     for k, spec in enumerate(specs):
         siblings = (
@@ -222,6 +231,51 @@ def build_tables(
 
 
 ROUNDS = 4  # whole-release passes after harmonise
+
+
+def as_one(
+    store: Store,
+    specs: list[TableSpec],
+    source_of: Callable[[TableSpec], str],
+    rules: Sdc,
+    together: dict[int, sdc.Cube],
+) -> Built | None:
+    """The release's tables each protected on its own (or through its cover),
+    lined up by ``harmonise``, and then audited as one linked system with every
+    earlier table; where it finds a cell short, the release is repaired as one
+    (``crossrelease.repair_release``: every equation holding a short cell gets
+    a cell of a release table hidden) and audited again. None if that does not
+    settle in ``REPAIRS`` rounds (or a table is withheld): the caller then
+    protects table by table.
+
+    Why: where an earlier table links every suppressed cell into one group (a
+    school table's national totals), each table's own cross-release audit solves
+    LPs over that whole group; twelve trend tables audited one by one cost twelve
+    such audits, audited together one (and one more per table repaired). Safe:
+    the release is returned only once the audit of every table of it at once, with
+    every earlier one (what the output check audits), finds no suppressed cell of
+    any table short; each table's own system is a part of it
+    (``protected_together``)."""
+    cubes = Built()
+    for k, spec in enumerate(specs):
+        if k in together:  # the cover's cubes stay unchanged for the caller
+            cubes.append(mark_missing(store, spec, copy.deepcopy(together[k])))
+        else:
+            cubes.append(build_table(store, spec, source_of(spec), rules, across=False))
+    cubes.harmonised = harmonise(specs, list(cubes), rules)
+    for _ in range(REPAIRS):
+        if any(c.withheld for c in cubes):
+            return None
+        changed = crossrelease.repair_release(store, specs, list(cubes), rules)
+        if changed is None:
+            return cubes
+        if not changed:
+            return None
+        cubes.harmonised += harmonise(specs, list(cubes), rules)
+    return None
+
+
+REPAIRS = 8  # rounds of the whole release's repair before table by table
 
 
 def covered(

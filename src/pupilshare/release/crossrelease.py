@@ -125,34 +125,87 @@ def protected_together(
     cells ask the larger of their own protection and what an earlier table's would),
     and exempting no more (only what the earlier releases alone expose), so a
     release this finds protected is one ``protect`` would leave as it is."""
-    groups: dict[str, list[tuple[TableSpec, sdc.Cube]]] = {}
-    for spec, cube in zip(specs, cubes, strict=True):
+    return not release_short(store, specs, cubes, rules)
+
+
+def release_short(
+    store: Store, specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc
+) -> list[tuple[list[int], linked.Joint, np.ndarray]]:
+    """For each linked group of the release's tables (indices into ``specs``) with
+    a cell short in the whole release's system: its system and the short cells."""
+    groups: dict[str, list[int]] = {}
+    for i, (spec, cube) in enumerate(zip(specs, cubes, strict=True)):
         if cube.perturbed or cube.values.ndim != len(cube.labels):
             continue
-        groups.setdefault(f"{spec.dataset}:{spec.measure or 'count'}", []).append(
-            (spec, cube)
-        )
-    for head, group in groups.items():
+        groups.setdefault(f"{spec.dataset}:{spec.measure or 'count'}", []).append(i)
+    out = []
+    for head, members in groups.items():
         j = linked.joint(
-            [as_table(s, c) for s, c in group], linked.earlier_tables(store, head)
+            [as_table(specs[i], cubes[i]) for i in members],
+            linked.earlier_tables(store, head),
         )
         if j is None:
             continue
-        counts = group[0][0].measure is None
+        counts = specs[members[0]].measure is None
         w, u, d = linked.needs(j, rules.threshold, rules.min_interval, counts)
-        for k, (_, cube) in enumerate(group):
+        for k, i in enumerate(members):
             mine = j.owner == k
             flat = j.cell[mine]
-            up, down, width = sdc.protection(cube, rules)
+            up, down, width = sdc.protection(cubes[i], rules)
             w[mine] = np.maximum(w[mine], width.ravel()[flat])
             u[mine] = np.maximum(u[mine], up.ravel()[flat])
             d[mine] = np.maximum(d[mine], down.ravel()[flat])
         short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
         alone = _audit_alone(rules, counts)
         key = (rules.threshold, rules.min_interval, counts)
-        if (short & ~linked.already_short(j, short, alone, key)).any():
-            return False
-    return True
+        short &= ~linked.already_short(j, short, alone, key)
+        if short.any():
+            out.append((members, j, short))
+    return out
+
+
+def repair_release(
+    store: Store, specs: list[TableSpec], cubes: list[sdc.Cube], rules: Sdc
+) -> int | None:
+    """One round of repair of the release's tables as one system: None if the
+    whole release leaves nothing short; else how many tables had cells hidden
+    (``protect``'s rule: for every equation holding a short cell, the smallest
+    published cell of the release table it leans on), their hypercubes run again."""
+    found = release_short(store, specs, cubes, rules)
+    if not found:
+        return None
+    hide: dict[int, set[int]] = {}
+    shown = {i: _shown(c) for i, c in enumerate(cubes)}
+    for members, j, short in found:
+        coupled = j.a[j.row_offset :].tocsr()
+        rows = np.unique(coupled[:, np.flatnonzero(short)].nonzero()[0])
+        for r in rows:
+            k = int(j.leans_owner[r])
+            if k >= 0:
+                i = members[k]
+                cell = _smallest_shown(j.leans_on[r], cubes[i], shown[i])
+                if cell is not None:
+                    hide.setdefault(i, set()).add(cell)
+    for i, cells in hide.items():
+        cubes[i].status.ravel()[sorted(cells)] = sdc.SECONDARY
+        sdc.secondary(cubes[i], rules)
+    return len(hide)
+
+
+def _shown(cube: sdc.Cube) -> np.ndarray:
+    """Published cells (flat) that no earlier release has published."""
+    return ~cube.suppressed.ravel() & ~cube.public.ravel()
+
+
+def _smallest_shown(cells: np.ndarray, cube: sdc.Cube, shown: np.ndarray) -> int | None:
+    """The smallest of ``cells`` (positive first) that is ``shown``, or None."""
+    cells = cells[shown[cells]]
+    if not len(cells):
+        return None
+    values = cube.values.ravel()
+    positive = cells[values[cells] > 0]
+    pick = positive if len(positive) else cells
+    return int(pick[np.argmin(values[pick])])
 
 
 def reveal_determined(cube: sdc.Cube) -> None:
@@ -180,14 +233,6 @@ def _to_hide(j: linked.Joint, short: np.ndarray, cube: sdc.Cube) -> np.ndarray:
     published cell in it that an earlier release has not published."""
     coupled = j.a[j.row_offset :].tocsr()
     rows = np.unique(coupled[:, np.flatnonzero(short)].nonzero()[0])
-    values = cube.values.ravel()
-    shown = ~cube.suppressed.ravel() & ~cube.public.ravel()
-    out = set()
-    for r in rows:
-        cells = j.leans_on[r]
-        cells = cells[shown[cells]]
-        if len(cells):
-            positive = cells[values[cells] > 0]
-            pick = positive if len(positive) else cells
-            out.add(int(pick[np.argmin(values[pick])]))
-    return np.array(sorted(out), dtype=np.int64)
+    shown = _shown(cube)
+    out = {_smallest_shown(j.leans_on[r], cube, shown) for r in rows}
+    return np.array(sorted(out - {None}), dtype=np.int64)

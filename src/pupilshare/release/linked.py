@@ -357,6 +357,8 @@ class Joint:
     fall: np.ndarray
     # How many tables are new (owners 0 .. new - 1); the rest are earlier.
     new: int = 1
+    # Which new table each coupling row's ``leans_on`` cells belong to (-1: none).
+    leans_owner: np.ndarray | None = None
 
     def columns_of(self, k: int) -> np.ndarray:
         return np.flatnonzero(self.owner == k)
@@ -541,6 +543,7 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     lines = sparse.block_diag(blocks, format="csr") if blocks else None
     r_i, c_i, v_i = [], [], []
     leans: list[np.ndarray] = []
+    leans_owner: list[int] = []
     touches = np.zeros(len(coupling), bool)
     for i, (kf, kc, (hid, c, _, lean_f, lean_c)) in enumerate(coupling):
         cols = col_of[kf][hid]
@@ -551,8 +554,9 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
             r_i.append(np.array([i]))
             c_i.append(col_of[kc][[c]])
             v_i.append(np.array([1.0]))
-        # The new table's published cells this equation leans on.
-        leans.append(lean_f if kf == 0 else lean_c if kc == 0 else _NONE)
+        # A new table's published cells this equation leans on (the first's).
+        leans.append(lean_f if kf < m else lean_c if kc < m else _NONE)
+        leans_owner.append(kf if kf < m else kc if kc < m else -1)
         touches[i] = kf < m or kc < m
     cat = lambda p: np.concatenate(p) if p else _NONE  # noqa: E731
     coupled = sparse.csr_matrix(
@@ -589,6 +593,7 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         rise,
         fall,
         m,
+        np.array([leans_owner[i - n_lines] for i in keep_rows[kept_lines:]], int),
     )
 
 
