@@ -59,20 +59,23 @@ def _months_between(node: exp.Expression) -> exp.Expression:
     day of its month)."""
     if isinstance(node, exp.Anonymous | exp.DateSub) and _is_month_sub(node):
         a, b = (e.copy() for e in _date_sub_args(node))
-        return sqlglot.parse_one(
+        return _filled(
             "((year(b) * 12 + month(b)) - (year(a) * 12 + month(a)) - "
             "CASE WHEN day(b) < day(a) AND b <> last_day(b) THEN 1 ELSE 0 END)",
-            read=SPARK,
-        ).transform(
-            lambda n: (
-                a.copy()
-                if _is_column(n, "a")
-                else b.copy()
-                if _is_column(n, "b")
-                else n
-            )
+            a,
+            b,
         )
     return node
+
+
+def _filled(template: str, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    """Spark SQL ``template`` over the columns ``a`` and ``b``, with those two
+    placeholders replaced by the given expressions."""
+    return sqlglot.parse_one(template, read=SPARK).transform(
+        lambda n: (
+            a.copy() if _is_column(n, "a") else b.copy() if _is_column(n, "b") else n
+        )
+    )
 
 
 def _is_column(node: exp.Expression, name: str) -> bool:
@@ -166,17 +169,7 @@ def _jaro_winkler(node: exp.Expression) -> exp.Expression:
     """DuckDB ``jaro_winkler_similarity(a, b)``: the same numbers on Spark (see
     ``_JARO_WINKLER``)."""
     if isinstance(node, exp.JarowinklerSimilarity):
-        a, b = node.this, node.expression
-        tree = sqlglot.parse_one(_JARO_WINKLER, read=SPARK)
-        return tree.transform(
-            lambda n: (
-                a.copy()
-                if _is_column(n, "a")
-                else b.copy()
-                if _is_column(n, "b")
-                else n
-            )
-        )
+        return _filled(_JARO_WINKLER, node.this, node.expression)
     return node
 
 
