@@ -269,6 +269,12 @@ def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
     with pytest.raises(Denied):
         orgs.reinstate_org(session, op, "ofsted", "checked")
     orgs.reinstate_org(session, chief, "ofsted", "identity checked")
+    # the attacker with data-operations rights: the organisation is reinstated, so
+    # activate the suspended agreement without the Chief Statistician's decision
+    for who in (op, actor(session, "dora.ops"), chief):
+        with pytest.raises(Conflict, match="only an approved agreement"):
+            workflow.activate(session, who, "ofsted-inspection")
+    assert ag.status == "suspended"
     workflow.decide(session, chief, "ofsted-inspection", True, "identity checked")
     assert ag.status == "active"
     last = session.scalars(
@@ -325,9 +331,17 @@ def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
     ag = workflow.submit(session, dora, _draft(session))
     with pytest.raises(Conflict, match="may not record its panel"):
         _panel(session, ag.agreement_id)
+    views = [
+        {"member": m, "view": APPROVE, "reasons": "justified"}
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+    ]
+    # the unnamed local operator may be dora herself: the separation of duties
+    # cannot be shown, so it is refused (issue 10 point 2)
+    with pytest.raises(Conflict, match="signed in by name"):
+        panel.record(session, actor(session, None), ag.agreement_id, views)
     panel.record(
         session,
-        actor(session, None),
+        actor(session, "cass.chief"),
         ag.agreement_id,
         [
             {"member": m, "view": APPROVE, "reasons": "justified"}
@@ -345,6 +359,14 @@ def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
     )
     with pytest.raises(Conflict, match="may not record its panel"):
         _panel(session, live.agreement_id, am.amendment_id)
+    with pytest.raises(Conflict, match="signed in by name"):
+        panel.record(
+            session, actor(session, None), live.agreement_id, views, [], am.amendment_id
+        )
+    # submitted by the unnamed operator: no one of data operations records it
+    other = workflow.submit(session, actor(session, None), _draft(session, "ier-3"))
+    with pytest.raises(Conflict, match="signed in by name"):
+        _panel(session, other.agreement_id)
 
 
 GATEWAY = {

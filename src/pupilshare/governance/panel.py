@@ -4,6 +4,9 @@ with reasons, declared conflicts of interest and the conditions it attached.
 A member with a conflict is recorded as present but their view does not count
 towards quorum; a member who submitted the agreement is conflicted whatever they say,
 and whoever submitted it (or proposed the amendment) may not record the sitting.
+The unnamed local operator is whoever runs commands on the home without signing in,
+that is anyone in data operations: where it submitted or records, no one of data
+operations may do the other, or the separation of duties could not be shown.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, InvalidInput
-from pupilshare.governance.access import PERMISSIONS, Actor
+from pupilshare.governance.access import OPERATOR, PERMISSIONS, Actor
 from pupilshare.governance.models import Amendment, PanelReview, PanelView, User
 from pupilshare.governance.workflow import get, now
 
@@ -47,6 +50,18 @@ def record(
     if actor.username == submitter:  # separation of duties
         raise Conflict(
             f"{actor.username} submitted {agreement_id} and may not record its panel"
+        )
+    if not actor.named and _may_be_operator(session, submitter):
+        raise Conflict(
+            f"{submitter} submitted {agreement_id} and may be the unnamed local "
+            "operator, so may not record its panel: another officer records it, "
+            "signed in by name"
+        )
+    if submitter == OPERATOR and "data_operations" in actor.roles:
+        raise Conflict(
+            f"the unnamed local operator submitted {agreement_id} and may be "
+            f"{actor.username}: someone outside data operations records its panel, "
+            "signed in by name"
         )
     errors: list[str] = []
     rows: list[PanelView] = []
@@ -96,6 +111,15 @@ def record(
         session.add(r)
     session.flush()
     return review
+
+
+def _may_be_operator(session: Session, username: str) -> bool:
+    """Whether ``username`` could have acted as the unnamed local operator: it is
+    the operator, or holds data operations (which the operator stands for)."""
+    if username == OPERATOR:
+        return True
+    user = session.get(User, username)
+    return user is None or "data_operations" in (user.roles or ())
 
 
 def views_of(session: Session, review_id: int) -> list[PanelView]:

@@ -278,8 +278,16 @@ def decide(
 def activate(
     session: Session, actor: Actor, agreement_id: str, today: date | None = None
 ) -> Agreement:
+    """Approved -> active, within its term. Only an approved agreement: a
+    suspended one becomes active again only by the Chief Statistician's
+    re-approval (``decide``), never by activating it."""
     actor.require("activate", "activate agreements")
     ag, today = get(session, agreement_id), today or date.today()
+    if ag.status != "approved":
+        raise Conflict(
+            f"agreement {agreement_id} is {ag.status}; only an approved agreement "
+            "is activated (a suspended one is re-approved by a decision)"
+        )
     if not ag.start_date <= today <= ag.expiry_date:
         raise Conflict(
             f"{agreement_id} runs {ag.start_date} to {ag.expiry_date}; it "
