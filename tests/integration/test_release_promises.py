@@ -19,7 +19,7 @@ from tests.integration.test_release_pipeline import _opt_out
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict
-from pupilshare.plan import Population, ReleasePlan
+from pupilshare.plan import Population, ReleasePlan, TableSpec
 from pupilshare.release import check, population, promises
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
@@ -457,4 +457,41 @@ def test_a_manifest_that_names_another_recipient_is_blocked(
     with pytest.raises(Blocked) as refused:
         build_release(world, home, plan, tmp_path / "o")
     assert any("recipient" in r for r in refused.value.errors), refused.value.errors
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_aggregate_built_from_every_record_of_pupils_in_scope_is_blocked(
+    world: Store, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 8 for tables: a future builder that widens the scope to every record
+    of a pupil who is in scope at some date (the audit's census rows from when
+    learners were 9 to 13) counts out-of-scope records in the tables. The check's
+    true values come from the same population, and every pupil in the release is
+    in scope, so only the check's own reading of the scope, record by record, can
+    refuse it."""
+    real = population.eligible_sql
+
+    def every_record_of_pupils_in_scope(plan, dataset, tables, opted_join="ANTI"):
+        scoped = real(plan, dataset, tables, opted_join)
+        wide = dataclasses.replace(plan, population=Population())
+        return (
+            f"SELECT * FROM ({real(wide, dataset, tables, opted_join)}) w WHERE "
+            f"w.{population.PUPIL_KEY} IN (SELECT {population.PUPIL_KEY} "
+            f"FROM ({scoped}))"
+        )
+
+    plan = _plan(
+        "aggregate",
+        ("census.ncyear",),
+        Population(min_age=10),
+        tables=(TableSpec("pupils_by_year_group", "census", ("ncyear",), ()),),
+    )
+    build_release(world, home, plan, tmp_path / "honest")  # the approved scope passes
+    monkeypatch.setattr(population, "eligible_sql", every_record_of_pupils_in_scope)
+    with pytest.raises(Blocked) as refused:
+        build_release(world, home, plan, tmp_path / "o")
+    assert any(
+        "census" in r and "outside the agreement's scope" in r
+        for r in refused.value.errors
+    ), refused.value.errors
     assert not (tmp_path / "o").exists()

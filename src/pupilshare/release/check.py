@@ -113,7 +113,11 @@ def check_release(
                 plan,
                 stem,
                 pq.read_table(path),
-                source=_source(store, plan, spec.dataset, sources) if spec else None,
+                source=(
+                    _source(store, plan, spec.dataset, sources, reasons)
+                    if spec
+                    else None
+                ),
                 witness=(witness or {}).get(stem),
                 linked_into=linked_tables,
             )
@@ -174,13 +178,22 @@ def _manifest_is_the_plan(manifest: dict, plan: ReleasePlan) -> list[str]:
     ]
 
 
-def _source(store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]) -> str:
+def _source(
+    store: Store,
+    plan: ReleasePlan,
+    dataset: str,
+    made: dict[str, str],
+    reasons: list[str],
+) -> str:
     """The check's own population of ``dataset``, made once per release: kept as a
     table, only the columns used, when several tables read it (else each table's
-    truth would derive the whole dataset again)."""
+    truth would derive the whole dataset again). Every record of it is first held
+    to the check's own reading of the scope (``promises.outside_scope``), so the
+    true values cannot count a record the agreement does not cover."""
     if dataset in made:
         return made[dataset]
     view = population.eligible(store, plan, dataset)
+    reasons += promises.outside_scope(store, plan, dataset, view)
     if sum(t.dataset == dataset for t in plan.tables) > 1:
         cols = ", ".join(sorted(population.needed_items(plan, dataset)))
         kept = f"{view}_checked"
