@@ -186,25 +186,52 @@ def _named_users(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
             yield f"user {u} is not a named user of {org['org_id']}"
 
 
+# Recipients whose purpose is always their own candidates or applicants: what the
+# recipient is decides it, never how the terms are worded.
+PER_CANDIDATE = ("awarding organisation", "school/post-16 institution")
+# Items that place a learner at an organisation (``records_at``): a school or
+# college by its establishment number, an awarding body by its name.
+PLACED_BY = {("census", "laestab"), ("qualifications", "awarding_body")}
+
+
 def _lookup_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
     """A per-candidate lookup (an awarding body's candidates, a college's applicants)
     never receives a national file: its population names where its candidates have a
-    record (``records_at``), until a learner lookup service answers one at a time."""
+    record (``records_at``), until a learner lookup service answers one at a time.
+
+    Per-candidate is what the recipient is (``PER_CANDIDATE``) as well as a lookup
+    access route, at every record level; ``records_at`` must place the learner at
+    an organisation (``PLACED_BY``), an awarding body's at itself."""
     at = terms["population"].get("records_at")
+    per_candidate = org.get("type") in PER_CANDIDATE
+    lookup = "lookup" in terms.get("access_route", "")
     if (
-        "lookup" in terms.get("access_route", "")
-        and terms["level"] == "identified"
-        and not at
-    ):
+        (lookup and terms["level"] == "identified")
+        or (per_candidate and terms["level"] != "aggregate")
+    ) and not at:
         yield (
             "a per-candidate lookup receives only learners with a record at the "
             "organisation: give population.records_at (dataset, item, value)"
         )
-    if at:
-        try:
-            catalogue.dataset(at["dataset"]).item(at["item"])
-        except KeyError as e:
-            yield f"population.records_at: {e.args[0]}"
+    if not at:
+        return
+    try:
+        catalogue.dataset(at["dataset"]).item(at["item"])
+    except KeyError as e:
+        yield f"population.records_at: {e.args[0]}"
+        return
+    if (lookup or per_candidate) and (at["dataset"], at["item"]) not in PLACED_BY:
+        yield (
+            f"population.records_at: {at['dataset']}.{at['item']} names no "
+            "organisation a learner has a record at (one of "
+            + ", ".join(sorted(f"{d}.{i}" for d, i in PLACED_BY))
+            + ")"
+        )
+    elif at["item"] == "awarding_body" and at["value"] != org.get("name"):
+        yield (
+            f"population.records_at: an awarding body's candidates are those with "
+            f"an award from {org.get('name')}, not from {at['value']}"
+        )
 
 
 RULES: tuple[Rule, ...] = (

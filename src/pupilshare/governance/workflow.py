@@ -75,6 +75,7 @@ def org_facts(session: Session, org: Organisation) -> dict[str, Any]:
     return {
         "org_id": org.org_id,
         "name": org.name,
+        "type": org.org_type,
         "status": org.status,
         "min_pupil_age": org.min_pupil_age,
         "users": list(users),

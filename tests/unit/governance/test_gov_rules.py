@@ -218,6 +218,42 @@ def test_a_per_candidate_lookup_names_where_its_candidates_are() -> None:
     assert any("records_at" in r for r in check(unknown))
 
 
+def test_an_awarding_body_or_college_never_gets_a_national_file_by_wording() -> None:
+    """The attack on the demo: an awarding body submitted an identified census
+    file for "its candidates" with the access route "secure download" (no word
+    "lookup"), or with ``records_at`` on a column that names no organisation (the
+    census's sex: half the nation); both were accepted. What the recipient is
+    decides it, not how the terms are worded: its candidates are those with a
+    record at it, placed by a column that names where a learner has a record."""
+    items = {"census": ["uln", "census_date", "surname"]}
+    body = {**ORG, "name": "Northern Awarding Body", "type": "awarding organisation"}
+    college = {**ORG, "type": "school/post-16 institution"}
+    for org in (body, college):
+        for level in ("identified", "pseudonymised", "anonymised"):
+            wide = make(level, {"census": ["census_date", "sex"]}, access_route="sftp")
+            assert any("per-candidate" in r for r in check(wide, org=org)), org
+    women = {"records_at": {"dataset": "census", "item": "sex", "value": "F"}}
+    refused = check(make("identified", items, population=women), org=body)
+    assert any("names no organisation" in r for r in refused)
+    other = {
+        "records_at": {
+            "dataset": "qualifications",
+            "item": "awarding_body",
+            "value": "Another Board",
+        }
+    }
+    refused = check(make("identified", items, population=other), org=body)
+    assert any("Northern Awarding Body" in r for r in refused)
+    own = {**other, "records_at": {**other["records_at"], "value": body["name"]}}
+    assert check(make("identified", items, population=own), org=body) == []
+    school = {
+        "records_at": {"dataset": "census", "item": "laestab", "value": "8734600"}
+    }
+    assert check(make("identified", items, population=school), org=college) == []
+    tables = [{"name": "t", "dataset": "census", "rows": ["sex"], "columns": []}]
+    assert check(make("aggregate", {"census": ["sex"]}, tables=tables), org=body) == []
+
+
 def test_key_stages_bound_the_population_ages() -> None:
     assert rules.population_ages({"key_stages": ["2"]}) == (7, 11)
     assert rules.population_ages({"key_stages": ["1"], "min_age": 6}) == (6, 7)
