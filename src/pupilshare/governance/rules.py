@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from pupilshare import catalogue
+from pupilshare.plan import Sdc
 from pupilshare.schoolyear import KEY_STAGE_YEARS, expected_age
 
 Terms = dict[str, Any]
@@ -234,6 +235,38 @@ def _lookup_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
         )
 
 
+# Which way each disclosure-control term protects more: +1 a larger value, -1 a
+# smaller one (the dominance share). The others (rounding, method, the suppression
+# limit) choose how protection is given, not how much.
+STRICTER = {
+    "threshold": 1,
+    "dominance_n": 1,
+    "dominance_k": -1,
+    "p_ratio": 1,
+    "k_anonymity": 1,
+    "min_interval": 1,
+    "ptable_max": 1,
+    "ptable_variance": 1,
+}
+
+
+def _protection_standard(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """An agreement's ``sdc`` terms may make the department's standard (the
+    defaults of ``plan.Sdc``: ACRO's and the ONS's figures) stricter, never looser,
+    as its budget may lower the service's limits, never raise them: "anonymised"
+    with k = 1, or a threshold of 3, is less protection than the label promises."""
+    standard = Sdc()
+    for name, way in STRICTER.items():
+        asked = (terms.get("sdc") or {}).get(name)
+        floor = getattr(standard, name)
+        if asked is not None and (asked - floor) * way < 0:
+            bound = "at least" if way > 0 else "at most"
+            yield (
+                f"sdc.{name} {asked} is looser than the department's standard: "
+                f"{bound} {floor}"
+            )
+
+
 RULES: tuple[Rule, ...] = (
     _known_items,
     _justified,
@@ -247,6 +280,7 @@ RULES: tuple[Rule, ...] = (
     _dates,
     _named_users,
     _lookup_scope,
+    _protection_standard,
 )
 
 

@@ -254,6 +254,33 @@ def test_an_awarding_body_or_college_never_gets_a_national_file_by_wording() -> 
     assert check(make("aggregate", {"census": ["sex"]}, tables=tables), org=body) == []
 
 
+LOOSER = {
+    "threshold": 3,
+    "dominance_n": 1,
+    "dominance_k": 0.99,
+    "p_ratio": 0.01,
+    "k_anonymity": 1,
+    "min_interval": 1,
+    "ptable_max": 2,
+    "ptable_variance": 0.5,
+}
+
+
+@given(st.sets(st.sampled_from(sorted(LOOSER)), min_size=1))
+def test_an_agreement_may_tighten_disclosure_control_never_loosen_it(
+    loosened: set[str],
+) -> None:
+    """The attack on the demo: the health department submitted its NCMP share as
+    "anonymised" with ``sdc: {k_anonymity: 1}`` and it was accepted: anonymised
+    in name, every record unique. An agreement's ``sdc`` terms may make the
+    department's standard (``plan.Sdc``'s defaults) stricter, never looser."""
+    sdc = {name: LOOSER[name] for name in loosened}
+    refused = check(make("anonymised", {"census": ["ncyear", "sex"]}, sdc=sdc))
+    assert {r.split(" ")[0] for r in refused} == {f"sdc.{n}" for n in loosened}
+    stricter = {"threshold": 20, "k_anonymity": 25, "dominance_k": 0.8, "rounding": 5}
+    assert check(make("anonymised", sdc=stricter)) == []
+
+
 def test_key_stages_bound_the_population_ages() -> None:
     assert rules.population_ages({"key_stages": ["2"]}) == (7, 11)
     assert rules.population_ages({"key_stages": ["1"], "min_age": 6}) == (6, 7)
