@@ -122,6 +122,12 @@ class Sdc:
             raise ValueError("disclosure control: " + "; ".join(bad))
 
 
+# The access route of an agreement whose releases are published to everyone (the
+# department's own statistics): the register lists it, the public pages show only
+# its releases.
+PUBLICATION = "publication"
+
+
 @dataclass(frozen=True)
 class ReleasePlan:
     agreement_id: str
@@ -137,6 +143,7 @@ class ReleasePlan:
     reference_date: date = field(default_factory=date.today)
     policy_version: str = ""
     budget: Budget = field(default_factory=Budget)  # the agreement's own limits
+    access_route: str = ""  # how the recipient receives it (``PUBLICATION``: all)
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -205,6 +212,7 @@ def plan_from_dict(data: dict) -> ReleasePlan:
         reference_date=date.fromisoformat(ref) if ref else date.today(),
         policy_version=data.get("policy_version", ""),
         budget=Budget(**(data.get("budget") or {})),
+        access_route=data.get("access_route", ""),
     )
 
 

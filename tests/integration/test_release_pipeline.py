@@ -409,3 +409,34 @@ def test_sums_and_rounded_counts_are_checked_on_the_store_s_true_values(
     reasons = check.check_release(world, home, plan, out, pupils)
     assert any("fewer than 40 contributors" in r for r in reasons)
     assert any("differ from the store" in r for r in reasons)
+
+
+def test_only_a_publication_reaches_the_public_pages(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """Point 3: publishing is a disclosure with its own route. The public pages
+    showed any aggregate release whose recipient's id began with "public" or
+    "department": a firm registered as ``publicity-ltd`` given tables under a
+    secure download, or the department's own internal tables, were published to
+    everyone. Only an agreement whose access route is publication is."""
+    from pupilshare.plan import PUBLICATION
+    from pupilshare.release import public
+
+    made = {}
+    for recipient, route in (
+        ("publicity-ltd", PUBLICATION),
+        ("department", "secure download"),
+        ("department", PUBLICATION),
+    ):
+        plan = ReleasePlan(
+            **{
+                **AGG.__dict__,
+                "agreement_id": f"{recipient}-{route.split()[0]}",
+                "recipient": recipient,
+                "access_route": route,
+            }
+        )
+        m = build_release(world, home, plan, tmp_path / plan.agreement_id)
+        made[plan.agreement_id] = m.release_id
+    shown = {s["release_id"] for s in public.statistics(world)}
+    assert shown == {made["department-publication"]}

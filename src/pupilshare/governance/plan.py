@@ -78,6 +78,7 @@ def build_plan(
         reference_date=today,
         policy_version=policy().version,
         budget=Budget(**t.get("budget", {})),
+        access_route=t["access_route"],
     )
 
 

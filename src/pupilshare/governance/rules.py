@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from pupilshare import catalogue
-from pupilshare.plan import Sdc
+from pupilshare.plan import PUBLICATION, Sdc
 from pupilshare.schoolyear import KEY_STAGE_YEARS, expected_age
 
 Terms = dict[str, Any]
@@ -267,6 +267,16 @@ def _protection_standard(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
             )
 
 
+def _publication(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """Publication gives the release to everyone: only aggregate tables, under
+    disclosure control, are ever published; never a file of records."""
+    if terms.get("access_route") == PUBLICATION and terms["level"] != "aggregate":
+        yield (
+            f"access route {PUBLICATION} gives the release to everyone: only an "
+            f"aggregate share is published, not a {terms['level']} one"
+        )
+
+
 RULES: tuple[Rule, ...] = (
     _known_items,
     _justified,
@@ -281,6 +291,7 @@ RULES: tuple[Rule, ...] = (
     _named_users,
     _lookup_scope,
     _protection_standard,
+    _publication,
 )
 
 

@@ -66,6 +66,7 @@ def build_release(
             release_id=release_id,
             agreement_id=plan.agreement_id,
             recipient=plan.recipient,
+            access_route=plan.access_route,
             gateway=plan.gateway,
             purpose=plan.purpose,
             level=plan.level,

@@ -165,6 +165,7 @@ def _manifest_is_the_plan(manifest: dict, plan: ReleasePlan) -> list[str]:
     want = {
         "agreement_id": plan.agreement_id,
         "recipient": plan.recipient,
+        "access_route": plan.access_route,
         "gateway": plan.gateway,
         "purpose": plan.purpose,
         "level": plan.level,

@@ -2,10 +2,13 @@
 delivered release with its files, the one file a recipient may fetch, and the
 statistics the department has published.
 
-Published statistics are aggregate releases made for the public (the department's
-own official statistics: ``recipient`` names the public, or the department itself);
-nothing else is ever read for the public pages. Their tables are read back from the
-delivered Parquet files, exactly as released (suppressed cells stay empty).
+Published statistics are aggregate releases made for the public: the department's
+own official statistics, under an agreement whose access route is publication
+(``plan.PUBLICATION``, listed in the register) and whose recipient is the public or
+the department itself, by its exact id; nothing else is ever read for the public
+pages (an aggregate share sent to anyone by another route stays theirs). Their
+tables are read back from the delivered Parquet files, exactly as released
+(suppressed cells stay empty).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from pupilshare.errors import NotFound
-from pupilshare.plan import TableSpec
+from pupilshare.plan import PUBLICATION, TableSpec
 from pupilshare.release import trends
 from pupilshare.release.package import MANIFEST
 from pupilshare.store import Store
@@ -92,9 +95,13 @@ def manifest(record: dict) -> dict:
 
 
 def is_published(man: dict) -> bool:
-    """Aggregate and made for the public: the only releases public pages read."""
-    recipient = str(man.get("recipient", "")).lower()
-    return man.get("level") == "aggregate" and recipient.startswith(PUBLIC_RECIPIENTS)
+    """Aggregate, made for the public by the publication route: the only releases
+    public pages read."""
+    return (
+        man.get("level") == "aggregate"
+        and man.get("access_route") == PUBLICATION
+        and man.get("recipient") in PUBLIC_RECIPIENTS
+    )
 
 
 def _table(path: Path, name: str) -> dict[str, Any]:

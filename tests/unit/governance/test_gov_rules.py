@@ -281,6 +281,17 @@ def test_an_agreement_may_tighten_disclosure_control_never_loosen_it(
     assert check(make("anonymised", sdc=stricter)) == []
 
 
+def test_only_an_aggregate_share_is_published() -> None:
+    for level in ("identified", "pseudonymised", "anonymised"):
+        t = make(level, {"census": ["ncyear", "sex"]}, access_route="publication")
+        assert any("only an aggregate share" in r for r in check(t)), level
+    tables = [{"name": "t", "dataset": "census", "rows": ["sex"], "columns": []}]
+    published = make(
+        "aggregate", {"census": ["sex"]}, access_route="publication", tables=tables
+    )
+    assert check(published) == []
+
+
 def test_key_stages_bound_the_population_ages() -> None:
     assert rules.population_ages({"key_stages": ["2"]}) == (7, 11)
     assert rules.population_ages({"key_stages": ["1"], "min_age": 6}) == (6, 7)
