@@ -183,3 +183,25 @@ def test_the_approved_plan_passes_the_check_on_any_path(
     with Store.open(governed) as store:
         build_release(store, governed, plan_for(governed, LA), tmp_path / "out")
     assert _delivered(governed) == 1
+
+
+def test_an_active_agreement_without_its_approving_decisions_releases_nothing(
+    governed: Home, tmp_path: Path
+) -> None:
+    """Point 3, tried on the demo: the agreement's decision deleted from the
+    governance records (or an amendment applied with no decision approving it)
+    left it "active", and it was released. A live agreement is one the Chief
+    Statistician approved, with every change since approved too."""
+    from pupilshare.governance.models import Decision
+
+    with db.session_scope(governed) as s:
+        s.execute(sa.delete(Decision).where(Decision.agreement_id == LA))
+    with pytest.raises(Conflict, match="no decision"):
+        release_agreement(governed, LA, tmp_path / "a")
+    other = "la2-own-pupils"  # one version further than its approved amendments
+    with db.session_scope(governed) as s:
+        s.get(Agreement, other).version += 1
+    with pytest.raises(Conflict, match="no decision"):
+        release_agreement(governed, other, tmp_path / "b")
+    assert _delivered(governed) == 0
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
