@@ -495,3 +495,42 @@ def test_an_aggregate_built_from_every_record_of_pupils_in_scope_is_blocked(
         for r in refused.value.errors
     ), refused.value.errors
     assert not (tmp_path / "o").exists()
+
+
+def test_every_row_of_an_identified_extract_can_be_filed_by_its_upn(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """Point 6 on the demo: the LA's key stage results carried 26 rows with no
+    UPN (pupils the index holds no permanent UPN for: the only identifier of
+    that file is the index's), 8 of them repeating another exactly, and the
+    check passed them (it looked only at rows that had one). Every row of an
+    extract filed by UPN or ULN carries one; rows the recipient could not file
+    are withheld and said so in the manifest, and the check refuses any row
+    without one."""
+    world.rows("UPDATE pupils SET upn = NULL WHERE pupil_key % 7 = 0")
+    plan = _plan(
+        "identified",
+        (
+            "pupil.upn",
+            "ks_results.academic_year",
+            "ks_results.subject",
+            "ks_results.outcome",
+        ),
+        Population(la_codes=("201",)),
+    )
+    out, pupils = _staged(world, home, plan, tmp_path)
+    rows = pq.read_table(out / "ks_results.parquet").to_pylist()
+    assert rows and all(r["pupil_upn"] for r in rows)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any("no UPN or ULN" in r for r in manifest["removed"]), manifest["removed"]
+    unfiled = world.one(
+        "SELECT count(*) FROM release_pupils r JOIN pupils p USING (pupil_key) "
+        "WHERE p.upn IS NULL"
+    )
+    assert unfiled == 0  # the ledger names only pupils whose rows were released
+    f = out / "ks_results.parquet"
+    t = pq.read_table(f)
+    blank = pa.array([None] * t.num_rows, pa.string())
+    _rewrite(f, t.set_column(t.column_names.index("pupil_upn"), "pupil_upn", blank))
+    reasons = check.check_release(world, home, plan, out, pupils)
+    assert any("without the UPN or ULN" in r for r in reasons), reasons

@@ -11,8 +11,8 @@ scope is recomputed here with its own SQL, and k-anonymity with ``pycanon``.
   is in scope (``outside_scope``); a dataset that cannot be scoped blocks.
 - Anonymised: k-anonymity over every column of the file together (``pycanon``), and
   no measurement released exactly (a fractional number).
-- Identified: an agreement that files records by UPN or ULN gets one in every file,
-  and no two rows that carry one are the same.
+- Identified: an agreement that files records by UPN or ULN gets one in every file
+  and on every row, and no two rows are the same.
 """
 
 from __future__ import annotations
@@ -241,9 +241,9 @@ def _anonymous(plan: ReleasePlan, dataset: str, path: Path) -> list[str]:
 
 
 def _identified(store: Store, plan: ReleasePlan, dataset: str, path: Path) -> list[str]:
-    """An agreement that files records by UPN or ULN gets one in every file, and the
-    rows that carry one are distinct (a contact list, filed by no number, is not
-    held to it)."""
+    """An agreement that files records by UPN or ULN gets one in every file and on
+    every row, and no two rows are the same (a contact list, filed by no number,
+    is not held to it)."""
     files_by = {r.split(".")[1] for r in plan.items} & {"upn", "uln"}
     if not files_by:
         return []
@@ -256,17 +256,23 @@ def _identified(store: Store, plan: ReleasePlan, dataset: str, path: Path) -> li
         ]
     f = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
     named = " OR ".join(f"{c} IS NOT NULL" for c in ids)
-    dupes = store.one(
-        f"SELECT (SELECT count(*) FROM {f} WHERE {named}) - "
-        f"(SELECT count(*) FROM (SELECT DISTINCT * FROM {f} "
-        f"WHERE {named}))"
-    )
+    unnamed, dupes = store.rows(
+        f"SELECT (SELECT count(*) FROM {f} WHERE NOT ({named})), "
+        f"(SELECT count(*) FROM {f}) - (SELECT count(*) FROM (SELECT DISTINCT * "
+        f"FROM {f}))"
+    )[0]
+    reasons = []
+    if unnamed:
+        reasons.append(
+            f"{dataset}: {unnamed} row(s) without the UPN or ULN its recipient "
+            "files each record by"
+        )
     if dupes:
-        return [
+        reasons.append(
             f"{dataset}: {dupes} row(s) repeat another row exactly; the column "
             "that makes rows distinct is missing"
-        ]
-    return []
+        )
+    return reasons
 
 
 def _strings(values: tuple) -> str:
