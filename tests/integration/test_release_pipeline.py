@@ -440,3 +440,38 @@ def test_only_a_publication_reaches_the_public_pages(
         made[plan.agreement_id] = m.release_id
     shown = {s["release_id"] for s in public.statistics(world)}
     assert shown == {made["department-publication"]}
+
+
+def test_a_file_changed_after_delivery_is_never_served(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """Point 8 after delivery: someone with access to the releases folder changes
+    a delivered file (here its suppressed cells filled in) or edits the manifest
+    the download's decision is asked on. The recipient's download served
+    whatever the folder held; it is served only while it is what the check
+    passed and the record holds (its SHA-256), and a changed manifest is no
+    manifest."""
+    from pupilshare.errors import Conflict
+    from pupilshare.release import public
+
+    m = build_release(world, home, AGG, tmp_path / "o")
+    rec = public.release(world, m.release_id)
+    assert public.release_file(rec, "by_la.parquet").is_file()
+    assert public.manifest(rec)["items"] == list(AGG.items)
+    f = tmp_path / "o" / "by_la.parquet"
+    t = pq.read_table(f)  # the suppressed cells filled in with their true values
+    pq.write_table(
+        t.set_column(
+            t.column_names.index("value"),
+            "value",
+            pa.array(
+                [v if v is not None else 3 for v in t.column("value").to_pylist()]
+            ),
+        ),
+        f,
+    )
+    with pytest.raises(Conflict, match="changed since delivery"):
+        public.release_file(rec, "by_la.parquet")
+    man = tmp_path / "o" / "manifest.json"
+    man.write_text(man.read_text().replace("AGR-CQC", "AGR-CQC "))
+    assert public.manifest(rec) == {}
