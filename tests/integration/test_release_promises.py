@@ -534,3 +534,37 @@ def test_every_row_of_an_identified_extract_can_be_filed_by_its_upn(
     _rewrite(f, t.set_column(t.column_names.index("pupil_upn"), "pupil_upn", blank))
     reasons = check.check_release(world, home, plan, out, pupils)
     assert any("without the UPN or ULN" in r for r in reasons), reasons
+
+
+def test_an_anonymised_class_of_too_few_pupils_is_blocked_however_many_rows(
+    world: Store, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 8 for point 4: k counts pupils, not rows. A future builder that
+    counts rows lets a class of a few pupils through because each has a census
+    row every year (same sex, ethnicity, school); the check counted rows too
+    (pycanon over the file), so it passed. The check counts the distinct pupils
+    whose records fall in each released class, from the records."""
+    from pupilshare.release import anonymise
+
+    plan = _plan(
+        "anonymised",
+        ("census.sex", "census.ethnicity", "census.laestab", "census.sen_provision"),
+        Population(),
+        sdc=dataclasses.replace(ANON.sdc, k_anonymity=10, max_suppression=0.05),
+    )
+    build_release(world, home, plan, tmp_path / "honest")
+    for name in ("_classes_sql", "_release_sql"):
+        real = getattr(anonymise, name)
+
+        def by_rows(*args, real=real):
+            return real(*args).replace(
+                f"count(DISTINCT {population.PUPIL_KEY})", "count(*)"
+            )
+
+        monkeypatch.setattr(anonymise, name, by_rows)
+    with pytest.raises(Blocked) as refused:
+        build_release(world, home, plan, tmp_path / "o")
+    assert any("distinct pupils" in r for r in refused.value.errors), (
+        refused.value.errors
+    )
+    assert not (tmp_path / "o").exists()
