@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from pupilshare import catalogue
-from pupilshare.plan import PUBLICATION, Sdc
+from pupilshare.plan import DUTY_SCOPES, OPT_OUT_TYPES, PUBLICATION, Sdc
 from pupilshare.schoolyear import KEY_STAGE_YEARS, expected_age
 
 Terms = dict[str, Any]
@@ -277,6 +277,19 @@ def _publication(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
         )
 
 
+def _opt_out_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """The opt-outs a share honours are named by its scope: a purpose people may
+    refuse, or a use under a legal duty (opt-outs of everything only). Any other
+    word would honour opt-outs of everything only, silently: refused."""
+    scope = terms.get("opt_out_scope")
+    if scope not in (*OPT_OUT_TYPES, *DUTY_SCOPES):
+        yield (
+            f"opt_out_scope {scope!r} is neither a purpose people may opt out of "
+            f"({', '.join(OPT_OUT_TYPES)}) nor a use under a legal duty "
+            f"({', '.join(DUTY_SCOPES)})"
+        )
+
+
 RULES: tuple[Rule, ...] = (
     _known_items,
     _justified,
@@ -292,6 +305,7 @@ RULES: tuple[Rule, ...] = (
     _lookup_scope,
     _protection_standard,
     _publication,
+    _opt_out_scope,
 )
 
 

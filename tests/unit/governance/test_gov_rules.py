@@ -292,6 +292,21 @@ def test_only_an_aggregate_share_is_published() -> None:
     assert check(published) == []
 
 
+def test_an_opt_out_scope_nobody_can_opt_out_of_is_refused() -> None:
+    """A research share submitted with ``opt_out_scope: reserach`` (or any word
+    that is neither a purpose people may refuse nor a legal duty) was accepted,
+    and its releases then honoured only opt-outs of everything: every research
+    opt-out silently ignored. The scope must be one people may opt out of
+    (``plan.OPT_OUT_TYPES``) or a use under a legal duty (``plan.DUTY_SCOPES``)."""
+    from pupilshare.plan import DUTY_SCOPES, OPT_OUT_TYPES
+
+    for typo in ("reserach", "none", ""):
+        refused = check(make(opt_out_scope=typo))
+        assert any("opt_out_scope" in r for r in refused), typo
+    for scope in (*OPT_OUT_TYPES, *DUTY_SCOPES):
+        assert check(make(opt_out_scope=scope)) == [], scope
+
+
 def test_key_stages_bound_the_population_ages() -> None:
     assert rules.population_ages({"key_stages": ["2"]}) == (7, 11)
     assert rules.population_ages({"key_stages": ["1"], "min_age": 6}) == (6, 7)
