@@ -326,7 +326,8 @@ def test_unknown_users_are_denied(session: Session) -> None:
 def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
     """Separation of duties: data operations may submit for a recipient, but then
     another officer records the panel's sitting (and the amendment's)."""
-    session, _ = seeded
+    session, out = seeded
+    signed = seeds.sign_in(session, out.credentials["dora.ops"])  # before writing
     dora = actor(session, "dora.ops")
     ag = workflow.submit(session, dora, _draft(session))
     with pytest.raises(Conflict, match="may not record its panel"):
@@ -363,6 +364,11 @@ def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
         panel.record(
             session, actor(session, None), live.agreement_id, views, [], am.amendment_id
         )
+    # nor a second account the submitter made for it (roles and password)
+    orgs.add_user(session, signed, "dora.two", "D2", "department", ["data_operations"])
+    identity.issue(session, signed, "dora.two")
+    with pytest.raises(Conflict, match="gave dora.two their roles"):
+        panel.record(session, actor(session, "dora.two"), ag.agreement_id, views)
     # submitted by the unnamed operator: no one of data operations records it
     other = workflow.submit(session, actor(session, None), _draft(session, "ier-3"))
     with pytest.raises(Conflict, match="signed in by name"):

@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, InvalidInput
 from pupilshare.governance.access import OPERATOR, PERMISSIONS, Actor
-from pupilshare.governance.models import Amendment, PanelReview, PanelView, User
+from pupilshare.governance.models import (
+    Amendment,
+    PanelReview,
+    PanelView,
+    SignIn,
+    User,
+    UserChange,
+)
 from pupilshare.governance.workflow import get, now
 
 QUORUM = 3
@@ -62,6 +69,12 @@ def record(
             f"the unnamed local operator submitted {agreement_id} and may be "
             f"{actor.username}: someone outside data operations records its panel, "
             "signed in by name"
+        )
+    if actor.named and _set_up_by(session, actor.username, submitter):
+        raise Conflict(
+            f"{submitter} submitted {agreement_id} and gave {actor.username} their "
+            "roles or credentials, so may act as them: another officer records "
+            "its panel"
         )
     errors: list[str] = []
     rows: list[PanelView] = []
@@ -111,6 +124,29 @@ def record(
         session.add(r)
     session.flush()
     return review
+
+
+def _set_up_by(session: Session, username: str, other: str) -> bool:
+    """Whether ``other`` granted ``username`` roles or set their password or
+    second factor: ``other`` then holds (or could hold) that account, and a panel
+    recorded by it would be recorded by ``other`` (a second account made for it)."""
+    granted = session.scalar(
+        select(UserChange.change_id)
+        .where(UserChange.username == username, UserChange.changed_by == other)
+        .limit(1)
+    )
+    credentials = session.scalar(
+        select(SignIn.sign_in_id)
+        .where(
+            SignIn.username == username,
+            SignIn.method == "manage",
+            or_(
+                SignIn.detail == f"by {other}", SignIn.detail.startswith(f"by {other},")
+            ),
+        )
+        .limit(1)
+    )
+    return granted is not None or credentials is not None
 
 
 def _may_be_operator(session: Session, username: str) -> bool:
