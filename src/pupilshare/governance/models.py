@@ -182,6 +182,9 @@ class PanelReview(Base):
     quorum: Mapped[int] = mapped_column(Integer)
     quorate: Mapped[int] = mapped_column(Integer)
     conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # ``terms.digest`` of the terms the panel sat on (an amendment's: the terms as
+    # amended); none on sittings recorded before digests were kept
+    terms_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PanelView(Base):
@@ -210,6 +213,10 @@ class Decision(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[str] = mapped_column(Text)
     conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # ``terms.digest`` of the terms decided (an approved amendment's: as amended);
+    # a release runs only terms whose digest is the latest approving decision's,
+    # and a decision without one (made before digests were kept) approves nothing
+    terms_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Amendment(Base):

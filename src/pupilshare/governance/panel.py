@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, InvalidInput
+from pupilshare.governance import terms as T
 from pupilshare.governance.access import OPERATOR, PERMISSIONS, Actor
 from pupilshare.governance.models import (
     Amendment,
@@ -26,7 +27,7 @@ from pupilshare.governance.models import (
     User,
     UserChange,
 )
-from pupilshare.governance.workflow import get, now
+from pupilshare.governance.workflow import as_decided, digest_of, get, now
 
 QUORUM = 3
 VIEWS = ("approve", "reject", "abstain")
@@ -45,6 +46,7 @@ def record(
     actor.require("record_panel", "record the panel")
     ag = get(session, agreement_id)
     submitter = ag.submitted_by
+    sat_on = digest_of(ag)
     if amendment_id is not None:
         am = session.get(Amendment, amendment_id)
         if am is None or am.agreement_id != agreement_id or am.status != "submitted":
@@ -52,6 +54,8 @@ def record(
                 f"no amendment {amendment_id} awaiting the panel on {agreement_id}"
             )
         submitter = am.proposed_by
+        as_decided(session, ag)  # an amendment changes the approved terms only
+        sat_on = T.digest(T.apply_diff(ag.spec, am.diff))
     elif ag.status != "submitted":
         raise Conflict(f"agreement {agreement_id} is {ag.status}, not before the panel")
     if actor.username == submitter:  # separation of duties
@@ -116,6 +120,7 @@ def record(
         quorum=quorum,
         quorate=int(counted >= quorum),
         conditions=list(conditions or []),
+        terms_digest=sat_on,
     )
     session.add(review)
     session.flush()

@@ -17,7 +17,7 @@ from pupilshare.governance.db import session_scope
 from pupilshare.governance.models import Agreement, Decision
 from pupilshare.governance.policy import Answer, decide, policy
 from pupilshare.governance.rules import population_ages
-from pupilshare.governance.workflow import get
+from pupilshare.governance.workflow import as_decided, get
 from pupilshare.plan import Population, ReleasePlan, Sdc, TableSpec
 
 
@@ -89,7 +89,9 @@ def _decided(session: Session, ag: Agreement) -> None:
     """An active agreement is released only as its decisions approved it: the
     latest decision on the agreement itself approves it, and one approved
     amendment stands behind every version after the first. A status of "active"
-    alone (records edited, a decision lost) is not an approval: ``Conflict``."""
+    alone (records edited, a decision lost) is not an approval, nor are terms
+    whose digest is not the one the latest approving decision recorded
+    (``workflow.as_decided``): ``Conflict``."""
     decisions = session.scalars(
         select(Decision)
         .where(Decision.agreement_id == ag.agreement_id)
@@ -104,6 +106,7 @@ def _decided(session: Session, ag: Agreement) -> None:
             f"agreement {ag.agreement_id} is {ag.status} but no decision approves "
             f"it as it stands (version {ag.version}); nothing is released"
         )
+    as_decided(session, ag)
 
 
 def plan_for(
