@@ -267,3 +267,21 @@ def test_terms_edited_in_the_records_after_the_decision_release_nothing(
         e.value.errors
     )
     assert not out.exists() and _delivered(governed) == 0
+
+
+def test_a_decision_without_the_digest_of_its_terms_approves_nothing(
+    governed: Home, tmp_path: Path
+) -> None:
+    """Decisions recorded before digests were kept (migration 0005 leaves theirs
+    empty: nothing proves the terms were not edited since) release nothing."""
+    from pupilshare.governance.models import Decision
+
+    with db.session_scope(governed) as s:
+        s.execute(
+            sa.update(Decision)
+            .where(Decision.agreement_id == LA)
+            .values(terms_digest=None)
+        )
+    with pytest.raises(Conflict, match=f"{LA}'s terms are not the terms"):
+        release_agreement(governed, LA, tmp_path / "a")
+    assert _delivered(governed) == 0
