@@ -367,12 +367,82 @@ def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
     # nor a second account the submitter made for it (roles and password)
     orgs.add_user(session, signed, "dora.two", "D2", "department", ["data_operations"])
     identity.issue(session, signed, "dora.two")
-    with pytest.raises(Conflict, match="gave dora.two their roles"):
+    with pytest.raises(Conflict, match="chain of accounts"):
         panel.record(session, actor(session, "dora.two"), ag.agreement_id, views)
     # submitted by the unnamed operator: no one of data operations records it
     other = workflow.submit(session, actor(session, None), _draft(session, "ier-3"))
     with pytest.raises(Conflict, match="signed in by name"):
         _panel(session, other.agreement_id)
+
+
+def test_no_chain_of_accounts_records_its_own_submissions_panel(seeded: tuple) -> None:
+    """Issue 10 point 2, tried with data operations: dora made a recipient account,
+    submitted as it and recorded the panel as herself; made an officer who made a
+    recipient account (a chain); or submitted herself and recorded the panel as an
+    account made by one she made. The recorder may be neither the submitter, nor an
+    account that created or changed (roles, credentials) the submitter's, nor one
+    the submitter created or changed, through any chain of accounts."""
+    session, out = seeded
+    signed = seeds.sign_in(session, out.credentials["dora.ops"])
+    views = [
+        {"member": m, "view": APPROVE, "reasons": "justified"}
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+    ]
+    dora = actor(session, "dora.ops")
+
+    def made(by: Principal, name: str, roles: list[str], org: str = "ier") -> Principal:
+        orgs.add_user(session, by, name, name, org, roles)
+        issued = identity.issue(session, by, name)
+        session.commit()  # signing in records the attempt in a session of its own
+        return seeds.sign_in(session, issued)
+
+    # dora -> ier.puppet (a recipient): submits; dora records
+    made(signed, "ier.puppet", ["recipient"])
+    ag = workflow.submit(session, actor(session, "ier.puppet"), _draft(session))
+    with pytest.raises(Conflict, match="chain of accounts"):
+        panel.record(session, dora, ag.agreement_id, views)
+    # dora -> ops.two (data operations) -> ier.third: submits; dora records
+    two = made(signed, "ops.two", ["data_operations"], "department")
+    made(two, "ier.third", ["recipient"])
+    third = workflow.submit(
+        session, actor(session, "ier.third"), _draft(session, "ier-3")
+    )
+    for recorder in ("dora.ops", "ops.two"):
+        with pytest.raises(Conflict, match="chain of accounts"):
+            panel.record(session, actor(session, recorder), third.agreement_id, views)
+    # dora submits; ops.three, made by ops.two whom dora made, records
+    made(two, "ops.three", ["data_operations"], "department")
+    own = workflow.submit(session, dora, _draft(session, "ier-4"))
+    with pytest.raises(Conflict, match="chain of accounts"):
+        panel.record(session, actor(session, "ops.three"), own.agreement_id, views)
+    # an account whose roles the submitter changed, not made by them
+    orgs.set_roles(
+        session, signed, "sam.stats", ["recipient", "data_operations"], reason="cover"
+    )
+    with pytest.raises(Conflict, match="chain of accounts"):
+        panel.record(session, actor(session, "sam.stats"), own.agreement_id, views)
+    # the chain runs through credentials too: ops.two sets the researcher's
+    # password (no role changed), who submits; ops.two, and dora before it, may not
+    identity.issue(session, two, "ier.researcher")
+    researched = workflow.submit(
+        session, actor(session, "ier.researcher"), _draft(session, "ier-5")
+    )
+    for recorder in ("ops.two", "dora.ops"):
+        with pytest.raises(Conflict, match="chain of accounts"):
+            panel.record(
+                session, actor(session, recorder), researched.agreement_id, views
+            )
+    # an officer outside every chain still records them
+    for agreement_id in (
+        ag.agreement_id,
+        third.agreement_id,
+        own.agreement_id,
+        researched.agreement_id,
+    ):
+        review = panel.record(
+            session, actor(session, "cass.chief"), agreement_id, views
+        )
+        assert review.quorate
 
 
 GATEWAY = {

@@ -303,6 +303,10 @@ class SignIn(Base):
     source: Mapped[str] = mapped_column(String(100), index=True)
     outcome: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # who made a credential change (a password set, a second factor enrolled, a
+    # lock or unlock) to ``username``'s account: the separation of duties follows
+    # these, with ``user_changes``, through chains of accounts
+    changed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SignInCount(Base):

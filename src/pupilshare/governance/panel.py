@@ -13,21 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, InvalidInput
 from pupilshare.governance import terms as T
 from pupilshare.governance.access import OPERATOR, PERMISSIONS, Actor
-from pupilshare.governance.models import (
-    Amendment,
-    PanelReview,
-    PanelView,
-    SignIn,
-    User,
-    UserChange,
-)
+from pupilshare.governance.models import Amendment, PanelReview, PanelView, User
 from pupilshare.governance.workflow import as_decided, digest_of, get, now
+from pupilshare.identity.records import chain_of
 
 QUORUM = 3
 VIEWS = ("approve", "reject", "abstain")
@@ -74,11 +68,16 @@ def record(
             f"{actor.username}: someone outside data operations records its panel, "
             "signed in by name"
         )
-    if actor.named and _set_up_by(session, actor.username, submitter):
+    if (
+        actor.named
+        and submitter != OPERATOR
+        and actor.username in chain_of(session, submitter)
+    ):
         raise Conflict(
-            f"{submitter} submitted {agreement_id} and gave {actor.username} their "
-            "roles or credentials, so may act as them: another officer records "
-            "its panel"
+            f"{actor.username} and {submitter}, who submitted {agreement_id}, are one "
+            "chain of accounts (one created or changed the other's roles or "
+            "credentials, directly or through accounts made so), so may be one "
+            "person: another officer records its panel"
         )
     errors: list[str] = []
     rows: list[PanelView] = []
@@ -129,29 +128,6 @@ def record(
         session.add(r)
     session.flush()
     return review
-
-
-def _set_up_by(session: Session, username: str, other: str) -> bool:
-    """Whether ``other`` granted ``username`` roles or set their password or
-    second factor: ``other`` then holds (or could hold) that account, and a panel
-    recorded by it would be recorded by ``other`` (a second account made for it)."""
-    granted = session.scalar(
-        select(UserChange.change_id)
-        .where(UserChange.username == username, UserChange.changed_by == other)
-        .limit(1)
-    )
-    credentials = session.scalar(
-        select(SignIn.sign_in_id)
-        .where(
-            SignIn.username == username,
-            SignIn.method == "manage",
-            or_(
-                SignIn.detail == f"by {other}", SignIn.detail.startswith(f"by {other},")
-            ),
-        )
-        .limit(1)
-    )
-    return granted is not None or credentials is not None
 
 
 def _may_be_operator(session: Session, username: str) -> bool:
