@@ -52,6 +52,38 @@ def record(
         sat_on = T.digest(T.apply_diff(ag.spec, am.diff))
     elif ag.status != "submitted":
         raise Conflict(f"agreement {agreement_id} is {ag.status}, not before the panel")
+    check_recorder(session, actor, agreement_id, submitter)
+    rows = read_views(session, views, submitter)
+    review = PanelReview(
+        agreement_id=agreement_id,
+        amendment_id=amendment_id,
+        held_at=now(),
+        recorded_by=actor.username,
+        quorum=quorum,
+        quorate=int(quorate(rows, quorum)),
+        conditions=list(conditions or []),
+        terms_digest=sat_on,
+    )
+    session.add(review)
+    session.flush()
+    for r in rows:
+        r.review_id = review.review_id
+        session.add(r)
+    session.flush()
+    return review
+
+
+def quorate(rows: list[PanelView], quorum: int = QUORUM) -> bool:
+    """Enough members' views counted (a conflicted member's does not count)."""
+    return sum(1 for r in rows if r.view != "conflicted") >= quorum
+
+
+def check_recorder(
+    session: Session, actor: Actor, agreement_id: str, submitter: str
+) -> None:
+    """The separation of duties for whoever records a panel's sitting on
+    ``agreement_id`` (any agreement: the governance records' or the learner
+    service's), submitted by ``submitter``: ``Conflict`` if it may be them."""
     if actor.username == submitter:  # separation of duties
         raise Conflict(
             f"{actor.username} submitted {agreement_id} and may not record its panel"
@@ -79,6 +111,13 @@ def record(
             "credentials, directly or through accounts made so), so may be one "
             "person: another officer records its panel"
         )
+
+
+def read_views(
+    session: Session, views: list[dict[str, Any]], submitter: str
+) -> list[PanelView]:
+    """The members' views, checked (panel members, once each, reasons given; the
+    submitter's own view is conflicted); ``InvalidInput`` with every problem."""
     errors: list[str] = []
     rows: list[PanelView] = []
     seen: set[str] = set()
@@ -110,24 +149,7 @@ def record(
         )
     if errors:
         raise InvalidInput("panel record refused", errors)
-    counted = sum(1 for r in rows if r.view != "conflicted")
-    review = PanelReview(
-        agreement_id=agreement_id,
-        amendment_id=amendment_id,
-        held_at=now(),
-        recorded_by=actor.username,
-        quorum=quorum,
-        quorate=int(counted >= quorum),
-        conditions=list(conditions or []),
-        terms_digest=sat_on,
-    )
-    session.add(review)
-    session.flush()
-    for r in rows:
-        r.review_id = review.review_id
-        session.add(r)
-    session.flush()
-    return review
+    return rows
 
 
 def _may_be_operator(session: Session, username: str) -> bool:
