@@ -78,6 +78,47 @@ def test_migration_matches_the_models(db_url: str) -> None:
     db.dispose(db_url)
 
 
+def test_migration_0006_names_who_made_each_older_credential_change(
+    db_url: str,
+) -> None:
+    """Credential changes recorded before ``sign_ins.changed_by`` keep their maker
+    in ``detail`` only; the migration fills the column from it, so the chains of
+    accounts reach back before it (and leaves sign-ins, which have no maker, alone)."""
+    from alembic import command
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as con:
+        command.upgrade(db.alembic_config(con), "0005_terms_digest")
+        for outcome, detail in (
+            ("password_set", "by dora.ops, second factor enrolled"),
+            ("unlock", "by ops.two: forgot"),
+            ("ok", ""),
+        ):
+            con.execute(
+                sa.text(
+                    "INSERT INTO sign_ins (at, username, method, source, outcome, "
+                    "detail) VALUES (:at, 'x.y', :m, 'cli', :o, :d)"
+                ),
+                {
+                    "at": workflow.now(),
+                    "m": "ok" if outcome == "ok" else "manage",
+                    "o": outcome,
+                    "d": detail,
+                },
+            )
+    db.migrate(engine)
+    with engine.connect() as con:
+        got = con.execute(
+            sa.text("SELECT outcome, changed_by FROM sign_ins ORDER BY sign_in_id")
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in got] == [
+        ("password_set", "dora.ops"),
+        ("unlock", "ops.two"),
+        ("ok", None),
+    ]
+
+
 def test_the_seeds_all_become_active(seeded: tuple) -> None:
     session, out = seeded
     names = {a["id"] for a in seeds.read_seeds()["agreements"]}
