@@ -21,6 +21,28 @@ OPS = Principal(
 )
 
 
+CHIEF = Principal(
+    "cass.chief", "department", frozenset({"chief_statistician"}), via="password+totp"
+)
+PANEL = {
+    "cass.chief": ["chief_statistician"],
+    "pat.panel": ["panel_member"],
+    "priya.panel": ["panel_member"],
+    "peter.panel": ["panel_member"],
+}
+
+
+def decide(home: Home, agreement_id: str, at: datetime | None = None) -> None:
+    """A learner-service agreement through the panel and the Chief Statistician."""
+    views = [
+        {"member": m, "view": "approve", "reasons": "justified"}
+        for m in PANEL
+        if m != "cass.chief"
+    ]
+    lrs.record_agreement_panel(home, CHIEF, agreement_id, views, at)
+    lrs.decide_agreement(home, CHIEF, agreement_id, True, "the panel's advice", at)
+
+
 @dataclass
 class World:
     home: Home
@@ -52,6 +74,8 @@ def make_world(home: Home, at: datetime) -> World:
         governance.add_user(
             s, LOCAL_OPERATOR, "dora.ops", "Dora", "department", ["data_operations"]
         )
+        for name, roles in PANEL.items():
+            governance.add_user(s, LOCAL_OPERATOR, name, name, "department", roles)
     for org, (_, volume) in ORGS.items():
         items = ["uln", "forenames", "surname", "date_of_birth"]
         if org == "ao":
@@ -66,4 +90,5 @@ def make_world(home: Home, at: datetime) -> World:
             items,
             at,
         )
+        decide(home, f"lrs-{org}", at)
     return World(home, {o: user(o) for o in ORGS})

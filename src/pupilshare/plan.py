@@ -122,6 +122,24 @@ class Sdc:
             raise ValueError("disclosure control: " + "; ".join(bad))
 
 
+# The purposes a person may refuse (an opt-out's type; an agreement's
+# ``opt_out_scope``), and the uses under a legal duty that are no opt-out's scope
+# (only an opt-out of everything applies to them). Nothing else is a scope: a word
+# outside both would silently honour only opt-outs of everything.
+OPT_OUT_TYPES = {
+    "learning_records": "sharing personal learning record achievements with "
+    "approved organisations",
+    "survey": "being contacted for voluntary surveys",
+    "research": "use of my records in approved research",
+}
+DUTY_SCOPES = ("assessment", "health", "inspection", "local_authority", "statistics")
+
+# The access route of an agreement whose releases are published to everyone (the
+# department's own statistics): the register lists it, the public pages show only
+# its releases.
+PUBLICATION = "publication"
+
+
 @dataclass(frozen=True)
 class ReleasePlan:
     agreement_id: str
@@ -137,6 +155,7 @@ class ReleasePlan:
     reference_date: date = field(default_factory=date.today)
     policy_version: str = ""
     budget: Budget = field(default_factory=Budget)  # the agreement's own limits
+    access_route: str = ""  # how the recipient receives it (``PUBLICATION``: all)
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -205,6 +224,7 @@ def plan_from_dict(data: dict) -> ReleasePlan:
         reference_date=date.fromisoformat(ref) if ref else date.today(),
         policy_version=data.get("policy_version", ""),
         budget=Budget(**(data.get("budget") or {})),
+        access_route=data.get("access_route", ""),
     )
 
 

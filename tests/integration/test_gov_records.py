@@ -78,6 +78,47 @@ def test_migration_matches_the_models(db_url: str) -> None:
     db.dispose(db_url)
 
 
+def test_migration_0006_names_who_made_each_older_credential_change(
+    db_url: str,
+) -> None:
+    """Credential changes recorded before ``sign_ins.changed_by`` keep their maker
+    in ``detail`` only; the migration fills the column from it, so the chains of
+    accounts reach back before it (and leaves sign-ins, which have no maker, alone)."""
+    from alembic import command
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as con:
+        command.upgrade(db.alembic_config(con), "0005_terms_digest")
+        for outcome, detail in (
+            ("password_set", "by dora.ops, second factor enrolled"),
+            ("unlock", "by ops.two: forgot"),
+            ("ok", ""),
+        ):
+            con.execute(
+                sa.text(
+                    "INSERT INTO sign_ins (at, username, method, source, outcome, "
+                    "detail) VALUES (:at, 'x.y', :m, 'cli', :o, :d)"
+                ),
+                {
+                    "at": workflow.now(),
+                    "m": "ok" if outcome == "ok" else "manage",
+                    "o": outcome,
+                    "d": detail,
+                },
+            )
+    db.migrate(engine)
+    with engine.connect() as con:
+        got = con.execute(
+            sa.text("SELECT outcome, changed_by FROM sign_ins ORDER BY sign_in_id")
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in got] == [
+        ("password_set", "dora.ops"),
+        ("unlock", "ops.two"),
+        ("ok", None),
+    ]
+
+
 def test_the_seeds_all_become_active(seeded: tuple) -> None:
     session, out = seeded
     names = {a["id"] for a in seeds.read_seeds()["agreements"]}
@@ -269,6 +310,12 @@ def test_a_change_of_name_suspends_until_reapproved(seeded: tuple) -> None:
     with pytest.raises(Denied):
         orgs.reinstate_org(session, op, "ofsted", "checked")
     orgs.reinstate_org(session, chief, "ofsted", "identity checked")
+    # the attacker with data-operations rights: the organisation is reinstated, so
+    # activate the suspended agreement without the Chief Statistician's decision
+    for who in (op, actor(session, "dora.ops"), chief):
+        with pytest.raises(Conflict, match="only an approved agreement"):
+            workflow.activate(session, who, "ofsted-inspection")
+    assert ag.status == "suspended"
     workflow.decide(session, chief, "ofsted-inspection", True, "identity checked")
     assert ag.status == "active"
     last = session.scalars(
@@ -320,14 +367,23 @@ def test_unknown_users_are_denied(session: Session) -> None:
 def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
     """Separation of duties: data operations may submit for a recipient, but then
     another officer records the panel's sitting (and the amendment's)."""
-    session, _ = seeded
+    session, out = seeded
+    signed = seeds.sign_in(session, out.credentials["dora.ops"])  # before writing
     dora = actor(session, "dora.ops")
     ag = workflow.submit(session, dora, _draft(session))
     with pytest.raises(Conflict, match="may not record its panel"):
         _panel(session, ag.agreement_id)
+    views = [
+        {"member": m, "view": APPROVE, "reasons": "justified"}
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+    ]
+    # the unnamed local operator may be dora herself: the separation of duties
+    # cannot be shown, so it is refused (issue 10 point 2)
+    with pytest.raises(Conflict, match="signed in by name"):
+        panel.record(session, actor(session, None), ag.agreement_id, views)
     panel.record(
         session,
-        actor(session, None),
+        actor(session, "cass.chief"),
         ag.agreement_id,
         [
             {"member": m, "view": APPROVE, "reasons": "justified"}
@@ -345,6 +401,89 @@ def test_whoever_submits_may_not_record_the_panel(seeded: tuple) -> None:
     )
     with pytest.raises(Conflict, match="may not record its panel"):
         _panel(session, live.agreement_id, am.amendment_id)
+    with pytest.raises(Conflict, match="signed in by name"):
+        panel.record(
+            session, actor(session, None), live.agreement_id, views, [], am.amendment_id
+        )
+    # nor a second account the submitter made for it (roles and password)
+    orgs.add_user(session, signed, "dora.two", "D2", "department", ["data_operations"])
+    identity.issue(session, signed, "dora.two")
+    with pytest.raises(Conflict, match="chain of accounts"):
+        panel.record(session, actor(session, "dora.two"), ag.agreement_id, views)
+    # submitted by the unnamed operator: no one of data operations records it
+    other = workflow.submit(session, actor(session, None), _draft(session, "ier-3"))
+    with pytest.raises(Conflict, match="signed in by name"):
+        _panel(session, other.agreement_id)
+
+
+def test_no_chain_of_accounts_records_its_own_submissions_panel(seeded: tuple) -> None:
+    """Issue 10 point 2, tried with data operations: dora made a recipient account,
+    submitted as it and recorded the panel as herself; made an officer who made a
+    recipient account (a chain); or submitted herself and recorded the panel as an
+    account made by one she made. The recorder may be neither the submitter, nor an
+    account that created or changed (roles, credentials) the submitter's, nor one
+    the submitter created or changed, through any chain of accounts."""
+    session, out = seeded
+    signed = seeds.sign_in(session, out.credentials["dora.ops"])
+    views = [
+        {"member": m, "view": APPROVE, "reasons": "justified"}
+        for m in ("pat.panel", "priya.panel", "peter.panel")
+    ]
+    dora = actor(session, "dora.ops")
+
+    def made(by: Principal, name: str, roles: list[str], org: str = "ier") -> Principal:
+        orgs.add_user(session, by, name, name, org, roles)
+        issued = identity.issue(session, by, name)
+        session.commit()  # signing in records the attempt in a session of its own
+        return seeds.sign_in(session, issued)
+
+    # dora -> ier.puppet (a recipient): submits; dora records
+    made(signed, "ier.puppet", ["recipient"])
+    ag = workflow.submit(session, actor(session, "ier.puppet"), _draft(session))
+    with pytest.raises(Conflict, match="chain of accounts"):
+        panel.record(session, dora, ag.agreement_id, views)
+    # dora -> ops.two (data operations) -> ier.third: submits; dora records
+    two = made(signed, "ops.two", ["data_operations"], "department")
+    made(two, "ier.third", ["recipient"])
+    third = workflow.submit(
+        session, actor(session, "ier.third"), _draft(session, "ier-3")
+    )
+    for recorder in ("dora.ops", "ops.two"):
+        with pytest.raises(Conflict, match="chain of accounts"):
+            panel.record(session, actor(session, recorder), third.agreement_id, views)
+    # dora submits; ops.three, made by ops.two whom dora made, records
+    made(two, "ops.three", ["data_operations"], "department")
+    own = workflow.submit(session, dora, _draft(session, "ier-4"))
+    with pytest.raises(Conflict, match="chain of accounts"):
+        panel.record(session, actor(session, "ops.three"), own.agreement_id, views)
+    # an account whose roles the submitter changed, not made by them
+    orgs.set_roles(
+        session, signed, "sam.stats", ["recipient", "data_operations"], reason="cover"
+    )
+    with pytest.raises(Conflict, match="chain of accounts"):
+        panel.record(session, actor(session, "sam.stats"), own.agreement_id, views)
+    # the chain runs through credentials too: ops.two sets the researcher's
+    # password (no role changed), who submits; ops.two, and dora before it, may not
+    identity.issue(session, two, "ier.researcher")
+    researched = workflow.submit(
+        session, actor(session, "ier.researcher"), _draft(session, "ier-5")
+    )
+    for recorder in ("ops.two", "dora.ops"):
+        with pytest.raises(Conflict, match="chain of accounts"):
+            panel.record(
+                session, actor(session, recorder), researched.agreement_id, views
+            )
+    # an officer outside every chain still records them
+    for agreement_id in (
+        ag.agreement_id,
+        third.agreement_id,
+        own.agreement_id,
+        researched.agreement_id,
+    ):
+        review = panel.record(
+            session, actor(session, "cass.chief"), agreement_id, views
+        )
+        assert review.quorate
 
 
 GATEWAY = {

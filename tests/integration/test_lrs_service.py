@@ -201,3 +201,81 @@ def test_the_service_sealer_seals_while_its_service_lives(world, home) -> None: 
         assert lrs.seal(home, store) == 0  # nothing sealed twice
         total = store.one("SELECT count(*) FROM ledger_entries WHERE kind = 'lookup'")
     assert total == 2
+
+
+def test_a_learner_service_agreement_answers_nothing_until_decided(world, home) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 point 2, from the command line: data operations alone made a
+    learner-service agreement with ``lrs agree`` and the service answered its
+    users at once, with no panel and no Chief Statistician. It is decided like any
+    other agreement; until then every look-up is refused, whatever its status
+    says (set by data operations or edited in the records)."""
+    import sqlalchemy as sa
+    from tests.lrs_world import CHIEF, PANEL
+
+    from pupilshare import governance
+    from pupilshare.cli import main
+    from pupilshare.errors import Conflict
+    from pupilshare.identity import LOCAL_OPERATOR
+    from pupilshare.lrs import db
+    from pupilshare.lrs.models import ServiceAgreement
+
+    with governance.session_scope(home) as s:
+        governance.add_org(
+            s, LOCAL_OPERATOR, "college2", "College", "school/post-16 institution", "L2"
+        )
+        governance.add_user(
+            s, LOCAL_OPERATOR, "college2.user1", "U", "college2", ["lrs_user"]
+        )
+    asker = user("college2")
+
+    def cli(*args: str) -> int:
+        return main(["--home", str(home.root), "lrs", *args])
+
+    assert (
+        cli(
+            "agree",
+            "college2",
+            "--id",
+            "lrs-college2",
+            "--purpose",
+            "register new students for their ULNs",
+            "--monthly-volume",
+            "100",
+        )
+        == 0
+    )
+    with pytest.raises(Denied):
+        lrs.search(home, asker, ADA, at=AT)
+    with pytest.raises(Conflict, match="no decision approves"):
+        lrs.set_agreement_status(home, OPS, "lrs-college2", "active")
+    with db.session_scope(home) as s:  # edited in the records
+        s.execute(
+            sa.update(ServiceAgreement)
+            .where(ServiceAgreement.agreement_id == "lrs-college2")
+            .values(status="active")
+        )
+    with pytest.raises(Denied):
+        lrs.search(home, asker, ADA, at=AT)
+    with db.session_scope(home) as s:
+        s.get(ServiceAgreement, "lrs-college2").status = "submitted"
+    views = ["--view", "pat.panel=approve: fine", "--view", "priya.panel=approve: ok"]
+    views += ["--view", "peter.panel=approve: ok"]
+    # the local operator (data operations) submitted it: it may not record the
+    # panel, and no one decides without a quorate panel
+    assert cli("panel", "lrs-college2", *views) != 0
+    assert cli("decide", "lrs-college2", "--approve", "--reason", "fine") != 0
+    with pytest.raises(Conflict, match="no quorate panel"):
+        lrs.decide_agreement(home, CHIEF, "lrs-college2", True, "fine", at=AT)
+    members = [m for m in PANEL if m != "cass.chief"]
+    lrs.record_agreement_panel(
+        home,
+        CHIEF,
+        "lrs-college2",
+        [{"member": m, "view": "approve", "reasons": "ok"} for m in members],
+        at=AT,
+    )
+    with pytest.raises(Denied):  # the panel alone decides nothing
+        lrs.search(home, asker, ADA, at=AT)
+    got = lrs.decide_agreement(home, CHIEF, "lrs-college2", True, "as advised", at=AT)
+    assert got["status"] == "active"
+    assert lrs.search(home, asker, ADA, at=AT)["outcome"] == "no_match"

@@ -183,3 +183,105 @@ def test_the_approved_plan_passes_the_check_on_any_path(
     with Store.open(governed) as store:
         build_release(store, governed, plan_for(governed, LA), tmp_path / "out")
     assert _delivered(governed) == 1
+
+
+def test_an_active_agreement_without_its_approving_decisions_releases_nothing(
+    governed: Home, tmp_path: Path
+) -> None:
+    """Point 3, tried on the demo: the agreement's decision deleted from the
+    governance records (or an amendment applied with no decision approving it)
+    left it "active", and it was released. A live agreement is one the Chief
+    Statistician approved, with every change since approved too."""
+    from pupilshare.governance.models import Decision
+
+    with db.session_scope(governed) as s:
+        s.execute(sa.delete(Decision).where(Decision.agreement_id == LA))
+    with pytest.raises(Conflict, match="no decision"):
+        release_agreement(governed, LA, tmp_path / "a")
+    other = "la2-own-pupils"  # one version further than its approved amendments
+    with db.session_scope(governed) as s:
+        s.get(Agreement, other).version += 1
+    with pytest.raises(Conflict, match="no decision"):
+        release_agreement(governed, other, tmp_path / "b")
+    assert _delivered(governed) == 0
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def _edit_spec(change):  # type: ignore[no-untyped-def]
+    def edit(ag: Agreement) -> None:
+        spec = json.loads(json.dumps(ag.spec))
+        change(spec)
+        ag.spec = spec
+
+    return edit
+
+
+EDITS = {
+    "items": (
+        "dh-ncmp-prevalence",
+        _edit_spec(lambda t: t["items"].update({"ncmp.la_code": "edited in"})),
+    ),
+    "population": (
+        LA,
+        _edit_spec(lambda t: t["population"].update(la_codes=["201", "202"])),
+    ),
+    "level": ("dh-ncmp", lambda ag: setattr(ag, "level", "identified")),
+    "recipient": (LA, lambda ag: setattr(ag, "org_id", "la2")),
+    "sdc": ("dh-ncmp", _edit_spec(lambda t: t.update(sdc={"k": 1}))),
+    "opt-outs": (
+        "ier-attainment-gaps",
+        _edit_spec(lambda t: t.update(opt_out_scope="none")),
+    ),
+    "level in the terms": (
+        "dh-ncmp",
+        _edit_spec(lambda t: t.update(level="identified")),
+    ),
+}
+
+
+@pytest.mark.parametrize("edited", sorted(EDITS))
+def test_terms_edited_in_the_records_after_the_decision_release_nothing(
+    governed: Home, tmp_path: Path, edited: str
+) -> None:
+    """Issue 10 point 2, tried with write access to ``governance.sqlite``: an
+    active agreement's terms edited in place after the Chief Statistician approved
+    them (an item added, the population widened, the level raised, another
+    recipient, disclosure control or opt-outs loosened) were released as edited.
+    Each decision records the digest of the terms it approved; terms that differ
+    release nothing, from the runner or from the check's own question."""
+    agreement_id, edit = EDITS[edited]
+    plan = plan_for(governed, agreement_id)  # as approved, before the edit
+    with db.session_scope(governed) as s:
+        edit(s.get(Agreement, agreement_id))
+    out = tmp_path / "out"
+    code = main(
+        ["--home", str(governed.root), "release", agreement_id, "--out", str(out)]
+    )
+    assert code != 0
+    with pytest.raises(Conflict, match=f"{agreement_id}.*not the terms"):
+        plan_for(governed, agreement_id)
+    with Store.open(governed) as store:
+        with pytest.raises(Blocked) as e:
+            build_release(store, governed, plan, tmp_path / "out2")
+    assert any(agreement_id in r and "not the terms" in r for r in e.value.errors), (
+        e.value.errors
+    )
+    assert not out.exists() and _delivered(governed) == 0
+
+
+def test_a_decision_without_the_digest_of_its_terms_approves_nothing(
+    governed: Home, tmp_path: Path
+) -> None:
+    """Decisions recorded before digests were kept (migration 0005 leaves theirs
+    empty: nothing proves the terms were not edited since) release nothing."""
+    from pupilshare.governance.models import Decision
+
+    with db.session_scope(governed) as s:
+        s.execute(
+            sa.update(Decision)
+            .where(Decision.agreement_id == LA)
+            .values(terms_digest=None)
+        )
+    with pytest.raises(Conflict, match=f"{LA}'s terms are not the terms"):
+        release_agreement(governed, LA, tmp_path / "a")
+    assert _delivered(governed) == 0

@@ -409,3 +409,69 @@ def test_sums_and_rounded_counts_are_checked_on_the_store_s_true_values(
     reasons = check.check_release(world, home, plan, out, pupils)
     assert any("fewer than 40 contributors" in r for r in reasons)
     assert any("differ from the store" in r for r in reasons)
+
+
+def test_only_a_publication_reaches_the_public_pages(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """Point 3: publishing is a disclosure with its own route. The public pages
+    showed any aggregate release whose recipient's id began with "public" or
+    "department": a firm registered as ``publicity-ltd`` given tables under a
+    secure download, or the department's own internal tables, were published to
+    everyone. Only an agreement whose access route is publication is."""
+    from pupilshare.plan import PUBLICATION
+    from pupilshare.release import public
+
+    made = {}
+    for recipient, route in (
+        ("publicity-ltd", PUBLICATION),
+        ("department", "secure download"),
+        ("department", PUBLICATION),
+    ):
+        plan = ReleasePlan(
+            **{
+                **AGG.__dict__,
+                "agreement_id": f"{recipient}-{route.split()[0]}",
+                "recipient": recipient,
+                "access_route": route,
+            }
+        )
+        m = build_release(world, home, plan, tmp_path / plan.agreement_id)
+        made[plan.agreement_id] = m.release_id
+    shown = {s["release_id"] for s in public.statistics(world)}
+    assert shown == {made["department-publication"]}
+
+
+def test_a_file_changed_after_delivery_is_never_served(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """Point 8 after delivery: someone with access to the releases folder changes
+    a delivered file (here its suppressed cells filled in) or edits the manifest
+    the download's decision is asked on. The recipient's download served
+    whatever the folder held; it is served only while it is what the check
+    passed and the record holds (its SHA-256), and a changed manifest is no
+    manifest."""
+    from pupilshare.errors import Conflict
+    from pupilshare.release import public
+
+    m = build_release(world, home, AGG, tmp_path / "o")
+    rec = public.release(world, m.release_id)
+    assert public.release_file(rec, "by_la.parquet").is_file()
+    assert public.manifest(rec)["items"] == list(AGG.items)
+    f = tmp_path / "o" / "by_la.parquet"
+    t = pq.read_table(f)  # the suppressed cells filled in with their true values
+    pq.write_table(
+        t.set_column(
+            t.column_names.index("value"),
+            "value",
+            pa.array(
+                [v if v is not None else 3 for v in t.column("value").to_pylist()]
+            ),
+        ),
+        f,
+    )
+    with pytest.raises(Conflict, match="changed since delivery"):
+        public.release_file(rec, "by_la.parquet")
+    man = tmp_path / "o" / "manifest.json"
+    man.write_text(man.read_text().replace("AGR-CQC", "AGR-CQC "))
+    assert public.manifest(rec) == {}

@@ -19,7 +19,7 @@ from tests.integration.test_release_pipeline import _opt_out
 
 from pupilshare.config import Home
 from pupilshare.errors import Blocked, Conflict
-from pupilshare.plan import Population, ReleasePlan
+from pupilshare.plan import Population, ReleasePlan, TableSpec
 from pupilshare.release import check, population, promises
 from pupilshare.release.build import build_release
 from pupilshare.store import Store
@@ -457,4 +457,114 @@ def test_a_manifest_that_names_another_recipient_is_blocked(
     with pytest.raises(Blocked) as refused:
         build_release(world, home, plan, tmp_path / "o")
     assert any("recipient" in r for r in refused.value.errors), refused.value.errors
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_aggregate_built_from_every_record_of_pupils_in_scope_is_blocked(
+    world: Store, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 8 for tables: a future builder that widens the scope to every record
+    of a pupil who is in scope at some date (the audit's census rows from when
+    learners were 9 to 13) counts out-of-scope records in the tables. The check's
+    true values come from the same population, and every pupil in the release is
+    in scope, so only the check's own reading of the scope, record by record, can
+    refuse it."""
+    real = population.eligible_sql
+
+    def every_record_of_pupils_in_scope(plan, dataset, tables, opted_join="ANTI"):
+        scoped = real(plan, dataset, tables, opted_join)
+        wide = dataclasses.replace(plan, population=Population())
+        return (
+            f"SELECT * FROM ({real(wide, dataset, tables, opted_join)}) w WHERE "
+            f"w.{population.PUPIL_KEY} IN (SELECT {population.PUPIL_KEY} "
+            f"FROM ({scoped}))"
+        )
+
+    plan = _plan(
+        "aggregate",
+        ("census.ncyear",),
+        Population(min_age=10),
+        tables=(TableSpec("pupils_by_year_group", "census", ("ncyear",), ()),),
+    )
+    build_release(world, home, plan, tmp_path / "honest")  # the approved scope passes
+    monkeypatch.setattr(population, "eligible_sql", every_record_of_pupils_in_scope)
+    with pytest.raises(Blocked) as refused:
+        build_release(world, home, plan, tmp_path / "o")
+    assert any(
+        "census" in r and "outside the agreement's scope" in r
+        for r in refused.value.errors
+    ), refused.value.errors
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_row_of_an_identified_extract_can_be_filed_by_its_upn(
+    world: Store, home: Home, tmp_path: Path
+) -> None:
+    """Point 6 on the demo: the LA's key stage results carried 26 rows with no
+    UPN (pupils the index holds no permanent UPN for: the only identifier of
+    that file is the index's), 8 of them repeating another exactly, and the
+    check passed them (it looked only at rows that had one). Every row of an
+    extract filed by UPN or ULN carries one; rows the recipient could not file
+    are withheld and said so in the manifest, and the check refuses any row
+    without one."""
+    world.rows("UPDATE pupils SET upn = NULL WHERE pupil_key % 7 = 0")
+    plan = _plan(
+        "identified",
+        (
+            "pupil.upn",
+            "ks_results.academic_year",
+            "ks_results.subject",
+            "ks_results.outcome",
+        ),
+        Population(la_codes=("201",)),
+    )
+    out, pupils = _staged(world, home, plan, tmp_path)
+    rows = pq.read_table(out / "ks_results.parquet").to_pylist()
+    assert rows and all(r["pupil_upn"] for r in rows)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any("no UPN or ULN" in r for r in manifest["removed"]), manifest["removed"]
+    unfiled = world.one(
+        "SELECT count(*) FROM release_pupils r JOIN pupils p USING (pupil_key) "
+        "WHERE p.upn IS NULL"
+    )
+    assert unfiled == 0  # the ledger names only pupils whose rows were released
+    f = out / "ks_results.parquet"
+    t = pq.read_table(f)
+    blank = pa.array([None] * t.num_rows, pa.string())
+    _rewrite(f, t.set_column(t.column_names.index("pupil_upn"), "pupil_upn", blank))
+    reasons = check.check_release(world, home, plan, out, pupils)
+    assert any("without the UPN or ULN" in r for r in reasons), reasons
+
+
+def test_an_anonymised_class_of_too_few_pupils_is_blocked_however_many_rows(
+    world: Store, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 8 for point 4: k counts pupils, not rows. A future builder that
+    counts rows lets a class of a few pupils through because each has a census
+    row every year (same sex, ethnicity, school); the check counted rows too
+    (pycanon over the file), so it passed. The check counts the distinct pupils
+    whose records fall in each released class, from the records."""
+    from pupilshare.release import anonymise
+
+    plan = _plan(
+        "anonymised",
+        ("census.sex", "census.ethnicity", "census.laestab", "census.sen_provision"),
+        Population(),
+        sdc=dataclasses.replace(ANON.sdc, k_anonymity=10, max_suppression=0.05),
+    )
+    build_release(world, home, plan, tmp_path / "honest")
+    for name in ("_classes_sql", "_release_sql"):
+        real = getattr(anonymise, name)
+
+        def by_rows(*args, real=real):
+            return real(*args).replace(
+                f"count(DISTINCT {population.PUPIL_KEY})", "count(*)"
+            )
+
+        monkeypatch.setattr(anonymise, name, by_rows)
+    with pytest.raises(Blocked) as refused:
+        build_release(world, home, plan, tmp_path / "o")
+    assert any("distinct pupils" in r for r in refused.value.errors), (
+        refused.value.errors
+    )
     assert not (tmp_path / "o").exists()

@@ -33,7 +33,9 @@ def register(app: typer.Typer) -> None:
             "surname, date_of_birth, sex, postcode, upn, achievements.",
         ),
     ) -> None:
-        """Record an organisation's agreement to use the learner service."""
+        """Submit an organisation's agreement to use the learner service: it is
+        decided like any other (`lrs panel`, then `lrs decide`) before the service
+        answers a look-up under it."""
         from pupilshare import lrs
         from pupilshare.cliapp import console, context
 
@@ -49,8 +51,55 @@ def register(app: typer.Typer) -> None:
         )
         console.print(
             f"agreement {row['agreement_id']}: {org}, {monthly_volume} look-ups a "
-            f"month, items {', '.join(row['items'])}",
+            f"month, items {', '.join(row['items'])}; {row['status']}, it now awaits "
+            "the approval panel",
             highlight=False,
+        )
+
+    @group.command("panel")
+    def panel(
+        ctx: typer.Context,
+        agreement_id: str = typer.Argument(..., help="The agreement's id."),
+        view: list[str] = typer.Option(
+            [], "--view", help="member=approve|reject|abstain: reasons"
+        ),
+        conflict: list[str] = typer.Option([], "--conflict", help="member=declaration"),
+    ) -> None:
+        """Record the approval panel's sitting on a learner-service agreement
+        (never by whoever submitted it, nor an account in one chain with them)."""
+        from pupilshare import lrs
+        from pupilshare.cliapp import console, context
+
+        views = []
+        for v in view:
+            member, _, rest = v.partition("=")
+            kind, _, reasons = rest.partition(":")
+            views.append(
+                {"member": member.strip(), "view": kind.strip(), "reasons": reasons}
+            )
+        for c in conflict:
+            member, _, text = c.partition("=")
+            views.append({"member": member.strip(), "conflict": text or "declared"})
+        c = context(ctx)
+        d = lrs.record_agreement_panel(c.home, c.principal(), agreement_id, views)
+        console.print(f"panel on {agreement_id}: {d['outcome']}", highlight=False)
+
+    @group.command("decide")
+    def decide(
+        ctx: typer.Context,
+        agreement_id: str = typer.Argument(..., help="The agreement's id."),
+        approve: bool = typer.Option(..., "--approve/--reject"),
+        reason: str = typer.Option(..., "--reason"),
+    ) -> None:
+        """The Chief Statistician's decision on a learner-service agreement, after a
+        quorate panel (never on their own submission)."""
+        from pupilshare import lrs
+        from pupilshare.cliapp import console, context
+
+        c = context(ctx)
+        row = lrs.decide_agreement(c.home, c.principal(), agreement_id, approve, reason)
+        console.print(
+            f"{agreement_id}: {row['outcome']}; now {row['status']}", highlight=False
         )
 
     @group.command("agreements")

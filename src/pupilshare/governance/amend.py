@@ -19,6 +19,8 @@ from pupilshare.governance.access import Actor
 from pupilshare.governance.models import Amendment, Decision, Transition
 from pupilshare.governance.workflow import (
     apply_terms,
+    as_decided,
+    digest_of,
     get,
     now,
     quorate_review,
@@ -128,6 +130,13 @@ def decide(
     review = quorate_review(session, agreement_id, amendment_id)
     if review is None:
         raise Conflict(f"amendment {amendment_id} has no quorate panel review")
+    as_decided(session, ag)  # amends the approved terms, never edited ones
+    amended = T.apply_diff(ag.spec, am.diff)
+    if review.terms_digest != T.digest(amended):
+        raise Conflict(
+            f"agreement {agreement_id}'s amendment {amendment_id} is not the one "
+            "its panel sat on"
+        )
     am.status = "approved" if approve else "rejected"
     dec = Decision(
         agreement_id=agreement_id,
@@ -141,8 +150,9 @@ def decide(
     )
     session.add(dec)
     if approve:
-        apply_terms(ag, T.apply_diff(ag.spec, am.diff))
+        apply_terms(ag, amended)
         ag.version += 1
+    dec.terms_digest = digest_of(ag) if approve else T.digest(amended)
     session.add(
         Transition(
             agreement_id=agreement_id,

@@ -182,6 +182,9 @@ class PanelReview(Base):
     quorum: Mapped[int] = mapped_column(Integer)
     quorate: Mapped[int] = mapped_column(Integer)
     conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # ``terms.digest`` of the terms the panel sat on (an amendment's: the terms as
+    # amended); none on sittings recorded before digests were kept
+    terms_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PanelView(Base):
@@ -210,6 +213,10 @@ class Decision(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[str] = mapped_column(Text)
     conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # ``terms.digest`` of the terms decided (an approved amendment's: as amended);
+    # a release runs only terms whose digest is the latest approving decision's,
+    # and a decision without one (made before digests were kept) approves nothing
+    terms_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Amendment(Base):
@@ -296,6 +303,10 @@ class SignIn(Base):
     source: Mapped[str] = mapped_column(String(100), index=True)
     outcome: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # who made a credential change (a password set, a second factor enrolled, a
+    # lock or unlock) to ``username``'s account: the separation of duties follows
+    # these, with ``user_changes``, through chains of accounts
+    changed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SignInCount(Base):

@@ -7,15 +7,17 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pupilshare.budget import Budget
 from pupilshare.config import Home
 from pupilshare.errors import Conflict
 from pupilshare.governance.db import session_scope
+from pupilshare.governance.models import Agreement, Decision
 from pupilshare.governance.policy import Answer, decide, policy
 from pupilshare.governance.rules import population_ages
-from pupilshare.governance.workflow import get
+from pupilshare.governance.workflow import as_decided, get
 from pupilshare.plan import Population, ReleasePlan, Sdc, TableSpec
 
 
@@ -53,6 +55,7 @@ def build_plan(
         )
     if not ag.start_date <= today <= ag.expiry_date:
         raise Conflict(f"agreement {agreement_id} is outside its term on {today}")
+    _decided(session, ag)
     t = ag.spec
     pop = t["population"]
     tables = tuple(TableSpec(**_table(x)) for x in t["tables"])
@@ -78,7 +81,32 @@ def build_plan(
         reference_date=today,
         policy_version=policy().version,
         budget=Budget(**t.get("budget", {})),
+        access_route=t["access_route"],
     )
+
+
+def _decided(session: Session, ag: Agreement) -> None:
+    """An active agreement is released only as its decisions approved it: the
+    latest decision on the agreement itself approves it, and one approved
+    amendment stands behind every version after the first. A status of "active"
+    alone (records edited, a decision lost) is not an approval, nor are terms
+    whose digest is not the one the latest approving decision recorded
+    (``workflow.as_decided``): ``Conflict``."""
+    decisions = session.scalars(
+        select(Decision)
+        .where(Decision.agreement_id == ag.agreement_id)
+        .order_by(Decision.decision_id)
+    ).all()
+    own = [d.outcome for d in decisions if d.amendment_id is None]
+    amended = sum(
+        d.amendment_id is not None and d.outcome == "approved" for d in decisions
+    )
+    if not own or own[-1] != "approved" or amended != ag.version - 1:
+        raise Conflict(
+            f"agreement {ag.agreement_id} is {ag.status} but no decision approves "
+            f"it as it stands (version {ag.version}); nothing is released"
+        )
+    as_decided(session, ag)
 
 
 def plan_for(

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from pupilshare import catalogue
+from pupilshare.plan import DUTY_SCOPES, OPT_OUT_TYPES, PUBLICATION, Sdc
 from pupilshare.schoolyear import KEY_STAGE_YEARS, expected_age
 
 Terms = dict[str, Any]
@@ -186,25 +187,107 @@ def _named_users(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
             yield f"user {u} is not a named user of {org['org_id']}"
 
 
+# Recipients whose purpose is always their own candidates or applicants: what the
+# recipient is decides it, never how the terms are worded.
+PER_CANDIDATE = ("awarding organisation", "school/post-16 institution")
+# Items that place a learner at an organisation (``records_at``): a school or
+# college by its establishment number, an awarding body by its name.
+PLACED_BY = {("census", "laestab"), ("qualifications", "awarding_body")}
+
+
 def _lookup_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
     """A per-candidate lookup (an awarding body's candidates, a college's applicants)
     never receives a national file: its population names where its candidates have a
-    record (``records_at``), until a learner lookup service answers one at a time."""
+    record (``records_at``), until a learner lookup service answers one at a time.
+
+    Per-candidate is what the recipient is (``PER_CANDIDATE``) as well as a lookup
+    access route, at every record level; ``records_at`` must place the learner at
+    an organisation (``PLACED_BY``), an awarding body's at itself."""
     at = terms["population"].get("records_at")
+    per_candidate = org.get("type") in PER_CANDIDATE
+    lookup = "lookup" in terms.get("access_route", "")
     if (
-        "lookup" in terms.get("access_route", "")
-        and terms["level"] == "identified"
-        and not at
-    ):
+        (lookup and terms["level"] == "identified")
+        or (per_candidate and terms["level"] != "aggregate")
+    ) and not at:
         yield (
             "a per-candidate lookup receives only learners with a record at the "
             "organisation: give population.records_at (dataset, item, value)"
         )
-    if at:
-        try:
-            catalogue.dataset(at["dataset"]).item(at["item"])
-        except KeyError as e:
-            yield f"population.records_at: {e.args[0]}"
+    if not at:
+        return
+    try:
+        catalogue.dataset(at["dataset"]).item(at["item"])
+    except KeyError as e:
+        yield f"population.records_at: {e.args[0]}"
+        return
+    if (lookup or per_candidate) and (at["dataset"], at["item"]) not in PLACED_BY:
+        yield (
+            f"population.records_at: {at['dataset']}.{at['item']} names no "
+            "organisation a learner has a record at (one of "
+            + ", ".join(sorted(f"{d}.{i}" for d, i in PLACED_BY))
+            + ")"
+        )
+    elif at["item"] == "awarding_body" and at["value"] != org.get("name"):
+        yield (
+            f"population.records_at: an awarding body's candidates are those with "
+            f"an award from {org.get('name')}, not from {at['value']}"
+        )
+
+
+# Which way each disclosure-control term protects more: +1 a larger value, -1 a
+# smaller one (the dominance share). The others (rounding, method, the suppression
+# limit) choose how protection is given, not how much.
+STRICTER = {
+    "threshold": 1,
+    "dominance_n": 1,
+    "dominance_k": -1,
+    "p_ratio": 1,
+    "k_anonymity": 1,
+    "min_interval": 1,
+    "ptable_max": 1,
+    "ptable_variance": 1,
+}
+
+
+def _protection_standard(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """An agreement's ``sdc`` terms may make the department's standard (the
+    defaults of ``plan.Sdc``: ACRO's and the ONS's figures) stricter, never looser,
+    as its budget may lower the service's limits, never raise them: "anonymised"
+    with k = 1, or a threshold of 3, is less protection than the label promises."""
+    standard = Sdc()
+    for name, way in STRICTER.items():
+        asked = (terms.get("sdc") or {}).get(name)
+        floor = getattr(standard, name)
+        if asked is not None and (asked - floor) * way < 0:
+            bound = "at least" if way > 0 else "at most"
+            yield (
+                f"sdc.{name} {asked} is looser than the department's standard: "
+                f"{bound} {floor}"
+            )
+
+
+def _publication(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """Publication gives the release to everyone: only aggregate tables, under
+    disclosure control, are ever published; never a file of records."""
+    if terms.get("access_route") == PUBLICATION and terms["level"] != "aggregate":
+        yield (
+            f"access route {PUBLICATION} gives the release to everyone: only an "
+            f"aggregate share is published, not a {terms['level']} one"
+        )
+
+
+def _opt_out_scope(terms: Terms, gw: Facts, org: Facts) -> Iterator[str]:
+    """The opt-outs a share honours are named by its scope: a purpose people may
+    refuse, or a use under a legal duty (opt-outs of everything only). Any other
+    word would honour opt-outs of everything only, silently: refused."""
+    scope = terms.get("opt_out_scope")
+    if scope not in (*OPT_OUT_TYPES, *DUTY_SCOPES):
+        yield (
+            f"opt_out_scope {scope!r} is neither a purpose people may opt out of "
+            f"({', '.join(OPT_OUT_TYPES)}) nor a use under a legal duty "
+            f"({', '.join(DUTY_SCOPES)})"
+        )
 
 
 RULES: tuple[Rule, ...] = (
@@ -220,6 +303,9 @@ RULES: tuple[Rule, ...] = (
     _dates,
     _named_users,
     _lookup_scope,
+    _protection_standard,
+    _publication,
+    _opt_out_scope,
 )
 
 

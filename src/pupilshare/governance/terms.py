@@ -8,6 +8,8 @@ plan, so there is one place that knows it. Dates may be written relative to toda
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,6 +53,19 @@ KEYS = (
     "sdc",
     "conditions",
     "budget",
+)
+# the terms an agreement's row also holds as columns (``workflow.apply_terms``),
+# which the release reads from those columns: a digest covers both copies
+COLUMNS = (
+    "recipient",
+    "gateway",
+    "title",
+    "purpose",
+    "level",
+    "frequency",
+    "start",
+    "expiry",
+    "destroy_by",
 )
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")  # also a directory name
 _RELATIVE = re.compile(r"^today\s*(?:([+-])\s*(\d+))?$")
@@ -251,3 +266,22 @@ def apply_diff(terms: dict[str, Any], changes: dict[str, list[Any]]) -> dict[str
         else:
             flat[key] = new
     return unflatten(flat)
+
+
+def digest(t: dict[str, Any], columns: dict[str, Any] | None = None) -> str:
+    """The SHA-256 of the terms as decided: a canonical JSON (keys sorted, no
+    spaces) of every stored term (items, population and records_at, level,
+    recipient, sdc, opt-out scope, tables, dates, budget...) and of the copies the
+    agreement's row keeps as columns (``columns``; the terms' own values when
+    none are given, as ``apply_terms`` would write them). The one place a decision's
+    terms are fingerprinted: the panel and the Chief Statistician record it, and a
+    release refuses terms whose digest is not the approved one."""
+    cols = {k: t.get(k) for k in COLUMNS} if columns is None else columns
+    text = json.dumps(
+        {"terms": t, "columns": cols},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -75,6 +75,7 @@ def org_facts(session: Session, org: Organisation) -> dict[str, Any]:
     return {
         "org_id": org.org_id,
         "name": org.name,
+        "type": org.org_type,
         "status": org.status,
         "min_pupil_age": org.min_pupil_age,
         "users": list(users),
@@ -131,6 +132,42 @@ def apply_terms(ag: Agreement, t: dict[str, Any]) -> None:
     ag.expiry_date = date.fromisoformat(t["expiry"])
     ag.destroy_by = date.fromisoformat(t["destroy_by"])
     ag.spec = t
+
+
+def digest_of(ag: Agreement) -> str:
+    """``terms.digest`` of the agreement as it stands: its stored terms and the
+    columns the release reads (recipient, level, purpose, dates)."""
+    columns = {
+        "recipient": ag.org_id,
+        "gateway": ag.gateway_id,
+        "title": ag.title,
+        "purpose": ag.purpose,
+        "level": ag.level,
+        "frequency": ag.frequency,
+        "start": ag.start_date.isoformat(),
+        "expiry": ag.expiry_date.isoformat(),
+        "destroy_by": ag.destroy_by.isoformat(),
+    }
+    return terms.digest(ag.spec, columns)
+
+
+def as_decided(session: Session, ag: Agreement) -> None:
+    """The agreement's terms are the ones its latest approving decision (its own,
+    a re-approval's or an approved amendment's) recorded the digest of; anything
+    else (terms edited in the records, a decision made before digests were kept)
+    is not what was decided: ``Conflict`` naming the agreement."""
+    approved = session.scalar(
+        select(Decision.terms_digest)
+        .where(Decision.agreement_id == ag.agreement_id, Decision.outcome == "approved")
+        .order_by(Decision.decision_id.desc())
+        .limit(1)
+    )
+    if approved is None or approved != digest_of(ag):
+        raise Conflict(
+            f"agreement {ag.agreement_id}'s terms are not the terms its decision "
+            "approved (changed since, or decided before the approved terms' digest "
+            "was recorded): nothing is released; a change is an amendment"
+        )
 
 
 def submit(
@@ -249,6 +286,11 @@ def decide(
             raise Conflict(
                 f"{agreement_id} has no quorate panel review since it was submitted"
             )
+        if review.terms_digest != digest_of(ag):
+            raise Conflict(
+                f"agreement {agreement_id}'s terms are not the terms its panel sat "
+                "on: it goes before the panel again"
+            )
         to = "approved" if approve else "rejected"
     elif ag.status == "suspended":
         if approve and ag.organisation.status != "active":
@@ -256,6 +298,8 @@ def decide(
                 f"{ag.org_id}'s changed identity must be re-approved "
                 "before its agreements"
             )
+        if approve:  # re-approves the terms approved before, never edited ones
+            as_decided(session, ag)
         to = "active" if approve else "revoked"
     else:
         raise Conflict(f"agreement {agreement_id} is {ag.status}; nothing to decide")
@@ -268,6 +312,7 @@ def decide(
         outcome="approved" if approve else "rejected",
         reasons=reason,
         conditions=all_conditions,
+        terms_digest=digest_of(ag),
     )
     session.add(d)
     move(session, ag, to, actor, reason)
@@ -278,8 +323,16 @@ def decide(
 def activate(
     session: Session, actor: Actor, agreement_id: str, today: date | None = None
 ) -> Agreement:
+    """Approved -> active, within its term. Only an approved agreement: a
+    suspended one becomes active again only by the Chief Statistician's
+    re-approval (``decide``), never by activating it."""
     actor.require("activate", "activate agreements")
     ag, today = get(session, agreement_id), today or date.today()
+    if ag.status != "approved":
+        raise Conflict(
+            f"agreement {agreement_id} is {ag.status}; only an approved agreement "
+            "is activated (a suspended one is re-approved by a decision)"
+        )
     if not ag.start_date <= today <= ag.expiry_date:
         raise Conflict(
             f"{agreement_id} runs {ag.start_date} to {ag.expiry_date}; it "

@@ -102,6 +102,7 @@ def issue(
         source,
         "password_set",
         f"by {principal.username}" + (", second factor enrolled" if secret else ""),
+        changed_by=principal.username,
     )
     session.flush()
     return Issued(username, password, secret)
@@ -130,6 +131,7 @@ def enrol_totp(
         source,
         "totp_enrolled",
         f"by {principal.username}",
+        changed_by=principal.username,
     )
     session.flush()
     return Issued(username, None, cred.totp_secret)
@@ -170,6 +172,7 @@ def lock(
         source,
         "lock",
         f"by {principal.username}: {reason}",
+        changed_by=principal.username,
     )
     session.flush()
 
@@ -200,5 +203,6 @@ def unlock(
         source,
         "unlock",
         f"by {principal.username}: {reason}",
+        changed_by=principal.username,
     )
     session.flush()

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Text, bindparam, cast, func, literal, select, text, union
 from sqlalchemy.orm import Session
 
-from pupilshare.governance.models import SignIn, SignInCount
+from pupilshare.governance.access import OPERATOR
+from pupilshare.governance.models import SignIn, SignInCount, UserChange
 
 # outcomes that are failed attempts (counted against a source)
 FAILURES = frozenset(
@@ -98,6 +99,7 @@ def record(
     source: str,
     outcome: str,
     detail: str = "",
+    changed_by: str | None = None,
 ) -> None:
     session.add(
         SignIn(
@@ -107,6 +109,7 @@ def record(
             source=source[:100],
             outcome=outcome,
             detail=detail,
+            changed_by=changed_by,
         )
     )
     for key in _keys(username, method, source, outcome):
@@ -189,3 +192,38 @@ def history(
         }
         for r in session.scalars(q)
     ]
+
+
+# credential changes that give their maker the account (they know or set how to
+# sign in as it); a lock takes access away and gives none
+GRANTS = ("password_set", "totp_enrolled", "unlock")
+
+
+def chain_of(session: Session, username: str) -> set[str]:
+    """Every account joined to ``username`` by a chain of accounts that created or
+    changed (roles, activation, credentials) one another, upwards (who made or
+    changed it, who made or changed them...) and downwards (what it made or
+    changed...): the accounts one person may hold through ``username``. Read from
+    ``user_changes`` and the credential changes in ``sign_ins``, walked by the
+    database (a recursive query). The unnamed local operator's own changes are left
+    out: it made every seeded account and is kept apart by its own rules."""
+    edges = union(
+        select(
+            cast(UserChange.changed_by, Text).label("by"),
+            cast(UserChange.username, Text).label("account"),
+        ).where(UserChange.changed_by != OPERATOR),
+        select(cast(SignIn.changed_by, Text), cast(SignIn.username, Text)).where(
+            SignIn.method == "manage",
+            SignIn.outcome.in_(GRANTS),
+            SignIn.changed_by.is_not(None),
+            SignIn.changed_by != OPERATOR,
+        ),
+    ).cte("edges")
+    found: set[str] = set()
+    for near, far in (("account", "by"), ("by", "account")):  # up, then down
+        start = select(cast(literal(username), Text).label("name"))
+        walk = start.cte(f"walk_{far}", recursive=True)
+        walk = walk.union(select(edges.c[far]).join(walk, edges.c[near] == walk.c.name))
+        found.update(session.scalars(select(walk.c.name)))
+    found.discard(username)
+    return found

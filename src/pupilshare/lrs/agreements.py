@@ -5,6 +5,10 @@ Data operations record an agreement for an organisation the governance records
 hold (awarding organisation, school or college, training provider): its purpose,
 the look-ups a month it expects (the abuse watch measures against it) and the items
 its answers may hold (``ITEMS``; achievements only with the learner's consent).
+It is then decided like any other agreement: the approval panel's sitting (recorded
+under the governance panel's separation of duties and checks), then the Chief
+Statistician's decision. Until an approving decision the service answers no
+look-up under it (``caller``, fail closed).
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from pupilshare.errors import Conflict, Denied, InvalidInput, NotFound
 from pupilshare.governance import Principal
-from pupilshare.lrs.models import Hold, ServiceAgreement
+from pupilshare.lrs.models import Hold, ServiceAgreement, ServiceDecision
 
 ITEMS = (
     "uln",
@@ -105,7 +110,7 @@ def add_agreement(
         purpose=" ".join(purpose.split()),
         monthly_volume=monthly_volume,
         items=sorted(set(items), key=ITEMS.index),
-        status="active",
+        status="submitted",  # before the panel; active on the Chief's approval
         created_by=actor.username,
         created_at=at,
     )
@@ -120,11 +125,132 @@ def set_status(
     actor.require("lrs_manage", "change learner-service agreements")
     if status not in ("active", "suspended", "ended"):
         raise InvalidInput("status: active, suspended or ended")
+    row = _get(session, agreement_id)
+    if row.status == "rejected" or (
+        status == "active" and not _approved(session, agreement_id)
+    ):
+        raise Conflict(
+            f"no decision approves learner-service agreement {agreement_id} "
+            f"({row.status}): only the Chief Statistician's approval after the "
+            "panel makes it active"
+        )
+    row.status = status
+    return row
+
+
+def _get(session: Session, agreement_id: str) -> ServiceAgreement:
     row = session.get(ServiceAgreement, agreement_id)
     if row is None:
         raise NotFound(f"no learner-service agreement {agreement_id}")
-    row.status = status
     return row
+
+
+def _approved(session: Session, agreement_id: str) -> bool:
+    return (
+        session.scalar(
+            select(ServiceDecision.outcome)
+            .where(
+                ServiceDecision.agreement_id == agreement_id,
+                ServiceDecision.kind == "chief",
+            )
+            .order_by(ServiceDecision.decision_id.desc())
+            .limit(1)
+        )
+        == "approved"
+    )
+
+
+def record_panel(
+    session: Session,
+    actor: Principal,
+    agreement_id: str,
+    views: list[dict[str, Any]],
+    at: datetime,
+) -> ServiceDecision:
+    """The approval panel's sitting on a submitted learner-service agreement, under
+    the governance panel's rules (``governance.panel``: who may record it, the
+    members' views); quorate or not."""
+    from pupilshare.governance import panel
+
+    actor.require("record_panel", "record the panel")
+    row = _get(session, agreement_id)
+    if row.status != "submitted":
+        raise Conflict(
+            f"learner-service agreement {agreement_id} is {row.status}, not before "
+            "the panel"
+        )
+    # the service's tables live in the governance database: one session reads both
+    panel.check_recorder(session, actor, agreement_id, row.created_by)
+    checked = panel.read_views(session, views, row.created_by)
+    sitting = ServiceDecision(
+        agreement_id=agreement_id,
+        kind="panel",
+        by=actor.username,
+        at=at,
+        outcome="quorate" if panel.quorate(checked) else "not quorate",
+        reasons="",
+        views=[
+            {
+                "member": v.member,
+                "view": v.view,
+                "reasons": v.reasons,
+                "conflict": v.conflict,
+            }
+            for v in checked
+        ],
+    )
+    session.add(sitting)
+    session.flush()
+    return sitting
+
+
+def decide(
+    session: Session,
+    actor: Principal,
+    agreement_id: str,
+    approve: bool,
+    reason: str,
+    at: datetime,
+) -> ServiceDecision:
+    """The Chief Statistician's decision after a quorate panel, never on their own
+    submission: approved makes the agreement active, rejected ends it."""
+    actor.require("decide", "decide agreements")
+    row = _get(session, agreement_id)
+    if not reason.strip():
+        raise InvalidInput("a decision needs its reasons")
+    if row.status != "submitted":
+        raise Conflict(
+            f"learner-service agreement {agreement_id} is {row.status}; nothing "
+            "to decide"
+        )
+    if actor.username == row.created_by:
+        raise Conflict(
+            f"{actor.username} submitted {agreement_id} and may not decide it"
+        )
+    sitting = session.scalar(
+        select(ServiceDecision.outcome)
+        .where(
+            ServiceDecision.agreement_id == agreement_id,
+            ServiceDecision.kind == "panel",
+        )
+        .order_by(ServiceDecision.decision_id.desc())
+        .limit(1)
+    )
+    if sitting != "quorate":
+        raise Conflict(f"{agreement_id} has no quorate panel review")
+    d = ServiceDecision(
+        agreement_id=agreement_id,
+        kind="chief",
+        by=actor.username,
+        at=at,
+        outcome="approved" if approve else "rejected",
+        reasons=reason,
+        views=[],
+    )
+    session.add(d)
+    row.status = "active" if approve else "rejected"
+    session.flush()
+    return d
 
 
 def list_agreements(session: Session, actor: Principal) -> list[ServiceAgreement]:
@@ -151,6 +277,13 @@ _CALLER = (
     .where(
         ServiceAgreement.org_id == bindparam("org"),
         ServiceAgreement.status == "active",
+        # a status alone is no approval: the Chief Statistician's decision is
+        # behind it (a row edited to active, or made before decisions, is not)
+        exists().where(
+            ServiceDecision.agreement_id == ServiceAgreement.agreement_id,
+            ServiceDecision.kind == "chief",
+            ServiceDecision.outcome == "approved",
+        ),
     )
 )
 

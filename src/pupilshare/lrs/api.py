@@ -65,6 +65,37 @@ def _agreement(row: Any) -> dict[str, Any]:
     }
 
 
+def record_agreement_panel(
+    home: Home,
+    actor: Principal,
+    agreement_id: str,
+    views: list[dict[str, Any]],
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The approval panel's sitting on a learner-service agreement."""
+    from pupilshare.lrs import agreements, db
+
+    with db.session_scope(home) as s:
+        d = agreements.record_panel(s, actor, agreement_id, views, at or now())
+        return {"agreement_id": agreement_id, "outcome": d.outcome, "by": d.by}
+
+
+def decide_agreement(
+    home: Home,
+    actor: Principal,
+    agreement_id: str,
+    approve: bool,
+    reason: str,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The Chief Statistician's decision on a learner-service agreement."""
+    from pupilshare.lrs import agreements, db
+
+    with db.session_scope(home) as s:
+        d = agreements.decide(s, actor, agreement_id, approve, reason, at or now())
+        return _agreement(agreements._get(s, agreement_id)) | {"outcome": d.outcome}
+
+
 def list_agreements(home: Home, actor: Principal) -> list[dict[str, Any]]:
     from pupilshare.lrs import agreements, db
 

@@ -16,6 +16,23 @@ from pupilshare.identity import LOCAL_OPERATOR
 from pupilshare.store import Store
 
 AO, COLLEGE = "nab", "riverside"
+# the seeded Chief Statistician and panel (``governance/seeds.yaml``): a
+# learner-service agreement is decided like any other before the service answers
+CHIEF = Principal(
+    "cass.chief", "department", frozenset({"chief_statistician"}), via="password+totp"
+)
+PANEL = ("pat.panel", "priya.panel", "peter.panel")
+
+
+def decided(home: Any, agreement_id: str) -> None:
+    """The panel's sitting and the Chief Statistician's approval of a learner-service
+    agreement the local operator submitted (so recorded by someone outside data
+    operations, signed in by name)."""
+    from pupilshare.lrs import api as lrs
+
+    views = [{"member": m, "view": "approve", "reasons": "justified"} for m in PANEL]
+    lrs.record_agreement_panel(home, CHIEF, agreement_id, views)
+    lrs.decide_agreement(home, CHIEF, agreement_id, True, "the panel's advice")
 
 
 def step(run: Any) -> str:
@@ -44,6 +61,8 @@ def step(run: Any) -> str:
         400,
         ["uln", "forenames", "surname", "date_of_birth"],
     )
+    for agreement_id in ("nab-learner-service", "riverside-learner-service"):
+        decided(home, agreement_id)
     users: dict[str, Any] = run.facts.setdefault("users", {})
     with governance.session_scope(home) as s:
         for name, org, full in (

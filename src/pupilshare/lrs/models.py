@@ -36,6 +36,24 @@ class ServiceAgreement(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class ServiceDecision(Base):
+    """A step in deciding a learner-service agreement, decided like any other
+    agreement: the approval panel's sitting (``kind`` ``panel``: its checked
+    ``views``, ``outcome`` ``quorate`` or not) and then the Chief Statistician's
+    decision (``kind`` ``chief``: ``approved`` or ``rejected``). Never changed:
+    look-ups run only under an agreement whose latest ``chief`` row approves it."""
+
+    __tablename__ = "lrs_decisions"
+    decision_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    views: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
 class Learner(Base):
     """One learner on the register and their ULN. ``*_key`` columns are the
     normalised forms the matcher blocks and compares on."""

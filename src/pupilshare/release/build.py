@@ -66,6 +66,7 @@ def build_release(
             release_id=release_id,
             agreement_id=plan.agreement_id,
             recipient=plan.recipient,
+            access_route=plan.access_route,
             gateway=plan.gateway,
             purpose=plan.purpose,
             level=plan.level,
@@ -292,7 +293,18 @@ def _records(
             joins += f" JOIN {pmap} pm ON pm.pupil_key = s.{pop.PUPIL_KEY}"
         if plan.level == "identified":
             joins += f" LEFT JOIN pupils px ON px.pupil_key = s.{pop.PUPIL_KEY}"
-        sql = minimise.select_sql(selection, view, joins)
+        filed = minimise.filing_condition(plan, selection)
+        if filed:
+            unfiled = store.one(
+                f"SELECT count(*) FROM {view} s {joins} WHERE NOT {filed}"
+            )
+            if unfiled:
+                manifest.removed.append(
+                    f"{dataset}: {unfiled} record(s) withheld with no UPN or ULN "
+                    "to file them by (the index holds no permanent number for "
+                    "their pupil)"
+                )
+        sql = minimise.select_sql(selection, view, joins, filed)
         written = package.write_sql(store, staging, dataset, sql, formats)
         names += written
         rows += pq.read_metadata(staging / written[0]).num_rows
@@ -313,7 +325,10 @@ def _records(
             )
         else:
             keys.append(
-                store.arrow(f"SELECT DISTINCT {pop.PUPIL_KEY} AS pupil_key FROM {view}")
+                store.arrow(
+                    f"SELECT DISTINCT s.{pop.PUPIL_KEY} AS pupil_key FROM {view} s "
+                    f"{joins} WHERE {filed or 'TRUE'}"
+                )
             )
     manifest.rules = _record_rules(plan)
     return names, _union(keys)

@@ -44,6 +44,7 @@ from pupilshare.engine import EXACT
 from pupilshare.plan import ReleasePlan, TableSpec
 from pupilshare.release import population, promises, tablecheck
 from pupilshare.release.aggregate import UNKNOWN
+from pupilshare.release.derive import generalise_sql
 from pupilshare.release.pseudonymise import pseudonyms_for
 from pupilshare.store import Store
 
@@ -113,12 +114,19 @@ def check_release(
                 plan,
                 stem,
                 pq.read_table(path),
-                source=_source(store, plan, spec.dataset, sources) if spec else None,
+                source=(
+                    _source(store, plan, spec.dataset, sources, reasons)
+                    if spec
+                    else None
+                ),
                 witness=(witness or {}).get(stem),
                 linked_into=linked_tables,
             )
         else:
             reasons += _check_records(store, home, plan, stem, path)
+            if plan.level == "anonymised" and stem in catalogue.DATASETS:
+                levels = (manifest.get("risk") or {}).get(stem, {}).get("levels")
+                reasons += _pupils_per_class(store, plan, stem, path, levels)
     if linked_tables and not reasons:
         reasons += tablecheck.release_linked_reasons(store, plan, linked_tables)
     return reasons
@@ -161,6 +169,7 @@ def _manifest_is_the_plan(manifest: dict, plan: ReleasePlan) -> list[str]:
     want = {
         "agreement_id": plan.agreement_id,
         "recipient": plan.recipient,
+        "access_route": plan.access_route,
         "gateway": plan.gateway,
         "purpose": plan.purpose,
         "level": plan.level,
@@ -174,13 +183,22 @@ def _manifest_is_the_plan(manifest: dict, plan: ReleasePlan) -> list[str]:
     ]
 
 
-def _source(store: Store, plan: ReleasePlan, dataset: str, made: dict[str, str]) -> str:
+def _source(
+    store: Store,
+    plan: ReleasePlan,
+    dataset: str,
+    made: dict[str, str],
+    reasons: list[str],
+) -> str:
     """The check's own population of ``dataset``, made once per release: kept as a
     table, only the columns used, when several tables read it (else each table's
-    truth would derive the whole dataset again)."""
+    truth would derive the whole dataset again). Every record of it is first held
+    to the check's own reading of the scope (``promises.outside_scope``), so the
+    true values cannot count a record the agreement does not cover."""
     if dataset in made:
         return made[dataset]
     view = population.eligible(store, plan, dataset)
+    reasons += promises.outside_scope(store, plan, dataset, view)
     if sum(t.dataset == dataset for t in plan.tables) > 1:
         cols = ", ".join(sorted(population.needed_items(plan, dataset)))
         kept = f"{view}_checked"
@@ -285,6 +303,58 @@ def _check_records(
                     f"{dataset}: k-anonymity fails (a class of {smallest} "
                     f"records, k = {plan.sdc.k_anonymity})"
                 )
+    return reasons
+
+
+def _pupils_per_class(
+    store: Store,
+    plan: ReleasePlan,
+    dataset: str,
+    path: Path,
+    levels: dict[str, str] | None,
+) -> list[str]:
+    """k counts pupils, not rows (a pupil with a census row every year is one
+    pupil): the file cannot show whose each row is, so the records can. The
+    release's population (its records held to the check's own scope first) is
+    generalised to the levels the manifest declares, column by column, and each
+    class of the file must hold at least k distinct pupils, and no more rows than
+    the records give it. A class no record makes (a level misdeclared, a value
+    not from the records) blocks too."""
+    columns = pq.read_schema(path).names
+    if not pq.read_metadata(path).num_rows:
+        return []
+    if not levels or set(columns) - set(levels):
+        return [f"{dataset}: the manifest does not declare every column's level"]
+    view = population.eligible(store, plan, dataset)
+    reasons = promises.outside_scope(store, plan, dataset, view)
+    k = plan.sdc.k_anonymity
+    made = ", ".join(
+        f"CAST({c if levels[c] == 'original' else generalise_sql(levels[c], c)} "
+        f"AS VARCHAR) AS {c}"
+        for c in columns
+    )
+    shown = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in columns)
+    same = " AND ".join(f"f.{c} IS NOT DISTINCT FROM p.{c}" for c in columns)
+    short, unmade = store.rows(
+        f"WITH p AS (SELECT {', '.join(columns)}, count(DISTINCT "
+        f"{population.PUPIL_KEY}) AS pupils, count(*) AS records FROM (SELECT "
+        f"{made}, {population.PUPIL_KEY} FROM {view}) GROUP BY ALL), "
+        f"f AS (SELECT {', '.join(columns)}, count(*) AS n FROM (SELECT {shown} "
+        f"FROM read_parquet({_lit(path)})) GROUP BY ALL) "
+        "SELECT count(*) FILTER (WHERE p.pupils < ? OR f.n > p.records), "
+        f"count(*) FILTER (WHERE p.pupils IS NULL) FROM f LEFT JOIN p ON {same}",
+        [k],
+    )[0]
+    if short:
+        reasons.append(
+            f"{dataset}: {short} released class(es) hold fewer than k = {k} "
+            "distinct pupils (or more rows than their records)"
+        )
+    if unmade:
+        reasons.append(
+            f"{dataset}: {unmade} released class(es) that no record in scope "
+            "makes at the declared levels"
+        )
     return reasons
 
 

@@ -78,7 +78,27 @@ def select(plan: ReleasePlan, dataset: str) -> Selection:
     return Selection(tuple(cols), tuple(removed))
 
 
-def select_sql(selection: Selection, source: str, joins: str = "") -> str:
+def select_sql(
+    selection: Selection, source: str, joins: str = "", where: str = ""
+) -> str:
     """SELECT of the chosen columns only (the internal pupil key is not among them)."""
     exprs = ", ".join(f"{c.sql} AS {c.name}" for c in selection.columns)
-    return f"SELECT {exprs} FROM {source} s {joins}"
+    return f"SELECT {exprs} FROM {source} s {joins} WHERE {where or 'TRUE'}"
+
+
+FILED_BY = ("upn", "uln")  # the numbers a recipient files a pupil's records by
+
+
+def filing_condition(plan: ReleasePlan, selection: Selection) -> str:
+    """SQL over the population row: the record carries a number its recipient
+    files it by (an identified plan with a UPN or ULN among its items); empty when
+    the plan files by none (a contact list). A row without one could not be filed,
+    so it is not released (issue 10 point 6)."""
+    if plan.level != "identified":
+        return ""
+    if not {r.split(".", 1)[1] for r in plan.items} & set(FILED_BY):
+        return ""
+    ids = [c.sql for c in selection.columns if catalogue.item(c.item).name in FILED_BY]
+    if not ids:
+        return ""  # no number in this file: the check refuses it, naming the file
+    return "(" + " OR ".join(f"{e} IS NOT NULL" for e in ids) + ")"

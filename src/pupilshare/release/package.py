@@ -68,6 +68,7 @@ class Manifest:
     rules: dict = field(default_factory=dict)
     risk: dict = field(default_factory=dict)
     out_dir: str = ""
+    access_route: str = ""  # the agreement's (``plan.PUBLICATION``: published)
 
     @property
     def row_count(self) -> int:

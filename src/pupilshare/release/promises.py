@@ -7,11 +7,12 @@ scope is recomputed here with its own SQL, and k-anonymity with ``pycanon``.
 - Scope at the record's date: every pupil in the release has a record in scope (the
   agreement's age, year group, local authority, academic years and, for a lookup,
   a record at the recipient), judged on that record's own date; no file holds more
-  rows than its dataset has records in scope; a dataset that cannot be scoped blocks.
+  rows than its dataset has records in scope; every record a table is computed from
+  is in scope (``outside_scope``); a dataset that cannot be scoped blocks.
 - Anonymised: k-anonymity over every column of the file together (``pycanon``), and
   no measurement released exactly (a fractional number).
-- Identified: an agreement that files records by UPN or ULN gets one in every file,
-  and no two rows that carry one are the same.
+- Identified: an agreement that files records by UPN or ULN gets one in every file
+  and on every row, and no two rows are the same.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pupilshare import catalogue
 from pupilshare.plan import ReleasePlan
 from pupilshare.store import Store
 
+PUPIL_KEY = "__pupil_key"  # the population's pupil column (never in a file)
 IDENTIFIERS = ("upn", "uln", "pupil_upn", "pupil_uln")
 
 
@@ -98,9 +100,36 @@ def _unscopable(plan: ReleasePlan, dataset: str) -> str:
     return ""
 
 
-def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
+def outside_scope(
+    store: Store, plan: ReleasePlan, dataset: str, view: str
+) -> list[str]:
+    """Records of ``view`` (the population a release's tables are computed from,
+    and their true values recomputed from) that this check's own reading of the
+    scope does not hold, record by record (its file and line, and its pupil).
+
+    A table shows no row to compare with the records, and every pupil in it may
+    be in scope at some date while records from other dates are counted: only
+    the records themselves show that (issue 10 points 1 and 8)."""
+    if _unscopable(plan, dataset):
+        return []  # ``check`` names the dataset and blocks
+    n = store.one(
+        f"SELECT count(*) FROM {view} v ANTI JOIN "
+        f"({in_scope_sql(plan, dataset, records=True)}) s "
+        "ON s.collection_id = v.collection_id AND s.line = v.line "
+        f"AND s.pupil_key = v.{PUPIL_KEY}"
+    )
+    if n:
+        return [
+            f"{dataset}: the tables count {n} record(s) outside the agreement's "
+            "scope at their own dates"
+        ]
+    return []
+
+
+def in_scope_sql(plan: ReleasePlan, dataset: str, records: bool = False) -> str:
     """Records of ``dataset`` in the agreement's scope at their own dates, less
-    opt-outs, as (pupil_key): this check's own reading of the population."""
+    opt-outs, as (pupil_key), or with ``records`` as (pupil_key, collection_id,
+    line): this check's own reading of the population."""
     ds, pop = catalogue.dataset(dataset), plan.population
     when = f"r.{ds.event_date}" if ds.event_date else "NULL"
     born = (
@@ -164,8 +193,9 @@ def in_scope_sql(plan: ReleasePlan, dataset: str) -> str:
         f"{_strings((plan.agreement_id,))})"
     )
     cond.append(f"l.pupil_key NOT IN ({opted})")
+    which = "l.pupil_key, r.collection_id, r.line" if records else "l.pupil_key"
     return (
-        f"SELECT l.pupil_key FROM {ds.table} r JOIN pupil_links l ON l.dataset = "
+        f"SELECT {which} FROM {ds.table} r JOIN pupil_links l ON l.dataset = "
         f"'{ds.name}' AND l.collection_id = r.collection_id AND l.line = r.line "
         f"LEFT JOIN pupils p ON p.pupil_key = l.pupil_key WHERE {' AND '.join(cond)}"
     )
@@ -211,9 +241,9 @@ def _anonymous(plan: ReleasePlan, dataset: str, path: Path) -> list[str]:
 
 
 def _identified(store: Store, plan: ReleasePlan, dataset: str, path: Path) -> list[str]:
-    """An agreement that files records by UPN or ULN gets one in every file, and the
-    rows that carry one are distinct (a contact list, filed by no number, is not
-    held to it)."""
+    """An agreement that files records by UPN or ULN gets one in every file and on
+    every row, and no two rows are the same (a contact list, filed by no number,
+    is not held to it)."""
     files_by = {r.split(".")[1] for r in plan.items} & {"upn", "uln"}
     if not files_by:
         return []
@@ -226,17 +256,23 @@ def _identified(store: Store, plan: ReleasePlan, dataset: str, path: Path) -> li
         ]
     f = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
     named = " OR ".join(f"{c} IS NOT NULL" for c in ids)
-    dupes = store.one(
-        f"SELECT (SELECT count(*) FROM {f} WHERE {named}) - "
-        f"(SELECT count(*) FROM (SELECT DISTINCT * FROM {f} "
-        f"WHERE {named}))"
-    )
+    unnamed, dupes = store.rows(
+        f"SELECT (SELECT count(*) FROM {f} WHERE NOT ({named})), "
+        f"(SELECT count(*) FROM {f}) - (SELECT count(*) FROM (SELECT DISTINCT * "
+        f"FROM {f}))"
+    )[0]
+    reasons = []
+    if unnamed:
+        reasons.append(
+            f"{dataset}: {unnamed} row(s) without the UPN or ULN its recipient "
+            "files each record by"
+        )
     if dupes:
-        return [
+        reasons.append(
             f"{dataset}: {dupes} row(s) repeat another row exactly; the column "
             "that makes rows distinct is missing"
-        ]
-    return []
+        )
+    return reasons
 
 
 def _strings(values: tuple) -> str:

@@ -2,22 +2,26 @@
 delivered release with its files, the one file a recipient may fetch, and the
 statistics the department has published.
 
-Published statistics are aggregate releases made for the public (the department's
-own official statistics: ``recipient`` names the public, or the department itself);
-nothing else is ever read for the public pages. Their tables are read back from the
-delivered Parquet files, exactly as released (suppressed cells stay empty).
+Published statistics are aggregate releases made for the public: the department's
+own official statistics, under an agreement whose access route is publication
+(``plan.PUBLICATION``, listed in the register) and whose recipient is the public or
+the department itself, by its exact id; nothing else is ever read for the public
+pages (an aggregate share sent to anyone by another route stays theirs). Their
+tables are read back from the delivered Parquet files, exactly as released
+(suppressed cells stay empty).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from pupilshare.errors import NotFound
-from pupilshare.plan import TableSpec
+from pupilshare.errors import Conflict, NotFound
+from pupilshare.plan import PUBLICATION, TableSpec
 from pupilshare.release import trends
 from pupilshare.release.package import MANIFEST
 from pupilshare.store import Store
@@ -74,27 +78,52 @@ def release(store: Store, release_id: str) -> dict:
 
 
 def release_file(record: dict, name: str) -> Path:
-    """The path of a file the release record lists; never any other path."""
-    if name not in {f["name"] for f in record["files"]}:
+    """The path of a file the release record lists; never any other path, and
+    only while it is the file the output check passed: its SHA-256 the one
+    recorded at delivery (a file changed in the folder since is refused)."""
+    listed = {f["name"]: f for f in record["files"]}
+    if name not in listed:
         raise NotFound(f"release {record['release_id']} has no file {name!r}")
     path = Path(record["out_dir"]) / name
     if not path.is_file():
         raise NotFound(f"release {record['release_id']}: {name} is no longer held")
+    if _sha256(path) != listed[name]["sha256"]:
+        raise Conflict(
+            f"release {record['release_id']}: {name} has changed since delivery "
+            "and is not served"
+        )
     return path
 
 
 def manifest(record: dict) -> dict:
+    """The delivered manifest, or ``{}`` when it is missing, unreadable or not the
+    one recorded at delivery (its SHA-256): a changed manifest is no manifest, so
+    nothing is published or decided on it."""
     path = Path(record["out_dir"]) / MANIFEST
     try:
+        if _sha256(path) != record.get("manifest_sha256"):
+            return {}
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def is_published(man: dict) -> bool:
-    """Aggregate and made for the public: the only releases public pages read."""
-    recipient = str(man.get("recipient", "")).lower()
-    return man.get("level") == "aggregate" and recipient.startswith(PUBLIC_RECIPIENTS)
+    """Aggregate, made for the public by the publication route: the only releases
+    public pages read."""
+    return (
+        man.get("level") == "aggregate"
+        and man.get("access_route") == PUBLICATION
+        and man.get("recipient") in PUBLIC_RECIPIENTS
+    )
 
 
 def _table(path: Path, name: str) -> dict[str, Any]:

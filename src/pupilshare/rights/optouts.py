@@ -20,15 +20,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pupilshare.errors import Conflict, InvalidInput
+from pupilshare.plan import OPT_OUT_TYPES
 from pupilshare.rights.identity import Subject, check_requester, resolve_sql
 from pupilshare.store import Store
 
-TYPES = {
-    "learning_records": "sharing personal learning record achievements with "
-    "approved organisations",
-    "survey": "being contacted for voluntary surveys",
-    "research": "use of my records in approved research",
-}
+TYPES = OPT_OUT_TYPES  # the purposes a person may refuse (``plan``: one place)
 DDL = (
     "CREATE TABLE IF NOT EXISTS optout_events (event_id BIGINT NOT NULL, "
     "action VARCHAR NOT NULL, optout_type VARCHAR NOT NULL, subject VARCHAR NOT "

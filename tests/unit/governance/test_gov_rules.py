@@ -218,6 +218,95 @@ def test_a_per_candidate_lookup_names_where_its_candidates_are() -> None:
     assert any("records_at" in r for r in check(unknown))
 
 
+def test_an_awarding_body_or_college_never_gets_a_national_file_by_wording() -> None:
+    """The attack on the demo: an awarding body submitted an identified census
+    file for "its candidates" with the access route "secure download" (no word
+    "lookup"), or with ``records_at`` on a column that names no organisation (the
+    census's sex: half the nation); both were accepted. What the recipient is
+    decides it, not how the terms are worded: its candidates are those with a
+    record at it, placed by a column that names where a learner has a record."""
+    items = {"census": ["uln", "census_date", "surname"]}
+    body = {**ORG, "name": "Northern Awarding Body", "type": "awarding organisation"}
+    college = {**ORG, "type": "school/post-16 institution"}
+    for org in (body, college):
+        for level in ("identified", "pseudonymised", "anonymised"):
+            wide = make(level, {"census": ["census_date", "sex"]}, access_route="sftp")
+            assert any("per-candidate" in r for r in check(wide, org=org)), org
+    women = {"records_at": {"dataset": "census", "item": "sex", "value": "F"}}
+    refused = check(make("identified", items, population=women), org=body)
+    assert any("names no organisation" in r for r in refused)
+    other = {
+        "records_at": {
+            "dataset": "qualifications",
+            "item": "awarding_body",
+            "value": "Another Board",
+        }
+    }
+    refused = check(make("identified", items, population=other), org=body)
+    assert any("Northern Awarding Body" in r for r in refused)
+    own = {**other, "records_at": {**other["records_at"], "value": body["name"]}}
+    assert check(make("identified", items, population=own), org=body) == []
+    school = {
+        "records_at": {"dataset": "census", "item": "laestab", "value": "8734600"}
+    }
+    assert check(make("identified", items, population=school), org=college) == []
+    tables = [{"name": "t", "dataset": "census", "rows": ["sex"], "columns": []}]
+    assert check(make("aggregate", {"census": ["sex"]}, tables=tables), org=body) == []
+
+
+LOOSER = {
+    "threshold": 3,
+    "dominance_n": 1,
+    "dominance_k": 0.99,
+    "p_ratio": 0.01,
+    "k_anonymity": 1,
+    "min_interval": 1,
+    "ptable_max": 2,
+    "ptable_variance": 0.5,
+}
+
+
+@given(st.sets(st.sampled_from(sorted(LOOSER)), min_size=1))
+def test_an_agreement_may_tighten_disclosure_control_never_loosen_it(
+    loosened: set[str],
+) -> None:
+    """The attack on the demo: the health department submitted its NCMP share as
+    "anonymised" with ``sdc: {k_anonymity: 1}`` and it was accepted: anonymised
+    in name, every record unique. An agreement's ``sdc`` terms may make the
+    department's standard (``plan.Sdc``'s defaults) stricter, never looser."""
+    sdc = {name: LOOSER[name] for name in loosened}
+    refused = check(make("anonymised", {"census": ["ncyear", "sex"]}, sdc=sdc))
+    assert {r.split(" ")[0] for r in refused} == {f"sdc.{n}" for n in loosened}
+    stricter = {"threshold": 20, "k_anonymity": 25, "dominance_k": 0.8, "rounding": 5}
+    assert check(make("anonymised", sdc=stricter)) == []
+
+
+def test_only_an_aggregate_share_is_published() -> None:
+    for level in ("identified", "pseudonymised", "anonymised"):
+        t = make(level, {"census": ["ncyear", "sex"]}, access_route="publication")
+        assert any("only an aggregate share" in r for r in check(t)), level
+    tables = [{"name": "t", "dataset": "census", "rows": ["sex"], "columns": []}]
+    published = make(
+        "aggregate", {"census": ["sex"]}, access_route="publication", tables=tables
+    )
+    assert check(published) == []
+
+
+def test_an_opt_out_scope_nobody_can_opt_out_of_is_refused() -> None:
+    """A research share submitted with ``opt_out_scope: reserach`` (or any word
+    that is neither a purpose people may refuse nor a legal duty) was accepted,
+    and its releases then honoured only opt-outs of everything: every research
+    opt-out silently ignored. The scope must be one people may opt out of
+    (``plan.OPT_OUT_TYPES``) or a use under a legal duty (``plan.DUTY_SCOPES``)."""
+    from pupilshare.plan import DUTY_SCOPES, OPT_OUT_TYPES
+
+    for typo in ("reserach", "none", ""):
+        refused = check(make(opt_out_scope=typo))
+        assert any("opt_out_scope" in r for r in refused), typo
+    for scope in (*OPT_OUT_TYPES, *DUTY_SCOPES):
+        assert check(make(opt_out_scope=scope)) == [], scope
+
+
 def test_key_stages_bound_the_population_ages() -> None:
     assert rules.population_ages({"key_stages": ["2"]}) == (7, 11)
     assert rules.population_ages({"key_stages": ["1"], "min_age": 6}) == (6, 7)

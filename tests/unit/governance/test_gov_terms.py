@@ -76,3 +76,19 @@ def test_ids_are_safe_directory_names(bad: str) -> None:
 def test_to_raw_inverts_normalise() -> None:
     for t in SEEDS:
         assert terms.normalise(to_raw(t), TODAY) == t
+
+
+@given(
+    st.sampled_from(SEEDS),
+    st.data(),
+    st.one_of(st.integers(), st.text(max_size=5), st.none(), st.booleans()),
+)
+def test_the_terms_digest_changes_with_any_term(t: dict, data, value) -> None:  # type: ignore[no-untyped-def]
+    """A decision's digest fingerprints every term: a change to any one leaf
+    (flattened as amendments see them) changes it; key order never does."""
+    flat = terms.flatten(t)
+    key = data.draw(st.sampled_from(sorted(flat)))
+    changed = terms.unflatten({**flat, key: value})
+    same = terms.unflatten(dict(reversed(list(flat.items()))))
+    assert terms.digest(same) == terms.digest(t)
+    assert (terms.digest(changed) == terms.digest(t)) == (changed == t)
