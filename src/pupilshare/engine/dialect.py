@@ -173,6 +173,40 @@ def _jaro_winkler(node: exp.Expression) -> exp.Expression:
     return node
 
 
+# DuckDB's hamming(a, b): the positions where two strings of one length differ
+# (DuckDB refuses strings of different lengths; callers test the lengths first).
+# Spark has no such function. ``k >= 1`` drops the 0 that sequence(1, 0) counts
+# down to for the empty string.
+_HAMMING = """size(filter(sequence(1, length(a)),
+    k -> k >= 1 AND substr(a, k, 1) <> substr(b, k, 1)))"""
+
+
+def _hamming(node: exp.Expression) -> exp.Expression:
+    """DuckDB ``hamming(a, b)`` (see ``_HAMMING``)."""
+    if (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() == "hamming"
+        and len(node.expressions) == 2
+    ):
+        return _filled(_HAMMING, *node.expressions)
+    return node
+
+
+# DuckDB's list_has_any(a, b): NULL when either list is NULL, else whether they
+# share an element that is not NULL. Spark's arrays_overlap says NULL, not false,
+# when they share none and either holds a NULL.
+_HAS_ANY = """CASE WHEN a IS NOT NULL AND b IS NOT NULL
+    THEN coalesce(arrays_overlap(a, b), false) END"""
+
+
+def _list_has_any(node: exp.Expression) -> exp.Expression:
+    """DuckDB ``list_has_any(a, b)`` (or ``a && b``; see ``_HAS_ANY``): sqlglot
+    writes ``&&``, which Spark cannot parse."""
+    if isinstance(node, exp.ArrayOverlaps):
+        return _filled(_HAS_ANY, node.this, node.expression)
+    return node
+
+
 # The per-engine expressions: DuckDB forms sqlglot does not translate for Spark,
 # each a rewrite of one node of the parsed statement. Named, so a reader sees them all.
 SPARK_EXPRESSIONS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
@@ -181,6 +215,8 @@ SPARK_EXPRESSIONS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
     "whole months, date_sub('month', a, b)": _months_between,
     "distinct count over a window": _distinct_window,
     "jaro_winkler_similarity, DuckDB's numbers": _jaro_winkler,
+    "hamming, differing positions": _hamming,
+    "list_has_any, a shared element": _list_has_any,
 }
 
 
