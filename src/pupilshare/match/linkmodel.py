@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 # Jaro-Winkler thresholds: close (one or two letters) and alike (sound-alike,
 # several typos), as Splink's NameComparison uses.
 CLOSE, ALIKE = 0.92, 0.8
+# Random pairs u is counted on (Splink's default): files of over about a thousand
+# records each are sampled down to this many pairs.
+U_PAIRS = 1e6
 
 
 def _q(s: str) -> str:
@@ -354,7 +357,7 @@ class LinkModel:
         # u from every pair of the sample, in one chunk: Splink's chunks, and the
         # early stop once each level is counted 100 times, split the pairs by each
         # engine's own hash, so each engine would count different pairs
-        t.estimate_u_using_random_sampling(max_pairs=1e6, seed=seed, num_chunks=1)
+        t.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed, num_chunks=1)
         for rule in ("l.dob_s = r.dob_s", "l.postcode = r.postcode"):
             t.estimate_parameters_using_expectation_maximisation(
                 rule, estimate_without_term_frequencies=True
