@@ -215,7 +215,8 @@ def _jaro_winkler_at_least(node: exp.Expression) -> exp.Expression:
 
 
 # DuckDB's hamming(a, b): the positions where two strings of one length differ
-# (DuckDB refuses strings of different lengths; callers test the lengths first).
+# (DuckDB refuses strings of different lengths, and empty ones; the model tests the
+# lengths first and its fields are NULL, never empty).
 # Spark has no such function. ``k >= 1`` drops the 0 that sequence(1, 0) counts
 # down to for the empty string.
 _HAMMING = """size(filter(sequence(1, length(a)),
