@@ -136,11 +136,19 @@ def test_link_gives_the_same_pairs_on_duckdb_and_spark(
         return real_table(self, data, name)
 
     monkeypatch.setattr(SparkLinkage, "table", counted)
-    out = {}
+    out, explained = {}, {}
     for engine in ("duckdb", "spark"):
         out[engine] = tmp_path / f"{engine}.csv"
-        r = link_files(left, right, out[engine], threshold=0.5, engine_name=engine)
+        r = link_files(
+            left,
+            right,
+            out[engine],
+            threshold=0.5,
+            explain=("L150", "R50"),  # the same person
+            engine_name=engine,
+        )
         assert r.fitted and r.pairs > 200
+        explained[engine] = r.explanation
     assert on_spark, "Splink did not run on Spark"
     # the same model: u from the same sample, m by EM over the same pairs
     duck, spk = models["duckdb"], models["spark"]
@@ -159,3 +167,10 @@ def test_link_gives_the_same_pairs_on_duckdb_and_spark(
     for d, s in zip(scored["duckdb"], scored["spark"], strict=True):
         assert s[2] == pytest.approx(d[2], rel=1e-12, abs=1e-15), d[:2]
     assert out["duckdb"].read_bytes() == out["spark"].read_bytes()
+    # one pair's score explained alike: the same levels, the same weights
+    duck_e, spark_e = explained["duckdb"], explained["spark"]
+    assert [(s["comparison"], s["level"]) for s in duck_e["steps"]] == [
+        (s["comparison"], s["level"]) for s in spark_e["steps"]
+    ]
+    assert spark_e["match_weight"] == pytest.approx(duck_e["match_weight"], rel=1e-9)
+    assert spark_e["found_by_blocking"] == duck_e["found_by_blocking"]

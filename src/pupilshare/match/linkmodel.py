@@ -327,6 +327,7 @@ class LinkModel:
             for i, t in enumerate((left, right))
         ]
         self.extra = extra
+        self.schema = left.schema
         self.prior = 1 / max(left.num_rows, right.num_rows, 2)
         self.linker = self._linker(settings(extra))
         self.fitted = False
@@ -373,8 +374,16 @@ class LinkModel:
         """The comparison levels and weights behind one pair's score, as Splink's
         waterfall chart shows them: the prior, then each comparison's level, its
         partial match weight (log2 m/u) and any term-frequency adjustment."""
+        # as one-row tables of the files' own types: Spark cannot tell a column's
+        # type from a record's NULL
+        pair = [
+            self.backend.table(
+                pa.Table.from_pylist([record], schema=self.schema), f"explain_{side}"
+            )
+            for side, record in (("left", left), ("right", right))
+        ]
         df = self.linker.inference.score_pair(
-            left, right, include_found_by_blocking_rules=True
+            *pair, include_found_by_blocking_rules=True
         )
         rec = engine.fetch(df).to_pylist()[0]
         labels = {
