@@ -1,5 +1,7 @@
-"""Shared fixtures: a fresh data home per test, and governance databases on both
-SQLite and PostgreSQL.
+"""Shared fixtures: a fresh data home per test, governance databases on both
+SQLite and PostgreSQL, and one Spark session (local mode) for every test marked
+``spark``: skipped without a Java runtime, except when ``PUPILSHARE_REQUIRE_SPARK``
+is set (as in CI).
 
 PostgreSQL tests use ``PUPILSHARE_TEST_PG`` (CI sets it to the local server) and get a
 schema of their own, dropped afterwards. Without it they are skipped, except when
@@ -9,6 +11,7 @@ schema of their own, dropped afterwards. Without it they are skipped, except whe
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +123,19 @@ def copy_home(src: Home, dest: Path) -> Home:
 
     shutil.copytree(src.root, dest, symlinks=True)
     return Home.resolve(dest)
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """The process's Spark session, started once for the whole run (a second costs
+    seconds) and stopped at its end."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if os.environ.get("PUPILSHARE_REQUIRE_SPARK"):
+            pytest.fail("PUPILSHARE_REQUIRE_SPARK is set but no Java runtime is found")
+        pytest.skip("no Java runtime: Spark cannot start")
+    os.environ.setdefault("PUPILSHARE_SPARK_PARTITIONS", "2")
+    os.environ.setdefault("PUPILSHARE_SPARK_MEMORY", "768m")
+    from pupilshare.engine import session
+
+    yield session.session()
+    session.stop()

@@ -97,8 +97,9 @@ def _root(
     engine: str = typer.Option(
         None,
         "--engine",
-        help="Engine for the pupil data's SQL: duckdb (default) or spark "
-        "(default $PUPILSHARE_ENGINE; see README, 'Running on Spark').",
+        help="Engine for the pupil data's SQL and Splink (match, link, "
+        "release): duckdb (default) or spark (default $PUPILSHARE_ENGINE; see "
+        "README, 'Running on Spark').",
     ),
 ) -> None:
     if engine:

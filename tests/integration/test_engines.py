@@ -15,7 +15,6 @@ manifests the same rules, risk notes and counts.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -31,20 +30,6 @@ pytestmark = pytest.mark.spark
 # One agreement per level the engines must agree on: records by pseudonym, records
 # by name, tables with disclosure control (suppression) and perturbed tables.
 AGREEMENTS = ("ier-attainment-gaps", "la2-own-pupils", "ofsted-la-children")
-
-
-@pytest.fixture(scope="session")
-def spark():  # type: ignore[no-untyped-def]
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if os.environ.get("PUPILSHARE_REQUIRE_SPARK"):
-            pytest.fail("PUPILSHARE_REQUIRE_SPARK is set but no Java runtime is found")
-        pytest.skip("no Java runtime: Spark cannot start")
-    os.environ.setdefault("PUPILSHARE_SPARK_PARTITIONS", "2")
-    os.environ.setdefault("PUPILSHARE_SPARK_MEMORY", "768m")
-    from pupilshare.engine import session
-
-    yield session.session()
-    session.stop()
 
 
 def _canonical(path: Path) -> tuple[list[str], list[str], list[tuple]]:

@@ -271,6 +271,8 @@ def register(app: typer.Typer) -> None:
         UK shaped, by sector and district; a column filled in under half of either
         file is ignored. A file with a required column missing, text that is not
         UTF-8, or a missing or repeated id is refused and nothing is written.
+        Splink runs on the engine `--engine` chooses (DuckDB, or Spark: the same
+        pairs and probabilities).
         """
         from pupilshare.outputs import file_target
 

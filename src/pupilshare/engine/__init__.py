@@ -6,7 +6,9 @@ The pipeline's SQL is written once, in DuckDB's dialect; on Spark it is translat
 (``dialect``: sqlglot plus a short, named list of per-engine expressions). The
 store's own records stay in DuckDB on either engine (``spark``). Matching runs
 Splink on the chosen engine (``splink_backend``) and applies its answers to the
-store in DuckDB.
+store in DuckDB; ``link`` fits its model to two files and scores their pairs with
+Splink on the chosen engine too (``linker``: samples that are the same records on
+both engines, so the fitted model is the same).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 
 from pupilshare.config import Home
 from pupilshare.engine.dialect import EXACT
-from pupilshare.engine.linkage import fetch, splink_backend
+from pupilshare.engine.linkage import fetch, linker, splink_backend
 from pupilshare.errors import InvalidInput
 from pupilshare.store import Store
 
@@ -25,6 +27,7 @@ __all__ = [
     "EXACT",
     "choose",
     "fetch",
+    "linker",
     "splink_backend",
     "name_of",
     "open_store",

@@ -173,6 +173,82 @@ def _jaro_winkler(node: exp.Expression) -> exp.Expression:
     return node
 
 
+# An upper bound of Jaro-Winkler, cheap beside it: Jaro's matched characters are at
+# most the characters of either string found anywhere in the other (m), so Jaro is
+# at most (m / |a| + m / |b| + 1) / 3 and Jaro-Winkler, whose boost is at most
+# 0.4 (1 - Jaro), at most 0.6 of that plus 0.4. Most pairs Splink compares are
+# strangers (random pairs, for u), and their names fall below a threshold by this
+# bound alone. NULL (an empty string) passes, to be decided by Jaro-Winkler itself.
+_JW_BOUND = """coalesce(transform(array(least(
+    size(filter(sequence(1, length(a)), k -> k >= 1 AND k <= length(a)
+      AND instr(b, substr(a, k, 1)) > 0)),
+    size(filter(sequence(1, length(b)), k -> k >= 1 AND k <= length(b)
+      AND instr(a, substr(b, k, 1)) > 0)))),
+  m -> 0.6 * (m / length(a) + m / length(b) + 1) / 3 + 0.4)[0] >= {low}, true)"""
+# The bound is computed in doubles: a threshold this much lower lets no rounding
+# turn away a pair whose Jaro-Winkler reaches the threshold.
+_JW_SLACK = 1e-9
+
+
+def _jaro_winkler_at_least(node: exp.Expression) -> exp.Expression:
+    """DuckDB ``jaro_winkler_similarity(a, b) >= t`` (how the match models use it):
+    the cheap bound (``_JW_BOUND``) first, then Jaro-Winkler itself where the bound
+    allows it; the same truth, most pairs spared the costly part."""
+    if (
+        isinstance(node, exp.GTE)
+        and isinstance(node.this, exp.JarowinklerSimilarity)
+        and isinstance(node.expression, exp.Literal)
+        and node.expression.is_number
+    ):
+        jw = node.this
+        low = repr(float(node.expression.this) - _JW_SLACK)
+        bound = _filled(_JW_BOUND.format(low=low), jw.this, jw.expression)
+        both = exp.and_(bound, node.copy())
+        # in parentheses unless where a condition stands (AND binds less than NOT)
+        plain = (exp.And, exp.Or, exp.Paren, exp.If, exp.Where)
+        return (
+            both
+            if node.parent is None or isinstance(node.parent, plain)
+            else (exp.paren(both, copy=False))
+        )
+    return node
+
+
+# DuckDB's hamming(a, b): the positions where two strings of one length differ
+# (DuckDB refuses strings of different lengths, and empty ones; the model tests the
+# lengths first and its fields are NULL, never empty).
+# Spark has no such function. ``k >= 1`` drops the 0 that sequence(1, 0) counts
+# down to for the empty string.
+_HAMMING = """size(filter(sequence(1, length(a)),
+    k -> k >= 1 AND substr(a, k, 1) <> substr(b, k, 1)))"""
+
+
+def _hamming(node: exp.Expression) -> exp.Expression:
+    """DuckDB ``hamming(a, b)`` (see ``_HAMMING``)."""
+    if (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() == "hamming"
+        and len(node.expressions) == 2
+    ):
+        return _filled(_HAMMING, *node.expressions)
+    return node
+
+
+# DuckDB's list_has_any(a, b): NULL when either list is NULL, else whether they
+# share an element that is not NULL. Spark's arrays_overlap says NULL, not false,
+# when they share none and either holds a NULL.
+_HAS_ANY = """CASE WHEN a IS NOT NULL AND b IS NOT NULL
+    THEN coalesce(arrays_overlap(a, b), false) END"""
+
+
+def _list_has_any(node: exp.Expression) -> exp.Expression:
+    """DuckDB ``list_has_any(a, b)`` (or ``a && b``; see ``_HAS_ANY``): sqlglot
+    writes ``&&``, which Spark cannot parse."""
+    if isinstance(node, exp.ArrayOverlaps):
+        return _filled(_HAS_ANY, node.this, node.expression)
+    return node
+
+
 # The per-engine expressions: DuckDB forms sqlglot does not translate for Spark,
 # each a rewrite of one node of the parsed statement. Named, so a reader sees them all.
 SPARK_EXPRESSIONS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
@@ -180,7 +256,10 @@ SPARK_EXPRESSIONS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
     "list_extract and list_sum": _list_functions,
     "whole months, date_sub('month', a, b)": _months_between,
     "distinct count over a window": _distinct_window,
+    "jaro_winkler_similarity >= t, a cheap bound first": _jaro_winkler_at_least,
     "jaro_winkler_similarity, DuckDB's numbers": _jaro_winkler,
+    "hamming, differing positions": _hamming,
+    "list_has_any, a shared element": _list_has_any,
 }
 
 

@@ -17,6 +17,7 @@ with the DuckDB conditions it was translated from, so either engine reads it.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import tempfile
@@ -155,6 +156,17 @@ def _blocking_rule(rule: str | dict[str, Any]) -> dict[str, Any]:
 def splink_backend(engine: str) -> Linkage:
     """Where Splink runs for ``engine`` ("duckdb" or "spark")."""
     return SparkLinkage() if engine == "spark" else DuckDBLinkage()
+
+
+def linker(backend: Linkage, tables: Any, spec: dict[str, Any]) -> Any:
+    """A Splink linker on ``backend`` over ``tables`` (made by ``backend.table``)
+    with the model ``spec`` (DuckDB's dialect), whose random samples are the same
+    records on either engine (``sample``): a model fitted on each engine to the
+    same data has the same parameters."""
+    # imported here to save start-up time: it loads Splink
+    from pupilshare.engine.sample import SameSampleLinker
+
+    return SameSampleLinker(tables, backend.settings(spec), log_level=logging.ERROR)
 
 
 def fetch(df: Any) -> pa.Table:

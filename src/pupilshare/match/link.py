@@ -10,6 +10,11 @@ decodes as UTF-8, and ids present and unique. A fault stops the run with the fil
 and the fault named (``file:line:field:reason``), and nothing is written to the
 output; the output is written beside its destination and moved into place only
 when complete.
+
+The files are checked and prepared in DuckDB, where they are (local files, as a
+release's staging files are); the model is fitted and the pairs scored by Splink on
+the chosen engine (``--engine``, ``$PUPILSHARE_ENGINE``: DuckDB, or Spark), which
+give the same pairs (``linkmodel``).
 """
 
 from __future__ import annotations
@@ -280,8 +285,10 @@ def link_files(
     *,
     charts: Path | None = None,
     explain: tuple[str, str] | None = None,
+    engine_name: str | None = None,
 ) -> LinkResult:
-    """Write predicted matches between two files to ``out``; what was used."""
+    """Write predicted matches between two files to ``out``; what was used. Splink
+    runs on ``engine_name`` (else ``$PUPILSHARE_ENGINE``, else DuckDB)."""
     if not 0 < threshold < 1:
         raise InvalidInput("threshold must be between 0 and 1")
     if out.exists() and out.is_dir():
@@ -296,7 +303,7 @@ def link_files(
     # imported here to save start-up time: Splink loads only when files are linked
     from pupilshare.match.linkmodel import LinkModel
 
-    model = LinkModel(lt, rt, extra)
+    model = LinkModel(lt, rt, extra, engine_name)
     try:
         fitted = model.fit()
         pairs = model.predict(threshold)

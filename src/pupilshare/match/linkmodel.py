@@ -21,6 +21,13 @@ user's two files, built for the errors such files have, not for one file's:
   does: nothing learned on our data decides a match on theirs;
 - a column is used only when both files carry it well enough (a sex column empty
   in most of either file tells nothing and is ignored, with the reason).
+
+The model is written once, in DuckDB's dialect, and runs on the chosen engine
+(``--engine``, ``$PUPILSHARE_ENGINE``): on Spark through Splink's Spark backend,
+its conditions translated (``engine.dialect``: Damerau-Levenshtein from Splink's
+jar, Jaro-Winkler, Hamming and shared list elements written in Spark SQL to give
+DuckDB's answers), and u estimated from the same sample of records on both engines
+(``engine.sample``), so the same files give the same pairs and probabilities.
 """
 
 from __future__ import annotations
@@ -28,16 +35,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import duckdb
 import pyarrow as pa
-from splink import DuckDBAPI, Linker, SettingsCreator
+from splink import SettingsCreator
 from splink.internals.exceptions import EMTrainingException, SplinkException
+
+from pupilshare import engine
 
 log = logging.getLogger(__name__)
 
 # Jaro-Winkler thresholds: close (one or two letters) and alike (sound-alike,
 # several typos), as Splink's NameComparison uses.
 CLOSE, ALIKE = 0.92, 0.8
+# Random pairs u is counted on (Splink's default): files of over about a thousand
+# records each are sampled down to this many pairs.
+U_PAIRS = 1e6
 
 
 def _q(s: str) -> str:
@@ -298,16 +309,33 @@ def settings(extra: list[str], fallback: float | None = None) -> SettingsCreator
 
 
 class LinkModel:
-    """Splink on a private DuckDB connection over the two prepared files."""
+    """Splink over the two prepared files, on the chosen engine (``engine_name``,
+    else ``$PUPILSHARE_ENGINE``, else DuckDB)."""
 
-    def __init__(self, left: pa.Table, right: pa.Table, extra: list[str]) -> None:
-        self.con = duckdb.connect()
-        self.api = DuckDBAPI(self.con)
-        self.tables = [self.api.register(t) for t in (left, right)]
+    def __init__(
+        self,
+        left: pa.Table,
+        right: pa.Table,
+        extra: list[str],
+        engine_name: str | None = None,
+    ) -> None:
+        self.backend = engine.splink_backend(engine.choose(engine_name))
+        # named as Splink names two tables registered without names, on any engine
+        # (the names are the records' source datasets, part of the ids sampled)
+        self.tables = [
+            self.backend.table(t, f"__splink__input_table_{i}")
+            for i, t in enumerate((left, right))
+        ]
         self.extra = extra
+        self.schema = left.schema
         self.prior = 1 / max(left.num_rows, right.num_rows, 2)
-        self.linker = Linker(self.tables, settings(extra), log_level=logging.ERROR)
+        self.linker = self._linker(settings(extra))
         self.fitted = False
+
+    def _linker(self, spec: SettingsCreator) -> Any:
+        return engine.linker(
+            self.backend, self.tables, spec.create_settings_dict("duckdb")
+        )
 
     def fit(self) -> bool:
         """Train on the files; where they are too small to estimate from, use the
@@ -318,8 +346,7 @@ class LinkModel:
             self.fitted = True
         except (EMTrainingException, SplinkException, ValueError) as e:
             log.warning("link model not fitted: %s: %s", type(e).__name__, e)
-            spec = settings(self.extra, fallback=self.prior)
-            self.linker = Linker(self.tables, spec, log_level=logging.ERROR)
+            self.linker = self._linker(settings(self.extra, fallback=self.prior))
         return self.fitted
 
     def train(self, seed: int = 42) -> None:
@@ -328,7 +355,10 @@ class LinkModel:
         own files."""
         t = self.linker.training
         t.estimate_probability_two_random_records_match(DETERMINISTIC, recall=0.8)
-        t.estimate_u_using_random_sampling(max_pairs=1e6, seed=seed)
+        # u from every pair of the sample, in one chunk: Splink's chunks, and the
+        # early stop once each level is counted 100 times, split the pairs by each
+        # engine's own hash, so each engine would count different pairs
+        t.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed, num_chunks=1)
         for rule in ("l.dob_s = r.dob_s", "l.postcode = r.postcode"):
             t.estimate_parameters_using_expectation_maximisation(
                 rule, estimate_without_term_frequencies=True
@@ -338,19 +368,24 @@ class LinkModel:
         df = self.linker.inference.predict(
             threshold_match_probability=threshold, warning_mode="never"
         )
-        t = self.con.sql(f"SELECT * FROM {df.physical_name}").to_arrow_table()
-        df.drop_table_from_database_and_remove_from_cache()
-        return t
+        return engine.fetch(df)
 
     def explain(self, left: dict, right: dict) -> dict[str, Any]:
         """The comparison levels and weights behind one pair's score, as Splink's
         waterfall chart shows them: the prior, then each comparison's level, its
         partial match weight (log2 m/u) and any term-frequency adjustment."""
+        # as one-row tables of the files' own types: Spark cannot tell a column's
+        # type from a record's NULL
+        pair = [
+            self.backend.table(
+                pa.Table.from_pylist([record], schema=self.schema), f"explain_{side}"
+            )
+            for side, record in (("left", left), ("right", right))
+        ]
         df = self.linker.inference.score_pair(
-            left, right, include_found_by_blocking_rules=True
+            *pair, include_found_by_blocking_rules=True
         )
-        row = self.con.sql(f"SELECT * FROM {df.physical_name}").fetchdf()
-        rec = row.iloc[0].to_dict()
+        rec = engine.fetch(df).to_pylist()[0]
         labels = {
             c.output_column_name: {
                 lvl.comparison_vector_value: lvl.label_for_charts
@@ -387,7 +422,7 @@ class LinkModel:
         }
 
     def close(self) -> None:
-        self.con.close()
+        self.backend.close()
 
 
 def _number(value: Any) -> float:
