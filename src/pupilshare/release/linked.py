@@ -540,6 +540,7 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         base += len(flat)
     coupling = [r for rows in pairs.values() for r in rows]
     n = base
+    exact = _exact(tables, col_of, n)
     lines = sparse.block_diag(blocks, format="csr") if blocks else None
     r_i, c_i, v_i = [], [], []
     leans: list[np.ndarray] = []
@@ -564,6 +565,29 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     )
     a = sparse.vstack([lines, coupled], format="csr")
     b = np.concatenate([*rhs, np.array([row[2] for _, _, row in coupling])])
+    # A population whose tables are not a tree: its finest cells as unknowns too
+    # (``finest``), one equation per cell of each of its tables.
+    aux = sum(len(s.y0) for s in exact)
+    if exact:
+        a = sparse.bmat(
+            [
+                [a, None],
+                [
+                    sparse.vstack([s.x for s in exact]),
+                    sparse.block_diag([s.y for s in exact]),
+                ],
+            ],
+            format="csr",
+        )
+        b = np.concatenate([b, *(s.b for s in exact)])
+        for s in exact:
+            more, more_owner = _finest_leans(tables, s, m)
+            leans += more
+            leans_owner += more_owner
+            touches = np.concatenate([touches, s.owner < m])
+        owner.append(np.full(aux, -1))
+        cell.append(np.concatenate([np.arange(len(s.y0)) for s in exact]))
+        x0.append(np.concatenate([s.y0 for s in exact]))
     # Only the groups of cells an equation of a new table reaches: the rest are
     # each table's own business, audited when it was published (or by the table's
     # own audit), or the earlier tables' among themselves (see above).
@@ -579,7 +603,11 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     a = a[keep_rows][:, keep_cols].tocsr()
     kept_lines = int((keep_rows < n_lines).sum())
     x_all = np.concatenate(x0)
-    rise, fall = _directions(a, x_all[keep_cols], tables, owner, keep_cols, n)
+    rise, fall = _directions(
+        a, x_all[keep_cols], tables, owner[: len(tables)], keep_cols, n + aux
+    )
+    # The finest cells need no protection of their own (``needs``, ``short``).
+    rise[keep_cols >= n] = fall[keep_cols >= n] = np.inf
     return Joint(
         a,
         b[keep_rows],
@@ -595,6 +623,92 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         m,
         np.array([leans_owner[i - n_lines] for i in keep_rows[kept_lines:]], int),
     )
+
+
+def _agrees(fine: Table, coarse: Table) -> bool | None:
+    """Whether every cell of ``coarse`` that cells of ``fine`` add up to has their
+    sum as its true value (None: there is no such cell)."""
+    flats, indptr, indices = _sums(fine, coarse)
+    if not len(flats):
+        return None
+    fv = np.asarray(fine.values, dtype=float).ravel()
+    s = sparse.csr_matrix(
+        (np.ones(len(indices)), indices, indptr), shape=(len(flats), fv.size)
+    )
+    value = np.asarray(coarse.values, dtype=float).ravel()[flats]
+    truth = s @ fv
+    return bool((np.abs(truth - value) <= 1e-6 * np.maximum(1.0, np.abs(value))).all())
+
+
+def populations(tables: list[Table]) -> list[list[int]]:
+    """The tables of a linked group by the records they count: two tables are
+    over the same records when every cell one's cells add up to agrees (a table
+    of one agreement's population and one of another's agree on some cells and
+    not on others: only the agreeing cells are coupled, pair by pair)."""
+    parent = list(range(len(tables)))
+
+    def top(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(tables)):
+        for k in range(i + 1, len(tables)):
+            ways = [_agrees(tables[i], tables[k]), _agrees(tables[k], tables[i])]
+            if False not in ways and True in ways:
+                parent[top(i)] = top(k)
+    out: dict[int, list[int]] = {}
+    for i in range(len(tables)):
+        out.setdefault(top(i), []).append(i)
+    return list(out.values())
+
+
+def _exact(tables: list[Table], col_of: list[np.ndarray], n: int) -> list:
+    """The exact system (``finest.system``) of every population of the group
+    whose tables are not a tree (``finest.problem``)."""
+    from pupilshare.release import finest
+
+    out = []
+    for members in populations(tables):
+        if len(members) > 1 and finest.problem([tables[k] for k in members]):
+            out.append(finest.system(tables, members, col_of, n))
+    return out
+
+
+def _finest_leans(tables: list[Table], s, m: int) -> tuple[list, list]:
+    """For each row of a population's exact system (``s``), the published cells
+    of a new table the row's cell shares records with (another table's first:
+    those give the intruder the equations; the row's own table last), for the
+    builder's repair; a published cell's row leans on nothing."""
+    leans: list[np.ndarray] = [_NONE] * len(s.owner)
+    owners = [-1] * len(s.owner)
+    news = [k for k in s.rows_of if k < m]
+    for k, inc in s.rows_of.items():
+        hidden = np.flatnonzero(np.asarray(tables[k].hidden, bool).ravel())
+        if not len(hidden) or not news:
+            continue
+        at = np.flatnonzero(s.owner == k)[hidden]
+        for mm in sorted(news, key=lambda j: j == k):
+            shown = ~np.asarray(tables[mm].hidden, bool).ravel()
+            overlap = (inc[hidden] @ s.rows_of[mm].T).tocsr()
+            for r, row in zip(at, range(len(hidden)), strict=True):
+                if owners[r] >= 0:
+                    continue
+                cells = overlap.indices[overlap.indptr[row] : overlap.indptr[row + 1]]
+                cells = cells[shown[cells]]
+                if len(cells):
+                    leans[r], owners[r] = cells.astype(np.int64), mm
+    return leans, owners
+
+
+def short(j: Joint, need) -> np.ndarray:
+    """``audit.audit`` of a linked system: which of its table cells lack their
+    protection (a finest cell of an exact system is an unknown, never short)."""
+    from pupilshare.release import audit
+
+    out = audit.audit(j.a, j.b, j.x0, need, j.rise, j.fall)
+    return out & (j.owner >= 0)
 
 
 def already_short(
@@ -684,6 +798,8 @@ def needs(j: Joint, threshold: int, min_interval: float, counts: bool) -> tuple:
         down = np.where(small, np.minimum(x, 1.0), 0.0)
     else:
         width, up, down = np.full(len(x), unit), np.zeros(len(x)), np.zeros(len(x))
+    finest = j.owner < 0  # unknowns of an exact system: nothing to keep
+    width[finest] = up[finest] = down[finest] = 0.0
     return width, up, down
 
 
