@@ -510,15 +510,15 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         rest = []
         for t in pending:
             rows = _pair(tables[k], t, k, len(tables))
-            if rows:
+            # Over the same records, even with nothing hidden between them: the
+            # finest cells of a population that is no tree link them (``_exact``).
+            if rows or _same_records(tables[k], t):
                 pairs[(k, len(tables))] = rows
                 frontier.append(len(tables))
                 tables.append(t)
             else:
                 rest.append(t)
         pending = rest
-    if not any(pairs.values()):
-        return None
     # The remaining pairs of the group (the closure found each table through one).
     for i in range(len(tables)):
         for k in range(max(i + 1, m), len(tables)):
@@ -541,6 +541,8 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     coupling = [r for rows in pairs.values() for r in rows]
     n = base
     exact = _exact(tables, col_of, n)
+    if not coupling and not exact:
+        return None
     lines = sparse.block_diag(blocks, format="csr") if blocks else None
     r_i, c_i, v_i = [], [], []
     leans: list[np.ndarray] = []
@@ -640,6 +642,13 @@ def _agrees(fine: Table, coarse: Table) -> bool | None:
     return bool((np.abs(truth - value) <= 1e-6 * np.maximum(1.0, np.abs(value))).all())
 
 
+def _same_records(t: Table, u: Table) -> bool:
+    """Some cell of one is a sum of the other's cells, and every such cell agrees
+    (``populations``)."""
+    ways = [_agrees(t, u), _agrees(u, t)]
+    return False not in ways and True in ways
+
+
 def populations(tables: list[Table]) -> list[list[int]]:
     """The tables of a linked group by the records they count: two tables are
     over the same records when every cell one's cells add up to agrees (a table
@@ -655,8 +664,7 @@ def populations(tables: list[Table]) -> list[list[int]]:
 
     for i in range(len(tables)):
         for k in range(i + 1, len(tables)):
-            ways = [_agrees(tables[i], tables[k]), _agrees(tables[k], tables[i])]
-            if False not in ways and True in ways:
+            if _same_records(tables[i], tables[k]):
                 parent[top(i)] = top(k)
     out: dict[int, list[int]] = {}
     for i in range(len(tables)):
