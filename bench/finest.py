@@ -67,7 +67,8 @@ def main() -> None:
             cells = int((j.owner < 0).sum())
             hidden = int((j.owner >= 0).sum())
             print(
-                f"finest cells {cells:6d}  suppressed {hidden:5d}  short {int(short.sum()):4d}"
+                f"finest cells {cells:6d}  suppressed {hidden:5d}"
+                f"  short {int(short.sum()):4d}"
                 f"  joint {best[0]:6.2f} s (cpu {best[1]:6.2f})"
                 f"  audit {best[2]:6.2f} s (cpu {best[3]:6.2f})",
                 flush=True,
