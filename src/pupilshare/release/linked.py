@@ -26,16 +26,26 @@ cells must keep their protection, and the earlier tables' must not be recovered
 through them (``already_short``: an exposure among the earlier tables alone is not
 the new table's doing).
 
-How exact this is. Couplings are written between tables, over the suppressed cells,
-not over the finest common cells (one unknown per combination of every table's
-categories, which grows with their product). The two agree whenever the group's
-tables are nested along the hierarchies or share one common margin (a school table,
-LA tables, and national tables by sex, by FSM, by SEN: a tree of tables joined by
-their common cells, where any non-negative tables that agree on their common cells
-come from some records). They can differ for tables that cross *three* pairs of
-unrelated items in a cycle (school x sex, school x FSM and sex x FSM, none nested
-in another): there the intruder may have a little less room than this system
-allows. No agreement in the seeds publishes such a cycle.
+How exact this is. Couplings are written between pairs of tables, over the
+suppressed cells, not over the finest common cells (one unknown per combination of
+every table's categories, which grows with their product). The two agree whenever
+the tables over one population form a tree: nested along the hierarchies or sharing
+one common margin (a school table, LA tables, and national tables by sex, by FSM, by
+SEN), where any non-negative tables that agree on their common cells come from some
+records. They differ for tables that cross unrelated items in a cycle (school x
+sex, school x FSM, sex x FSM; or school x outcome, LA x sex x reached the expected
+standard, sex x outcome) and for a table cut by a filter beside one that sums over
+it: there pairs allow the intruder more room than the records do. So ``joint``
+splits its tables into populations (``populations``: tables whose shared cells all
+agree), tests each one's shape (``finest.problem``: GYO reduction of the hypergraph
+of the items, each level of a hierarchy its own vertex), and for a population that
+is not a tree adds its finest cells as unknowns with one equation per cell of each
+of its tables (``finest.system``): exact. Such a population joins the group even
+where no pair of its tables shares a hidden cell. One whose finest cells are more
+than ``finest.MAX_CELLS`` refuses (``finest.Unauditable``), naming the tables and
+the cycle: the builder's release is blocked, the check gives it as its reason.
+Tables of different populations are coupled only where their cells agree, pair by
+pair: an intruder cannot difference different records exactly.
 """
 
 from __future__ import annotations
