@@ -237,7 +237,7 @@ def incidence(t: Table, axes: list[Axis]) -> sparse.csr_matrix:
             mask = (mask[:, None, :] & per[None, :, :]).reshape(-1, axis.size)
             order.append(k)
         factors.append(sparse.csr_matrix(mask.astype(float)))
-    m = factors[0]
+    m = factors[0] if factors else sparse.csr_matrix(np.ones((1, 1)))
     for f in factors[1:]:
         m = sparse.kron(m, f, format="csr")
     if not order:
