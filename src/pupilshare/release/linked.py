@@ -221,6 +221,7 @@ _SUMS = _Memo(4096)  # (structure of fine, structure of coarse) -> sums
 _COUPLE = _Memo(4096)  # (fingerprint of fine, fingerprint of coarse) -> rows
 _SEARCH = _Memo(512)  # fingerprint -> audit.search's directions
 _BEFORE = _Memo(64)  # (fingerprints of a group, needs) -> its short cells
+_AGREE = _Memo(4096)  # (counts of fine, counts of coarse) -> they agree
 
 
 def table_from_grid(
@@ -509,6 +510,7 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     m = len(news)
     head = news[0].head
     pending = [t for t in earlier if t.head == head]
+    digest = {id(t): _counts(t) for t in [*news, *pending]}
     tables = list(news)
     pairs: dict[tuple[int, int], list[tuple[int, int, Row]]] = {}
     frontier = list(range(m))
@@ -522,7 +524,7 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
             rows = _pair(tables[k], t, k, len(tables))
             # Over the same records, even with nothing hidden between them: the
             # finest cells of a population that is no tree link them (``_exact``).
-            if rows or _same_records(tables[k], t):
+            if rows or _same_records(tables[k], t, digest):
                 pairs[(k, len(tables))] = rows
                 frontier.append(len(tables))
                 tables.append(t)
@@ -550,7 +552,7 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         base += len(flat)
     coupling = [r for rows in pairs.values() for r in rows]
     n = base
-    exact = _exact(tables, col_of, n)
+    exact = _exact(tables, col_of, n, digest)
     if not coupling and not exact:
         return None
     lines = sparse.block_diag(blocks, format="csr") if blocks else None
@@ -637,9 +639,28 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     )
 
 
-def _agrees(fine: Table, coarse: Table) -> bool | None:
+def _counts(t: Table) -> bytes:
+    """A digest of what a table counts and its true values (not what it hides)."""
+    h = hashlib.blake2b(_structure(t), digest_size=20)
+    h.update(np.ascontiguousarray(t.values, dtype=float).tobytes())
+    return h.digest()
+
+
+def _agrees(fine: Table, coarse: Table, digest: dict | None = None) -> bool | None:
     """Whether every cell of ``coarse`` that cells of ``fine`` add up to has their
-    sum as its true value (None: there is no such cell)."""
+    sum as its true value (None: there is no such cell). It does not change with
+    what either hides, so it is worked out once per pair of tables (``digest``:
+    each table's ``_counts`` by its id, worked out once per ``joint``)."""
+    digest = digest if digest is not None else {}
+    key = tuple(
+        digest[id(t)] if id(t) in digest else _counts(t) for t in (fine, coarse)
+    )
+    if key not in _AGREE:
+        _AGREE.put(key, _agreement(fine, coarse))
+    return _AGREE[key]
+
+
+def _agreement(fine: Table, coarse: Table) -> bool | None:
     flats, indptr, indices = _sums(fine, coarse)
     if not len(flats):
         return None
@@ -652,14 +673,14 @@ def _agrees(fine: Table, coarse: Table) -> bool | None:
     return bool((np.abs(truth - value) <= 1e-6 * np.maximum(1.0, np.abs(value))).all())
 
 
-def _same_records(t: Table, u: Table) -> bool:
+def _same_records(t: Table, u: Table, digest: dict | None = None) -> bool:
     """Some cell of one is a sum of the other's cells, and every such cell agrees
     (``populations``)."""
-    ways = [_agrees(t, u), _agrees(u, t)]
+    ways = [_agrees(t, u, digest), _agrees(u, t, digest)]
     return False not in ways and True in ways
 
 
-def populations(tables: list[Table]) -> list[list[int]]:
+def populations(tables: list[Table], digest: dict | None = None) -> list[list[int]]:
     """The tables of a linked group by the records they count: two tables are
     over the same records when every cell one's cells add up to agrees (a table
     of one agreement's population and one of another's agree on some cells and
@@ -674,7 +695,7 @@ def populations(tables: list[Table]) -> list[list[int]]:
 
     for i in range(len(tables)):
         for k in range(i + 1, len(tables)):
-            if _same_records(tables[i], tables[k]):
+            if _same_records(tables[i], tables[k], digest):
                 parent[top(i)] = top(k)
     out: dict[int, list[int]] = {}
     for i in range(len(tables)):
@@ -682,13 +703,15 @@ def populations(tables: list[Table]) -> list[list[int]]:
     return list(out.values())
 
 
-def _exact(tables: list[Table], col_of: list[np.ndarray], n: int) -> list:
+def _exact(
+    tables: list[Table], col_of: list[np.ndarray], n: int, digest: dict | None = None
+) -> list:
     """The exact system (``finest.system``) of every population of the group
     whose tables are not a tree (``finest.problem``)."""
     from pupilshare.release import finest
 
     out = []
-    for members in populations(tables):
+    for members in populations(tables, digest):
         if len(members) > 1 and finest.problem([tables[k] for k in members]):
             out.append(finest.system(tables, members, col_of, n))
     return out
