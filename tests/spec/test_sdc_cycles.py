@@ -348,7 +348,7 @@ def test_finest_intervals_match_pairs_on_a_tree_and_lie_inside_them_on_a_cycle(
         linked._exact = lambda *a: []
         pairs = linked.joint(tables[0], tables[1:])
         # The finest cells of every population, whatever its shape.
-        linked._exact = lambda tables, col_of, n: [
+        linked._exact = lambda tables, col_of, n, digest=None: [
             finest.system(tables, m, col_of, n)
             for m in linked.populations(tables)
             if len(m) > 1
