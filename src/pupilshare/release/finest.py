@@ -107,8 +107,9 @@ def _chain(item: str) -> str:
 def _slices(tables: list[Table]) -> list[tuple[int, int, str]]:
     """Pairs (slice, sum, item) where one table is cut by a filter on an item the
     other neither shows at that level or finer nor cuts the same way, and the two
-    are not kept apart by another filter: the intruder's inequality between them
-    is in no pair coupling."""
+    are not kept apart by another filter, nor both sums of a third table's cells
+    (whose non-negative cells then carry the inequality): the intruder's
+    inequality between them is in no pair coupling."""
     out = []
     for i, a in enumerate(tables):
         for j, b in enumerate(tables):
@@ -118,9 +119,22 @@ def _slices(tables: list[Table]) -> list[tuple[int, int, str]]:
                 if b.fixed.get(item) == allowed:
                     continue
                 finer = any(d == item or item in ancestors(d) for d in b.dims)
-                if not finer:
+                if finer:
+                    continue
+                if not any(
+                    _covers(c, a) and _covers(c, b)
+                    for k, c in enumerate(tables)
+                    if k not in (i, j)
+                ):
                     out.append((i, j, item))
     return out
+
+
+def _covers(fine: Table, coarse: Table) -> bool:
+    """Every cell of ``coarse`` is a sum of cells of ``fine``."""
+    from pupilshare.release.linked import _sums
+
+    return len(_sums(fine, coarse)[0]) == coarse.values.size
 
 
 def _apart(a: Table, b: Table) -> bool:
