@@ -261,7 +261,8 @@ def test_the_shape_of_linked_tables() -> None:
     sliced = [t("a", "sex", academic_year="2024"), t("b", "sex")]
     assert "a slice" in finest.problem(sliced)
     # Both sums of a year x sex table: its cells carry the inequality.
-    assert finest.problem([*sliced, t("c", "academic_year", "sex")]) is None
+    covered = [*sliced, t("c", "academic_year", "sex")]
+    assert finest.problem(covered, linked.covers) is None
     apart = [t("a", "sex", subject="READ"), t("b", "sex", subject="MATH")]
     assert finest.problem(apart) is None
 
@@ -352,7 +353,7 @@ def test_finest_intervals_match_pairs_on_a_tree_and_lie_inside_them_on_a_cycle(
         pairs = linked.joint(tables[0], tables[1:])
         # The finest cells of every population, whatever its shape.
         linked._exact = lambda tables, col_of, n, digest=None: [
-            finest.system(tables, m, col_of, n)
+            finest.system(tables, m, col_of, n, linked.covers)
             for m in linked.populations(tables)
             if len(m) > 1
         ]

@@ -41,13 +41,19 @@ and the cycle (``Unauditable``): never a silent pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
 from pupilshare.errors import Blocked
-from pupilshare.release.linked import HIERARCHY, Table, ancestors
+from pupilshare.release.hierarchy import HIERARCHY, ancestors
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pupilshare.release.linked import Table
 
 # Finest cells of one population the exact audit takes on. Measured with
 # ``bench/finest.py`` (a cycle of three tables, a fifth of the cells suppressed;
@@ -104,7 +110,9 @@ def _chain(item: str) -> str:
     return item
 
 
-def _slices(tables: list[Table]) -> list[tuple[int, int, str]]:
+def _slices(
+    tables: list[Table], covers: Callable[[Table, Table], bool] | None
+) -> list[tuple[int, int, str]]:
     """Pairs (slice, sum, item) where one table is cut by a filter on an item the
     other neither shows at that level or finer nor cuts the same way, and the two
     are not kept apart by another filter, nor both sums of a third table's cells
@@ -121,20 +129,13 @@ def _slices(tables: list[Table]) -> list[tuple[int, int, str]]:
                 finer = any(d == item or item in ancestors(d) for d in b.dims)
                 if finer:
                     continue
-                if not any(
-                    _covers(c, a) and _covers(c, b)
+                if covers is None or not any(
+                    covers(c, a) and covers(c, b)
                     for k, c in enumerate(tables)
                     if k not in (i, j)
                 ):
                     out.append((i, j, item))
     return out
-
-
-def _covers(fine: Table, coarse: Table) -> bool:
-    """Every cell of ``coarse`` is a sum of cells of ``fine``."""
-    from pupilshare.release.linked import _sums
-
-    return len(_sums(fine, coarse)[0]) == coarse.values.size
 
 
 def _apart(a: Table, b: Table) -> bool:
@@ -146,9 +147,13 @@ def _apart(a: Table, b: Table) -> bool:
     )
 
 
-def problem(tables: list[Table]) -> str | None:
+def problem(
+    tables: list[Table], covers: Callable[[Table, Table], bool] | None = None
+) -> str | None:
     """Why pair couplings do not capture what these tables (one population) give
-    an intruder together, or None when they are a tree."""
+    an intruder together, or None when they are a tree. ``covers(fine, coarse)``:
+    every cell of ``coarse`` is a sum of ``fine``'s (``linked.covers``; without
+    it no slice is taken as covered)."""
     left = gyo([vertices(t) for t in tables])
     if left:
         parts = [
@@ -156,7 +161,7 @@ def problem(tables: list[Table]) -> str | None:
             for i in left
         ]
         return "a cycle: " + ", ".join(parts)
-    cut = _slices(tables)
+    cut = _slices(tables, covers)
     if cut:
         i, j, item = cut[0]
         return (
@@ -280,7 +285,11 @@ class System:
 
 
 def system(
-    tables: list[Table], members: list[int], col_of: list[np.ndarray], n: int
+    tables: list[Table],
+    members: list[int],
+    col_of: list[np.ndarray],
+    n: int,
+    covers: Callable[[Table, Table], bool] | None = None,
 ) -> System:
     """The exact system of one population (``members``: indices into ``tables``),
     or ``Unauditable`` when its finest cells are more than ``MAX_CELLS`` or no
@@ -288,7 +297,7 @@ def system(
     mine = [tables[k] for k in members]
     axes = universe(mine)
     cells = size(axes)
-    why = problem(mine)
+    why = problem(mine, covers)
     if cells > MAX_CELLS:
         raise Unauditable(
             f"tables {', '.join(t.name for t in mine)} over the same records form "

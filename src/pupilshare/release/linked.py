@@ -58,48 +58,12 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from pupilshare import codesets
+from pupilshare.release.hierarchy import HIERARCHY, ancestors
 from pupilshare.store import Store
 
+__all__ = ["HIERARCHY", "ancestors"]
+
 TOTAL = "Total"
-
-
-def _la(school: str) -> str:
-    return school[:3]
-
-
-def _reached(outcome: str) -> str:
-    return "Y" if outcome in codesets.KS_EXPECTED else "N"
-
-
-def _key_stage(ncyear: str) -> str:
-    year = int(ncyear) if ncyear.isdigit() else 0
-    return "1" if year <= 2 else "2" if year <= 6 else "3" if year <= 9 else "4"
-
-
-# child item -> (parent item, the parent of each child category). Each chain ends at
-# the nation (or every pupil), which is a table's Total.
-HIERARCHY: dict[str, tuple[str, Callable[[str], str]]] = {
-    "laestab": ("la_code", _la),
-    "outcome": ("reached_expected", _reached),
-    "ncyear": ("key_stage", _key_stage),
-}
-
-
-def ancestors(item: str) -> dict[str, Callable[[str], str]]:
-    """Every item ``item`` rolls up to, with the mapping from its categories."""
-    out: dict[str, Callable[[str], str]] = {}
-    step: Callable[[str], str] = lambda v: v  # noqa: E731
-    while item in HIERARCHY:
-        parent, up = HIERARCHY[item]
-        step = _compose(up, step)
-        out[parent] = step
-        item = parent
-    return out
-
-
-def _compose(f: Callable[[str], str], g: Callable[[str], str]) -> Callable[[str], str]:
-    return lambda v: f(g(v))
 
 
 def parse(name: str) -> tuple[str, dict[str, frozenset[str]]]:
@@ -712,9 +676,15 @@ def _exact(
 
     out = []
     for members in populations(tables, digest):
-        if len(members) > 1 and finest.problem([tables[k] for k in members]):
-            out.append(finest.system(tables, members, col_of, n))
+        mine = [tables[k] for k in members]
+        if len(members) > 1 and finest.problem(mine, covers):
+            out.append(finest.system(tables, members, col_of, n, covers))
     return out
+
+
+def covers(fine: Table, coarse: Table) -> bool:
+    """Every cell of ``coarse`` is a sum of cells of ``fine``."""
+    return len(_sums(fine, coarse)[0]) == coarse.values.size
 
 
 def _finest_leans(tables: list[Table], s, m: int) -> tuple[list, list]:
