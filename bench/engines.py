@@ -220,6 +220,25 @@ def _nation(root: Path, pupils: int) -> Path:
     return home.root
 
 
+def _command() -> str:
+    """The command this run was started with, niceness included, as recorded."""
+    nice = os.nice(0)
+    prefix = f"nice -n {nice} " if nice else ""
+    args = " ".join(sys.argv[1:])
+    return f"{prefix}env PYTHONPATH=src python bench/engines.py {args}"
+
+
+def _commit() -> str:
+    """The commit measured (with ``+`` when the checkout has changes)."""
+    run = subprocess.run(
+        ["git", "describe", "--always", "--dirty=+"],
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+    )
+    return run.stdout.strip() or "an unknown commit"
+
+
 def _table(args: argparse.Namespace, results: dict, made: float) -> list[str]:
     duck, spark = results["duckdb"], results["spark"]
     rows = args.pupils * args.per_pupil
@@ -233,8 +252,7 @@ def _table(args: argparse.Namespace, results: dict, made: float) -> list[str]:
     lines = [
         f"\n### Engines at {args.pupils:,} pupils ({rows:,} KS records), "
         f"{date.today()}\n",
-        f"`PYTHONPATH=src nice -n 5 python bench/engines.py --pupils {args.pupils} "
-        f"--per-pupil {args.per_pupil} --match-pupils {args.match_pupils}` (store "
+        f"`{_command()}` at {_commit()} (store "
         f"made in DuckDB SQL in {made:.0f} s{matched}; load average before: "
         f"{' '.join(f'{x:.1f}' for x in args.load)})\n",
         "| measure | DuckDB s | Spark s | Spark / DuckDB |",
@@ -242,7 +260,9 @@ def _table(args: argparse.Namespace, results: dict, made: float) -> list[str]:
     ]
     for name in duck["seconds"]:
         d, s = duck["seconds"][name], spark["seconds"][name]
-        lines.append(f"| {name} | {d:.2f} | {s:.2f} | {s / max(d, 1e-9):.1f}x |")
+        # a ratio over a baseline of (next to) nothing says nothing
+        ratio = f"{s / d:.1f}x" if d >= 0.05 else ""
+        lines.append(f"| {name} | {d:.2f} | {s:.2f} | {ratio} |")
     lines.append(
         f"| peak memory, MiB (Spark: Python + JVM) | {duck['peak_mib']:.0f} | "
         f"{spark['peak_mib']:.0f} | {spark['peak_mib'] / duck['peak_mib']:.1f}x |"
