@@ -62,7 +62,7 @@ def short_cells(
     w[mine] = width.ravel()[flat]
     u[mine] = up.ravel()[flat]
     d[mine] = down.ravel()[flat]
-    short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
+    short = linked.short(j, audit.Need(w, u, d))
     key = (rules.threshold, rules.min_interval, counts)
     return j, short & ~linked.already_short(j, short, _audit_alone(rules, counts), key)
 
@@ -72,7 +72,7 @@ def _audit_alone(rules: Sdc, counts: bool) -> Callable[[linked.Joint], np.ndarra
 
     def short(jj: linked.Joint) -> np.ndarray:
         w, u, d = linked.needs(jj, rules.threshold, rules.min_interval, counts)
-        return audit.audit(jj.a, jj.b, jj.x0, audit.Need(w, u, d), jj.rise, jj.fall)
+        return linked.short(jj, audit.Need(w, u, d))
 
     return short
 
@@ -155,7 +155,7 @@ def release_short(
             w[mine] = np.maximum(w[mine], width.ravel()[flat])
             u[mine] = np.maximum(u[mine], up.ravel()[flat])
             d[mine] = np.maximum(d[mine], down.ravel()[flat])
-        short = audit.audit(j.a, j.b, j.x0, audit.Need(w, u, d), j.rise, j.fall)
+        short = linked.short(j, audit.Need(w, u, d))
         alone = _audit_alone(rules, counts)
         key = (rules.threshold, rules.min_interval, counts)
         short &= ~linked.already_short(j, short, alone, key)

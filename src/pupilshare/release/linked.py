@@ -26,16 +26,26 @@ cells must keep their protection, and the earlier tables' must not be recovered
 through them (``already_short``: an exposure among the earlier tables alone is not
 the new table's doing).
 
-How exact this is. Couplings are written between tables, over the suppressed cells,
-not over the finest common cells (one unknown per combination of every table's
-categories, which grows with their product). The two agree whenever the group's
-tables are nested along the hierarchies or share one common margin (a school table,
-LA tables, and national tables by sex, by FSM, by SEN: a tree of tables joined by
-their common cells, where any non-negative tables that agree on their common cells
-come from some records). They can differ for tables that cross *three* pairs of
-unrelated items in a cycle (school x sex, school x FSM and sex x FSM, none nested
-in another): there the intruder may have a little less room than this system
-allows. No agreement in the seeds publishes such a cycle.
+How exact this is. Couplings are written between pairs of tables, over the
+suppressed cells, not over the finest common cells (one unknown per combination of
+every table's categories, which grows with their product). The two agree whenever
+the tables over one population form a tree: nested along the hierarchies or sharing
+one common margin (a school table, LA tables, and national tables by sex, by FSM, by
+SEN), where any non-negative tables that agree on their common cells come from some
+records. They differ for tables that cross unrelated items in a cycle (school x
+sex, school x FSM, sex x FSM; or school x outcome, LA x sex x reached the expected
+standard, sex x outcome) and for a table cut by a filter beside one that sums over
+it: there pairs allow the intruder more room than the records do. So ``joint``
+splits its tables into populations (``populations``: tables whose shared cells all
+agree), tests each one's shape (``finest.problem``: GYO reduction of the hypergraph
+of the items, each level of a hierarchy its own vertex), and for a population that
+is not a tree adds its finest cells as unknowns with one equation per cell of each
+of its tables (``finest.system``): exact. Such a population joins the group even
+where no pair of its tables shares a hidden cell. One whose finest cells are more
+than ``finest.MAX_CELLS`` refuses (``finest.Unauditable``), naming the tables and
+the cycle: the builder's release is blocked, the check gives it as its reason.
+Tables of different populations are coupled only where their cells agree, pair by
+pair: an intruder cannot difference different records exactly.
 """
 
 from __future__ import annotations
@@ -48,48 +58,12 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from pupilshare import codesets
+from pupilshare.release.hierarchy import HIERARCHY, ancestors
 from pupilshare.store import Store
 
+__all__ = ["HIERARCHY", "ancestors"]
+
 TOTAL = "Total"
-
-
-def _la(school: str) -> str:
-    return school[:3]
-
-
-def _reached(outcome: str) -> str:
-    return "Y" if outcome in codesets.KS_EXPECTED else "N"
-
-
-def _key_stage(ncyear: str) -> str:
-    year = int(ncyear) if ncyear.isdigit() else 0
-    return "1" if year <= 2 else "2" if year <= 6 else "3" if year <= 9 else "4"
-
-
-# child item -> (parent item, the parent of each child category). Each chain ends at
-# the nation (or every pupil), which is a table's Total.
-HIERARCHY: dict[str, tuple[str, Callable[[str], str]]] = {
-    "laestab": ("la_code", _la),
-    "outcome": ("reached_expected", _reached),
-    "ncyear": ("key_stage", _key_stage),
-}
-
-
-def ancestors(item: str) -> dict[str, Callable[[str], str]]:
-    """Every item ``item`` rolls up to, with the mapping from its categories."""
-    out: dict[str, Callable[[str], str]] = {}
-    step: Callable[[str], str] = lambda v: v  # noqa: E731
-    while item in HIERARCHY:
-        parent, up = HIERARCHY[item]
-        step = _compose(up, step)
-        out[parent] = step
-        item = parent
-    return out
-
-
-def _compose(f: Callable[[str], str], g: Callable[[str], str]) -> Callable[[str], str]:
-    return lambda v: f(g(v))
 
 
 def parse(name: str) -> tuple[str, dict[str, frozenset[str]]]:
@@ -211,6 +185,7 @@ _SUMS = _Memo(4096)  # (structure of fine, structure of coarse) -> sums
 _COUPLE = _Memo(4096)  # (fingerprint of fine, fingerprint of coarse) -> rows
 _SEARCH = _Memo(512)  # fingerprint -> audit.search's directions
 _BEFORE = _Memo(64)  # (fingerprints of a group, needs) -> its short cells
+_AGREE = _Memo(4096)  # (counts of fine, counts of coarse) -> they agree
 
 
 def table_from_grid(
@@ -499,6 +474,7 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     m = len(news)
     head = news[0].head
     pending = [t for t in earlier if t.head == head]
+    digest = {id(t): _counts(t) for t in [*news, *pending]}
     tables = list(news)
     pairs: dict[tuple[int, int], list[tuple[int, int, Row]]] = {}
     frontier = list(range(m))
@@ -510,15 +486,15 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         rest = []
         for t in pending:
             rows = _pair(tables[k], t, k, len(tables))
-            if rows:
+            # Over the same records, even with nothing hidden between them: the
+            # finest cells of a population that is no tree link them (``_exact``).
+            if rows or _same_records(tables[k], t, digest):
                 pairs[(k, len(tables))] = rows
                 frontier.append(len(tables))
                 tables.append(t)
             else:
                 rest.append(t)
         pending = rest
-    if not any(pairs.values()):
-        return None
     # The remaining pairs of the group (the closure found each table through one).
     for i in range(len(tables)):
         for k in range(max(i + 1, m), len(tables)):
@@ -540,6 +516,9 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         base += len(flat)
     coupling = [r for rows in pairs.values() for r in rows]
     n = base
+    exact = _exact(tables, col_of, n, digest)
+    if not coupling and not exact:
+        return None
     lines = sparse.block_diag(blocks, format="csr") if blocks else None
     r_i, c_i, v_i = [], [], []
     leans: list[np.ndarray] = []
@@ -564,6 +543,29 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     )
     a = sparse.vstack([lines, coupled], format="csr")
     b = np.concatenate([*rhs, np.array([row[2] for _, _, row in coupling])])
+    # A population whose tables are not a tree: its finest cells as unknowns too
+    # (``finest``), one equation per cell of each of its tables.
+    aux = sum(len(s.y0) for s in exact)
+    if exact:
+        a = sparse.bmat(
+            [
+                [a, None],
+                [
+                    sparse.vstack([s.x for s in exact]),
+                    sparse.block_diag([s.y for s in exact]),
+                ],
+            ],
+            format="csr",
+        )
+        b = np.concatenate([b, *(s.b for s in exact)])
+        for s in exact:
+            more, more_owner = _finest_leans(tables, s, m)
+            leans += more
+            leans_owner += more_owner
+            touches = np.concatenate([touches, s.owner < m])
+        owner.append(np.full(aux, -1))
+        cell.append(np.concatenate([np.arange(len(s.y0)) for s in exact]))
+        x0.append(np.concatenate([s.y0 for s in exact]))
     # Only the groups of cells an equation of a new table reaches: the rest are
     # each table's own business, audited when it was published (or by the table's
     # own audit), or the earlier tables' among themselves (see above).
@@ -579,7 +581,11 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
     a = a[keep_rows][:, keep_cols].tocsr()
     kept_lines = int((keep_rows < n_lines).sum())
     x_all = np.concatenate(x0)
-    rise, fall = _directions(a, x_all[keep_cols], tables, owner, keep_cols, n)
+    rise, fall = _directions(
+        a, x_all[keep_cols], tables, owner[: len(tables)], keep_cols, n + aux
+    )
+    # The finest cells need no protection of their own (``needs``, ``short``).
+    rise[keep_cols >= n] = fall[keep_cols >= n] = np.inf
     return Joint(
         a,
         b[keep_rows],
@@ -595,6 +601,125 @@ def joint(new: Table | list[Table], earlier: list[Table]) -> Joint | None:
         m,
         np.array([leans_owner[i - n_lines] for i in keep_rows[kept_lines:]], int),
     )
+
+
+def _counts(t: Table) -> bytes:
+    """A digest of what a table counts and its true values (not what it hides)."""
+    h = hashlib.blake2b(_structure(t), digest_size=20)
+    h.update(np.ascontiguousarray(t.values, dtype=float).tobytes())
+    return h.digest()
+
+
+def _agrees(fine: Table, coarse: Table, digest: dict | None = None) -> bool | None:
+    """Whether every cell of ``coarse`` that cells of ``fine`` add up to has their
+    sum as its true value (None: there is no such cell). It does not change with
+    what either hides, so it is worked out once per pair of tables (``digest``:
+    each table's ``_counts`` by its id, worked out once per ``joint``)."""
+    digest = digest if digest is not None else {}
+    key = tuple(
+        digest[id(t)] if id(t) in digest else _counts(t) for t in (fine, coarse)
+    )
+    if key not in _AGREE:
+        _AGREE.put(key, _agreement(fine, coarse))
+    return _AGREE[key]
+
+
+def _agreement(fine: Table, coarse: Table) -> bool | None:
+    flats, indptr, indices = _sums(fine, coarse)
+    if not len(flats):
+        return None
+    fv = np.asarray(fine.values, dtype=float).ravel()
+    s = sparse.csr_matrix(
+        (np.ones(len(indices)), indices, indptr), shape=(len(flats), fv.size)
+    )
+    value = np.asarray(coarse.values, dtype=float).ravel()[flats]
+    truth = s @ fv
+    return bool((np.abs(truth - value) <= 1e-6 * np.maximum(1.0, np.abs(value))).all())
+
+
+def _same_records(t: Table, u: Table, digest: dict | None = None) -> bool:
+    """Some cell of one is a sum of the other's cells, and every such cell agrees
+    (``populations``)."""
+    ways = [_agrees(t, u, digest), _agrees(u, t, digest)]
+    return False not in ways and True in ways
+
+
+def populations(tables: list[Table], digest: dict | None = None) -> list[list[int]]:
+    """The tables of a linked group by the records they count: two tables are
+    over the same records when every cell one's cells add up to agrees (a table
+    of one agreement's population and one of another's agree on some cells and
+    not on others: only the agreeing cells are coupled, pair by pair)."""
+    parent = list(range(len(tables)))
+
+    def top(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(tables)):
+        for k in range(i + 1, len(tables)):
+            if _same_records(tables[i], tables[k], digest):
+                parent[top(i)] = top(k)
+    out: dict[int, list[int]] = {}
+    for i in range(len(tables)):
+        out.setdefault(top(i), []).append(i)
+    return list(out.values())
+
+
+def _exact(
+    tables: list[Table], col_of: list[np.ndarray], n: int, digest: dict | None = None
+) -> list:
+    """The exact system (``finest.system``) of every population of the group
+    whose tables are not a tree (``finest.problem``)."""
+    from pupilshare.release import finest
+
+    out = []
+    for members in populations(tables, digest):
+        mine = [tables[k] for k in members]
+        if len(members) > 1 and finest.problem(mine, covers):
+            out.append(finest.system(tables, members, col_of, n, covers))
+    return out
+
+
+def covers(fine: Table, coarse: Table) -> bool:
+    """Every cell of ``coarse`` is a sum of cells of ``fine``."""
+    return len(_sums(fine, coarse)[0]) == coarse.values.size
+
+
+def _finest_leans(tables: list[Table], s, m: int) -> tuple[list, list]:
+    """For each row of a population's exact system (``s``), the published cells
+    of a new table the row's cell shares records with (another table's first:
+    those give the intruder the equations; the row's own table last), for the
+    builder's repair; a published cell's row leans on nothing."""
+    leans: list[np.ndarray] = [_NONE] * len(s.owner)
+    owners = [-1] * len(s.owner)
+    news = [k for k in s.rows_of if k < m]
+    for k, inc in s.rows_of.items():
+        hidden = np.flatnonzero(np.asarray(tables[k].hidden, bool).ravel())
+        if not len(hidden) or not news:
+            continue
+        at = np.flatnonzero(s.owner == k)[hidden]
+        for mm in sorted(news, key=lambda j: j == k):
+            shown = ~np.asarray(tables[mm].hidden, bool).ravel()
+            overlap = (inc[hidden] @ s.rows_of[mm].T).tocsr()
+            for r, row in zip(at, range(len(hidden)), strict=True):
+                if owners[r] >= 0:
+                    continue
+                cells = overlap.indices[overlap.indptr[row] : overlap.indptr[row + 1]]
+                cells = cells[shown[cells]]
+                if len(cells):
+                    leans[r], owners[r] = cells.astype(np.int64), mm
+    return leans, owners
+
+
+def short(j: Joint, need) -> np.ndarray:
+    """``audit.audit`` of a linked system: which of its table cells lack their
+    protection (a finest cell of an exact system is an unknown, never short)."""
+    from pupilshare.release import audit
+
+    out = audit.audit(j.a, j.b, j.x0, need, j.rise, j.fall)
+    return out & (j.owner >= 0)
 
 
 def already_short(
@@ -684,6 +809,8 @@ def needs(j: Joint, threshold: int, min_interval: float, counts: bool) -> tuple:
         down = np.where(small, np.minimum(x, 1.0), 0.0)
     else:
         width, up, down = np.full(len(x), unit), np.zeros(len(x)), np.zeros(len(x))
+    finest = j.owner < 0  # unknowns of an exact system: nothing to keep
+    width[finest] = up[finest] = down[finest] = 0.0
     return width, up, down
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pupilshare.plan import ReleasePlan, TableSpec
-from pupilshare.release import audit, linked, published_cells
+from pupilshare.release import audit, finest, linked, published_cells
 from pupilshare.store import Store
 
 TOTAL = "Total"
@@ -232,6 +232,19 @@ def _linked_group(
     group: list[tuple[TableSpec, linked.Table, audit.Need]],
     earlier: list[linked.Table],
 ) -> list[str]:
+    """The linked audit of one dataset and measure's tables; tables whose finest
+    common cells are too many to audit exactly (a cycle, ``finest``) refuse."""
+    try:
+        return _linked_audit(plan, group, earlier)
+    except finest.Unauditable as e:
+        return [e.message]
+
+
+def _linked_audit(
+    plan: ReleasePlan,
+    group: list[tuple[TableSpec, linked.Table, audit.Need]],
+    earlier: list[linked.Table],
+) -> list[str]:
     j = linked.joint([t for _, t, _ in group], earlier)
     if j is None:
         return []
@@ -242,11 +255,11 @@ def _linked_group(
         mine = j.owner == k
         at = np.searchsorted(np.flatnonzero(new.hidden), j.cell[mine])
         width[mine], up[mine], down[mine] = need.width[at], need.up[at], need.down[at]
-    short = audit.audit(j.a, j.b, j.x0, audit.Need(width, up, down), j.rise, j.fall)
+    short = linked.short(j, audit.Need(width, up, down))
 
     def earlier_short(jj: linked.Joint) -> np.ndarray:
         w, u, d = linked.needs(jj, rules.threshold, rules.min_interval, counts)
-        return audit.audit(jj.a, jj.b, jj.x0, audit.Need(w, u, d), jj.rise, jj.fall)
+        return linked.short(jj, audit.Need(w, u, d))
 
     key = (rules.threshold, rules.min_interval, counts)
     short &= ~linked.already_short(j, short, earlier_short, key)
