@@ -107,20 +107,38 @@ def match_step(run: DemoRun) -> str:
 def nation_las(home: Home, n: int = 2) -> list[str]:
     """The nation's ``n`` largest local authorities (by schools), if collected: the
     seeds' two local authorities stand for them."""
+    return _first_column(
+        home,
+        ("ds_schools",),
+        "SELECT la_code FROM ds_schools GROUP BY la_code "
+        "ORDER BY count(*) DESC, la_code LIMIT ?",
+        n,
+    )
+
+
+def nation_schools(home: Home, n: int = 1) -> list[str]:
+    """The nation's ``n`` secondary schools with the most census records, if
+    collected: the seeds' post-16 college (a lookup agreement's ``records_at``)
+    stands for them, as the synthetic nation has no colleges of its own."""
+    return _first_column(
+        home,
+        ("ds_schools", "ds_census"),
+        "SELECT s.laestab FROM ds_schools s JOIN ds_census c USING (laestab) "
+        "WHERE s.phase <> 'primary' GROUP BY s.laestab "
+        "ORDER BY count(*) DESC, s.laestab LIMIT ?",
+        n,
+    )
+
+
+def _first_column(home: Home, tables: tuple[str, ...], sql: str, n: int) -> list[str]:
+    """The first column of ``sql`` over the home's store ([] before collection)."""
     if not home.store_path.exists():
         return []
     try:
         with Store(home.store_path, read_only=True) as store:
-            if not store.exists("ds_schools"):
+            if not all(store.exists(t) for t in tables):
                 return []
-            return [
-                r[0]
-                for r in store.rows(
-                    "SELECT la_code FROM ds_schools GROUP BY la_code "
-                    "ORDER BY count(*) DESC, la_code LIMIT ?",
-                    [n],
-                )
-            ]
+            return [r[0] for r in store.rows(sql, [n])]
     except duckdb.Error:
         return []
 
@@ -128,7 +146,9 @@ def nation_las(home: Home, n: int = 2) -> list[str]:
 def agreements_step(run: DemoRun) -> str:
     """The seed agreements submitted, heard by the panel, decided by the demo Chief
     Statistician and made active; one refused submission shown with its reasons."""
-    out = governance.load_seeds(run.home, la_codes=nation_las(run.home))
+    out = governance.load_seeds(
+        run.home, la_codes=nation_las(run.home), schools=nation_schools(run.home)
+    )
     run.facts["agreements"] = out.active
     run.facts["users"] = out.credentials  # generated; printed when the demo ends
     refused = "; ".join(f"{k}: {len(v)} reasons" for k, v in out.refused.items())

@@ -85,6 +85,27 @@ def test_every_seed_agreement_is_active_and_released(demo: DemoRun) -> None:
     assert active <= delivered | sampled and not delivered & sampled
 
 
+def test_every_record_level_release_holds_records(demo: DemoRun) -> None:
+    """A seed agreement whose population finds nobody in the synthetic nation (a
+    college's DfE number the nation does not have) would deliver empty files and
+    show nothing of its kind of share: every record-level release has rows."""
+    import pyarrow.parquet as pq
+
+    empty = []
+    for manifest_path in demo.home.releases_dir.glob("*/manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["level"] == "aggregate":
+            continue
+        rows = sum(
+            pq.read_metadata(manifest_path.parent / f["name"]).num_rows
+            for f in manifest["files"]
+            if f["name"].endswith(".parquet")
+        )
+        if not rows:
+            empty.append(manifest["agreement_id"])
+    assert not empty, empty
+
+
 def test_nothing_leaves_without_a_live_agreement(demo: DemoRun) -> None:
     """Every delivery, the department's own published statistics too, is made under
     an active agreement that the public register lists."""

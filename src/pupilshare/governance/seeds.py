@@ -38,9 +38,14 @@ def read_seeds(path: Path = SEEDS) -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def for_nation(seeds: dict[str, Any], la_codes: list[str]) -> dict[str, Any]:
-    """The seeds with their local authorities pointed at ``la_codes`` (a synthetic
-    nation numbers its own authorities, so real councils' names would be false)."""
+def for_nation(
+    seeds: dict[str, Any], la_codes: list[str], schools: list[str] | None = None
+) -> dict[str, Any]:
+    """The seeds with their local authorities pointed at ``la_codes`` and their
+    lookup agreements' institutions (``records_at`` a school's DfE number) at
+    ``schools``, in order: a synthetic nation numbers its own authorities and
+    schools, so real councils' names would be false and a real college's number
+    would find nobody (its agreement would release an empty file)."""
     out = copy.deepcopy(seeds)
     las = [o for o in out["organisations"] if o["type"] == "local authority"]
     for org, code in zip(las, la_codes, strict=False):
@@ -48,6 +53,13 @@ def for_nation(seeds: dict[str, Any], la_codes: list[str]) -> dict[str, Any]:
         for ag in out["agreements"]:
             if ag["recipient"] == org["id"]:
                 ag["population"] = {**ag.get("population", {}), "la_codes": [code]}
+    at_school = [
+        ag["population"]["records_at"]
+        for ag in out["agreements"]
+        if ag.get("population", {}).get("records_at", {}).get("item") == "laestab"
+    ]
+    for at, school in zip(at_school, schools or [], strict=False):
+        at["value"] = school
     return out
 
 
@@ -180,11 +192,12 @@ def load_all(
     path: Path = SEEDS,
     today: date | None = None,
     la_codes: list[str] | None = None,
+    schools: list[str] | None = None,
 ) -> SeedOutcome:
     """Every seed agreement active, and every refused example's reasons."""
     seeds = read_seeds(path)
-    if la_codes:
-        seeds = for_nation(seeds, la_codes)
+    if la_codes or schools:
+        seeds = for_nation(seeds, la_codes or [], schools)
     out = SeedOutcome(credentials=load_parties(session, seeds))
     session.commit()
     issued = out.credentials.get(CHIEF)
@@ -203,7 +216,9 @@ def load_all(
     return out
 
 
-def load_seeds(home: Home, la_codes: list[str] | None = None) -> SeedOutcome:
+def load_seeds(
+    home: Home, la_codes: list[str] | None = None, schools: list[str] | None = None
+) -> SeedOutcome:
     """``load_all`` in its own unit of work on the home's records (the demo)."""
     with session_scope(home) as session:
-        return load_all(session, la_codes=la_codes)
+        return load_all(session, la_codes=la_codes, schools=schools)

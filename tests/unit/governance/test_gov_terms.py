@@ -92,3 +92,31 @@ def test_the_terms_digest_changes_with_any_term(t: dict, data, value) -> None:  
     same = terms.unflatten(dict(reversed(list(flat.items()))))
     assert terms.digest(same) == terms.digest(t)
     assert (terms.digest(changed) == terms.digest(t)) == (changed == t)
+
+
+def test_a_synthetic_nation_gives_the_seed_college_one_of_its_schools() -> None:
+    """The seeds' post-16 college is a real DfE number, which a synthetic nation has
+    no pupils at: its lookup agreement is pointed at a school the nation has, and
+    only that agreement's ``records_at`` changes."""
+    from pupilshare.governance.seeds import for_nation
+
+    seeds = read_seeds()
+    out = for_nation(seeds, ["201", "202"], ["2014001"])
+    at = {
+        a["id"]: a["population"]["records_at"]
+        for a in out["agreements"]
+        if a.get("population", {}).get("records_at")
+    }
+    before = {
+        a["id"]: a["population"]["records_at"]
+        for a in seeds["agreements"]
+        if a.get("population", {}).get("records_at")
+    }
+    changed = {k for k in at if at[k] != before[k]}
+    assert changed == {"riverside-plr"}
+    assert at["riverside-plr"] == {**before["riverside-plr"], "value": "2014001"}
+    # without schools every records_at is left as the seeds have it
+    kept = for_nation(seeds, ["201", "202"])["agreements"]
+    assert [a.get("population", {}).get("records_at") for a in kept] == [
+        a.get("population", {}).get("records_at") for a in seeds["agreements"]
+    ]
