@@ -145,19 +145,22 @@ def _get(session: Session, agreement_id: str) -> ServiceAgreement:
     return row
 
 
-def _approved(session: Session, agreement_id: str) -> bool:
-    return (
-        session.scalar(
-            select(ServiceDecision.outcome)
-            .where(
-                ServiceDecision.agreement_id == agreement_id,
-                ServiceDecision.kind == "chief",
-            )
-            .order_by(ServiceDecision.decision_id.desc())
-            .limit(1)
+def _latest(session: Session, agreement_id: str, kind: str) -> str | None:
+    """The outcome of the agreement's latest decision of ``kind`` (``panel`` or
+    ``chief``), None before any."""
+    return session.scalar(
+        select(ServiceDecision.outcome)
+        .where(
+            ServiceDecision.agreement_id == agreement_id,
+            ServiceDecision.kind == kind,
         )
-        == "approved"
+        .order_by(ServiceDecision.decision_id.desc())
+        .limit(1)
     )
+
+
+def _approved(session: Session, agreement_id: str) -> bool:
+    return _latest(session, agreement_id, "chief") == "approved"
 
 
 def record_panel(
@@ -227,16 +230,7 @@ def decide(
         raise Conflict(
             f"{actor.username} submitted {agreement_id} and may not decide it"
         )
-    sitting = session.scalar(
-        select(ServiceDecision.outcome)
-        .where(
-            ServiceDecision.agreement_id == agreement_id,
-            ServiceDecision.kind == "panel",
-        )
-        .order_by(ServiceDecision.decision_id.desc())
-        .limit(1)
-    )
-    if sitting != "quorate":
+    if _latest(session, agreement_id, "panel") != "quorate":
         raise Conflict(f"{agreement_id} has no quorate panel review")
     d = ServiceDecision(
         agreement_id=agreement_id,

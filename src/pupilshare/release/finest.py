@@ -297,8 +297,8 @@ def system(
     mine = [tables[k] for k in members]
     axes = universe(mine)
     cells = size(axes)
-    why = problem(mine, covers)
     if cells > MAX_CELLS:
+        why = problem(mine, covers)  # the caller's test, again only to name it
         raise Unauditable(
             f"tables {', '.join(t.name for t in mine)} over the same records form "
             f"{why}; an intruder combining them can narrow suppressed cells beyond "
